@@ -1,0 +1,1 @@
+"""The relay: watch pickup, queue, deliver to the smart host, retry, badmail; and its admin CLI."""

@@ -1,0 +1,124 @@
+"""The `relay` command: thin click wrappers that parse, call the modules, and print.
+
+Exit codes: 0 ok, 1 a problem found (a file refused, a check failed),
+2 usage or config error. Every command takes --config (else
+$PICKUP_RELAY_CONFIG, else ./config.toml, else the embedded defaults).
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+from pathlib import Path
+
+import click
+
+from settings import Config, ConfigError, load_config
+from spooler.envelope import PRIORITIES, TRANSACTIONAL, MalformedMessage, parse_pickup
+from spooler.pickup import PickupError, PickupWriter
+
+
+class UsageFailure(click.ClickException):
+    exit_code = 2
+
+
+def _config(ctx: click.Context) -> Config:
+    return ctx.find_object(dict)["config"]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
+              help="config file (default: $PICKUP_RELAY_CONFIG, else ./config.toml, "
+                   "else the embedded defaults)")
+@click.pass_context
+def main(ctx: click.Context, config_path: str | None) -> None:
+    """Pickup Relay: forward the .eml files a web site writes to its pickup folder
+    to the smart host, with retries, a badmail folder and admin commands."""
+    try:
+        ctx.obj = {"config": load_config(config_path)}
+    except ConfigError as e:
+        raise UsageFailure(f"config error: {e}") from None
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True)
+@click.option("--priority", type=click.Choice(PRIORITIES), default=TRANSACTIONAL,
+              show_default=True, help="bulk mail waits behind transactional mail")
+@click.pass_context
+def drop(ctx: click.Context, files: tuple[str, ...], priority: str) -> None:
+    """Validate FILES (.eml messages; - reads stdin) and place each one in pickup atomically.
+
+    A file is refused, and pickup left untouched, if it is empty, not a
+    message, over [relay] max_message_size, or has no sender or recipient.
+    Exit status 1 if any file was refused.
+    """
+    config = _config(ctx)
+    writer = PickupWriter(config.pickup.dir, max_size=config.relay.max_message_size)
+    refused = 0
+    for name in files:
+        try:
+            data = _read_input(name, config.relay.max_message_size)
+            parsed = parse_pickup(data)
+            path = writer.write_bytes(data, priority=priority)
+        except (OSError, MalformedMessage, PickupError) as e:
+            refused += 1
+            click.echo(f"refused {name}: {_reason(e)}", err=True)
+            continue
+        click.echo(f"queued  {name} -> {path} (from <{parsed.sender}>, "
+                   f"{len(parsed.recipients)} recipient{'s' if len(parsed.recipients) != 1 else ''})")
+    if refused:
+        sys.exit(1)
+
+
+def _read_input(name: str, max_size: int) -> bytes:
+    if name == "-":
+        data = sys.stdin.buffer.read(max_size + 1)
+    else:
+        with open(name, "rb") as f:
+            data = f.read(max_size + 1)
+    if len(data) > max_size:
+        raise PickupError(f"larger than the {max_size:,}-byte limit ([relay] max_message_size)")
+    return data
+
+
+def _reason(error: Exception) -> str:
+    if isinstance(error, OSError) and not isinstance(error, PickupError):
+        return error.strerror or str(error)
+    return str(error)
+
+
+@main.command()
+@click.option("--host", default=None, help="listen address (default: [sink] host)")
+@click.option("--port", type=int, default=None, help="listen port (default: [sink] port)")
+@click.option("--maildir", type=click.Path(file_okay=False), default=None,
+              help="where to store messages (default: [sink] maildir)")
+@click.pass_context
+def sink(ctx: click.Context, host: str | None, port: int | None, maildir: str | None) -> None:
+    """Run a local catch-all SMTP server that stores every message in a Maildir.
+
+    The default smart host for a local run: point [relay.smarthost] at it and
+    read what the site sent in MAILDIR/new/. Stops on Ctrl-C or SIGTERM.
+    """
+    from relay.sink import Sink
+
+    config = _config(ctx)
+    host = host or config.sink.host
+    port = port or config.sink.port
+    folder = Path(maildir) if maildir else config.sink.maildir
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    server = Sink(folder, host=host, port=port,
+                  on_message=lambda line: click.echo(f"sink: {line}"))
+    try:
+        server.start()
+    except (OSError, RuntimeError) as e:
+        raise click.ClickException(f"cannot listen on {host}:{port}: {e}") from None
+    click.echo(f"sink: listening on {host}:{port}, storing in {folder}/new")
+    try:
+        while not stop.wait(1.0):
+            pass
+    finally:
+        server.stop()
+    click.echo("sink: stopped")

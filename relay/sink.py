@@ -1,0 +1,124 @@
+"""The local catch-all SMTP server: stores every message it receives as a Maildir.
+
+An aiosmtpd server on [sink] host/port that accepts any sender and recipient
+and writes each message to `<maildir>/new/` (via `tmp/`, then rename), with
+the envelope prepended as `X-Envelope-From:` and one `X-Envelope-To:` per
+recipient. It is the smart host of a local run and the upstream of the tests.
+It trusts nothing it receives and stores it as it came (line ends made LF).
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from aiosmtpd.controller import Controller
+
+_counter = itertools.count()
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port free right now on `host` (aiosmtpd's Controller cannot take port 0)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+@dataclass(frozen=True)
+class StoredMessage:
+    path: Path
+    sender: str
+    recipients: tuple[str, ...]
+    content: bytes   # the message as received, without the envelope lines, LF line ends
+
+
+class Maildir:
+    """The `new/` side of a Maildir: write whole files via `tmp/`, read them back."""
+
+    def __init__(self, root: str | os.PathLike):
+        self.root = Path(root)
+        for sub in ("tmp", "new", "cur"):
+            (self.root / sub).mkdir(parents=True, exist_ok=True)
+        self._host = socket.gethostname().replace("/", "_").replace(":", "_")
+
+    def store(self, sender: str, recipients: list[str], content: bytes) -> Path:
+        name = f"{time.time_ns()}.P{os.getpid()}Q{next(_counter)}.{self._host}"
+        envelope = f"X-Envelope-From: <{sender}>\n" + "".join(
+            f"X-Envelope-To: <{r}>\n" for r in recipients)
+        data = envelope.encode("utf-8") + content.replace(b"\r\n", b"\n")
+        temp = self.root / "tmp" / name
+        temp.write_bytes(data)
+        final = self.root / "new" / name
+        os.rename(temp, final)
+        return final
+
+    def messages(self) -> list[StoredMessage]:
+        """Every message in new/, oldest first."""
+        return [self.read(p) for p in sorted((self.root / "new").iterdir())]
+
+    def count(self) -> int:
+        return sum(1 for _ in os.scandir(self.root / "new"))
+
+    @staticmethod
+    def read(path: Path) -> StoredMessage:
+        data = path.read_bytes()
+        sender, recipients, offset = "", [], 0
+        while True:
+            end = data.index(b"\n", offset)
+            name, _, value = data[offset:end].decode("utf-8").partition(": ")
+            if name == "X-Envelope-From":
+                sender = value.strip("<>")
+            elif name == "X-Envelope-To":
+                recipients.append(value.strip("<>"))
+            else:
+                break
+            offset = end + 1
+        return StoredMessage(path, sender, tuple(recipients), data[offset:])
+
+
+class MaildirHandler:
+    """aiosmtpd handler: every DATA becomes one Maildir file."""
+
+    def __init__(self, maildir: Maildir, on_message: Callable[[str], None] | None = None):
+        self.maildir = maildir
+        self.on_message = on_message
+
+    async def handle_DATA(self, server, session, envelope):
+        path = self.maildir.store(envelope.mail_from or "", list(envelope.rcpt_tos),
+                                  envelope.content)
+        if self.on_message:
+            self.on_message(f"from=<{envelope.mail_from}> to=<{','.join(envelope.rcpt_tos)}> "
+                            f"size={len(envelope.content)} stored={path.name}")
+        return f"250 OK stored as {path.name}"
+
+
+class Sink:
+    """A running sink; a context manager that always stops the server it started."""
+
+    def __init__(self, maildir: str | os.PathLike, host: str = "127.0.0.1", port: int = 0,
+                 on_message: Callable[[str], None] | None = None):
+        self.maildir = Maildir(maildir)
+        self.host = host
+        self.port = port or free_port(host)
+        self.controller = Controller(
+            MaildirHandler(self.maildir, on_message), hostname=host, port=self.port,
+            enable_SMTPUTF8=True, data_size_limit=None, ready_timeout=10,
+        )
+
+    def start(self) -> Sink:
+        self.controller.start()
+        return self
+
+    def stop(self) -> None:
+        self.controller.stop()
+
+    def __enter__(self) -> Sink:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()

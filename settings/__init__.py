@@ -1,0 +1,224 @@
+"""The one configuration loader: config.toml -> typed, frozen dataclasses.
+
+Reads the file named by --config, else $PICKUP_RELAY_CONFIG, else ./config.toml;
+with no file at the default place the embedded defaults apply (a local run).
+Relative paths resolve against the config file's folder. Unknown keys, wrong
+types and bad durations or sizes raise ConfigError naming the file and the key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from settings.units import parse_duration, parse_size
+
+ENV_VAR = "PICKUP_RELAY_CONFIG"
+DEFAULT_NAME = "config.toml"
+
+
+class ConfigError(Exception):
+    """A configuration problem a person must fix; the message says where and what."""
+
+
+# Each field's metadata names how a TOML value becomes the typed one.
+def _key(kind: str, default: Any, **extra: Any) -> Any:
+    if isinstance(default, list | tuple):
+        return field(default_factory=lambda: tuple(default), metadata={"kind": kind, **extra})
+    return field(default=default, metadata={"kind": kind, **extra})
+
+
+@dataclass(frozen=True)
+class PickupConfig:
+    dir: Path = _key("path", "pickup")
+
+
+@dataclass(frozen=True)
+class SmartHostConfig:
+    host: str = _key("str", "127.0.0.1")
+    port: int = _key("port", 2525)
+    tls: str = _key("choice", "none", choices=("none", "starttls", "tls"))
+    username: str = _key("str", "")
+    password_env: str = _key("str", "")
+    rate_limit: str = _key("rate", "")
+    timeout: float = _key("duration", "30s")
+
+
+@dataclass(frozen=True)
+class RelayConfig:
+    queue_dir: Path = _key("path", "var/queue")
+    connections: int = _key("count", 4)
+    retry_schedule: tuple[float, ...] = _key("durations", ["1m", "5m", "15m", "30m", "1h", "2h"])
+    max_lifetime: float = _key("duration", "2d")
+    max_message_size: int = _key("size", "25MB")
+    archive: bool = _key("bool", False)
+    badmail_max_age: float = _key("duration", "30d")
+    metrics_listen: str = _key("str", "")
+    log_level: str = _key("choice", "info", choices=("debug", "info", "warning", "error"))
+    log_file: Path | None = _key("optional_path", "")
+    smarthost: SmartHostConfig = field(default_factory=SmartHostConfig)
+
+
+@dataclass(frozen=True)
+class SinkConfig:
+    host: str = _key("str", "127.0.0.1")
+    port: int = _key("port", 2525)
+    maildir: Path = _key("path", "var/sink")
+
+
+@dataclass(frozen=True)
+class WebappConfig:
+    database_url: str = _key("str", "sqlite:///var/webapp.db")
+    base_url: str = _key("str", "http://127.0.0.1:5000")
+    mail_from: str = _key("str", "Q&A <noreply@example.test>")
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path | None
+    base_dir: Path
+    pickup: PickupConfig
+    relay: RelayConfig
+    sink: SinkConfig
+    webapp: WebappConfig
+
+
+def default_config_path() -> Path:
+    return Path(os.environ.get(ENV_VAR) or DEFAULT_NAME)
+
+
+def load_config(path: str | os.PathLike | None = None) -> Config:
+    """Load config from `path`, $PICKUP_RELAY_CONFIG or ./config.toml (defaults if absent)."""
+    explicit = path is not None or bool(os.environ.get(ENV_VAR))
+    config_path = Path(path) if path is not None else default_config_path()
+    if not config_path.exists():
+        if explicit:
+            raise ConfigError(f"{config_path}: no such config file")
+        return parse_config({}, base_dir=Path.cwd(), source=None)
+    try:
+        with open(config_path, "rb") as f:
+            data = tomllib.load(f)
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{config_path}: not valid TOML: {e}") from None
+    except OSError as e:
+        raise ConfigError(f"{config_path}: cannot read: {e.strerror}") from None
+    return parse_config(data, base_dir=config_path.resolve().parent, source=config_path)
+
+
+def parse_config(data: dict, *, base_dir: Path, source: Path | None) -> Config:
+    """Build a Config from already-parsed TOML (tests and tools that hold a dict)."""
+    where = str(source) if source else "embedded defaults"
+    reader = _Reader(where, base_dir)
+    sections = {"pickup": PickupConfig, "relay": RelayConfig, "sink": SinkConfig,
+                "webapp": WebappConfig}
+    reader.reject_unknown(data, sections, "")
+    built = {name: reader.section(data.get(name, {}), cls, name) for name, cls in sections.items()}
+    return Config(path=source, base_dir=base_dir, **built)
+
+
+class _Reader:
+    def __init__(self, where: str, base_dir: Path):
+        self.where = where
+        self.base_dir = base_dir
+
+    def fail(self, table: str, key: str, problem: str) -> ConfigError:
+        return ConfigError(f"{self.where}: [{table}] {key}: {problem}")
+
+    def reject_unknown(self, data: dict, known: Any, table: str) -> None:
+        for key in data:
+            if key not in known:
+                place = f"[{table}] " if table else ""
+                expected = ", ".join(sorted(known))
+                raise ConfigError(f"{self.where}: {place}unknown key {key!r} (known: {expected})")
+
+    def section(self, data: Any, cls: type, table: str) -> Any:
+        if not isinstance(data, dict):
+            raise ConfigError(f"{self.where}: [{table}] must be a table, not {type(data).__name__}")
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        self.reject_unknown(data, fields, table)
+        values = {}
+        for name, f in fields.items():
+            if "kind" not in f.metadata:  # a nested table such as [relay.smarthost]
+                nested = data.get(name, {})
+                values[name] = self.section(nested, f.default_factory, f"{table}.{name}")
+                continue
+            default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+            raw = data.get(name, default)
+            values[name] = self.convert(raw, f.metadata, table, name)
+        return cls(**values)
+
+    def convert(self, raw: Any, meta: dict, table: str, key: str) -> Any:
+        kind = meta["kind"]
+        try:
+            if kind == "str":
+                return self.typed(raw, str, table, key)
+            if kind == "bool":
+                return self.typed(raw, bool, table, key)
+            if kind in ("count", "port"):
+                value = self.typed(raw, int, table, key)
+                low, high = (1, 65535) if kind == "port" else (1, 1000)
+                if not low <= value <= high:
+                    raise ValueError(f"{value} is outside {low}..{high}")
+                return value
+            if kind == "choice":
+                value = self.typed(raw, str, table, key)
+                if value not in meta["choices"]:
+                    raise ValueError(f"{value!r} is not one of {', '.join(meta['choices'])}")
+                return value
+            if kind == "path":
+                return self.base_dir / self.typed(raw, str, table, key)
+            if kind == "optional_path":
+                value = self.typed(raw, str, table, key)
+                return self.base_dir / value if value else None
+            if kind == "duration":
+                return parse_duration(raw)
+            if kind == "size":
+                return parse_size(raw)
+            if kind == "durations":
+                return self.durations(raw, table, key)
+            if kind == "rate":
+                value = self.typed(raw, str, table, key)
+                if value:
+                    parse_rate(value)
+                return value
+        except ValueError as e:
+            raise self.fail(table, key, str(e)) from None
+        raise AssertionError(f"unknown config kind {kind}")
+
+    def typed(self, raw: Any, expected: type, table: str, key: str) -> Any:
+        # bool is an int in Python; TOML keeps them apart, so do we.
+        if type(raw) is not expected:
+            got = f"{_type_name(type(raw))} {raw!r}"
+            raise self.fail(table, key, f"expected {_type_name(expected)}, got {got}")
+        return raw
+
+    def durations(self, raw: Any, table: str, key: str) -> tuple[float, ...]:
+        if not isinstance(raw, list | tuple) or not raw:
+            raise self.fail(table, key, f"expected a non-empty list of durations, got {raw!r}")
+        out = []
+        for i, item in enumerate(raw):
+            try:
+                out.append(parse_duration(item))
+            except ValueError as e:
+                raise self.fail(table, f"{key}[{i}]", str(e)) from None
+        return tuple(out)
+
+
+_RATE_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_rate(text: str) -> tuple[int, float]:
+    """"50/s" -> (50, 1.0): that many messages per that many seconds."""
+    count, _, unit = text.partition("/")
+    if not count.strip().isdigit() or unit.strip() not in _RATE_UNITS or int(count) <= 0:
+        raise ValueError(f"{text!r} is not a rate like \"50/s\", \"1000/h\" or \"50000/d\"")
+    return int(count), float(_RATE_UNITS[unit.strip()])
+
+
+def _type_name(t: type) -> str:
+    return {str: "a string", int: "an integer", bool: "true or false", float: "a number",
+            list: "a list", dict: "a table"}.get(t, t.__name__)

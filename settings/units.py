@@ -1,0 +1,61 @@
+"""Durations and sizes as people write them in config.toml.
+
+parse_duration("90s" | "5m" | "2h" | "2d") -> seconds; parse_size("25MB") -> bytes.
+Both raise ValueError with a message saying what was expected.
+"""
+
+import re
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)\s*$")
+_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(B|KB|MB|GB|KiB|MiB|GiB)?\s*$", re.IGNORECASE)
+_SIZE_UNITS = {
+    "b": 1,
+    "kb": 1000,
+    "mb": 1000**2,
+    "gb": 1000**3,
+    "kib": 1024,
+    "mib": 1024**2,
+    "gib": 1024**3,
+}
+
+
+def parse_duration(text: str | int | float) -> float:
+    """Seconds in a duration like "90s", "5m", "2h", "2d" (a bare number is seconds)."""
+    if isinstance(text, bool):
+        raise ValueError(f"{text!r} is not a duration like \"5m\"")
+    if isinstance(text, int | float):
+        if text < 0:
+            raise ValueError(f"{text!r} is negative; a duration is like \"5m\"")
+        return float(text)
+    match = _DURATION.match(text)
+    if not match:
+        raise ValueError(f"{text!r} is not a duration like \"90s\", \"5m\", \"2h\" or \"2d\"")
+    return float(match.group(1)) * _DURATION_UNITS[match.group(2)]
+
+
+def parse_size(text: str | int) -> int:
+    """Bytes in a size like "25MB" (decimal units), "10MiB" (binary) or a bare byte count."""
+    if isinstance(text, bool):
+        raise ValueError(f"{text!r} is not a size like \"25MB\"")
+    if isinstance(text, int):
+        if text < 0:
+            raise ValueError(f"{text!r} is negative; a size is like \"25MB\"")
+        return text
+    match = _SIZE.match(text)
+    if not match:
+        raise ValueError(f"{text!r} is not a size like \"25MB\", \"512KB\" or \"10MiB\"")
+    unit = (match.group(2) or "B").lower()
+    return int(float(match.group(1)) * _SIZE_UNITS[unit])
+
+
+def format_duration(seconds: float) -> str:
+    """The shortest exact-enough way to say a duration: 59s, 5m, 2h, 3d."""
+    seconds = max(0.0, seconds)
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            value = seconds / size
+            whole = value >= 10 or value == int(value)
+            return f"{value:.0f}{unit}" if whole else f"{value:.1f}{unit}"
+    return f"{seconds:.0f}s"

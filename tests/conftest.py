@@ -1,0 +1,46 @@
+"""Shared fixtures: real folders, a real sink on loopback, and a guard against leaked threads."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from relay.sink import Sink
+
+
+@pytest.fixture(autouse=True)
+def no_leaked_threads():
+    """Fail a test that leaves a thread (a server, an observer) running behind it."""
+    before = set(threading.enumerate())
+    yield
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        leaked = [t for t in threading.enumerate() if t not in before and t.is_alive()]
+        if not leaked:
+            return
+        time.sleep(0.05)
+    pytest.fail(f"test leaked threads: {[t.name for t in leaked]}")
+
+
+@pytest.fixture
+def pickup_dir(tmp_path: Path) -> Path:
+    path = tmp_path / "pickup"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def sink(tmp_path: Path):
+    """A real aiosmtpd sink on 127.0.0.1 storing into tmp_path/sink; stopped after the test."""
+    with Sink(tmp_path / "sink") as server:
+        yield server
+
+
+def write_config(tmp_path: Path, text: str = "") -> Path:
+    """A config.toml in tmp_path whose relative paths land in tmp_path."""
+    path = tmp_path / "config.toml"
+    path.write_text(text)
+    return path
