@@ -27,7 +27,7 @@ _LINE_BREAKERS = re.compile("[\r\n\0\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
 _HEADER_NAME = re.compile(rb"^[!-9;-~]+:")
 _BLANK_LINE = re.compile(rb"\r?\n\r?\n")
 _LONE_LF = re.compile(rb"(?<!\r)\n")
-_ADDRESS = re.compile(r"^[^\s<>(),;:\"\[\]\\]+@[^\s<>(),;:\"\[\]\\@]+$")
+_ADDRESS = re.compile(r"^[^\s<>(),;:\"\[\]\\@]+@[^\s<>(),;:\"\[\]\\@]+$")
 
 
 class MalformedMessage(ValueError):
@@ -168,16 +168,16 @@ def _header_fields(head: bytes) -> list[bytes]:
     """Split a header block into whole fields (with their continuation lines), validating."""
     fields: list[bytes] = []
     for number, line in enumerate(head.splitlines(keepends=True), start=1):
-        if not line.endswith(b"\n"):
-            line += b"\r\n"
         if line[:1] in (b" ", b"\t") and fields:
             fields[-1] += line
         elif _HEADER_NAME.match(line):
             fields.append(line)
         else:
             raise MalformedMessage(
-                f"header line {number} is not a header (Name: value): {line[:60]!r}"
+                f"header line {number} is not a header (Name: value): {line.rstrip()[:60]!r}"
             )
+        if not line.endswith(b"\n"):
+            fields[-1] += b"\r\n"
         if b"\0" in line:
             raise MalformedMessage(f"header line {number} contains a NUL byte")
     return fields
