@@ -24,7 +24,14 @@ class UsageFailure(click.ClickException):
 
 
 def _config(ctx: click.Context) -> Config:
-    return ctx.find_object(dict)["config"]
+    # Loaded on first use, so `relay --config broken.toml drop --help` still shows help.
+    state = ctx.find_object(dict)
+    if "config" not in state:
+        try:
+            state["config"] = load_config(state["config_path"])
+        except ConfigError as e:
+            raise UsageFailure(f"config error: {e}") from None
+    return state["config"]
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -35,10 +42,7 @@ def _config(ctx: click.Context) -> Config:
 def main(ctx: click.Context, config_path: str | None) -> None:
     """Pickup Relay: forward the .eml files a web site writes to its pickup folder
     to the smart host, with retries, a badmail folder and admin commands."""
-    try:
-        ctx.obj = {"config": load_config(config_path)}
-    except ConfigError as e:
-        raise UsageFailure(f"config error: {e}") from None
+    ctx.obj = {"config_path": config_path}
 
 
 @main.command()

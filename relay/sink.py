@@ -69,14 +69,15 @@ class Maildir:
         data = path.read_bytes()
         sender, recipients, offset = "", [], 0
         while True:
-            end = data.index(b"\n", offset)
-            name, _, value = data[offset:end].decode("utf-8").partition(": ")
-            if name == "X-Envelope-From":
-                sender = value.strip("<>")
-            elif name == "X-Envelope-To":
-                recipients.append(value.strip("<>"))
-            else:
+            end = data.find(b"\n", offset)
+            name, _, value = data[offset:end if end >= 0 else len(data)].partition(b": ")
+            if name not in (b"X-Envelope-From", b"X-Envelope-To") or end < 0:
                 break
+            address = value.decode("utf-8", "replace").strip("<>")
+            if name == b"X-Envelope-From":
+                sender = address
+            else:
+                recipients.append(address)
             offset = end + 1
         return StoredMessage(path, sender, tuple(recipients), data[offset:])
 
@@ -89,10 +90,10 @@ class MaildirHandler:
         self.on_message = on_message
 
     async def handle_DATA(self, server, session, envelope):
-        path = self.maildir.store(envelope.mail_from or "", list(envelope.rcpt_tos),
-                                  envelope.content)
+        sender = "" if envelope.mail_from in (None, "<>") else envelope.mail_from
+        path = self.maildir.store(sender, list(envelope.rcpt_tos), envelope.content)
         if self.on_message:
-            self.on_message(f"from=<{envelope.mail_from}> to=<{','.join(envelope.rcpt_tos)}> "
+            self.on_message(f"from=<{sender}> to=<{','.join(envelope.rcpt_tos)}> "
                             f"size={len(envelope.content)} stored={path.name}")
         return f"250 OK stored as {path.name}"
 
@@ -111,6 +112,10 @@ class Sink:
         )
 
     def start(self) -> Sink:
+        # Fail at once on a taken port; the controller would wait out its ready_timeout.
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((self.host, self.port))
         self.controller.start()
         return self
 

@@ -4,6 +4,7 @@ parse_duration("90s" | "5m" | "2h" | "2d") -> seconds; parse_size("25MB") -> byt
 Both raise ValueError with a message saying what was expected.
 """
 
+import math
 import re
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)\s*$")
@@ -23,10 +24,10 @@ _SIZE_UNITS = {
 
 def parse_duration(text: str | int | float) -> float:
     """Seconds in a duration like "90s", "5m", "2h", "2d" (a bare number is seconds)."""
-    if isinstance(text, bool):
+    if isinstance(text, bool) or not isinstance(text, str | int | float):
         raise ValueError(f"{text!r} is not a duration like \"5m\"")
     if isinstance(text, int | float):
-        if text < 0:
+        if not math.isfinite(text) or text < 0:
             raise ValueError(f"{text!r} is negative; a duration is like \"5m\"")
         return float(text)
     match = _DURATION.match(text)
@@ -37,7 +38,7 @@ def parse_duration(text: str | int | float) -> float:
 
 def parse_size(text: str | int) -> int:
     """Bytes in a size like "25MB" (decimal units), "10MiB" (binary) or a bare byte count."""
-    if isinstance(text, bool):
+    if isinstance(text, bool) or not isinstance(text, str | int):
         raise ValueError(f"{text!r} is not a size like \"25MB\"")
     if isinstance(text, int):
         if text < 0:
@@ -51,7 +52,7 @@ def parse_size(text: str | int) -> int:
 
 
 def format_duration(seconds: float) -> str:
-    """The shortest exact-enough way to say a duration: 59s, 5m, 2h, 3d."""
+    """A short human form of a duration: 59s, 5m, 2.5h, 3d."""
     seconds = max(0.0, seconds)
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
         if seconds >= size:

@@ -1,0 +1,355 @@
+"""The relay daemon: wires watch -> queue -> deliver, in priority order, and stops cleanly.
+
+One dispatcher (run_once) decides what is attempted next: transactional mail
+from pickup, then due transactional retries, then bulk, then due bulk retries.
+It claims at most `connections` messages ahead of the workers, so a password
+reset dropped during a newsletter waits for one message, not for the backlog.
+Each of `connections` worker threads owns one reused SMTP connection and
+turns every attempt into exactly one queue move (sent, deferred, badmail) and
+one log line per outcome. While the smart host is down the dispatcher pauses
+(HostBackoff) and pickup simply holds the mail. Reads [relay] and [pickup].
+Crash safety: every state is a file in a folder; active/ files are locked by
+their worker and taken again at start when no live relay holds them.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import Counter, deque
+
+from relay.deliver import DeliveryResult, Outcome, SmtpConnection
+from relay.queue import ACTIVE, DEFERRED, Attempt, Claimed, History, NotRegularFile, Queue
+from relay.retry import HostBackoff, RetrySchedule
+from relay.watch import SETTLE, PickupWatcher
+from settings import Config
+from spooler.envelope import BULK, TRANSACTIONAL, MalformedMessage, parse_pickup
+
+log = logging.getLogger("relay")
+
+RESCAN = 30.0            # full look at pickup and deferred/, whatever the events said
+UNSETTLED_RECHECK = 0.25  # how soon to look again at files waiting to settle
+IDLE_CLOSE = 5.0         # close a worker's connection after this long without work
+STOP_GRACE = 15.0        # on SIGTERM, how long in-flight sends may take before they are cut
+
+PICKUP = "pickup"
+_ORDER = ((TRANSACTIONAL, PICKUP), (TRANSACTIONAL, DEFERRED), (BULK, PICKUP), (BULK, DEFERRED))
+
+
+class Relay:
+    def __init__(self, config: Config, *, settle: float = SETTLE):
+        self.config = config
+        relay = config.relay
+        self.queue = Queue(relay.queue_dir, config.pickup.dir, archive=relay.archive)
+        self.schedule = RetrySchedule(relay.retry_schedule)
+        self.backoff = HostBackoff()
+        self.wake = threading.Event()
+        self.watcher = PickupWatcher(config.pickup.dir, self.wake, settle)
+        self.counts: Counter[str] = Counter()
+        self._cond = threading.Condition()
+        self._waiting: dict[str, deque[Claimed]] = {TRANSACTIONAL: deque(), BULK: deque()}
+        self._in_flight = 0
+        self._candidates: dict[tuple[str, str], deque[str]] = {key: deque() for key in _ORDER}
+        self._known: set[tuple[str, str]] = set()
+        self._stopping = threading.Event()
+        self._next_rescan = 0.0
+        self._next_deferred_scan = 0.0
+        self._workers: list[_Worker] = []
+
+    # -- life cycle -------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Check folders, take back a dead relay's active/ files, start watching and workers."""
+        self.queue.create()
+        recovered = self._recover_active()
+        if recovered:
+            log.info("recovered %d message(s) left in active/ by a stopped relay", recovered)
+        self.watcher.start()
+        for n in range(self.config.relay.connections):
+            worker = _Worker(self, n)
+            worker.start()
+            self._workers.append(worker)
+        host = self.config.relay.smarthost
+        log.info("relay started: pickup=%s queue=%s smarthost=%s:%d connections=%d",
+                 self.config.pickup.dir, self.queue.root, host.host, host.port,
+                 self.config.relay.connections)
+
+    def run(self) -> None:
+        """Start, dispatch until stop() is called, then shut down cleanly."""
+        self.start()
+        try:
+            while not self._stopping.is_set():
+                sleep = self.run_once(time.time())
+                self.wake.wait(timeout=max(0.0, sleep))
+                self.wake.clear()
+        finally:
+            self.shutdown()
+
+    def stop(self) -> None:
+        """Ask run() to finish: safe from a signal handler (it only sets flags)."""
+        self._stopping.set()
+        self.wake.set()
+
+    def shutdown(self, grace: float = STOP_GRACE) -> None:
+        """Stop taking work, let in-flight sends finish (cut after `grace`), put back the rest."""
+        self._stopping.set()
+        with self._cond:
+            self._cond.notify_all()
+        deadline = time.monotonic() + grace
+        for worker in self._workers:
+            worker.join(timeout=max(0.0, deadline - time.monotonic()))
+        for worker in self._workers:
+            if worker.is_alive():
+                worker.connection.abort()
+                worker.join(timeout=5)
+        self._workers.clear()
+        with self._cond:
+            waiting = [c for q in self._waiting.values() for c in q]
+            for q in self._waiting.values():
+                q.clear()
+        for claimed in waiting:
+            self.queue.put_back(claimed)
+        self.watcher.stop()
+        log.info("relay stopped: %s", _summary(self.counts))
+
+    # -- dispatching ---------------------------------------------------------------------------
+
+    def run_once(self, now: float) -> float:
+        """One pass: gather what is ready, claim as much as the workers can take.
+
+        Returns how long the caller may sleep before the next pass is useful.
+        """
+        if self.backoff.paused(now):
+            return self.backoff.down_until - now
+        if now >= self._next_rescan:
+            self.watcher.rescan(now)
+            unsettled = self.watcher.has_unsettled()
+            self._next_rescan = now + (UNSETTLED_RECHECK if unsettled else RESCAN)
+        for name in self.watcher.take_ready():
+            self._add_candidate(PICKUP, name)
+        if now >= self._next_deferred_scan:
+            for _mtime, name in self.queue.due(DEFERRED, now):
+                self._add_candidate(DEFERRED, name)
+            self._next_deferred_scan = min(now + RESCAN, self.queue.next_due(DEFERRED, now))
+        self._fill()
+        return min(self._next_rescan, self._next_deferred_scan, now + RESCAN) - now
+
+    def _add_candidate(self, folder: str, name: str) -> None:
+        key = (folder, name)
+        if key not in self._known:
+            self._known.add(key)
+            priority = BULK if name.endswith(f".{BULK}.eml") else TRANSACTIONAL
+            self._candidates[(priority, folder)].append(name)
+
+    def _capacity(self) -> int:
+        with self._cond:
+            busy = self._in_flight + sum(len(q) for q in self._waiting.values())
+        limit = 1 if self.backoff.is_down else self.config.relay.connections
+        return limit - busy
+
+    def _fill(self) -> None:
+        room = self._capacity()
+        while room > 0 and not self._stopping.is_set():
+            item = self._next_candidate()
+            if item is None:
+                return
+            folder, name = item
+            claimed = self._claim(folder, name)
+            if claimed is None:
+                continue
+            with self._cond:
+                self._waiting[claimed.priority].append(claimed)
+                self._cond.notify()
+            room -= 1
+
+    def _next_candidate(self) -> tuple[str, str] | None:
+        for key in _ORDER:
+            names = self._candidates[key]
+            if names:
+                name = names.popleft()
+                self._known.discard((key[1], name))
+                return key[1], name
+        return None
+
+    def _claim(self, folder: str, name: str) -> Claimed | None:
+        try:
+            if folder == PICKUP:
+                return self.queue.claim_from_pickup(name)
+            return self.queue.claim_queued(folder, name)
+        except NotRegularFile as e:
+            queue_id = self.queue.badmail_unreadable(name, str(e))
+            self.counts["badmail"] += 1
+            log.warning("%s: pickup file %r moved to badmail: %s", queue_id, name, e)
+        except OSError as e:
+            log.error("cannot claim %s/%s: %s (left where it is)", folder, name, e)
+        return None
+
+    def _recover_active(self) -> int:
+        count = 0
+        for name in self.queue.names(ACTIVE):
+            claimed = self.queue.claim_queued(ACTIVE, name)
+            if claimed is not None:  # no live relay holds it: it was in flight when one died
+                self.queue.put_back(claimed)
+                count += 1
+        return count
+
+    def _take_work(self, timeout: float) -> Claimed | None:
+        with self._cond:
+            deadline = time.monotonic() + timeout
+            while not self._stopping.is_set():
+                for priority in (TRANSACTIONAL, BULK):
+                    if self._waiting[priority]:
+                        self._in_flight += 1
+                        return self._waiting[priority].popleft()
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return None
+                self._cond.wait(left)
+        return None
+
+    def _work_done(self) -> None:
+        with self._cond:
+            self._in_flight -= 1
+        self.wake.set()
+
+    # -- one attempt --------------------------------------------------------------------------
+
+    def attempt(self, connection: SmtpConnection, claimed: Claimed) -> Outcome:
+        """Try one claimed message once and move it to where its outcome says."""
+        relay = self.config.relay
+        now = time.time()
+        data = claimed.read(relay.max_message_size)
+        history = self.queue.history(claimed.queue_id) or History(claimed.arrived, claimed.source)
+        if len(data) > relay.max_message_size:
+            return self._badmail(claimed, history, "too big: over the "
+                                 f"{relay.max_message_size:,}-byte limit ([relay] max_message_size)")
+        try:
+            message = parse_pickup(data)
+        except MalformedMessage as e:
+            return self._badmail(claimed, history, f"not a message that can be sent: {e}")
+        if now - history.arrived > relay.max_lifetime:
+            return self._badmail(claimed, history, "expired: still undelivered after [relay] "
+                                 f"max_lifetime ({_age(now - history.arrived)} in the queue)",
+                                 message.sender, list(history.recipients_left or message.recipients))
+        recipients = history.recipients_left or list(message.recipients)
+        result = connection.deliver(message, recipients)
+        if result.host_unavailable:
+            pause = self.backoff.failed(time.time())
+            log.warning("smart host unavailable (%s): pausing delivery for %.0fs",
+                        result.replies[0], pause)
+        else:
+            self.backoff.answered()
+        history.attempts.append(Attempt(now, _first_code(result), _summary_reply(result), recipients))
+        self._log_attempt(claimed, message.sender, result, len(history.attempts))
+
+        later = result.recipients(Outcome.DEFERRED)
+        if later:
+            history.recipients_left = later
+            delay = self.schedule.delay(len(history.attempts))
+            next_attempt = time.time() + delay
+            self.queue.defer(claimed, history, next_attempt)
+            self._next_deferred_scan = min(self._next_deferred_scan, next_attempt)
+            self.counts["deferred"] += 1
+            return Outcome.DEFERRED
+        if result.recipients(Outcome.SENT):
+            self.queue.delivered(claimed)
+            self.counts["sent"] += 1
+            return Outcome.SENT
+        return self._badmail(claimed, history, f"refused by the smart host: {_summary_reply(result)}",
+                             message.sender, recipients, result)
+
+    def _badmail(self, claimed: Claimed, history: History, reason: str, sender: str | None = None,
+                 recipients: list[str] | None = None, result: DeliveryResult | None = None) -> Outcome:
+        text = _reason_file(claimed, history, reason, sender, recipients, result)
+        self.queue.to_badmail(claimed, text)
+        self.counts["badmail"] += 1
+        log.warning("%s: moved to badmail: %s", claimed.queue_id, reason)
+        return Outcome.FAILED
+
+    def _log_attempt(self, claimed: Claimed, sender: str, result: DeliveryResult, attempt: int) -> None:
+        host = self.config.relay.smarthost
+        for outcome, status, level in ((Outcome.SENT, "sent", logging.INFO),
+                                       (Outcome.DEFERRED, "deferred", logging.WARNING),
+                                       (Outcome.FAILED, "bounced", logging.WARNING)):
+            replies = result.replies_for(outcome)
+            if replies:
+                rcpts = ",".join(f"<{r.recipient}>" for r in replies)
+                log.log(level, "%s: from=<%s> to=%s relay=%s:%d attempt=%d duration=%.3fs "
+                        "status=%s (%s)", claimed.queue_id, sender, rcpts, host.host, host.port,
+                        attempt, result.duration, status, replies[0])
+
+
+class _Worker(threading.Thread):
+    """One SMTP connection and the loop that feeds it claimed messages."""
+
+    def __init__(self, relay: Relay, number: int):
+        super().__init__(name=f"relay-worker-{number}", daemon=True)
+        self.relay = relay
+        self.connection = SmtpConnection(relay.config.relay.smarthost)
+
+    def run(self) -> None:
+        relay = self.relay
+        try:
+            while not relay._stopping.is_set():
+                claimed = relay._take_work(IDLE_CLOSE)
+                if claimed is None:
+                    self.connection.close()  # idle: servers drop idle clients anyway
+                    continue
+                try:
+                    relay.attempt(self.connection, claimed)
+                except Exception:
+                    log.exception("%s: unexpected error; message kept for another attempt",
+                                  claimed.queue_id)
+                    if claimed.fd >= 0:
+                        relay.queue.put_back(claimed)
+                finally:
+                    relay._work_done()
+        finally:
+            self.connection.close()
+
+
+def _first_code(result: DeliveryResult) -> int | None:
+    return result.replies[0].code if result.replies else None
+
+
+def _summary_reply(result: DeliveryResult) -> str:
+    seen = dict.fromkeys(str(r) for r in result.replies)
+    return "; ".join(seen)
+
+
+def _summary(counts: Counter) -> str:
+    return " ".join(f"{k}={counts.get(k, 0)}" for k in ("sent", "deferred", "badmail"))
+
+
+def _age(seconds: float) -> str:
+    from settings.units import format_duration
+    return format_duration(seconds)
+
+
+def _iso(ts: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S %z", time.localtime(ts))
+
+
+def _reason_file(claimed: Claimed, history: History, reason: str, sender: str | None,
+                 recipients: list[str] | None, result: DeliveryResult | None) -> str:
+    """The human-readable .bdr: why, for whom, and every attempt."""
+    lines = [f"reason: {reason}", f"queue id: {claimed.queue_id}"]
+    if history.source:
+        lines.append(f"pickup file: {history.source}")
+    if sender is not None:
+        lines.append(f"sender: <{sender}>")
+    if result is not None:
+        lines.append("recipients:")
+        lines += [f"  <{r.recipient}>: {r}" for r in result.replies]
+    elif recipients:
+        lines.append("recipients: " + ", ".join(f"<{r}>" for r in recipients))
+    lines.append(f"arrived: {_iso(history.arrived)}")
+    lines.append(f"attempts: {len(history.attempts)}")
+    if history.attempts:
+        lines.append(f"first attempt: {_iso(history.attempts[0].at)}")
+        lines.append(f"last attempt: {_iso(history.attempts[-1].at)}")
+        lines.append("history:")
+        lines += [f"  {_iso(a.at)}  {a.reply}  ({', '.join(a.recipients)})" for a in history.attempts]
+    lines.append(f"moved to badmail: {_iso(time.time())}")
+    return "\n".join(lines) + "\n"

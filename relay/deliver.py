@@ -1,0 +1,283 @@
+"""SMTP client towards the smart host: one reusable connection, per-recipient results.
+
+An SmtpConnection sends one message at a time over a kept-open connection
+(pipelining MAIL/RCPT/DATA when the server offers PIPELINING, RSET after an
+aborted transaction, a fresh connection after MAX_MESSAGES or MAX_AGE). Every
+network step has the [relay.smarthost] timeout. `classify()` is the one place
+that maps a reply or a failure to an Outcome; deliver() never raises for
+anything the server or the network does: it returns a DeliveryResult.
+Uses [relay.smarthost] host, port, tls, username, password_env, timeout.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+import re
+import smtplib
+import socket
+import ssl
+import time
+from dataclasses import dataclass, field
+
+from settings import SmartHostConfig
+from spooler.envelope import ParsedMessage
+
+MAX_MESSAGES = 1000      # per connection, then reconnect
+MAX_AGE = 300.0          # seconds a connection is reused (as Postfix's smtp_connection_reuse_time_limit)
+_DOT_AT_LINE_START = re.compile(rb"^\.", re.MULTILINE)
+_HOSTNAME = socket.gethostname() or "localhost"
+
+
+class Outcome(enum.Enum):
+    SENT = "sent"            # the server took responsibility
+    DEFERRED = "deferred"    # temporary: try again later
+    FAILED = "failed"        # permanent: never try again
+
+
+def classify(code: int | None) -> Outcome:
+    """The one mapping from an SMTP reply code (None: no reply at all) to an outcome."""
+    if code is None or 400 <= code < 500:
+        return Outcome.DEFERRED
+    if code >= 500:
+        return Outcome.FAILED
+    return Outcome.SENT
+
+
+@dataclass
+class RecipientReply:
+    recipient: str
+    code: int | None
+    text: str
+
+    @property
+    def outcome(self) -> Outcome:
+        return classify(self.code)
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.text}" if self.code is not None else self.text
+
+
+@dataclass
+class DeliveryResult:
+    replies: list[RecipientReply] = field(default_factory=list)
+    duration: float = 0.0
+    host_unavailable: bool = False   # the connection itself failed: the host is down or refusing
+
+    def recipients(self, outcome: Outcome) -> list[str]:
+        return [r.recipient for r in self.replies if r.outcome is outcome]
+
+    def replies_for(self, outcome: Outcome) -> list[RecipientReply]:
+        return [r for r in self.replies if r.outcome is outcome]
+
+
+class _TransactionFailed(Exception):
+    def __init__(self, code: int | None, text: str, *, connection_lost: bool = False):
+        super().__init__(text)
+        self.code, self.text, self.connection_lost = code, text, connection_lost
+
+
+class SmtpConnection:
+    """One connection to the smart host, opened on first use and reused."""
+
+    def __init__(self, config: SmartHostConfig):
+        self.config = config
+        self.smtp: smtplib.SMTP | None = None
+        self.sent_on_connection = 0
+        self.opened_at = 0.0
+
+    def deliver(self, message: ParsedMessage, recipients: list[str] | None = None) -> DeliveryResult:
+        """Send `message` to `recipients` (default: its envelope's); never raises for SMTP trouble."""
+        rcpts = list(recipients or message.recipients)
+        start = time.monotonic()
+        result = DeliveryResult()
+        try:
+            smtp = self._connection()
+        except _TransactionFailed as e:
+            self.close()
+            result.host_unavailable = True
+            result.replies = [RecipientReply(r, e.code, e.text) for r in rcpts]
+        else:
+            try:
+                result.replies = self._transaction(smtp, message, rcpts)
+            except _TransactionFailed as e:
+                if e.connection_lost:
+                    self.close()
+                result.replies = [RecipientReply(r, e.code, e.text) for r in rcpts]
+        result.duration = time.monotonic() - start
+        return result
+
+    def close(self) -> None:
+        if self.smtp is not None:
+            try:
+                self.smtp.quit()
+            except (smtplib.SMTPException, OSError):
+                pass
+            try:
+                self.smtp.close()
+            except OSError:
+                pass
+        self.smtp = None
+
+    def probe(self) -> tuple[bool, str]:
+        """Connect and EHLO (and STARTTLS/AUTH when configured); (reachable, what was seen)."""
+        try:
+            smtp = self._connection()
+            code, text = smtp.noop()
+            return True, f"{self.config.host}:{self.config.port} answered {code} {_text(text)}"
+        except _TransactionFailed as e:
+            return False, f"{self.config.host}:{self.config.port}: {e.text}"
+        finally:
+            self.close()
+
+    # -- the protocol ---------------------------------------------------------------------
+
+    def _connection(self) -> smtplib.SMTP:
+        if self.smtp is not None and (self.sent_on_connection >= MAX_MESSAGES
+                                      or time.monotonic() - self.opened_at > MAX_AGE):
+            self.close()
+        if self.smtp is None:
+            self.smtp = self._open()
+            self.sent_on_connection = 0
+            self.opened_at = time.monotonic()
+        return self.smtp
+
+    def _open(self) -> smtplib.SMTP:
+        c = self.config
+        smtp_class = smtplib.SMTP_SSL if c.tls == "tls" else smtplib.SMTP
+        smtp = smtp_class(local_hostname=_HOSTNAME, timeout=c.timeout)
+        try:
+            code, text = smtp.connect(c.host, c.port)
+            if code != 220:
+                raise _TransactionFailed(code, f"greeting: {_text(text)}", connection_lost=True)
+            self._expect(smtp.ehlo(), "EHLO")
+            if c.tls == "starttls":
+                if not smtp.has_extn("starttls"):
+                    raise _TransactionFailed(
+                        None, "smart host does not offer STARTTLS ([relay.smarthost] tls)")
+                self._expect(smtp.starttls(context=ssl.create_default_context()), "STARTTLS")
+                self._expect(smtp.ehlo(), "EHLO")
+            if c.username:
+                password = os.environ.get(c.password_env, "") if c.password_env else ""
+                smtp.login(c.username, password)
+        except _TransactionFailed:
+            _close_quietly(smtp)
+            raise
+        except smtplib.SMTPAuthenticationError as e:
+            _close_quietly(smtp)
+            raise _TransactionFailed(e.smtp_code, f"AUTH refused: {_text(e.smtp_error)}") from None
+        except (smtplib.SMTPException, OSError) as e:
+            _close_quietly(smtp)
+            raise _TransactionFailed(None, _describe(e, c.host, c.port)) from None
+        return smtp
+
+    @staticmethod
+    def _expect(reply: tuple[int, bytes], step: str) -> None:
+        code, text = reply
+        if not 200 <= code < 300:
+            raise _TransactionFailed(code, f"{step}: {_text(text)}", connection_lost=True)
+
+    def _transaction(self, smtp: smtplib.SMTP, message: ParsedMessage,
+                     rcpts: list[str]) -> list[RecipientReply]:
+        options = self._mail_options(smtp, message)
+        commands = [f"MAIL FROM:<{message.sender}>{options}"] + [f"RCPT TO:<{r}>" for r in rcpts]
+        try:
+            if smtp.does_esmtp and smtp.has_extn("pipelining"):
+                smtp.send("".join(c + "\r\n" for c in commands).encode() + b"DATA\r\n")
+                mail_reply = smtp.getreply()
+                rcpt_replies = [smtp.getreply() for _ in rcpts]
+                data_reply = smtp.getreply()
+            else:
+                mail_reply = _command(smtp, commands[0])
+                rcpt_replies = []
+                if classify(mail_reply[0]) is Outcome.SENT:
+                    rcpt_replies = [_command(smtp, c) for c in commands[1:]]
+                accepted_any = any(classify(code) is Outcome.SENT for code, _ in rcpt_replies)
+                data_reply = _command(smtp, "DATA") if accepted_any else (0, b"")
+            if classify(mail_reply[0]) is not Outcome.SENT:
+                self._abort(smtp, data_reply)
+                raise _TransactionFailed(mail_reply[0], f"MAIL FROM: {_text(mail_reply[1])}")
+            replies = [RecipientReply(r, code, _text(text))
+                       for r, (code, text) in zip(rcpts, rcpt_replies, strict=True)]
+            accepted = [r for r in replies if r.outcome is Outcome.SENT]
+            if not accepted:
+                self._abort(smtp, data_reply)
+                return replies
+            if data_reply[0] != 354:
+                self._abort(smtp, data_reply)
+                raise _TransactionFailed(data_reply[0], f"DATA: {_text(data_reply[1])}")
+            smtp.send(_dot_stuffed(message.content))
+            code, text = smtp.getreply()
+        except smtplib.SMTPServerDisconnected as e:
+            raise _TransactionFailed(None, f"connection lost: {e}", connection_lost=True) from None
+        except (OSError, smtplib.SMTPException) as e:
+            raise _TransactionFailed(None, _describe(e, self.config.host, self.config.port),
+                                     connection_lost=True) from None
+        self.sent_on_connection += 1
+        if code == 421:
+            self.close()
+        elif classify(code) is not Outcome.SENT:
+            self._abort(smtp, (code, text))
+        for r in accepted:
+            r.code, r.text = code, _text(text)
+        return replies
+
+    def _mail_options(self, smtp: smtplib.SMTP, message: ParsedMessage) -> str:
+        options = f" SIZE={len(message.content)}" if smtp.has_extn("size") else ""
+        if message.needs_8bitmime:
+            if not smtp.has_extn("8bitmime"):
+                raise _TransactionFailed(
+                    554, "message has 8-bit content and the smart host does not offer 8BITMIME")
+            options += " BODY=8BITMIME"
+        if message.needs_smtputf8:
+            if not smtp.has_extn("smtputf8"):
+                raise _TransactionFailed(
+                    553, "an address is not ASCII and the smart host does not offer SMTPUTF8")
+            options += " SMTPUTF8"
+        return options
+
+    def _abort(self, smtp: smtplib.SMTP, data_reply: tuple[int, bytes]) -> None:
+        """End a transaction that will not send content, leaving the connection reusable."""
+        try:
+            if data_reply[0] == 354:  # a server that said go ahead anyway: give it an empty message
+                smtp.send(b".\r\n")
+                smtp.getreply()
+            if smtp.rset()[0] == 250:
+                return
+        except (smtplib.SMTPException, OSError):
+            pass
+        self.close()
+
+
+def _command(smtp: smtplib.SMTP, line: str) -> tuple[int, bytes]:
+    smtp.putcmd(line)
+    return smtp.getreply()
+
+
+def _dot_stuffed(content: bytes) -> bytes:
+    data = _DOT_AT_LINE_START.sub(b"..", content)
+    if not data.endswith(b"\r\n"):
+        data += b"\r\n"
+    return data + b".\r\n"
+
+
+def _text(raw: bytes | str) -> str:
+    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+    return " ".join(text.split())
+
+
+def _describe(error: BaseException, host: str, port: int) -> str:
+    if isinstance(error, TimeoutError | socket.timeout):
+        return f"timed out talking to {host}:{port}"
+    if isinstance(error, ConnectionRefusedError):
+        return f"connection to {host}:{port} refused"
+    if isinstance(error, smtplib.SMTPResponseException):
+        return f"{error.smtp_code} {_text(error.smtp_error)}"
+    return f"{host}:{port}: {error}"
+
+
+def _close_quietly(smtp: smtplib.SMTP) -> None:
+    try:
+        smtp.close()
+    except OSError:
+        pass

@@ -1,0 +1,338 @@
+"""The queue: its folders and every legal move between them.
+
+    pickup/x.eml --claim--> active/ID.eml --delivered--> gone, or sent/ID.eml (archive)
+                                 |--defer-----> deferred/ID.eml   (mtime = next attempt)
+                                 |--badmail---> badmail/ID.eml + badmail/ID.bdr (reason)
+    deferred/ID.eml --claim--> active/ID.eml;   hold/ <-> deferred/ (admin)
+
+A message's state is the folder it sits in; every move is one rename() on one
+filesystem. Bulk messages carry `.bulk` in their name (ID.bulk.eml) so order
+needs no open(). The attempt history lives in meta/ID.json, which never moves.
+
+Claim protocol (several relays may share these folders): open the file,
+flock(LOCK_EX|LOCK_NB) it, then rename it out of the shared folder. The lock
+follows the inode; a relay holds it until the message has left active/, and
+the kernel drops it if the relay dies. So a live relay's message is never
+taken twice, and a dead relay's active/ files are free to recover.
+Reads [relay] queue_dir, archive and [pickup] dir. Raises QueueSetupError
+when the folders cannot be made or pickup and queue are on two filesystems.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import json
+import os
+import stat
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from spooler.envelope import BULK, TRANSACTIONAL, priority_of
+from spooler.pickup import new_queue_id
+
+ACTIVE, DEFERRED, HOLD, BADMAIL, SENT = "active", "deferred", "hold", "badmail", "sent"
+FOLDERS = (ACTIVE, DEFERRED, HOLD, BADMAIL, SENT)
+
+
+class QueueSetupError(Exception):
+    """The queue cannot work with these folders; the message says what to fix."""
+
+
+def is_message_name(name: str) -> bool:
+    """Names the relay takes: *.eml, not hidden (writers' temporary names start with '.')."""
+    return name.endswith(".eml") and not name.startswith(".")
+
+
+def queue_id_of(name: str) -> str:
+    return name.split(".", 1)[0]
+
+
+def queue_name(queue_id: str, priority: str) -> str:
+    return f"{queue_id}.{BULK}.eml" if priority == BULK else f"{queue_id}.eml"
+
+
+@dataclass
+class Attempt:
+    at: float
+    code: int | None        # SMTP reply code; None when no reply came (refused, timeout)
+    reply: str
+    recipients: list[str]
+
+
+@dataclass
+class History:
+    """What the queue remembers of a message between attempts (meta/ID.json)."""
+    arrived: float
+    source: str = ""                                   # the pickup file name it came in as
+    recipients_left: list[str] | None = None           # set once some recipients are done
+    attempts: list[Attempt] = field(default_factory=list)
+
+    def to_json(self) -> str:
+        return json.dumps({
+            "arrived": self.arrived, "source": self.source,
+            "recipients_left": self.recipients_left,
+            "attempts": [a.__dict__ for a in self.attempts],
+        })
+
+    @classmethod
+    def from_json(cls, text: str) -> History:
+        data = json.loads(text)
+        return cls(arrived=data["arrived"], source=data.get("source", ""),
+                   recipients_left=data.get("recipients_left"),
+                   attempts=[Attempt(**a) for a in data.get("attempts", [])])
+
+
+@dataclass
+class Claimed:
+    """A message this relay holds in active/: its path and the locked descriptor."""
+    queue_id: str
+    priority: str
+    path: Path
+    fd: int
+    source: str
+    arrived: float
+
+    def read(self, limit: int) -> bytes:
+        """The file's bytes, at most limit + 1 (so the caller can tell 'too big')."""
+        os.lseek(self.fd, 0, os.SEEK_SET)
+        chunks, left = [], limit + 1
+        while left > 0:
+            chunk = os.read(self.fd, min(left, 1 << 20))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            left -= len(chunk)
+        return b"".join(chunks)
+
+    def release(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)  # drops the flock
+            self.fd = -1
+
+
+class NotRegularFile(Exception):
+    """A symlink, fifo, device or folder where a message file was expected."""
+
+
+class Queue:
+    def __init__(self, queue_dir: str | os.PathLike, pickup_dir: str | os.PathLike, *,
+                 archive: bool = False):
+        self.root = Path(queue_dir)
+        self.pickup = Path(pickup_dir)
+        self.archive = archive
+        self.dirs = {name: self.root / name for name in FOLDERS}
+        self.meta_dir = self.root / "meta"
+
+    # -- set-up ---------------------------------------------------------------------------
+
+    def create(self) -> None:
+        """Make the folders (if missing) and check they can work together."""
+        for path in (self.pickup, *self.dirs.values(), self.meta_dir):
+            try:
+                path.mkdir(parents=True, exist_ok=True)
+            except OSError as e:
+                raise QueueSetupError(f"cannot create folder {path}: {e.strerror}") from None
+            if not os.access(path, os.W_OK | os.X_OK):
+                raise QueueSetupError(f"folder {path} is not writable by this user")
+        pickup_dev = self.pickup.stat().st_dev
+        if self.root.stat().st_dev != pickup_dev:
+            raise QueueSetupError(
+                f"pickup {self.pickup} and queue {self.root} are on different filesystems: "
+                "claims are rename()s and need one filesystem; put [relay] queue_dir "
+                "on the same filesystem as [pickup] dir")
+
+    # -- claims -----------------------------------------------------------------------------
+
+    def claim_from_pickup(self, name: str) -> Claimed | None:
+        """Take pickup/name into active/ under a new id; None if another relay took it first.
+
+        Raises NotRegularFile for anything but a regular file (nothing is followed).
+        """
+        source = self.pickup / name
+        fd = _open_locked(source)
+        if fd is None:
+            return None
+        try:
+            arrived = os.fstat(fd).st_mtime
+            queue_id = new_queue_id()
+            priority = priority_of(name)
+            target = self.dirs[ACTIVE] / queue_name(queue_id, priority)
+            os.rename(source, target)
+        except FileNotFoundError:  # renamed away by a relay that held the lock before us
+            os.close(fd)
+            return None
+        except BaseException:
+            os.close(fd)
+            raise
+        return Claimed(queue_id, priority, target, fd, name, arrived)
+
+    def claim_queued(self, folder: str, name: str) -> Claimed | None:
+        """Take folder/name (deferred/ or a dead relay's active/) into active/ for an attempt."""
+        source = self.dirs[folder] / name
+        fd = _open_locked(source)
+        if fd is None:
+            return None
+        try:
+            if not _same_file(fd, source):  # moved on while we waited for the lock
+                os.close(fd)
+                return None
+            target = self.dirs[ACTIVE] / name
+            if folder != ACTIVE:
+                os.rename(source, target)
+        except BaseException:
+            os.close(fd)
+            raise
+        queue_id = queue_id_of(name)
+        history = self.history(queue_id)
+        arrived = history.arrived if history else _id_time(queue_id)
+        return Claimed(queue_id, priority_of(name), target, fd,
+                       history.source if history else "", arrived)
+
+    def badmail_unreadable(self, name: str, why: str) -> str:
+        """Move pickup/name (a symlink, fifo...) to badmail untouched, never following it."""
+        queue_id = new_queue_id()
+        self._write_reason(queue_id, f"reason: {why}\npickup file: {name}\n"
+                                     f"moved at: {_iso(time.time())}\n")
+        try:
+            os.rename(self.pickup / name, self.dirs[BADMAIL] / f"{queue_id}.eml")
+        except FileNotFoundError:
+            (self.dirs[BADMAIL] / f"{queue_id}.bdr").unlink(missing_ok=True)
+        return queue_id
+
+    # -- outcomes of an attempt -----------------------------------------------------------
+
+    def delivered(self, claimed: Claimed) -> None:
+        if self.archive:
+            os.rename(claimed.path, self.dirs[SENT] / claimed.path.name)
+        else:
+            claimed.path.unlink()
+        self._drop_history(claimed.queue_id)
+        claimed.release()
+
+    def defer(self, claimed: Claimed, history: History, next_attempt: float) -> None:
+        """Keep the message for another attempt at next_attempt (stored as the file's mtime)."""
+        self.save_history(claimed.queue_id, history)
+        os.utime(claimed.fd, (next_attempt, next_attempt))
+        os.rename(claimed.path, self.dirs[DEFERRED] / claimed.path.name)
+        claimed.release()
+
+    def to_badmail(self, claimed: Claimed, reason: str) -> None:
+        """Give up: the message untouched in badmail/ID.eml, the reason beside it in ID.bdr."""
+        self._write_reason(claimed.queue_id, reason)
+        os.rename(claimed.path, self.dirs[BADMAIL] / f"{claimed.queue_id}.eml")
+        self._drop_history(claimed.queue_id)
+        claimed.release()
+
+    def put_back(self, claimed: Claimed) -> None:
+        """Return an unattempted message to deferred/, due now (used when stopping)."""
+        now = time.time()
+        os.utime(claimed.fd, (now, now))
+        os.rename(claimed.path, self.dirs[DEFERRED] / claimed.path.name)
+        claimed.release()
+
+    # -- listings ---------------------------------------------------------------------------
+
+    def pickup_names(self) -> list[str]:
+        """Message names in pickup, transactional before bulk, oldest name first."""
+        try:
+            names = [e.name for e in os.scandir(self.pickup) if is_message_name(e.name)]
+        except FileNotFoundError:
+            return []
+        return sorted(names, key=lambda n: (priority_of(n) != TRANSACTIONAL, n))
+
+    def due(self, folder: str, now: float) -> list[tuple[float, str]]:
+        """(mtime, name) of the messages in folder whose mtime (next attempt) has come."""
+        out = []
+        for entry in os.scandir(self.dirs[folder]):
+            if not is_message_name(entry.name):
+                continue
+            try:
+                mtime = entry.stat(follow_symlinks=False).st_mtime
+            except FileNotFoundError:
+                continue
+            if mtime <= now:
+                out.append((mtime, entry.name))
+        return sorted(out, key=lambda item: (priority_of(item[1]) != TRANSACTIONAL, item[0]))
+
+    def names(self, folder: str) -> list[str]:
+        return sorted(n for n in os.listdir(self.dirs[folder]) if is_message_name(n))
+
+    # -- history ----------------------------------------------------------------------------
+
+    def history(self, queue_id: str) -> History | None:
+        try:
+            return History.from_json((self.meta_dir / f"{queue_id}.json").read_text())
+        except FileNotFoundError:
+            return None
+        except (ValueError, KeyError, TypeError):
+            return None  # a damaged history must not stop delivery; attempts restart at 0
+
+    def save_history(self, queue_id: str, history: History) -> None:
+        path = self.meta_dir / f"{queue_id}.json"
+        temp = self.meta_dir / f".{queue_id}.json.tmp"
+        temp.write_text(history.to_json())
+        os.rename(temp, path)
+
+    def _drop_history(self, queue_id: str) -> None:
+        (self.meta_dir / f"{queue_id}.json").unlink(missing_ok=True)
+
+    def _write_reason(self, queue_id: str, reason: str) -> None:
+        temp = self.dirs[BADMAIL] / f".{queue_id}.bdr.tmp"
+        temp.write_text(reason)
+        os.rename(temp, self.dirs[BADMAIL] / f"{queue_id}.bdr")
+
+
+def _open_locked(path: Path) -> int | None:
+    """Open a regular file without following links and lock it; None if gone or busy."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return None
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            raise NotRegularFile("a symbolic link: not followed, its target left untouched") from None
+        raise
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise NotRegularFile(f"not a regular file ({_kind(mode)}): not read")
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None  # another live relay holds it
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _same_file(fd: int, path: Path) -> bool:
+    try:
+        on_disk = os.stat(path, follow_symlinks=False)
+    except FileNotFoundError:
+        return False
+    mine = os.fstat(fd)
+    return (mine.st_dev, mine.st_ino) == (on_disk.st_dev, on_disk.st_ino)
+
+
+def _kind(mode: int) -> str:
+    for test, name in ((stat.S_ISFIFO, "a fifo"), (stat.S_ISDIR, "a folder"),
+                       (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a device"),
+                       (stat.S_ISBLK, "a device")):
+        if test(mode):
+            return name
+    return "not a regular file"
+
+
+def _id_time(queue_id: str) -> float:
+    """Claim time encoded in a queue id (µs since the epoch in its first 14 hex digits)."""
+    try:
+        return int(queue_id[:14], 16) / 1e6
+    except ValueError:
+        return time.time()
+
+
+def _iso(ts: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S %z", time.localtime(ts))

@@ -1,0 +1,161 @@
+"""Knowing when a pickup file is complete: watchdog events, start-up scan, periodic rescan.
+
+Events are hints, the folder is the truth. A file is ready when a writer
+closed it after writing (close-write), when it was renamed within pickup
+(the spooler's hidden temp name -> *.eml), or, for anything seen without
+such an event (renamed in from another folder, found by a scan), when its
+mtime is older than the settle time and no write event says it is still
+open. Hidden and *.tmp names are never taken. Watchdog callbacks only
+record names and wake the daemon; they never open or parse a file.
+Overflowed or missed events only delay a message until the next rescan.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from pathlib import Path
+
+from watchdog.events import FileSystemEvent, FileSystemEventHandler
+from watchdog.observers import Observer
+
+from relay.queue import is_message_name
+from spooler.envelope import TRANSACTIONAL, priority_of
+
+SETTLE = 1.0          # seconds a file found without a close event must sit unchanged
+WRITER_GIVE_UP = 600  # a write event with no close after this long: trust the settle check
+
+
+class PickupWatcher:
+    """Tracks which pickup names are ready to claim. Thread-safe; wakes `wake` on news."""
+
+    def __init__(self, pickup_dir: str | os.PathLike, wake: threading.Event, settle: float = SETTLE):
+        self.dir = Path(pickup_dir)
+        self.wake = wake
+        self.settle = settle
+        self._lock = threading.Lock()
+        self._ready: set[str] = set()
+        self._writing: dict[str, float] = {}   # name -> last write event (open for writing)
+        self._unsettled: set[str] = set()      # seen, completeness unknown
+        self._observer = None
+
+    def start(self) -> None:
+        observer = Observer()
+        observer.schedule(_Events(self), str(self.dir), recursive=False)
+        observer.daemon = True
+        observer.start()
+        self._observer = observer
+        self.rescan()
+
+    def stop(self) -> None:
+        if self._observer is not None:
+            self._observer.stop()
+            self._observer.join(timeout=10)
+            self._observer = None
+
+    # -- what the daemon asks ---------------------------------------------------------------
+
+    def take_ready(self) -> list[str]:
+        """Names ready to claim, transactional first, oldest name first; each given out once."""
+        with self._lock:
+            names, self._ready = self._ready, set()
+        return sorted(names, key=lambda n: (priority_of(n) != TRANSACTIONAL, n))
+
+    def has_unsettled(self) -> bool:
+        with self._lock:
+            return bool(self._unsettled)
+
+    def rescan(self, now: float | None = None) -> None:
+        """Look at the folder itself: catch missed events and settle what had none."""
+        now = time.time() if now is None else now
+        try:
+            entries = list(os.scandir(self.dir))
+        except FileNotFoundError:
+            return
+        ready = []
+        with self._lock:
+            present = set()
+            for entry in entries:
+                name = entry.name
+                if not is_message_name(name):
+                    continue
+                present.add(name)
+                last_write = self._writing.get(name)
+                if last_write is not None and now - last_write < WRITER_GIVE_UP:
+                    continue
+                try:
+                    mtime = entry.stat(follow_symlinks=False).st_mtime
+                except FileNotFoundError:
+                    continue
+                if now - mtime >= self.settle:
+                    ready.append(name)
+                    self._unsettled.discard(name)
+                    self._writing.pop(name, None)
+                else:
+                    self._unsettled.add(name)
+            self._unsettled &= present
+            for name in list(self._writing):
+                if name not in present:
+                    del self._writing[name]
+            self._ready.update(ready)
+        if ready:
+            self.wake.set()
+
+    # -- what the events say ------------------------------------------------------------------
+
+    def _complete(self, name: str) -> None:
+        with self._lock:
+            self._writing.pop(name, None)
+            self._unsettled.discard(name)
+            self._ready.add(name)
+        self.wake.set()
+
+    def _being_written(self, name: str) -> None:
+        with self._lock:
+            self._writing[name] = time.time()
+            self._unsettled.discard(name)
+
+    def _seen(self, name: str) -> None:
+        with self._lock:
+            if name not in self._writing:
+                self._unsettled.add(name)
+        self.wake.set()
+
+    def _gone(self, name: str) -> None:
+        with self._lock:
+            self._writing.pop(name, None)
+            self._unsettled.discard(name)
+
+
+class _Events(FileSystemEventHandler):
+    def __init__(self, watcher: PickupWatcher):
+        self.watcher = watcher
+        self.folder = str(watcher.dir)
+
+    def _name(self, path: str | bytes) -> str | None:
+        path = os.fsdecode(path)
+        head, name = os.path.split(path)
+        return name if head == self.folder and is_message_name(name) else None
+
+    def on_closed(self, event: FileSystemEvent) -> None:   # close after write: complete
+        if name := self._name(event.src_path):
+            self.watcher._complete(name)
+
+    def on_moved(self, event: FileSystemEvent) -> None:    # renamed within pickup: complete
+        if name := self._name(event.src_path):
+            self.watcher._gone(name)
+        if name := self._name(event.dest_path):
+            self.watcher._complete(name)
+
+    def on_created(self, event: FileSystemEvent) -> None:  # opened for writing, or moved in
+        if name := self._name(event.src_path):
+            self.watcher._seen(name)
+
+    def on_modified(self, event: FileSystemEvent) -> None:  # written to: still open
+        if not event.is_directory and (name := self._name(event.src_path)):
+            self.watcher._being_written(name)
+
+    def on_deleted(self, event: FileSystemEvent) -> None:
+        if name := self._name(event.src_path):
+            self.watcher._gone(name)
