@@ -93,6 +93,31 @@ def _reason(error: Exception) -> str:
 
 
 @main.command()
+@click.pass_context
+def run(ctx: click.Context) -> None:
+    """Run the relay daemon in the foreground.
+
+    Watches [pickup] dir, claims each complete *.eml into [relay] queue_dir and
+    forwards it to [relay.smarthost], retrying per retry_schedule and moving
+    what cannot be sent to badmail/ with a reason. SIGTERM or Ctrl-C: stop
+    taking work, finish in-flight sends, exit 0.
+    """
+    from relay.daemon import Relay
+    from relay.logsetup import configure_logging
+    from relay.queue import QueueSetupError
+
+    config = _config(ctx)
+    configure_logging(config.relay.log_level, config.relay.log_file)
+    relay = Relay(config)
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: relay.stop())
+    try:
+        relay.run()
+    except QueueSetupError as e:
+        raise UsageFailure(str(e)) from None
+
+
+@main.command()
 @click.option("--host", default=None, help="listen address (default: [sink] host)")
 @click.option("--port", type=int, default=None, help="listen port (default: [sink] port)")
 @click.option("--maildir", type=click.Path(file_okay=False), default=None,

@@ -122,6 +122,8 @@ class Relay:
         """
         if self.backoff.paused(now):
             return self.backoff.down_until - now
+        if self.watcher.has_unsettled():  # seen without a close event: look again soon
+            self._next_rescan = min(self._next_rescan, now + UNSETTLED_RECHECK)
         if now >= self._next_rescan:
             self.watcher.rescan(now)
             unsettled = self.watcher.has_unsettled()
@@ -129,9 +131,10 @@ class Relay:
         for name in self.watcher.take_ready():
             self._add_candidate(PICKUP, name)
         if now >= self._next_deferred_scan:
-            for _mtime, name in self.queue.due(DEFERRED, now):
+            due, next_due = self.queue.due(DEFERRED, now)
+            for name in due:
                 self._add_candidate(DEFERRED, name)
-            self._next_deferred_scan = min(now + RESCAN, self.queue.next_due(DEFERRED, now))
+            self._next_deferred_scan = min(now + RESCAN, next_due)
         self._fill()
         return min(self._next_rescan, self._next_deferred_scan, now + RESCAN) - now
 
@@ -310,7 +313,12 @@ class _Worker(threading.Thread):
 
 
 def _first_code(result: DeliveryResult) -> int | None:
-    return result.replies[0].code if result.replies else None
+    """The code that decided the attempt: a temporary failure, else a permanent one, else 250."""
+    for outcome in (Outcome.DEFERRED, Outcome.FAILED, Outcome.SENT):
+        replies = result.replies_for(outcome)
+        if replies:
+            return replies[0].code
+    return None
 
 
 def _summary_reply(result: DeliveryResult) -> str:

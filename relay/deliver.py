@@ -85,27 +85,44 @@ class SmtpConnection:
         self.smtp: smtplib.SMTP | None = None
         self.sent_on_connection = 0
         self.opened_at = 0.0
+        self._content_sent = False
 
     def deliver(self, message: ParsedMessage, recipients: list[str] | None = None) -> DeliveryResult:
         """Send `message` to `recipients` (default: its envelope's); never raises for SMTP trouble."""
         rcpts = list(recipients or message.recipients)
         start = time.monotonic()
         result = DeliveryResult()
-        try:
-            smtp = self._connection()
-        except _TransactionFailed as e:
-            self.close()
-            result.host_unavailable = True
-            result.replies = [RecipientReply(r, e.code, e.text) for r in rcpts]
-        else:
+        # A kept connection the server has since dropped fails on its first command;
+        # that is no news about the message, so it gets one fresh connection.
+        for fresh in ((False, True) if self.smtp is not None else (True,)):
+            try:
+                smtp = self._connection()
+            except _TransactionFailed as e:
+                self.close()
+                result.host_unavailable = True
+                result.replies = [RecipientReply(r, e.code, e.text) for r in rcpts]
+                break
+            self._content_sent = False
             try:
                 result.replies = self._transaction(smtp, message, rcpts)
+                break
             except _TransactionFailed as e:
                 if e.connection_lost:
                     self.close()
                 result.replies = [RecipientReply(r, e.code, e.text) for r in rcpts]
+                if fresh or not e.connection_lost or self._content_sent:
+                    break
         result.duration = time.monotonic() - start
         return result
+
+    def abort(self) -> None:
+        """Cut the connection from another thread (a stop that cannot wait any longer)."""
+        smtp = self.smtp
+        if smtp is not None and smtp.sock is not None:
+            try:
+                smtp.sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
     def close(self) -> None:
         if self.smtp is not None:
@@ -206,6 +223,7 @@ class SmtpConnection:
             if data_reply[0] != 354:
                 self._abort(smtp, data_reply)
                 raise _TransactionFailed(data_reply[0], f"DATA: {_text(data_reply[1])}")
+            self._content_sent = True
             smtp.send(_dot_stuffed(message.content))
             code, text = smtp.getreply()
         except smtplib.SMTPServerDisconnected as e:

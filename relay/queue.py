@@ -242,9 +242,10 @@ class Queue:
             return []
         return sorted(names, key=lambda n: (priority_of(n) != TRANSACTIONAL, n))
 
-    def due(self, folder: str, now: float) -> list[tuple[float, str]]:
-        """(mtime, name) of the messages in folder whose mtime (next attempt) has come."""
-        out = []
+    def due(self, folder: str, now: float) -> tuple[list[str], float]:
+        """Names in folder whose mtime (next attempt) has come, in dispatch order,
+        and the earliest mtime still to come (inf if none)."""
+        due, next_due = [], float("inf")
         for entry in os.scandir(self.dirs[folder]):
             if not is_message_name(entry.name):
                 continue
@@ -253,8 +254,10 @@ class Queue:
             except FileNotFoundError:
                 continue
             if mtime <= now:
-                out.append((mtime, entry.name))
-        return sorted(out, key=lambda item: (priority_of(item[1]) != TRANSACTIONAL, item[0]))
+                due.append((priority_of(entry.name) != TRANSACTIONAL, mtime, entry.name))
+            else:
+                next_due = min(next_due, mtime)
+        return [name for *_key, name in sorted(due)], next_due
 
     def names(self, folder: str) -> list[str]:
         return sorted(n for n in os.listdir(self.dirs[folder]) if is_message_name(n))

@@ -1,0 +1,118 @@
+"""Real SMTP servers on 127.0.0.1 for tests: a configurable misbehaving one, and a 421 greeter."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+from dataclasses import dataclass, field
+
+from aiosmtpd.controller import Controller
+
+from relay.sink import free_port
+
+
+@dataclass
+class Received:
+    sender: str
+    recipients: list[str]
+    content: bytes
+
+
+@dataclass
+class Faults:
+    """What the server does wrong; change it while the server runs."""
+    rcpt_replies: dict[str, str] = field(default_factory=dict)   # address -> reply
+    max_recipients: int | None = None     # 452 beyond this many per transaction
+    data_reply: str | None = None         # e.g. "552 5.3.4 Message too big"
+    drop_after_data: bool = False         # close the connection instead of answering DATA
+    data_delay: float = 0.0               # seconds before answering DATA
+    hide_extensions: tuple[str, ...] = () # e.g. ("8BITMIME", "SMTPUTF8")
+
+
+class FaultyHandler:
+    def __init__(self, faults: Faults):
+        self.faults = faults
+        self.received: list[Received] = []
+        self.lock = threading.Lock()
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        session.host_name = hostname
+        hidden = tuple(f"250-{e}" for e in self.faults.hide_extensions)
+        return [r for r in responses if not r.startswith(hidden)]
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address in self.faults.rcpt_replies:
+            return self.faults.rcpt_replies[address]
+        limit = self.faults.max_recipients
+        if limit is not None and len(envelope.rcpt_tos) >= limit:
+            return "452 4.5.3 Too many recipients"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        if self.faults.data_delay:
+            await asyncio.sleep(self.faults.data_delay)
+        if self.faults.drop_after_data:
+            server.transport.abort()
+            return "421 dropped"  # never reaches the client: the connection is gone
+        if self.faults.data_reply:
+            return self.faults.data_reply
+        with self.lock:
+            self.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos),
+                                          envelope.content.replace(b"\r\n", b"\n")))
+        return "250 OK queued"
+
+
+class FaultyServer:
+    """An aiosmtpd server whose misbehaviour is set by `faults`; always stopped on exit."""
+
+    def __init__(self, faults: Faults | None = None, port: int | None = None):
+        self.faults = faults or Faults()
+        self.handler = FaultyHandler(self.faults)
+        self.port = port or free_port()
+        self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port,
+                                     enable_SMTPUTF8=True, ready_timeout=10)
+
+    @property
+    def received(self) -> list[Received]:
+        with self.handler.lock:
+            return list(self.handler.received)
+
+    def __enter__(self) -> FaultyServer:
+        self.controller.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.controller.stop()
+
+
+class BusyServer:
+    """Answers every connection with a 421 greeting and hangs up; counts the connections."""
+
+    def __init__(self):
+        self.port = free_port()
+        self.connections = 0
+        self._sock = socket.create_server(("127.0.0.1", self.port))
+        self._sock.settimeout(0.2)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, name="busy-server", daemon=True)
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._sock.accept()
+            except TimeoutError:
+                continue
+            self.connections += 1
+            with conn:
+                conn.sendall(b"421 4.3.2 Service not available, try later\r\n")
+
+    def __enter__(self) -> BusyServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        self._sock.close()
