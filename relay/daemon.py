@@ -56,6 +56,7 @@ class Relay:
         self._next_rescan = 0.0
         self._next_deferred_scan = 0.0
         self._workers: list[_Worker] = []
+        self.started = threading.Event()   # set once watching and workers are up
 
     # -- life cycle -------------------------------------------------------------------------
 
@@ -70,6 +71,7 @@ class Relay:
             worker = _Worker(self, n)
             worker.start()
             self._workers.append(worker)
+        self.started.set()
         host = self.config.relay.smarthost
         log.info("relay started: pickup=%s queue=%s smarthost=%s:%d connections=%d",
                  self.config.pickup.dir, self.queue.root, host.host, host.port,
@@ -189,6 +191,7 @@ class Relay:
         return None
 
     def _recover_active(self) -> int:
+        self.queue.drop_pickup_twins()
         count = 0
         for name in self.queue.names(ACTIVE):
             claimed = self.queue.claim_queued(ACTIVE, name)

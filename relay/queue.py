@@ -155,18 +155,55 @@ class Queue:
         if fd is None:
             return None
         try:
-            arrived = os.fstat(fd).st_mtime
+            st = os.fstat(fd)
+            if st.st_nlink > 1 and self._in_active(st):
+                # A relay died between link() and unlink() below: the queue has it already.
+                source.unlink(missing_ok=True)
+                os.close(fd)
+                return None
             queue_id = new_queue_id()
             priority = priority_of(name)
             target = self.dirs[ACTIVE] / queue_name(queue_id, priority)
-            os.rename(source, target)
-        except FileNotFoundError:  # renamed away by a relay that held the lock before us
+            # link + unlink, not rename: watchdog holds back every rename *out of* a watched
+            # folder for 0.5 s (to pair it with a rename in) and queues all later events
+            # behind it, which would delay the next message by half a second. A crash
+            # between the two leaves one inode under both names; see the check above and
+            # _drop_pickup_twins() at start.
+            os.link(source, target)
+            source.unlink(missing_ok=True)
+        except FileNotFoundError:  # taken by a relay that held the lock before us
             os.close(fd)
             return None
         except BaseException:
             os.close(fd)
             raise
-        return Claimed(queue_id, priority, target, fd, name, arrived)
+        return Claimed(queue_id, priority, target, fd, name, st.st_mtime)
+
+    def _in_active(self, st: os.stat_result) -> bool:
+        for entry in os.scandir(self.dirs[ACTIVE]):
+            try:
+                other = entry.stat(follow_symlinks=False)
+            except FileNotFoundError:
+                continue
+            if (other.st_dev, other.st_ino) == (st.st_dev, st.st_ino):
+                return True
+        return False
+
+    def drop_pickup_twins(self) -> int:
+        """Remove pickup names of messages already in active/ (a crash between link and unlink)."""
+        inodes = set()
+        for entry in os.scandir(self.dirs[ACTIVE]):
+            st = entry.stat(follow_symlinks=False)
+            if st.st_nlink > 1:
+                inodes.add((st.st_dev, st.st_ino))
+        dropped = 0
+        if inodes:
+            for entry in os.scandir(self.pickup):
+                st = entry.stat(follow_symlinks=False)
+                if (st.st_dev, st.st_ino) in inodes:
+                    os.unlink(entry.path)
+                    dropped += 1
+        return dropped
 
     def claim_queued(self, folder: str, name: str) -> Claimed | None:
         """Take folder/name (deferred/ or a dead relay's active/) into active/ for an attempt."""

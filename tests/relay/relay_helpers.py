@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -44,6 +46,8 @@ class RunningRelay:
 
     def __enter__(self) -> Relay:
         self.thread.start()
+        wait_until(lambda: self.relay.started.is_set() or not self.thread.is_alive(),
+                   what="the relay to start")
         return self.relay
 
     def __exit__(self, *exc) -> None:
@@ -66,3 +70,40 @@ def drop_notification(config: Config, n: int = 0, to: list[str] | None = None,
 
 def files(folder: Path, pattern: str = "*.eml") -> list[Path]:
     return sorted(folder.glob(pattern)) if folder.exists() else []
+
+
+RELAY_BIN = Path(sys.executable).parent / "relay"
+
+
+def write_relay_toml(tmp_path: Path, port: int, extra_relay: str = "") -> Path:
+    """A config.toml for `relay run` subprocesses: pickup and queue inside tmp_path."""
+    path = tmp_path / "config.toml"
+    path.write_text(
+        '[pickup]\ndir = "pickup"\n'
+        f'[relay]\nqueue_dir = "queue"\nretry_schedule = ["1s"]\nlog_level = "info"\n{extra_relay}\n'
+        f'[relay.smarthost]\nport = {port}\ntimeout = "5s"\n')
+    (tmp_path / "pickup").mkdir(exist_ok=True)
+    return path
+
+
+def start_relay(config_path: Path, log_path: Path) -> subprocess.Popen:
+    log = open(log_path, "ab")  # noqa: SIM115 - the child keeps it; closed with the process
+    try:
+        return subprocess.Popen([str(RELAY_BIN), "--config", str(config_path), "run"],
+                                stdout=log, stderr=log)
+    finally:
+        log.close()
+
+
+def message_ids(received) -> list[str]:
+    ids = []
+    for r in received:
+        for line in r.content.split(b"\n"):
+            if line.lower().startswith(b"message-id:"):
+                ids.append(line.split(b":", 1)[1].strip().decode())
+                break
+    return ids
+
+
+def log_count(path: Path, text: str) -> int:
+    return path.read_text(errors="replace").count(text) if path.exists() else 0
