@@ -12,7 +12,7 @@ $(STAMP): setup.cfg pyproject.toml
 install: $(STAMP)
 
 run: $(STAMP)
-	$(VENV)/bin/relay sink
+	$(VENV)/bin/python scripts/run_local.py
 
 test: $(STAMP)
 	$(VENV)/bin/ruff check .
