@@ -14,24 +14,9 @@ from pathlib import Path
 
 import click
 
-from settings import Config, ConfigError, load_config
+from relay.cli_common import UsageFailure, config_of
 from spooler.envelope import PRIORITIES, TRANSACTIONAL, MalformedMessage, parse_pickup
 from spooler.pickup import PickupError, PickupWriter
-
-
-class UsageFailure(click.ClickException):
-    exit_code = 2
-
-
-def _config(ctx: click.Context) -> Config:
-    # Loaded on first use, so `relay --config broken.toml drop --help` still shows help.
-    state = ctx.find_object(dict)
-    if "config" not in state:
-        try:
-            state["config"] = load_config(state["config_path"])
-        except ConfigError as e:
-            raise UsageFailure(f"config error: {e}") from None
-    return state["config"]
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -57,7 +42,7 @@ def drop(ctx: click.Context, files: tuple[str, ...], priority: str) -> None:
     message, over [relay] max_message_size, or has no sender or recipient.
     Exit status 1 if any file was refused.
     """
-    config = _config(ctx)
+    config = config_of(ctx)
     writer = PickupWriter(config.pickup.dir, max_size=config.relay.max_message_size)
     refused = 0
     for name in files:
@@ -104,17 +89,24 @@ def run(ctx: click.Context) -> None:
     """
     from relay.daemon import Relay
     from relay.logsetup import configure_logging
+    from relay.pidfile import PidFile
     from relay.queue import QueueSetupError
 
-    config = _config(ctx)
+    config = config_of(ctx)
     configure_logging(config.relay.log_level, config.relay.log_file)
     relay = Relay(config)
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: relay.stop())
+    signal.signal(signal.SIGUSR1, lambda *_: relay.flush())
+    pidfile = PidFile(config.relay.queue_dir)
     try:
+        relay.queue.create()
+        pidfile.acquire()
         relay.run()
     except QueueSetupError as e:
         raise UsageFailure(str(e)) from None
+    finally:
+        pidfile.release()
 
 
 @main.command()
@@ -131,7 +123,7 @@ def sink(ctx: click.Context, host: str | None, port: int | None, maildir: str | 
     """
     from relay.sink import Sink
 
-    config = _config(ctx)
+    config = config_of(ctx)
     host = host or config.sink.host
     port = port or config.sink.port
     folder = Path(maildir) if maildir else config.sink.maildir

@@ -20,7 +20,7 @@ import time
 from collections import Counter, deque
 
 from relay.deliver import DeliveryResult, Outcome, SmtpConnection
-from relay.queue import ACTIVE, DEFERRED, Attempt, Claimed, History, NotRegularFile, Queue
+from relay.queue import ACTIVE, DEFERRED, PICKUP, Attempt, Claimed, History, NotRegularFile, Queue
 from relay.retry import HostBackoff, RetrySchedule
 from relay.watch import SETTLE, PickupWatcher
 from settings import Config
@@ -33,7 +33,6 @@ UNSETTLED_RECHECK = 0.25  # how soon to look again at files waiting to settle
 IDLE_CLOSE = 5.0         # close a worker's connection after this long without work
 STOP_GRACE = 15.0        # on SIGTERM, how long in-flight sends may take before they are cut
 
-PICKUP = "pickup"
 _ORDER = ((TRANSACTIONAL, PICKUP), (TRANSACTIONAL, DEFERRED), (BULK, PICKUP), (BULK, DEFERRED))
 
 
@@ -87,6 +86,11 @@ class Relay:
                 self.wake.clear()
         finally:
             self.shutdown()
+
+    def flush(self) -> None:
+        """Look at deferred/ now (an admin made messages due): safe from a signal handler."""
+        self._next_deferred_scan = 0.0
+        self.wake.set()
 
     def stop(self) -> None:
         """Ask run() to finish: safe from a signal handler (it only sets flags)."""
@@ -183,7 +187,7 @@ class Relay:
                 return self.queue.claim_from_pickup(name)
             return self.queue.claim_queued(folder, name)
         except NotRegularFile as e:
-            queue_id = self.queue.badmail_unreadable(name, str(e))
+            queue_id = self.queue.badmail_unreadable(folder, name, str(e))
             self.counts["badmail"] += 1
             log.warning("%s: pickup file %r moved to badmail: %s", queue_id, name, e)
         except OSError as e:

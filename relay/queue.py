@@ -24,6 +24,7 @@ import errno
 import fcntl
 import json
 import os
+import re
 import stat
 import time
 from dataclasses import dataclass, field
@@ -32,6 +33,7 @@ from pathlib import Path
 from spooler.envelope import BULK, TRANSACTIONAL, priority_of
 from spooler.pickup import new_queue_id
 
+PICKUP = "pickup"
 ACTIVE, DEFERRED, HOLD, BADMAIL, SENT = "active", "deferred", "hold", "badmail", "sent"
 FOLDERS = (ACTIVE, DEFERRED, HOLD, BADMAIL, SENT)
 
@@ -110,6 +112,10 @@ class Claimed:
         if self.fd >= 0:
             os.close(self.fd)  # drops the flock
             self.fd = -1
+
+
+class AdminError(Exception):
+    """An admin command cannot do what was asked; the message says why."""
 
 
 class NotRegularFile(Exception):
@@ -223,17 +229,18 @@ class Queue:
             raise
         queue_id = queue_id_of(name)
         history = self.history(queue_id)
-        arrived = history.arrived if history else _id_time(queue_id)
+        arrived = history.arrived if history else id_time(queue_id)
         return Claimed(queue_id, priority_of(name), target, fd,
                        history.source if history else "", arrived)
 
-    def badmail_unreadable(self, name: str, why: str) -> str:
-        """Move pickup/name (a symlink, fifo...) to badmail untouched, never following it."""
-        queue_id = new_queue_id()
+    def badmail_unreadable(self, folder: str, name: str, why: str) -> str:
+        """Move folder/name (a symlink, fifo...) to badmail untouched, never following it."""
+        source = self.pickup / name if folder == PICKUP else self.dirs[folder] / name
+        queue_id = new_queue_id() if folder == PICKUP else queue_id_of(name)
         self._write_reason(queue_id, f"reason: {why}\npickup file: {name}\n"
                                      f"moved at: {_iso(time.time())}\n")
         try:
-            os.rename(self.pickup / name, self.dirs[BADMAIL] / f"{queue_id}.eml")
+            os.rename(source, self.dirs[BADMAIL] / queue_name(queue_id, priority_of(name)))
         except FileNotFoundError:
             (self.dirs[BADMAIL] / f"{queue_id}.bdr").unlink(missing_ok=True)
         return queue_id
@@ -258,7 +265,7 @@ class Queue:
     def to_badmail(self, claimed: Claimed, reason: str) -> None:
         """Give up: the message untouched in badmail/ID.eml, the reason beside it in ID.bdr."""
         self._write_reason(claimed.queue_id, reason)
-        os.rename(claimed.path, self.dirs[BADMAIL] / f"{claimed.queue_id}.eml")
+        os.rename(claimed.path, self.dirs[BADMAIL] / claimed.path.name)
         self._drop_history(claimed.queue_id)
         claimed.release()
 
@@ -268,6 +275,70 @@ class Queue:
         os.utime(claimed.fd, (now, now))
         os.rename(claimed.path, self.dirs[DEFERRED] / claimed.path.name)
         claimed.release()
+
+    # -- admin moves (safe beside a running relay: lock, then rename) -----------------------
+
+    def locate(self, queue_id: str) -> tuple[str, Path] | None:
+        """(folder, path) of a queued message, or None."""
+        if not _QUEUE_ID.fullmatch(queue_id):
+            return None
+        for folder in (DEFERRED, HOLD, ACTIVE, BADMAIL, SENT):
+            for name in (queue_name(queue_id, TRANSACTIONAL), queue_name(queue_id, BULK)):
+                path = self.dirs[folder] / name
+                if os.path.lexists(path):
+                    return folder, path
+        return None
+
+    def admin_move(self, queue_id: str, allowed: tuple[str, ...], to: str, *,
+                   due_now: bool = False) -> str:
+        """Move a message between folders for an admin; returns the folder it was in.
+
+        Raises AdminError: unknown id, wrong folder, or busy (a live relay is sending it).
+        """
+        folder, path = self._locate_for_admin(queue_id, allowed)
+        with _AdminLock(path, queue_id) as fd:
+            if due_now:
+                now = time.time()
+                if fd is not None:
+                    os.utime(fd, (now, now))
+            if folder != to:
+                os.rename(path, self.dirs[to] / path.name)
+        return folder
+
+    def delete(self, queue_id: str, allowed: tuple[str, ...] = (DEFERRED, HOLD, BADMAIL, SENT)) -> str:
+        """Remove a message, its history and its reason file; returns the folder it was in."""
+        folder, path = self._locate_for_admin(queue_id, allowed)
+        with _AdminLock(path, queue_id):
+            path.unlink()
+        self._drop_history(queue_id)
+        (self.dirs[BADMAIL] / f"{queue_id}.bdr").unlink(missing_ok=True)
+        return folder
+
+    def requeue_badmail(self, queue_id: str) -> None:
+        """Give a badmail message another chance: deferred/, due now, a fresh history."""
+        folder, path = self._locate_for_admin(queue_id, (BADMAIL,))
+        with _AdminLock(path, queue_id) as fd:
+            if fd is not None:
+                now = time.time()
+                os.utime(fd, (now, now))
+            self.save_history(queue_id, History(arrived=time.time(), source=f"badmail/{path.name}"))
+            os.rename(path, self.dirs[DEFERRED] / path.name)
+        (self.dirs[BADMAIL] / f"{queue_id}.bdr").unlink(missing_ok=True)
+
+    def _locate_for_admin(self, queue_id: str, allowed: tuple[str, ...]) -> tuple[str, Path]:
+        found = self.locate(queue_id)
+        if found is None:
+            raise AdminError(f"{queue_id}: no such message in the queue")
+        folder, path = found
+        if folder not in allowed:
+            raise AdminError(f"{queue_id}: is in {folder}/, not in {' or '.join(allowed)}/")
+        return folder, path
+
+    def reason(self, queue_id: str) -> str | None:
+        try:
+            return (self.dirs[BADMAIL] / f"{queue_id}.bdr").read_text(errors="replace")
+        except FileNotFoundError:
+            return None
 
     # -- listings ---------------------------------------------------------------------------
 
@@ -348,6 +419,34 @@ def _open_locked(path: Path) -> int | None:
     return fd
 
 
+_QUEUE_ID = re.compile(r"^[0-9a-f]{24}$")
+
+
+class _AdminLock:
+    """Hold a queue file's lock for an admin move; a file a live relay holds is busy."""
+
+    def __init__(self, path: Path, queue_id: str):
+        self.path, self.queue_id, self.fd = path, queue_id, None
+
+    def __enter__(self) -> int | None:
+        try:
+            self.fd = _open_locked(self.path)
+        except NotRegularFile:
+            return None  # a symlink or fifo kept in badmail: no relay will ever hold it
+        if self.fd is None:
+            if os.path.lexists(self.path):
+                raise AdminError(f"{self.queue_id}: busy: a running relay is delivering it now")
+            raise AdminError(f"{self.queue_id}: moved on while we looked; try again")
+        if not _same_file(self.fd, self.path):
+            os.close(self.fd)
+            raise AdminError(f"{self.queue_id}: moved on while we looked; try again")
+        return self.fd
+
+    def __exit__(self, *exc) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+
+
 def _same_file(fd: int, path: Path) -> bool:
     try:
         on_disk = os.stat(path, follow_symlinks=False)
@@ -366,8 +465,8 @@ def _kind(mode: int) -> str:
     return "not a regular file"
 
 
-def _id_time(queue_id: str) -> float:
-    """Claim time encoded in a queue id (µs since the epoch in its first 14 hex digits)."""
+def id_time(queue_id: str) -> float:
+    """Arrival (claim) time encoded in a queue id (µs since the epoch in its first 14 hex digits)."""
     try:
         return int(queue_id[:14], 16) / 1e6
     except ValueError:

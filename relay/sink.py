@@ -123,7 +123,17 @@ class Sink:
         self.controller.stop()
 
     def __enter__(self) -> Sink:
-        return self.start()
+        try:
+            return self.start()
+        except BaseException:
+            self._stop_quietly()
+            raise
+
+    def _stop_quietly(self) -> None:
+        try:
+            self.controller.stop()
+        except (AssertionError, RuntimeError, OSError):
+            pass  # it never started
 
     def __exit__(self, *exc) -> None:
         self.stop()

@@ -30,7 +30,7 @@ def parse_duration(text: str | int | float) -> float:
         if not math.isfinite(text) or text < 0:
             raise ValueError(f"{text!r} is negative; a duration is like \"5m\"")
         return float(text)
-    match = _DURATION.match(text)
+    match = _DURATION.fullmatch(text)
     if not match:
         raise ValueError(f"{text!r} is not a duration like \"90s\", \"5m\", \"2h\" or \"2d\"")
     return float(match.group(1)) * _DURATION_UNITS[match.group(2)]
@@ -44,7 +44,7 @@ def parse_size(text: str | int) -> int:
         if text < 0:
             raise ValueError(f"{text!r} is negative; a size is like \"25MB\"")
         return text
-    match = _SIZE.match(text)
+    match = _SIZE.fullmatch(text)
     if not match:
         raise ValueError(f"{text!r} is not a size like \"25MB\", \"512KB\" or \"10MiB\"")
     unit = (match.group(2) or "B").lower()

@@ -68,7 +68,7 @@ def single_line(text: str) -> str:
 def check_address(address: str, what: str = "address") -> str:
     """Return a bare address (local@domain) or raise UnsafeHeaderError."""
     check_header_value(address, what)
-    if not _ADDRESS.match(address):
+    if not _ADDRESS.fullmatch(address):
         raise UnsafeHeaderError(f"{what} {address!r} is not an address like name@example.com")
     return address
 
@@ -159,7 +159,7 @@ def _envelope_address(raw: bytes, what: str) -> str:
         raise MalformedMessage(f"{what} line is not valid UTF-8: {raw[:60]!r}") from None
     if text.startswith("<") and text.endswith(">"):
         text = text[1:-1].strip()
-    if text and not _ADDRESS.match(text):
+    if text and not _ADDRESS.fullmatch(text):
         raise MalformedMessage(f"{what} {text!r} is not an address like name@example.com")
     return text
 
@@ -197,7 +197,7 @@ def _header_addresses(headers, names: tuple[str, ...]) -> list[str]:
     for _display, address in getaddresses(values):
         if not address:
             continue
-        if not _ADDRESS.match(address):
+        if not _ADDRESS.fullmatch(address):
             raise MalformedMessage(f"{address!r} in {'/'.join(names)} is not an address")
         found.append(address)
     return found

@@ -85,7 +85,7 @@ def build(notification: Notification) -> OutgoingMessage:
         lines.append("Auto-Submitted: auto-generated")
         lines.append("X-Auto-Response-Suppress: All")
     for name, value in n.extra_headers.items():
-        if not _HEADER_NAME.match(name) or name.lower() in _RESERVED:
+        if not _HEADER_NAME.fullmatch(name) or name.lower() in _RESERVED:
             raise ValueError(f"{name!r} cannot be set as an extra header")
         lines.append(f"{name}: {encode_header_text(value, name)}")
     lines.append("MIME-Version: 1.0")

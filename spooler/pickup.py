@@ -92,7 +92,12 @@ class PickupWriter:
                 raise PickupError(self._explain(e)) from e
             raise
         if self.durable:
-            self._fsync_dir()
+            try:
+                self._fsync_dir()
+            except OSError:
+                # The message is in place and its data synced; raising now would make a
+                # caller write it twice. Only the folder entry's durability is in doubt.
+                pass
         return final
 
     def _fsync_dir(self) -> None:

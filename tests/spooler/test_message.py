@@ -119,7 +119,7 @@ def test_line_breaks_in_extra_headers_are_refused(value):
 
 
 def test_extra_headers_cannot_override_the_envelope_or_address_headers():
-    for name in ("Bcc", "To", "X-Receiver", "Bad Name:"):
+    for name in ("Bcc", "To", "X-Receiver", "Bad Name:", "X-Tag\n", "Bcc\n"):
         with pytest.raises(ValueError):
             build(make(extra_headers={name: "victim@example.org"}))
 

@@ -1,0 +1,50 @@
+"""What every `relay` sub-command shares: the config from the context, the exit codes, formatting."""
+
+from __future__ import annotations
+
+import click
+
+from settings import Config, ConfigError, load_config
+from settings.units import format_duration
+
+EXIT_OK, EXIT_PROBLEM, EXIT_USAGE = 0, 1, 2
+
+
+class UsageFailure(click.ClickException):
+    exit_code = EXIT_USAGE
+
+
+def config_of(ctx: click.Context) -> Config:
+    # Loaded on first use, so `relay --config broken.toml drop --help` still shows help.
+    state = ctx.find_object(dict)
+    if "config" not in state:
+        try:
+            state["config"] = load_config(state["config_path"])
+        except ConfigError as e:
+            raise UsageFailure(f"config error: {e}") from None
+    return state["config"]
+
+
+def human_size(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1000 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1000
+    return f"{size} B"
+
+
+def human_age(seconds: float | None) -> str:
+    return "-" if seconds is None else format_duration(seconds)
+
+
+def table(headers: list[str], rows: list[list[str]], right: set[int] = frozenset()) -> str:
+    """An aligned plain-text table; columns in `right` are right-aligned."""
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h)
+              for i, h in enumerate(headers)]
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(c.rjust(w) if i in right else c.ljust(w)
+                         for i, (c, w) in enumerate(zip(cells, widths, strict=True))).rstrip()
+
+    return "\n".join([line(headers)] + [line(r) for r in rows])

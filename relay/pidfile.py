@@ -1,0 +1,90 @@
+"""Which relays are running on a queue: one locked pid file per process in <queue>/pids/.
+
+Several relays may share a queue, so each writes pids/PID.pid (JSON: pid,
+host, start time) and holds an flock on it for its whole life. A file whose
+lock can be taken belongs to a relay that died: it is stale, reported and
+removed. Admin commands use this to show uptime and to wake the daemons.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import signal
+import socket
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class RelayProcess:
+    pid: int
+    host: str
+    started: float
+
+    @property
+    def uptime(self) -> float:
+        return time.time() - self.started
+
+
+class PidFile:
+    def __init__(self, queue_dir: Path):
+        self.path = Path(queue_dir) / "pids" / f"{os.getpid()}.pid"
+        self.fd: int | None = None
+
+    def acquire(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        info = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.time()}
+        os.write(fd, json.dumps(info).encode())
+        self.fd = fd
+
+    def release(self) -> None:
+        if self.fd is not None:
+            self.path.unlink(missing_ok=True)
+            os.close(self.fd)
+            self.fd = None
+
+
+def running_relays(queue_dir: Path) -> tuple[list[RelayProcess], int]:
+    """The live relays on this queue, and how many stale pid files were cleared."""
+    folder = Path(queue_dir) / "pids"
+    live, stale = [], 0
+    if not folder.is_dir():
+        return live, stale
+    for path in folder.glob("*.pid"):
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        except FileNotFoundError:
+            continue
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:  # held: that relay is alive
+                data = json.loads(os.read(fd, 4096) or b"{}")
+                live.append(RelayProcess(int(data.get("pid", 0)), data.get("host", ""),
+                                         float(data.get("started", 0))))
+                continue
+            path.unlink(missing_ok=True)
+            stale += 1
+        except (ValueError, OSError):
+            continue
+        finally:
+            os.close(fd)
+    return sorted(live, key=lambda r: r.started), stale
+
+
+def wake_relays(queue_dir: Path) -> int:
+    """Ask the relays on this host to look at deferred/ now (SIGUSR1); returns how many."""
+    host, woken = socket.gethostname(), 0
+    for relay in running_relays(queue_dir)[0]:
+        if relay.host == host:
+            try:
+                os.kill(relay.pid, signal.SIGUSR1)
+                woken += 1
+            except ProcessLookupError:
+                pass
+    return woken

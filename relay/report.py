@@ -1,0 +1,175 @@
+"""What is in the queue, for people and monitors: folder totals, message rows, one message in full.
+
+Reads the folders (stat only for totals), the first few KB of each message
+for its envelope (never the body), meta/ID.json for attempts and ID.bdr for
+badmail reasons. Never moves or locks anything, so it is safe beside running
+relays. Used by `relay status`, `relay list` and `relay show`.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from relay.queue import (
+    ACTIVE,
+    BADMAIL,
+    DEFERRED,
+    HOLD,
+    PICKUP,
+    SENT,
+    Queue,
+    id_time,
+    is_message_name,
+    queue_id_of,
+)
+from spooler.envelope import MalformedMessage, parse_pickup, priority_of
+
+STATUS_FOLDERS = (PICKUP, ACTIVE, DEFERRED, HOLD, BADMAIL)
+LIST_FOLDERS = (ACTIVE, DEFERRED, HOLD, BADMAIL, SENT)
+HEAD_LIMIT = 64 * 1024   # how much of a file is read to find its envelope
+
+
+@dataclass
+class FolderTotals:
+    count: int = 0
+    bytes: int = 0
+    oldest_age: float | None = None    # seconds since the oldest file's arrival
+    newest_mtime: float | None = None
+
+
+@dataclass
+class MessageRow:
+    id: str
+    folder: str
+    priority: str
+    age: float
+    size: int
+    sender: str
+    recipients: list[str]
+    attempts: int
+    next_attempt: float | None
+    last_error: str
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class MessageDetail:
+    row: MessageRow
+    path: str
+    headers: str
+    history: list[dict] = field(default_factory=list)
+    reason: str | None = None
+
+
+def folder_totals(queue: Queue, folder: str, now: float) -> FolderTotals:
+    path = queue.pickup if folder == PICKUP else queue.dirs[folder]
+    totals = FolderTotals()
+    try:
+        entries = os.scandir(path)
+    except FileNotFoundError:
+        return totals
+    oldest = None
+    with entries:
+        for entry in entries:
+            if not is_message_name(entry.name):
+                continue
+            try:
+                st = entry.stat(follow_symlinks=False)
+            except FileNotFoundError:
+                continue
+            totals.count += 1
+            totals.bytes += st.st_size
+            # deferred/ mtimes are next-attempt times; the id carries the arrival.
+            arrived = id_time(entry.name) if folder in (DEFERRED, HOLD) else st.st_mtime
+            oldest = arrived if oldest is None else min(oldest, arrived)
+            if totals.newest_mtime is None or st.st_mtime > totals.newest_mtime:
+                totals.newest_mtime = st.st_mtime
+    if oldest is not None:
+        totals.oldest_age = max(0.0, now - oldest)
+    return totals
+
+
+def message_rows(queue: Queue, folders: tuple[str, ...] = LIST_FOLDERS, *, now: float | None = None,
+                 sender: str | None = None, recipient: str | None = None,
+                 older_than: float | None = None) -> list[MessageRow]:
+    """One row per queued message, oldest first, filtered; reads only each file's head."""
+    now = time.time() if now is None else now
+    rows = []
+    for folder in folders:
+        for name in queue.names(folder):
+            row = _row(queue, folder, name, now)
+            if row is None:
+                continue
+            if older_than is not None and row.age < older_than:
+                continue
+            if sender and sender.lower() not in row.sender.lower():
+                continue
+            if recipient and not any(recipient.lower() in r.lower() for r in row.recipients):
+                continue
+            rows.append(row)
+    return sorted(rows, key=lambda r: -r.age)
+
+
+def message_detail(queue: Queue, queue_id: str) -> MessageDetail | None:
+    found = queue.locate(queue_id)
+    if found is None:
+        return None
+    folder, path = found
+    row = _row(queue, folder, path.name, time.time())
+    if row is None:
+        return None
+    head = _head(path)
+    end = head.find(b"\n\r\n") if b"\n\r\n" in head else head.find(b"\n\n")
+    headers = head[: end + 1 if end >= 0 else len(head)].decode("utf-8", "replace")
+    history = queue.history(queue_id)
+    return MessageDetail(row=row, path=str(path), headers=headers,
+                         history=[a.__dict__ for a in history.attempts] if history else [],
+                         reason=queue.reason(queue_id) if folder == BADMAIL else None)
+
+
+def _row(queue: Queue, folder: str, name: str, now: float) -> MessageRow | None:
+    path = queue.dirs[folder] / name
+    try:
+        st = os.stat(path, follow_symlinks=False)
+    except FileNotFoundError:
+        return None  # moved on while we listed
+    queue_id = queue_id_of(name)
+    history = queue.history(queue_id)
+    arrived = history.arrived if history else id_time(name)
+    sender, recipients, error = "?", [], ""
+    try:
+        parsed = parse_pickup(_head(path))
+        sender, recipients = parsed.sender, list(parsed.recipients)
+    except (MalformedMessage, OSError) as e:
+        error = f"unreadable: {e}"
+    if history and history.recipients_left:
+        recipients = history.recipients_left
+    if history and history.attempts:
+        error = history.attempts[-1].reply
+    if folder == BADMAIL:
+        reason = queue.reason(queue_id) or ""
+        error = reason.splitlines()[0].removeprefix("reason: ") if reason else error
+    return MessageRow(
+        id=queue_id, folder=folder, priority=priority_of(name), age=max(0.0, now - arrived),
+        size=st.st_size, sender=sender, recipients=recipients,
+        attempts=len(history.attempts) if history else 0,
+        next_attempt=st.st_mtime if folder == DEFERRED else None, last_error=error)
+
+
+def _head(path: Path) -> bytes:
+    """The header section of a message file (up to HEAD_LIMIT), never following a link."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        head = os.read(fd, HEAD_LIMIT)
+    finally:
+        os.close(fd)
+    for separator in (b"\r\n\r\n", b"\n\n"):
+        end = head.find(separator)
+        if end >= 0:
+            return head[: end + len(separator)]
+    return head
