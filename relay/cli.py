@@ -98,6 +98,7 @@ def run(ctx: click.Context) -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: relay.stop())
     signal.signal(signal.SIGUSR1, lambda *_: relay.flush())
+    signal.signal(signal.SIGHUP, lambda *_: relay.reopen_logs())
     pidfile = PidFile(config.relay.queue_dir)
     try:
         relay.queue.create()
@@ -143,3 +144,13 @@ def sink(ctx: click.Context, host: str | None, port: int | None, maildir: str | 
     finally:
         server.stop()
     click.echo("sink: stopped")
+
+
+def _register() -> None:
+    from relay.cli_queue import COMMANDS
+
+    for command in COMMANDS:
+        main.add_command(command)
+
+
+_register()

@@ -20,7 +20,10 @@ import time
 from collections import Counter, deque
 
 from relay.deliver import DeliveryResult, Outcome, SmtpConnection
+from relay.logsetup import reopen_log_files
+from relay.metrics import RelayMetrics
 from relay.queue import ACTIVE, DEFERRED, PICKUP, Attempt, Claimed, History, NotRegularFile, Queue
+from relay.ratelimit import RateLimiter
 from relay.retry import HostBackoff, RetrySchedule
 from relay.watch import SETTLE, PickupWatcher
 from settings import Config
@@ -32,6 +35,7 @@ RESCAN = 30.0            # full look at pickup and deferred/, whatever the event
 UNSETTLED_RECHECK = 0.25  # how soon to look again at files waiting to settle
 IDLE_CLOSE = 5.0         # close a worker's connection after this long without work
 STOP_GRACE = 15.0        # on SIGTERM, how long in-flight sends may take before they are cut
+BADMAIL_SWEEP = 3600.0   # how often badmail older than [relay] badmail_max_age is removed
 
 _ORDER = ((TRANSACTIONAL, PICKUP), (TRANSACTIONAL, DEFERRED), (BULK, PICKUP), (BULK, DEFERRED))
 
@@ -46,6 +50,12 @@ class Relay:
         self.wake = threading.Event()
         self.watcher = PickupWatcher(config.pickup.dir, self.wake, settle)
         self.counts: Counter[str] = Counter()
+        self.metrics = RelayMetrics(self.queue)
+        self.metrics_address: tuple[str, int] | None = None
+        limit = relay.smarthost.rate_limit
+        self.limiter = RateLimiter(limit) if limit else None
+        self._next_badmail_sweep = 0.0
+        self._reopen_logs = False
         self._cond = threading.Condition()
         self._waiting: dict[str, deque[Claimed]] = {TRANSACTIONAL: deque(), BULK: deque()}
         self._in_flight = 0
@@ -66,26 +76,39 @@ class Relay:
         if recovered:
             log.info("recovered %d message(s) left in active/ by a stopped relay", recovered)
         self.watcher.start()
+        if self.config.relay.metrics_listen:
+            self.metrics_address = self.metrics.serve(self.config.relay.metrics_listen)
+            log.info("metrics on http://%s:%d/metrics", *self.metrics_address)
         for n in range(self.config.relay.connections):
             worker = _Worker(self, n)
             worker.start()
             self._workers.append(worker)
         self.started.set()
         host = self.config.relay.smarthost
-        log.info("relay started: pickup=%s queue=%s smarthost=%s:%d connections=%d",
+        log.info("relay started: config=%s pickup=%s queue=%s smarthost=%s:%d connections=%d "
+                 "rate_limit=%s retry_schedule=%s", self.config.path or "embedded defaults",
                  self.config.pickup.dir, self.queue.root, host.host, host.port,
-                 self.config.relay.connections)
+                 self.config.relay.connections, host.rate_limit or "none",
+                 ",".join(f"{d:g}s" for d in self.config.relay.retry_schedule))
 
     def run(self) -> None:
         """Start, dispatch until stop() is called, then shut down cleanly."""
         self.start()
         try:
             while not self._stopping.is_set():
+                if self._reopen_logs:
+                    self._reopen_logs = False
+                    reopen_log_files()
                 sleep = self.run_once(time.time())
                 self.wake.wait(timeout=max(0.0, sleep))
                 self.wake.clear()
         finally:
             self.shutdown()
+
+    def reopen_logs(self) -> None:
+        """Reopen log files (logrotate's SIGHUP): safe from a signal handler."""
+        self._reopen_logs = True
+        self.wake.set()
 
     def flush(self) -> None:
         """Look at deferred/ now (an admin made messages due): safe from a signal handler."""
@@ -117,6 +140,7 @@ class Relay:
         for claimed in waiting:
             self.queue.put_back(claimed)
         self.watcher.stop()
+        self.metrics.close()
         log.info("relay stopped: %s", _summary(self.counts))
 
     # -- dispatching ---------------------------------------------------------------------------
@@ -126,6 +150,11 @@ class Relay:
 
         Returns how long the caller may sleep before the next pass is useful.
         """
+        if now >= self._next_badmail_sweep:
+            self._next_badmail_sweep = now + BADMAIL_SWEEP
+            removed = self.queue.expire_badmail(self.config.relay.badmail_max_age, now)
+            if removed:
+                log.info("removed %d badmail message(s) older than badmail_max_age", removed)
         if self.backoff.paused(now):
             return self.backoff.down_until - now
         if self.watcher.has_unsettled():  # seen without a close event: look again soon
@@ -185,10 +214,14 @@ class Relay:
         try:
             if folder == PICKUP:
                 return self.queue.claim_from_pickup(name)
-            return self.queue.claim_queued(folder, name)
+            claimed = self.queue.claim_queued(folder, name)
+            if claimed is not None:
+                self.metrics.retried.inc()
+            return claimed
         except NotRegularFile as e:
             queue_id = self.queue.badmail_unreadable(folder, name, str(e))
             self.counts["badmail"] += 1
+            self.metrics.badmail.labels("unreadable").inc()
             log.warning("%s: pickup file %r moved to badmail: %s", queue_id, name, e)
         except OSError as e:
             log.error("cannot claim %s/%s: %s (left where it is)", folder, name, e)
@@ -203,6 +236,11 @@ class Relay:
                 self.queue.put_back(claimed)
                 count += 1
         return count
+
+    def _wait_for_work(self, timeout: float) -> bool:
+        with self._cond:
+            return self._cond.wait_for(
+                lambda: self._stopping.is_set() or any(self._waiting.values()), timeout)
 
     def _take_work(self, timeout: float) -> Claimed | None:
         with self._cond:
@@ -232,24 +270,29 @@ class Relay:
         data = claimed.read(relay.max_message_size)
         history = self.queue.history(claimed.queue_id) or History(claimed.arrived, claimed.source)
         if len(data) > relay.max_message_size:
-            return self._badmail(claimed, history, "too big: over the "
+            return self._badmail(claimed, history, "too_big", "too big: over the "
                                  f"{relay.max_message_size:,}-byte limit ([relay] max_message_size)")
         try:
             message = parse_pickup(data)
         except MalformedMessage as e:
-            return self._badmail(claimed, history, f"not a message that can be sent: {e}")
+            return self._badmail(claimed, history, "malformed", f"not a message that can be sent: {e}")
         if now - history.arrived > relay.max_lifetime:
-            return self._badmail(claimed, history, "expired: still undelivered after [relay] "
+            return self._badmail(claimed, history, "expired", "expired: still undelivered after [relay] "
                                  f"max_lifetime ({_age(now - history.arrived)} in the queue)",
                                  message.sender, list(history.recipients_left or message.recipients))
         recipients = history.recipients_left or list(message.recipients)
         result = connection.deliver(message, recipients)
+        self.metrics.duration.observe(result.duration)
+        for reply in result.replies:
+            self.metrics.replies.labels(str(reply.code) if reply.code else "none").inc()
         if result.host_unavailable:
             pause = self.backoff.failed(time.time())
+            self.metrics.smarthost_up.set(0)
             log.warning("smart host unavailable (%s): pausing delivery for %.0fs",
                         result.replies[0], pause)
         else:
             self.backoff.answered()
+            self.metrics.smarthost_up.set(1)
         history.attempts.append(Attempt(now, _first_code(result), _summary_reply(result), recipients))
         self._log_attempt(claimed, message.sender, result, len(history.attempts))
 
@@ -261,19 +304,25 @@ class Relay:
             self.queue.defer(claimed, history, next_attempt)
             self._next_deferred_scan = min(self._next_deferred_scan, next_attempt)
             self.counts["deferred"] += 1
+            self.metrics.attempts.labels("deferred").inc()
             return Outcome.DEFERRED
         if result.recipients(Outcome.SENT):
             self.queue.delivered(claimed)
             self.counts["sent"] += 1
+            self.metrics.attempts.labels("sent").inc()
             return Outcome.SENT
-        return self._badmail(claimed, history, f"refused by the smart host: {_summary_reply(result)}",
+        self.metrics.attempts.labels("failed").inc()
+        return self._badmail(claimed, history, "refused",
+                             f"refused by the smart host: {_summary_reply(result)}",
                              message.sender, recipients, result)
 
-    def _badmail(self, claimed: Claimed, history: History, reason: str, sender: str | None = None,
-                 recipients: list[str] | None = None, result: DeliveryResult | None = None) -> Outcome:
+    def _badmail(self, claimed: Claimed, history: History, reason_class: str, reason: str,
+                 sender: str | None = None, recipients: list[str] | None = None,
+                 result: DeliveryResult | None = None) -> Outcome:
         text = _reason_file(claimed, history, reason, sender, recipients, result)
         self.queue.to_badmail(claimed, text)
         self.counts["badmail"] += 1
+        self.metrics.badmail.labels(reason_class).inc()
         log.warning("%s: moved to badmail: %s", claimed.queue_id, reason)
         return Outcome.FAILED
 
@@ -302,7 +351,7 @@ class _Worker(threading.Thread):
         relay = self.relay
         try:
             while not relay._stopping.is_set():
-                claimed = relay._take_work(IDLE_CLOSE)
+                claimed = self._next_message()
                 if claimed is None:
                     self.connection.close()  # idle: servers drop idle clients anyway
                     continue
@@ -317,6 +366,19 @@ class _Worker(threading.Thread):
                     relay._work_done()
         finally:
             self.connection.close()
+
+    def _next_message(self) -> Claimed | None:
+        relay = self.relay
+        if relay.limiter is None:
+            return relay._take_work(IDLE_CLOSE)
+        # With a rate limit, take the token first and the message after: whoever
+        # waits longest for a token then still gets the most urgent message.
+        if not relay._wait_for_work(IDLE_CLOSE) or not relay.limiter.acquire(relay._stopping):
+            return None
+        claimed = relay._take_work(0.0)
+        if claimed is None:
+            relay.limiter.refund()
+        return claimed
 
 
 def _first_code(result: DeliveryResult) -> int | None:

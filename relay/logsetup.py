@@ -1,7 +1,8 @@
 """Where the relay's log lines go: stderr, or [relay] log_file at [relay] log_level.
 
 A log file is a WatchedFileHandler: when logrotate moves it away, the next
-line goes to a new file of the same name, so no SIGHUP dance is needed.
+line goes to a new file of the same name; SIGHUP also reopens it, for
+rotation set-ups that copy-and-truncate or expect the signal.
 """
 
 from __future__ import annotations
@@ -28,3 +29,10 @@ def configure_logging(level: str = "info", log_file: Path | None = None) -> None
     logger.addHandler(handler)
     logger.setLevel(level.upper())
     logger.propagate = False
+
+
+def reopen_log_files() -> None:
+    """Close the relay's log files; the next line reopens them (after logrotate moved them)."""
+    for handler in logging.getLogger("relay").handlers:
+        if isinstance(handler, logging.FileHandler):
+            handler.close()

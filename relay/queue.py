@@ -334,6 +334,26 @@ class Queue:
             raise AdminError(f"{queue_id}: is in {folder}/, not in {' or '.join(allowed)}/")
         return folder, path
 
+    def expire_badmail(self, max_age: float, now: float) -> int:
+        """Remove badmail older than max_age (by when it arrived there) and its reason file."""
+        removed = 0
+        for entry in os.scandir(self.dirs[BADMAIL]):
+            if not entry.name.endswith(".bdr"):
+                continue
+            try:
+                if now - entry.stat().st_mtime <= max_age:
+                    continue
+            except FileNotFoundError:
+                continue
+            queue_id = entry.name[: -len(".bdr")]
+            for name in (queue_name(queue_id, TRANSACTIONAL), queue_name(queue_id, BULK)):
+                path = self.dirs[BADMAIL] / name
+                if os.path.lexists(path):
+                    path.unlink()
+                    removed += 1
+            os.unlink(entry.path)
+        return removed
+
     def reason(self, queue_id: str) -> str | None:
         try:
             return (self.dirs[BADMAIL] / f"{queue_id}.bdr").read_text(errors="replace")

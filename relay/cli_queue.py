@@ -1,0 +1,269 @@
+"""The sysadmin's queue commands: status, list, show, retry, hold, release, delete, requeue-badmail.
+
+Thin: each parses, calls relay.report (to look) or relay.queue (to move, with
+the same lock-then-rename protocol as the daemon), and prints a table or one
+JSON document. A message a running relay holds in active/ is reported busy.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+import time
+
+import click
+
+from relay.cli_common import EXIT_PROBLEM, config_of, human_age, human_size, table
+from relay.pidfile import running_relays, wake_relays
+from relay.queue import ACTIVE, BADMAIL, DEFERRED, HOLD, SENT, AdminError, Queue
+from relay.report import STATUS_FOLDERS, folder_totals, message_detail, message_rows
+from settings.units import parse_duration
+
+
+def _queue(ctx: click.Context) -> Queue:
+    config = config_of(ctx)
+    return Queue(config.relay.queue_dir, config.pickup.dir, archive=config.relay.archive)
+
+
+def _duration(_ctx, _param, value):
+    if value is None:
+        return None
+    try:
+        return parse_duration(value)
+    except ValueError as e:
+        raise click.BadParameter(str(e)) from None
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="one JSON document instead of a table")
+@click.option("--warn-age", default="1h", show_default=True, callback=_duration,
+              help="a deferred message older than this needs a human")
+@click.option("--no-smarthost", is_flag=True, help="skip the EHLO to the smart host")
+@click.pass_context
+def status(ctx: click.Context, as_json: bool, warn_age: float, no_smarthost: bool) -> None:
+    """Counts, bytes and oldest age per folder, the smart host, the running relays.
+
+    Exit status 1 when something needs a human: the smart host does not
+    answer, badmail is not empty, or a deferred message is older than --warn-age.
+    Usable as a monitoring check.
+    """
+    from relay.deliver import SmtpConnection
+
+    config = config_of(ctx)
+    queue = _queue(ctx)
+    now = time.time()
+    folders = {f: folder_totals(queue, f, now) for f in STATUS_FOLDERS}
+    relays, stale = running_relays(config.relay.queue_dir)
+    host = config.relay.smarthost
+    if no_smarthost:
+        reachable, detail = None, "not checked"
+    else:
+        probe_config = dataclasses.replace(host, timeout=min(host.timeout, 5.0))
+        reachable, detail = SmtpConnection(probe_config).probe()
+    problems = []
+    if reachable is False:
+        problems.append(f"smart host unreachable: {detail}")
+    badmail = folders[BADMAIL]
+    if badmail.count:
+        recent = sum(1 for r in message_rows(queue, (BADMAIL,), now=now) if r.age < 3600)
+        problems.append(f"badmail holds {badmail.count} message(s), {recent} new in the last hour: "
+                        "see `relay list --folder badmail`")
+    oldest = folders[DEFERRED].oldest_age
+    if oldest is not None and oldest > warn_age:
+        problems.append(f"oldest deferred message is {human_age(oldest)} old (over {human_age(warn_age)})")
+    if stale:
+        problems.append(f"cleared {stale} stale pid file(s) of relays that did not stop cleanly")
+
+    if as_json:
+        click.echo(json.dumps({
+            "folders": {f: t.__dict__ for f, t in folders.items()},
+            "smarthost": {"host": host.host, "port": host.port, "reachable": reachable,
+                          "detail": detail},
+            "relays": [{"pid": r.pid, "host": r.host, "started": r.started, "uptime": r.uptime}
+                       for r in relays],
+            "problems": problems,
+        }, indent=2))
+    else:
+        rows = [[f, str(t.count), human_size(t.bytes), human_age(t.oldest_age)]
+                for f, t in folders.items()]
+        click.echo(table(["folder", "messages", "size", "oldest"], rows, right={1, 2, 3}))
+        state = {True: "reachable", False: "UNREACHABLE", None: "not checked"}[reachable]
+        click.echo(f"\nsmart host {host.host}:{host.port}: {state} ({detail})")
+        if relays:
+            for r in relays:
+                click.echo(f"relay running: pid {r.pid} on {r.host}, up {human_age(r.uptime)}")
+        else:
+            click.echo("relay running: none")
+        if problems:
+            click.echo("\nneeds attention:")
+            for p in problems:
+                click.echo(f"  - {p}")
+    if problems:
+        sys.exit(EXIT_PROBLEM)
+
+
+@click.command(name="list")
+@click.option("--json", "as_json", is_flag=True, help="one JSON document instead of a table")
+@click.option("--folder", type=click.Choice([ACTIVE, DEFERRED, HOLD, BADMAIL, SENT]), default=None,
+              help="only this folder (default: all but sent)")
+@click.option("--sender", default=None, help="only senders containing this text")
+@click.option("--recipient", default=None, help="only recipients containing this text")
+@click.option("--older-than", default=None, callback=_duration, help='only older than, e.g. "2h"')
+@click.option("--limit", type=int, default=None, help="at most this many rows (oldest first)")
+@click.pass_context
+def list_(ctx: click.Context, as_json: bool, folder: str | None, sender: str | None,
+          recipient: str | None, older_than: float | None, limit: int | None) -> None:
+    """One line per queued message: id, folder, age, size, sender, recipients, attempts, last error."""
+    folders = (folder,) if folder else (ACTIVE, DEFERRED, HOLD, BADMAIL)
+    rows = message_rows(_queue(ctx), folders, sender=sender, recipient=recipient,
+                        older_than=older_than)
+    if limit is not None:
+        rows = rows[:limit]
+    if as_json:
+        click.echo(json.dumps({"messages": [r.to_json() for r in rows]}, indent=2))
+        return
+    if not rows:
+        click.echo("no messages")
+        return
+    lines = [[r.id, r.folder + ("*" if r.priority == "bulk" else ""), human_age(r.age),
+              human_size(r.size), r.sender or "<>", _recipients(r.recipients), str(r.attempts),
+              r.last_error[:60]] for r in rows]
+    text = table(["id", "folder", "age", "size", "sender", "recipients", "tries", "last error"],
+                 lines, right={2, 3, 6})
+    text += f"\n{len(rows)} message(s); * = bulk"
+    if sys.stdout.isatty() and len(rows) > 40:
+        click.echo_via_pager(text)
+    else:
+        click.echo(text)
+
+
+def _recipients(recipients: list[str]) -> str:
+    if len(recipients) <= 2:
+        return ", ".join(recipients)
+    return f"{recipients[0]}, +{len(recipients) - 1} more"
+
+
+@click.command()
+@click.argument("queue_id")
+@click.pass_context
+def show(ctx: click.Context, queue_id: str) -> None:
+    """Headers, envelope, folder and attempt history of one message."""
+    detail = message_detail(_queue(ctx), queue_id)
+    if detail is None:
+        raise click.ClickException(f"{queue_id}: no such message in the queue")
+    r = detail.row
+    click.echo(f"id:         {r.id} ({r.priority})\nfolder:     {r.folder}/\nfile:       {detail.path}")
+    click.echo(f"age:        {human_age(r.age)}\nsize:       {human_size(r.size)}")
+    click.echo(f"sender:     <{r.sender}>\nrecipients: " + ", ".join(f"<{x}>" for x in r.recipients))
+    if r.next_attempt is not None:
+        click.echo(f"next try:   {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(r.next_attempt))}")
+    click.echo(f"attempts:   {r.attempts}")
+    for a in detail.history:
+        when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(a["at"]))
+        click.echo(f"  {when}  {a['reply']}  ({', '.join(a['recipients'])})")
+    if detail.reason:
+        click.echo("\nbadmail reason:\n" + detail.reason.rstrip())
+    click.echo("\nheaders:\n" + detail.headers.rstrip())
+
+
+def _apply(ctx: click.Context, ids: tuple[str, ...], all_: bool, folder: str, verb: str,
+           action, **filters) -> None:
+    """Run `action(queue, id)` for each id (or every message in folder with --all); report each."""
+    queue = _queue(ctx)
+    if all_:
+        ids = tuple(r.id for r in message_rows(queue, (folder,), **filters))
+    elif any(v is not None for v in filters.values()):
+        raise click.UsageError("--sender, --recipient and --older-than go with --all")
+    if not ids:
+        raise click.UsageError("give message ids (see `relay list`), or --all")
+    failed = 0
+    for queue_id in ids:
+        try:
+            action(queue, queue_id)
+            click.echo(f"{verb}: {queue_id}")
+        except AdminError as e:
+            failed += 1
+            click.echo(f"not {verb}: {e}", err=True)
+    if failed:
+        sys.exit(EXIT_PROBLEM)
+
+
+_filters = [
+    click.option("--sender", default=None, help="with --all: only these senders"),
+    click.option("--recipient", default=None, help="with --all: only these recipients"),
+    click.option("--older-than", default=None, callback=_duration, help="with --all: only older"),
+]
+
+
+def _with_filters(func):
+    for option in reversed(_filters):
+        func = option(func)
+    return func
+
+
+@click.command()
+@click.argument("ids", nargs=-1)
+@click.option("--all", "all_", is_flag=True, help="every deferred message")
+@_with_filters
+@click.pass_context
+def retry(ctx: click.Context, ids: tuple[str, ...], all_: bool, **filters) -> None:
+    """Make deferred messages due now (like `postqueue -f`, `postqueue -i ID`)."""
+    _apply(ctx, ids, all_, DEFERRED, "due now",
+           lambda q, i: q.admin_move(i, (DEFERRED,), DEFERRED, due_now=True), **filters)
+    wake_relays(config_of(ctx).relay.queue_dir)
+
+
+@click.command()
+@click.argument("ids", nargs=-1)
+@click.option("--all", "all_", is_flag=True, help="every deferred message")
+@_with_filters
+@click.pass_context
+def hold(ctx: click.Context, ids: tuple[str, ...], all_: bool, **filters) -> None:
+    """Keep messages in hold/, never sent until released (like `postsuper -h`)."""
+    _apply(ctx, ids, all_, DEFERRED, "held",
+           lambda q, i: q.admin_move(i, (DEFERRED, ACTIVE), HOLD), **filters)
+
+
+@click.command()
+@click.argument("ids", nargs=-1)
+@click.option("--all", "all_", is_flag=True, help="every held message")
+@_with_filters
+@click.pass_context
+def release(ctx: click.Context, ids: tuple[str, ...], all_: bool, **filters) -> None:
+    """Return held messages to deferred/, due now (like `postsuper -H`)."""
+    _apply(ctx, ids, all_, HOLD, "released",
+           lambda q, i: q.admin_move(i, (HOLD,), DEFERRED, due_now=True), **filters)
+    wake_relays(config_of(ctx).relay.queue_dir)
+
+
+@click.command()
+@click.argument("ids", nargs=-1)
+@click.option("--all", "all_", is_flag=True, help="every message in --folder")
+@click.option("--folder", type=click.Choice([DEFERRED, HOLD, BADMAIL, SENT]), default=DEFERRED,
+              show_default=True, help="with --all: which folder to empty")
+@click.option("--yes", is_flag=True, help="do not ask")
+@_with_filters
+@click.pass_context
+def delete(ctx: click.Context, ids: tuple[str, ...], all_: bool, folder: str, yes: bool,
+           **filters) -> None:
+    """Remove messages for good (like `postsuper -d`); asks first unless --yes."""
+    if not yes:
+        what = f"every matching message in {folder}/" if all_ else f"{len(ids)} message(s)"
+        if not click.confirm(f"Delete {what}? This cannot be undone", default=False):
+            raise click.Abort()
+    _apply(ctx, ids, all_, folder, "deleted", lambda q, i: q.delete(i), **filters)
+
+
+@click.command(name="requeue-badmail")
+@click.argument("ids", nargs=-1)
+@click.option("--all", "all_", is_flag=True, help="every badmail message")
+@_with_filters
+@click.pass_context
+def requeue_badmail(ctx: click.Context, ids: tuple[str, ...], all_: bool, **filters) -> None:
+    """Give badmail messages another chance: back to deferred/, due now, attempts reset."""
+    _apply(ctx, ids, all_, BADMAIL, "requeued", lambda q, i: q.requeue_badmail(i), **filters)
+    wake_relays(config_of(ctx).relay.queue_dir)
+
+
+COMMANDS = [status, list_, show, retry, hold, release, delete, requeue_badmail]
