@@ -146,6 +146,60 @@ def sink(ctx: click.Context, host: str | None, port: int | None, maildir: str | 
     click.echo("sink: stopped")
 
 
+@main.command()
+@click.pass_context
+def check(ctx: click.Context) -> None:
+    """Check config, folders (exist, writable, one filesystem) and the smart host.
+
+    Prints each check as ok or PROBLEM with the fix; exit status 1 on any problem.
+    """
+    from relay.check import run_checks
+
+    results = run_checks(config_of(ctx))
+    for r in results:
+        click.echo(f"{'ok     ' if r.ok else 'PROBLEM'}  {r.name}: {r.detail}")
+        if not r.ok and r.fix:
+            click.echo(f"         fix: {r.fix}")
+    if not all(r.ok for r in results):
+        sys.exit(1)
+
+
+@main.command(context_settings={"ignore_unknown_options": True})
+@click.option("-t", "extract", is_flag=True, help="also send to the To, Cc and Bcc addresses")
+@click.option("-f", "sender", default=None, help="envelope sender (default: the From header)")
+@click.option("-i", "ignore_dots", is_flag=True, help='a line with a single "." does not end input')
+@click.option("-o", "sendmail_options", multiple=True, help="sendmail -o options; -oi is -i")
+@click.option("-F", "full_name", default=None, hidden=True)
+@click.argument("recipients", nargs=-1)
+@click.pass_context
+def sendmail(ctx: click.Context, extract: bool, sender: str | None, ignore_dots: bool,
+             sendmail_options: tuple[str, ...], full_name: str | None,
+             recipients: tuple[str, ...]) -> None:
+    """Read a message on stdin and put it in pickup, like /usr/sbin/sendmail.
+
+    For cron, PHP's mail() and anything else that pipes into sendmail.
+    Link it in place of sendmail (see README): `relay sendmail -t -i < message.eml`.
+    """
+    from spooler.sendmail import envelope, read_message
+
+    config = config_of(ctx)
+    ignore_dots = ignore_dots or "i" in sendmail_options
+    stray = [r for r in recipients if r.startswith("-")]
+    if stray:
+        click.echo(f"sendmail: ignoring options {' '.join(stray)}", err=True)
+    data = read_message(sys.stdin.buffer.read(config.relay.max_message_size + 1), ignore_dots)
+    try:
+        if len(data) > config.relay.max_message_size:
+            raise PickupError(f"larger than the {config.relay.max_message_size:,}-byte limit")
+        env_sender, env_recipients = envelope(
+            data, [r for r in recipients if not r.startswith("-")], extract, sender)
+        writer = PickupWriter(config.pickup.dir, max_size=config.relay.max_message_size)
+        writer.write(data, sender=env_sender, recipients=env_recipients)
+    except (MalformedMessage, PickupError, ValueError) as e:
+        click.echo(f"sendmail: message not queued: {e}", err=True)
+        sys.exit(1)
+
+
 def _register() -> None:
     from relay.cli_queue import COMMANDS
 

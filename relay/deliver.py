@@ -143,7 +143,7 @@ class SmtpConnection:
             code, text = smtp.noop()
             return True, f"{self.config.host}:{self.config.port} answered {code} {_text(text)}"
         except _TransactionFailed as e:
-            return False, f"{self.config.host}:{self.config.port}: {e.text}"
+            return False, e.text
         finally:
             self.close()
 
@@ -291,7 +291,7 @@ def _describe(error: BaseException, host: str, port: int) -> str:
         return f"connection to {host}:{port} refused"
     if isinstance(error, smtplib.SMTPResponseException):
         return f"{error.smtp_code} {_text(error.smtp_error)}"
-    return f"{host}:{port}: {error}"
+    return f"{host}:{port}: {error.strerror if isinstance(error, OSError) and error.strerror else error}"
 
 
 def _close_quietly(smtp: smtplib.SMTP) -> None:

@@ -1,0 +1,71 @@
+"""`relay check`: is this relay set up to work? Config, folders, filesystem, smart host.
+
+Each check says ok or what is wrong and how to fix it. Reads the config,
+stats and test-writes the folders (a hidden file, removed at once), and
+talks EHLO (and STARTTLS/AUTH when configured) to the smart host. Creates nothing else.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from relay.deliver import SmtpConnection
+from relay.queue import FOLDERS
+from settings import Config
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    name: str
+    ok: bool
+    detail: str
+    fix: str = ""
+
+
+def run_checks(config: Config) -> list[CheckResult]:
+    results = [CheckResult("config", True, str(config.path or "embedded defaults (no config.toml)"))]
+    results.append(_writable_folder("pickup folder", config.pickup.dir, "[pickup] dir"))
+    queue = config.relay.queue_dir
+    results.append(_writable_folder("queue folder", queue, "[relay] queue_dir"))
+    missing = [f for f in FOLDERS if not (queue / f).is_dir()]
+    if queue.is_dir() and missing:
+        results.append(CheckResult("queue sub-folders", False, f"missing: {', '.join(missing)}",
+                                   "`relay run` creates them at start"))
+    if config.pickup.dir.is_dir() and queue.is_dir():
+        same = config.pickup.dir.stat().st_dev == queue.stat().st_dev
+        detail = "pickup and queue share a filesystem" if same else \
+            "pickup and queue are on different filesystems"
+        results.append(CheckResult("one filesystem", same, detail, "" if same else
+                                   "claims are rename()s: move [relay] queue_dir next to [pickup] dir"))
+    host = config.relay.smarthost
+    if host.username and host.password_env and host.password_env not in os.environ:
+        results.append(CheckResult("smart host password", False,
+                                   f"${host.password_env} is not set",
+                                   f"export {host.password_env}=... in the relay's environment"))
+    probe = SmtpConnection(dataclasses.replace(host, timeout=min(host.timeout, 10.0)))
+    reachable, detail = probe.probe()
+    extras = [x for x, on in (("STARTTLS", host.tls == "starttls"), ("TLS", host.tls == "tls"),
+                              ("AUTH", bool(host.username))) if on]
+    name = "smart host" + (f" ({', '.join(extras)})" if extras else "")
+    results.append(CheckResult(name, reachable, detail, "" if reachable else
+                               f"is the server at {host.host}:{host.port} running? "
+                               "see [relay.smarthost]; for a local run: `relay sink`"))
+    return results
+
+
+def _writable_folder(name: str, path: Path, key: str) -> CheckResult:
+    if not path.exists():
+        return CheckResult(name, False, f"{path} does not exist", f"mkdir -p {path} (or set {key})")
+    if not path.is_dir():
+        return CheckResult(name, False, f"{path} is not a folder", f"set {key} to a folder")
+    probe = path / f".relay-check-{os.getpid()}.tmp"
+    try:
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as e:
+        return CheckResult(name, False, f"{path} is not writable: {e.strerror}",
+                           f"give the relay's user write access to {path}")
+    return CheckResult(name, True, f"{path} is writable")

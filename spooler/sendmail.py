@@ -1,0 +1,52 @@
+"""The envelope rules of /usr/sbin/sendmail, for programs that pipe mail into `relay sendmail`.
+
+Recipients are the command-line addresses, plus (with -t) those in To/Cc/Bcc;
+the sender is -f, else the Sender/From header, else the local user at this
+host. Without -i, a line holding a single "." ends the message, as in sendmail.
+"""
+
+from __future__ import annotations
+
+import getpass
+import re
+import socket
+from email.parser import BytesHeaderParser
+from email.policy import compat32
+from email.utils import getaddresses, parseaddr
+
+from spooler.envelope import MalformedMessage, check_address
+
+_LONE_DOT = re.compile(rb"^\.\r?$", re.MULTILINE)
+
+
+def read_message(data: bytes, ignore_dots: bool) -> bytes:
+    """The message as sendmail would take it from stdin."""
+    if not ignore_dots:
+        match = _LONE_DOT.search(data)
+        if match:
+            data = data[: match.start()]
+    return data
+
+
+def envelope(data: bytes, recipients: list[str], extract: bool,
+             sender: str | None) -> tuple[str, list[str]]:
+    """(sender, recipients) by sendmail's rules; raises MalformedMessage when there are none."""
+    head = data.split(b"\n\n", 1)[0].split(b"\r\n\r\n", 1)[0]
+    headers = BytesHeaderParser(policy=compat32).parsebytes(head + b"\n\n")
+    found = list(recipients)
+    if extract:
+        fields = [str(v) for name in ("To", "Cc", "Bcc") for v in headers.get_all(name, [])]
+        found += [address for _name, address in getaddresses(fields) if address]
+    found = list(dict.fromkeys(found))
+    if not found:
+        raise MalformedMessage("no recipients: give addresses, or -t to read To/Cc/Bcc")
+    for address in found:
+        try:
+            check_address(address, "recipient")
+        except ValueError as e:
+            raise MalformedMessage(str(e)) from None
+    if sender is None:
+        sender = parseaddr(str(headers.get("Sender") or headers.get("From") or ""))[1]
+    if not sender:
+        sender = f"{getpass.getuser()}@{socket.getfqdn()}"
+    return sender, found
