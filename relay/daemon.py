@@ -35,6 +35,7 @@ RESCAN = 30.0            # full look at pickup and deferred/, whatever the event
 UNSETTLED_RECHECK = 0.25  # how soon to look again at files waiting to settle
 IDLE_CLOSE = 5.0         # close a worker's connection after this long without work
 STOP_GRACE = 15.0        # on SIGTERM, how long in-flight sends may take before they are cut
+AHEAD_PER_CONNECTION = 4  # claimed messages kept waiting per connection
 BADMAIL_SWEEP = 3600.0   # how often badmail older than [relay] badmail_max_age is removed
 
 _ORDER = ((TRANSACTIONAL, PICKUP), (TRANSACTIONAL, DEFERRED), (BULK, PICKUP), (BULK, DEFERRED))
@@ -181,10 +182,19 @@ class Relay:
             self._candidates[(priority, folder)].append(name)
 
     def _capacity(self) -> int:
+        """How many more messages to claim now.
+
+        While probing a host that was down: one at a time. Otherwise keep up to
+        AHEAD_PER_CONNECTION claimed messages per connection waiting, so a worker never
+        waits for the dispatcher; a transactional message still goes before them all,
+        because workers take transactional mail first.
+        """
         with self._cond:
-            busy = self._in_flight + sum(len(q) for q in self._waiting.values())
-        limit = 1 if self.backoff.is_down else self.config.relay.connections
-        return limit - busy
+            in_flight = self._in_flight
+            waiting = sum(len(q) for q in self._waiting.values())
+        if self.backoff.is_down:
+            return 1 - in_flight - waiting
+        return self.config.relay.connections * AHEAD_PER_CONNECTION - waiting
 
     def _fill(self) -> None:
         room = self._capacity()
@@ -237,29 +247,43 @@ class Relay:
                 count += 1
         return count
 
-    def _wait_for_work(self, timeout: float) -> bool:
-        with self._cond:
-            return self._cond.wait_for(
-                lambda: self._stopping.is_set() or any(self._waiting.values()), timeout)
+    def _may_start(self) -> bool:
+        """A worker may start a message: there is one, and the smart host is not paused
+        (while probing a host that was down, only one message is in flight). Holds _cond."""
+        if not any(self._waiting.values()):
+            return False
+        if self.backoff.paused(time.time()):
+            return False
+        return not (self.backoff.is_down and self._in_flight > 0)
 
-    def _take_work(self, timeout: float) -> Claimed | None:
+    def _wait_for_work(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
         with self._cond:
-            deadline = time.monotonic() + timeout
-            while not self._stopping.is_set():
-                for priority in (TRANSACTIONAL, BULK):
-                    if self._waiting[priority]:
-                        self._in_flight += 1
-                        return self._waiting[priority].popleft()
+            while not self._stopping.is_set() and not self._may_start():
                 left = deadline - time.monotonic()
                 if left <= 0:
-                    return None
-                self._cond.wait(left)
+                    return False
+                self._cond.wait(min(left, 0.5))  # the backoff ends without a notify
+            return not self._stopping.is_set()
+
+    def _take_work(self, timeout: float) -> Claimed | None:
+        if not self._wait_for_work(timeout):
+            return None
+        with self._cond:
+            if not self._may_start():
+                return None
+            for priority in (TRANSACTIONAL, BULK):
+                if self._waiting[priority]:
+                    self._in_flight += 1
+                    return self._waiting[priority].popleft()
         return None
 
     def _work_done(self) -> None:
         with self._cond:
             self._in_flight -= 1
-        self.wake.set()
+            low = sum(len(q) for q in self._waiting.values()) <= self.config.relay.connections
+        if low:  # refill in batches, not one wake-up per message
+            self.wake.set()
 
     # -- one attempt --------------------------------------------------------------------------
 
