@@ -17,7 +17,14 @@ import threading
 import time
 from pathlib import Path
 
-from watchdog.events import FileSystemEvent, FileSystemEventHandler
+from watchdog.events import (
+    FileClosedEvent,
+    FileCreatedEvent,
+    FileModifiedEvent,
+    FileMovedEvent,
+    FileSystemEvent,
+    FileSystemEventHandler,
+)
 from watchdog.observers import Observer
 
 from relay.queue import is_message_name
@@ -42,7 +49,10 @@ class PickupWatcher:
 
     def start(self) -> None:
         observer = Observer()
-        observer.schedule(_Events(self), str(self.dir), recursive=False)
+        # Only the events that say something about completeness: the kernel then does not
+        # even report the relay's own opens, reads and unlinks (one claim = no events).
+        observer.schedule(_Events(self), str(self.dir), recursive=False, event_filter=[
+            FileCreatedEvent, FileModifiedEvent, FileClosedEvent, FileMovedEvent])
         observer.daemon = True
         observer.start()
         self._observer = observer
@@ -156,6 +166,3 @@ class _Events(FileSystemEventHandler):
         if not event.is_directory and (name := self._name(event.src_path)):
             self.watcher._being_written(name)
 
-    def on_deleted(self, event: FileSystemEvent) -> None:
-        if name := self._name(event.src_path):
-            self.watcher._gone(name)

@@ -112,8 +112,10 @@ def parse_pickup(data: bytes) -> ParsedMessage:
     fields = _header_fields(head)
     if not fields:
         raise MalformedMessage("no header lines after the envelope")
-    headers = BytesHeaderParser(policy=compat32).parsebytes(head + b"\n\n")
-
+    # The header parser is the costly part: only files without a full envelope need it.
+    headers = None
+    if x_sender is None or not x_receivers:
+        headers = BytesHeaderParser(policy=compat32).parsebytes(head + b"\n\n")
     sender = x_sender if x_sender is not None else _header_sender(headers)
     if x_receivers:
         recipients = x_receivers
