@@ -15,7 +15,7 @@ from pathlib import Path
 import click
 
 from relay.cli_common import UsageFailure, config_of
-from spooler.envelope import PRIORITIES, TRANSACTIONAL, MalformedMessage, parse_pickup
+from spooler.envelope import PRIORITIES, TRANSACTIONAL, MalformedMessage, envelope_lines, parse_pickup
 from spooler.pickup import PickupError, PickupWriter
 
 
@@ -194,7 +194,9 @@ def sendmail(ctx: click.Context, extract: bool, sender: str | None, ignore_dots:
         env_sender, env_recipients = envelope(
             data, [r for r in recipients if not r.startswith("-")], extract, sender)
         writer = PickupWriter(config.pickup.dir, max_size=config.relay.max_message_size)
-        writer.write(data, sender=env_sender, recipients=env_recipients)
+        queued = envelope_lines(env_sender, env_recipients) + data
+        parse_pickup(queued)  # refuse here what the relay could never send
+        writer.write_bytes(queued)
     except (MalformedMessage, PickupError, ValueError) as e:
         click.echo(f"sendmail: message not queued: {e}", err=True)
         sys.exit(1)

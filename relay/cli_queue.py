@@ -167,24 +167,35 @@ def show(ctx: click.Context, queue_id: str) -> None:
     click.echo("\nheaders:\n" + detail.headers.rstrip())
 
 
+def _check_ids(ids: tuple[str, ...], all_: bool, filters: dict) -> None:
+    if not all_ and not ids:
+        raise click.UsageError("give message ids (see `relay list`), or --all")
+    if not all_ and any(v is not None for v in filters.values()):
+        raise click.UsageError("--sender, --recipient and --older-than go with --all")
+
+
 def _apply(ctx: click.Context, ids: tuple[str, ...], all_: bool, folder: str, verb: str,
-           action, **filters) -> None:
-    """Run `action(queue, id)` for each id (or every message in folder with --all); report each."""
+           action, **filters) -> int:
+    """Run `action(queue, id)` for each id (or every message in folder with --all), report
+    each, and return how many failed (the caller exits 1 after any follow-up)."""
+    _check_ids(ids, all_, filters)
     queue = _queue(ctx)
     if all_:
         ids = tuple(r.id for r in message_rows(queue, (folder,), **filters))
-    elif any(v is not None for v in filters.values()):
-        raise click.UsageError("--sender, --recipient and --older-than go with --all")
-    if not ids:
-        raise click.UsageError("give message ids (see `relay list`), or --all")
+        if not ids:
+            click.echo(f"nothing to do: no matching message in {folder}/")
     failed = 0
     for queue_id in ids:
         try:
-            action(queue, queue_id)
-            click.echo(f"{verb}: {queue_id}")
+            new_id = action(queue, queue_id)  # requeue-badmail gives the message a new id
+            click.echo(f"{verb}: {queue_id}" + (f" -> {new_id}" if new_id else ""))
         except AdminError as e:
             failed += 1
             click.echo(f"not {verb}: {e}", err=True)
+    return failed
+
+
+def _finish(failed: int) -> None:
     if failed:
         sys.exit(EXIT_PROBLEM)
 
@@ -209,9 +220,10 @@ def _with_filters(func):
 @click.pass_context
 def retry(ctx: click.Context, ids: tuple[str, ...], all_: bool, **filters) -> None:
     """Make deferred messages due now (like `postqueue -f`, `postqueue -i ID`)."""
-    _apply(ctx, ids, all_, DEFERRED, "due now",
-           lambda q, i: q.admin_move(i, (DEFERRED,), DEFERRED, due_now=True), **filters)
+    failed = _apply(ctx, ids, all_, DEFERRED, "due now",
+                    lambda q, i: q.admin_move(i, (DEFERRED,), DEFERRED, due_now=True), **filters)
     wake_relays(config_of(ctx).relay.queue_dir)
+    _finish(failed)
 
 
 @click.command()
@@ -221,8 +233,8 @@ def retry(ctx: click.Context, ids: tuple[str, ...], all_: bool, **filters) -> No
 @click.pass_context
 def hold(ctx: click.Context, ids: tuple[str, ...], all_: bool, **filters) -> None:
     """Keep messages in hold/, never sent until released (like `postsuper -h`)."""
-    _apply(ctx, ids, all_, DEFERRED, "held",
-           lambda q, i: q.admin_move(i, (DEFERRED, ACTIVE), HOLD), **filters)
+    _finish(_apply(ctx, ids, all_, DEFERRED, "held",
+                   lambda q, i: q.admin_move(i, (DEFERRED, ACTIVE), HOLD), **filters))
 
 
 @click.command()
@@ -232,9 +244,10 @@ def hold(ctx: click.Context, ids: tuple[str, ...], all_: bool, **filters) -> Non
 @click.pass_context
 def release(ctx: click.Context, ids: tuple[str, ...], all_: bool, **filters) -> None:
     """Return held messages to deferred/, due now (like `postsuper -H`)."""
-    _apply(ctx, ids, all_, HOLD, "released",
-           lambda q, i: q.admin_move(i, (HOLD,), DEFERRED, due_now=True), **filters)
+    failed = _apply(ctx, ids, all_, HOLD, "released",
+                    lambda q, i: q.admin_move(i, (HOLD,), DEFERRED, due_now=True), **filters)
     wake_relays(config_of(ctx).relay.queue_dir)
+    _finish(failed)
 
 
 @click.command()
@@ -248,11 +261,12 @@ def release(ctx: click.Context, ids: tuple[str, ...], all_: bool, **filters) -> 
 def delete(ctx: click.Context, ids: tuple[str, ...], all_: bool, folder: str, yes: bool,
            **filters) -> None:
     """Remove messages for good (like `postsuper -d`); asks first unless --yes."""
+    _check_ids(ids, all_, filters)
     if not yes:
         what = f"every matching message in {folder}/" if all_ else f"{len(ids)} message(s)"
         if not click.confirm(f"Delete {what}? This cannot be undone", default=False):
             raise click.Abort()
-    _apply(ctx, ids, all_, folder, "deleted", lambda q, i: q.delete(i), **filters)
+    _finish(_apply(ctx, ids, all_, folder, "deleted", lambda q, i: q.delete(i), **filters))
 
 
 @click.command(name="requeue-badmail")
@@ -261,9 +275,11 @@ def delete(ctx: click.Context, ids: tuple[str, ...], all_: bool, folder: str, ye
 @_with_filters
 @click.pass_context
 def requeue_badmail(ctx: click.Context, ids: tuple[str, ...], all_: bool, **filters) -> None:
-    """Give badmail messages another chance: back to deferred/, due now, attempts reset."""
-    _apply(ctx, ids, all_, BADMAIL, "requeued", lambda q, i: q.requeue_badmail(i), **filters)
+    """Give badmail messages another chance (like `postsuper -r`): a new id in deferred/,
+    due now, a fresh lifetime, sent only to the recipients that did not get it."""
+    failed = _apply(ctx, ids, all_, BADMAIL, "requeued", lambda q, i: q.requeue_badmail(i), **filters)
     wake_relays(config_of(ctx).relay.queue_dir)
+    _finish(failed)
 
 
 COMMANDS = [status, list_, show, retry, hold, release, delete, requeue_badmail]

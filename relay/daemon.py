@@ -292,7 +292,7 @@ class Relay:
         relay = self.config.relay
         now = time.time()
         data = claimed.read(relay.max_message_size)
-        history = self.queue.history(claimed.queue_id) or History(claimed.arrived, claimed.source)
+        history = claimed.history or History(claimed.arrived, claimed.source)
         if len(data) > relay.max_message_size:
             return self._badmail(claimed, history, "too_big", "too big: over the "
                                  f"{relay.max_message_size:,}-byte limit ([relay] max_message_size)")
@@ -344,7 +344,7 @@ class Relay:
                  sender: str | None = None, recipients: list[str] | None = None,
                  result: DeliveryResult | None = None) -> Outcome:
         text = _reason_file(claimed, history, reason, sender, recipients, result)
-        self.queue.to_badmail(claimed, text)
+        self.queue.to_badmail(claimed, text, history)
         self.counts["badmail"] += 1
         self.metrics.badmail.labels(reason_class).inc()
         log.warning("%s: moved to badmail: %s", claimed.queue_id, reason)

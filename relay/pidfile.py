@@ -35,11 +35,15 @@ class PidFile:
         self.fd: int | None = None
 
     def acquire(self) -> None:
+        # Written and locked under a hidden name, then renamed: a reader never sees an
+        # unlocked (so "stale") or empty pid file of a live relay.
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+        temp = self.path.with_name(f".{self.path.name}.tmp")
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
         fcntl.flock(fd, fcntl.LOCK_EX)
         info = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.time()}
         os.write(fd, json.dumps(info).encode())
+        os.rename(temp, self.path)
         self.fd = fd
 
     def release(self) -> None:

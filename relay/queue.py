@@ -95,6 +95,7 @@ class Claimed:
     fd: int
     source: str
     arrived: float
+    history: History | None = None   # None: never attempted (nothing in meta/ to read or drop)
 
     def read(self, limit: int) -> bytes:
         """The file's bytes, at most limit + 1 (so the caller can tell 'too big')."""
@@ -231,7 +232,7 @@ class Queue:
         history = self.history(queue_id)
         arrived = history.arrived if history else id_time(queue_id)
         return Claimed(queue_id, priority_of(name), target, fd,
-                       history.source if history else "", arrived)
+                       history.source if history else "", arrived, history)
 
     def badmail_unreadable(self, folder: str, name: str, why: str) -> str:
         """Move folder/name (a symlink, fifo...) to badmail untouched, never following it."""
@@ -252,7 +253,8 @@ class Queue:
             os.rename(claimed.path, self.dirs[SENT] / claimed.path.name)
         else:
             claimed.path.unlink()
-        self._drop_history(claimed.queue_id)
+        if claimed.history is not None:
+            self._drop_history(claimed.queue_id)
         claimed.release()
 
     def defer(self, claimed: Claimed, history: History, next_attempt: float) -> None:
@@ -262,11 +264,15 @@ class Queue:
         os.rename(claimed.path, self.dirs[DEFERRED] / claimed.path.name)
         claimed.release()
 
-    def to_badmail(self, claimed: Claimed, reason: str) -> None:
-        """Give up: the message untouched in badmail/ID.eml, the reason beside it in ID.bdr."""
+    def to_badmail(self, claimed: Claimed, reason: str, history: History) -> None:
+        """Give up: the message untouched in badmail/ID.eml, the reason beside it in ID.bdr.
+
+        The history stays in meta/ (who is still owed the message, every attempt), so
+        `relay list` can show it and requeue-badmail sends only to those recipients.
+        """
         self._write_reason(claimed.queue_id, reason)
+        self.save_history(claimed.queue_id, history)
         os.rename(claimed.path, self.dirs[BADMAIL] / claimed.path.name)
-        self._drop_history(claimed.queue_id)
         claimed.release()
 
     def put_back(self, claimed: Claimed) -> None:
@@ -290,8 +296,8 @@ class Queue:
         return None
 
     def admin_move(self, queue_id: str, allowed: tuple[str, ...], to: str, *,
-                   due_now: bool = False) -> str:
-        """Move a message between folders for an admin; returns the folder it was in.
+                   due_now: bool = False) -> None:
+        """Move a message between folders for an admin (due_now: its next attempt is now).
 
         Raises AdminError: unknown id, wrong folder, or busy (a live relay is sending it).
         """
@@ -303,27 +309,32 @@ class Queue:
                     os.utime(fd, (now, now))
             if folder != to:
                 os.rename(path, self.dirs[to] / path.name)
-        return folder
 
-    def delete(self, queue_id: str, allowed: tuple[str, ...] = (DEFERRED, HOLD, BADMAIL, SENT)) -> str:
-        """Remove a message, its history and its reason file; returns the folder it was in."""
-        folder, path = self._locate_for_admin(queue_id, allowed)
+    def delete(self, queue_id: str, allowed: tuple[str, ...] = (DEFERRED, HOLD, BADMAIL, SENT)) -> None:
+        """Remove a message, its history and its reason file."""
+        _folder, path = self._locate_for_admin(queue_id, allowed)
         with _AdminLock(path, queue_id):
             path.unlink()
         self._drop_history(queue_id)
         (self.dirs[BADMAIL] / f"{queue_id}.bdr").unlink(missing_ok=True)
-        return folder
 
-    def requeue_badmail(self, queue_id: str) -> None:
-        """Give a badmail message another chance: deferred/, due now, a fresh history."""
-        folder, path = self._locate_for_admin(queue_id, (BADMAIL,))
+    def requeue_badmail(self, queue_id: str) -> str:
+        """Give a badmail message another chance, under a new id (as `postsuper -r` does):
+        deferred/, due now, a fresh lifetime, only the recipients still owed it."""
+        _folder, path = self._locate_for_admin(queue_id, (BADMAIL,))
+        old = self.history(queue_id)
+        new_id = new_queue_id()
         with _AdminLock(path, queue_id) as fd:
             if fd is not None:
                 now = time.time()
                 os.utime(fd, (now, now))
-            self.save_history(queue_id, History(arrived=time.time(), source=f"badmail/{path.name}"))
-            os.rename(path, self.dirs[DEFERRED] / path.name)
+            self.save_history(new_id, History(
+                arrived=time.time(), source=f"badmail/{path.name}",
+                recipients_left=old.recipients_left if old else None))
+            os.rename(path, self.dirs[DEFERRED] / queue_name(new_id, priority_of(path.name)))
+        self._drop_history(queue_id)
         (self.dirs[BADMAIL] / f"{queue_id}.bdr").unlink(missing_ok=True)
+        return new_id
 
     def _locate_for_admin(self, queue_id: str, allowed: tuple[str, ...]) -> tuple[str, Path]:
         found = self.locate(queue_id)
@@ -352,6 +363,7 @@ class Queue:
                     path.unlink()
                     removed += 1
             os.unlink(entry.path)
+            self._drop_history(queue_id)
         return removed
 
     def reason(self, queue_id: str) -> str | None:
@@ -388,7 +400,10 @@ class Queue:
         return [name for *_key, name in sorted(due)], next_due
 
     def names(self, folder: str) -> list[str]:
-        return sorted(n for n in os.listdir(self.dirs[folder]) if is_message_name(n))
+        try:
+            return sorted(n for n in os.listdir(self.dirs[folder]) if is_message_name(n))
+        except FileNotFoundError:  # before the first `relay run` made the folders
+            return []
 
     # -- history ----------------------------------------------------------------------------
 

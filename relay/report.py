@@ -145,6 +145,8 @@ def _row(queue: Queue, folder: str, name: str, now: float) -> MessageRow | None:
     try:
         parsed = parse_pickup(_head(path))
         sender, recipients = parsed.sender, list(parsed.recipients)
+    except FileNotFoundError:
+        return None  # delivered or moved between the stat and the open
     except (MalformedMessage, OSError) as e:
         error = f"unreadable: {e}"
     if history and history.recipients_left:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import threading
@@ -10,7 +11,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from relay.daemon import Relay
+from relay.queue import BADMAIL, DEFERRED, Attempt, History, Queue, queue_name
 from settings import Config, parse_config
+from spooler.envelope import envelope_lines
 from spooler.message import Address, Notification, build
 from spooler.pickup import PickupWriter
 
@@ -107,3 +110,52 @@ def message_ids(received) -> list[str]:
 
 def log_count(path: Path, text: str) -> int:
     return path.read_text(errors="replace").count(text) if path.exists() else 0
+
+
+def relay_cli(config_path: Path, *args: str, input: str | None = None):
+    """`relay --config config_path ARGS...` in this process (click's CliRunner); the Result."""
+    from click.testing import CliRunner
+
+    from relay.cli import main
+    return CliRunner().invoke(main, ["--config", str(config_path), *args], input=input)
+
+
+def relay_cmd(config_path: Path, *args: str, input: str | None = None,
+              timeout: float = 30) -> subprocess.CompletedProcess:
+    """`relay --config config_path ARGS...` as a real process; output captured as text."""
+    return subprocess.run([str(RELAY_BIN), "--config", str(config_path), *args], input=input,
+                          capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def aged_queue_id(age: float = 0.0) -> str:
+    """A queue id (24 lowercase hex digits) for a message that arrived `age` seconds ago."""
+    return f"{int((time.time() - age) * 1e6):014x}{os.urandom(5).hex()}"
+
+
+def place_queued(config: Config, folder: str, *, to: tuple[str, ...] = ("user@example.test",),
+                 sender: str = "noreply@example.test", age: float = 0.0, due_in: float = 3600.0,
+                 attempts: tuple[tuple[int | None, str], ...] = (), reason: str | None = None,
+                 priority: str = "transactional") -> str:
+    """Leave a message in <queue>/<folder>/ as the daemon would; returns its queue id.
+
+    ID.eml (in deferred/ its mtime is the next attempt, due_in seconds from now),
+    meta/ID.json with `attempts` as (code, reply) pairs, and in badmail/ the ID.bdr reason.
+    """
+    queue = Queue(config.relay.queue_dir, config.pickup.dir)
+    queue.create()
+    queue_id = aged_queue_id(age)
+    arrived = time.time() - age
+    path = queue.dirs[folder] / queue_name(queue_id, priority)
+    path.write_bytes(envelope_lines(sender, list(to)) + (
+        f"From: <{sender}>\r\nTo: {', '.join(to)}\r\nSubject: queued {queue_id}\r\n"
+        f"Message-ID: <{queue_id}@example.test>\r\n\r\nbody\r\n").encode())
+    if folder == DEFERRED:
+        os.utime(path, (time.time() + due_in,) * 2)
+    if attempts:
+        queue.save_history(queue_id, History(arrived, "placed.eml", attempts=[
+            Attempt(arrived + n, code, reply, list(to)) for n, (code, reply) in enumerate(attempts)]))
+    if folder == BADMAIL:
+        (queue.dirs[BADMAIL] / f"{queue_id}.bdr").write_text(
+            f"reason: {reason or 'refused by the smart host: 550 5.1.1 No such user'}\n"
+            f"queue id: {queue_id}\nsender: <{sender}>\n")
+    return queue_id
