@@ -75,6 +75,8 @@ class WebappConfig:
     database_url: str = _key("str", "sqlite:///var/webapp.db")
     base_url: str = _key("str", "http://127.0.0.1:5000")
     mail_from: str = _key("str", "Q&A <noreply@example.test>")
+    activation_expiry: float = _key("duration", "48h")
+    secret_key_file: Path = _key("path", "var/secret_key")   # made on first run if missing
 
 
 @dataclass(frozen=True)

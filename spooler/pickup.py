@@ -100,6 +100,27 @@ class PickupWriter:
                 pass
         return final
 
+    def rehearse(self, message: OutgoingMessage) -> None:
+        """Do the work of write() (render to bytes, write, fsync) and throw the file away.
+
+        For answers that must not reveal by their timing whether a mail was sent
+        (a password reset for an unknown address).
+        """
+        data = self._content_with_envelope(message, None, None)
+        temp = self.dir / f".{new_queue_id()}.tmp"
+        try:
+            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o640)
+            try:
+                os.write(fd, data)
+                if self.durable:
+                    os.fsync(fd)
+            finally:
+                os.close(fd)
+        except OSError as e:
+            raise PickupError(self._explain(e)) from e
+        finally:
+            _unlink_quietly(temp)
+
     def _fsync_dir(self) -> None:
         fd = os.open(self.dir, os.O_RDONLY | os.O_DIRECTORY)
         try:

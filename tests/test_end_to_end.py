@@ -1,0 +1,45 @@
+"""Site -> pickup -> relay -> smart host: a registration's activation mail reaches the Maildir."""
+
+from __future__ import annotations
+
+import quopri
+import re
+
+from flask_migrate import upgrade
+
+from relay.sink import Sink
+from settings import parse_config
+from tests.relay.relay_helpers import RunningRelay, wait_until
+from tests.webapp.conftest import post_form
+from webapp import create_app
+from webapp.extensions import db
+
+
+def test_registering_makes_the_activation_mail_arrive_in_the_sinks_maildir(tmp_path):
+    with Sink(tmp_path / "sink") as sink:
+        config = parse_config({
+            "pickup": {"dir": "pickup"},
+            "relay": {"queue_dir": "queue", "smarthost": {"port": sink.port, "timeout": "5s"}},
+            "webapp": {"database_url": "sqlite:///site.db", "base_url": "http://qa.example.test"},
+        }, base_dir=tmp_path, source=None)
+        config.pickup.dir.mkdir()
+        app = create_app(config, {"TESTING": True})
+        with app.app_context():
+            upgrade()
+        try:
+            with RunningRelay(config) as relay:
+                client = app.test_client()
+                post_form(client, "/account/register", display_name="Zoë", email="zoe@example.org",
+                          password="a long password", confirm="a long password")
+                wait_until(lambda: sink.maildir.count() == 1, what="the activation mail in the sink")
+                assert relay.counts["sent"] == 1
+            [stored] = sink.maildir.messages()
+            assert stored.recipients == ("zoe@example.org",)
+            assert stored.sender == "noreply@example.test"
+            assert b"X-Receiver" not in stored.content and b"Subject: Activate your account" in stored.content
+            text = quopri.decodestring(stored.content).decode()
+            link = re.search(r"http://qa\.example\.test(/account/activate/\S+)", text).group(1)
+            assert client.get(link).status_code == 302  # the mailed link activates the account
+        finally:
+            with app.app_context():
+                db.engine.dispose()

@@ -1,0 +1,58 @@
+"""Fixtures for the site: an app on a real SQLite file in tmp_path, its pickup folder, a client."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from settings import parse_config
+from webapp import create_app
+from webapp.extensions import db
+
+
+@pytest.fixture
+def config(tmp_path: Path):
+    data = {"pickup": {"dir": "pickup"}, "relay": {"queue_dir": "queue"},
+            "webapp": {"database_url": "sqlite:///var/site.db", "base_url": "http://qa.example.test"}}
+    cfg = parse_config(data, base_dir=tmp_path, source=None)
+    cfg.pickup.dir.mkdir()
+    return cfg
+
+
+@pytest.fixture
+def app(config):
+    app = create_app(config, {"TESTING": True})
+    with app.app_context():
+        from flask_migrate import upgrade
+        upgrade()
+    yield app
+    with app.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+def csrf_token(client, path: str) -> str:
+    page = client.get(path).get_data(as_text=True)
+    field = re.search(r'<input[^>]*name="csrf_token"[^>]*>', page).group(0)
+    return re.search(r'value="([^"]+)"', field).group(1)
+
+
+def post_form(client, path: str, **fields):
+    return client.post(path, data={"csrf_token": csrf_token(client, path), **fields})
+
+
+def pickup_messages(config) -> list[bytes]:
+    return [p.read_bytes() for p in sorted(config.pickup.dir.glob("*.eml"))]
+
+
+def link_in(message: bytes, kind: str) -> str:
+    """The site path of the activation or reset link in a mail's text part (QP-decoded)."""
+    import quopri
+    text = quopri.decodestring(message).decode("utf-8", "replace")
+    return re.search(rf"http://qa\.example\.test(/account/{kind}/[A-Za-z0-9_.\-]+)", text).group(1)

@@ -1,0 +1,196 @@
+"""Accounts through the test client: register, activate, log in, reset; every mail lands in pickup."""
+
+from __future__ import annotations
+
+from email import message_from_bytes
+from email.policy import default
+
+import pytest
+
+from spooler.envelope import parse_pickup
+from tests.webapp.conftest import csrf_token, link_in, pickup_messages, post_form
+from webapp.extensions import db
+from webapp.models import User
+
+PASSWORD = "correct horse battery"
+
+
+def register(client, email="ann@example.org", name="Ann", password=PASSWORD):
+    return post_form(client, "/account/register", display_name=name, email=email,
+                     password=password, confirm=password)
+
+
+def login(client, email="ann@example.org", password=PASSWORD):
+    return post_form(client, "/account/login", email=email, password=password)
+
+
+def activated_member(client, config, email="ann@example.org"):
+    register(client, email=email)
+    client.get(link_in(pickup_messages(config)[-1], "activate"))
+
+
+def test_registration_writes_one_activation_mail_to_pickup(client, config):
+    response = register(client)
+    assert response.status_code == 200 and "Check your inbox" in response.get_data(as_text=True)
+    [raw] = pickup_messages(config)
+    parsed = parse_pickup(raw)
+    assert parsed.recipients == ("ann@example.org",) and parsed.sender == "noreply@example.test"
+    msg = message_from_bytes(parsed.content.replace(b"\r\n", b"\n"), policy=default)
+    assert msg["Subject"] == "Activate your account"
+    assert msg["Auto-Submitted"] == "auto-generated"
+    assert msg["Message-ID"].endswith("@qa.example.test>")
+    assert [p.get_content_type() for p in msg.iter_parts()] == ["text/plain", "text/html"]
+
+
+def test_account_cannot_log_in_until_its_link_is_followed(client, config):
+    register(client)
+    response = login(client)
+    assert response.status_code == 302 and "/account/activate" in response.location
+    activation = client.get(link_in(pickup_messages(config)[0], "activate"))
+    assert activation.status_code == 302
+    assert login(client).status_code == 302
+    assert "Welcome back, Ann" in client.get("/").get_data(as_text=True)
+
+
+def test_used_activation_link_says_the_account_is_already_active(client, config):
+    register(client)
+    link = link_in(pickup_messages(config)[0], "activate")
+    client.get(link)
+    again = client.get(link, follow_redirects=True)
+    assert "already active" in again.get_data(as_text=True)
+
+
+def test_tampered_and_expired_activation_links_are_refused_plainly(app, client, config):
+    register(client)
+    link = link_in(pickup_messages(config)[0], "activate")
+    tampered = client.get(link[:-3] + ("AAA" if not link.endswith("AAA") else "BBB"))
+    assert tampered.status_code == 400 and "not valid" in tampered.get_data(as_text=True)
+    app.config["ACTIVATION_MAX_AGE"] = -1
+    expired = client.get(link)
+    assert expired.status_code == 400 and "expired" in expired.get_data(as_text=True)
+
+
+def test_resend_activation_writes_a_new_mail(client, config):
+    register(client)
+    post_form(client, "/account/activate", email="ann@example.org")
+    assert len(pickup_messages(config)) == 2
+
+
+def test_registering_a_taken_address_answers_the_same_and_sends_nothing(client, config):
+    first = register(client).get_data(as_text=True)
+    second = register(client, name="Impostor").get_data(as_text=True)
+    assert first == second
+    assert len(pickup_messages(config)) == 1
+
+
+def test_wrong_password_and_unknown_address_get_the_same_answer(client, config):
+    activated_member(client, config)
+    wrong = login(client, password="wrong password").get_data(as_text=True)
+    unknown = login(client, email="nobody@example.org").get_data(as_text=True)
+    assert "do not match" in wrong
+    assert wrong.replace("ann@example.org", "X") == unknown.replace("nobody@example.org", "X")
+
+
+def test_password_reset_end_to_end(client, config):
+    activated_member(client, config)
+    response = post_form(client, "/account/reset", email="ann@example.org")
+    assert response.status_code == 200
+    link = link_in(pickup_messages(config)[-1], "reset")
+    changed = post_form(client, link, password="a brand new secret", confirm="a brand new secret")
+    assert changed.status_code == 302
+    assert "do not match" in login(client).get_data(as_text=True)
+    assert login(client, password="a brand new secret").status_code == 302
+
+
+def test_reset_link_works_once(client, config):
+    activated_member(client, config)
+    post_form(client, "/account/reset", email="ann@example.org")
+    link = link_in(pickup_messages(config)[-1], "reset")
+    post_form(client, link, password="a brand new secret", confirm="a brand new secret")
+    reused = client.get(link)
+    assert reused.status_code == 400 and "already been used" in reused.get_data(as_text=True)
+
+
+def test_reset_link_expires_after_an_hour(app, client, config):
+    activated_member(client, config)
+    post_form(client, "/account/reset", email="ann@example.org")
+    app.config["RESET_MAX_AGE"] = -1
+    expired = client.get(link_in(pickup_messages(config)[-1], "reset"))
+    assert expired.status_code == 400 and "expired" in expired.get_data(as_text=True)
+
+
+def test_new_password_ends_other_sessions(app, client, config):
+    activated_member(client, config)
+    other = app.test_client()
+    login(other)
+    assert "Welcome back" in other.get("/").get_data(as_text=True)
+    post_form(client, "/account/reset", email="ann@example.org")
+    link = link_in(pickup_messages(config)[-1], "reset")
+    post_form(client, link, password="a brand new secret", confirm="a brand new secret")
+    assert "Welcome back" not in other.get("/").get_data(as_text=True)
+
+
+def test_reset_request_answers_the_same_for_known_and_unknown_addresses(client, config):
+    activated_member(client, config)
+    before = len(pickup_messages(config))
+    known = post_form(client, "/account/reset", email="ann@example.org")
+    unknown = post_form(client, "/account/reset", email="nobody@example.org")
+    assert known.status_code == unknown.status_code == 200
+    assert known.get_data(as_text=True).replace("ann@example.org", "X") == \
+        unknown.get_data(as_text=True).replace("nobody@example.org", "X")
+    assert len(pickup_messages(config)) == before + 1  # only the real account got mail
+    assert not [p for p in config.pickup.dir.iterdir() if not p.name.endswith(".eml")]
+
+
+def test_form_without_csrf_token_is_refused(client, config):
+    response = client.post("/account/register", data={
+        "display_name": "Ann", "email": "ann@example.org", "password": PASSWORD, "confirm": PASSWORD})
+    assert response.status_code == 400
+    assert pickup_messages(config) == []
+
+
+def test_reset_requests_are_rate_limited_per_address_and_then_write_nothing(client, config):
+    activated_member(client, config)
+    before = len(pickup_messages(config))
+    codes = [post_form(client, "/account/reset", email="ann@example.org").status_code for _ in range(5)]
+    assert codes == [200, 200, 200, 429, 429]
+    assert len(pickup_messages(config)) == before + 3
+    limited = post_form(client, "/account/reset", email="ann@example.org")
+    assert "Too many requests" in limited.get_data(as_text=True)
+
+
+def test_reset_requests_are_rate_limited_per_client(client, config):
+    codes = [post_form(client, "/account/reset", email=f"n{i}@example.org").status_code
+             for i in range(22)]
+    assert codes.count(429) == 2 and codes[:20] == [200] * 20
+
+
+@pytest.mark.parametrize("name", [
+    "Eve\r\nBcc: victim@example.org",
+    "Eve\nSubject: pwned",
+    "<script>alert(1)</script>",
+    "Eve\u2028Bcc: victim@example.org",
+])
+def test_hostile_display_names_cannot_break_headers_or_html(app, client, config, name):
+    register(client, name=name)
+    [raw] = pickup_messages(config)
+    parsed = parse_pickup(raw)
+    assert parsed.recipients == ("ann@example.org",)
+    msg = message_from_bytes(parsed.content.replace(b"\r\n", b"\n"), policy=default)
+    assert msg["Bcc"] is None and msg["Subject"] == "Activate your account"
+    html = msg.get_body(("html",)).get_content()
+    assert "<script>" not in html
+    if "<script>" in name:
+        assert "&lt;script&gt;" in html
+    with app.app_context():
+        user = db.session.execute(db.select(User)).scalar_one()
+        assert "\n" not in user.display_name and "\r" not in user.display_name
+
+
+def test_logout_needs_a_post_with_csrf(client, config):
+    activated_member(client, config)
+    login(client)
+    assert client.get("/account/logout").status_code == 405
+    token = csrf_token(client, "/")
+    assert client.post("/account/logout", data={"csrf_token": token}).status_code == 302
+    assert "Welcome back" not in client.get("/").get_data(as_text=True)

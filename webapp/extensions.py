@@ -1,0 +1,16 @@
+"""The Flask extensions, created unbound here and bound in create_app()."""
+
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_login import LoginManager
+from flask_migrate import Migrate
+from flask_sqlalchemy import SQLAlchemy
+from flask_wtf import CSRFProtect
+
+db = SQLAlchemy()
+migrate = Migrate()
+csrf = CSRFProtect()
+login_manager = LoginManager()
+login_manager.login_view = "auth.login"
+login_manager.login_message = "Please log in to see that page."
+limiter = Limiter(key_func=get_remote_address, default_limits=[], storage_uri="memory://")
