@@ -71,7 +71,7 @@ def _database_url(url: str, base_dir: Path) -> str:
     """sqlite:///relative.db resolves against the config file's folder, like every path."""
     prefix = "sqlite:///"
     if url.startswith(prefix) and not url.startswith(prefix + "/") and url != prefix + ":memory:":
-        path = base_dir / url[len(prefix):]
+        path = (base_dir / url[len(prefix):]).resolve()
         path.parent.mkdir(parents=True, exist_ok=True)
         return prefix + str(path)
     return url
