@@ -121,7 +121,7 @@ def list_(ctx: click.Context, as_json: bool, folder: str | None, sender: str | N
     if limit is not None:
         rows = rows[:limit]
     if as_json:
-        click.echo(json.dumps({"messages": [r.to_json() for r in rows]}, indent=2))
+        click.echo(json.dumps({"messages": [r.to_json() for r in rows]}))
         return
     if not rows:
         click.echo("no messages")

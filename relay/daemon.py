@@ -27,7 +27,7 @@ from relay.ratelimit import RateLimiter
 from relay.retry import HostBackoff, RetrySchedule
 from relay.watch import SETTLE, PickupWatcher
 from settings import Config
-from spooler.envelope import BULK, TRANSACTIONAL, MalformedMessage, parse_pickup
+from spooler.envelope import BULK, PRIORITIES, TRANSACTIONAL, MalformedMessage, parse_pickup
 
 log = logging.getLogger("relay")
 
@@ -35,6 +35,7 @@ RESCAN = 30.0            # full look at pickup and deferred/, whatever the event
 UNSETTLED_RECHECK = 0.25  # how soon to look again at files waiting to settle
 IDLE_CLOSE = 5.0         # close a worker's connection after this long without work
 STOP_GRACE = 15.0        # on SIGTERM, how long in-flight sends may take before they are cut
+CANDIDATE_WINDOW = 2000   # names held per folder ahead of claiming: memory stays flat
 AHEAD_PER_CONNECTION = 4  # claimed messages kept waiting per connection
 BADMAIL_SWEEP = 3600.0   # how often badmail older than [relay] badmail_max_age is removed
 
@@ -164,12 +165,16 @@ class Relay:
             self.watcher.rescan(now)
             unsettled = self.watcher.has_unsettled()
             self._next_rescan = now + (UNSETTLED_RECHECK if unsettled else RESCAN)
-        for name in self.watcher.take_ready():
+        bulk_room = CANDIDATE_WINDOW - len(self._candidates[(BULK, PICKUP)])
+        for name in self.watcher.take_ready(max(0, bulk_room)):
             self._add_candidate(PICKUP, name)
         if now >= self._next_deferred_scan:
             due, next_due = self.queue.due(DEFERRED, now)
-            for name in due:
+            room = CANDIDATE_WINDOW - sum(len(self._candidates[(p, DEFERRED)]) for p in PRIORITIES)
+            for name in due[: max(0, room)]:
                 self._add_candidate(DEFERRED, name)
+            if len(due) > room:  # more are due than we hold names for: look again soon
+                next_due = now + 1.0
             self._next_deferred_scan = min(now + RESCAN, next_due)
         self._fill()
         return min(self._next_rescan, self._next_deferred_scan, now + RESCAN) - now

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from relay.queue import (
@@ -25,7 +25,7 @@ from relay.queue import (
     is_message_name,
     queue_id_of,
 )
-from spooler.envelope import MalformedMessage, parse_pickup, priority_of
+from spooler.envelope import MalformedMessage, priority_of, read_envelope
 
 STATUS_FOLDERS = (PICKUP, ACTIVE, DEFERRED, HOLD, BADMAIL)
 LIST_FOLDERS = (ACTIVE, DEFERRED, HOLD, BADMAIL, SENT)
@@ -54,7 +54,7 @@ class MessageRow:
     last_error: str
 
     def to_json(self) -> dict:
-        return asdict(self)
+        return dict(self.__dict__)  # flat fields: no need for asdict()'s deep copies
 
 
 @dataclass
@@ -143,8 +143,8 @@ def _row(queue: Queue, folder: str, name: str, now: float) -> MessageRow | None:
     arrived = history.arrived if history else id_time(name)
     sender, recipients, error = "?", [], ""
     try:
-        parsed = parse_pickup(_head(path))
-        sender, recipients = parsed.sender, list(parsed.recipients)
+        sender, found = read_envelope(_head(path))
+        recipients = list(found)
     except FileNotFoundError:
         return None  # delivered or moved between the stat and the open
     except (MalformedMessage, OSError) as e:
@@ -167,7 +167,9 @@ def _head(path: Path) -> bytes:
     """The header section of a message file (up to HEAD_LIMIT), never following a link."""
     fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
     try:
-        head = os.read(fd, HEAD_LIMIT)
+        head = os.read(fd, 4096)
+        if len(head) == 4096 and b"\n\n" not in head and b"\n\r\n" not in head:
+            head += os.read(fd, HEAD_LIMIT - len(head))  # a long header section
     finally:
         os.close(fd)
     for separator in (b"\r\n\r\n", b"\n\n"):

@@ -12,6 +12,7 @@ Overflowed or missed events only delay a message until the next rescan.
 
 from __future__ import annotations
 
+import heapq
 import os
 import threading
 import time
@@ -42,7 +43,8 @@ class PickupWatcher:
         self.wake = wake
         self.settle = settle
         self._lock = threading.Lock()
-        self._ready: set[str] = set()
+        self._ready: set[str] = set()          # transactional names
+        self._ready_bulk: set[str] = set()
         self._writing: dict[str, float] = {}   # name -> last write event (open for writing)
         self._unsettled: set[str] = set()      # seen, completeness unknown
         self._observer = None
@@ -66,11 +68,17 @@ class PickupWatcher:
 
     # -- what the daemon asks ---------------------------------------------------------------
 
-    def take_ready(self) -> list[str]:
-        """Names ready to claim, transactional first, oldest name first; each given out once."""
+    def take_ready(self, bulk_limit: int) -> list[str]:
+        """Names ready to claim, each given out once: every transactional one, then at most
+        bulk_limit bulk ones, oldest name first (a 100,000-file backlog is not copied whole)."""
         with self._lock:
-            names, self._ready = self._ready, set()
-        return sorted(names, key=lambda n: (priority_of(n) != TRANSACTIONAL, n))
+            names, self._ready = sorted(self._ready), set()
+            if len(self._ready_bulk) <= bulk_limit:
+                bulk, self._ready_bulk = sorted(self._ready_bulk), set()
+            else:
+                bulk = heapq.nsmallest(bulk_limit, self._ready_bulk)
+                self._ready_bulk.difference_update(bulk)
+        return names + bulk
 
     def has_unsettled(self) -> bool:
         with self._lock:
@@ -80,11 +88,11 @@ class PickupWatcher:
         """Look at the folder itself: catch missed events and settle what had none."""
         now = time.time() if now is None else now
         try:
-            entries = list(os.scandir(self.dir))
+            entries = os.scandir(self.dir)
         except FileNotFoundError:
             return
-        ready = []
-        with self._lock:
+        ready = 0
+        with self._lock, entries:
             present = set()
             for entry in entries:
                 name = entry.name
@@ -99,7 +107,8 @@ class PickupWatcher:
                 except FileNotFoundError:
                     continue
                 if now - mtime >= self.settle:
-                    ready.append(name)
+                    self._mark_ready(name)
+                    ready += 1
                     self._unsettled.discard(name)
                     self._writing.pop(name, None)
                 else:
@@ -108,7 +117,6 @@ class PickupWatcher:
             for name in list(self._writing):
                 if name not in present:
                     del self._writing[name]
-            self._ready.update(ready)
         if ready:
             self.wake.set()
 
@@ -118,8 +126,11 @@ class PickupWatcher:
         with self._lock:
             self._writing.pop(name, None)
             self._unsettled.discard(name)
-            self._ready.add(name)
+            self._mark_ready(name)
         self.wake.set()
+
+    def _mark_ready(self, name: str) -> None:  # holds _lock
+        (self._ready if priority_of(name) == TRANSACTIONAL else self._ready_bulk).add(name)
 
     def _being_written(self, name: str) -> None:
         with self._lock:

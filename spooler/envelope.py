@@ -132,6 +132,16 @@ def parse_pickup(data: bytes) -> ParsedMessage:
     return ParsedMessage(sender=sender, recipients=recipients, content=content)
 
 
+def read_envelope(head: bytes) -> tuple[str, tuple[str, ...]]:
+    """(sender, recipients) of a pickup file from its first bytes: the X-Sender/X-Receiver
+    lines when both are there (no header parsing), else as parse_pickup() finds them."""
+    x_sender, x_receivers, _offset = _read_envelope_lines(head)
+    if x_sender is not None and x_receivers:
+        return x_sender, tuple(dict.fromkeys(x_receivers))
+    parsed = parse_pickup(head)
+    return parsed.sender, parsed.recipients
+
+
 def _read_envelope_lines(data: bytes) -> tuple[str | None, list[str], int]:
     sender: str | None = None
     receivers: list[str] = []
