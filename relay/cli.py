@@ -7,6 +7,7 @@ $PICKUP_RELAY_CONFIG, else ./config.toml, else the embedded defaults).
 
 from __future__ import annotations
 
+import dataclasses
 import signal
 import sys
 import threading
@@ -90,10 +91,24 @@ def run(ctx: click.Context) -> None:
     from relay.daemon import Relay
     from relay.logsetup import configure_logging
     from relay.pidfile import PidFile
-    from relay.queue import QueueSetupError
+    from relay.queue import Queue, QueueSetupError
+    from relay.supervisor import child_slot, process_count, run_supervisor
 
     config = config_of(ctx)
     configure_logging(config.relay.log_level, config.relay.log_file)
+    slot = child_slot()
+    count = process_count(config)
+    if slot is None and count > 1:
+        try:
+            Queue(config.relay.queue_dir, config.pickup.dir).create()  # refuse before forking
+        except QueueSetupError as e:
+            raise UsageFailure(str(e)) from None
+        sys.exit(run_supervisor(config, ctx.find_object(dict)["config_path"], count))
+    if slot is not None:  # one of the supervisor's children: its share of the connections
+        index, total = slot
+        share = config.relay.connections // total + (index < config.relay.connections % total)
+        config = dataclasses.replace(config, relay=dataclasses.replace(
+            config.relay, connections=max(1, share), metrics_listen=""))
     relay = Relay(config)
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: relay.stop())

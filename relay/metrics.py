@@ -8,6 +8,7 @@ they are true even for what another relay did. Each Relay has its own registry.
 
 from __future__ import annotations
 
+import os
 import time
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
@@ -33,9 +34,10 @@ class RelayMetrics:
                                   buckets=(.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30),
                                   registry=r)
         self.smarthost_up = Gauge("relay_smarthost_up", "1 when the smart host answers, 0 when down",
-                                  registry=r)
+                                  registry=r, multiprocess_mode="min")
         self.smarthost_up.set(1)
-        r.register(_FolderCollector(queue))
+        if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):  # else the supervisor serves folders
+            r.register(FolderCollector(queue))
         self._server = None
         self._thread = None
 
@@ -54,7 +56,7 @@ class RelayMetrics:
             self._server = None
 
 
-class _FolderCollector:
+class FolderCollector:
     def __init__(self, queue: Queue):
         self.queue = queue
 

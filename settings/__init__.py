@@ -52,6 +52,7 @@ class SmartHostConfig:
 class RelayConfig:
     queue_dir: Path = _key("path", "var/queue")
     connections: int = _key("count", 4)
+    processes: int = _key("whole", 0)     # relay processes sharing the queue; 0 = one per CPU
     retry_schedule: tuple[float, ...] = _key("durations", ["1m", "5m", "15m", "30m", "1h", "2h"])
     max_lifetime: float = _key("duration", "2d")
     max_message_size: int = _key("size", "25MB")
@@ -160,6 +161,11 @@ class _Reader:
                 return self.typed(raw, str, table, key)
             if kind == "bool":
                 return self.typed(raw, bool, table, key)
+            if kind == "whole":
+                value = self.typed(raw, int, table, key)
+                if not 0 <= value <= 64:
+                    raise ValueError(f"{value} is outside 0..64")
+                return value
             if kind in ("count", "port"):
                 value = self.typed(raw, int, table, key)
                 low, high = (1, 65535) if kind == "port" else (1, 1000)
