@@ -186,25 +186,29 @@ class Relay:
             priority = BULK if name.endswith(f".{BULK}.eml") else TRANSACTIONAL
             self._candidates[(priority, folder)].append(name)
 
-    def _capacity(self) -> int:
-        """How many more messages to claim now.
+    def _capacity(self, priority: str) -> int:
+        """How many more messages of this class to claim now.
 
         While probing a host that was down: one at a time. Otherwise keep up to
         AHEAD_PER_CONNECTION claimed messages per connection waiting, so a worker never
-        waits for the dispatcher; a transactional message still goes before them all,
-        because workers take transactional mail first.
+        waits for the dispatcher. Transactional mail has its own allowance: a full
+        window of bulk never keeps a password reset from being claimed at once, and
+        workers take transactional mail first.
         """
         with self._cond:
             in_flight = self._in_flight
-            waiting = sum(len(q) for q in self._waiting.values())
+            waiting = {p: len(q) for p, q in self._waiting.items()}
         if self.backoff.is_down:
-            return 1 - in_flight - waiting
-        return self.config.relay.connections * AHEAD_PER_CONNECTION - waiting
+            return 1 - in_flight - sum(waiting.values())
+        window = self.config.relay.connections * AHEAD_PER_CONNECTION
+        if priority == TRANSACTIONAL:
+            return window - waiting[TRANSACTIONAL]
+        return window - sum(waiting.values())
 
     def _fill(self) -> None:
-        room = self._capacity()
-        while room > 0 and not self._stopping.is_set():
-            item = self._next_candidate()
+        while not self._stopping.is_set():
+            item = self._next_candidate(self._capacity(TRANSACTIONAL) > 0,
+                                        self._capacity(BULK) > 0)
             if item is None:
                 return
             folder, name = item
@@ -214,10 +218,11 @@ class Relay:
             with self._cond:
                 self._waiting[claimed.priority].append(claimed)
                 self._cond.notify()
-            room -= 1
 
-    def _next_candidate(self) -> tuple[str, str] | None:
+    def _next_candidate(self, transactional: bool, bulk: bool) -> tuple[str, str] | None:
         for key in _ORDER:
+            if not (transactional if key[0] == TRANSACTIONAL else bulk):
+                continue
             names = self._candidates[key]
             if names:
                 name = names.popleft()
