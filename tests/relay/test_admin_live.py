@@ -9,8 +9,6 @@ import socket
 import subprocess
 import time
 
-import pytest
-
 from relay.sink import free_port
 from settings import load_config
 from tests.relay.relay_helpers import (
@@ -24,13 +22,6 @@ from tests.relay.relay_helpers import (
     wait_until,
     write_relay_toml,
 )
-from tests.smtp_servers import FaultyServer
-
-
-@pytest.fixture
-def upstream():
-    with FaultyServer() as server:
-        yield server
 
 
 def long_retry_toml(tmp_path, port: int):

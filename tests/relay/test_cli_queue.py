@@ -7,11 +7,8 @@ import os
 import socket
 import time
 
-import pytest
-
 from relay.pidfile import PidFile
 from relay.sink import free_port
-from settings import load_config
 from tests.relay.relay_helpers import (
     drop_notification,
     files,
@@ -19,25 +16,6 @@ from tests.relay.relay_helpers import (
     relay_cli,
     write_relay_toml,
 )
-from tests.smtp_servers import FaultyServer
-
-
-@pytest.fixture
-def upstream():
-    with FaultyServer() as server:
-        yield server
-
-
-@pytest.fixture
-def config_path(tmp_path, upstream):
-    path = write_relay_toml(tmp_path, upstream.port)
-    path.write_text(path.read_text().replace('["1s"]', '["1h"]'))  # deferred mail stays put
-    return path
-
-
-@pytest.fixture
-def config(config_path):
-    return load_config(config_path)
 
 
 def as_json(config_path, *args: str) -> dict:

@@ -10,7 +10,6 @@ import time
 import pytest
 
 from relay.queue import Queue
-from settings import load_config
 from tests.relay.relay_helpers import (
     RunningRelay,
     aged_queue_id,
@@ -19,27 +18,7 @@ from tests.relay.relay_helpers import (
     place_queued,
     relay_cli,
     wait_until,
-    write_relay_toml,
 )
-from tests.smtp_servers import FaultyServer
-
-
-@pytest.fixture
-def upstream():
-    with FaultyServer() as server:
-        yield server
-
-
-@pytest.fixture
-def config_path(tmp_path, upstream):
-    path = write_relay_toml(tmp_path, upstream.port)
-    path.write_text(path.read_text().replace('["1s"]', '["1h"]'))  # deferred mail stays put
-    return path
-
-
-@pytest.fixture
-def config(config_path):
-    return load_config(config_path)
 
 
 def ids_in(config, folder: str) -> list[str]:

@@ -4,18 +4,10 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
 from relay.queue import History
 from relay.sink import free_port
 from tests.relay.relay_helpers import RunningRelay, drop_notification, files, relay_config, wait_until
 from tests.smtp_servers import BusyServer, FaultyServer
-
-
-@pytest.fixture
-def upstream():
-    with FaultyServer() as server:
-        yield server
 
 
 def queue_folder(config, name):

@@ -22,14 +22,6 @@ from tests.relay.relay_helpers import (
     wait_until,
     write_relay_toml,
 )
-from tests.smtp_servers import FaultyServer
-
-
-@pytest.fixture
-def upstream():
-    with FaultyServer() as server:
-        yield server
-
 
 GOOD = b"From: a@example.test\r\nTo: b@example.test\r\nSubject: good %d\r\n\r\nbody\r\n"
 

@@ -21,12 +21,6 @@ from tests.relay.relay_helpers import (
 from tests.smtp_servers import FaultyServer
 
 
-@pytest.fixture
-def upstream():
-    with FaultyServer() as server:
-        yield server
-
-
 def metric(relay, name: str, **labels: str) -> float | None:
     """One sample scraped over HTTP from the relay's /metrics; None if it is not there (yet)."""
     host, port = relay.metrics_address

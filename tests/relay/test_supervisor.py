@@ -7,8 +7,6 @@ import os
 import signal
 import urllib.request
 
-import pytest
-
 from relay.pidfile import running_relays
 from relay.sink import free_port
 from settings import load_config
@@ -20,13 +18,6 @@ from tests.relay.relay_helpers import (
     wait_until,
     write_relay_toml,
 )
-from tests.smtp_servers import FaultyServer
-
-
-@pytest.fixture
-def upstream():
-    with FaultyServer() as server:
-        yield server
 
 
 def alive(pid: int) -> bool:
