@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import write_config
 
 from relay.cli import main
+from tests.conftest import write_config
 
 GOOD = (
     b"From: Site <noreply@example.test>\r\n"

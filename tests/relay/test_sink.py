@@ -12,9 +12,9 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import write_config
 
 from relay.sink import Maildir, Sink, free_port
+from tests.conftest import write_config
 
 RELAY = Path(sys.executable).parent / "relay"
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import write_config
 
 from settings import ENV_VAR, ConfigError, load_config
+from tests.conftest import write_config
 
 
 @pytest.fixture(autouse=True)
