@@ -2,8 +2,9 @@
 
 One dispatcher (run_once) decides what is attempted next: transactional mail
 from pickup, then due transactional retries, then bulk, then due bulk retries.
-It claims at most `connections` messages ahead of the workers, so a password
-reset dropped during a newsletter waits for one message, not for the backlog.
+It claims a few messages per connection ahead of the workers (transactional
+mail has its own allowance and workers take it first), so a password reset
+dropped during a newsletter waits for the sends in flight, not for the backlog.
 Each of `connections` worker threads owns one reused SMTP connection and
 turns every attempt into exactly one queue move (sent, deferred, badmail) and
 one log line per outcome. While the smart host is down the dispatcher pauses
@@ -394,12 +395,21 @@ class _Worker(threading.Thread):
                 except Exception:
                     log.exception("%s: unexpected error; message kept for another attempt",
                                   claimed.queue_id)
-                    if claimed.fd >= 0:
-                        relay.queue.put_back(claimed)
+                    self._keep(claimed)
                 finally:
                     relay._work_done()
         finally:
             self.connection.close()
+
+    def _keep(self, claimed: Claimed) -> None:
+        if claimed.fd < 0:
+            return
+        try:
+            self.relay.queue.put_back(claimed)
+        except OSError as e:  # a full or broken disk: it stays in active/, taken again at start
+            log.error("%s: cannot move it back to deferred/ (%s); it stays in active/",
+                      claimed.queue_id, e)
+            claimed.release()
 
     def _next_message(self) -> Claimed | None:
         relay = self.relay
