@@ -88,9 +88,7 @@ def run(ctx: click.Context) -> None:
     what cannot be sent to badmail/ with a reason. SIGTERM or Ctrl-C: stop
     taking work, finish in-flight sends, exit 0.
     """
-    from relay.daemon import Relay
     from relay.logsetup import configure_logging
-    from relay.pidfile import PidFile
     from relay.queue import Queue, QueueSetupError
     from relay.supervisor import child_slot, process_count, run_supervisor
 
@@ -109,6 +107,9 @@ def run(ctx: click.Context) -> None:
         share = config.relay.connections // total + (index < config.relay.connections % total)
         config = dataclasses.replace(config, relay=dataclasses.replace(
             config.relay, connections=max(1, share), metrics_listen=""))
+    from relay.daemon import Relay  # not in a supervisor: it only watches its children
+    from relay.pidfile import PidFile
+
     relay = Relay(config)
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: relay.stop())

@@ -166,8 +166,8 @@ class Relay:
             self.watcher.rescan(now)
             unsettled = self.watcher.has_unsettled()
             self._next_rescan = now + (UNSETTLED_RECHECK if unsettled else RESCAN)
-        bulk_room = CANDIDATE_WINDOW - len(self._candidates[(BULK, PICKUP)])
-        for name in self.watcher.take_ready(max(0, bulk_room)):
+        rooms = [max(0, CANDIDATE_WINDOW - len(self._candidates[(p, PICKUP)])) for p in PRIORITIES]
+        for name in self.watcher.take_ready(*rooms):
             self._add_candidate(PICKUP, name)
         if now >= self._next_deferred_scan:
             due, next_due = self.queue.due(DEFERRED, now)

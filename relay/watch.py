@@ -68,17 +68,12 @@ class PickupWatcher:
 
     # -- what the daemon asks ---------------------------------------------------------------
 
-    def take_ready(self, bulk_limit: int) -> list[str]:
-        """Names ready to claim, each given out once: every transactional one, then at most
-        bulk_limit bulk ones, oldest name first (a 100,000-file backlog is not copied whole)."""
+    def take_ready(self, transactional_limit: int, bulk_limit: int) -> list[str]:
+        """Names ready to claim, each given out once: at most transactional_limit
+        transactional ones, then at most bulk_limit bulk ones, oldest name first (so a
+        100,000-file backlog is never copied whole)."""
         with self._lock:
-            names, self._ready = sorted(self._ready), set()
-            if len(self._ready_bulk) <= bulk_limit:
-                bulk, self._ready_bulk = sorted(self._ready_bulk), set()
-            else:
-                bulk = heapq.nsmallest(bulk_limit, self._ready_bulk)
-                self._ready_bulk.difference_update(bulk)
-        return names + bulk
+            return _take(self._ready, transactional_limit) + _take(self._ready_bulk, bulk_limit)
 
     def has_unsettled(self) -> bool:
         with self._lock:
@@ -147,6 +142,12 @@ class PickupWatcher:
         with self._lock:
             self._writing.pop(name, None)
             self._unsettled.discard(name)
+
+
+def _take(names: set[str], limit: int) -> list[str]:
+    taken = sorted(names) if len(names) <= limit else heapq.nsmallest(limit, names)
+    names.difference_update(taken)
+    return taken
 
 
 class _Events(FileSystemEventHandler):
