@@ -1,0 +1,81 @@
+"""The account pages in a real browser (headless Chromium): sign up, activate from the mail, log in."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+
+import pytest
+from werkzeug.serving import make_server
+
+from relay.sink import free_port
+from tests.webapp.conftest import link_in, pickup_messages
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="needs Chromium (make test installs it as root)")
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture
+def site(app):
+    """The app served for real on 127.0.0.1; stopped after the test."""
+    port = free_port()
+    app.config["BASE_URL"] = f"http://127.0.0.1:{port}"
+    server = make_server("127.0.0.1", port, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="site-server")
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+
+
+@pytest.fixture
+def page():
+    with playwright_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        try:
+            page = browser.new_page(viewport={"width": 390, "height": 800})  # a phone
+            page.set_default_timeout(10_000)
+            yield page
+        finally:
+            browser.close()
+
+
+def test_sign_up_activate_and_log_in_in_a_browser(site, page, config):
+    page.goto(f"{site}/account/register")
+    page.fill("#display_name", "Zoë <b>Z</b>")
+    page.fill("#email", "zoe@example.org")
+    page.fill("#password", "a long password")
+    page.fill("#confirm", "a long password")
+    page.click("text=Create account")
+    assert page.inner_text("h1") == "Check your inbox"
+
+    [mail] = pickup_messages(config)
+    page.goto(site + link_in(mail, "activate"))
+    assert "Your account is active" in page.inner_text(".flash")
+
+    page.fill("#email", "zoe@example.org")
+    page.fill("#password", "a long password")
+    page.click("input[type=submit]")
+    assert page.inner_text("main").startswith("Questions and answers")
+    assert page.inner_text(".who") == "Zoë <b>Z</b>"  # shown as text, never as markup
+    # The stylesheet loaded from the site itself: the button is the accent colour.
+    colour = page.eval_on_selector(".bar button.link", "e => getComputedStyle(e).color")
+    assert colour == "rgb(36, 84, 214)"
+
+
+def test_a_form_with_mistakes_says_what_is_wrong(site, page, config):
+    page.goto(f"{site}/account/register")
+    page.fill("#display_name", "Ann")
+    page.fill("#email", "not-an-address")
+    page.fill("#password", "short")
+    page.fill("#confirm", "different")
+    page.click("text=Create account")
+    errors = page.locator(".error").all_inner_texts()
+    assert any("email" in e.lower() for e in errors)
+    assert any("8" in e for e in errors)  # the minimum password length
+    assert pickup_messages(config) == []
