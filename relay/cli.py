@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import signal
 import sys
-import threading
+import time
 from pathlib import Path
 
 import click
@@ -144,9 +144,9 @@ def sink(ctx: click.Context, host: str | None, port: int | None, maildir: str | 
     host = host or config.sink.host
     port = port or config.sink.port
     folder = Path(maildir) if maildir else config.sink.maildir
-    stop = threading.Event()
+    stop = []  # the handler only appends: a handler that takes a lock can deadlock the process
     for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
+        signal.signal(signum, lambda signum, _frame: stop.append(signum))
     server = Sink(folder, host=host, port=port,
                   on_message=lambda line: click.echo(f"sink: {line}"))
     try:
@@ -155,8 +155,8 @@ def sink(ctx: click.Context, host: str | None, port: int | None, maildir: str | 
         raise click.ClickException(f"cannot listen on {host}:{port}: {e}") from None
     click.echo(f"sink: listening on {host}:{port}, storing in {folder}/new")
     try:
-        while not stop.wait(1.0):
-            pass
+        while not stop:
+            time.sleep(0.2)
     finally:
         server.stop()
     click.echo("sink: stopped")

@@ -39,6 +39,7 @@ STOP_GRACE = 15.0        # on SIGTERM, how long in-flight sends may take before 
 CANDIDATE_WINDOW = 2000   # names held per folder ahead of claiming: memory stays flat
 AHEAD_PER_CONNECTION = 4  # claimed messages kept waiting per connection
 BADMAIL_SWEEP = 3600.0   # how often badmail older than [relay] badmail_max_age is removed
+SIGNAL_POLL = 0.2         # how often run() looks at the flags signal handlers set
 
 _ORDER = ((TRANSACTIONAL, PICKUP), (TRANSACTIONAL, DEFERRED), (BULK, PICKUP), (BULK, DEFERRED))
 
@@ -58,7 +59,11 @@ class Relay:
         limit = relay.smarthost.rate_limit
         self.limiter = RateLimiter(limit) if limit else None
         self._next_badmail_sweep = 0.0
+        # Set by signal handlers: plain stores, no locks (a handler that takes a lock the
+        # interrupted main thread holds deadlocks the process). run() polls them.
         self._reopen_logs = False
+        self._stop_requested = False
+        self._flush_requested = False
         self._cond = threading.Condition()
         self._waiting: dict[str, deque[Claimed]] = {TRANSACTIONAL: deque(), BULK: deque()}
         self._in_flight = 0
@@ -98,30 +103,30 @@ class Relay:
         """Start, dispatch until stop() is called, then shut down cleanly."""
         self.start()
         try:
-            while not self._stopping.is_set():
+            while not self._stop_requested:
                 if self._reopen_logs:
                     self._reopen_logs = False
                     reopen_log_files()
+                if self._flush_requested:
+                    self._flush_requested = False
+                    self._next_deferred_scan = 0.0
                 sleep = self.run_once(time.time())
-                self.wake.wait(timeout=max(0.0, sleep))
+                self.wake.wait(timeout=min(max(0.0, sleep), SIGNAL_POLL))
                 self.wake.clear()
         finally:
             self.shutdown()
 
     def reopen_logs(self) -> None:
-        """Reopen log files (logrotate's SIGHUP): safe from a signal handler."""
+        """Reopen log files (logrotate's SIGHUP). Safe in a signal handler: only sets a flag."""
         self._reopen_logs = True
-        self.wake.set()
 
     def flush(self) -> None:
-        """Look at deferred/ now (an admin made messages due): safe from a signal handler."""
-        self._next_deferred_scan = 0.0
-        self.wake.set()
+        """Look at deferred/ now (an admin made messages due). Only sets a flag."""
+        self._flush_requested = True
 
     def stop(self) -> None:
-        """Ask run() to finish: safe from a signal handler (it only sets flags)."""
-        self._stopping.set()
-        self.wake.set()
+        """Ask run() to finish within SIGNAL_POLL. Only sets a flag."""
+        self._stop_requested = True
 
     def shutdown(self, grace: float = STOP_GRACE) -> None:
         """Stop taking work, let in-flight sends finish (cut after `grace`), put back the rest."""

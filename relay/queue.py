@@ -79,7 +79,7 @@ class History:
         })
 
     @classmethod
-    def from_json(cls, text: str) -> History:
+    def from_json(cls, text: str | bytes) -> History:
         data = json.loads(text)
         return cls(arrived=data["arrived"], source=data.get("source", ""),
                    recipients_left=data.get("recipients_left"),
@@ -131,6 +131,7 @@ class Queue:
         self.archive = archive
         self.dirs = {name: self.root / name for name in FOLDERS}
         self.meta_dir = self.root / "meta"
+        self._meta_path = str(self.meta_dir)
 
     # -- set-up ---------------------------------------------------------------------------
 
@@ -408,12 +409,17 @@ class Queue:
     # -- history ----------------------------------------------------------------------------
 
     def history(self, queue_id: str) -> History | None:
+        # Plain os calls: `relay list` reads one of these per queued message.
         try:
-            return History.from_json((self.meta_dir / f"{queue_id}.json").read_text())
+            fd = os.open(os.path.join(self._meta_path, queue_id + ".json"), os.O_RDONLY | os.O_CLOEXEC)
         except FileNotFoundError:
             return None
+        try:
+            return History.from_json(os.read(fd, 1 << 20))
         except (ValueError, KeyError, TypeError):
             return None  # a damaged history must not stop delivery; attempts restart at 0
+        finally:
+            os.close(fd)
 
     def save_history(self, queue_id: str, history: History) -> None:
         path = self.meta_dir / f"{queue_id}.json"

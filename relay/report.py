@@ -133,7 +133,7 @@ def message_detail(queue: Queue, queue_id: str) -> MessageDetail | None:
 
 
 def _row(queue: Queue, folder: str, name: str, now: float) -> MessageRow | None:
-    path = queue.dirs[folder] / name
+    path = os.path.join(queue.dirs[folder], name)
     try:
         st = os.stat(path, follow_symlinks=False)
     except FileNotFoundError:
@@ -163,7 +163,7 @@ def _row(queue: Queue, folder: str, name: str, now: float) -> MessageRow | None:
         next_attempt=st.st_mtime if folder == DEFERRED else None, last_error=error)
 
 
-def _head(path: Path) -> bytes:
+def _head(path: str | Path) -> bytes:
     """The header section of a message file (up to HEAD_LIMIT), never following a link."""
     fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
     try:

@@ -45,21 +45,22 @@ def run_supervisor(config: Config, config_path: str | None, count: int) -> int:
     command = [sys.executable, "-m", "relay"] + (["--config", config_path] if config_path else []) + ["run"]
     children: dict[int, subprocess.Popen] = {}
     stopping = False
+    pending: list[int] = []   # signals to pass on; the handler only appends (no locks)
 
     def start(index: int) -> None:
         children[index] = subprocess.Popen(command, env={**env, CHILD_ENV: f"{index}/{count}"})
 
-    def forward(signum, _frame) -> None:
+    def forward(signum: int) -> None:
         nonlocal stopping
         if signum in (signal.SIGTERM, signal.SIGINT):
             stopping = True
             signum = signal.SIGTERM
         for child in children.values():
-            if child.poll() is None:
-                child.send_signal(signum)
+            if child.returncode is None:
+                os.kill(child.pid, signum)
 
     for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1):
-        signal.signal(signum, forward)
+        signal.signal(signum, lambda signum, _frame: pending.append(signum))
     server = _serve_metrics(config, metrics_dir)
     log.info("relay supervisor: %d processes sharing %s", count, config.relay.queue_dir)
     exit_code = 0
@@ -68,6 +69,8 @@ def run_supervisor(config: Config, config_path: str | None, count: int) -> int:
             start(index)
         while children:
             time.sleep(0.2)
+            while pending:
+                forward(pending.pop(0))
             for index, child in list(children.items()):
                 code = child.poll()
                 if code is None:
@@ -78,7 +81,7 @@ def run_supervisor(config: Config, config_path: str | None, count: int) -> int:
                 if code == 2:  # config or folders: restarting cannot help
                     log.error("relay process %d exited 2: stopping all", child.pid)
                     exit_code = 2
-                    forward(signal.SIGTERM, None)
+                    forward(signal.SIGTERM)
                     continue
                 log.error("relay process %d died (exit %s): restarting it", child.pid, code)
                 time.sleep(RESTART_PAUSE)
