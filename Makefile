@@ -8,20 +8,22 @@ $(STAMP): setup.cfg pyproject.toml
 	$(VENV)/bin/pip install --quiet -e '.[test]'
 	touch $@
 
-.PHONY: install run test bench browser
+.PHONY: install run test bench test-services
 install: $(STAMP)
 
-# The browser tests drive Debian's Chromium (playwright never downloads one); as root this
-# installs it, otherwise those tests are skipped with a reason.
-browser:
-	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
-		echo "chromium is not installed: the browser tests will be skipped"
+# Real programs some tests drive: Debian's Chromium (playwright never downloads a browser)
+# and PostgreSQL's server binaries (a test starts its own throwaway cluster). As root this
+# installs what is missing; otherwise those tests are skipped with a reason.
+test-services:
+	@command -v chromium >/dev/null 2>&1 && ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
+		{ [ "$$(id -u)" = 0 ] && apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+		apt-get install -y -qq chromium postgresql >/dev/null; } || \
+		echo "chromium or postgresql missing: the browser and PostgreSQL tests will be skipped"
 
 run: $(STAMP)
 	$(VENV)/bin/python scripts/run_local.py
 
-test: $(STAMP) browser
+test: $(STAMP) test-services
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/pytest
 
