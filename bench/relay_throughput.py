@@ -4,7 +4,9 @@ N ~2 KB notifications (spooler.message.build, PickupWriter(durable=False)) are p
 *before* `relay run` starts (a subprocess, fresh config.toml, log_level "warning"). Per case:
   msgs/s, seconds  from starting the relay process until the sink has all N (includes
                    interpreter start-up and the start-up scan of pickup)
-  peak RSS MB      VmHWM of the relay process, read just before stopping it
+  drain/s          N-1 over the time from the first to the last arrival (start-up left out)
+  peak RSS MB      VmHWM summed over the relay process and its children (by default `relay
+                   run` is a supervisor with one relay per CPU), read just before stopping it
   idle latency     after the drain, 50 messages written one at a time, each waited for,
                    20 ms apart (kept connections are reused): median / max ms, write -> sink
 Cases: relay -> `relay sink` (aiosmtpd + Maildir, ~1 ms of CPU a message: above ~1,000/s it
@@ -14,8 +16,8 @@ work folder, no listener) whose maildrop is filled by `sendmail -C` while it is 
 `postfix start`; its latency includes a `sendmail` call and its RSS is the sum of VmHWM over
 master and its children. Arrivals are counted from the sinks' stdout by a thread (no polling).
 
-Run:  .venv/bin/python bench/relay_throughput.py [-n 10000] [--connections 4] [--dir /dev/shm]
-          [--sink relay|smtp-sink|postfix|all]       (the postfix case needs root)
+Run:  .venv/bin/python bench/relay_throughput.py [-n 10000] [--connections 4] [--processes 0]
+          [--dir /dev/shm] [--sink relay|smtp-sink|postfix|all]    (the postfix case needs root)
 Each case works in a fresh DIR/bench-relay-XXXX (default DIR ./var), removed at the end. The
 root fs here is ext4 without a journal (file creation slows after thousands of files): compare
 with --dir /dev/shm, and compare ratios within one run (see /work/shared/MEASUREMENTS.md).
@@ -94,11 +96,12 @@ def stop(proc: subprocess.Popen | None, grace: float = 20.0) -> None:
 class RelayRun:
     """`relay run` on the work folder's pickup, relaying to the sink's port."""
 
-    def __init__(self, work: Path, port: int, connections: int):
+    def __init__(self, work: Path, port: int, connections: int, processes: int):
         self.work, self.proc, self.log = work, None, work / "relay.log"
         (work / "config.toml").write_text(
             f'[pickup]\ndir = "pickup"\n\n[relay]\nqueue_dir = "queue"\nconnections = {connections}\n'
-            f'log_level = "warning"\n\n[relay.smarthost]\nhost = "127.0.0.1"\nport = {port}\n')
+            f'processes = {processes}\nlog_level = "warning"\n\n'
+            f'[relay.smarthost]\nhost = "127.0.0.1"\nport = {port}\n')
         (work / "pickup").mkdir()
         self.writer = PickupWriter(work / "pickup", durable=False)
 
@@ -133,7 +136,7 @@ class RelayRun:
 class PostfixRun(RelayRun):
     """A private Postfix instance (config, queue and log in the work folder)."""
 
-    def __init__(self, work: Path, port: int, connections: int):
+    def __init__(self, work: Path, port: int, connections: int, processes: int):
         self.work, self.etc, self.spool, self.log = work, work / "etc", work / "spool", work / "postfix.log"
         work.chmod(0o755)   # the postfix user must reach its queue
         for folder in (self.etc, self.spool, work / "data"):
@@ -243,7 +246,7 @@ class Sink:
         return True
 
 
-def run_case(mta: str, sink_kind: str, parent: Path, n: int, connections: int) -> dict:
+def run_case(mta: str, sink_kind: str, parent: Path, n: int, connections: int, processes: int) -> dict:
     work = Path(tempfile.mkdtemp(prefix="bench-relay-", dir=parent))
     label, relay, sink = f"{mta} -> {sink_kind}", None, None
 
@@ -253,7 +256,7 @@ def run_case(mta: str, sink_kind: str, parent: Path, n: int, connections: int) -
                 + (relay.log.read_text(errors="replace")[-2000:] if relay.log.exists() else "(none)"))
     try:
         port = free_port()
-        relay = (PostfixRun if mta == "postfix" else RelayRun)(work, port, connections)
+        relay = (PostfixRun if mta == "postfix" else RelayRun)(work, port, connections, processes)
         began = time.monotonic()
         relay.fill(n)
         print(f"  [{label}] {n:,} messages put in its pickup in {time.monotonic() - began:.1f}s")
@@ -305,12 +308,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-n", type=int, default=10_000, help="messages in the backlog (default 10,000)")
     parser.add_argument("--connections", type=int, default=4, help="[relay] connections (default 4)")
+    parser.add_argument("--processes", type=int, default=0,
+                        help="[relay] processes (default 0: one per CPU, under a supervisor)")
     parser.add_argument("--dir", help="parent of the work folder (default ./var; e.g. /dev/shm)")
     parser.add_argument("--sink", choices=("relay", "smtp-sink", "postfix", "all"), default="all",
                         help="postfix: Postfix relaying to smtp-sink; all: every case (default)")
     args = parser.parse_args()
-    if not 1 <= args.n <= 1_000_000 or not 1 <= args.connections <= 1000:
-        parser.error("-n must be 1..1,000,000 and --connections 1..1000")
+    if not 1 <= args.n <= 1_000_000 or not 1 <= args.connections <= 1000 or not 0 <= args.processes <= 64:
+        parser.error("-n must be 1..1,000,000, --connections 1..1000 and --processes 0..64")
     if not RELAY.exists():
         parser.error(f"no {RELAY}: install the project in this venv (pip install -e .)")
     parent = Path(os.path.abspath(args.dir or "var"))
@@ -321,7 +326,8 @@ def main() -> None:
     cases = sum(cases.values(), []) if args.sink == "all" else cases[args.sink]
     print(f"work folder under {parent}: {filesystem_of(str(parent))}")
     print(f"N = {args.n:,} messages of ~{len(message(0).content):,} bytes, "
-          f"connections = {args.connections}, CPUs = {os.cpu_count()}")
+          f"connections = {args.connections}, processes = {args.processes or 'one per CPU'}, "
+          f"CPUs = {os.cpu_count()}")
     results, failed = [], False
     try:
         for mta, sink_kind in cases:
@@ -333,7 +339,8 @@ def main() -> None:
                 print(f"  [{label}] SKIPPED: a private Postfix instance needs root and {POSTFIX}")
             else:
                 try:
-                    results.append(run_case(mta, sink_kind, parent, args.n, args.connections))
+                    results.append(run_case(mta, sink_kind, parent, args.n, args.connections,
+                                            args.processes))
                 except (BenchError, OSError, subprocess.SubprocessError) as e:
                     failed = True
                     print(f"  [{label}] FAILED: {e}")

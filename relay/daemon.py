@@ -71,6 +71,7 @@ class Relay:
         self._known: set[tuple[str, str]] = set()
         self._stopping = threading.Event()
         self._next_rescan = 0.0
+        self._last_rescan = 0.0
         self._next_deferred_scan = 0.0
         self._workers: list[_Worker] = []
         self.started = threading.Event()   # set once watching and workers are up
@@ -167,7 +168,10 @@ class Relay:
             return self.backoff.down_until - now
         if self.watcher.has_unsettled():  # seen without a close event: look again soon
             self._next_rescan = min(self._next_rescan, now + UNSETTLED_RECHECK)
+        if self.watcher.needs_rescan():  # a backlog larger than the names held: next batch
+            self._next_rescan = min(self._next_rescan, self._last_rescan + 1.0)
         if now >= self._next_rescan:
+            self._last_rescan = now
             self.watcher.rescan(now)
             unsettled = self.watcher.has_unsettled()
             self._next_rescan = now + (UNSETTLED_RECHECK if unsettled else RESCAN)

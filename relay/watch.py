@@ -29,24 +29,28 @@ from watchdog.events import (
 from watchdog.observers import Observer
 
 from relay.queue import is_message_name
-from spooler.envelope import TRANSACTIONAL, priority_of
+from spooler.envelope import BULK, TRANSACTIONAL, priority_of
 
 SETTLE = 1.0          # seconds a file found without a close event must sit unchanged
 WRITER_GIVE_UP = 600  # a write event with no close after this long: trust the settle check
+READY_CAP = 5000      # ready names held per class; the rest wait in the folder for a rescan
 
 
 class PickupWatcher:
     """Tracks which pickup names are ready to claim. Thread-safe; wakes `wake` on news."""
 
-    def __init__(self, pickup_dir: str | os.PathLike, wake: threading.Event, settle: float = SETTLE):
+    def __init__(self, pickup_dir: str | os.PathLike, wake: threading.Event, settle: float = SETTLE,
+                 ready_cap: int = READY_CAP):
         self.dir = Path(pickup_dir)
         self.wake = wake
         self.settle = settle
+        self.ready_cap = ready_cap
         self._lock = threading.Lock()
         self._ready: set[str] = set()          # transactional names
         self._ready_bulk: set[str] = set()
         self._writing: dict[str, float] = {}   # name -> last write event (open for writing)
         self._unsettled: set[str] = set()      # seen, completeness unknown
+        self._more = False                     # ready names were left in the folder (cap)
         self._observer = None
 
     def start(self) -> None:
@@ -80,40 +84,49 @@ class PickupWatcher:
             return bool(self._unsettled)
 
     def rescan(self, now: float | None = None) -> None:
-        """Look at the folder itself: catch missed events and settle what had none."""
+        """Look at the folder itself: catch missed events and settle what had none.
+
+        Holds at most READY_CAP names per class (the oldest); with more in the folder,
+        `needs_rescan()` asks for another look once those are taken.
+        """
         now = time.time() if now is None else now
         try:
             entries = os.scandir(self.dir)
         except FileNotFoundError:
             return
-        ready = 0
+        oldest = {TRANSACTIONAL: _Oldest(self.ready_cap), BULK: _Oldest(self.ready_cap)}
         with self._lock, entries:
-            present = set()
+            writing, unsettled = {}, set()
             for entry in entries:
                 name = entry.name
                 if not is_message_name(name):
                     continue
-                present.add(name)
                 last_write = self._writing.get(name)
                 if last_write is not None and now - last_write < WRITER_GIVE_UP:
+                    writing[name] = last_write
                     continue
                 try:
                     mtime = entry.stat(follow_symlinks=False).st_mtime
                 except FileNotFoundError:
                     continue
                 if now - mtime >= self.settle:
-                    self._mark_ready(name)
-                    ready += 1
-                    self._unsettled.discard(name)
-                    self._writing.pop(name, None)
+                    oldest[priority_of(name)].offer(name)
                 else:
-                    self._unsettled.add(name)
-            self._unsettled &= present
-            for name in list(self._writing):
-                if name not in present:
-                    del self._writing[name]
+                    unsettled.add(name)
+            # Events wait for the lock, so the scan is the whole truth: what left is forgotten.
+            self._writing, self._unsettled = writing, unsettled
+            # The oldest found join what events already said is complete (at most twice the cap).
+            self._ready.update(oldest[TRANSACTIONAL].names())
+            self._ready_bulk.update(oldest[BULK].names())
+            self._more = any(found.overflowed for found in oldest.values())
+            ready = any(self._ready) or any(self._ready_bulk)
         if ready:
             self.wake.set()
+
+    def needs_rescan(self) -> bool:
+        """True when the folder holds more than was taken in and most of that is given out."""
+        with self._lock:
+            return self._more and len(self._ready) + len(self._ready_bulk) < self.ready_cap // 4
 
     # -- what the events say ------------------------------------------------------------------
 
@@ -125,7 +138,11 @@ class PickupWatcher:
         self.wake.set()
 
     def _mark_ready(self, name: str) -> None:  # holds _lock
-        (self._ready if priority_of(name) == TRANSACTIONAL else self._ready_bulk).add(name)
+        names = self._ready if priority_of(name) == TRANSACTIONAL else self._ready_bulk
+        if len(names) < self.ready_cap:
+            names.add(name)
+        else:
+            self._more = True  # the next scan finds it: memory stays flat under any flood
 
     def _being_written(self, name: str) -> None:
         with self._lock:
@@ -142,6 +159,36 @@ class PickupWatcher:
         with self._lock:
             self._writing.pop(name, None)
             self._unsettled.discard(name)
+
+
+class _Oldest:
+    """Keeps the `size` smallest names offered (ids sort by time), in O(size) memory."""
+
+    def __init__(self, size: int):
+        self.size, self.heap, self.overflowed = size, [], False
+
+    def offer(self, name: str) -> None:
+        item = _Reversed(name)
+        if len(self.heap) < self.size:
+            heapq.heappush(self.heap, item)
+        else:
+            self.overflowed = True
+            if name < self.heap[0].name:  # smaller than the largest kept: swap it in
+                heapq.heapreplace(self.heap, item)
+
+    def names(self) -> list[str]:
+        return [item.name for item in self.heap]
+
+
+class _Reversed:
+    """Orders names backwards, so heapq's min-heap keeps the largest kept name on top."""
+    __slots__ = ("name",)
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def __lt__(self, other: _Reversed) -> bool:
+        return other.name < self.name
 
 
 def _take(names: set[str], limit: int) -> list[str]:
