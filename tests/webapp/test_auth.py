@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from email import message_from_bytes
 from email.policy import default
 
@@ -88,7 +89,11 @@ def test_wrong_password_and_unknown_address_get_the_same_answer(client, config):
     wrong = login(client, password="wrong password").get_data(as_text=True)
     unknown = login(client, email="nobody@example.org").get_data(as_text=True)
     assert "do not match" in wrong
-    assert wrong.replace("ann@example.org", "X") == unknown.replace("nobody@example.org", "X")
+
+    def comparable(page: str, email: str) -> str:  # the form's fresh CSRF token differs by design
+        return re.sub(r'name="csrf_token"[^>]*value="[^"]*"', "", page).replace(email, "X")
+
+    assert comparable(wrong, "ann@example.org") == comparable(unknown, "nobody@example.org")
 
 
 def test_password_reset_end_to_end(client, config):
