@@ -8,7 +8,7 @@ messages per second of:
   (d) build + smtplib.sendmail to a relay.sink.Sink on 127.0.0.1, new connection per message
   (e) the same over one persistent connection
   (f) build with stdlib EmailMessage (policy.default) + as_bytes(), for comparison with (a)
-Each case first runs a warm-up round that is not timed (see /work/shared/MEASUREMENTS.md).
+Each case first runs a warm-up round that is not timed (see MEASUREMENTS.md in the shared project notes).
 The sink runs in this process and stores what it receives in a Maildir next to the
 pickup folders, so (d) and (e) include its work (~1 ms/message), as a smart host would.
 

@@ -20,7 +20,7 @@ Run:  .venv/bin/python bench/relay_throughput.py [-n 10000] [--connections 4] [-
           [--dir /dev/shm] [--sink relay|smtp-sink|postfix|all]    (the postfix case needs root)
 Each case works in a fresh DIR/bench-relay-XXXX (default DIR ./var), removed at the end. The
 root fs here is ext4 without a journal (file creation slows after thousands of files): compare
-with --dir /dev/shm, and compare ratios within one run (see /work/shared/MEASUREMENTS.md).
+with --dir /dev/shm, and compare ratios within one run (see MEASUREMENTS.md in the shared project notes).
 """
 
 from __future__ import annotations
