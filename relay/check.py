@@ -7,7 +7,6 @@ talks EHLO (and STARTTLS/AUTH when configured) to the smart host. Creates nothin
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,8 +44,7 @@ def run_checks(config: Config) -> list[CheckResult]:
         results.append(CheckResult("smart host password", False,
                                    f"${host.password_env} is not set",
                                    f"export {host.password_env}=... in the relay's environment"))
-    probe = SmtpConnection(dataclasses.replace(host, timeout=min(host.timeout, 10.0)))
-    reachable, detail = probe.probe()
+    reachable, detail = SmtpConnection.check(host, max_timeout=10.0)
     extras = [x for x, on in (("STARTTLS", host.tls == "starttls"), ("TLS", host.tls == "tls"),
                               ("AUTH", bool(host.username))) if on]
     name = "smart host" + (f" ({', '.join(extras)})" if extras else "")

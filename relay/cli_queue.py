@@ -7,7 +7,6 @@ JSON document. A message a running relay holds in active/ is reported busy.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import sys
 import time
@@ -59,14 +58,13 @@ def status(ctx: click.Context, as_json: bool, warn_age: float, no_smarthost: boo
     if no_smarthost:
         reachable, detail = None, "not checked"
     else:
-        probe_config = dataclasses.replace(host, timeout=min(host.timeout, 5.0))
-        reachable, detail = SmtpConnection(probe_config).probe()
+        reachable, detail = SmtpConnection.check(host, max_timeout=5.0)
     problems = []
     if reachable is False:
         problems.append(f"smart host unreachable: {detail}")
     badmail = folders[BADMAIL]
     if badmail.count:
-        recent = sum(1 for r in message_rows(queue, (BADMAIL,), now=now) if r.age < 3600)
+        recent = queue.badmail_since(now - 3600)
         problems.append(f"badmail holds {badmail.count} message(s), {recent} new in the last hour: "
                         "see `relay list --folder badmail`")
     oldest = folders[DEFERRED].oldest_age

@@ -23,11 +23,22 @@ from collections import Counter, deque
 from relay.deliver import DeliveryResult, Outcome, SmtpConnection
 from relay.logsetup import reopen_log_files
 from relay.metrics import RelayMetrics
-from relay.queue import ACTIVE, DEFERRED, PICKUP, Attempt, Claimed, History, NotRegularFile, Queue
+from relay.queue import (
+    ACTIVE,
+    DEFERRED,
+    PICKUP,
+    Attempt,
+    Claimed,
+    History,
+    NotRegularFile,
+    Queue,
+    iso_time,
+)
 from relay.ratelimit import RateLimiter
 from relay.retry import HostBackoff, RetrySchedule
 from relay.watch import SETTLE, PickupWatcher
 from settings import Config
+from settings.units import format_duration
 from spooler.envelope import BULK, PRIORITIES, TRANSACTIONAL, MalformedMessage, parse_pickup
 
 log = logging.getLogger("relay")
@@ -208,7 +219,7 @@ class Relay:
         with self._cond:
             in_flight = self._in_flight
             waiting = {p: len(q) for p, q in self._waiting.items()}
-        if self.backoff.is_down:
+        if self.backoff.probing:
             return 1 - in_flight - sum(waiting.values())
         window = self.config.relay.connections * AHEAD_PER_CONNECTION
         if priority == TRANSACTIONAL:
@@ -274,7 +285,7 @@ class Relay:
             return False
         if self.backoff.paused(time.time()):
             return False
-        return not (self.backoff.is_down and self._in_flight > 0)
+        return not (self.backoff.probing and self._in_flight > 0)
 
     def _wait_for_work(self, timeout: float) -> bool:
         deadline = time.monotonic() + timeout
@@ -322,7 +333,7 @@ class Relay:
             return self._badmail(claimed, history, "malformed", f"not a message that can be sent: {e}")
         if now - history.arrived > relay.max_lifetime:
             return self._badmail(claimed, history, "expired", "expired: still undelivered after [relay] "
-                                 f"max_lifetime ({_age(now - history.arrived)} in the queue)",
+                                 f"max_lifetime ({format_duration(now - history.arrived)} in the queue)",
                                  message.sender, list(history.recipients_left or message.recipients))
         recipients = history.recipients_left or list(message.recipients)
         result = connection.deliver(message, recipients)
@@ -452,13 +463,6 @@ def _summary(counts: Counter) -> str:
     return " ".join(f"{k}={counts.get(k, 0)}" for k in ("sent", "deferred", "badmail"))
 
 
-def _age(seconds: float) -> str:
-    from settings.units import format_duration
-    return format_duration(seconds)
-
-
-def _iso(ts: float) -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%S %z", time.localtime(ts))
 
 
 def _reason_file(claimed: Claimed, history: History, reason: str, sender: str | None,
@@ -474,12 +478,12 @@ def _reason_file(claimed: Claimed, history: History, reason: str, sender: str | 
         lines += [f"  <{r.recipient}>: {r}" for r in result.replies]
     elif recipients:
         lines.append("recipients: " + ", ".join(f"<{r}>" for r in recipients))
-    lines.append(f"arrived: {_iso(history.arrived)}")
+    lines.append(f"arrived: {iso_time(history.arrived)}")
     lines.append(f"attempts: {len(history.attempts)}")
     if history.attempts:
-        lines.append(f"first attempt: {_iso(history.attempts[0].at)}")
-        lines.append(f"last attempt: {_iso(history.attempts[-1].at)}")
+        lines.append(f"first attempt: {iso_time(history.attempts[0].at)}")
+        lines.append(f"last attempt: {iso_time(history.attempts[-1].at)}")
         lines.append("history:")
-        lines += [f"  {_iso(a.at)}  {a.reply}  ({', '.join(a.recipients)})" for a in history.attempts]
-    lines.append(f"moved to badmail: {_iso(time.time())}")
+        lines += [f"  {iso_time(a.at)}  {a.reply}  ({', '.join(a.recipients)})" for a in history.attempts]
+    lines.append(f"moved to badmail: {iso_time(time.time())}")
     return "\n".join(lines) + "\n"

@@ -11,6 +11,7 @@ Uses [relay.smarthost] host, port, tls, username, password_env, timeout.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import os
 import re
@@ -135,6 +136,11 @@ class SmtpConnection:
             except OSError:
                 pass
         self.smtp = None
+
+    @classmethod
+    def check(cls, config: SmartHostConfig, max_timeout: float) -> tuple[bool, str]:
+        """Probe the smart host with a shorter timeout than deliveries use (status, check)."""
+        return cls(dataclasses.replace(config, timeout=min(config.timeout, max_timeout))).probe()
 
     def probe(self) -> tuple[bool, str]:
         """Connect and EHLO (and STARTTLS/AUTH when configured); (reachable, what was seen)."""

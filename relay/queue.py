@@ -176,7 +176,7 @@ class Queue:
             # folder for 0.5 s (to pair it with a rename in) and queues all later events
             # behind it, which would delay the next message by half a second. A crash
             # between the two leaves one inode under both names; see the check above and
-            # _drop_pickup_twins() at start.
+            # drop_pickup_twins() at start.
             os.link(source, target)
             source.unlink(missing_ok=True)
         except FileNotFoundError:  # taken by a relay that held the lock before us
@@ -240,7 +240,7 @@ class Queue:
         source = self.pickup / name if folder == PICKUP else self.dirs[folder] / name
         queue_id = new_queue_id() if folder == PICKUP else queue_id_of(name)
         self._write_reason(queue_id, f"reason: {why}\npickup file: {name}\n"
-                                     f"moved at: {_iso(time.time())}\n")
+                                     f"moved at: {iso_time(time.time())}\n")
         try:
             os.rename(source, self.dirs[BADMAIL] / queue_name(queue_id, priority_of(name)))
         except FileNotFoundError:
@@ -366,6 +366,17 @@ class Queue:
             os.unlink(entry.path)
             self._drop_history(queue_id)
         return removed
+
+    def badmail_since(self, since: float) -> int:
+        """How many messages went to badmail after `since` (a reason file's mtime is that moment)."""
+        count = 0
+        for entry in os.scandir(self.dirs[BADMAIL]):
+            try:
+                if entry.name.endswith(".bdr") and entry.stat().st_mtime > since:
+                    count += 1
+            except FileNotFoundError:
+                continue
+        return count
 
     def reason(self, queue_id: str) -> str | None:
         try:
@@ -514,5 +525,6 @@ def id_time(queue_id: str) -> float:
         return time.time()
 
 
-def _iso(ts: float) -> str:
+def iso_time(ts: float) -> str:
+    """A local timestamp as people read it in reason files and logs."""
     return time.strftime("%Y-%m-%d %H:%M:%S %z", time.localtime(ts))

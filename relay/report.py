@@ -37,7 +37,6 @@ class FolderTotals:
     count: int = 0
     bytes: int = 0
     oldest_age: float | None = None    # seconds since the oldest file's arrival
-    newest_mtime: float | None = None
 
 
 @dataclass
@@ -87,8 +86,6 @@ def folder_totals(queue: Queue, folder: str, now: float) -> FolderTotals:
             # deferred/ mtimes are next-attempt times; the id carries the arrival.
             arrived = id_time(entry.name) if folder in (DEFERRED, HOLD) else st.st_mtime
             oldest = arrived if oldest is None else min(oldest, arrived)
-            if totals.newest_mtime is None or st.st_mtime > totals.newest_mtime:
-                totals.newest_mtime = st.st_mtime
     if oldest is not None:
         totals.oldest_age = max(0.0, now - oldest)
     return totals

@@ -47,7 +47,3 @@ class HostBackoff:
 
     def paused(self, now: float) -> bool:
         return now < self.down_until
-
-    @property
-    def is_down(self) -> bool:
-        return self.probing
