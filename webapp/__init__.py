@@ -12,13 +12,18 @@ from pathlib import Path
 
 from flask import Flask, render_template
 
-from settings import Config, load_config
+from settings import Config, ConfigError, load_config
+from spooler.message import Address
 
 
 def create_app(config: Config | None = None, overrides: dict | None = None) -> Flask:
     config = config or load_config()
     app = Flask(__name__)
     web = config.webapp
+    try:  # fail at start, not at the first mail
+        Address.parse(web.mail_from)
+    except ValueError as e:
+        raise ConfigError(f"{config.path or 'embedded defaults'}: [webapp] mail_from: {e}") from None
     secure = web.base_url.startswith("https://")
     app.config.update(
         SECRET_KEY=_secret_key(web.secret_key_file),

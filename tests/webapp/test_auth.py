@@ -199,3 +199,15 @@ def test_logout_needs_a_post_with_csrf(client, config):
     token = csrf_token(client, "/")
     assert client.post("/account/logout", data={"csrf_token": token}).status_code == 302
     assert "Welcome back" not in client.get("/").get_data(as_text=True)
+
+
+def test_a_bad_mail_from_stops_the_site_at_start(config):
+    import dataclasses
+
+    from settings import ConfigError
+    from webapp import create_app
+
+    bad = dataclasses.replace(config, webapp=dataclasses.replace(
+        config.webapp, mail_from="Q&A <noreply@example.test>\nBcc: victim@example.org"))
+    with pytest.raises(ConfigError, match="mail_from"):
+        create_app(bad)
