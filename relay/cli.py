@@ -8,6 +8,7 @@ $PICKUP_RELAY_CONFIG, else ./config.toml, else the embedded defaults).
 from __future__ import annotations
 
 import dataclasses
+import os
 import signal
 import sys
 import time
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import click
 
-from relay.cli_common import UsageFailure, config_of
+from relay.cli_common import UsageFailure, act_as_queue_owner, config_of
 from spooler.envelope import PRIORITIES, TRANSACTIONAL, MalformedMessage, envelope_lines, parse_pickup
 from spooler.pickup import PickupError, PickupWriter
 
@@ -93,6 +94,8 @@ def run(ctx: click.Context) -> None:
     from relay.supervisor import child_slot, process_count, run_supervisor
 
     config = config_of(ctx)
+    act_as_queue_owner(config.relay.queue_dir)
+    os.umask(0o077)  # everything the relay writes (queue files, history, pid files) is its own
     configure_logging(config.relay.log_level, config.relay.log_file)
     slot = child_slot()
     count = process_count(config)

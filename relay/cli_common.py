@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import pwd
+from pathlib import Path
+
 import click
 
 from settings import Config, ConfigError, load_config
@@ -48,3 +52,32 @@ def table(headers: list[str], rows: list[list[str]], right: set[int] = frozenset
                          for i, (c, w) in enumerate(zip(cells, widths, strict=True))).rstrip()
 
     return "\n".join([line(headers)] + [line(r) for r in rows])
+
+
+def act_as_queue_owner(queue_dir: Path) -> None:
+    """Queue commands run as the queue's owner: as root, become it (so files written stay the
+    relay's, like Postfix's postsuper); as anyone else, refuse clearly when shut out."""
+    try:
+        st = os.stat(queue_dir)
+    except FileNotFoundError:
+        return  # nothing queued yet; `relay run` makes it
+    owner = _user_name(st.st_uid)
+    if os.geteuid() == 0:
+        if st.st_uid != 0:
+            if owner == str(st.st_uid):  # no passwd entry: no supplementary groups
+                os.setgroups([])
+            else:
+                os.initgroups(owner, st.st_gid)
+            os.setgid(st.st_gid)
+            os.setuid(st.st_uid)
+        return
+    if not os.access(queue_dir, os.R_OK | os.X_OK):
+        raise UsageFailure(f"the queue {queue_dir} belongs to {owner}: run this as that user "
+                           f"(sudo -u {owner} relay ...) or as root")
+
+
+def _user_name(uid: int) -> str:
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return str(uid)

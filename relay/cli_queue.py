@@ -13,7 +13,7 @@ import time
 
 import click
 
-from relay.cli_common import EXIT_PROBLEM, config_of, human_age, human_size, table
+from relay.cli_common import EXIT_PROBLEM, act_as_queue_owner, config_of, human_age, human_size, table
 from relay.pidfile import running_relays, wake_relays
 from relay.queue import ACTIVE, BADMAIL, DEFERRED, HOLD, SENT, AdminError, Queue
 from relay.report import STATUS_FOLDERS, folder_totals, message_detail, message_rows
@@ -22,6 +22,7 @@ from settings.units import parse_duration
 
 def _queue(ctx: click.Context) -> Queue:
     config = config_of(ctx)
+    act_as_queue_owner(config.relay.queue_dir)
     return Queue(config.relay.queue_dir, config.pickup.dir, archive=config.relay.archive)
 
 

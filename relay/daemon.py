@@ -30,9 +30,10 @@ from relay.queue import (
     Attempt,
     Claimed,
     History,
-    NotRegularFile,
     Queue,
+    Unclaimable,
     iso_time,
+    printable,
 )
 from relay.ratelimit import RateLimiter
 from relay.retry import HostBackoff, RetrySchedule
@@ -259,11 +260,11 @@ class Relay:
             if claimed is not None:
                 self.metrics.retried.inc()
             return claimed
-        except NotRegularFile as e:
+        except Unclaimable as e:
             queue_id = self.queue.badmail_unreadable(folder, name, str(e))
             self.counts["badmail"] += 1
             self.metrics.badmail.labels("unreadable").inc()
-            log.warning("%s: pickup file %r moved to badmail: %s", queue_id, name, e)
+            log.warning("%s: %s file %r moved to badmail: %s", queue_id, folder, name, e)
         except OSError as e:
             log.error("cannot claim %s/%s: %s (left where it is)", folder, name, e)
         return None
@@ -470,7 +471,7 @@ def _reason_file(claimed: Claimed, history: History, reason: str, sender: str | 
     """The human-readable .bdr: why, for whom, and every attempt."""
     lines = [f"reason: {reason}", f"queue id: {claimed.queue_id}"]
     if history.source:
-        lines.append(f"pickup file: {history.source}")
+        lines.append(f"pickup file: {printable(history.source)}")
     if sender is not None:
         lines.append(f"sender: <{sender}>")
     if result is not None:

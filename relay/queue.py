@@ -10,10 +10,17 @@ filesystem. Bulk messages carry `.bulk` in their name (ID.bulk.eml) so order
 needs no open(). The attempt history lives in meta/ID.json, which never moves.
 
 Claim protocol (several relays may share these folders): open the file,
-flock(LOCK_EX|LOCK_NB) it, then rename it out of the shared folder. The lock
+flock(LOCK_EX|LOCK_NB) it, then move it out of the shared folder. The lock
 follows the inode; a relay holds it until the message has left active/, and
 the kernel drops it if the relay dies. So a live relay's message is never
 taken twice, and a dead relay's active/ files are free to recover.
+
+Ownership: the queue is the relay's alone (folders 0700, files 0600). A pickup
+file the relay's user owns is hard-linked into active/ (no copy); one written
+by another user (the site as www-data) cannot be linked under
+fs.protected_hardlinks, nor re-dated or made private by a non-owner, so it is
+copied into a private file, synced, and only then unlinked from pickup.
+Files with a second name (a hard link planted in pickup) are never read.
 Reads [relay] queue_dir, archive and [pickup] dir. Raises QueueSetupError
 when the folders cannot be made or pickup and queue are on two filesystems.
 """
@@ -22,8 +29,10 @@ from __future__ import annotations
 
 import errno
 import fcntl
+import grp
 import json
 import os
+import pwd
 import re
 import stat
 import time
@@ -34,6 +43,7 @@ from spooler.envelope import BULK, TRANSACTIONAL, priority_of
 from spooler.pickup import new_queue_id
 
 PICKUP = "pickup"
+PRIVATE_DIR, PRIVATE_FILE = 0o700, 0o600   # the queue is the relay's user's alone
 ACTIVE, DEFERRED, HOLD, BADMAIL, SENT = "active", "deferred", "hold", "badmail", "sent"
 FOLDERS = (ACTIVE, DEFERRED, HOLD, BADMAIL, SENT)
 
@@ -119,13 +129,26 @@ class AdminError(Exception):
     """An admin command cannot do what was asked; the message says why."""
 
 
-class NotRegularFile(Exception):
+class Unclaimable(Exception):
+    """A file the relay will not read; it goes to badmail untouched, with this reason."""
+
+
+class NotRegularFile(Unclaimable):
     """A symlink, fifo, device or folder where a message file was expected."""
+
+
+class Unreadable(Unclaimable):
+    """A file the relay's user may not read (its writer's umask or mode shut the relay out)."""
+
+
+class HardLinked(Unclaimable):
+    """A file with a second name: reading it could mail out a file its sender may not read."""
 
 
 class Queue:
     def __init__(self, queue_dir: str | os.PathLike, pickup_dir: str | os.PathLike, *,
                  archive: bool = False):
+        self.uid = os.geteuid()
         self.root = Path(queue_dir)
         self.pickup = Path(pickup_dir)
         self.archive = archive
@@ -137,9 +160,11 @@ class Queue:
 
     def create(self) -> None:
         """Make the folders (if missing) and check they can work together."""
-        for path in (self.pickup, *self.dirs.values(), self.meta_dir):
+        folders = [(self.pickup, 0o777)] + [(path, PRIVATE_DIR) for path in
+                                            (self.root, *self.dirs.values(), self.meta_dir)]
+        for path, mode in folders:
             try:
-                path.mkdir(parents=True, exist_ok=True)
+                path.mkdir(mode=mode, parents=True, exist_ok=True)
             except OSError as e:
                 raise QueueSetupError(f"cannot create folder {path}: {e.strerror}") from None
             if not os.access(path, os.W_OK | os.X_OK):
@@ -156,7 +181,8 @@ class Queue:
     def claim_from_pickup(self, name: str) -> Claimed | None:
         """Take pickup/name into active/ under a new id; None if another relay took it first.
 
-        Raises NotRegularFile for anything but a regular file (nothing is followed).
+        Raises Unclaimable for anything but a regular file with one name (nothing is
+        followed or read), and OSError (EACCES) for a file the relay may not read.
         """
         source = self.pickup / name
         fd = _open_locked(source)
@@ -164,7 +190,13 @@ class Queue:
             return None
         try:
             st = os.fstat(fd)
-            if st.st_nlink > 1 and self._in_active(st):
+            if st.st_nlink == 0:  # a relay that held the lock before us took it
+                os.close(fd)
+                return None
+            if st.st_nlink > 1:
+                if not self._in_active(st):
+                    raise HardLinked(f"the file has {st.st_nlink} names (a hard link): not read, "
+                                     "as it could be a file its sender may not read")
                 # A relay died between link() and unlink() below: the queue has it already.
                 source.unlink(missing_ok=True)
                 os.close(fd)
@@ -172,13 +204,18 @@ class Queue:
             queue_id = new_queue_id()
             priority = priority_of(name)
             target = self.dirs[ACTIVE] / queue_name(queue_id, priority)
-            # link + unlink, not rename: watchdog holds back every rename *out of* a watched
-            # folder for 0.5 s (to pair it with a rename in) and queues all later events
-            # behind it, which would delay the next message by half a second. A crash
-            # between the two leaves one inode under both names; see the check above and
-            # drop_pickup_twins() at start.
-            os.link(source, target)
-            source.unlink(missing_ok=True)
+            if st.st_uid == self.uid:
+                # link + unlink, not rename: watchdog holds back every rename *out of* a
+                # watched folder for 0.5 s (to pair it with a rename in) and queues all later
+                # events behind it, which would delay the next message by half a second. A
+                # crash between the two leaves one inode under both names; see the check
+                # above and drop_pickup_twins() at start.
+                os.link(source, target)
+                source.unlink(missing_ok=True)
+                if st.st_mode & 0o077:
+                    os.fchmod(fd, PRIVATE_FILE)
+            else:
+                fd = self._copy_in(fd, source, target)
         except FileNotFoundError:  # taken by a relay that held the lock before us
             os.close(fd)
             return None
@@ -186,6 +223,31 @@ class Queue:
             os.close(fd)
             raise
         return Claimed(queue_id, priority, target, fd, name, st.st_mtime)
+
+    def _copy_in(self, fd: int, source: Path, target: Path) -> int:
+        """Copy another user's pickup file into a private, locked active/ file; unlink the
+        original once the copy is synced. Returns the copy's descriptor (fd is closed).
+
+        Crash safety: the copy is written under a hidden name (never taken; removed at
+        start) and synced before it gets its real name; the original goes last. A crash
+        between those two steps leaves both (sent twice at most, never lost).
+        """
+        temp = target.with_name(f".{target.name}.tmp")
+        out = os.open(temp, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+                      PRIVATE_FILE)
+        try:
+            fcntl.flock(out, fcntl.LOCK_EX | fcntl.LOCK_NB)  # new: nobody else can hold it
+            _copy_bytes(fd, out)
+            os.fdatasync(out)
+            os.rename(temp, target)
+        except BaseException:
+            os.close(out)
+            _unlink_quietly(temp)
+            raise
+        if _same_file(fd, source):  # not replaced by a new file of the same name meanwhile
+            source.unlink(missing_ok=True)
+        os.close(fd)
+        return out
 
     def _in_active(self, st: os.stat_result) -> bool:
         for entry in os.scandir(self.dirs[ACTIVE]):
@@ -198,9 +260,13 @@ class Queue:
         return False
 
     def drop_pickup_twins(self) -> int:
-        """Remove pickup names of messages already in active/ (a crash between link and unlink)."""
+        """Remove pickup names of messages already in active/ (a crash between link and unlink),
+        and copies a crash left half-made in active/ (their originals are still in pickup)."""
         inodes = set()
         for entry in os.scandir(self.dirs[ACTIVE]):
+            if entry.name.startswith(".") and entry.name.endswith(".tmp"):
+                _drop_unlocked(entry.path)
+                continue
             st = entry.stat(follow_symlinks=False)
             if st.st_nlink > 1:
                 inodes.add((st.st_dev, st.st_ino))
@@ -223,6 +289,8 @@ class Queue:
             if not _same_file(fd, source):  # moved on while we waited for the lock
                 os.close(fd)
                 return None
+            if os.fstat(fd).st_nlink > 1:
+                raise HardLinked("the file has a second name (a hard link): not read")
             target = self.dirs[ACTIVE] / name
             if folder != ACTIVE:
                 os.rename(source, target)
@@ -236,10 +304,12 @@ class Queue:
                        history.source if history else "", arrived, history)
 
     def badmail_unreadable(self, folder: str, name: str, why: str) -> str:
-        """Move folder/name (a symlink, fifo...) to badmail untouched, never following it."""
+        """Move folder/name (a symlink, fifo, hard link, unreadable file) to badmail untouched,
+        never following or reading it."""
         source = self.pickup / name if folder == PICKUP else self.dirs[folder] / name
         queue_id = new_queue_id() if folder == PICKUP else queue_id_of(name)
-        self._write_reason(queue_id, f"reason: {why}\npickup file: {name}\n"
+        where = "pickup file" if folder == PICKUP else f"{folder} file"
+        self._write_reason(queue_id, f"reason: {why}\n{where}: {printable(name)}\n"
                                      f"moved at: {iso_time(time.time())}\n")
         try:
             os.rename(source, self.dirs[BADMAIL] / queue_name(queue_id, priority_of(name)))
@@ -433,18 +503,72 @@ class Queue:
             os.close(fd)
 
     def save_history(self, queue_id: str, history: History) -> None:
-        path = self.meta_dir / f"{queue_id}.json"
-        temp = self.meta_dir / f".{queue_id}.json.tmp"
-        temp.write_text(history.to_json())
-        os.rename(temp, path)
+        _write_private(self.meta_dir / f"{queue_id}.json", history.to_json())
 
     def _drop_history(self, queue_id: str) -> None:
         (self.meta_dir / f"{queue_id}.json").unlink(missing_ok=True)
 
     def _write_reason(self, queue_id: str, reason: str) -> None:
-        temp = self.dirs[BADMAIL] / f".{queue_id}.bdr.tmp"
-        temp.write_text(reason)
-        os.rename(temp, self.dirs[BADMAIL] / f"{queue_id}.bdr")
+        _write_private(self.dirs[BADMAIL] / f"{queue_id}.bdr", reason)
+
+    def exposed_folders(self) -> list[str]:
+        """Queue folders whose modes let other users in (queued mail holds reset links)."""
+        found = []
+        for path in (self.root, *self.dirs.values(), self.meta_dir):
+            try:
+                mode = path.stat().st_mode
+            except FileNotFoundError:
+                continue
+            if mode & 0o077:
+                found.append(f"{path} is mode {stat.S_IMODE(mode):04o}")
+        return found
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write a small queue file (history, reason) readable by the relay's user alone, atomically."""
+    temp = path.with_name(f".{path.name}.tmp")
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC,
+                 PRIVATE_FILE)
+    try:
+        os.write(fd, text.encode())
+    finally:
+        os.close(fd)
+    os.rename(temp, path)
+
+
+def _copy_bytes(source: int, target: int) -> None:
+    try:
+        while os.copy_file_range(source, target, 1 << 24):
+            pass
+        return
+    except OSError as e:  # a filesystem or kernel without it: plain reads and writes
+        if e.errno not in (errno.EXDEV, errno.ENOSYS, errno.EOPNOTSUPP, errno.EINVAL):
+            raise
+    os.lseek(source, 0, os.SEEK_SET)
+    os.lseek(target, 0, os.SEEK_SET)
+    os.ftruncate(target, 0)
+    while chunk := os.read(source, 1 << 20):
+        view = memoryview(chunk)
+        while view:
+            view = view[os.write(target, view):]
+
+
+def _drop_unlocked(path: str) -> None:
+    """Remove a leftover file unless a live relay holds it (then it is still in the making)."""
+    try:
+        fd = _open_locked(Path(path))
+    except (NotRegularFile, OSError):
+        return
+    if fd is not None:
+        _unlink_quietly(path)
+        os.close(fd)
+
+
+def _unlink_quietly(path: str | Path) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
 
 
 def _open_locked(path: Path) -> int | None:
@@ -456,6 +580,8 @@ def _open_locked(path: Path) -> int | None:
     except OSError as e:
         if e.errno == errno.ELOOP:
             raise NotRegularFile("a symbolic link: not followed, its target left untouched") from None
+        if e.errno in (errno.EACCES, errno.EPERM):
+            raise Unreadable(_unreadable_reason(path)) from None
         raise
     try:
         mode = os.fstat(fd).st_mode
@@ -483,7 +609,7 @@ class _AdminLock:
     def __enter__(self) -> int | None:
         try:
             self.fd = _open_locked(self.path)
-        except NotRegularFile:
+        except Unclaimable:
             return None  # a symlink or fifo kept in badmail: no relay will ever hold it
         if self.fd is None:
             if os.path.lexists(self.path):
@@ -497,6 +623,31 @@ class _AdminLock:
     def __exit__(self, *exc) -> None:
         if self.fd is not None:
             os.close(self.fd)
+
+
+def _unreadable_reason(path: Path) -> str:
+    try:
+        st = os.stat(path, follow_symlinks=False)
+        whose = f"owner {_user_name(st.st_uid)}, group {_group_name(st.st_gid)}, " \
+                f"mode {stat.S_IMODE(st.st_mode):04o}"
+    except OSError:
+        whose = "its owner and mode unknown"
+    return (f"not readable by the relay's user ({whose}): writers must leave pickup files "
+            "readable by the relay's group (see the README's production layout)")
+
+
+def _user_name(uid: int) -> str:
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return str(uid)
+
+
+def _group_name(gid: int) -> str:
+    try:
+        return grp.getgrgid(gid).gr_name
+    except KeyError:
+        return str(gid)
 
 
 def _same_file(fd: int, path: Path) -> bool:
@@ -523,6 +674,13 @@ def id_time(queue_id: str) -> float:
         return int(queue_id[:14], 16) / 1e6
     except ValueError:
         return time.time()
+
+
+def printable(text: str) -> str:
+    """A file name as it can go into a one-line field: control characters escaped."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def iso_time(ts: float) -> str:

@@ -22,7 +22,9 @@ from pathlib import Path
 from spooler.envelope import TRANSACTIONAL, envelope_lines, pickup_name
 from spooler.message import OutgoingMessage
 
-_id_counter = 0
+# Readable by the pickup folder's group (the relay's, via the folder's setgid bit), never by
+# others, and never writable by anyone but its writer (see the README's production layout).
+PICKUP_FILE_MODE = 0o640
 
 
 class PickupError(Exception):
@@ -73,11 +75,12 @@ class PickupWriter:
         final = self.dir / pickup_name(queue_id, priority)
         temp = self.dir / f".{queue_id}.tmp"
         try:
-            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o640)
+            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, PICKUP_FILE_MODE)
         except OSError as e:
             raise PickupError(self._explain(e)) from e
         try:
             try:
+                os.fchmod(fd, PICKUP_FILE_MODE)  # whatever the umask: the relay's group reads it
                 view = memoryview(data)
                 while view:
                     view = view[os.write(fd, view):]
@@ -109,7 +112,7 @@ class PickupWriter:
         data = self._content_with_envelope(message, None, None)
         temp = self.dir / f".{new_queue_id()}.tmp"
         try:
-            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o640)
+            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, PICKUP_FILE_MODE)
             try:
                 os.write(fd, data)
                 if self.durable:
