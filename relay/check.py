@@ -8,11 +8,12 @@ talks EHLO (and STARTTLS/AUTH when configured) to the smart host. Creates nothin
 from __future__ import annotations
 
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
 from relay.deliver import SmtpConnection
-from relay.queue import FOLDERS
+from relay.queue import FOLDERS, Queue
 from settings import Config
 
 
@@ -39,6 +40,7 @@ def run_checks(config: Config) -> list[CheckResult]:
             "pickup and queue are on different filesystems"
         results.append(CheckResult("one filesystem", same, detail, "" if same else
                                    "claims are rename()s: move [relay] queue_dir next to [pickup] dir"))
+    results += folder_modes(config)
     host = config.relay.smarthost
     if host.username and host.password_env and host.password_env not in os.environ:
         results.append(CheckResult("smart host password", False,
@@ -51,6 +53,33 @@ def run_checks(config: Config) -> list[CheckResult]:
     results.append(CheckResult(name, reachable, detail, "" if reachable else
                                f"is the server at {host.host}:{host.port} running? "
                                "see [relay.smarthost]; for a local run: `relay sink`"))
+    return results
+
+
+def folder_modes(config: Config) -> list[CheckResult]:
+    """Modes that let other users read queued mail, or replace another writer's pickup file."""
+    results = []
+    exposed = Queue(config.relay.queue_dir, config.pickup.dir).exposed_folders()
+    if exposed:
+        results.append(CheckResult(
+            "queue modes", False, "others can look into the queue (it holds password-reset "
+            "links): " + "; ".join(exposed), f"chmod -R go-rwx {config.relay.queue_dir}"))
+    elif config.relay.queue_dir.is_dir():
+        results.append(CheckResult("queue modes", True, "the queue is private to its owner"))
+    try:
+        mode = stat.S_IMODE(config.pickup.dir.stat().st_mode)
+    except OSError:
+        return results
+    pickup = config.pickup.dir
+    if mode & 0o007:
+        results.append(CheckResult("pickup modes", False, f"{pickup} is mode {mode:04o}: any user "
+                                   "can read or drop mail there", f"chmod o-rwx {pickup}"))
+    elif mode & 0o020 and not mode & stat.S_ISVTX:
+        results.append(CheckResult("pickup modes", False, f"{pickup} is mode {mode:04o}: one writer "
+                                   "can delete or replace another's pending message",
+                                   f"chmod +t {pickup} (the sticky bit)"))
+    else:
+        results.append(CheckResult("pickup modes", True, f"{pickup} is mode {mode:04o}"))
     return results
 
 

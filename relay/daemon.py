@@ -93,6 +93,8 @@ class Relay:
     def start(self) -> None:
         """Check folders, take back a dead relay's active/ files, start watching and workers."""
         self.queue.create()
+        for exposed in self.queue.exposed_folders():
+            log.warning("queue folder open to other users: %s (chmod go-rwx it)", exposed)
         recovered = self._recover_active()
         if recovered:
             log.info("recovered %d message(s) left in active/ by a stopped relay", recovered)

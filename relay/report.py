@@ -9,6 +9,7 @@ relays. Used by `relay status`, `relay list` and `relay show`.
 from __future__ import annotations
 
 import os
+import stat
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -120,11 +121,8 @@ def message_detail(queue: Queue, queue_id: str) -> MessageDetail | None:
     row = _row(queue, folder, path.name, time.time())
     if row is None:
         return None
-    head = _head(path)
-    end = head.find(b"\n\r\n") if b"\n\r\n" in head else head.find(b"\n\n")
-    headers = head[: end + 1 if end >= 0 else len(head)].decode("utf-8", "replace")
     history = queue.history(queue_id)
-    return MessageDetail(row=row, path=str(path), headers=headers,
+    return MessageDetail(row=row, path=str(path), headers=_headers_shown(path),
                          history=[a.__dict__ for a in history.attempts] if history else [],
                          reason=queue.reason(queue_id) if folder == BADMAIL else None)
 
@@ -140,6 +138,8 @@ def _row(queue: Queue, folder: str, name: str, now: float) -> MessageRow | None:
     arrived = history.arrived if history else id_time(name)
     sender, recipients, error = "?", [], ""
     try:
+        if st.st_nlink > 1 or not stat.S_ISREG(st.st_mode):
+            raise OSError("not read: a link or not a regular file")
         sender, found = read_envelope(_head(path))
         recipients = list(found)
     except FileNotFoundError:
@@ -158,6 +158,22 @@ def _row(queue: Queue, folder: str, name: str, now: float) -> MessageRow | None:
         size=st.st_size, sender=sender, recipients=recipients,
         attempts=len(history.attempts) if history else 0,
         next_attempt=st.st_mtime if folder == DEFERRED else None, last_error=error)
+
+
+def _headers_shown(path: Path) -> str:
+    """A message's header section for `relay show`, or why it is not shown (badmail keeps
+    symlinks, folders and hard links untouched: they are never read)."""
+    try:
+        st = os.stat(path, follow_symlinks=False)
+        if not stat.S_ISREG(st.st_mode):
+            return "(not shown: not a regular file; it was never read)"
+        if st.st_nlink > 1:
+            return "(not shown: a file with a second name, a hard link; it was never read)"
+        head = _head(path)
+    except OSError as e:
+        return f"(not shown: {e.strerror or e})"
+    end = head.find(b"\n\r\n") if b"\n\r\n" in head else head.find(b"\n\n")
+    return head[: end + 1 if end >= 0 else len(head)].decode("utf-8", "replace")
 
 
 def _head(path: str | Path) -> bytes:
