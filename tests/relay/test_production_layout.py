@@ -1,0 +1,232 @@
+"""The README's production layout, followed on a scratch root: the site and the relay as two users.
+
+Runs `contrib/install-layout.sh` (what the README tells a sysadmin to run) under a scratch
+PREFIX with throwaway system users, sets fs.protected_hardlinks = 1 as Debian does, writes
+mail as the site's user under umask 0027 and runs `relay run` as the relay's user with
+`contrib/config.production.toml` (its paths moved under the scratch root, its smart host
+pointed at a test server). Needs root (as CI runs); skipped otherwise, saying so.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import signal
+import stat
+import subprocess
+import sys
+import sysconfig
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from tests.relay.relay_helpers import RELAY_BIN, files, wait_until
+
+REPO = Path(__file__).resolve().parents[2]
+PYTHONPATH = f"{REPO}:{sysconfig.get_paths()['purelib']}"
+pytestmark = pytest.mark.skipif(
+    os.geteuid() != 0 or not shutil.which("useradd"),
+    reason="needs root and useradd: it creates system users and a layout owned by them")
+
+SITE_WRITE = """
+import sys
+from spooler.message import Address, Notification, build
+from spooler.pickup import PickupWriter
+message = build(Notification(sender=Address("noreply@example.org", "Q&A"),
+                             to=[Address(sys.argv[2])], subject="Reset your password",
+                             text="https://qa.example.org/reset/secret-token\\n"))
+print(PickupWriter(sys.argv[1]).write(message))
+"""
+TRY_TO = """
+import os, sys
+action, path = sys.argv[1], sys.argv[2]
+try:
+    if action == "read":
+        open(path, "rb").read()
+    elif action == "unlink":
+        os.unlink(path)
+    elif action == "replace":
+        own = os.path.join(os.path.dirname(path), ".mine.tmp")
+        open(own, "wb").close()
+        os.rename(own, path)
+except PermissionError:
+    sys.exit(13)
+"""
+
+
+class Layout:
+    """The scratch root, its users and the commands each of them may run."""
+
+    def __init__(self, root: Path, relay: str, site: str, cron: str, python: str):
+        self.root, self.relay, self.site, self.cron = root, relay, site, cron
+        self.python = python
+        self.relay_cmd = [python, "-m", "relay"]
+        self.spool = root / "var/spool/pickup-relay"
+        self.pickup, self.queue = self.spool / "pickup", self.spool / "queue"
+        self.config = root / "etc/pickup-relay/config.toml"
+        self.env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONPATH": PYTHONPATH,
+                    "PICKUP_RELAY_CONFIG": str(self.config)}
+
+    def as_user(self, user: str, args: list[str], *, stdin: bytes | None = None,
+                umask: int = 0o027) -> subprocess.CompletedProcess:
+        entry = pwd.getpwnam(user)
+        groups = [g for g in os.getgrouplist(user, entry.pw_gid)]
+        return subprocess.run(args, user=entry.pw_uid, group=entry.pw_gid, extra_groups=groups,
+                              umask=umask, env=self.env, cwd=REPO, input=stdin,
+                              capture_output=True, timeout=60, check=False)
+
+    def site_writes(self, recipient: str) -> Path:
+        done = self.as_user(self.site, [self.python, "-c", SITE_WRITE, str(self.pickup),
+                                        recipient])
+        assert done.returncode == 0, done.stderr.decode()
+        return Path(done.stdout.decode().strip())
+
+    def may(self, user: str, action: str, path: Path) -> bool:
+        done = self.as_user(user, [self.python, "-c", TRY_TO, action, str(path)])
+        assert done.returncode in (0, 13), done.stderr.decode()
+        return done.returncode == 0
+
+
+@pytest.fixture
+def protected_hardlinks():
+    knob = Path("/proc/sys/fs/protected_hardlinks")
+    before = knob.read_text()
+    try:
+        knob.write_text("1")
+    except OSError as e:
+        pytest.skip(f"cannot set fs.protected_hardlinks here: {e.strerror}")
+    yield
+    knob.write_text(before)
+
+
+@pytest.fixture
+def layout(protected_hardlinks):
+    tag = os.urandom(3).hex()
+    relay, site, cron = f"prt-relay-{tag}", f"prt-site-{tag}", f"prt-cron-{tag}"
+    root = Path(tempfile.mkdtemp(prefix="pickup-relay-root-", dir="/tmp"))
+    os.chmod(root, 0o755)  # other users must reach the spool below it, as under /
+    try:
+        for user in (site, cron):
+            subprocess.run(["useradd", "--system", "--user-group", "--no-create-home",
+                            "--shell", "/usr/sbin/nologin", user], check=True, timeout=30)
+        python = python_for(site)
+        subprocess.run(["sh", str(REPO / "contrib/install-layout.sh")], check=True, timeout=30,
+                       env={**os.environ, "PREFIX": str(root), "RELAY_USER": relay,
+                            "SITE_USER": site})
+        subprocess.run(["usermod", "-a", "-G", relay, cron], check=True, timeout=30)
+        yield Layout(root, relay, site, cron, python)
+    finally:
+        for user in (relay, site, cron):
+            subprocess.run(["userdel", user], capture_output=True, timeout=30, check=False)
+            subprocess.run(["groupdel", user], capture_output=True, timeout=30, check=False)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def python_for(user: str) -> str:
+    """An interpreter another user may run with this checkout and its packages: this one,
+    or (when it sits in a private home, like a pyenv build) the system's of the same version."""
+    version = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    for python in (sys.executable, shutil.which(version, path="/usr/local/bin:/usr/bin")):
+        if python is None:
+            continue
+        try:
+            probe = subprocess.run([python, "-c", "import relay.cli, watchdog, aiosmtpd"],
+                                   cwd=REPO, env={"PYTHONPATH": PYTHONPATH}, user=user,
+                                   capture_output=True, timeout=30, check=False)
+        except PermissionError:  # the interpreter itself is out of this user's reach
+            continue
+        if probe.returncode == 0:
+            return python
+    pytest.skip(f"no {version} that user {user} may run with this checkout and its packages")
+
+
+def production_config(layout: Layout, port: int) -> None:
+    """contrib/config.production.toml as the README installs it, moved under the scratch root."""
+    text = (REPO / "contrib/config.production.toml").read_text()
+    for place in ("/etc/pickup-relay", "/var/spool/pickup-relay", "/var/log/pickup-relay",
+                  "/var/lib/pickup-relay"):
+        text = text.replace(place, f"{layout.root}{place}")
+    text = text.replace('host = "smtp.example.org"', 'host = "127.0.0.1"')
+    text = text.replace("port = 587", f"port = {port}")
+    text = text.replace('metrics_listen = "127.0.0.1:9465"', 'metrics_listen = ""')
+    text = text.replace('tls = "starttls"', 'tls = "none"')
+    text = text.replace('username = "relay@example.org"', 'username = ""')
+    layout.config.write_text(text)
+    os.chown(layout.config, 0, pwd.getpwnam(layout.relay).pw_gid)
+    os.chmod(layout.config, 0o640)
+
+
+def start_relay_as(layout: Layout) -> subprocess.Popen:
+    entry = pwd.getpwnam(layout.relay)
+    return subprocess.Popen([*layout.relay_cmd, "run"], user=entry.pw_uid, group=entry.pw_gid,
+                            extra_groups=[], env=layout.env, cwd=REPO,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def stop(process: subprocess.Popen) -> int:
+    process.send_signal(signal.SIGTERM)
+    return process.wait(timeout=45)
+
+
+def test_site_and_relay_as_two_users_deliver_and_keep_the_queue_private(layout, upstream):
+    production_config(layout, upstream.port)
+    assert stat.S_IMODE(layout.pickup.stat().st_mode) == 0o3770
+    assert stat.S_IMODE(layout.queue.stat().st_mode) == 0o700
+
+    # Before the relay runs: a second writer in the group can neither remove nor replace
+    # the site's pending message (the sticky bit).
+    pending = layout.site_writes("first@example.org")
+    assert stat.S_IMODE(pending.stat().st_mode) == 0o640
+    assert not layout.may(layout.cron, "unlink", pending)
+    assert not layout.may(layout.cron, "replace", pending)
+    assert layout.may(layout.cron, "read", pending)  # pickup is the group's drop box, not a vault
+
+    upstream.faults.rcpt_replies["second@example.org"] = "451 4.3.0 try again later"
+    relay = start_relay_as(layout)
+    try:
+        wait_until(lambda: len(upstream.received) == 1, timeout=30, what="the first message sent")
+        layout.site_writes("second@example.org")
+        deferred = layout.queue / "deferred"
+        wait_until(lambda: files(deferred), timeout=30, what="the second message deferred")
+        (queued,) = files(deferred)
+        st = queued.stat()
+        assert (pwd.getpwuid(st.st_uid).pw_name, stat.S_IMODE(st.st_mode)) == (layout.relay, 0o600)
+        assert not layout.may(layout.cron, "read", queued)
+        assert not layout.may(layout.site, "read", queued)
+        assert not files(layout.pickup)
+
+        # A cron job's mail (relay sendmail as a third user in the group) goes through too.
+        sent = layout.as_user(layout.cron, [*layout.relay_cmd, "sendmail", "-i", "root@example.org"],
+                              stdin=b"Subject: cron\n\nnightly job done\n")
+        assert sent.returncode == 0, sent.stderr.decode()
+        wait_until(lambda: len(upstream.received) == 2, timeout=30, what="the cron mail sent")
+
+        # A file its writer shut the relay out of goes to badmail, saying why; nothing is stuck.
+        shut_out = layout.as_user(layout.site, [layout.python, "-c", (
+            "import os, sys; fd = os.open(sys.argv[1] + '/.x.tmp', os.O_CREAT | os.O_WRONLY, 0o600);"
+            "os.write(fd, b'To: a@example.org\\n\\nhi\\n'); os.rename(sys.argv[1] + '/.x.tmp',"
+            " sys.argv[1] + '/private.eml')"), str(layout.pickup)])
+        assert shut_out.returncode == 0, shut_out.stderr.decode()
+        wait_until(lambda: files(layout.queue / "badmail", "*.bdr"), timeout=30,
+                   what="the unreadable file in badmail")
+        (reason,) = files(layout.queue / "badmail", "*.bdr")
+        assert "not readable by the relay's user" in reason.read_text()
+        assert f"owner {layout.site}" in reason.read_text() and "mode 0600" in reason.read_text()
+
+        # The admin, as root, retries: the command acts as the queue's owner.
+        upstream.faults.rcpt_replies.clear()
+        retried = subprocess.run([str(RELAY_BIN), "retry", "--all"], env=layout.env,
+                                 capture_output=True, text=True, timeout=60, check=False)
+        assert retried.returncode == 0, retried.stderr
+        wait_until(lambda: len(upstream.received) == 3, timeout=30, what="the retry sent")
+        assert all(pwd.getpwuid(p.stat().st_uid).pw_name == layout.relay
+                   for p in (layout.queue / "meta").iterdir())
+        refused = layout.as_user(layout.cron, [*layout.relay_cmd, "status"])
+        assert refused.returncode == 2 and f"belongs to {layout.relay}" in refused.stderr.decode()
+    finally:
+        assert stop(relay) == 0
+    recipients = sorted(r for message in upstream.received for r in message.recipients)
+    assert recipients == ["first@example.org", "root@example.org", "second@example.org"]
+    assert b"secret-token" in upstream.received[0].content
