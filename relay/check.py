@@ -71,9 +71,9 @@ def folder_modes(config: Config) -> list[CheckResult]:
     except OSError:
         return results
     pickup = config.pickup.dir
-    if mode & 0o007:
+    if mode & 0o002:
         results.append(CheckResult("pickup modes", False, f"{pickup} is mode {mode:04o}: any user "
-                                   "can read or drop mail there", f"chmod o-rwx {pickup}"))
+                                   "can drop mail there", f"chmod o-rwx {pickup}"))
     elif mode & 0o020 and not mode & stat.S_ISVTX:
         results.append(CheckResult("pickup modes", False, f"{pickup} is mode {mode:04o}: one writer "
                                    "can delete or replace another's pending message",

@@ -161,6 +161,11 @@ def show(ctx: click.Context, queue_id: str) -> None:
     for a in detail.history:
         when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(a["at"]))
         click.echo(f"  {when}  {a['reply']}  ({', '.join(a['recipients'])})")
+    if r.refused:
+        click.echo("refused for good:")
+        for x in r.refused:
+            when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(x["at"]))
+            click.echo(f"  <{x['recipient']}>  {x['reply']}  ({when})")
     if detail.reason:
         click.echo("\nbadmail reason:\n" + detail.reason.rstrip())
     click.echo("\nheaders:\n" + detail.headers.rstrip())

@@ -21,6 +21,7 @@ import time
 from collections import Counter, deque
 
 from relay.deliver import DeliveryResult, Outcome, SmtpConnection
+from relay.fate import GONE, Fate, decide, unsendable
 from relay.logsetup import reopen_log_files
 from relay.metrics import RelayMetrics
 from relay.queue import (
@@ -39,7 +40,6 @@ from relay.ratelimit import RateLimiter
 from relay.retry import HostBackoff, RetrySchedule
 from relay.watch import SETTLE, PickupWatcher
 from settings import Config
-from settings.units import format_duration
 from spooler.envelope import BULK, PRIORITIES, TRANSACTIONAL, MalformedMessage, parse_pickup
 
 log = logging.getLogger("relay")
@@ -322,22 +322,20 @@ class Relay:
     # -- one attempt --------------------------------------------------------------------------
 
     def attempt(self, connection: SmtpConnection, claimed: Claimed) -> Outcome:
-        """Try one claimed message once and move it to where its outcome says."""
+        """Try one claimed message once and move it to where relay.fate decides."""
         relay = self.config.relay
-        now = time.time()
         data = claimed.read(relay.max_message_size)
         history = claimed.history or History(claimed.arrived, claimed.source)
         if len(data) > relay.max_message_size:
-            return self._badmail(claimed, history, "too_big", "too big: over the "
-                                 f"{relay.max_message_size:,}-byte limit ([relay] max_message_size)")
+            return self._apply(claimed, history, unsendable(
+                f"too big: over the {relay.max_message_size:,}-byte limit ([relay] "
+                "max_message_size)", history.recipients_left or ()), "too_big")
         try:
             message = parse_pickup(data)
         except MalformedMessage as e:
-            return self._badmail(claimed, history, "malformed", f"not a message that can be sent: {e}")
-        if now - history.arrived > relay.max_lifetime:
-            return self._badmail(claimed, history, "expired", "expired: still undelivered after [relay] "
-                                 f"max_lifetime ({format_duration(now - history.arrived)} in the queue)",
-                                 message.sender, list(history.recipients_left or message.recipients))
+            return self._apply(claimed, history, unsendable(
+                f"not a message that can be sent: {e}", history.recipients_left or ()), "malformed")
+        now = time.time()
         recipients = history.recipients_left or list(message.recipients)
         result = connection.deliver(message, recipients)
         self.metrics.duration.observe(result.duration)
@@ -351,37 +349,36 @@ class Relay:
         else:
             self.backoff.answered()
             self.metrics.smarthost_up.set(1)
-        history.attempts.append(Attempt(now, _first_code(result), _summary_reply(result), recipients))
+        fate = decide(result, history, now, relay)
+        history.attempts.append(Attempt(now, _first_code(result), _summary_reply(result),
+                                        recipients, fate.charged))
         self._log_attempt(claimed, message.sender, result, len(history.attempts))
+        return self._apply(claimed, history, fate, "refused", message.sender)
 
-        later = result.recipients(Outcome.DEFERRED)
-        if later:
-            history.recipients_left = later
-            delay = self.schedule.delay(len(history.attempts))
-            next_attempt = time.time() + delay
-            self.queue.defer(claimed, history, next_attempt)
-            self._next_deferred_scan = min(self._next_deferred_scan, next_attempt)
+    def _apply(self, claimed: Claimed, history: History, fate: Fate, badmail_class: str,
+               sender: str | None = None) -> Outcome:
+        """Carry out a Fate: the one queue move and the counters that go with it."""
+        history.refused.extend(fate.refused)
+        if fate.destination == DEFERRED:
+            history.recipients_left = list(fate.recipients_left)
+            self.queue.defer(claimed, history, fate.next_attempt)
+            self._next_deferred_scan = min(self._next_deferred_scan, fate.next_attempt)
             self.counts["deferred"] += 1
             self.metrics.attempts.labels("deferred").inc()
             return Outcome.DEFERRED
-        if result.recipients(Outcome.SENT):
+        if fate.destination == GONE:
             self.queue.delivered(claimed)
             self.counts["sent"] += 1
             self.metrics.attempts.labels("sent").inc()
             return Outcome.SENT
-        self.metrics.attempts.labels("failed").inc()
-        return self._badmail(claimed, history, "refused",
-                             f"refused by the smart host: {_summary_reply(result)}",
-                             message.sender, recipients, result)
-
-    def _badmail(self, claimed: Claimed, history: History, reason_class: str, reason: str,
-                 sender: str | None = None, recipients: list[str] | None = None,
-                 result: DeliveryResult | None = None) -> Outcome:
-        text = _reason_file(claimed, history, reason, sender, recipients, result)
-        self.queue.to_badmail(claimed, text, history)
+        if history.attempts:
+            self.metrics.attempts.labels("failed").inc()
+            badmail_class = "expired" if fate.reason.startswith("expired") else badmail_class
+        history.recipients_left = list(fate.recipients_left) or None
+        self.queue.to_badmail(claimed, _reason_file(claimed, history, fate, sender), history)
         self.counts["badmail"] += 1
-        self.metrics.badmail.labels(reason_class).inc()
-        log.warning("%s: moved to badmail: %s", claimed.queue_id, reason)
+        self.metrics.badmail.labels(badmail_class).inc()
+        log.warning("%s: moved to badmail: %s", claimed.queue_id, fate.reason)
         return Outcome.FAILED
 
     def _log_attempt(self, claimed: Claimed, sender: str, result: DeliveryResult, attempt: int) -> None:
@@ -468,19 +465,19 @@ def _summary(counts: Counter) -> str:
 
 
 
-def _reason_file(claimed: Claimed, history: History, reason: str, sender: str | None,
-                 recipients: list[str] | None, result: DeliveryResult | None) -> str:
+def _reason_file(claimed: Claimed, history: History, fate: Fate, sender: str | None) -> str:
     """The human-readable .bdr: why, for whom, and every attempt."""
-    lines = [f"reason: {reason}", f"queue id: {claimed.queue_id}"]
+    lines = [f"reason: {fate.reason}", f"queue id: {claimed.queue_id}"]
     if history.source:
         lines.append(f"pickup file: {printable(history.source)}")
     if sender is not None:
         lines.append(f"sender: <{sender}>")
-    if result is not None:
-        lines.append("recipients:")
-        lines += [f"  <{r.recipient}>: {r}" for r in result.replies]
-    elif recipients:
-        lines.append("recipients: " + ", ".join(f"<{r}>" for r in recipients))
+    if history.refused:
+        lines.append("refused:")
+        lines += [f"  <{r.recipient}>: {r.reply} ({iso_time(r.at)})" for r in history.refused]
+    owed = [r for r in fate.recipients_left if r not in {x.recipient for x in history.refused}]
+    if owed:
+        lines.append("undelivered: " + ", ".join(f"<{r}>" for r in owed))
     lines.append(f"arrived: {iso_time(history.arrived)}")
     lines.append(f"attempts: {len(history.attempts)}")
     if history.attempts:

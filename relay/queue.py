@@ -71,21 +71,35 @@ class Attempt:
     code: int | None        # SMTP reply code; None when no reply came (refused, timeout)
     reply: str
     recipients: list[str]
+    charged: bool = True    # counts as a retry step (not when the host could not be reached)
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A recipient the smart host refused for good (5xx), with its reply and when."""
+    recipient: str
+    reply: str
+    at: float
 
 
 @dataclass
 class History:
     """What the queue remembers of a message between attempts (meta/ID.json)."""
-    arrived: float
+    arrived: float                                     # when the relay first claimed it
     source: str = ""                                   # the pickup file name it came in as
     recipients_left: list[str] | None = None           # set once some recipients are done
     attempts: list[Attempt] = field(default_factory=list)
+    refused: list[Refusal] = field(default_factory=list)
+
+    def charged_attempts(self) -> int:
+        return sum(1 for a in self.attempts if a.charged)
 
     def to_json(self) -> str:
         return json.dumps({
             "arrived": self.arrived, "source": self.source,
             "recipients_left": self.recipients_left,
             "attempts": [a.__dict__ for a in self.attempts],
+            "refused": [r.__dict__ for r in self.refused],
         })
 
     @classmethod
@@ -93,7 +107,8 @@ class History:
         data = json.loads(text)
         return cls(arrived=data["arrived"], source=data.get("source", ""),
                    recipients_left=data.get("recipients_left"),
-                   attempts=[Attempt(**a) for a in data.get("attempts", [])])
+                   attempts=[Attempt(**a) for a in data.get("attempts", [])],
+                   refused=[Refusal(**r) for r in data.get("refused", [])])
 
 
 @dataclass
@@ -222,7 +237,7 @@ class Queue:
         except BaseException:
             os.close(fd)
             raise
-        return Claimed(queue_id, priority, target, fd, name, st.st_mtime)
+        return Claimed(queue_id, priority, target, fd, name, time.time())  # age counts from here
 
     def _copy_in(self, fd: int, source: Path, target: Path) -> int:
         """Copy another user's pickup file into a private, locked active/ file; unlink the

@@ -52,6 +52,7 @@ class MessageRow:
     attempts: int
     next_attempt: float | None
     last_error: str
+    refused: list[dict] = field(default_factory=list)   # recipients refused for good: reply, at
 
     def to_json(self) -> dict:
         return dict(self.__dict__)  # flat fields: no need for asdict()'s deep copies
@@ -157,7 +158,8 @@ def _row(queue: Queue, folder: str, name: str, now: float) -> MessageRow | None:
         id=queue_id, folder=folder, priority=priority_of(name), age=max(0.0, now - arrived),
         size=st.st_size, sender=sender, recipients=recipients,
         attempts=len(history.attempts) if history else 0,
-        next_attempt=st.st_mtime if folder == DEFERRED else None, last_error=error)
+        next_attempt=st.st_mtime if folder == DEFERRED else None, last_error=error,
+        refused=[r.__dict__ for r in history.refused] if history else [])
 
 
 def _headers_shown(path: Path) -> str:

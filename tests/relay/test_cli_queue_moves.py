@@ -149,7 +149,8 @@ def test_queue_left_by_a_real_relay_is_listed_repaired_and_sent(config_path, con
     assert (rows["deferred"]["recipients"], rows["deferred"]["attempts"], rows["deferred"]["last_error"]) \
         == (["later@example.test"], 1, "451 4.7.1 Greylisted")
     assert rows["deferred"]["next_attempt"] > time.time() + 3000  # the 1h schedule
-    assert rows["badmail"]["last_error"] == "refused by the smart host: 550 5.1.1 No such user"
+    assert rows["badmail"]["last_error"] == (
+        "refused by the smart host for 1 recipient: <gone@example.test>: 550 5.1.1 No such user")
     assert relay_cli(config_path, "status").exit_code == 1  # badmail needs a human
     upstream.faults.rcpt_replies.clear()  # the sysadmin fixed the mailboxes
     assert relay_cli(config_path, "retry", "--all").exit_code == 0

@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 import json
+import time
 
 from relay.queue import History
 from relay.sink import free_port
-from tests.relay.relay_helpers import RunningRelay, drop_notification, files, relay_config, wait_until
+from tests.relay.relay_helpers import (
+    RunningRelay,
+    drop_notification,
+    files,
+    relay_cli,
+    relay_config,
+    wait_until,
+    write_relay_toml,
+)
 from tests.smtp_servers import BusyServer, FaultyServer
 
 
@@ -64,14 +73,29 @@ def test_451_for_one_recipient_delivers_the_other_and_retries_only_the_first(tmp
     assert not list((config.relay.queue_dir / "meta").iterdir())
 
 
-def test_550_for_one_recipient_delivers_the_others_without_badmail(tmp_path, upstream):
+def test_550_for_one_recipient_delivers_the_others_and_keeps_the_refusal_findable(tmp_path, upstream):
     upstream.faults.rcpt_replies["gone@example.test"] = "550 5.1.1 No such user"
     config = relay_config(tmp_path, upstream.port)
-    drop_notification(config, to=["ok@example.test", "gone@example.test"])
+    drop_notification(config, to=["ok@example.test", "gone@example.test", "also@example.test"])
     with RunningRelay(config) as relay:
-        wait_until(lambda: relay.counts["sent"] == 1)
-    assert [r.recipients for r in upstream.received] == [["ok@example.test"]]
-    assert not files(queue_folder(config, "badmail")) and not files(queue_folder(config, "deferred"))
+        wait_until(lambda: relay.counts["badmail"] == 1, what="the refusal kept in badmail")
+    assert [r.recipients for r in upstream.received] == [["ok@example.test", "also@example.test"]]
+    assert not files(queue_folder(config, "deferred"))
+    config_file = write_relay_toml(tmp_path, upstream.port)
+    (row,) = json.loads(relay_cli(config_file, "list", "--folder", "badmail", "--json").output)["messages"]
+    assert row["recipients"] == ["gone@example.test"]
+    assert row["last_error"].startswith("refused by the smart host for 1 recipient; delivered to "
+                                        "the other 2: <gone@example.test>: 550 5.1.1 No such user")
+    ((refusal),) = row["refused"]
+    assert refusal["recipient"] == "gone@example.test" and refusal["reply"] == "550 5.1.1 No such user"
+    assert abs(refusal["at"] - time.time()) < 60
+    shown = relay_cli(config_file, "show", row["id"]).output
+    assert "refused for good:\n  <gone@example.test>  550 5.1.1 No such user" in shown
+    upstream.faults.rcpt_replies.clear()  # the mailbox exists again: only its owner gets a copy
+    assert relay_cli(config_file, "requeue-badmail", row["id"]).exit_code == 0
+    with RunningRelay(config) as relay:
+        wait_until(lambda: relay.counts["sent"] == 1, what="the requeued message sent")
+    assert [r.recipients for r in upstream.received][1:] == [["gone@example.test"]]
 
 
 def test_550_for_every_recipient_goes_to_badmail_with_the_reply(tmp_path, upstream):
