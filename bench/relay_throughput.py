@@ -49,7 +49,7 @@ SMTP_SINK, POSTFIX, SENDMAIL = "/usr/sbin/smtp-sink", "/usr/sbin/postfix", "/usr
 RELAY = Path(sys.executable).with_name("relay")
 GIVE_UP = 600.0          # seconds a drain may take before the benchmark gives up
 LATENCY_SAMPLES = 50
-SETTLE = 1.1             # the relay's start-up scan takes files older than 1 s at once
+SETTLE = 2.1             # the relay's start-up scan takes files older than 2 s at once
 PARAGRAPH = ("Someone answered your question about keeping web requests fast when they "
              "send email: write the message to a pickup folder and let a relay forward it.\n")
 MASTER_CF = "".join(f"{line}\n" for line in (   # no chroot, no listener: only what relaying needs

@@ -84,6 +84,7 @@ class Relay:
         self._stopping = threading.Event()
         self._next_rescan = 0.0
         self._last_rescan = 0.0
+        self._last_recheck = 0.0
         self._next_deferred_scan = 0.0
         self._workers: list[_Worker] = []
         self.started = threading.Event()   # set once watching and workers are up
@@ -180,15 +181,15 @@ class Relay:
                 log.info("removed %d badmail message(s) older than badmail_max_age", removed)
         if self.backoff.paused(now):
             return self.backoff.down_until - now
-        if self.watcher.has_unsettled():  # seen without a close event: look again soon
-            self._next_rescan = min(self._next_rescan, now + UNSETTLED_RECHECK)
         if self.watcher.needs_rescan():  # a backlog larger than the names held: next batch
             self._next_rescan = min(self._next_rescan, self._last_rescan + 1.0)
         if now >= self._next_rescan:
-            self._last_rescan = now
+            self._last_rescan = self._last_recheck = now
             self.watcher.rescan(now)
-            unsettled = self.watcher.has_unsettled()
-            self._next_rescan = now + (UNSETTLED_RECHECK if unsettled else RESCAN)
+            self._next_rescan = now + RESCAN
+        elif self.watcher.has_unsettled() and now - self._last_recheck >= UNSETTLED_RECHECK:
+            self._last_recheck = now  # files waiting to stand still: a stat each, no scan
+            self.watcher.recheck(now)
         rooms = [max(0, CANDIDATE_WINDOW - len(self._candidates[(p, PICKUP)])) for p in PRIORITIES]
         for name in self.watcher.take_ready(*rooms):
             self._add_candidate(PICKUP, name)
@@ -201,7 +202,10 @@ class Relay:
                 next_due = now + 1.0
             self._next_deferred_scan = min(now + RESCAN, next_due)
         self._fill()
-        return min(self._next_rescan, self._next_deferred_scan, now + RESCAN) - now
+        wake_at = min(self._next_rescan, self._next_deferred_scan, now + RESCAN)
+        if self.watcher.has_unsettled():
+            wake_at = min(wake_at, self._last_recheck + UNSETTLED_RECHECK)
+        return wake_at - now
 
     def _add_candidate(self, folder: str, name: str) -> None:
         key = (folder, name)

@@ -1,13 +1,17 @@
 """Knowing when a pickup file is complete: watchdog events, start-up scan, periodic rescan.
 
-Events are hints, the folder is the truth. A file is ready when a writer
-closed it after writing (close-write), when it was renamed within pickup
-(the spooler's hidden temp name -> *.eml), or, for anything seen without
-such an event (renamed in from another folder, found by a scan), when its
-mtime is older than the settle time and no write event says it is still
-open. Hidden and *.tmp names are never taken. Watchdog callbacks only
-record names and wake the daemon; they never open or parse a file.
-Overflowed or missed events only delay a message until the next rescan.
+Events are hints, the folder is the truth. A file renamed into place (the
+spooler's hidden temp name -> *.eml, `mv` from elsewhere, `relay drop`) is
+ready at once: a rename is atomic. Anything else (written in place and
+closed, perhaps to be opened again by `>>`; found by a scan) is ready once
+its mtime is older than the settle time, or once it has stood still (same
+size, mtime and inode) for the settle time by this process's monotonic
+clock, and no write event says it is still open: a future mtime or a clock
+stepped back never strands a file. Hidden and *.tmp names are never taken. The kernel is asked
+only for renames-in, writes and close-after-write (see _PickupEmitter), so
+the relay's own reads, links, renames and unlinks in pickup cost no events.
+Watchdog callbacks only record names and wake the daemon; they never open or
+parse a file. Overflowed or missed events only delay a message until a rescan.
 """
 
 from __future__ import annotations
@@ -18,20 +22,14 @@ import threading
 import time
 from pathlib import Path
 
-from watchdog.events import (
-    FileClosedEvent,
-    FileCreatedEvent,
-    FileModifiedEvent,
-    FileMovedEvent,
-    FileSystemEvent,
-    FileSystemEventHandler,
-)
-from watchdog.observers import Observer
+from watchdog.events import FileSystemEvent, FileSystemEventHandler
+from watchdog.observers.inotify import InotifyEmitter, InotifyObserver
+from watchdog.observers.inotify_c import InotifyConstants
 
 from relay.queue import is_message_name
 from spooler.envelope import BULK, TRANSACTIONAL, priority_of
 
-SETTLE = 1.0          # seconds a file found without a close event must sit unchanged
+SETTLE = 2.0          # seconds a file not renamed into place must stand still before it is taken
 WRITER_GIVE_UP = 600  # a write event with no close after this long: trust the settle check
 READY_CAP = 5000      # ready names held per class; the rest wait in the folder for a rescan
 
@@ -49,16 +47,13 @@ class PickupWatcher:
         self._ready: set[str] = set()          # transactional names
         self._ready_bulk: set[str] = set()
         self._writing: dict[str, float] = {}   # name -> last write event (open for writing)
-        self._unsettled: set[str] = set()      # seen, completeness unknown
+        self._settling: dict[str, tuple[tuple, float]] = {}  # name -> (what it looked like, since)
         self._more = False                     # ready names were left in the folder (cap)
         self._observer = None
 
     def start(self) -> None:
-        observer = Observer()
-        # Only the events that say something about completeness: the kernel then does not
-        # even report the relay's own opens, reads and unlinks (one claim = no events).
-        observer.schedule(_Events(self), str(self.dir), recursive=False, event_filter=[
-            FileCreatedEvent, FileModifiedEvent, FileClosedEvent, FileMovedEvent])
+        observer = _PickupObserver()
+        observer.schedule(_Events(self), str(self.dir), recursive=False)
         observer.daemon = True
         observer.start()
         self._observer = observer
@@ -81,7 +76,30 @@ class PickupWatcher:
 
     def has_unsettled(self) -> bool:
         with self._lock:
-            return bool(self._unsettled)
+            return bool(self._settling)
+
+    def recheck(self, now: float | None = None) -> None:
+        """Look again at the files waiting to settle only (a stat each, no folder scan)."""
+        now = time.time() if now is None else now
+        with self._lock:
+            names = list(self._settling)
+        ready = False
+        for name in names:
+            try:
+                st = os.stat(self.dir / name, follow_symlinks=False)
+            except FileNotFoundError:
+                st = None
+            with self._lock:
+                if name not in self._settling:
+                    continue  # claimed or renamed meanwhile
+                if st is None:
+                    del self._settling[name]
+                elif self._settled(name, st, now, time.monotonic()):
+                    del self._settling[name]
+                    self._mark_ready(name)
+                    ready = True
+        if ready:
+            self.wake.set()
 
     def rescan(self, now: float | None = None) -> None:
         """Look at the folder itself: catch missed events and settle what had none.
@@ -96,25 +114,26 @@ class PickupWatcher:
             return
         oldest = {TRANSACTIONAL: _Oldest(self.ready_cap), BULK: _Oldest(self.ready_cap)}
         with self._lock, entries:
-            writing, unsettled = {}, set()
+            writing, settling = {}, {}
+            mono = time.monotonic()
             for entry in entries:
                 name = entry.name
                 if not is_message_name(name):
                     continue
                 last_write = self._writing.get(name)
-                if last_write is not None and now - last_write < WRITER_GIVE_UP:
+                if last_write is not None and mono - last_write < WRITER_GIVE_UP:
                     writing[name] = last_write
                     continue
                 try:
-                    mtime = entry.stat(follow_symlinks=False).st_mtime
+                    st = entry.stat(follow_symlinks=False)
                 except FileNotFoundError:
                     continue
-                if now - mtime >= self.settle:
+                if self._settled(name, st, now, mono):
                     oldest[priority_of(name)].offer(name)
                 else:
-                    unsettled.add(name)
+                    settling[name] = self._settling[name]
             # Events wait for the lock, so the scan is the whole truth: what left is forgotten.
-            self._writing, self._unsettled = writing, unsettled
+            self._writing, self._settling = writing, settling
             # The oldest found join what events already said is complete (at most twice the cap).
             self._ready.update(oldest[TRANSACTIONAL].names())
             self._ready_bulk.update(oldest[BULK].names())
@@ -122,6 +141,17 @@ class PickupWatcher:
             ready = any(self._ready) or any(self._ready_bulk)
         if ready:
             self.wake.set()
+
+    def _settled(self, name: str, st: os.stat_result, now: float, mono: float) -> bool:
+        """Has this file stood still long enough? Holds _lock; tracks it in _settling if not."""
+        if now - st.st_mtime >= self.settle:  # never for a future mtime
+            return True  # untouched for that long by the wall clock (a backlog at start)
+        looks = (st.st_size, st.st_mtime_ns, st.st_ino)
+        seen = self._settling.get(name)
+        if seen is not None and seen[0] == looks:
+            return mono - seen[1] >= self.settle
+        self._settling[name] = (looks, mono)  # new or changed: the settle time starts again
+        return False
 
     def needs_rescan(self) -> bool:
         """True when the folder holds more than was taken in and most of that is given out."""
@@ -133,7 +163,7 @@ class PickupWatcher:
     def _complete(self, name: str) -> None:
         with self._lock:
             self._writing.pop(name, None)
-            self._unsettled.discard(name)
+            self._settling.pop(name, None)
             self._mark_ready(name)
         self.wake.set()
 
@@ -146,19 +176,15 @@ class PickupWatcher:
 
     def _being_written(self, name: str) -> None:
         with self._lock:
-            self._writing[name] = time.time()
-            self._unsettled.discard(name)
+            self._writing[name] = time.monotonic()
+            self._settling.pop(name, None)
 
-    def _seen(self, name: str) -> None:
-        with self._lock:
-            if name not in self._writing:
-                self._unsettled.add(name)
-        self.wake.set()
-
-    def _gone(self, name: str) -> None:
+    def _closed(self, name: str) -> None:
+        """Closed after writing, in place: it may be opened again (`>>`), so it must settle."""
         with self._lock:
             self._writing.pop(name, None)
-            self._unsettled.discard(name)
+            self._settling[name] = ((), time.monotonic())  # matches no stat: tracked from now
+        self.wake.set()
 
 
 class _Oldest:
@@ -197,6 +223,26 @@ def _take(names: set[str], limit: int) -> list[str]:
     return taken
 
 
+class _PickupEmitter(InotifyEmitter):
+    """Asks the kernel only for renames into the folder, writes and close-after-write.
+
+    Not IN_CREATE (an open() says nothing of completeness, and would hide a rename-in,
+    which watchdog reports as the same created event) and not IN_MOVED_FROM (watchdog
+    holds back a rename out of the folder for half a second to pair it, and queues every
+    later event behind it). So a created event here always means renamed into place.
+    """
+
+    def get_event_mask_from_filter(self) -> int:
+        return (InotifyConstants.IN_DELETE_SELF | InotifyConstants.IN_MOVED_TO
+                | InotifyConstants.IN_MODIFY | InotifyConstants.IN_CLOSE_WRITE)
+
+
+class _PickupObserver(InotifyObserver):
+    def __init__(self) -> None:
+        super().__init__()
+        self._emitter_class = _PickupEmitter
+
+
 class _Events(FileSystemEventHandler):
     def __init__(self, watcher: PickupWatcher):
         self.watcher = watcher
@@ -207,21 +253,18 @@ class _Events(FileSystemEventHandler):
         head, name = os.path.split(path)
         return name if head == self.folder and is_message_name(name) else None
 
-    def on_closed(self, event: FileSystemEvent) -> None:   # close after write: complete
+    def on_created(self, event: FileSystemEvent) -> None:  # renamed into place: complete
         if name := self._name(event.src_path):
             self.watcher._complete(name)
 
-    def on_moved(self, event: FileSystemEvent) -> None:    # renamed within pickup: complete
-        if name := self._name(event.src_path):
-            self.watcher._gone(name)
+    def on_moved(self, event: FileSystemEvent) -> None:    # (never paired without IN_MOVED_FROM)
         if name := self._name(event.dest_path):
             self.watcher._complete(name)
 
-    def on_created(self, event: FileSystemEvent) -> None:  # opened for writing, or moved in
+    def on_closed(self, event: FileSystemEvent) -> None:   # written in place and closed
         if name := self._name(event.src_path):
-            self.watcher._seen(name)
+            self.watcher._closed(name)
 
     def on_modified(self, event: FileSystemEvent) -> None:  # written to: still open
         if not event.is_directory and (name := self._name(event.src_path)):
             self.watcher._being_written(name)
-

@@ -64,6 +64,11 @@ def test_a_file_renamed_into_place_is_ready_at_once(pickup_dir, watcher):
     wait_until(lambda: watcher.take_ready(10, 10) == ["x.eml"], timeout=5, what="the moved event")
 
 
+def ready_after_rechecks(watcher) -> list[str]:
+    watcher.recheck()  # what the daemon does every 0.25 s while files wait to settle
+    return watcher.take_ready(10, 10)
+
+
 def test_a_file_still_open_for_writing_is_never_ready(pickup_dir, watcher):
     with open(pickup_dir / "slow.eml", "wb") as f:
         f.write(b"To: a@example.test\r\n")
@@ -72,7 +77,39 @@ def test_a_file_still_open_for_writing_is_never_ready(pickup_dir, watcher):
         watcher.rescan()
         assert watcher.take_ready(10, 10) == []
         f.write(b"\r\nbody\r\n")
-    wait_until(lambda: watcher.take_ready(10, 10) == ["slow.eml"], timeout=5, what="the close event")
+    wait_until(lambda: ready_after_rechecks(watcher) == ["slow.eml"], timeout=5,
+               what="the closed file to settle")
+
+
+def test_a_file_closed_in_place_waits_until_it_stands_still(pickup_dir, watcher):
+    path = pickup_dir / "appended.eml"
+    for part in (b"To: a@example.test\r\n", b"Subject: x\r\n", b"\r\n", b"body\r\n"):
+        with open(path, "ab") as f:  # `echo ... >> pickup/x.eml`: open, write, close, again
+            f.write(part)
+        last_write = time.monotonic()
+        time.sleep(0.2)  # shorter than the settle time
+        assert ready_after_rechecks(watcher) == []
+    wait_until(lambda: ready_after_rechecks(watcher) == ["appended.eml"], timeout=5,
+               what="the appended file to settle")
+    assert time.monotonic() - last_write >= 0.3  # the settle time after the last close
+
+
+def test_a_file_renamed_in_from_another_folder_is_ready_at_once(pickup_dir, watcher, tmp_path):
+    outside = tmp_path / "outside.eml"
+    outside.write_bytes(b"To: a@example.test\r\n\r\nx\r\n")
+    os.rename(outside, pickup_dir / "moved.eml")  # `mv` from elsewhere: complete by nature
+    wait_until(lambda: watcher.take_ready(10, 10) == ["moved.eml"], timeout=0.25,
+               what="the rename-in event alone, before any settle recheck")
+
+
+@pytest.mark.parametrize("ahead", [3600, 86400])
+def test_a_file_with_a_future_mtime_is_taken_once_it_stands_still(pickup_dir, watcher, ahead):
+    path = pickup_dir / "future.eml"
+    path.write_bytes(b"To: a@example.test\r\n\r\nx\r\n")
+    os.utime(path, (time.time() + ahead,) * 2)  # a clock stepped back, or `touch -d`
+    watcher.rescan()
+    wait_until(lambda: ready_after_rechecks(watcher) == ["future.eml"], timeout=5,
+               what="the future-dated file to settle")
 
 
 def test_hidden_and_tmp_names_are_never_ready(pickup_dir, watcher):
