@@ -94,6 +94,7 @@ def run(ctx: click.Context) -> None:
 
     config = config_of(ctx)
     configure_logging(config.relay.log_level, config.relay.log_file)
+    _refuse_unusable_password(config)
     slot = child_slot()
     count = process_count(config)
     if slot is None and count > 1:
@@ -124,6 +125,18 @@ def run(ctx: click.Context) -> None:
         raise UsageFailure(str(e)) from None
     finally:
         pidfile.release()
+
+
+def _refuse_unusable_password(config) -> None:
+    """A password that cannot be had or may not be sent (a password file others can read,
+    AUTH without TLS not allowed) stops `relay run` before anything starts."""
+    from relay.credentials import CredentialsError, smarthost_password
+
+    if config.relay.smarthost.username:
+        try:
+            smarthost_password(config.relay.smarthost)
+        except CredentialsError as e:
+            raise UsageFailure(str(e)) from None
 
 
 @main.command()
@@ -167,14 +180,16 @@ def sink(ctx: click.Context, host: str | None, port: int | None, maildir: str | 
 def check(ctx: click.Context) -> None:
     """Check config, folders (exist, writable, one filesystem) and the smart host.
 
-    Prints each check as ok or PROBLEM with the fix; exit status 1 on any problem.
+    Prints each check as ok, WARNING or PROBLEM with the fix; exit status 1 on
+    any problem (warnings, such as a certificate expiring within 14 days, do not fail).
     """
     from relay.check import run_checks
 
     results = run_checks(config_of(ctx))
     for r in results:
-        click.echo(f"{'ok     ' if r.ok else 'PROBLEM'}  {r.name}: {r.detail}")
-        if not r.ok and r.fix:
+        label = "PROBLEM" if not r.ok else "WARNING" if r.warn else "ok     "
+        click.echo(f"{label}  {r.name}: {r.detail}")
+        if (not r.ok or r.warn) and r.fix:
             click.echo(f"         fix: {r.fix}")
     if not all(r.ok for r in results):
         sys.exit(1)
