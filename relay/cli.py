@@ -144,29 +144,46 @@ def _refuse_unusable_password(config) -> None:
 @click.option("--port", type=int, default=None, help="listen port (default: [sink] port)")
 @click.option("--maildir", type=click.Path(file_okay=False), default=None,
               help="where to store messages (default: [sink] maildir)")
+@click.option("--tls-cert", type=click.Path(dir_okay=False), default=None,
+              help="PEM certificate (chain): offer and require STARTTLS")
+@click.option("--tls-key", type=click.Path(dir_okay=False), default=None,
+              help="PEM private key of --tls-cert")
+@click.option("--implicit-tls", is_flag=True, help="TLS from the first byte (port 465 style)")
 @click.pass_context
-def sink(ctx: click.Context, host: str | None, port: int | None, maildir: str | None) -> None:
+def sink(ctx: click.Context, host: str | None, port: int | None, maildir: str | None,
+         tls_cert: str | None, tls_key: str | None, implicit_tls: bool) -> None:
     """Run a local catch-all SMTP server that stores every message in a Maildir.
 
     The default smart host for a local run: point [relay.smarthost] at it and
-    read what the site sent in MAILDIR/new/. Stops on Ctrl-C or SIGTERM.
+    read what the site sent in MAILDIR/new/. With --tls-cert and --tls-key it
+    requires STARTTLS (or, with --implicit-tls, speaks TLS at once), for trying
+    [relay.smarthost] tls. Stops on Ctrl-C or SIGTERM.
     """
-    from relay.sink import Sink
+    import ssl
+
+    from relay.sink import Sink, server_context
 
     config = config_of(ctx)
     host = host or config.sink.host
     port = port or config.sink.port
     folder = Path(maildir) if maildir else config.sink.maildir
+    if bool(tls_cert) != bool(tls_key) or (implicit_tls and not tls_cert):
+        raise click.UsageError("--tls-cert and --tls-key go together; --implicit-tls needs them")
+    try:
+        context = server_context(tls_cert, tls_key) if tls_cert else None
+    except (OSError, ssl.SSLError) as e:
+        raise UsageFailure(f"cannot use --tls-cert {tls_cert} / --tls-key {tls_key}: {e}") from None
     stop = []  # the handler only appends: a handler that takes a lock can deadlock the process
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda signum, _frame: stop.append(signum))
-    server = Sink(folder, host=host, port=port,
-                  on_message=lambda line: click.echo(f"sink: {line}"))
+    server = Sink(folder, host=host, port=port, on_message=lambda line: click.echo(f"sink: {line}"),
+                  tls_context=context, implicit_tls=implicit_tls)
     try:
         server.start()
     except (OSError, RuntimeError) as e:
         raise click.ClickException(f"cannot listen on {host}:{port}: {e}") from None
-    click.echo(f"sink: listening on {host}:{port}, storing in {folder}/new")
+    mode = "" if context is None else ", implicit TLS" if implicit_tls else ", STARTTLS required"
+    click.echo(f"sink: listening on {host}:{port}{mode}, storing in {folder}/new")
     try:
         while not stop:
             time.sleep(0.2)
