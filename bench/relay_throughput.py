@@ -10,14 +10,18 @@ N ~2 KB notifications (spooler.message.build, PickupWriter(durable=False)) are p
   idle latency     after the drain, 50 messages written one at a time, each waited for,
                    20 ms apart (kept connections are reused): median / max ms, write -> sink
 Cases: relay -> `relay sink` (aiosmtpd + Maildir, ~1 ms of CPU a message: above ~1,000/s it
-measures the sink); relay -> /usr/sbin/smtp-sink -c (Postfix's C sink; skipped if missing);
+measures the sink); with --starttls also relay -> `relay sink --tls-cert` over STARTTLS (a CA
+and certificate made with trustme in the work folder, [relay.smarthost] ca_file pointing at
+it, so the certificate is verified) and the STARTTLS/plaintext ratio of msgs/s;
+relay -> /usr/sbin/smtp-sink -c (Postfix's C sink; skipped if missing);
 postfix -> smtp-sink, the peer anchor: a private Postfix instance (config, queue and log in the
 work folder, no listener) whose maildrop is filled by `sendmail -C` while it is stopped, then
 `postfix start`; its latency includes a `sendmail` call and its RSS is the sum of VmHWM over
 master and its children. Arrivals are counted from the sinks' stdout by a thread (no polling).
 
 Run:  .venv/bin/python bench/relay_throughput.py [-n 10000] [--connections 4] [--processes 0]
-          [--dir /dev/shm] [--sink relay|smtp-sink|postfix|all]    (the postfix case needs root)
+          [--dir /dev/shm] [--sink relay|smtp-sink|postfix|all] [--starttls] [--json]
+      (the postfix case needs root; --json: the figures as one JSON line at the end)
 Each case works in a fresh DIR/bench-relay-XXXX (default DIR ./var), removed at the end. The
 root fs here is ext4 without a journal (file creation slows after thousands of files): compare
 with --dir /dev/shm, and compare ratios within one run (see MEASUREMENTS.md in the shared project notes).
@@ -27,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import re
 import shutil
@@ -93,15 +98,27 @@ def stop(proc: subprocess.Popen | None, grace: float = 20.0) -> None:
             proc.wait(timeout=10)
 
 
-class RelayRun:
-    """`relay run` on the work folder's pickup, relaying to the sink's port."""
+def make_certificate(work: Path) -> None:
+    """ca.pem, and cert.pem + key.pem for 127.0.0.1 signed by it, in the work folder."""
+    import trustme  # a test dependency: only the STARTTLS case needs it
 
-    def __init__(self, work: Path, port: int, connections: int, processes: int):
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1")
+    ca.cert_pem.write_to_path(str(work / "ca.pem"))
+    cert.cert_chain_pems[0].write_to_path(str(work / "cert.pem"))
+    cert.private_key_pem.write_to_path(str(work / "key.pem"))
+
+
+class RelayRun:
+    """`relay run` on the work folder's pickup, relaying to the sink's port (over STARTTLS if `tls`)."""
+
+    def __init__(self, work: Path, port: int, connections: int, processes: int, tls: bool = False):
         self.work, self.proc, self.log = work, None, work / "relay.log"
+        starttls = 'tls = "starttls"\nca_file = "ca.pem"\n' if tls else ""
         (work / "config.toml").write_text(
             f'[pickup]\ndir = "pickup"\n\n[relay]\nqueue_dir = "queue"\nconnections = {connections}\n'
             f'processes = {processes}\nlog_level = "warning"\n\n'
-            f'[relay.smarthost]\nhost = "127.0.0.1"\nport = {port}\n')
+            f'[relay.smarthost]\nhost = "127.0.0.1"\nport = {port}\n{starttls}')
         (work / "pickup").mkdir()
         self.writer = PickupWriter(work / "pickup", durable=False)
 
@@ -136,7 +153,7 @@ class RelayRun:
 class PostfixRun(RelayRun):
     """A private Postfix instance (config, queue and log in the work folder)."""
 
-    def __init__(self, work: Path, port: int, connections: int, processes: int):
+    def __init__(self, work: Path, port: int, connections: int, processes: int, tls: bool = False):
         self.work, self.etc, self.spool, self.log = work, work / "etc", work / "spool", work / "postfix.log"
         work.chmod(0o755)   # the postfix user must reach its queue
         for folder in (self.etc, self.spool, work / "data"):
@@ -196,10 +213,12 @@ class PostfixRun(RelayRun):
 class Sink:
     """A sink subprocess and its arrival count, read from its stdout by a thread."""
 
-    def __init__(self, kind: str, work: Path, port: int):
+    def __init__(self, kind: str, work: Path, port: int, tls: bool = False):
         if kind == "relay":   # prints one "sink: from=..." line per stored message
             cmd = [str(RELAY), "sink", "--host", "127.0.0.1", "--port", str(port),
                    "--maildir", str(work / "sink")]
+            if tls:   # STARTTLS offered and required
+                cmd += ["--tls-cert", str(work / "cert.pem"), "--tls-key", str(work / "key.pem")]
         else:                 # -c: "sess=1 quit=0 mesg=42\r" after each "."; -u: needed as root
             cmd = [SMTP_SINK, "-c", *(["-u", "nobody"] if os.geteuid() == 0 else []),
                    f"127.0.0.1:{port}", "1000"]
@@ -246,9 +265,10 @@ class Sink:
         return True
 
 
-def run_case(mta: str, sink_kind: str, parent: Path, n: int, connections: int, processes: int) -> dict:
+def run_case(mta: str, sink_kind: str, parent: Path, n: int, connections: int, processes: int,
+             tls: bool = False) -> dict:
     work = Path(tempfile.mkdtemp(prefix="bench-relay-", dir=parent))
-    label, relay, sink = f"{mta} -> {sink_kind}", None, None
+    label, relay, sink = case_label(mta, sink_kind, tls), None, None
 
     def why() -> str:
         return (f"relay running: {relay.alive()}, sink exit code {sink.proc.poll()}, sink stderr "
@@ -256,11 +276,13 @@ def run_case(mta: str, sink_kind: str, parent: Path, n: int, connections: int, p
                 + (relay.log.read_text(errors="replace")[-2000:] if relay.log.exists() else "(none)"))
     try:
         port = free_port()
-        relay = (PostfixRun if mta == "postfix" else RelayRun)(work, port, connections, processes)
+        if tls:
+            make_certificate(work)
+        relay = (PostfixRun if mta == "postfix" else RelayRun)(work, port, connections, processes, tls)
         began = time.monotonic()
         relay.fill(n)
         print(f"  [{label}] {n:,} messages put in its pickup in {time.monotonic() - began:.1f}s")
-        sink = Sink(sink_kind, work, port)
+        sink = Sink(sink_kind, work, port, tls)
         start = time.monotonic()
         relay.start()
         if not sink.wait_for(n, start + GIVE_UP, relay):
@@ -293,6 +315,10 @@ def run_case(mta: str, sink_kind: str, parent: Path, n: int, connections: int, p
         shutil.rmtree(work, ignore_errors=True)
 
 
+def case_label(mta: str, sink_kind: str, tls: bool = False) -> str:
+    return f"{mta} -> {sink_kind}" + (" (STARTTLS)" if tls else "")
+
+
 def filesystem_of(path: str) -> str:
     path, best = os.path.realpath(path), ("", "?", "?")
     with open("/proc/mounts", encoding="utf-8") as f:
@@ -313,6 +339,9 @@ def main() -> None:
     parser.add_argument("--dir", help="parent of the work folder (default ./var; e.g. /dev/shm)")
     parser.add_argument("--sink", choices=("relay", "smtp-sink", "postfix", "all"), default="all",
                         help="postfix: Postfix relaying to smtp-sink; all: every case (default)")
+    parser.add_argument("--starttls", action="store_true",
+                        help="also relay -> relay sink over STARTTLS (verified), and its ratio to plaintext")
+    parser.add_argument("--json", action="store_true", help="end with the figures as one JSON line")
     args = parser.parse_args()
     if not 1 <= args.n <= 1_000_000 or not 1 <= args.connections <= 1000 or not 0 <= args.processes <= 64:
         parser.error("-n must be 1..1,000,000, --connections 1..1000 and --processes 0..64")
@@ -321,17 +350,20 @@ def main() -> None:
     parent = Path(os.path.abspath(args.dir or "var"))
     made_parent = not parent.exists()
     parent.mkdir(parents=True, exist_ok=True)
-    cases = {"relay": [("relay", "relay")], "smtp-sink": [("relay", "smtp-sink")],
-             "postfix": [("postfix", "smtp-sink")]}
+    cases = {"relay": [("relay", "relay", False)], "smtp-sink": [("relay", "smtp-sink", False)],
+             "postfix": [("postfix", "smtp-sink", False)]}
     cases = sum(cases.values(), []) if args.sink == "all" else cases[args.sink]
+    if args.starttls:
+        cases.insert(cases.index(("relay", "relay", False)) + 1 if args.sink in ("relay", "all") else 0,
+                     ("relay", "relay", True))
     print(f"work folder under {parent}: {filesystem_of(str(parent))}")
     print(f"N = {args.n:,} messages of ~{len(message(0).content):,} bytes, "
           f"connections = {args.connections}, processes = {args.processes or 'one per CPU'}, "
           f"CPUs = {os.cpu_count()}")
     results, failed = [], False
     try:
-        for mta, sink_kind in cases:
-            label = f"{mta} -> {sink_kind}"
+        for mta, sink_kind, tls in cases:
+            label = case_label(mta, sink_kind, tls)
             if sink_kind == "smtp-sink" and not os.access(SMTP_SINK, os.X_OK):
                 print(f"  [{label}] SKIPPED: {SMTP_SINK} is not installed "
                       "(apt-get install postfix, debconf answer 'No configuration')")
@@ -340,7 +372,7 @@ def main() -> None:
             else:
                 try:
                     results.append(run_case(mta, sink_kind, parent, args.n, args.connections,
-                                            args.processes))
+                                            args.processes, tls))
                 except (BenchError, OSError, subprocess.SubprocessError) as e:
                     failed = True
                     print(f"  [{label}] FAILED: {e}")
@@ -348,14 +380,30 @@ def main() -> None:
         if made_parent:
             with contextlib.suppress(OSError):
                 parent.rmdir()
-    print(f"\n{'case':<22} {'msgs/s':>7} {'drain/s':>8} {'seconds':>8} {'peak RSS MB':>12} "
+    print(f"\n{'case':<26} {'msgs/s':>7} {'drain/s':>8} {'seconds':>8} {'peak RSS MB':>12} "
           f"{'idle latency median/max ms':>27}")
     for r in results:
         latency = f"{r['median']:.1f} / {r['max']:.1f}"
-        print(f"{r['case']:<22} {r['rate']:>7,.0f} {r['steady']:>8,.0f} {r['seconds']:>8.2f} "
+        print(f"{r['case']:<26} {r['rate']:>7,.0f} {r['steady']:>8,.0f} {r['seconds']:>8.2f} "
               f"{r['rss']:>12.1f} {latency:>27}")
     print("msgs/s: from starting the process to the last arrival; drain/s: first to last arrival")
+    ratio = starttls_ratio(results)
+    if ratio is not None:
+        print(f"STARTTLS / plaintext (relay -> relay sink): msgs/s {ratio['rate']:.2f}x, "
+              f"drain/s {ratio['steady']:.2f}x")
+    if args.json:
+        print(json.dumps({"n": args.n, "connections": args.connections, "processes": args.processes,
+                          "cases": results, "starttls_ratio": ratio}))
     sys.exit(1 if failed else 0)
+
+
+def starttls_ratio(results: list[dict]) -> dict | None:
+    """STARTTLS figures over plaintext ones for relay -> relay sink, when both ran."""
+    by_case = {r["case"]: r for r in results}
+    plain, tls = by_case.get(case_label("relay", "relay")), by_case.get(case_label("relay", "relay", True))
+    if plain is None or tls is None:
+        return None
+    return {key: tls[key] / plain[key] for key in ("rate", "steady")}
 
 
 if __name__ == "__main__":

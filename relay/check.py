@@ -1,8 +1,9 @@
 """`relay check`: is this relay set up to work? Config, folders, filesystem, smart host.
 
-Each check says ok or what is wrong and how to fix it. Reads the config,
-stats and test-writes the folders (a hidden file, removed at once), and
-talks EHLO (and STARTTLS/AUTH when configured) to the smart host. Creates nothing else.
+Each check says ok, a warning, or what is wrong and how to fix it. Reads the
+config, stats and test-writes the folders (a hidden file, removed at once), and
+talks EHLO (and STARTTLS/AUTH when configured) to the smart host, reporting the
+TLS protocol and certificate it saw. Creates nothing else. Warnings do not fail.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from pathlib import Path
 
 from relay.deliver import SmtpConnection
 from relay.queue import FOLDERS, Queue
-from settings import Config
+from relay.tls import weak_settings
+from settings import Config, SmartHostConfig
 
 
 @dataclass(frozen=True)
@@ -23,6 +25,7 @@ class CheckResult:
     ok: bool
     detail: str
     fix: str = ""
+    warn: bool = False   # works, but a person should know (exit status stays 0)
 
 
 def run_checks(config: Config) -> list[CheckResult]:
@@ -41,18 +44,25 @@ def run_checks(config: Config) -> list[CheckResult]:
         results.append(CheckResult("one filesystem", same, detail, "" if same else
                                    "claims are rename()s: move [relay] queue_dir next to [pickup] dir"))
     results += folder_modes(config)
-    host = config.relay.smarthost
-    if host.username and host.password_env and host.password_env not in os.environ:
-        results.append(CheckResult("smart host password", False,
-                                   f"${host.password_env} is not set",
-                                   f"export {host.password_env}=... in the relay's environment"))
-    reachable, detail = SmtpConnection.check(host, max_timeout=10.0)
+    results += _smarthost_checks(config.relay.smarthost)
+    return results
+
+
+def _smarthost_checks(host: SmartHostConfig) -> list[CheckResult]:
+    """Settings that weaken the connection (warnings), a real connection, the certificate it showed."""
+    results = [CheckResult("smart host security", True, weak, warn=True) for weak in weak_settings(host)]
+    probe = SmtpConnection.check(host, max_timeout=10.0)
     extras = [x for x, on in (("STARTTLS", host.tls == "starttls"), ("TLS", host.tls == "tls"),
                               ("AUTH", bool(host.username))) if on]
     name = "smart host" + (f" ({', '.join(extras)})" if extras else "")
-    results.append(CheckResult(name, reachable, detail, "" if reachable else
+    results.append(CheckResult(name, probe.ok, probe.detail, "" if not probe.unreachable else
                                f"is the server at {host.host}:{host.port} running? "
                                "see [relay.smarthost]; for a local run: `relay sink`"))
+    cert = probe.certificate
+    if cert is not None:
+        results.append(CheckResult("smart host TLS", True, str(cert), warn=cert.expires_soon,
+                                   fix="have the smart host's certificate renewed before it expires: "
+                                       "deliveries stop when it does" if cert.expires_soon else ""))
     return results
 
 

@@ -97,6 +97,7 @@ def run(ctx: click.Context) -> None:
     act_as_queue_owner(config.relay.queue_dir)
     os.umask(0o077)  # everything the relay writes (queue files, history, pid files) is its own
     configure_logging(config.relay.log_level, config.relay.log_file)
+    _refuse_unusable_password(config)
     slot = child_slot()
     count = process_count(config)
     if slot is None and count > 1:
@@ -129,34 +130,63 @@ def run(ctx: click.Context) -> None:
         pidfile.release()
 
 
+def _refuse_unusable_password(config) -> None:
+    """A password that cannot be had or may not be sent (a password file others can read,
+    AUTH without TLS not allowed) stops `relay run` before anything starts."""
+    from relay.credentials import CredentialsError, smarthost_password
+
+    if config.relay.smarthost.username:
+        try:
+            smarthost_password(config.relay.smarthost)
+        except CredentialsError as e:
+            raise UsageFailure(str(e)) from None
+
+
 @main.command()
 @click.option("--host", default=None, help="listen address (default: [sink] host)")
 @click.option("--port", type=int, default=None, help="listen port (default: [sink] port)")
 @click.option("--maildir", type=click.Path(file_okay=False), default=None,
               help="where to store messages (default: [sink] maildir)")
+@click.option("--tls-cert", type=click.Path(dir_okay=False), default=None,
+              help="PEM certificate (chain): offer and require STARTTLS")
+@click.option("--tls-key", type=click.Path(dir_okay=False), default=None,
+              help="PEM private key of --tls-cert")
+@click.option("--implicit-tls", is_flag=True, help="TLS from the first byte (port 465 style)")
 @click.pass_context
-def sink(ctx: click.Context, host: str | None, port: int | None, maildir: str | None) -> None:
+def sink(ctx: click.Context, host: str | None, port: int | None, maildir: str | None,
+         tls_cert: str | None, tls_key: str | None, implicit_tls: bool) -> None:
     """Run a local catch-all SMTP server that stores every message in a Maildir.
 
     The default smart host for a local run: point [relay.smarthost] at it and
-    read what the site sent in MAILDIR/new/. Stops on Ctrl-C or SIGTERM.
+    read what the site sent in MAILDIR/new/. With --tls-cert and --tls-key it
+    requires STARTTLS (or, with --implicit-tls, speaks TLS at once), for trying
+    [relay.smarthost] tls. Stops on Ctrl-C or SIGTERM.
     """
-    from relay.sink import Sink
+    import ssl
+
+    from relay.sink import Sink, server_context
 
     config = config_of(ctx)
     host = host or config.sink.host
     port = port or config.sink.port
     folder = Path(maildir) if maildir else config.sink.maildir
+    if bool(tls_cert) != bool(tls_key) or (implicit_tls and not tls_cert):
+        raise click.UsageError("--tls-cert and --tls-key go together; --implicit-tls needs them")
+    try:
+        context = server_context(tls_cert, tls_key) if tls_cert else None
+    except (OSError, ssl.SSLError) as e:
+        raise UsageFailure(f"cannot use --tls-cert {tls_cert} / --tls-key {tls_key}: {e}") from None
     stop = []  # the handler only appends: a handler that takes a lock can deadlock the process
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda signum, _frame: stop.append(signum))
-    server = Sink(folder, host=host, port=port,
-                  on_message=lambda line: click.echo(f"sink: {line}"))
+    server = Sink(folder, host=host, port=port, on_message=lambda line: click.echo(f"sink: {line}"),
+                  tls_context=context, implicit_tls=implicit_tls)
     try:
         server.start()
     except (OSError, RuntimeError) as e:
         raise click.ClickException(f"cannot listen on {host}:{port}: {e}") from None
-    click.echo(f"sink: listening on {host}:{port}, storing in {folder}/new")
+    mode = "" if context is None else ", implicit TLS" if implicit_tls else ", STARTTLS required"
+    click.echo(f"sink: listening on {host}:{port}{mode}, storing in {folder}/new")
     try:
         while not stop:
             time.sleep(0.2)
@@ -170,14 +200,16 @@ def sink(ctx: click.Context, host: str | None, port: int | None, maildir: str | 
 def check(ctx: click.Context) -> None:
     """Check config, folders (exist, writable, one filesystem) and the smart host.
 
-    Prints each check as ok or PROBLEM with the fix; exit status 1 on any problem.
+    Prints each check as ok, WARNING or PROBLEM with the fix; exit status 1 on
+    any problem (warnings, such as a certificate expiring within 14 days, do not fail).
     """
     from relay.check import run_checks
 
     results = run_checks(config_of(ctx))
     for r in results:
-        click.echo(f"{'ok     ' if r.ok else 'PROBLEM'}  {r.name}: {r.detail}")
-        if not r.ok and r.fix:
+        label = "PROBLEM" if not r.ok else "WARNING" if r.warn else "ok     "
+        click.echo(f"{label}  {r.name}: {r.detail}")
+        if (not r.ok or r.warn) and r.fix:
             click.echo(f"         fix: {r.fix}")
     if not all(r.ok for r in results):
         sys.exit(1)

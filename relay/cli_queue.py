@@ -45,7 +45,8 @@ def status(ctx: click.Context, as_json: bool, warn_age: float, no_smarthost: boo
     """Counts, bytes and oldest age per folder, the smart host, the running relays.
 
     Exit status 1 when something needs a human: the smart host does not
-    answer, badmail is not empty, or a deferred message is older than --warn-age.
+    answer or refuses the relay (TLS, login), badmail is not empty, or a
+    deferred message is older than --warn-age.
     Usable as a monitoring check.
     """
     from relay.deliver import SmtpConnection
@@ -59,10 +60,11 @@ def status(ctx: click.Context, as_json: bool, warn_age: float, no_smarthost: boo
     if no_smarthost:
         reachable, detail = None, "not checked"
     else:
-        reachable, detail = SmtpConnection.check(host, max_timeout=5.0)
+        probe = SmtpConnection.check(host, max_timeout=5.0)
+        reachable, detail = probe.ok, probe.detail
     problems = []
     if reachable is False:
-        problems.append(f"smart host unreachable: {detail}")
+        problems.append(f"smart host {'unreachable' if probe.unreachable else 'not usable'}: {detail}")
     badmail = folders[BADMAIL]
     if badmail.count:
         recent = queue.badmail_since(now - 3600)
@@ -87,7 +89,9 @@ def status(ctx: click.Context, as_json: bool, warn_age: float, no_smarthost: boo
         rows = [[f, str(t.count), human_size(t.bytes), human_age(t.oldest_age)]
                 for f, t in folders.items()]
         click.echo(table(["folder", "messages", "size", "oldest"], rows, right={1, 2, 3}))
-        state = {True: "reachable", False: "UNREACHABLE", None: "not checked"}[reachable]
+        state = {True: "reachable", False: "NOT USABLE", None: "not checked"}[reachable]
+        if reachable is False and probe.unreachable:
+            state = "UNREACHABLE"
         click.echo(f"\nsmart host {host.host}:{host.port}: {state} ({detail})")
         if relays:
             for r in relays:

@@ -38,6 +38,7 @@ from relay.queue import (
 )
 from relay.ratelimit import RateLimiter
 from relay.retry import HostBackoff, RetrySchedule
+from relay.tls import weak_settings
 from relay.watch import SETTLE, PickupWatcher
 from settings import Config
 from spooler.envelope import BULK, PRIORITIES, TRANSACTIONAL, MalformedMessage, parse_pickup
@@ -109,11 +110,13 @@ class Relay:
             self._workers.append(worker)
         self.started.set()
         host = self.config.relay.smarthost
-        log.info("relay started: config=%s pickup=%s queue=%s smarthost=%s:%d connections=%d "
-                 "rate_limit=%s retry_schedule=%s", self.config.path or "embedded defaults",
-                 self.config.pickup.dir, self.queue.root, host.host, host.port,
-                 self.config.relay.connections, host.rate_limit or "none",
+        log.info("relay started: config=%s pickup=%s queue=%s smarthost=%s:%d tls=%s auth=%s "
+                 "connections=%d rate_limit=%s retry_schedule=%s", self.config.path or "embedded defaults",
+                 self.config.pickup.dir, self.queue.root, host.host, host.port, host.tls,
+                 host.username or "none", self.config.relay.connections, host.rate_limit or "none",
                  ",".join(f"{d:g}s" for d in self.config.relay.retry_schedule))
+        for weak in weak_settings(host):  # at every start, so nobody forgets it was chosen
+            log.warning("%s", weak)
 
     def run(self) -> None:
         """Start, dispatch until stop() is called, then shut down cleanly."""

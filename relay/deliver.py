@@ -6,14 +6,18 @@ aborted transaction, a fresh connection after MAX_MESSAGES or MAX_AGE). Every
 network step has the [relay.smarthost] timeout. `classify()` is the one place
 that maps a reply or a failure to an Outcome; deliver() never raises for
 anything the server or the network does: it returns a DeliveryResult.
-Uses [relay.smarthost] host, port, tls, username, password_env, timeout.
+Setting up a connection (greeting, EHLO, STARTTLS or implicit TLS, AUTH PLAIN
+or LOGIN) fails as a deferral whose reason names the cause: a host that does
+not offer STARTTLS when tls = "starttls" gets nothing in plaintext, and AUTH
+over a plaintext connection is refused unless allow_plaintext_auth says so.
+Uses [relay.smarthost] host, port, tls, username, timeout;
+relay.tls for the TLS context and relay.credentials for the password.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import enum
-import os
 import re
 import smtplib
 import socket
@@ -21,6 +25,8 @@ import ssl
 import time
 from dataclasses import dataclass, field
 
+from relay.credentials import CredentialsError, smarthost_password
+from relay.tls import PeerCertificate, TlsSetupError, client_context, explain, peer_certificate, server_name
 from settings import SmartHostConfig
 from spooler.envelope import ParsedMessage
 
@@ -36,9 +42,13 @@ class Outcome(enum.Enum):
     FAILED = "failed"        # permanent: never try again
 
 
-def classify(code: int | None) -> Outcome:
-    """The one mapping from an SMTP reply code (None: no reply at all) to an outcome."""
-    if code is None or 400 <= code < 500:
+def classify(code: int | None, *, setup: bool = False) -> Outcome:
+    """The one mapping from an SMTP reply code (None: no reply at all) to an outcome.
+
+    A failure while setting up the connection (greeting, EHLO, TLS, AUTH) is about
+    this relay or the host, never about the message: always try again later.
+    """
+    if setup or code is None or 400 <= code < 500:
         return Outcome.DEFERRED
     if code >= 500:
         return Outcome.FAILED
@@ -50,10 +60,11 @@ class RecipientReply:
     recipient: str
     code: int | None
     text: str
+    setup: bool = False   # the reply came while setting up the connection, before MAIL FROM
 
     @property
     def outcome(self) -> Outcome:
-        return classify(self.code)
+        return classify(self.code, setup=self.setup)
 
     def __str__(self) -> str:
         return f"{self.code} {self.text}" if self.code is not None else self.text
@@ -72,10 +83,21 @@ class DeliveryResult:
         return [r for r in self.replies if r.outcome is outcome]
 
 
+@dataclass(frozen=True)
+class HostCheck:
+    """What a probe of the smart host found (`relay status`, `relay check`)."""
+    ok: bool
+    detail: str                  # what the host answered, or why the probe failed
+    unreachable: bool = False    # no SMTP answer at all (refused, timed out), not a later refusal
+    certificate: PeerCertificate | None = None
+
+
 class _TransactionFailed(Exception):
-    def __init__(self, code: int | None, text: str, *, connection_lost: bool = False):
+    def __init__(self, code: int | None, text: str, *, connection_lost: bool = False,
+                 unreachable: bool = False):
         super().__init__(text)
         self.code, self.text, self.connection_lost = code, text, connection_lost
+        self.unreachable = unreachable
 
 
 class SmtpConnection:
@@ -87,6 +109,8 @@ class SmtpConnection:
         self.sent_on_connection = 0
         self.opened_at = 0.0
         self._content_sent = False
+        self._tls_context: ssl.SSLContext | None = None
+        self.certificate: PeerCertificate | None = None   # what the last TLS handshake showed
 
     def deliver(self, message: ParsedMessage, recipients: list[str] | None = None) -> DeliveryResult:
         """Send `message` to `recipients` (default: its envelope's); never raises for SMTP trouble."""
@@ -101,7 +125,7 @@ class SmtpConnection:
             except _TransactionFailed as e:
                 self.close()
                 result.host_unavailable = True
-                result.replies = [RecipientReply(r, e.code, e.text) for r in rcpts]
+                result.replies = [RecipientReply(r, e.code, e.text, setup=True) for r in rcpts]
                 break
             self._content_sent = False
             try:
@@ -138,18 +162,22 @@ class SmtpConnection:
         self.smtp = None
 
     @classmethod
-    def check(cls, config: SmartHostConfig, max_timeout: float) -> tuple[bool, str]:
+    def check(cls, config: SmartHostConfig, max_timeout: float) -> HostCheck:
         """Probe the smart host with a shorter timeout than deliveries use (status, check)."""
         return cls(dataclasses.replace(config, timeout=min(config.timeout, max_timeout))).probe()
 
-    def probe(self) -> tuple[bool, str]:
-        """Connect and EHLO (and STARTTLS/AUTH when configured); (reachable, what was seen)."""
+    def probe(self) -> HostCheck:
+        """Connect and EHLO (and STARTTLS/AUTH when configured), then NOOP: what was seen."""
         try:
             smtp = self._connection()
             code, text = smtp.noop()
-            return True, f"{self.config.host}:{self.config.port} answered {code} {_text(text)}"
-        except _TransactionFailed as e:
-            return False, e.text
+            return HostCheck(True, f"{self.config.host}:{self.config.port} answered {code} {_text(text)}",
+                             certificate=self.certificate)
+        except _TransactionFailed as e:   # TLS may have worked before AUTH failed: keep what it showed
+            return HostCheck(False, e.text, unreachable=e.unreachable, certificate=self.certificate)
+        except (smtplib.SMTPException, OSError) as e:   # the NOOP
+            return HostCheck(False, _describe(e, self.config.host, self.config.port),
+                             certificate=self.certificate)
         finally:
             self.close()
 
@@ -167,32 +195,81 @@ class SmtpConnection:
 
     def _open(self) -> smtplib.SMTP:
         c = self.config
-        smtp_class = smtplib.SMTP_SSL if c.tls == "tls" else smtplib.SMTP
-        smtp = smtp_class(local_hostname=_HOSTNAME, timeout=c.timeout)
+        password, context = self._password(), self._context()   # both before connecting
+        self.certificate = None
+        if c.tls == "tls":
+            smtp: smtplib.SMTP = smtplib.SMTP_SSL(local_hostname=_HOSTNAME, timeout=c.timeout,
+                                                  context=context)
+        else:
+            smtp = smtplib.SMTP(local_hostname=_HOSTNAME, timeout=c.timeout)
+        # smtplib hands _host to the TLS handshake as the name to verify; only its
+        # constructor sets it, and only when that constructor also connects.
+        smtp._host = server_name(c)
+        answered = False
         try:
             code, text = smtp.connect(c.host, c.port)
+            answered = True
             if code != 220:
                 raise _TransactionFailed(code, f"greeting: {_text(text)}", connection_lost=True)
             self._expect(smtp.ehlo(), "EHLO")
             if c.tls == "starttls":
                 if not smtp.has_extn("starttls"):
-                    raise _TransactionFailed(
-                        None, "smart host does not offer STARTTLS ([relay.smarthost] tls)")
-                self._expect(smtp.starttls(context=ssl.create_default_context()), "STARTTLS")
+                    raise _TransactionFailed(None, f"STARTTLS not offered by {c.host}:{c.port}; "
+                                             'nothing sent in plaintext ([relay.smarthost] tls = "starttls")')
+                self._expect(smtp.starttls(context=context), "STARTTLS")
                 self._expect(smtp.ehlo(), "EHLO")
-            if c.username:
-                password = os.environ.get(c.password_env, "") if c.password_env else ""
-                smtp.login(c.username, password)
+            if isinstance(smtp.sock, ssl.SSLSocket):
+                self.certificate = peer_certificate(smtp.sock)
+            if password is not None:
+                self._login(smtp, password)
         except _TransactionFailed:
             _close_quietly(smtp)
             raise
-        except smtplib.SMTPAuthenticationError as e:
+        except ssl.SSLError as e:   # before OSError: it is one
             _close_quietly(smtp)
-            raise _TransactionFailed(e.smtp_code, f"AUTH refused: {_text(e.smtp_error)}") from None
+            raise _TransactionFailed(None, explain(e, c)) from None
         except (smtplib.SMTPException, OSError) as e:
             _close_quietly(smtp)
-            raise _TransactionFailed(None, _describe(e, c.host, c.port)) from None
+            raise _TransactionFailed(None, _describe(e, c.host, c.port), unreachable=not answered) from None
         return smtp
+
+    def _password(self) -> str | None:
+        """The AUTH password, or None when no AUTH is configured."""
+        c = self.config
+        if not c.username:
+            return None
+        try:
+            return smarthost_password(c)
+        except CredentialsError as e:
+            raise _TransactionFailed(None, str(e)) from None
+
+    def _context(self) -> ssl.SSLContext | None:
+        if self.config.tls == "none":
+            return None
+        if self._tls_context is None:
+            try:
+                self._tls_context = client_context(self.config)
+            except TlsSetupError as e:
+                raise _TransactionFailed(None, str(e)) from None
+        return self._tls_context
+
+    def _login(self, smtp: smtplib.SMTP, password: str) -> None:
+        """AUTH PLAIN, else LOGIN; the password is dropped from the smtplib object at once."""
+        c = self.config
+        offered = smtp.esmtp_features.get("auth", "").upper().split() if smtp.has_extn("auth") else []
+        mechanism = next((m for m in ("PLAIN", "LOGIN") if m in offered), None)
+        if mechanism is None:
+            what = f"offers AUTH {' '.join(offered)} but not PLAIN or LOGIN" if offered else \
+                "does not offer AUTH" + (" after STARTTLS" if c.tls == "starttls" else "")
+            raise _TransactionFailed(None, f"cannot log in: {c.host}:{c.port} {what}")
+        smtp.user, smtp.password = c.username, password
+        try:
+            smtp.auth(mechanism, getattr(smtp, f"auth_{mechanism.lower()}"))
+        except smtplib.SMTPAuthenticationError as e:
+            raise _TransactionFailed(e.smtp_code, f"login refused by {c.host}:{c.port} (AUTH {mechanism} "
+                                     f"as {c.username}): {_text(e.smtp_error)}") from None
+        finally:
+            smtp.password = ""
 
     @staticmethod
     def _expect(reply: tuple[int, bytes], step: str) -> None:

@@ -4,7 +4,10 @@ An aiosmtpd server on [sink] host/port that accepts any sender and recipient
 and writes each message to `<maildir>/new/` (via `tmp/`, then rename), with
 the envelope prepended as `X-Envelope-From:` and one `X-Envelope-To:` per
 recipient. It is the smart host of a local run and the upstream of the tests.
-It trusts nothing it receives and stores it as it came (line ends made LF).
+Given a certificate and key (PEM) it offers and requires STARTTLS, or with
+implicit_tls speaks TLS from the first byte (port 465 style); a local TLS
+smart host for benchmarks and tests. It trusts nothing it receives and
+stores it as it came (line ends made LF).
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import itertools
 import os
 import socket
+import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -98,17 +102,31 @@ class MaildirHandler:
         return f"250 OK stored as {path.name}"
 
 
+def server_context(cert_file: str | os.PathLike, key_file: str | os.PathLike) -> ssl.SSLContext:
+    """A TLS server context from a PEM certificate (chain) and its key."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert_file, key_file)
+    return context
+
+
 class Sink:
     """A running sink; a context manager that always stops the server it started."""
 
     def __init__(self, maildir: str | os.PathLike, host: str = "127.0.0.1", port: int = 0,
-                 on_message: Callable[[str], None] | None = None):
+                 on_message: Callable[[str], None] | None = None,
+                 tls_context: ssl.SSLContext | None = None, implicit_tls: bool = False):
         self.maildir = Maildir(maildir)
         self.host = host
         self.port = port or free_port(host)
+        if tls_context is None:
+            tls = {}
+        elif implicit_tls:
+            tls = {"ssl_context": tls_context}
+        else:
+            tls = {"tls_context": tls_context, "require_starttls": True}
         self.controller = Controller(
             MaildirHandler(self.maildir, on_message), hostname=host, port=self.port,
-            enable_SMTPUTF8=True, data_size_limit=None, ready_timeout=10,
+            enable_SMTPUTF8=True, data_size_limit=None, ready_timeout=10, **tls,
         )
 
     def start(self) -> Sink:

@@ -44,8 +44,19 @@ class SmartHostConfig:
     tls: str = _key("choice", "none", choices=("none", "starttls", "tls"))
     username: str = _key("str", "")
     password_env: str = _key("str", "")
+    password_file: Path | None = _key("optional_path", "")   # mode checked: owner only
+    allow_plaintext_auth: bool = _key("bool", False)          # AUTH without TLS: only by choice
+    ca_file: Path | None = _key("optional_path", "")         # trusted instead of the system store
+    tls_name: str = _key("str", "")                          # name to verify instead of host
+    verify: bool = _key("bool", True)
     rate_limit: str = _key("rate", "")
     timeout: float = _key("duration", "30s")
+
+    def conflicts(self) -> list[tuple[str, str]]:
+        """(key, problem) for keys that contradict each other."""
+        if self.password_env and self.password_file:
+            return [("password_file", "set password_env or password_file, not both")]
+        return []
 
 
 @dataclass(frozen=True)
@@ -152,7 +163,10 @@ class _Reader:
             default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
             raw = data.get(name, default)
             values[name] = self.convert(raw, f.metadata, table, name)
-        return cls(**values)
+        built = cls(**values)
+        for key, problem in getattr(built, "conflicts", list)():
+            raise self.fail(table, key, problem)
+        return built
 
     def convert(self, raw: Any, meta: dict, table: str, key: str) -> Any:
         kind = meta["kind"]

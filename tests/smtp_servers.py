@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import ssl
 import threading
 from dataclasses import dataclass, field
 
@@ -17,6 +18,8 @@ class Received:
     sender: str
     recipients: list[str]
     content: bytes
+    tls: str | None = None     # the TLS version the message came over, None in plaintext
+    login: object = None       # what the authenticator returned as auth_data, None without AUTH
 
 
 @dataclass
@@ -34,12 +37,20 @@ class FaultyHandler:
     def __init__(self, faults: Faults):
         self.faults = faults
         self.received: list[Received] = []
+        self.mail_from: list[str] = []   # every MAIL FROM seen, taken or not
         self.lock = threading.Lock()
 
     async def handle_EHLO(self, server, session, envelope, hostname, responses):
         session.host_name = hostname
         hidden = tuple(f"250-{e}" for e in self.faults.hide_extensions)
         return [r for r in responses if not r.startswith(hidden)]
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        with self.lock:
+            self.mail_from.append(address)
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if address in self.faults.rcpt_replies:
@@ -58,26 +69,41 @@ class FaultyHandler:
             return "421 dropped"  # never reaches the client: the connection is gone
         if self.faults.data_reply:
             return self.faults.data_reply
+        ssl_object = server.transport.get_extra_info("ssl_object")
         with self.lock:
             self.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos),
-                                          envelope.content.replace(b"\r\n", b"\n")))
+                                          envelope.content.replace(b"\r\n", b"\n"),
+                                          tls=ssl_object.version() if ssl_object else None,
+                                          login=session.auth_data))
         return "250 OK queued"
 
 
 class FaultyServer:
-    """An aiosmtpd server whose misbehaviour is set by `faults`; always stopped on exit."""
+    """An aiosmtpd server whose misbehaviour is set by `faults`; always stopped on exit.
 
-    def __init__(self, faults: Faults | None = None, port: int | None = None):
+    With `tls` (a server SSLContext) it offers STARTTLS, or speaks TLS at once with
+    implicit_tls; other keywords go to aiosmtpd's SMTP (authenticator, auth_require_tls...).
+    """
+
+    def __init__(self, faults: Faults | None = None, port: int | None = None, *,
+                 tls: ssl.SSLContext | None = None, implicit_tls: bool = False, **smtp_options):
         self.faults = faults or Faults()
         self.handler = FaultyHandler(self.faults)
         self.port = port or free_port()
+        if tls is not None:
+            smtp_options["ssl_context" if implicit_tls else "tls_context"] = tls
         self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port,
-                                     enable_SMTPUTF8=True, ready_timeout=10)
+                                     enable_SMTPUTF8=True, ready_timeout=10, **smtp_options)
 
     @property
     def received(self) -> list[Received]:
         with self.handler.lock:
             return list(self.handler.received)
+
+    @property
+    def mail_from(self) -> list[str]:
+        with self.handler.lock:
+            return list(self.handler.mail_from)
 
     def __enter__(self) -> FaultyServer:
         self.controller.start()
@@ -109,6 +135,47 @@ class BusyServer:
                 conn.sendall(b"421 4.3.2 Service not available, try later\r\n")
 
     def __enter__(self) -> BusyServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        self._sock.close()
+
+
+class TlsHandshakeServer:
+    """Speaks TLS from the first byte with `context` and stops after the handshake.
+
+    A blocking handshake, unlike asyncio's, sends its alert (e.g. protocol_version) before closing,
+    so the client sees what a real old server would say.
+    """
+
+    def __init__(self, context: ssl.SSLContext):
+        self.port = free_port()
+        self.context = context
+        self.handshakes_failed = 0
+        self._sock = socket.create_server(("127.0.0.1", self.port))
+        self._sock.settimeout(0.2)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, name="tls-handshake-server", daemon=True)
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._sock.accept()
+            except TimeoutError:
+                continue
+            conn.settimeout(5)
+            try:
+                with self.context.wrap_socket(conn, server_side=True):
+                    pass
+            except (ssl.SSLError, OSError):
+                self.handshakes_failed += 1
+            finally:
+                conn.close()
+
+    def __enter__(self) -> TlsHandshakeServer:
         self._thread.start()
         return self
 

@@ -6,14 +6,16 @@ import os
 import signal
 import smtplib
 import socket
+import ssl
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
+import trustme
 
-from relay.sink import Maildir, Sink, free_port
+from relay.sink import Maildir, Sink, free_port, server_context
 from tests.conftest import write_config
 
 RELAY = Path(sys.executable).parent / "relay"
@@ -187,3 +189,63 @@ def test_relay_sink_command_logs_each_message_and_stops_cleanly(tmp_path, signum
     [stored] = Maildir(maildir).messages()  # --maildir wins over [sink] maildir
     assert stored.content == lf(MESSAGE)
     assert not (tmp_path / "config-maildir").exists()
+
+
+# --- TLS ------------------------------------------------------------------------------------
+
+@pytest.fixture
+def certificate(tmp_path):
+    """cert.pem and key.pem for 127.0.0.1, and a client context that trusts only their CA."""
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1")
+    cert.cert_chain_pems[0].write_to_path(str(tmp_path / "cert.pem"))
+    cert.private_key_pem.write_to_path(str(tmp_path / "key.pem"))
+    client = ssl.create_default_context()
+    ca.configure_trust(client)
+    return tmp_path / "cert.pem", tmp_path / "key.pem", client
+
+
+def test_sink_with_a_certificate_requires_starttls(tmp_path, certificate):
+    cert, key, client_context = certificate
+    with Sink(tmp_path / "sink", tls_context=server_context(cert, key)) as server:
+        with smtp(server) as client:
+            assert client.ehlo()[0] == 250 and client.has_extn("starttls")
+            with pytest.raises(smtplib.SMTPSenderRefused) as refused:
+                client.sendmail("a@example.test", ["b@example.test"], MESSAGE)
+            assert refused.value.smtp_code == 530
+        with smtp(server) as client:
+            client.starttls(context=client_context)
+            client.sendmail("a@example.test", ["b@example.test"], MESSAGE)
+        assert server.maildir.count() == 1
+
+
+def test_sink_with_implicit_tls_speaks_tls_from_the_first_byte(tmp_path, certificate):
+    cert, key, client_context = certificate
+    with Sink(tmp_path / "sink", tls_context=server_context(cert, key), implicit_tls=True) as server:
+        with smtplib.SMTP_SSL(server.host, server.port, local_hostname="localhost", timeout=10,
+                              context=client_context) as client:
+            client.sendmail("a@example.test", ["b@example.test"], MESSAGE)
+        [stored] = server.maildir.messages()
+    assert stored.content == lf(MESSAGE)
+
+
+def test_relay_sink_command_with_tls_cert_and_key_requires_starttls(tmp_path, certificate):
+    cert, key, client_context = certificate
+    port = free_port()
+    proc, out = start_sink(tmp_path, "--port", str(port), "--tls-cert", str(cert), "--tls-key", str(key))
+    try:
+        wait_until(lambda: accepts_connections(port), proc, f"port {port}")
+        with smtplib.SMTP("127.0.0.1", port, local_hostname="localhost", timeout=10) as client:
+            client.starttls(context=client_context)
+            client.sendmail("a@example.test", ["b@example.test"], MESSAGE)
+        wait_until(lambda: b"sink: from=" in out.read_bytes(), proc, "the message log line")
+    finally:
+        stop(proc)
+    first = out.read_text().splitlines()[0]
+    assert first.startswith(f"sink: listening on 127.0.0.1:{port}, STARTTLS required")
+
+
+def test_relay_sink_command_refuses_a_certificate_without_its_key(tmp_path, certificate):
+    proc = subprocess.run([str(RELAY), "--config", str(write_config(tmp_path)), "sink",
+                           "--tls-cert", str(certificate[0])], capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 2 and "--tls-key" in proc.stderr

@@ -229,3 +229,36 @@ def test_bad_log_level_lists_the_choices(tmp_path):
 def test_invalid_toml_names_the_file(tmp_path):
     message = config_error(tmp_path, "[relay\nconnections = 4\n")
     assert "not valid TOML" in message
+
+
+def test_smart_host_tls_and_auth_keys_are_read_with_paths_beside_the_config(tmp_path):
+    config = load_text(tmp_path, """
+[relay.smarthost]
+tls = "starttls"
+ca_file = "certs/ca.pem"
+tls_name = "mail.example.test"
+verify = false
+username = "relay"
+password_file = "secrets/smarthost.password"
+""")
+    host = config.relay.smarthost
+    assert host.ca_file == tmp_path.resolve() / "certs/ca.pem"
+    assert host.password_file == tmp_path.resolve() / "secrets/smarthost.password"
+    assert (host.tls_name, host.verify, host.allow_plaintext_auth) == ("mail.example.test", False, False)
+
+
+def test_smart_host_defaults_verify_and_refuse_plaintext_auth(tmp_path):
+    host = load_text(tmp_path, "").relay.smarthost
+    assert host.verify is True and host.allow_plaintext_auth is False
+    assert host.ca_file is None and host.password_file is None and host.tls_name == ""
+
+
+def test_password_env_and_password_file_together_is_a_config_error(tmp_path):
+    message = config_error(tmp_path, '[relay.smarthost]\npassword_env = "PW"\n'
+                                     'password_file = "pw"\n')
+    assert "[relay.smarthost] password_file" in message and "not both" in message
+
+
+@pytest.mark.parametrize("shipped", ["config.toml", "contrib/config.production.toml"])
+def test_the_shipped_config_files_load(shipped):
+    assert load_config(Path(__file__).parents[2] / shipped).relay.smarthost.verify is True
