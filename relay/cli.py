@@ -17,7 +17,7 @@ from pathlib import Path
 import click
 
 from relay.cli_common import UsageFailure, act_as_queue_owner, config_of
-from spooler.envelope import PRIORITIES, TRANSACTIONAL, MalformedMessage, envelope_lines, parse_pickup
+from spooler.envelope import PRIORITIES, TRANSACTIONAL, MalformedMessage, parse_pickup
 from spooler.pickup import PickupError, PickupWriter
 
 
@@ -40,9 +40,12 @@ def main(ctx: click.Context, config_path: str | None) -> None:
 def drop(ctx: click.Context, files: tuple[str, ...], priority: str) -> None:
     """Validate FILES (.eml messages; - reads stdin) and place each one in pickup atomically.
 
-    A file is refused, and pickup left untouched, if it is empty, not a
-    message, over [relay] max_message_size, or has no sender or recipient.
-    Exit status 1 if any file was refused.
+    A file's envelope is its own X-Sender/X-Receiver lines at the top, else its
+    Sender/From and To/Cc/Bcc headers (the pickup contract): a file that should not
+    choose its envelope goes through `relay sendmail -f SENDER RCPT...` instead.
+    A file is refused, and pickup left untouched, if it is empty, holds a NUL byte,
+    is not a message, is over [relay] max_message_size, or has no sender or
+    recipient. Exit status 1 if any file was refused.
     """
     config = config_of(ctx)
     writer = PickupWriter(config.pickup.dir, max_size=config.relay.max_message_size)
@@ -230,8 +233,10 @@ def sendmail(ctx: click.Context, extract: bool, sender: str | None, ignore_dots:
 
     For cron, PHP's mail() and anything else that pipes into sendmail.
     Link it in place of sendmail (see README): `relay sendmail -t -i < message.eml`.
+    The envelope is the command line's (and -t's) alone: X-Sender and X-Receiver
+    lines at the top of the message are removed, with a warning.
     """
-    from spooler.sendmail import envelope, read_message
+    from spooler.sendmail import envelope, pickup_file, read_message
 
     config = config_of(ctx)
     ignore_dots = ignore_dots or "i" in sendmail_options
@@ -245,12 +250,15 @@ def sendmail(ctx: click.Context, extract: bool, sender: str | None, ignore_dots:
         env_sender, env_recipients = envelope(
             data, [r for r in recipients if not r.startswith("-")], extract, sender)
         writer = PickupWriter(config.pickup.dir, max_size=config.relay.max_message_size)
-        queued = envelope_lines(env_sender, env_recipients) + data
+        queued, removed = pickup_file(data, env_sender, env_recipients)
         parse_pickup(queued)  # refuse here what the relay could never send
         writer.write_bytes(queued)
     except (MalformedMessage, PickupError, ValueError) as e:
         click.echo(f"sendmail: message not queued: {e}", err=True)
         sys.exit(1)
+    if removed:
+        click.echo(f"sendmail: removed {removed} X-Sender/X-Receiver line{'s' if removed != 1 else ''} "
+                   "from the top of the message: the envelope is the command line's", err=True)
 
 
 def _register() -> None:

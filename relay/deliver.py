@@ -356,6 +356,8 @@ def _command(smtp: smtplib.SMTP, line: str) -> tuple[int, bytes]:
 
 
 def _dot_stuffed(content: bytes) -> bytes:
+    """DATA's bytes. Sound only because parse_pickup made every line end CRLF first:
+    with a bare CR or LF left in, a lenient server could see a "." line this misses."""
     data = _DOT_AT_LINE_START.sub(b"..", content)
     if not data.endswith(b"\r\n"):
         data += b"\r\n"

@@ -4,10 +4,19 @@ A pickup file is an RFC 5322 message, optionally preceded by IIS-style
 `X-Sender:` / `X-Receiver:` lines (one X-Receiver per recipient). Without them
 the envelope comes from Sender/From and To/Cc/Bcc, like `sendmail -t`.
 Reading strips the envelope lines and Bcc; the rest goes out byte for byte,
-with line ends made CRLF. The priority class lives in the file *name*
-(`ID.eml` transactional, `ID.bulk.eml` bulk), so ordering needs no open().
-Raises MalformedMessage, with a reason a person can act on, for anything
-that cannot be sent: empty, not a header block, no sender, no recipients.
+except for what SMTP cannot carry as it is (the wire rules, made here once):
+  - every line end is CRLF: a bare CR and a bare LF each count as a line end
+    and become CRLF, for the envelope, the headers and the body alike, so what
+    is parsed is what is sent and a dot between bare CRs cannot end DATA early;
+  - a NUL byte anywhere refuses the file (MalformedMessage, hence badmail);
+  - a line over 998 bytes (RFC 5322) is folded as Postfix does with
+    smtp_line_length_limit = 998: before its last space or tab that fits,
+    else after 998 bytes (never inside a UTF-8 character) with a space added.
+Dot-stuffing comes after all this, in relay/deliver.py. The priority class
+lives in the file *name* (`ID.eml` transactional, `ID.bulk.eml` bulk), so
+ordering needs no open(). Raises MalformedMessage, with a reason a person
+can act on, for anything that cannot be sent: empty, NUL, not a header
+block, no sender, no recipients.
 """
 
 from __future__ import annotations
@@ -25,8 +34,11 @@ PRIORITIES = (TRANSACTIONAL, BULK)
 # Anything that could end a header line or smuggle one in, in any form.
 _LINE_BREAKERS = re.compile("[\r\n\0\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
 _HEADER_NAME = re.compile(rb"^[!-9;-~]+:")
-_BLANK_LINE = re.compile(rb"\r?\n\r?\n")
-_LONE_LF = re.compile(rb"(?<!\r)\n")
+_LINE_END = re.compile(rb"\r\n|\r|\n")   # the one reading of a line end (as bytes.splitlines)
+MAX_LINE = 998                            # bytes before CRLF (RFC 5322 2.1.1)
+# A line after the first that is too long: once line ends are CRLF, a CR only ends a line
+# (and [^\r] runs far faster than [^\r\n]).
+_LONG_LINE = re.compile(rb"\n[^\r]{%d}" % (MAX_LINE + 1))
 _ADDRESS = re.compile(r"^[^\s<>(),;:\"\[\]\\@]+@[^\s<>(),;:\"\[\]\\@]+$")
 
 
@@ -42,7 +54,8 @@ class UnsafeHeaderError(ValueError):
 class ParsedMessage:
     sender: str                   # envelope MAIL FROM ("" is the null sender)
     recipients: tuple[str, ...]   # envelope RCPT TO, de-duplicated, in order
-    content: bytes                # what goes on the wire: no envelope lines, no Bcc, CRLF
+    content: bytes                # the wire bytes before dot-stuffing: no envelope lines, no Bcc,
+                                  # CRLF line ends only, no NUL, no line over MAX_LINE
 
     @property
     def needs_smtputf8(self) -> bool:
@@ -101,12 +114,11 @@ def parse_pickup(data: bytes) -> ParsedMessage:
     """Read a pickup file's bytes into envelope + wire content, or raise MalformedMessage."""
     if not data.strip():
         raise MalformedMessage("empty file: no headers, no body")
-    x_sender, x_receivers, offset = _read_envelope_lines(data)
-    message = data[offset:]
-    split = _BLANK_LINE.search(message)
-    if split:
-        head, sep, body = (message[: split.start()], message[split.start() : split.end()],
-                           message[split.end() :])
+    data, long_lines = _wire_lines(data)
+    x_sender, x_receivers, message = split_envelope_lines(data)
+    split = message.find(b"\r\n\r\n")
+    if split >= 0:
+        head, sep, body = message[:split], b"\r\n\r\n", message[split + 4 :]
     else:  # headers only, no body: legal, give it the empty line it lacks
         head, sep, body = message.rstrip(b"\r\n"), b"\r\n\r\n", b""
     fields = _header_fields(head)
@@ -127,41 +139,111 @@ def parse_pickup(data: bytes) -> ParsedMessage:
 
     kept = b"".join(f for f in fields if not f[:4].lower() == b"bcc:")
     content = kept.rstrip(b"\r\n") + sep + body
-    if content.count(b"\n") != content.count(b"\r\n"):
-        content = _LONE_LF.sub(b"\r\n", content)
+    if long_lines:  # folded after parsing: the envelope comes from the lines as written
+        content = b"\r\n".join(_folded(line) if len(line) > MAX_LINE else line
+                                for line in content.split(b"\r\n"))
     return ParsedMessage(sender=sender, recipients=recipients, content=content)
 
 
 def read_envelope(head: bytes) -> tuple[str, tuple[str, ...]]:
     """(sender, recipients) of a pickup file from its first bytes: the X-Sender/X-Receiver
     lines when both are there (no header parsing), else as parse_pickup() finds them."""
-    x_sender, x_receivers, _offset = _read_envelope_lines(head)
+    x_sender, x_receivers, _rest = split_envelope_lines(head)
     if x_sender is not None and x_receivers:
         return x_sender, tuple(dict.fromkeys(x_receivers))
     parsed = parse_pickup(head)
     return parsed.sender, parsed.recipients
 
 
-def _read_envelope_lines(data: bytes) -> tuple[str | None, list[str], int]:
+def split_envelope_lines(data: bytes) -> tuple[str | None, list[str], bytes]:
+    """(X-Sender, X-Receivers, the bytes after them) from the top of a pickup file.
+
+    X-Sender is None when there is none ("" is the null sender <>). Raises
+    MalformedMessage when an envelope line does not hold an address.
+    """
+    lines, offset = _envelope_block(data)
     sender: str | None = None
     receivers: list[str] = []
-    offset = 0
-    while True:
-        end = data.find(b"\n", offset)
-        if end < 0:
-            break
-        line = data[offset:end].rstrip(b"\r")
-        name, colon, value = line.partition(b":")
-        lname = name.lower()
-        if not colon or lname not in (b"x-sender", b"x-receiver"):
-            break
-        address = _envelope_address(value, lname.decode())
-        if lname == b"x-sender":
+    for name, value in lines:
+        address = _envelope_address(value, name.decode())
+        if name == b"x-sender":
             sender = address
         elif address:
             receivers.append(address)
-        offset = end + 1
-    return sender, receivers, offset
+    return sender, receivers, data[offset:]
+
+
+def strip_envelope_lines(data: bytes) -> tuple[bytes, int]:
+    """`data` without the X-Sender/X-Receiver lines at its top, whatever they hold,
+    and how many there were."""
+    lines, offset = _envelope_block(data)
+    return data[offset:], len(lines)
+
+
+def _envelope_block(data: bytes) -> tuple[list[tuple[bytes, bytes]], int]:
+    """The leading X-Sender/X-Receiver lines as (lowercase name, raw value), and where they end.
+
+    Lines end as _LINE_END reads them (CRLF, a bare CR, a bare LF), on raw bytes too.
+    """
+    lines: list[tuple[bytes, bytes]] = []
+    offset = 0
+    while True:
+        lf = data.find(b"\n", offset)
+        cr = data.find(b"\r", offset, lf if lf >= 0 else len(data))
+        if cr >= 0:
+            end, after = cr, cr + 2 if data[cr + 1 : cr + 2] == b"\n" else cr + 1
+        elif lf >= 0:
+            end, after = lf, lf + 1
+        else:
+            break
+        name, colon, value = data[offset:end].partition(b":")
+        name = name.lower()
+        if not colon or name not in (b"x-sender", b"x-receiver"):
+            break
+        lines.append((name, value))
+        offset = after
+    return lines, offset
+
+
+def _wire_lines(data: bytes) -> tuple[bytes, bool]:
+    """`data` with every line end CRLF, and whether a line is over MAX_LINE; refuses NUL."""
+    nul = data.find(b"\0")
+    if nul >= 0:
+        line = len(_LINE_END.findall(data, 0, nul)) + 1
+        raise MalformedMessage(f"line {line} contains a NUL byte, which SMTP cannot carry (a binary "
+                               "file?): remove it, or attach binary data base64-encoded")
+    # The common case (CRLF already, short lines) is three counts and two searches, all in C.
+    crlf = data.count(b"\r\n")
+    if data.count(b"\r") != crlf or data.count(b"\n") != crlf:
+        data = _LINE_END.sub(b"\r\n", data)
+    first = data.find(b"\r\n")
+    long_lines = (first if first >= 0 else len(data)) > MAX_LINE or bool(_LONG_LINE.search(data))
+    return data, long_lines
+
+
+def _folded(line: bytes) -> bytes:
+    """A line over MAX_LINE as several, as Postfix's smtp_line_length_limit breaks it.
+
+    Each cut goes before the last space or tab that fits, which is RFC 5322 folding
+    (nothing added); a stretch without one is cut after MAX_LINE bytes, back to the
+    start of a UTF-8 character, and the rest starts with an added space.
+    """
+    pieces = []
+    start, lead = 0, b""
+    while len(lead) + len(line) - start > MAX_LINE:
+        limit = start + MAX_LINE - len(lead)   # the piece is lead + line[start:cut], cut <= limit
+        cut = max(line.rfind(b" ", start + 1, limit + 1), line.rfind(b"\t", start + 1, limit + 1))
+        if cut > start:
+            pieces.append(lead + line[start:cut])
+            start, lead = cut, b""
+        else:
+            cut = limit
+            while cut > limit - 3 and 0x80 <= line[cut] < 0xC0:  # a UTF-8 continuation byte
+                cut -= 1
+            pieces.append(lead + line[start:cut])
+            start, lead = cut, b" "
+    pieces.append(lead + line[start:])
+    return b"\r\n".join(pieces)
 
 
 def _envelope_address(raw: bytes, what: str) -> str:
@@ -190,8 +272,6 @@ def _header_fields(head: bytes) -> list[bytes]:
             )
         if not line.endswith(b"\n"):
             fields[-1] += b"\r\n"
-        if b"\0" in line:
-            raise MalformedMessage(f"header line {number} contains a NUL byte")
     return fields
 
 

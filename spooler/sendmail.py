@@ -2,7 +2,9 @@
 
 Recipients are the command-line addresses, plus (with -t) those in To/Cc/Bcc;
 the sender is -f, else the Sender/From header, else the local user at this
-host. Without -i, a line holding a single "." ends the message, as in sendmail.
+host. That is the whole envelope: X-Sender/X-Receiver lines at the top of the
+piped message are removed, since in pickup they would count as envelope too.
+Without -i, a line holding a single "." ends the message, as in sendmail.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from email.parser import BytesHeaderParser
 from email.policy import compat32
 from email.utils import getaddresses, parseaddr
 
-from spooler.envelope import MalformedMessage, check_address
+from spooler.envelope import MalformedMessage, check_address, envelope_lines, strip_envelope_lines
 
 _LONE_DOT = re.compile(rb"^\.\r?$", re.MULTILINE)
 
@@ -50,3 +52,13 @@ def envelope(data: bytes, recipients: list[str], extract: bool,
     if not sender:
         sender = f"{getpass.getuser()}@{socket.getfqdn()}"
     return sender, found
+
+
+def pickup_file(data: bytes, sender: str, recipients: list[str]) -> tuple[bytes, int]:
+    """The pickup file for a piped message, and how many envelope lines it came with.
+
+    The message's own X-Sender/X-Receiver lines at its top are removed before the
+    command's are put above it: left in, they would add recipients or replace the sender.
+    """
+    message, removed = strip_envelope_lines(data)
+    return envelope_lines(sender, recipients) + message, removed

@@ -1,4 +1,5 @@
-"""Real SMTP servers on 127.0.0.1 for tests: a configurable misbehaving one, and a 421 greeter."""
+"""Real SMTP servers on 127.0.0.1 for tests: a configurable misbehaving one, a 421 greeter,
+a TLS handshake-only one, and a plain-socket one that records the exact bytes a client sends."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import asyncio
 import socket
 import ssl
 import threading
+import time
 from dataclasses import dataclass, field
 
 from aiosmtpd.controller import Controller
@@ -183,3 +185,155 @@ class TlsHandshakeServer:
         self._stop.set()
         self._thread.join(timeout=5)
         self._sock.close()
+
+
+@dataclass
+class Transaction:
+    """One MAIL ... DATA exchange as the client sent it: DATA's bytes before the final "." line."""
+    sender: str
+    recipients: list[str]
+    data: bytes
+
+    def lines(self) -> list[bytes]:
+        """DATA's lines, dot-stuffing still in; asserts each ended CRLF with no CR or LF inside."""
+        assert self.data.endswith(b"\r\n"), "DATA does not end with CRLF"
+        lines = self.data[:-2].split(b"\r\n")
+        assert not [line for line in lines if b"\r" in line or b"\n" in line], "a bare CR or LF"
+        return lines
+
+    def text(self) -> bytes:
+        """The message as the server stores it: lines unstuffed, CRLF kept."""
+        return b"".join((line[1:] if line.startswith(b".") else line) + b"\r\n"
+                        for line in self.lines())
+
+
+class RecordingServer:
+    """Just enough SMTP over a plain socket to record the client's bytes exactly.
+
+    Offers 8BITMIME, PIPELINING and SMTPUTF8; reads DATA until CRLF "." CRLF, as a strict
+    server does, and records every command line and transaction. One thread per connection,
+    timeouts on every socket; always stopped on exit.
+    """
+
+    def __init__(self, idle_timeout: float = 30.0):
+        self.port = free_port()
+        self.idle_timeout = idle_timeout
+        self.commands: list[bytes] = []
+        self.transactions: list[Transaction] = []
+        self.lock = threading.Lock()
+        self._sock = socket.create_server(("127.0.0.1", self.port))
+        self._sock.settimeout(0.1)
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._accepter = threading.Thread(target=self._accept, name="recording-server")
+
+    def received(self) -> list[Transaction]:
+        with self.lock:
+            return list(self.transactions)
+
+    def _accept(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._sock.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            thread = threading.Thread(target=self._session, args=(conn,), name="recording-session")
+            self._threads.append(thread)
+            thread.start()
+
+    def _session(self, conn: socket.socket) -> None:
+        conn.settimeout(0.1)
+        reader = _Reader(conn, self._stop, self.idle_timeout)
+        with conn:
+            try:
+                conn.sendall(b"220 recording ESMTP\r\n")
+                self._converse(conn, reader)
+            except (OSError, EOFError):
+                pass
+
+    def _converse(self, conn: socket.socket, reader: _Reader) -> None:
+        sender, recipients = None, []
+        while True:
+            line = reader.until(b"\r\n")
+            with self.lock:
+                self.commands.append(line)
+            verb = line[:4].upper()
+            if verb in (b"EHLO", b"HELO"):
+                conn.sendall(b"250-recording\r\n250-8BITMIME\r\n250-PIPELINING\r\n250 SMTPUTF8\r\n")
+            elif verb == b"MAIL":
+                sender, recipients = _path(line), []
+                conn.sendall(b"250 2.1.0 OK\r\n")
+            elif verb == b"RCPT":
+                recipients.append(_path(line))
+                conn.sendall(b"250 2.1.5 OK\r\n")
+            elif verb == b"DATA":
+                conn.sendall(b"354 end with <CRLF>.<CRLF>\r\n")
+                data = reader.data()
+                with self.lock:
+                    self.transactions.append(Transaction(sender or "", recipients, data))
+                sender, recipients = None, []
+                conn.sendall(b"250 2.0.0 queued\r\n")
+            elif verb in (b"RSET", b"NOOP"):
+                sender, recipients = (None, []) if verb == b"RSET" else (sender, recipients)
+                conn.sendall(b"250 2.0.0 OK\r\n")
+            elif verb == b"QUIT":
+                conn.sendall(b"221 2.0.0 bye\r\n")
+                return
+            else:
+                conn.sendall(b"500 5.5.2 unknown command\r\n")
+
+    def __enter__(self) -> RecordingServer:
+        self._accepter.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._accepter.join(timeout=5)
+        self._sock.close()
+        for thread in self._threads:
+            thread.join(timeout=5)
+
+
+class _Reader:
+    """Buffered reads from one connection that give up when the server stops or the client idles."""
+
+    def __init__(self, conn: socket.socket, stop: threading.Event, idle_timeout: float):
+        self.conn, self.stop, self.idle_timeout = conn, stop, idle_timeout
+        self.buffer = b""
+
+    def until(self, end: bytes) -> bytes:
+        """Bytes up to (not including) `end`, which is consumed."""
+        while end not in self.buffer:
+            self._fill()
+        found, _, self.buffer = self.buffer.partition(end)
+        return found
+
+    def data(self) -> bytes:
+        """DATA's bytes up to CRLF "." CRLF, keeping the last line's CRLF."""
+        while not self.buffer.startswith(b".\r\n") and b"\r\n.\r\n" not in self.buffer:
+            self._fill()
+        if self.buffer.startswith(b".\r\n"):
+            self.buffer = self.buffer[3:]
+            return b""
+        found, _, self.buffer = self.buffer.partition(b"\r\n.\r\n")
+        return found + b"\r\n"
+
+    def _fill(self) -> None:
+        deadline = time.monotonic() + self.idle_timeout
+        while not self.stop.is_set() and time.monotonic() < deadline:
+            try:
+                chunk = self.conn.recv(65536)
+            except TimeoutError:
+                continue
+            if not chunk:
+                raise EOFError
+            self.buffer += chunk
+            return
+        raise EOFError
+
+
+def _path(command: bytes) -> str:
+    """The address between < and > in MAIL FROM:<...> or RCPT TO:<...>."""
+    return command.partition(b"<")[2].partition(b">")[0].decode("utf-8", "replace")

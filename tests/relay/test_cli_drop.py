@@ -98,11 +98,14 @@ def test_several_good_files_each_get_their_own_pickup_file(relay, tmp_path, pick
     ("data", "reason"),
     [(b"", "empty file"),
      (b"\n\r\n  \n", "empty file"),
-     (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x01\x00" * 8, "is not a header"),
-     (bytes(range(256)) * 4, "is not a header"),
+     (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x01\x00" * 8, "NUL byte"),
+     (bytes(range(256)) * 4, "line 1 contains a NUL byte"),
+     (b"\x89PNG-like text\r\n\x1a\n", "is not a header"),
      (b"From: a@example.test\r\nSubject: to nobody\r\n\r\nbody\r\n", "no recipients"),
-     (b"To: b@example.test\r\nSubject: from nobody\r\n\r\nbody\r\n", "no sender")],
-    ids=["empty", "blank-lines", "png", "binary-junk", "no-recipients", "no-sender"],
+     (b"To: b@example.test\r\nSubject: from nobody\r\n\r\nbody\r\n", "no sender"),
+     (GOOD + b"\r\n\x00.\r\n", "line 7 contains a NUL byte")],
+    ids=["empty", "blank-lines", "png", "binary-junk", "no-header", "no-recipients", "no-sender",
+         "nul-in-body"],
 )
 def test_unsendable_file_is_refused_with_a_reason_and_pickup_stays_empty(
         relay, tmp_path, pickup_dir, data, reason):

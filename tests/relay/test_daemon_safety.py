@@ -44,7 +44,7 @@ def test_hostile_files_go_to_badmail_with_a_reason_and_good_mail_still_flows(tmp
     outside.write_bytes(b"From: a@example.test\nTo: b@example.test\n\nnot yours\n")
     (pickup / "good1.eml").write_bytes(GOOD % 1)
     (pickup / "empty.eml").write_bytes(b"")
-    (pickup / "junk.eml").write_bytes(os.urandom(4096).replace(b":", b"!"))
+    (pickup / "junk.eml").write_bytes(os.urandom(4096).replace(b":", b"!").replace(b"\0", b"!"))
     with open(pickup / "huge.eml", "wb") as f:
         f.write(b"From: a@example.test\r\nTo: b@example.test\r\n\r\n")
         f.write(b"x" * (30 * 1024 * 1024))

@@ -11,9 +11,9 @@ from relay.sink import free_port
 from settings import load_config
 from spooler.envelope import parse_pickup
 from tests.relay.relay_helpers import RELAY_BIN, RunningRelay, wait_until, write_relay_toml
-from tests.smtp_servers import FaultyServer
+from tests.smtp_servers import FaultyServer, RecordingServer
 
-# printf formats: \n is a newline; no % in them.
+# printf formats: \n is a newline, \000 a NUL; no % in them.
 HEADERS = (r"From: Site <site@example.test>\nTo: Ann <ann@example.test>\nCc: bob@example.test\n"
            r"Bcc: hidden@example.test\nSubject: cron report\n\n")
 MESSAGE = HEADERS + r"All fine.\n"
@@ -100,4 +100,43 @@ def test_piped_mail_reaches_the_smart_host_with_bcc_in_the_envelope_only(tmp_pat
 def test_a_message_the_relay_could_never_send_is_refused_at_the_pipe(config_path):
     result = sendmail(config_path, r"To: ann@example.test\nthis line is no header\n\nbody\n", "-t")
     assert result.returncode == 1
+    assert in_pickup(config_path) == []
+
+
+# A message whose first lines try to set the envelope (as PHP's mail() with a crafted body could).
+FORGED = (r"X-Receiver: <extra@evil.example>\nX-Sender: <spoofed@bank.example>\n"
+          r"From: Cron Daemon <cron@example.com>\nTo: root@example.com\nSubject: cron report\n\n"
+          r"All fine.\n")
+
+
+def test_envelope_lines_at_the_top_of_the_message_are_removed_with_a_warning(config_path):
+    result = sendmail(config_path, FORGED, "-f", "cron@example.com", "-i", "root@example.com")
+    assert result.returncode == 0, result.stderr
+    assert b"removed 2 X-Sender/X-Receiver lines from the top of the message" in result.stderr
+    [data] = in_pickup(config_path)
+    assert data == (b"X-Sender: <cron@example.com>\r\nX-Receiver: <root@example.com>\r\n"
+                    + FORGED.replace(r"\n", "\n").encode().split(b"\n", 2)[2])
+
+
+@pytest.mark.parametrize("args", [("-f", "cron@example.com", "-i", "root@example.com"), ("-t", "-i")],
+                         ids=["-f and a recipient", "-t"])
+def test_the_piped_message_cannot_add_a_recipient_or_change_the_sender(tmp_path, args):
+    with RecordingServer() as server:
+        config_path = write_relay_toml(tmp_path, server.port)
+        with RunningRelay(load_config(config_path)) as relay:
+            result = sendmail(config_path, FORGED, *args)
+            assert result.returncode == 0, result.stderr
+            wait_until(lambda: relay.counts["sent"] == 1, what="the piped message")
+    [sent] = server.received()
+    assert (sent.sender, sent.recipients) == ("cron@example.com", ["root@example.com"])
+    envelope = [c for c in server.commands if c[:4].upper() in (b"MAIL", b"RCPT")]
+    assert envelope == [b"MAIL FROM:<cron@example.com>", b"RCPT TO:<root@example.com>"]
+    assert b"evil.example" not in b"".join(server.commands) + sent.data
+    assert b"spoofed@bank.example" not in b"".join(server.commands) + sent.data
+
+
+def test_a_nul_in_the_message_is_refused_at_the_pipe(config_path):
+    result = sendmail(config_path, HEADERS + r"bo\000dy\n", "-t", "-i")
+    assert result.returncode == 1
+    assert b"message not queued: line 11 contains a NUL byte" in result.stderr  # of the pickup file
     assert in_pickup(config_path) == []
