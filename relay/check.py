@@ -35,8 +35,9 @@ def run_checks(config: Config) -> list[CheckResult]:
     results.append(_writable_folder("queue folder", queue, "[relay] queue_dir"))
     missing = [f for f in FOLDERS if not (queue / f).is_dir()]
     if queue.is_dir() and missing:
-        results.append(CheckResult("queue sub-folders", False, f"missing: {', '.join(missing)}",
-                                   "`relay run` creates them at start"))
+        # Not a problem: a first start (the unit runs this check before `relay run`) makes them.
+        results.append(CheckResult("queue sub-folders", True, f"missing: {', '.join(missing)}; "
+                                   "`relay run` creates them at start", warn=True))
     if config.pickup.dir.is_dir() and queue.is_dir():
         same = config.pickup.dir.stat().st_dev == queue.stat().st_dev
         detail = "pickup and queue share a filesystem" if same else \

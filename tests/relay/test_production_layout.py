@@ -3,8 +3,9 @@
 Runs `contrib/install-layout.sh` (what the README tells a sysadmin to run) under a scratch
 PREFIX with throwaway system users, sets fs.protected_hardlinks = 1 as Debian does, writes
 mail as the site's user under umask 0027 and runs `relay run` as the relay's user with
-`contrib/config.production.toml` (its paths moved under the scratch root, its smart host
-pointed at a test server). Needs root (as CI runs); skipped otherwise, saying so.
+`contrib/config.production.toml` installed as step 2 says (its paths moved under the scratch
+root, its smart host pointed at a test server that requires STARTTLS and AUTH, with a private
+CA as ca_file). Needs root (as CI runs); skipped otherwise, saying so.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import os
 import pwd
 import shutil
 import signal
+import ssl
 import stat
 import subprocess
 import sys
@@ -21,8 +23,11 @@ import tempfile
 from pathlib import Path
 
 import pytest
+import trustme
+from aiosmtpd.smtp import AuthResult
 
 from tests.relay.relay_helpers import RELAY_BIN, files, wait_until
+from tests.smtp_servers import FaultyServer
 
 REPO = Path(__file__).resolve().parents[2]
 PYTHONPATH = f"{REPO}:{sysconfig.get_paths()['purelib']}"
@@ -30,6 +35,7 @@ pytestmark = pytest.mark.skipif(
     os.geteuid() != 0 or not shutil.which("useradd"),
     reason="needs root and useradd: it creates system users and a layout owned by them")
 
+USER, PASSWORD = "relay@example.org", "pr0duction-layout-Secret"   # USER as in the example
 SITE_WRITE = """
 import sys
 from spooler.message import Address, Notification, build
@@ -142,20 +148,46 @@ def python_for(user: str) -> str:
     pytest.skip(f"no {version} that user {user} may run with this checkout and its packages")
 
 
-def production_config(layout: Layout, port: int) -> None:
-    """contrib/config.production.toml as the README installs it, moved under the scratch root."""
+def install_config(layout: Layout, port: int, ca: trustme.CA) -> None:
+    """Step 2 of the README: config.toml and the password file, as it says, under the scratch
+    root; the smart host set to the test server (STARTTLS, AUTH), ca_file for its private CA."""
+    relay_gid = pwd.getpwnam(layout.relay).pw_gid
+    etc = layout.root / "etc/pickup-relay"
     text = (REPO / "contrib/config.production.toml").read_text()
     for place in ("/etc/pickup-relay", "/var/spool/pickup-relay", "/var/log/pickup-relay",
                   "/var/lib/pickup-relay"):
-        text = text.replace(place, f"{layout.root}{place}")
-    text = text.replace('host = "smtp.example.org"', 'host = "127.0.0.1"')
-    text = text.replace("port = 587", f"port = {port}")
-    text = text.replace('metrics_listen = "127.0.0.1:9465"', 'metrics_listen = ""')
-    text = text.replace('tls = "starttls"', 'tls = "none"')
-    text = text.replace('username = "relay@example.org"', 'username = ""')
-    layout.config.write_text(text)
-    os.chown(layout.config, 0, pwd.getpwnam(layout.relay).pw_gid)
-    os.chmod(layout.config, 0o640)
+        text = text.replace(f'"{place}', f'"{layout.root}{place}')
+    edits = {'host = "smtp.example.org"': 'host = "127.0.0.1"', "port = 587": f"port = {port}",
+             'ca_file = ""': f'ca_file = "{etc}/ca.pem"',
+             'metrics_listen = "127.0.0.1:9465"': 'metrics_listen = ""'}
+    for before, after in edits.items():
+        assert before in text, f"the production example no longer has {before}"
+        text = text.replace(before, after)
+    install = ["install", "-o", "root", "-g", layout.relay, "-m", "0640"]
+    edited = layout.root / "config.toml"  # the sysadmin's edited copy, installed as step 2 says
+    edited.write_text(text)
+    subprocess.run([*install, str(edited), str(layout.config)], check=True, timeout=30)
+    ca.cert_pem.write_to_path(str(etc / "ca.pem"))
+    os.chown(etc / "ca.pem", 0, relay_gid)
+    password = etc / "smarthost.password"
+    subprocess.run(["install", "-o", layout.relay, "-g", layout.relay, "-m", "0600", "/dev/null",
+                    str(password)], check=True, timeout=30)
+    password.write_text(PASSWORD + "\n")
+
+
+def smart_host(ca: trustme.CA, logins: list[str]) -> FaultyServer:
+    """A test smart host requiring STARTTLS and AUTH, with a certificate from `ca`."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(context)
+
+    def authenticator(server, session, envelope, mechanism, auth_data):
+        login, password = auth_data.login.decode(), auth_data.password.decode()
+        logins.append(login)
+        ok = (login, password) == (USER, PASSWORD)
+        return AuthResult(success=ok, handled=False, auth_data=login if ok else None)
+
+    return FaultyServer(tls=context, require_starttls=True, authenticator=authenticator,
+                        auth_require_tls=True)
 
 
 def start_relay_as(layout: Layout) -> subprocess.Popen:
@@ -170,8 +202,19 @@ def stop(process: subprocess.Popen) -> int:
     return process.wait(timeout=45)
 
 
-def test_site_and_relay_as_two_users_deliver_and_keep_the_queue_private(layout, upstream):
-    production_config(layout, upstream.port)
+def test_site_and_relay_as_two_users_deliver_and_keep_the_queue_private(layout):
+    ca, logins = trustme.CA(), []
+    with smart_host(ca, logins) as upstream:
+        install_config(layout, upstream.port, ca)
+        checked = layout.as_user(layout.relay, [*layout.relay_cmd, "check"])
+        assert checked.returncode == 0, checked.stdout.decode()
+        assert PASSWORD not in checked.stdout.decode() + checked.stderr.decode()
+        deliver_through_the_layout(layout, upstream)
+    assert set(logins) == {USER}
+    assert all(r.tls in ("TLSv1.2", "TLSv1.3") and r.login == USER for r in upstream.received)
+
+
+def deliver_through_the_layout(layout: Layout, upstream: FaultyServer) -> None:
     assert stat.S_IMODE(layout.pickup.stat().st_mode) == 0o3770
     assert stat.S_IMODE(layout.queue.stat().st_mode) == 0o700
 
