@@ -150,3 +150,16 @@ def test_a_copy_left_half_made_by_a_crash_is_removed_and_its_original_still_sent
     assert not half.exists()
     assert len(upstream.received) == 1 and b"Message number 0." in upstream.received[0].content
 
+
+
+@root_only
+def test_two_relays_copying_other_users_files_send_each_exactly_once(tmp_path, upstream):
+    config = relay_config(tmp_path, upstream.port)
+    for n in range(200):
+        os.chown(drop_notification(config, n), 65534, 65534)
+    with RunningRelay(config) as first, RunningRelay(config) as second:
+        wait_until(lambda: first.counts["sent"] + second.counts["sent"] == 200, timeout=60,
+                   what="200 messages sent by the two relays")
+    bodies = sorted(r.content.split(b"Message number ")[1].split(b".")[0] for r in upstream.received)
+    assert bodies == sorted(str(n).encode() for n in range(200))  # each once, none twice
+    assert not files(config.pickup.dir) and not list((config.relay.queue_dir / ACTIVE).iterdir())
