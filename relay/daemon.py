@@ -40,6 +40,7 @@ from relay.ratelimit import RateLimiter
 from relay.retry import HostBackoff, RetrySchedule
 from relay.tls import weak_settings
 from relay.watch import SETTLE, PickupWatcher
+from relay.workqueue import WorkQueue
 from settings import Config
 from spooler.envelope import BULK, PRIORITIES, TRANSACTIONAL, MalformedMessage, parse_pickup
 
@@ -77,12 +78,9 @@ class Relay:
         self._reopen_logs = False
         self._stop_requested = False
         self._flush_requested = False
-        self._cond = threading.Condition()
-        self._waiting: dict[str, deque[Claimed]] = {TRANSACTIONAL: deque(), BULK: deque()}
-        self._in_flight = 0
+        self.work = WorkQueue(self.backoff, low_mark=relay.connections, on_low=self.wake.set)
         self._candidates: dict[tuple[str, str], deque[str]] = {key: deque() for key in _ORDER}
         self._known: set[tuple[str, str]] = set()
-        self._stopping = threading.Event()
         self._next_rescan = 0.0
         self._last_rescan = 0.0
         self._last_recheck = 0.0
@@ -149,9 +147,7 @@ class Relay:
 
     def shutdown(self, grace: float = STOP_GRACE) -> None:
         """Stop taking work, let in-flight sends finish (cut after `grace`), put back the rest."""
-        self._stopping.set()
-        with self._cond:
-            self._cond.notify_all()
+        self.work.stop()
         deadline = time.monotonic() + grace
         for worker in self._workers:
             worker.join(timeout=max(0.0, deadline - time.monotonic()))
@@ -160,11 +156,7 @@ class Relay:
                 worker.connection.abort()
                 worker.join(timeout=5)
         self._workers.clear()
-        with self._cond:
-            waiting = [c for q in self._waiting.values() for c in q]
-            for q in self._waiting.values():
-                q.clear()
-        for claimed in waiting:
+        for claimed in self.work.drain():
             self.queue.put_back(claimed)
         self.watcher.stop()
         self.metrics.close()
@@ -226,9 +218,7 @@ class Relay:
         window of bulk never keeps a password reset from being claimed at once, and
         workers take transactional mail first.
         """
-        with self._cond:
-            in_flight = self._in_flight
-            waiting = {p: len(q) for p, q in self._waiting.items()}
+        in_flight, waiting = self.work.load()
         if self.backoff.probing:
             return 1 - in_flight - sum(waiting.values())
         window = self.config.relay.connections * AHEAD_PER_CONNECTION
@@ -237,7 +227,7 @@ class Relay:
         return window - sum(waiting.values())
 
     def _fill(self) -> None:
-        while not self._stopping.is_set():
+        while not self.work.stopping.is_set():
             item = self._next_candidate(self._capacity(TRANSACTIONAL) > 0,
                                         self._capacity(BULK) > 0)
             if item is None:
@@ -246,9 +236,7 @@ class Relay:
             claimed = self._claim(folder, name)
             if claimed is None:
                 continue
-            with self._cond:
-                self._waiting[claimed.priority].append(claimed)
-                self._cond.notify()
+            self.work.put(claimed)
 
     def _next_candidate(self, transactional: bool, bulk: bool) -> tuple[str, str] | None:
         for key in _ORDER:
@@ -287,44 +275,6 @@ class Relay:
                 self.queue.put_back(claimed)
                 count += 1
         return count
-
-    def _may_start(self) -> bool:
-        """A worker may start a message: there is one, and the smart host is not paused
-        (while probing a host that was down, only one message is in flight). Holds _cond."""
-        if not any(self._waiting.values()):
-            return False
-        if self.backoff.paused(time.time()):
-            return False
-        return not (self.backoff.probing and self._in_flight > 0)
-
-    def _wait_for_work(self, timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while not self._stopping.is_set() and not self._may_start():
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return False
-                self._cond.wait(min(left, 0.5))  # the backoff ends without a notify
-            return not self._stopping.is_set()
-
-    def _take_work(self, timeout: float) -> Claimed | None:
-        if not self._wait_for_work(timeout):
-            return None
-        with self._cond:
-            if not self._may_start():
-                return None
-            for priority in (TRANSACTIONAL, BULK):
-                if self._waiting[priority]:
-                    self._in_flight += 1
-                    return self._waiting[priority].popleft()
-        return None
-
-    def _work_done(self) -> None:
-        with self._cond:
-            self._in_flight -= 1
-            low = sum(len(q) for q in self._waiting.values()) <= self.config.relay.connections
-        if low:  # refill in batches, not one wake-up per message
-            self.wake.set()
 
     # -- one attempt --------------------------------------------------------------------------
 
@@ -412,7 +362,7 @@ class _Worker(threading.Thread):
     def run(self) -> None:
         relay = self.relay
         try:
-            while not relay._stopping.is_set():
+            while not relay.work.stopping.is_set():
                 claimed = self._next_message()
                 if claimed is None:
                     self.connection.close()  # idle: servers drop idle clients anyway
@@ -424,7 +374,7 @@ class _Worker(threading.Thread):
                                   claimed.queue_id)
                     self._keep(claimed)
                 finally:
-                    relay._work_done()
+                    relay.work.done()
         finally:
             self.connection.close()
 
@@ -441,12 +391,12 @@ class _Worker(threading.Thread):
     def _next_message(self) -> Claimed | None:
         relay = self.relay
         if relay.limiter is None:
-            return relay._take_work(IDLE_CLOSE)
+            return relay.work.take(IDLE_CLOSE)
         # With a rate limit, take the token first and the message after: whoever
         # waits longest for a token then still gets the most urgent message.
-        if not relay._wait_for_work(IDLE_CLOSE) or not relay.limiter.acquire(relay._stopping):
+        if not relay.work.wait(IDLE_CLOSE) or not relay.limiter.acquire(relay.work.stopping):
             return None
-        claimed = relay._take_work(0.0)
+        claimed = relay.work.take(0.0)
         if claimed is None:
             relay.limiter.refund()
         return claimed
