@@ -1,13 +1,14 @@
 """The relay daemon: wires watch -> queue -> deliver, in priority order, and stops cleanly.
 
 One dispatcher (run_once) decides what is attempted next: transactional mail
-from pickup, then due transactional retries, then bulk, then due bulk retries.
-It claims a few messages per connection ahead of the workers (transactional
+before bulk; within a class new mail from pickup, with one claim in
+RETRY_SHARE going to a due retry (or a message recovered after a crash) so
+retries never starve behind a backlog. It claims a few messages per connection ahead of the workers (transactional
 mail has its own allowance and workers take it first), so a password reset
 dropped during a newsletter waits for the sends in flight, not for the backlog.
-Each of `connections` worker threads owns one reused SMTP connection and
-turns every attempt into exactly one queue move (sent, deferred, badmail) and
-one log line per outcome. While the smart host is down the dispatcher pauses
+Each of `connections` worker threads owns one reused SMTP connection, takes
+claimed messages from the WorkQueue, and turns every attempt into exactly one
+queue move, the one relay.fate decides, and one log line per outcome. While the smart host is down the dispatcher pauses
 (HostBackoff) and pickup simply holds the mail. Reads [relay] and [pickup].
 Crash safety: every state is a file in a folder; active/ files are locked by
 their worker and taken again at start when no live relay holds them.
@@ -42,7 +43,7 @@ from relay.tls import weak_settings
 from relay.watch import SETTLE, PickupWatcher
 from relay.workqueue import WorkQueue
 from settings import Config
-from spooler.envelope import BULK, PRIORITIES, TRANSACTIONAL, MalformedMessage, parse_pickup
+from spooler.envelope import BULK, PRIORITIES, TRANSACTIONAL, MalformedMessage, parse_pickup, priority_of
 
 log = logging.getLogger("relay")
 
@@ -54,6 +55,7 @@ CANDIDATE_WINDOW = 2000   # names held per folder ahead of claiming: memory stay
 AHEAD_PER_CONNECTION = 4  # claimed messages kept waiting per connection
 BADMAIL_SWEEP = 3600.0   # how often badmail older than [relay] badmail_max_age is removed
 SIGNAL_POLL = 0.2         # how often run() looks at the flags signal handlers set
+RETRY_SHARE = 4           # while pickup has more, one claim in this many goes to a due retry
 
 _ORDER = ((TRANSACTIONAL, PICKUP), (TRANSACTIONAL, DEFERRED), (BULK, PICKUP), (BULK, DEFERRED))
 
@@ -81,6 +83,7 @@ class Relay:
         self.work = WorkQueue(self.backoff, low_mark=relay.connections, on_low=self.wake.set)
         self._candidates: dict[tuple[str, str], deque[str]] = {key: deque() for key in _ORDER}
         self._known: set[tuple[str, str]] = set()
+        self._since_retry = {p: 0 for p in PRIORITIES}   # claims from pickup since the last retry
         self._next_rescan = 0.0
         self._last_rescan = 0.0
         self._last_recheck = 0.0
@@ -206,8 +209,7 @@ class Relay:
         key = (folder, name)
         if key not in self._known:
             self._known.add(key)
-            priority = BULK if name.endswith(f".{BULK}.eml") else TRANSACTIONAL
-            self._candidates[(priority, folder)].append(name)
+            self._candidates[(priority_of(name), folder)].append(name)
 
     def _capacity(self, priority: str) -> int:
         """How many more messages of this class to claim now.
@@ -239,14 +241,24 @@ class Relay:
             self.work.put(claimed)
 
     def _next_candidate(self, transactional: bool, bulk: bool) -> tuple[str, str] | None:
-        for key in _ORDER:
-            if not (transactional if key[0] == TRANSACTIONAL else bulk):
+        """The next name to claim: transactional before bulk; within a class, new mail from
+        pickup, except that due retries get one claim in RETRY_SHARE while pickup has more."""
+        for priority, allowed in ((TRANSACTIONAL, transactional), (BULK, bulk)):
+            if not allowed:
                 continue
-            names = self._candidates[key]
-            if names:
-                name = names.popleft()
-                self._known.discard((key[1], name))
-                return key[1], name
+            fresh, due = self._candidates[(priority, PICKUP)], self._candidates[(priority, DEFERRED)]
+            retry_turn = self._since_retry[priority] >= RETRY_SHARE - 1
+            if due and (retry_turn or not fresh):
+                folder, names = DEFERRED, due
+                self._since_retry[priority] = 0
+            elif fresh:
+                folder, names = PICKUP, fresh
+                self._since_retry[priority] += 1
+            else:
+                continue
+            name = names.popleft()
+            self._known.discard((folder, name))
+            return folder, name
         return None
 
     def _claim(self, folder: str, name: str) -> Claimed | None:
