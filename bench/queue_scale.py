@@ -25,7 +25,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from relay.queue import Attempt, History, Queue  # noqa: E402
 from relay.sink import free_port  # noqa: E402
 from spooler.message import Address, Notification, build  # noqa: E402
-from spooler.pickup import PickupWriter, new_queue_id  # noqa: E402
+from spooler.names import new_queue_id  # noqa: E402
+from spooler.pickup import PickupWriter  # noqa: E402
 
 RELAY = str(Path(sys.executable).parent / "relay")
 

@@ -17,7 +17,8 @@ from pathlib import Path
 import click
 
 from relay.cli_common import UsageFailure, act_as_queue_owner, config_of
-from spooler.envelope import PRIORITIES, TRANSACTIONAL, MalformedMessage, parse_pickup
+from spooler.envelope import MalformedMessage, parse_pickup
+from spooler.names import PRIORITIES, TRANSACTIONAL
 from spooler.pickup import PickupError, PickupWriter
 
 

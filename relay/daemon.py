@@ -3,15 +3,17 @@
 One dispatcher (run_once) decides what is attempted next: transactional mail
 before bulk; within a class new mail from pickup, with one claim in
 RETRY_SHARE going to a due retry (or a message recovered after a crash) so
-retries never starve behind a backlog. It claims a few messages per connection ahead of the workers (transactional
-mail has its own allowance and workers take it first), so a password reset
-dropped during a newsletter waits for the sends in flight, not for the backlog.
-Each of `connections` worker threads owns one reused SMTP connection, takes
-claimed messages from the WorkQueue, and turns every attempt into exactly one
-queue move, the one relay.fate decides, and one log line per outcome. While the smart host is down the dispatcher pauses
-(HostBackoff) and pickup simply holds the mail. Reads [relay] and [pickup].
-Crash safety: every state is a file in a folder; active/ files are locked by
-their worker and taken again at start when no live relay holds them.
+retries never starve behind a backlog. It claims a few messages per
+connection ahead of the workers (transactional mail has its own allowance and
+workers take it first), so a password reset dropped during a newsletter waits
+for the sends in flight, not for the backlog. Each of `connections` worker
+threads owns one reused SMTP connection, takes claimed messages from the
+WorkQueue, and turns every attempt into exactly one queue move, the one
+relay.fate decides, and one log line per outcome. While the smart host is
+down the dispatcher pauses (HostBackoff) and pickup simply holds the mail.
+Reads [relay] and [pickup]. Crash safety: every state is a file in a folder;
+active/ files are locked by their worker and taken again at start when no
+live relay holds them.
 """
 
 from __future__ import annotations
@@ -43,7 +45,8 @@ from relay.tls import weak_settings
 from relay.watch import SETTLE, PickupWatcher
 from relay.workqueue import WorkQueue
 from settings import Config
-from spooler.envelope import BULK, PRIORITIES, TRANSACTIONAL, MalformedMessage, parse_pickup, priority_of
+from spooler.envelope import MalformedMessage, parse_pickup
+from spooler.names import BULK, PRIORITIES, TRANSACTIONAL, priority_of
 
 log = logging.getLogger("relay")
 

@@ -33,14 +33,22 @@ import grp
 import json
 import os
 import pwd
-import re
 import stat
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from spooler.envelope import BULK, TRANSACTIONAL, priority_of
-from spooler.pickup import new_queue_id
+from spooler.names import (
+    BULK,
+    TRANSACTIONAL,
+    id_time,
+    is_message_name,
+    is_queue_id,
+    message_name,
+    new_queue_id,
+    priority_of,
+    queue_id_of,
+)
 
 PICKUP = "pickup"
 PRIVATE_DIR, PRIVATE_FILE = 0o700, 0o600   # the queue is the relay's user's alone
@@ -50,19 +58,6 @@ FOLDERS = (ACTIVE, DEFERRED, HOLD, BADMAIL, SENT)
 
 class QueueSetupError(Exception):
     """The queue cannot work with these folders; the message says what to fix."""
-
-
-def is_message_name(name: str) -> bool:
-    """Names the relay takes: *.eml, not hidden (writers' temporary names start with '.')."""
-    return name.endswith(".eml") and not name.startswith(".")
-
-
-def queue_id_of(name: str) -> str:
-    return name.split(".", 1)[0]
-
-
-def queue_name(queue_id: str, priority: str) -> str:
-    return f"{queue_id}.{BULK}.eml" if priority == BULK else f"{queue_id}.eml"
 
 
 @dataclass
@@ -218,7 +213,7 @@ class Queue:
                 return None
             queue_id = new_queue_id()
             priority = priority_of(name)
-            target = self.dirs[ACTIVE] / queue_name(queue_id, priority)
+            target = self.dirs[ACTIVE] / message_name(queue_id, priority)
             if st.st_uid == self.uid:
                 # link + unlink, not rename: watchdog holds back every rename *out of* a
                 # watched folder for 0.5 s (to pair it with a rename in) and queues all later
@@ -327,7 +322,7 @@ class Queue:
         self._write_reason(queue_id, f"reason: {why}\n{where}: {printable(name)}\n"
                                      f"moved at: {iso_time(time.time())}\n")
         try:
-            os.rename(source, self.dirs[BADMAIL] / queue_name(queue_id, priority_of(name)))
+            os.rename(source, self.dirs[BADMAIL] / message_name(queue_id, priority_of(name)))
         except FileNotFoundError:
             (self.dirs[BADMAIL] / f"{queue_id}.bdr").unlink(missing_ok=True)
         return queue_id
@@ -372,10 +367,10 @@ class Queue:
 
     def locate(self, queue_id: str) -> tuple[str, Path] | None:
         """(folder, path) of a queued message, or None."""
-        if not _QUEUE_ID.fullmatch(queue_id):
+        if not is_queue_id(queue_id):
             return None
         for folder in (DEFERRED, HOLD, ACTIVE, BADMAIL, SENT):
-            for name in (queue_name(queue_id, TRANSACTIONAL), queue_name(queue_id, BULK)):
+            for name in (message_name(queue_id, TRANSACTIONAL), message_name(queue_id, BULK)):
                 path = self.dirs[folder] / name
                 if os.path.lexists(path):
                     return folder, path
@@ -417,7 +412,7 @@ class Queue:
             self.save_history(new_id, History(
                 arrived=time.time(), source=f"badmail/{path.name}",
                 recipients_left=old.recipients_left if old else None))
-            os.rename(path, self.dirs[DEFERRED] / queue_name(new_id, priority_of(path.name)))
+            os.rename(path, self.dirs[DEFERRED] / message_name(new_id, priority_of(path.name)))
         self._drop_history(queue_id)
         (self.dirs[BADMAIL] / f"{queue_id}.bdr").unlink(missing_ok=True)
         return new_id
@@ -443,7 +438,7 @@ class Queue:
             except FileNotFoundError:
                 continue
             queue_id = entry.name[: -len(".bdr")]
-            for name in (queue_name(queue_id, TRANSACTIONAL), queue_name(queue_id, BULK)):
+            for name in (message_name(queue_id, TRANSACTIONAL), message_name(queue_id, BULK)):
                 path = self.dirs[BADMAIL] / name
                 if os.path.lexists(path):
                     path.unlink()
@@ -612,9 +607,6 @@ def _open_locked(path: Path) -> int | None:
     return fd
 
 
-_QUEUE_ID = re.compile(r"^[0-9a-f]{24}$")
-
-
 class _AdminLock:
     """Hold a queue file's lock for an admin move; a file a live relay holds is busy."""
 
@@ -681,14 +673,6 @@ def _kind(mode: int) -> str:
         if test(mode):
             return name
     return "not a regular file"
-
-
-def id_time(queue_id: str) -> float:
-    """Arrival (claim) time encoded in a queue id (µs since the epoch in its first 14 hex digits)."""
-    try:
-        return int(queue_id[:14], 16) / 1e6
-    except ValueError:
-        return time.time()
 
 
 def printable(text: str) -> str:

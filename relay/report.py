@@ -22,11 +22,9 @@ from relay.queue import (
     PICKUP,
     SENT,
     Queue,
-    id_time,
-    is_message_name,
-    queue_id_of,
 )
-from spooler.envelope import MalformedMessage, priority_of, read_envelope
+from spooler.envelope import MalformedMessage, read_envelope
+from spooler.names import id_time, is_message_name, priority_of, queue_id_of
 
 STATUS_FOLDERS = (PICKUP, ACTIVE, DEFERRED, HOLD, BADMAIL)
 LIST_FOLDERS = (ACTIVE, DEFERRED, HOLD, BADMAIL, SENT)

@@ -26,8 +26,7 @@ from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers.inotify import InotifyEmitter, InotifyObserver
 from watchdog.observers.inotify_c import InotifyConstants
 
-from relay.queue import is_message_name
-from spooler.envelope import BULK, TRANSACTIONAL, priority_of
+from spooler.names import BULK, TRANSACTIONAL, is_message_name, priority_of
 
 SETTLE = 2.0          # seconds a file not renamed into place must stand still before it is taken
 WRITER_GIVE_UP = 600  # a write event with no close after this long: trust the settle check

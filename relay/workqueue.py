@@ -18,7 +18,7 @@ from collections.abc import Callable
 
 from relay.queue import Claimed
 from relay.retry import HostBackoff
-from spooler.envelope import BULK, PRIORITIES, TRANSACTIONAL
+from spooler.names import BULK, PRIORITIES, TRANSACTIONAL
 
 BACKOFF_POLL = 0.5   # a host pause ends without a notify: waiting workers look this often
 

@@ -27,10 +27,6 @@ from email.parser import BytesHeaderParser
 from email.policy import compat32
 from email.utils import getaddresses
 
-TRANSACTIONAL = "transactional"
-BULK = "bulk"
-PRIORITIES = (TRANSACTIONAL, BULK)
-
 # Anything that could end a header line or smuggle one in, in any form.
 _LINE_BREAKERS = re.compile("[\r\n\0\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
 _HEADER_NAME = re.compile(rb"^[!-9;-~]+:")
@@ -96,18 +92,6 @@ def envelope_lines(sender: str, recipients: list[str] | tuple[str, ...]) -> byte
     for rcpt in recipients:
         lines.append(f"X-Receiver: <{check_address(rcpt, 'envelope recipient')}>\r\n")
     return "".join(lines).encode("utf-8")
-
-
-def pickup_name(queue_id: str, priority: str = TRANSACTIONAL) -> str:
-    """File name under which a message of this class appears in pickup."""
-    if priority not in PRIORITIES:
-        raise ValueError(f"priority must be one of {PRIORITIES}, not {priority!r}")
-    return f"{queue_id}.eml" if priority == TRANSACTIONAL else f"{queue_id}.{BULK}.eml"
-
-
-def priority_of(name: str) -> str:
-    """The class a pickup or queue file name carries (hand-dropped files are transactional)."""
-    return BULK if name.endswith(f".{BULK}.eml") else TRANSACTIONAL
 
 
 def parse_pickup(data: bytes) -> ParsedMessage:

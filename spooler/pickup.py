@@ -12,15 +12,15 @@ from __future__ import annotations
 
 import errno
 import os
-import time
 from copy import deepcopy
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import getaddresses, parseaddr
 from pathlib import Path
 
-from spooler.envelope import TRANSACTIONAL, envelope_lines, pickup_name
+from spooler.envelope import envelope_lines
 from spooler.message import OutgoingMessage
+from spooler.names import TRANSACTIONAL, message_name, new_queue_id
 
 # Readable by the pickup folder's group (the relay's, via the folder's setgid bit), never by
 # others, and never writable by anyone but its writer (see the README's production layout).
@@ -33,15 +33,6 @@ class PickupError(Exception):
 
 class MessageTooLarge(PickupError):
     pass
-
-
-def new_queue_id() -> str:
-    """A file-name-safe id, unique across processes and hosts, that sorts by creation time.
-
-    14 hex digits of microseconds since the epoch, then 10 random hex digits
-    (40 bits: a clash needs two writers in the same microsecond and 1 in 10^12 luck).
-    """
-    return f"{time.time_ns() // 1000:014x}{os.urandom(5).hex()}"
 
 
 class PickupWriter:
@@ -72,7 +63,7 @@ class PickupWriter:
     def write_bytes(self, data: bytes, *, priority: str = TRANSACTIONAL) -> Path:
         """Place ready pickup-format bytes (envelope lines included, if any)."""
         queue_id = new_queue_id()
-        final = self.dir / pickup_name(queue_id, priority)
+        final = self.dir / message_name(queue_id, priority)
         temp = self.dir / f".{queue_id}.tmp"
         try:
             fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, PICKUP_FILE_MODE)

@@ -12,9 +12,10 @@ from urllib.parse import urlsplit
 
 from flask import current_app, render_template, url_for
 
-from spooler.envelope import TRANSACTIONAL, single_line
+from spooler.envelope import single_line
 from spooler.message import Address, Notification, build
-from spooler.pickup import PickupWriter, new_queue_id
+from spooler.names import TRANSACTIONAL, new_queue_id
+from spooler.pickup import PickupWriter
 from webapp.models import User
 from webapp.tokens import make_activation_token, make_reset_token
 

@@ -11,10 +11,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from relay.daemon import Relay
-from relay.queue import BADMAIL, DEFERRED, Attempt, History, Queue, queue_name
+from relay.queue import BADMAIL, DEFERRED, Attempt, History, Queue
 from settings import Config, parse_config
 from spooler.envelope import envelope_lines
 from spooler.message import Address, Notification, build
+from spooler.names import message_name
 from spooler.pickup import PickupWriter
 
 
@@ -147,7 +148,7 @@ def place_queued(config: Config, folder: str, *, to: tuple[str, ...] = ("user@ex
     queue.create()
     queue_id = aged_queue_id(age)
     arrived = time.time() - age
-    path = queue.dirs[folder] / queue_name(queue_id, priority)
+    path = queue.dirs[folder] / message_name(queue_id, priority)
     path.write_bytes(envelope_lines(sender, list(to)) + (
         f"From: <{sender}>\r\nTo: {', '.join(to)}\r\nSubject: queued {queue_id}\r\n"
         f"Message-ID: <{queue_id}@example.test>\r\n\r\nbody\r\n").encode())

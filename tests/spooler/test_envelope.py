@@ -10,11 +10,10 @@ from spooler.envelope import (
     UnsafeHeaderError,
     envelope_lines,
     parse_pickup,
-    pickup_name,
-    priority_of,
     split_envelope_lines,
     strip_envelope_lines,
 )
+from spooler.names import message_name, priority_of
 
 MESSAGE = b"From: Site <site@example.test>\r\nTo: a@example.test\r\nSubject: hi\r\n\r\nbody\r\n"
 
@@ -204,6 +203,6 @@ def test_envelope_lines_refuse_injection():
 
 
 def test_priority_class_round_trips_through_the_file_name():
-    assert priority_of(pickup_name("abc", "bulk")) == "bulk"
-    assert priority_of(pickup_name("abc")) == "transactional"
+    assert priority_of(message_name("abc", "bulk")) == "bulk"
+    assert priority_of(message_name("abc")) == "transactional"
     assert priority_of("dropped-by-hand.eml") == "transactional"

@@ -13,7 +13,8 @@ import pytest
 
 from spooler.envelope import parse_pickup
 from spooler.message import Address, Notification, build
-from spooler.pickup import MessageTooLarge, PickupError, PickupWriter, new_queue_id
+from spooler.names import new_queue_id
+from spooler.pickup import MessageTooLarge, PickupError, PickupWriter
 
 
 def notification(n: int = 0, size: int = 1500) -> Notification:
