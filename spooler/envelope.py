@@ -112,11 +112,14 @@ def parse_pickup(data: bytes) -> ParsedMessage:
     headers = None
     if x_sender is None or not x_receivers:
         headers = BytesHeaderParser(policy=compat32).parsebytes(head + b"\n\n")
-    sender = x_sender if x_sender is not None else _header_sender(headers)
-    if x_receivers:
-        recipients = x_receivers
-    else:
-        recipients = _header_addresses(headers, ("To", "Cc", "Bcc"))
+    sender, recipients = x_sender, x_receivers
+    if headers is not None:
+        from_headers, to_headers = header_envelope(headers)
+        if sender is None:
+            if from_headers is None:
+                raise MalformedMessage("no sender: no X-Sender line and no address in Sender or From")
+            sender = from_headers
+        recipients = recipients or to_headers
     if not recipients:
         raise MalformedMessage("no recipients: no X-Receiver line and no address in To, Cc or Bcc")
     recipients = tuple(dict.fromkeys(recipients))
@@ -259,12 +262,15 @@ def _header_fields(head: bytes) -> list[bytes]:
     return fields
 
 
-def _header_sender(headers) -> str:
-    for name in ("Sender", "From"):
-        found = _header_addresses(headers, (name,))
-        if found:
-            return found[0]
-    raise MalformedMessage("no sender: no X-Sender line and no address in Sender or From")
+def header_envelope(headers) -> tuple[str | None, list[str]]:
+    """The envelope `sendmail -t` reads from headers (a Message or EmailMessage): the sender
+    is the first address in Sender, else From (None if neither has one); the recipients are
+    every address in To, Cc and Bcc, de-duplicated. The one implementation of that rule:
+    pickup files without envelope lines, `relay sendmail -t` and PickupWriter all use it.
+    Raises MalformedMessage for a header address that is not one."""
+    sender = next((found[0] for name in ("Sender", "From")
+                   if (found := _header_addresses(headers, (name,)))), None)
+    return sender, list(dict.fromkeys(_header_addresses(headers, ("To", "Cc", "Bcc"))))
 
 
 def _header_addresses(headers, names: tuple[str, ...]) -> list[str]:

@@ -15,10 +15,9 @@ import os
 from copy import deepcopy
 from email.message import EmailMessage
 from email.policy import SMTP
-from email.utils import getaddresses, parseaddr
 from pathlib import Path
 
-from spooler.envelope import envelope_lines
+from spooler.envelope import envelope_lines, header_envelope
 from spooler.message import OutgoingMessage
 from spooler.names import TRANSACTIONAL, message_name, new_queue_id
 
@@ -128,11 +127,9 @@ class PickupWriter:
             recipients = message.recipients if recipients is None else recipients
             content = message.content
         elif isinstance(message, EmailMessage):
-            if recipients is None:
-                fields = [str(v) for h in ("To", "Cc", "Bcc") for v in message.get_all(h, [])]
-                recipients = [a for _n, a in getaddresses(fields) if a]
-            if sender is None:
-                sender = parseaddr(str(message.get("Sender") or message.get("From") or ""))[1]
+            from_headers, to_headers = header_envelope(message)
+            recipients = to_headers if recipients is None else recipients
+            sender = from_headers if sender is None else sender
             if "Bcc" in message:  # the envelope carries Bcc; the header must not travel
                 message = _copy_without_bcc(message)
             content = message.as_bytes(policy=SMTP)

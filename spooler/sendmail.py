@@ -14,9 +14,14 @@ import re
 import socket
 from email.parser import BytesHeaderParser
 from email.policy import compat32
-from email.utils import getaddresses, parseaddr
 
-from spooler.envelope import MalformedMessage, check_address, envelope_lines, strip_envelope_lines
+from spooler.envelope import (
+    MalformedMessage,
+    check_address,
+    envelope_lines,
+    header_envelope,
+    strip_envelope_lines,
+)
 
 _LONE_DOT = re.compile(rb"^\.\r?$", re.MULTILINE)
 
@@ -35,11 +40,8 @@ def envelope(data: bytes, recipients: list[str], extract: bool,
     """(sender, recipients) by sendmail's rules; raises MalformedMessage when there are none."""
     head = data.split(b"\n\n", 1)[0].split(b"\r\n\r\n", 1)[0]
     headers = BytesHeaderParser(policy=compat32).parsebytes(head + b"\n\n")
-    found = list(recipients)
-    if extract:
-        fields = [str(v) for name in ("To", "Cc", "Bcc") for v in headers.get_all(name, [])]
-        found += [address for _name, address in getaddresses(fields) if address]
-    found = list(dict.fromkeys(found))
+    from_headers, to_headers = header_envelope(headers)
+    found = list(dict.fromkeys(list(recipients) + (to_headers if extract else [])))
     if not found:
         raise MalformedMessage("no recipients: give addresses, or -t to read To/Cc/Bcc")
     for address in found:
@@ -48,7 +50,7 @@ def envelope(data: bytes, recipients: list[str], extract: bool,
         except ValueError as e:
             raise MalformedMessage(str(e)) from None
     if sender is None:
-        sender = parseaddr(str(headers.get("Sender") or headers.get("From") or ""))[1]
+        sender = from_headers
     if not sender:
         sender = f"{getpass.getuser()}@{socket.getfqdn()}"
     return sender, found
