@@ -115,16 +115,21 @@ class FaultyServer:
         self.controller.stop()
 
 
-class BusyServer:
-    """Answers every connection with a 421 greeting and hangs up; counts the connections."""
+class _AcceptingServer:
+    """A plain socket server on 127.0.0.1 whose thread hands each connection to handle();
+    always stopped on exit."""
+
+    name = "accepting-server"
 
     def __init__(self):
         self.port = free_port()
-        self.connections = 0
         self._sock = socket.create_server(("127.0.0.1", self.port))
         self._sock.settimeout(0.2)
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._serve, name="busy-server", daemon=True)
+        self._thread = threading.Thread(target=self._serve, name=self.name, daemon=True)
+
+    def handle(self, conn: socket.socket) -> None:
+        raise NotImplementedError
 
     def _serve(self) -> None:
         while not self._stop.is_set():
@@ -132,11 +137,10 @@ class BusyServer:
                 conn, _ = self._sock.accept()
             except TimeoutError:
                 continue
-            self.connections += 1
             with conn:
-                conn.sendall(b"421 4.3.2 Service not available, try later\r\n")
+                self.handle(conn)
 
-    def __enter__(self) -> BusyServer:
+    def __enter__(self):
         self._thread.start()
         return self
 
@@ -146,45 +150,41 @@ class BusyServer:
         self._sock.close()
 
 
-class TlsHandshakeServer:
+class BusyServer(_AcceptingServer):
+    """Answers every connection with a 421 greeting and hangs up; counts the connections."""
+
+    name = "busy-server"
+
+    def __init__(self):
+        super().__init__()
+        self.connections = 0
+
+    def handle(self, conn: socket.socket) -> None:
+        self.connections += 1
+        conn.sendall(b"421 4.3.2 Service not available, try later\r\n")
+
+
+class TlsHandshakeServer(_AcceptingServer):
     """Speaks TLS from the first byte with `context` and stops after the handshake.
 
     A blocking handshake, unlike asyncio's, sends its alert (e.g. protocol_version) before closing,
     so the client sees what a real old server would say.
     """
 
+    name = "tls-handshake-server"
+
     def __init__(self, context: ssl.SSLContext):
-        self.port = free_port()
+        super().__init__()
         self.context = context
         self.handshakes_failed = 0
-        self._sock = socket.create_server(("127.0.0.1", self.port))
-        self._sock.settimeout(0.2)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._serve, name="tls-handshake-server", daemon=True)
 
-    def _serve(self) -> None:
-        while not self._stop.is_set():
-            try:
-                conn, _ = self._sock.accept()
-            except TimeoutError:
-                continue
-            conn.settimeout(5)
-            try:
-                with self.context.wrap_socket(conn, server_side=True):
-                    pass
-            except (ssl.SSLError, OSError):
-                self.handshakes_failed += 1
-            finally:
-                conn.close()
-
-    def __enter__(self) -> TlsHandshakeServer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
-        self._sock.close()
+    def handle(self, conn: socket.socket) -> None:
+        conn.settimeout(5)
+        try:
+            with self.context.wrap_socket(conn, server_side=True):
+                pass
+        except (ssl.SSLError, OSError):
+            self.handshakes_failed += 1
 
 
 @dataclass
