@@ -16,7 +16,7 @@ from pathlib import Path
 
 import click
 
-from relay.cli_common import UsageFailure, act_as_queue_owner, config_of
+from relay.cli_common import CONFIG_HELP, UsageFailure, act_as_queue_owner, config_of, config_option
 from spooler.envelope import MalformedMessage, parse_pickup
 from spooler.names import PRIORITIES, TRANSACTIONAL
 from spooler.pickup import PickupError, PickupWriter
@@ -24,8 +24,7 @@ from spooler.pickup import PickupError, PickupWriter
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
-              help="config file (default: $PICKUP_RELAY_CONFIG, else ./config.toml, "
-                   "else the embedded defaults)")
+              help=CONFIG_HELP)
 @click.pass_context
 def main(ctx: click.Context, config_path: str | None) -> None:
     """Pickup Relay: forward the .eml files a web site writes to its pickup folder
@@ -267,6 +266,8 @@ def _register() -> None:
 
     for command in COMMANDS:
         main.add_command(command)
+    for command in main.commands.values():  # `relay status --config F` as well as `relay --config F status`
+        command.params.append(config_option())
 
 
 _register()

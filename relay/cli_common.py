@@ -14,6 +14,26 @@ from settings.units import format_duration
 EXIT_OK, EXIT_PROBLEM, EXIT_USAGE = 0, 1, 2
 
 
+CONFIG_HELP = "config file (default: $PICKUP_RELAY_CONFIG, else ./config.toml, else the embedded defaults)"
+
+
+def config_option() -> click.Option:
+    """--config for a sub-command: the same setting as the group's, whichever place it is given."""
+    def remember(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+        if value is not None:
+            state = ctx.find_object(dict)
+            state["config_path"] = value
+            state.pop("config", None)
+
+    return click.Option(["--config"], type=click.Path(dir_okay=False), default=None,
+                        expose_value=False, is_eager=True, callback=remember, help=CONFIG_HELP)
+
+
+def config_source(config: Config) -> str:
+    """What `relay` commands say about where their settings came from."""
+    return str(config.path.resolve()) if config.path else "embedded defaults (no config.toml here)"
+
+
 class UsageFailure(click.ClickException):
     exit_code = EXIT_USAGE
 

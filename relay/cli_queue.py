@@ -13,7 +13,15 @@ import time
 
 import click
 
-from relay.cli_common import EXIT_PROBLEM, act_as_queue_owner, config_of, human_age, human_size, table
+from relay.cli_common import (
+    EXIT_PROBLEM,
+    act_as_queue_owner,
+    config_of,
+    config_source,
+    human_age,
+    human_size,
+    table,
+)
 from relay.pidfile import running_relays, wake_relays
 from relay.queue import ACTIVE, BADMAIL, DEFERRED, HOLD, SENT, AdminError, Queue
 from relay.report import STATUS_FOLDERS, folder_totals, message_detail, message_rows
@@ -62,7 +70,9 @@ def status(ctx: click.Context, as_json: bool, warn_age: float, no_smarthost: boo
     else:
         probe = SmtpConnection.check(host, max_timeout=5.0)
         reachable, detail = probe.ok, probe.detail
-    problems = []
+    problems = [f"{what} {path} does not exist: is this the right config? (config: {config_source(config)})"
+                for what, path in (("pickup folder", config.pickup.dir),
+                                   ("queue folder", config.relay.queue_dir)) if not path.is_dir()]
     if reachable is False:
         problems.append(f"smart host {'unreachable' if probe.unreachable else 'not usable'}: {detail}")
     badmail = folders[BADMAIL]
@@ -78,6 +88,7 @@ def status(ctx: click.Context, as_json: bool, warn_age: float, no_smarthost: boo
 
     if as_json:
         click.echo(json.dumps({
+            "config": config_source(config),
             "folders": {f: t.__dict__ for f, t in folders.items()},
             "smarthost": {"host": host.host, "port": host.port, "reachable": reachable,
                           "detail": detail},
@@ -88,11 +99,13 @@ def status(ctx: click.Context, as_json: bool, warn_age: float, no_smarthost: boo
     else:
         rows = [[f, str(t.count), human_size(t.bytes), human_age(t.oldest_age)]
                 for f, t in folders.items()]
+        click.echo(f"config: {config_source(config)}\n")
         click.echo(table(["folder", "messages", "size", "oldest"], rows, right={1, 2, 3}))
         state = {True: "reachable", False: "NOT USABLE", None: "not checked"}[reachable]
         if reachable is False and probe.unreachable:
             state = "UNREACHABLE"
-        click.echo(f"\nsmart host {host.host}:{host.port}: {state} ({detail})")
+        click.echo(f"\nsmart host {host.host}:{host.port}: {state}"
+                   + (f" ({detail})" if reachable is not None else ""))
         if relays:
             for r in relays:
                 click.echo(f"relay running: pid {r.pid} on {r.host}, up {human_age(r.uptime)}")
@@ -124,7 +137,8 @@ def list_(ctx: click.Context, as_json: bool, folder: str | None, sender: str | N
     if limit is not None:
         rows = rows[:limit]
     if as_json:
-        click.echo(json.dumps({"messages": [r.to_json() for r in rows]}))
+        click.echo(json.dumps({"config": config_source(config_of(ctx)),
+                               "messages": [r.to_json() for r in rows]}))
         return
     if not rows:
         click.echo("no messages")
@@ -134,7 +148,7 @@ def list_(ctx: click.Context, as_json: bool, folder: str | None, sender: str | N
               r.last_error[:60]] for r in rows]
     text = table(["id", "folder", "age", "size", "sender", "recipients", "tries", "last error"],
                  lines, right={2, 3, 6})
-    text += f"\n{len(rows)} message(s); * = bulk"
+    text += f"\n{len(rows)} message(s); * = bulk; config: {config_source(config_of(ctx))}"
     if sys.stdout.isatty() and len(rows) > 40:
         click.echo_via_pager(text)
     else:

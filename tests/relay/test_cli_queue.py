@@ -45,7 +45,8 @@ def test_status_counts_bytes_and_oldest_age_per_folder_and_exits_0_when_all_is_w
     assert report["problems"] == [] and report["relays"] == []
     table = relay_cli(config_path, "status")
     assert table.exit_code == 0
-    lines = table.stdout.splitlines()
+    config_line, _blank, *lines = table.stdout.splitlines()
+    assert config_line == f"config: {config_path.resolve()}"
     assert lines[0].split() == ["folder", "messages", "size", "oldest"]
     assert lines[3].split()[:2] == ["deferred", "2"] and lines[3].endswith("10m")
     assert "reachable" in table.stdout and "relay running: none" in table.stdout
@@ -102,7 +103,7 @@ def test_list_prints_an_aligned_table_and_the_same_rows_as_json(config_path, con
     result = relay_cli(config_path, "list")
     assert result.exit_code == 0, result.output
     header, *rows, footer = result.stdout.splitlines()
-    assert footer == "3 message(s); * = bulk"
+    assert footer == f"3 message(s); * = bulk; config: {config_path.resolve()}"
     assert [r.split()[0] for r in rows] == ids  # oldest first
     for column in ("folder", "sender", "recipients"):  # left-aligned: every cell starts under its title
         start = header.index(column)
