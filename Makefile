@@ -1,31 +1,49 @@
 # The two commands a fresh machine needs: `make run` and `make test`.
 VENV ?= .venv
-STAMP := $(VENV)/.installed
+RUN_STAMP := $(VENV)/.installed-run
+TEST_STAMP := $(VENV)/.installed-test
+# Debian packages of the real programs some tests drive: Chromium (playwright never downloads
+# a browser) and PostgreSQL's server binaries (a test starts its own throwaway cluster).
 
-$(STAMP): setup.cfg pyproject.toml
+$(VENV)/bin/python:
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
-	$(VENV)/bin/pip install --quiet -e '.[test]'
+
+# What the site, the relay and the sink need to run, and nothing else.
+$(RUN_STAMP): setup.cfg pyproject.toml | $(VENV)/bin/python
+	$(VENV)/bin/pip install --quiet -e .
 	touch $@
 
-.PHONY: install run test bench test-services
-install: $(STAMP)
+# The same, plus the test tools (pytest, ruff, playwright, psycopg, trustme).
+$(TEST_STAMP): setup.cfg pyproject.toml | $(VENV)/bin/python
+	$(VENV)/bin/pip install --quiet -e '.[test]'
+	touch $@ $(RUN_STAMP)
 
-# Real programs some tests drive: Debian's Chromium (playwright never downloads a browser)
-# and PostgreSQL's server binaries (a test starts its own throwaway cluster). As root this
-# installs what is missing; otherwise those tests are skipped with a reason.
+.PHONY: install run test bench test-services create-admin
+install: $(RUN_STAMP)
+
+# As root, installs the missing ones, without recommended packages and without upgrading
+# anything already installed; otherwise those tests are skipped with a reason.
 test-services:
-	@command -v chromium >/dev/null 2>&1 && ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
-		{ [ "$$(id -u)" = 0 ] && apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
-		apt-get install -y -qq chromium postgresql >/dev/null; } || \
-		echo "chromium or postgresql missing: the browser and PostgreSQL tests will be skipped"
+	@missing=""; command -v chromium >/dev/null 2>&1 || missing="chromium"; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" != 0 ]; then \
+		echo "test-services: $$missing missing (not root): the browser or PostgreSQL tests will be skipped"; exit 0; fi; \
+	echo "test-services: installing$$missing from Debian (no recommends, no upgrades) for the browser and PostgreSQL tests"; \
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+		--no-install-recommends --no-upgrade $$missing >/dev/null
 
-run: $(STAMP)
-	$(VENV)/bin/python scripts/run_local.py
+# PORT and SMTP_PORT move the site and the local sink (and the relay's smart host with it).
+run: $(RUN_STAMP)
+	$(VENV)/bin/python scripts/run_local.py $(if $(PORT),--port $(PORT)) $(if $(SMTP_PORT),--smtp-port $(SMTP_PORT))
 
-test: $(STAMP) test-services
+create-admin: $(RUN_STAMP)
+	$(VENV)/bin/flask --app webapp create-admin
+
+test: $(TEST_STAMP) test-services
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/pytest
 
-bench: $(STAMP)
+bench: $(TEST_STAMP)
 	$(VENV)/bin/python bench/pickup_vs_smtp.py

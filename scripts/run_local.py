@@ -1,37 +1,129 @@
 """Run the whole chain locally on the embedded defaults: site + relay + sink.
 
-Upgrades the site's database, starts each part as a child process with the
-same config, says where to look, and on Ctrl-C or SIGTERM stops them all
-(SIGTERM, then a bounded wait).
+Refuses to start when a local run already holds var/run-local.pid (saying its
+pid) or a port it needs is taken; upgrades the site's database, starts each
+part as a child process with the same config, says where to look, and on
+Ctrl-C, SIGTERM or SIGHUP (a closed terminal) stops them all (SIGTERM, then a
+bounded wait). If this process dies anyway, its parts are told to stop (Linux
+parent-death signal), and so is it when `make` above it dies.
 """
 
 from __future__ import annotations
 
+import argparse
+import ctypes
+import errno
+import fcntl
+import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
+import tomllib
 from pathlib import Path
 from urllib.parse import urlsplit
 
 BIN = Path(sys.executable).parent
+PR_SET_PDEATHSIG = 1
+
+
+def stop_when_parent_dies() -> None:
+    """Ask the kernel for SIGTERM when our parent exits (make killed, terminal gone)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def hold_run_lock(folder: Path) -> int:
+    """One local run per checkout: lock var/run-local.pid or exit saying who holds it."""
+    folder.mkdir(parents=True, exist_ok=True)
+    fd = os.open(folder / "run-local.pid", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
+        sys.exit(f"run_local: already running: pid {holder} (stop it with Ctrl-C in its terminal, "
+                 f"or kill {holder})")
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    return fd
+
+
+def port_taken(host: str, port: int) -> bool:
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as e:
+            return e.errno == errno.EADDRINUSE
+    return False
+
+
+def with_ports(config, site_port: int | None, smtp_port: int | None) -> Path:
+    """A copy of the config with the site's and the local sink's ports moved (the relay's smart
+    host follows the sink when it pointed at it), beside the original so relative paths keep
+    their meaning. The one place a local run's ports are set: `make run PORT=... SMTP_PORT=...`."""
+    data = {}
+    if config.path is not None:
+        with open(config.path, "rb") as f:
+            data = tomllib.load(f)
+    smarthost = data.setdefault("relay", {}).setdefault("smarthost", {})
+    sink = data.setdefault("sink", {})
+    if smtp_port:
+        if (config.relay.smarthost.host, config.relay.smarthost.port) == (config.sink.host,
+                                                                           config.sink.port):
+            smarthost["port"] = smtp_port
+        sink["port"] = smtp_port
+    if site_port:
+        site = urlsplit(config.webapp.base_url)
+        data.setdefault("webapp", {})["base_url"] = site._replace(
+            netloc=f"{site.hostname or '127.0.0.1'}:{site_port}").geturl()
+    derived = config.base_dir / ".run-local.toml"
+    derived.write_text("# Made by scripts/run_local.py for `make run PORT=... SMTP_PORT=...`\n"
+                       + toml_text(data))
+    return derived
+
+
+def toml_text(data: dict, table: str = "") -> str:
+    """Just enough TOML for a config: strings, numbers, booleans, lists and tables."""
+    plain = "".join(f"{key} = {json.dumps(value)}\n" for key, value in data.items()
+                    if not isinstance(value, dict))
+    head = f"[{table}]\n" if table and plain else ""
+    nested = "".join(toml_text(value, f"{table}.{key}" if table else key)
+                     for key, value in data.items() if isinstance(value, dict))
+    return head + plain + nested
 
 
 def main() -> int:
-    args = sys.argv[1:]  # e.g. --config PATH, passed to every part
-    if args[:1] == ["--config"] and len(args) > 1:
-        os.environ["PICKUP_RELAY_CONFIG"] = str(Path(args[1]).resolve())
+    parser = argparse.ArgumentParser(description="site + relay + sink on one config")
+    parser.add_argument("--config", help="config file (default: as every `relay` command)")
+    parser.add_argument("--port", type=int, help="the site's port (moves [webapp] base_url)")
+    parser.add_argument("--smtp-port", type=int, help="the local sink's port (and the relay's)")
+    options = parser.parse_args()
+    if options.config:
+        os.environ["PICKUP_RELAY_CONFIG"] = str(Path(options.config).resolve())
     from settings import load_config
 
     config = load_config()
+    if options.port or options.smtp_port:
+        os.environ["PICKUP_RELAY_CONFIG"] = str(with_ports(config, options.port, options.smtp_port))
+        config = load_config()
+    args = ["--config", os.environ["PICKUP_RELAY_CONFIG"]] if config.path else []
+    stop_when_parent_dies()
+    lock = hold_run_lock(config.base_dir / "var")
     site = urlsplit(config.webapp.base_url)
+    site_host, site_port = site.hostname or "127.0.0.1", site.port or 5000
+    for what, host, port in (("site", site_host, site_port), ("sink", config.sink.host, config.sink.port)):
+        if port_taken(host, port):
+            sys.exit(f"run_local: the {what}'s port {host}:{port} is taken by another program; "
+                     "nothing was started")
     flask = [str(BIN / "flask"), "--app", "webapp"]
     subprocess.run([*flask, "init-db"], check=True)
     parts = {
         "sink": [str(BIN / "relay"), *args, "sink"],
         "relay": [str(BIN / "relay"), *args, "run"],
-        "site": [*flask, "run", "--host", site.hostname or "127.0.0.1", "--port", str(site.port or 5000)],
+        "site": [*flask, "run", "--host", site_host, "--port", str(site_port)],
     }
     children: dict[str, subprocess.Popen] = {}
     stop = False
@@ -40,11 +132,13 @@ def main() -> int:
         nonlocal stop
         stop = True
 
-    signal.signal(signal.SIGINT, request_stop)
-    signal.signal(signal.SIGTERM, request_stop)
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, request_stop)
     try:
         for name, command in parts.items():
-            children[name] = subprocess.Popen(command, start_new_session=True)
+            # Own sessions: a Ctrl-C reaches only us, and we stop the parts in order.
+            children[name] = subprocess.Popen(command, start_new_session=True,
+                                              preexec_fn=stop_when_parent_dies)
             time.sleep(0.5)  # the sink listens before the relay's first connection
         print(f"run_local: site on {config.webapp.base_url}, relay and sink running; mail lands in "
               f"{config.sink.maildir}/new; Ctrl-C stops everything", flush=True)
@@ -64,6 +158,7 @@ def main() -> int:
                 child.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 child.kill()
+    os.close(lock)
     failed = [n for n, c in children.items() if c.returncode not in (0, -signal.SIGTERM)]
     return 1 if failed else 0
 
