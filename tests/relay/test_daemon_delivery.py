@@ -13,6 +13,7 @@ from tests.relay.relay_helpers import (
     RunningRelay,
     drop_notification,
     files,
+    message_ids,
     relay_cli,
     relay_config,
     wait_until,
@@ -227,6 +228,36 @@ def test_mail_waiting_while_the_host_is_down_goes_out_when_it_comes_back(tmp_pat
         with FaultyServer(port=port) as server:
             wait_until(lambda: len(server.received) == 5, timeout=20, what="all five")
     assert not files(queue_folder(config, "deferred"))
+
+
+def test_after_an_outage_a_relay_in_a_long_pause_resumes_within_a_second_and_held_no_mail(tmp_path):
+    port = free_port()  # nothing listens there yet: connection refused
+    # An hour between retries: a message used as a probe while the host was down must not
+    # have been charged a retry step, or it would wait that hour.
+    config = relay_config(tmp_path, port, retry_schedule=["1h"])
+    for n in range(20):
+        drop_notification(config, n)
+    with RunningRelay(config) as paused, RunningRelay(config) as other:
+        wait_until(lambda: paused.counts["deferred"] and other.counts["deferred"],
+                   what="both relays finding the host down")
+        long_pause(paused)
+        # What it had claimed goes back to deferred/, due now, instead of sitting in active/.
+        wait_until(lambda: not files(queue_folder(config, "active")), timeout=3,
+                   what="claimed mail back in deferred/")
+        with FaultyServer(port=port) as server:
+            wait_until(lambda: server.received, timeout=10, what="a first delivery")
+            wait_until(lambda: paused.backoff.down_until == 0, timeout=1,
+                       what="the paused relay to resume")
+            wait_until(lambda: len(server.received) == 20, timeout=3, what="all twenty")
+    assert len(set(message_ids(server.received))) == 20
+    assert not files(queue_folder(config, "deferred")) and not files(config.pickup.dir)
+    assert (config.relay.queue_dir / "smarthost.up").stat().st_mode & 0o777 == 0o600
+
+
+def long_pause(relay) -> None:
+    """Drive a relay's backoff to its longest pause (60 s), as a long outage would."""
+    while relay.backoff.failed(time.time()) < relay.backoff.cap:
+        pass
 
 
 def test_8bit_message_to_a_server_without_8bitmime_says_why_in_badmail(tmp_path, upstream):
