@@ -10,10 +10,12 @@ for the sends in flight, not for the backlog. Each of `connections` worker
 threads owns one reused SMTP connection, takes claimed messages from the
 WorkQueue, and turns every attempt into exactly one queue move, the one
 relay.fate decides, and one log line per outcome. While the smart host is
-down the dispatcher pauses (HostBackoff) and pickup simply holds the mail.
-Reads [relay] and [pickup]. Crash safety: every state is a file in a folder;
-active/ files are locked by their worker and taken again at start when no
-live relay holds them.
+down the dispatcher pauses (HostBackoff), pickup simply holds the mail and
+claimed mail not yet tried goes back to deferred/, due now; the pause ends
+early when another relay process sharing the queue hears the host
+(<queue>/smarthost.up, see relay.retry). Reads [relay] and [pickup].
+Crash safety: every state is a file in a folder; active/ files are locked by
+their worker and taken again at start when no live relay holds them.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ from relay.queue import (
     printable,
 )
 from relay.ratelimit import RateLimiter
-from relay.retry import HostBackoff, RetrySchedule
+from relay.retry import UP_NOTE, HostBackoff, RetrySchedule
 from relay.tls import weak_settings
 from relay.watch import SETTLE, PickupWatcher
 from relay.workqueue import WorkQueue
@@ -69,7 +71,7 @@ class Relay:
         relay = config.relay
         self.queue = Queue(relay.queue_dir, config.pickup.dir, archive=relay.archive)
         self.schedule = RetrySchedule(relay.retry_schedule)
-        self.backoff = HostBackoff()
+        self.backoff = HostBackoff(note=self.queue.root / UP_NOTE)
         self.wake = threading.Event()
         self.watcher = PickupWatcher(config.pickup.dir, self.wake, settle)
         self.counts: Counter[str] = Counter()
@@ -181,6 +183,7 @@ class Relay:
             if removed:
                 log.info("removed %d badmail message(s) older than badmail_max_age", removed)
         if self.backoff.paused(now):
+            self._put_back_waiting()
             return self.backoff.down_until - now
         if self.watcher.needs_rescan():  # a backlog larger than the names held: next batch
             self._next_rescan = min(self._next_rescan, self._last_rescan + 1.0)
@@ -207,6 +210,24 @@ class Relay:
         if self.watcher.has_unsettled():
             wake_at = min(wake_at, self._last_recheck + UNSETTLED_RECHECK)
         return wake_at - now
+
+    def _put_back_waiting(self) -> None:
+        """While the host is paused, claimed mail waits in deferred/, due now, not in active/:
+        another relay process that hears the host first takes it at once."""
+        waiting = self.work.drain()
+        for n, claimed in enumerate(waiting):
+            try:
+                self.queue.put_back(claimed)
+            except OSError as e:  # keep the rest claimed, as before: sent when the pause ends
+                log.error("cannot put claimed messages back in deferred/ (%s); %d stay claimed",
+                          e, len(waiting) - n)
+                for kept in waiting[n:]:
+                    self.work.put(kept)
+                break
+        if waiting:
+            self._next_deferred_scan = 0.0
+            log.info("smart host paused: %d claimed message(s) back in deferred/, due now",
+                     len(waiting))
 
     def _add_candidate(self, folder: str, name: str) -> None:
         key = (folder, name)
@@ -318,8 +339,9 @@ class Relay:
             self.metrics.smarthost_up.set(0)
             log.warning("smart host unavailable (%s): pausing delivery for %.0fs",
                         result.replies[0], pause)
+            self.wake.set()   # the dispatcher puts back what waits for a connection
         else:
-            self.backoff.answered()
+            self.backoff.answered(time.time())
             self.metrics.smarthost_up.set(1)
         fate = decide(result, history, now, relay)
         history.attempts.append(Attempt(now, _first_code(result), _summary_reply(result),

@@ -2,15 +2,21 @@
 
 An SmtpConnection sends one message at a time over a kept-open connection
 (pipelining MAIL/RCPT/DATA when the server offers PIPELINING, RSET after an
-aborted transaction, a fresh connection after MAX_MESSAGES or MAX_AGE). Every
-network step has the [relay.smarthost] timeout. `classify()` is the one place
-that maps a reply or a failure to an Outcome; deliver() never raises for
-anything the server or the network does: it returns a DeliveryResult.
+aborted transaction, a fresh connection after MAX_MESSAGES or MAX_AGE).
+Every network step has a timeout, as RFC 5321 4.5.3.2 sets them: `timeout`
+for connecting, the greeting, EHLO, STARTTLS, AUTH and QUIT; `command_timeout`
+for each reply to MAIL, RCPT and DATA and for sending the content;
+`data_timeout` for the reply to the final dot, which a host may send long after
+it stored the message. No reply to the final dot is a deferral whose reason
+says the message "may have been delivered" (a retry may bring a second copy).
+`classify()` is the one place that maps a reply or a failure to an Outcome;
+deliver() never raises for anything the server or the network does: it
+returns a DeliveryResult.
 Setting up a connection (greeting, EHLO, STARTTLS or implicit TLS, AUTH PLAIN
 or LOGIN) fails as a deferral whose reason names the cause: a host that does
 not offer STARTTLS when tls = "starttls" gets nothing in plaintext, and AUTH
 over a plaintext connection is refused unless allow_plaintext_auth says so.
-Uses [relay.smarthost] host, port, tls, username, timeout;
+Uses [relay.smarthost] host, port, tls, username, timeout, command_timeout, data_timeout;
 relay.tls for the TLS context and relay.credentials for the password.
 """
 
@@ -28,12 +34,14 @@ from dataclasses import dataclass, field
 from relay.credentials import CredentialsError, smarthost_password
 from relay.tls import PeerCertificate, TlsSetupError, client_context, explain, peer_certificate, server_name
 from settings import SmartHostConfig
+from settings.units import format_duration
 from spooler.envelope import ParsedMessage
 
 MAX_MESSAGES = 1000      # per connection, then reconnect
 MAX_AGE = 300.0          # seconds a connection is reused (as Postfix's smtp_connection_reuse_time_limit)
 _DOT_AT_LINE_START = re.compile(rb"^\.", re.MULTILINE)
 _HOSTNAME = socket.gethostname() or "localhost"
+_FINAL_DOT = "waiting for the reply to the final dot"
 
 
 class Outcome(enum.Enum):
@@ -152,6 +160,7 @@ class SmtpConnection:
     def close(self) -> None:
         if self.smtp is not None:
             try:
+                _patience(self.smtp, self.config.timeout)   # not the 10 minutes of a final dot
                 self.smtp.quit()
             except (smtplib.SMTPException, OSError):
                 pass
@@ -279,20 +288,27 @@ class SmtpConnection:
 
     def _transaction(self, smtp: smtplib.SMTP, message: ParsedMessage,
                      rcpts: list[str]) -> list[RecipientReply]:
+        c = self.config
         options = self._mail_options(smtp, message)
         commands = [f"MAIL FROM:<{message.sender}>{options}"] + [f"RCPT TO:<{r}>" for r in rcpts]
+        step = "waiting for the reply to MAIL FROM"
         try:
+            _patience(smtp, c.command_timeout)
             if smtp.does_esmtp and smtp.has_extn("pipelining"):
                 smtp.send("".join(c + "\r\n" for c in commands).encode() + b"DATA\r\n")
                 mail_reply = smtp.getreply()
+                step = "waiting for the reply to RCPT TO"
                 rcpt_replies = [smtp.getreply() for _ in rcpts]
+                step = "waiting for the reply to DATA"
                 data_reply = smtp.getreply()
             else:
                 mail_reply = _command(smtp, commands[0])
                 rcpt_replies = []
+                step = "waiting for the reply to RCPT TO"
                 if classify(mail_reply[0]) is Outcome.SENT:
                     rcpt_replies = [_command(smtp, c) for c in commands[1:]]
                 accepted_any = any(classify(code) is Outcome.SENT for code, _ in rcpt_replies)
+                step = "waiting for the reply to DATA"
                 data_reply = _command(smtp, "DATA") if accepted_any else (0, b"")
             if classify(mail_reply[0]) is not Outcome.SENT:
                 self._abort(smtp, data_reply)
@@ -307,13 +323,15 @@ class SmtpConnection:
                 self._abort(smtp, data_reply)
                 raise _TransactionFailed(data_reply[0], f"DATA: {_text(data_reply[1])}")
             self._content_sent = True
+            step = "sending the message"
             smtp.send(_dot_stuffed(message.content))
+            # A host may store the message and answer the final dot minutes later (RFC 5321
+            # 4.5.3.2 allows 10): giving up sooner is what sends a message twice.
+            step = _FINAL_DOT
+            _patience(smtp, c.data_timeout)
             code, text = smtp.getreply()
-        except smtplib.SMTPServerDisconnected as e:
-            raise _TransactionFailed(None, f"connection lost: {e}", connection_lost=True) from None
         except (OSError, smtplib.SMTPException) as e:
-            raise _TransactionFailed(None, _describe(e, self.config.host, self.config.port),
-                                     connection_lost=True) from None
+            raise _TransactionFailed(None, self._lost(e, step), connection_lost=True) from None
         self.sent_on_connection += 1
         if code == 421:
             self.close()
@@ -322,6 +340,18 @@ class SmtpConnection:
         for r in accepted:
             r.code, r.text = code, _text(text)
         return replies
+
+    def _lost(self, error: BaseException, step: str) -> str:
+        """Why a transaction broke off during `step`; after the final dot, that it may have gone."""
+        c = self.config
+        if _timed_out(error):
+            waited = c.data_timeout if step == _FINAL_DOT else c.command_timeout
+            why = f"timed out after {_duration(waited)} {step}"
+        elif isinstance(error, smtplib.SMTPServerDisconnected):
+            why = f"connection lost {step} ({error})" if step == _FINAL_DOT else f"connection lost: {error}"
+        else:
+            why = _describe(error, c.host, c.port)
+        return f"{why}: may have been delivered" if step == _FINAL_DOT else why
 
     def _mail_options(self, smtp: smtplib.SMTP, message: ParsedMessage) -> str:
         options = f" SIZE={len(message.content)}" if smtp.has_extn("size") else ""
@@ -340,6 +370,7 @@ class SmtpConnection:
     def _abort(self, smtp: smtplib.SMTP, data_reply: tuple[int, bytes]) -> None:
         """End a transaction that will not send content, leaving the connection reusable."""
         try:
+            _patience(smtp, self.config.command_timeout)
             if data_reply[0] == 354:  # a server that said go ahead anyway: give it an empty message
                 smtp.send(b".\r\n")
                 smtp.getreply()
@@ -348,6 +379,22 @@ class SmtpConnection:
         except (smtplib.SMTPException, OSError):
             pass
         self.close()
+
+
+def _patience(smtp: smtplib.SMTP, seconds: float) -> None:
+    """How long the next reads and writes may take. smtplib has one socket timeout; set per
+    step, and on smtp.sock as it is now (STARTTLS replaced the plain socket)."""
+    if smtp.sock is not None:
+        smtp.sock.settimeout(seconds)
+
+
+def _timed_out(error: BaseException) -> bool:
+    """smtplib turns a socket timeout into SMTPServerDisconnected; the timeout is its context."""
+    return isinstance(error, TimeoutError) or isinstance(error.__context__, TimeoutError)
+
+
+def _duration(seconds: float) -> str:
+    return format_duration(seconds) if seconds >= 60 else f"{seconds:g}s"
 
 
 def _command(smtp: smtplib.SMTP, line: str) -> tuple[int, bytes]:

@@ -4,12 +4,31 @@ RetrySchedule reads [relay] retry_schedule (the last step repeats) and adds
 ±10% jitter so a burst of failures does not come back as a burst.
 HostBackoff is the daemon's memory that the smart host is down: it doubles
 from 1 s to 60 s between probes, so a dead host costs a connect a minute, not a spin.
+The relay processes sharing a queue share one note, <queue>/smarthost.up, whose
+mtime says when one of them last heard the host answer: written (one utime())
+at once when a process hears the host again after a pause, else at most once
+a second; read (one stat()) at most every half second by a paused process,
+whose pause ends when the note is newer than the pause. So when the host comes
+back every process resumes within a second, whoever probed first. A note that
+cannot be written or read only loses that speed-up: each process then waits out
+its own pause, as before.
 """
 
 from __future__ import annotations
 
+import logging
+import math
+import os
 import random
+import threading
 from dataclasses import dataclass, field
+from pathlib import Path
+
+log = logging.getLogger("relay")
+
+UP_NOTE = "smarthost.up"    # in the queue folder
+NOTE_LOOK_EVERY = 0.5       # a paused process stat()s the note this often, at most
+NOTE_TELL_EVERY = 1.0       # a process that hears the host touches the note this often, at most
 
 
 @dataclass(frozen=True)
@@ -28,22 +47,67 @@ class RetrySchedule:
 class HostBackoff:
     first: float = 1.0
     cap: float = 60.0
+    note: Path | None = None        # <queue>/smarthost.up, shared by the relay processes
     down_until: float = 0.0
     probing: bool = False           # after a pause: one message at a time until one gets through
-    _delay: float = field(default=0.0)
+    _delay: float = 0.0
+    _down_since: float = 0.0
+    _looked_at: float = -math.inf
+    _told_at: float = -math.inf
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def failed(self, now: float) -> float:
         """The host refused or timed out: pause, longer each time; returns the pause."""
-        self._delay = min(self.cap, self._delay * 2) if self._delay else self.first
-        self.down_until = now + self._delay
-        self.probing = True
-        return self._delay
+        with self._lock:
+            self._delay = min(self.cap, self._delay * 2) if self._delay else self.first
+            self.down_until = now + self._delay
+            self._down_since = now
+            self.probing = True
+            return self._delay
 
-    def answered(self) -> None:
-        """The host spoke SMTP (whatever it said): it is up."""
-        self._delay = 0.0
-        self.down_until = 0.0
-        self.probing = False
+    def answered(self, now: float) -> None:
+        """The host spoke SMTP (whatever it said): it is up; tell the other processes."""
+        with self._lock:
+            was_down = self.probing
+            self._delay = 0.0
+            self.down_until = 0.0
+            self.probing = False
+            # At once after an outage; else now and then, for a process that paused alone.
+            if self.note is not None and (was_down or now - self._told_at >= NOTE_TELL_EVERY):
+                self._told_at = now
+                _touch(self.note, now)
 
     def paused(self, now: float) -> bool:
-        return now < self.down_until
+        with self._lock:
+            if now >= self.down_until:
+                return False
+            if self.note is None or now - self._looked_at < NOTE_LOOK_EVERY:
+                return True
+            self._looked_at = now
+            if _mtime(self.note) <= self._down_since:
+                return True
+            self.down_until = 0.0   # still probing: one message first, then full speed
+        log.info("smart host answered another relay process sharing the queue: pause ended")
+        return False
+
+
+def _touch(note: Path, now: float) -> None:
+    """Set the note's mtime to `now`, making it if missing; one utime() when it exists."""
+    try:
+        try:
+            os.utime(note, (now, now), follow_symlinks=False)
+        except FileNotFoundError:
+            fd = os.open(note, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+            try:
+                os.utime(fd, (now, now))
+            finally:
+                os.close(fd)
+    except OSError as e:  # the note only speeds up recovery: never a reason to stop delivering
+        log.debug("cannot update %s: %s", note, e)
+
+
+def _mtime(note: Path) -> float:
+    try:
+        return os.stat(note, follow_symlinks=False).st_mtime
+    except OSError:
+        return -math.inf

@@ -50,7 +50,9 @@ class SmartHostConfig:
     tls_name: str = _key("str", "")                          # name to verify instead of host
     verify: bool = _key("bool", True)
     rate_limit: str = _key("rate", "")
-    timeout: float = _key("duration", "30s")
+    timeout: float = _key("timeout", "30s")            # connect, greeting, EHLO, STARTTLS, AUTH, QUIT
+    command_timeout: float = _key("timeout", "5m")     # each reply to MAIL, RCPT, DATA; sending the content
+    data_timeout: float = _key("timeout", "10m")       # the reply to the final dot (RFC 5321 4.5.3.2)
 
     def conflicts(self) -> list[tuple[str, str]]:
         """(key, problem) for keys that contradict each other."""
@@ -198,6 +200,11 @@ class _Reader:
                 return self.base_dir / value if value else None
             if kind == "duration":
                 return parse_duration(raw)
+            if kind == "timeout":  # 0 would make the socket non-blocking, not patient
+                value = parse_duration(raw)
+                if value <= 0:
+                    raise ValueError(f"{raw!r} is no time at all; a timeout is like \"30s\"")
+                return value
             if kind == "size":
                 return parse_size(raw)
             if kind == "durations":

@@ -31,7 +31,8 @@ class Faults:
     max_recipients: int | None = None     # 452 beyond this many per transaction
     data_reply: str | None = None         # e.g. "552 5.3.4 Message too big"
     drop_after_data: bool = False         # close the connection instead of answering DATA
-    data_delay: float = 0.0               # seconds before answering DATA
+    data_delay: float = 0.0               # seconds before answering the final dot of DATA
+    rcpt_delay: float = 0.0               # seconds before answering each RCPT TO
     hide_extensions: tuple[str, ...] = () # e.g. ("8BITMIME", "SMTPUTF8")
 
 
@@ -55,6 +56,8 @@ class FaultyHandler:
         return "250 OK"
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if self.faults.rcpt_delay:
+            await asyncio.sleep(self.faults.rcpt_delay)
         if address in self.faults.rcpt_replies:
             return self.faults.rcpt_replies[address]
         limit = self.faults.max_recipients

@@ -80,14 +80,14 @@ RELAY_BIN = Path(sys.executable).parent / "relay"
 
 
 def write_relay_toml(tmp_path: Path, port: int, extra_relay: str = "", processes: int = 1,
-                     extra_smarthost: str = "") -> Path:
+                     extra_smarthost: str = "", timeout: str = "5s") -> Path:
     """A config.toml for `relay run` subprocesses: pickup and queue inside tmp_path."""
     path = tmp_path / "config.toml"
     path.write_text(
         '[pickup]\ndir = "pickup"\n'
         f'[relay]\nqueue_dir = "queue"\nretry_schedule = ["1s"]\nlog_level = "info"\n'
         f'processes = {processes}\n{extra_relay}\n'
-        f'[relay.smarthost]\nport = {port}\ntimeout = "5s"\n{extra_smarthost}\n')
+        f'[relay.smarthost]\nport = {port}\ntimeout = "{timeout}"\n{extra_smarthost}\n')
     (tmp_path / "pickup").mkdir(exist_ok=True)
     return path
 

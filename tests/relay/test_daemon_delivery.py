@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+import logging
 import time
 
 from relay.queue import History
 from relay.sink import free_port
+from settings import load_config
 from tests.relay.relay_helpers import (
     RunningRelay,
     drop_notification,
     files,
+    message_ids,
     relay_cli,
     relay_config,
     wait_until,
@@ -142,15 +145,58 @@ def test_connection_dropped_after_data_is_deferred_not_lost(tmp_path, upstream):
     assert history.attempts[0].code is None and "connection lost" in history.attempts[0].reply
 
 
-def test_reply_slower_than_the_timeout_is_deferred(tmp_path, upstream):
-    upstream.faults.data_delay = 3
+def test_a_final_dot_answered_after_timeout_but_within_data_timeout_is_sent_once(tmp_path, upstream):
+    upstream.faults.data_delay = 2   # the host stores the message, then answers the final dot late
+    config = relay_config(tmp_path, upstream.port, retry_schedule=["1s"],
+                          smarthost={"timeout": "1s", "data_timeout": "10s"})
+    drop_notification(config)
+    with RunningRelay(config) as relay:
+        wait_until(lambda: relay.counts["sent"] + relay.counts["deferred"], what="an attempt")
+        time.sleep(1.5)  # a deferral would have been tried again by now
+    assert (relay.counts["sent"], relay.counts["deferred"]) == (1, 0)
+    assert len(upstream.received) == 1
+    assert not files(queue_folder(config, "deferred")) and not files(queue_folder(config, "active"))
+
+
+def test_a_slow_rcpt_answer_within_command_timeout_is_sent_once(tmp_path, upstream):
+    upstream.faults.rcpt_delay = 1.5
+    config = relay_config(tmp_path, upstream.port, retry_schedule=["1s"],
+                          smarthost={"timeout": "1s", "command_timeout": "10s"})
+    drop_notification(config)
+    with RunningRelay(config) as relay:
+        wait_until(lambda: relay.counts["sent"] + relay.counts["deferred"], what="an attempt")
+    assert (relay.counts["sent"], relay.counts["deferred"]) == (1, 0)
+    assert len(upstream.received) == 1
+
+
+def test_no_answer_to_the_final_dot_within_data_timeout_is_deferred_as_may_have_been_delivered(
+        tmp_path, upstream, caplog):
+    upstream.faults.data_delay = 2
+    config_path = write_relay_toml(tmp_path, upstream.port, extra_smarthost='data_timeout = "0.5s"')
+    config = load_config(config_path)
+    drop_notification(config)
+    with caplog.at_level(logging.INFO, logger="relay"), RunningRelay(config):
+        wait_until(lambda: files(queue_folder(config, "deferred")), what="a deferral")
+    attempt = history_of(config, files(queue_folder(config, "deferred"))[0]).attempts[0]
+    assert attempt.code is None
+    assert attempt.reply == ("timed out after 0.5s waiting for the reply to the final dot: "
+                             "may have been delivered")
+    assert "status=deferred (timed out after 0.5s waiting for the reply to the final dot: " \
+           "may have been delivered)" in caplog.text
+    [row] = json.loads(relay_cli(config_path, "list", "--json").stdout)["messages"]
+    assert "may have been delivered" in json.dumps(row)
+
+
+def test_a_timeout_before_the_final_dot_names_the_step_and_is_not_a_possible_delivery(tmp_path, upstream):
+    upstream.faults.rcpt_delay = 2
     config = relay_config(tmp_path, upstream.port, retry_schedule=["1h"],
-                          smarthost={"timeout": "0.5s"})
+                          smarthost={"command_timeout": "0.5s"})
     drop_notification(config)
     with RunningRelay(config):
         wait_until(lambda: files(queue_folder(config, "deferred")), what="a deferral")
-    history = history_of(config, files(queue_folder(config, "deferred"))[0])
-    assert "timed out" in history.attempts[0].reply
+    [attempt] = history_of(config, files(queue_folder(config, "deferred"))[0]).attempts
+    assert attempt.reply == "timed out after 0.5s waiting for the reply to RCPT TO"
+    assert not upstream.received
 
 
 def test_421_greeting_defers_and_pauses_instead_of_hammering(tmp_path):
@@ -182,6 +228,36 @@ def test_mail_waiting_while_the_host_is_down_goes_out_when_it_comes_back(tmp_pat
         with FaultyServer(port=port) as server:
             wait_until(lambda: len(server.received) == 5, timeout=20, what="all five")
     assert not files(queue_folder(config, "deferred"))
+
+
+def test_after_an_outage_a_relay_in_a_long_pause_resumes_within_a_second_and_held_no_mail(tmp_path):
+    port = free_port()  # nothing listens there yet: connection refused
+    # An hour between retries: a message used as a probe while the host was down must not
+    # have been charged a retry step, or it would wait that hour.
+    config = relay_config(tmp_path, port, retry_schedule=["1h"])
+    for n in range(20):
+        drop_notification(config, n)
+    with RunningRelay(config) as paused, RunningRelay(config) as other:
+        wait_until(lambda: paused.counts["deferred"] and other.counts["deferred"],
+                   what="both relays finding the host down")
+        long_pause(paused)
+        # What it had claimed goes back to deferred/, due now, instead of sitting in active/.
+        wait_until(lambda: not files(queue_folder(config, "active")), timeout=3,
+                   what="claimed mail back in deferred/")
+        with FaultyServer(port=port) as server:
+            wait_until(lambda: server.received, timeout=10, what="a first delivery")
+            wait_until(lambda: paused.backoff.down_until == 0, timeout=1,
+                       what="the paused relay to resume")
+            wait_until(lambda: len(server.received) == 20, timeout=3, what="all twenty")
+    assert len(set(message_ids(server.received))) == 20
+    assert not files(queue_folder(config, "deferred")) and not files(config.pickup.dir)
+    assert (config.relay.queue_dir / "smarthost.up").stat().st_mode & 0o777 == 0o600
+
+
+def long_pause(relay) -> None:
+    """Drive a relay's backoff to its longest pause (60 s), as a long outage would."""
+    while relay.backoff.failed(time.time()) < relay.backoff.cap:
+        pass
 
 
 def test_8bit_message_to_a_server_without_8bitmime_says_why_in_badmail(tmp_path, upstream):

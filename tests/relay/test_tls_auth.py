@@ -25,7 +25,7 @@ from tests.relay.relay_helpers import (
     wait_until,
     write_relay_toml,
 )
-from tests.smtp_servers import FaultyServer, TlsHandshakeServer
+from tests.smtp_servers import Faults, FaultyServer, TlsHandshakeServer
 
 USER = "relay@example.test"
 PASSWORD = "Zq7-correct-horse-battery"   # must never show up anywhere but on the wire, inside TLS
@@ -71,8 +71,9 @@ def config_file(tmp_path, port, ca_for=None, **smarthost):
     if ca_for is not None:
         ca_for.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
         smarthost.setdefault("ca_file", "ca.pem")
+    timeout = smarthost.pop("timeout", "5s")
     lines = "".join(f"{key} = {json.dumps(value)}\n" for key, value in smarthost.items())
-    return write_relay_toml(tmp_path, port, extra_smarthost=lines)
+    return write_relay_toml(tmp_path, port, extra_smarthost=lines, timeout=timeout)
 
 
 def relay_check(config_path):
@@ -122,6 +123,15 @@ def test_starttls_delivers_over_tls_verified_against_the_ca_file(tmp_path, ca):
             wait_until(lambda: relay.counts["sent"] == 1, what="delivery")
     [got] = server.received
     assert got.tls in ("TLSv1.2", "TLSv1.3") and got.recipients == ["user0@example.test"]
+
+
+def test_after_starttls_the_final_dot_still_gets_data_timeout_not_timeout(tmp_path, ca):
+    with FaultyServer(Faults(data_delay=1.5), tls=tls_context(ca), require_starttls=True) as server:
+        result = send_one(config_file(tmp_path, server.port, ca, tls="starttls", timeout="0.5s",
+                                      data_timeout="10s"))
+    assert result.recipients(Outcome.SENT) == ["user@example.test"]
+    [got] = server.received
+    assert got.tls in ("TLSv1.2", "TLSv1.3")
 
 
 def test_implicit_tls_delivers_verified_against_the_ca_file(tmp_path, ca):

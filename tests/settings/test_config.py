@@ -129,6 +129,13 @@ rate_limit = "50/s"
                      ).relay.max_message_size == 25_000_000
 
 
+def test_smart_host_timeouts_default_to_rfc_5321_and_zero_is_refused(tmp_path):
+    host = load_text(tmp_path, "").relay.smarthost
+    assert (host.timeout, host.command_timeout, host.data_timeout) == (30, 300, 600)
+    message = config_error(tmp_path, '[relay.smarthost]\ndata_timeout = "0s"\n')
+    assert "[relay.smarthost] data_timeout" in message and "no time at all" in message
+
+
 def test_config_is_frozen(tmp_path):
     config = load_text(tmp_path, "")
     with pytest.raises(AttributeError):
