@@ -101,3 +101,17 @@ def _user_name(uid: int) -> str:
         return pwd.getpwuid(uid).pw_name
     except KeyError:
         return str(uid)
+
+
+def shorten(text: str, width: int) -> str:
+    """At most `width` characters, cut at a word with an ellipsis when it had to be cut."""
+    if len(text) <= width:
+        return text
+    cut = text[: width - 1]
+    return (cut.rsplit(" ", 1)[0] if " " in cut else cut) + "…"
+
+
+def printable_lines(text: str) -> str:
+    """Text for a terminal: control characters (a binary file's bytes) shown escaped, never sent."""
+    text = text.replace("\r\n", "\n")
+    return "".join(c if c.isprintable() or c in "\t\n" else repr(c)[1:-1] for c in text)

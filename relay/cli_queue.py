@@ -20,6 +20,8 @@ from relay.cli_common import (
     config_source,
     human_age,
     human_size,
+    printable_lines,
+    shorten,
     table,
 )
 from relay.pidfile import running_relays, wake_relays
@@ -145,7 +147,7 @@ def list_(ctx: click.Context, as_json: bool, folder: str | None, sender: str | N
         return
     lines = [[r.id, r.folder + ("*" if r.priority == "bulk" else ""), human_age(r.age),
               human_size(r.size), r.sender or "<>", _recipients(r.recipients), str(r.attempts),
-              r.last_error[:60]] for r in rows]
+              shorten(r.last_error, 60)] for r in rows]
     text = table(["id", "folder", "age", "size", "sender", "recipients", "tries", "last error"],
                  lines, right={2, 3, 6})
     text += f"\n{len(rows)} message(s); * = bulk; config: {config_source(config_of(ctx))}"
@@ -185,8 +187,8 @@ def show(ctx: click.Context, queue_id: str) -> None:
             when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(x["at"]))
             click.echo(f"  <{x['recipient']}>  {x['reply']}  ({when})")
     if detail.reason:
-        click.echo("\nbadmail reason:\n" + detail.reason.rstrip())
-    click.echo("\nheaders:\n" + detail.headers.rstrip())
+        click.echo("\nbadmail:\n" + printable_lines(detail.reason.rstrip()))
+    click.echo("\nheaders:\n" + printable_lines(detail.headers.rstrip()))
 
 
 def _check_ids(ids: tuple[str, ...], all_: bool, filters: dict) -> None:

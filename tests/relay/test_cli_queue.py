@@ -160,7 +160,7 @@ def test_show_of_a_badmail_message_gives_the_reason(config_path, config):
     queue_id = place_queued(config, "badmail", reason="refused by the smart host: 550 5.1.1 No such user")
     out = relay_cli(config_path, "show", queue_id).stdout
     assert "folder:     badmail/" in out
-    assert "badmail reason:\nreason: refused by the smart host: 550 5.1.1 No such user" in out
+    assert "badmail:\nreason: refused by the smart host: 550 5.1.1 No such user" in out
 
 
 def test_list_before_the_first_relay_run_says_no_messages(config_path):
