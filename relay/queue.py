@@ -211,7 +211,7 @@ class Queue:
                 source.unlink(missing_ok=True)
                 os.close(fd)
                 return None
-            queue_id = new_queue_id()
+            queue_id = self._id_for(name)
             priority = priority_of(name)
             target = self.dirs[ACTIVE] / message_name(queue_id, priority)
             if st.st_uid == self.uid:
@@ -233,6 +233,15 @@ class Queue:
             os.close(fd)
             raise
         return Claimed(queue_id, priority, target, fd, name, time.time())  # age counts from here
+
+    def _id_for(self, name: str) -> str:
+        """The id a writer gave the file (ID.eml: the site, `relay drop`, `relay sendmail`) when
+        no queued message has it, so one id tells the story from drop to delivery; else a new one."""
+        queue_id = queue_id_of(name)
+        if (is_queue_id(queue_id) and name == message_name(queue_id, priority_of(name))
+                and self.locate(queue_id) is None):
+            return queue_id
+        return new_queue_id()
 
     def _copy_in(self, fd: int, source: Path, target: Path) -> int:
         """Copy another user's pickup file into a private, locked active/ file; unlink the

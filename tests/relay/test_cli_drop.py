@@ -201,3 +201,4 @@ def test_subcommand_help_works_with_a_broken_config(tmp_path):
     result = CliRunner().invoke(main, ["--config", str(broken), "drop", "--help"])
     assert result.exit_code == 0, result.output
     assert "Usage:" in result.stdout
+
