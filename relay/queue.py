@@ -601,7 +601,7 @@ def _open_locked(path: Path) -> int | None:
     try:
         mode = os.fstat(fd).st_mode
         if not stat.S_ISREG(mode):
-            raise NotRegularFile(f"not a regular file ({_kind(mode)}): not read")
+            raise NotRegularFile(f"not a regular file ({file_kind(mode)}): not read")
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         os.close(fd)
@@ -674,7 +674,8 @@ def _same_file(fd: int, path: Path) -> bool:
     return (mine.st_dev, mine.st_ino) == (on_disk.st_dev, on_disk.st_ino)
 
 
-def _kind(mode: int) -> str:
+def file_kind(mode: int) -> str:
+    """What a file that is not a regular one is, for messages: 'a fifo', 'a folder'..."""
     for test, name in ((stat.S_ISFIFO, "a fifo"), (stat.S_ISDIR, "a folder"),
                        (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a device"),
                        (stat.S_ISBLK, "a device")):
