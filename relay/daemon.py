@@ -332,6 +332,15 @@ class Relay:
         """Try one claimed message once and move it to where relay.fate decides."""
         relay = self.config.relay
         data = claimed.read(relay.max_message_size)
+        if (size := claimed.size_now()) != claimed.size:
+            # A writer still holds the inode (the claim of the relay's own file is a hard
+            # link): not an attempt; due again once the file may be complete.
+            settle = self.watcher.settle
+            self.queue.put_back(claimed, due=time.time() + settle)
+            log.warning("%s: pickup file %r went from %d to %d bytes after it was claimed: still "
+                        "being written; put back, tried again in %gs (no attempt counted)",
+                        claimed.queue_id, printable(claimed.source), claimed.size, size, settle)
+            return Outcome.DEFERRED
         history = claimed.history or History(claimed.arrived, claimed.source)
         if len(data) > relay.max_message_size:
             return self._apply(claimed, history, unsendable(

@@ -21,6 +21,10 @@ by another user (the site as www-data) cannot be linked under
 fs.protected_hardlinks, nor re-dated or made private by a non-owner, so it is
 copied into a private file, synced, and only then unlinked from pickup.
 Files with a second name (a hard link planted in pickup) are never read.
+A writer may still be at a file the watcher thought complete (a `cp` that
+paused): a copy whose source changed while it was made is dropped and the
+original left in pickup; a linked file keeps its claim-time size in Claimed,
+and the daemon puts it back, unattempted, if the size differs when it reads it.
 Reads [relay] queue_dir, archive and [pickup] dir. Raises QueueSetupError
 when the folders cannot be made or pickup and queue are on two filesystems.
 """
@@ -120,6 +124,7 @@ class Claimed:
     fd: int
     source: str
     arrived: float
+    size: int                        # bytes at claim: a different size later means a writer is still at it
     history: History | None = None   # None: never attempted (nothing in meta/ to read or drop)
 
     def read(self, limit: int) -> bytes:
@@ -133,6 +138,9 @@ class Claimed:
             chunks.append(chunk)
             left -= len(chunk)
         return b"".join(chunks)
+
+    def size_now(self) -> int:
+        return os.fstat(self.fd).st_size
 
     def release(self) -> None:
         if self.fd >= 0:
@@ -198,6 +206,7 @@ class Queue:
 
         Raises Unclaimable for anything but a regular file with one name (nothing is
         followed or read), and OSError (EACCES) for a file the relay may not read.
+        Another user's file that changes while it is copied is left in pickup (None).
         """
         source = self.pickup / name
         fd = _open_locked(source)
@@ -230,18 +239,24 @@ class Queue:
                 if st.st_mode & 0o077:
                     os.fchmod(fd, PRIVATE_FILE)
             else:
-                fd = self._copy_in(fd, source, target)
+                copy = self._copy_in(fd, st, source, target)
+                os.close(fd)
+                if copy is None:
+                    return None
+                fd = copy
         except FileNotFoundError:  # taken by a relay that held the lock before us
             os.close(fd)
             return None
         except BaseException:
             os.close(fd)
             raise
-        return Claimed(queue_id, priority, target, fd, name, time.time())  # age counts from here
+        return Claimed(queue_id, priority, target, fd, name, time.time(), st.st_size)  # age counts from here
 
-    def _copy_in(self, fd: int, source: Path, target: Path) -> int:
-        """Copy another user's pickup file into a private, locked active/ file; unlink the
-        original once the copy is synced. Returns the copy's descriptor (fd is closed).
+    def _copy_in(self, fd: int, st: os.stat_result, source: Path, target: Path) -> int | None:
+        """Copy another user's pickup file (st: as it was at claim) into a private, locked
+        active/ file; unlink the original once the copy is synced. Returns the copy's
+        descriptor, or None when the file changed while it was copied (its writer is still
+        at it): the copy is removed and the original left in pickup for a later claim.
 
         Crash safety: the copy is written under a hidden name (never taken; removed at
         start) and synced before it gets its real name; the original goes last. A crash
@@ -252,7 +267,12 @@ class Queue:
                       PRIVATE_FILE)
         try:
             fcntl.flock(out, fcntl.LOCK_EX | fcntl.LOCK_NB)  # new: nobody else can hold it
-            _copy_bytes(fd, out)
+            copied = _copy_bytes(fd, out, st.st_size)
+            after = os.fstat(fd)
+            if copied != st.st_size or (after.st_size, after.st_mtime_ns) != (st.st_size, st.st_mtime_ns):
+                os.close(out)
+                _unlink_quietly(temp)
+                return None
             os.fdatasync(out)
             os.rename(temp, target)
         except BaseException:
@@ -261,7 +281,6 @@ class Queue:
             raise
         if _same_file(fd, source):  # not replaced by a new file of the same name meanwhile
             source.unlink(missing_ok=True)
-        os.close(fd)
         return out
 
     def _in_active(self, st: os.stat_result) -> bool:
@@ -315,8 +334,8 @@ class Queue:
         queue_id = queue_id_of(name)
         history = self.history(queue_id)
         arrived = history.arrived if history else id_time(queue_id)
-        return Claimed(queue_id, priority_of(name), target, fd,
-                       history.source if history else "", arrived, history)
+        return Claimed(queue_id, priority_of(name), target, fd, history.source if history else "",
+                       arrived, os.fstat(fd).st_size, history)
 
     def badmail_unreadable(self, folder: str, name: str, why: str) -> str:
         """Move folder/name (a symlink, fifo, hard link, unreadable file) to badmail untouched,
@@ -361,10 +380,10 @@ class Queue:
         os.rename(claimed.path, self.dirs[BADMAIL] / claimed.path.name)
         claimed.release()
 
-    def put_back(self, claimed: Claimed) -> None:
-        """Return an unattempted message to deferred/, due now (used when stopping)."""
-        now = time.time()
-        os.utime(claimed.fd, (now, now))
+    def put_back(self, claimed: Claimed, due: float | None = None) -> None:
+        """Return an unattempted message to deferred/, due at `due` (default: now)."""
+        due = time.time() if due is None else due
+        os.utime(claimed.fd, (due, due))
         os.rename(claimed.path, self.dirs[DEFERRED] / claimed.path.name)
         claimed.release()
 
@@ -551,21 +570,27 @@ def _write_private(path: Path, text: str) -> None:
     os.rename(temp, path)
 
 
-def _copy_bytes(source: int, target: int) -> None:
+def _copy_bytes(source: int, target: int, size: int) -> int:
+    """Copy the first `size` bytes of source (fewer if it is shorter); returns how many.
+    Bounded: a writer still appending cannot keep the copy going."""
+    copied = 0
     try:
-        while os.copy_file_range(source, target, 1 << 24):
-            pass
-        return
+        while copied < size and (n := os.copy_file_range(source, target, min(size - copied, 1 << 24))):
+            copied += n
+        return copied
     except OSError as e:  # a filesystem or kernel without it: plain reads and writes
         if e.errno not in (errno.EXDEV, errno.ENOSYS, errno.EOPNOTSUPP, errno.EINVAL):
             raise
     os.lseek(source, 0, os.SEEK_SET)
     os.lseek(target, 0, os.SEEK_SET)
     os.ftruncate(target, 0)
-    while chunk := os.read(source, 1 << 20):
+    copied = 0
+    while copied < size and (chunk := os.read(source, min(size - copied, 1 << 20))):
         view = memoryview(chunk)
         while view:
             view = view[os.write(target, view):]
+        copied += len(chunk)
+    return copied
 
 
 def _drop_unlocked(path: str) -> None:
