@@ -8,6 +8,7 @@ $PICKUP_RELAY_CONFIG, else ./config.toml, else the embedded defaults).
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 import signal
 import stat
@@ -134,7 +135,12 @@ def run(ctx: click.Context) -> None:
     pidfile = PidFile(config.relay.queue_dir)
     try:
         relay.queue.create()
-        pidfile.acquire()
+        try:
+            pidfile.acquire()
+        except OSError as e:  # a full disk must not keep the relay from delivering (freeing space)
+            logging.getLogger("relay").error(
+                "cannot write the pid file %s (%s): running without it; `relay status` will not "
+                "list this process and `relay retry` cannot wake it", pidfile.path, e.strerror or e)
         relay.run()
     except QueueSetupError as e:
         raise UsageFailure(str(e)) from None

@@ -31,6 +31,7 @@ from relay.queue import (
     Attempt,
     Claimed,
     History,
+    NoSpace,
     Queue,
     Unclaimable,
     iso_time,
@@ -53,6 +54,7 @@ CANDIDATE_WINDOW = 2000   # names held per folder ahead of claiming: memory stay
 AHEAD_PER_CONNECTION = 4  # claimed messages kept waiting per connection
 BADMAIL_SWEEP = 3600.0   # how often badmail older than [relay] badmail_max_age is removed
 SIGNAL_POLL = 0.2         # how often run() looks at the flags signal handlers set
+NO_SPACE_RETRY = 60.0     # a message whose outcome a full disk kept from being written: tried again after
 
 _ORDER = ((TRANSACTIONAL, PICKUP), (TRANSACTIONAL, DEFERRED), (BULK, PICKUP), (BULK, DEFERRED))
 
@@ -165,7 +167,12 @@ class Relay:
             for q in self._waiting.values():
                 q.clear()
         for claimed in waiting:
-            self.queue.put_back(claimed)
+            try:
+                self.queue.put_back(claimed)
+            except OSError as e:  # a full or broken disk: left in active/, taken again at start
+                log.error("%s: cannot move it back to deferred/ (%s); it stays in active/ until a "
+                          "relay starts", claimed.queue_id, e.strerror or e)
+                claimed.release()
         self.watcher.stop()
         self.metrics.close()
         log.info("relay stopped: %s", _summary(self.counts))
@@ -270,7 +277,11 @@ class Relay:
                 self.metrics.retried.inc()
             return claimed
         except Unclaimable as e:
-            queue_id = self.queue.badmail_unreadable(folder, name, str(e))
+            try:
+                queue_id = self.queue.badmail_unreadable(folder, name, str(e))
+            except NoSpace as full:
+                log.error("%s/%s: %s (%s)", folder, printable(name), full, e)
+                return None
             self.counts["badmail"] += 1
             self.metrics.badmail.labels("unreadable").inc()
             log.warning("%s: %s file %r moved to badmail: %s", queue_id, folder, name, e)
@@ -284,7 +295,14 @@ class Relay:
         for name in self.queue.names(ACTIVE):
             claimed = self.queue.claim_queued(ACTIVE, name)
             if claimed is not None:  # no live relay holds it: it was in flight when one died
-                self.queue.put_back(claimed)
+                try:
+                    self.queue.put_back(claimed)
+                except OSError as e:  # a full disk: it stays in active/, for the next start
+                    log.error("%s: cannot move it from active/ to deferred/ (%s); left in active/ "
+                              "until a relay starts with space to move it", claimed.queue_id,
+                              e.strerror or e)
+                    claimed.release()
+                    continue
                 count += 1
         return count
 
@@ -377,13 +395,17 @@ class Relay:
         history.refused.extend(fate.refused)
         if fate.destination == DEFERRED:
             history.recipients_left = list(fate.recipients_left)
-            self.queue.defer(claimed, history, fate.next_attempt)
+            lost = self.queue.defer(claimed, history, fate.next_attempt)
+            if lost:
+                log.error("%s: %s", claimed.queue_id, lost)
             self._next_deferred_scan = min(self._next_deferred_scan, fate.next_attempt)
             self.counts["deferred"] += 1
             self.metrics.attempts.labels("deferred").inc()
             return Outcome.DEFERRED
         if fate.destination == GONE:
-            self.queue.delivered(claimed)
+            lost = self.queue.delivered(claimed)
+            if lost:
+                log.error("%s: %s", claimed.queue_id, lost)
             self.counts["sent"] += 1
             self.metrics.attempts.labels("sent").inc()
             return Outcome.SENT
@@ -428,6 +450,9 @@ class _Worker(threading.Thread):
                     continue
                 try:
                     relay.attempt(self.connection, claimed)
+                except NoSpace as e:  # the cause is known: no traceback
+                    log.error("%s: %s: %s (this attempt is not recorded)", claimed.queue_id, e,
+                              self._keep(claimed, time.time() + NO_SPACE_RETRY))
                 except Exception:
                     log.exception("%s: unexpected error; message kept for another attempt",
                                   claimed.queue_id)
@@ -437,15 +462,21 @@ class _Worker(threading.Thread):
         finally:
             self.connection.close()
 
-    def _keep(self, claimed: Claimed) -> None:
+    def _keep(self, claimed: Claimed, due: float | None = None) -> str:
+        """Put a message whose attempt went wrong back in deferred/ (due at `due`, default now);
+        says where it is."""
         if claimed.fd < 0:
-            return
+            return "already moved"
         try:
-            self.relay.queue.put_back(claimed)
+            self.relay.queue.put_back(claimed, due)
         except OSError as e:  # a full or broken disk: it stays in active/, taken again at start
-            log.error("%s: cannot move it back to deferred/ (%s); it stays in active/",
-                      claimed.queue_id, e)
+            log.error("%s: cannot move it back to deferred/ (%s); it stays in active/ until a "
+                      "relay starts", claimed.queue_id, e.strerror or e)
             claimed.release()
+            return "kept in active/ until a relay starts"
+        if due is None:
+            return "put back in deferred/"
+        return f"put back in deferred/, tried again in {max(0.0, due - time.time()):.0f}s"
 
     def _next_message(self) -> Claimed | None:
         relay = self.relay

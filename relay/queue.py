@@ -27,6 +27,12 @@ original left in pickup; a linked file keeps its claim-time size in Claimed,
 and the daemon puts it back, unattempted, if the size differs when it reads it.
 Reads [relay] queue_dir, archive and [pickup] dir. Raises QueueSetupError
 when the folders cannot be made or pickup and queue are on two filesystems.
+
+A full disk loses nothing: a move that cannot be written (a reason file, a
+folder entry) raises NoSpace before the message has moved, so its caller still
+holds it, claimed, in active/. A deferral whose history cannot be saved still
+goes to deferred/ (the previous history stays: at worst a recipient gets the
+message twice), and a delivered message that cannot be archived is removed.
 """
 
 from __future__ import annotations
@@ -40,6 +46,8 @@ import pwd
 import re
 import stat
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -52,8 +60,16 @@ ACTIVE, DEFERRED, HOLD, BADMAIL, SENT = "active", "deferred", "hold", "badmail",
 FOLDERS = (ACTIVE, DEFERRED, HOLD, BADMAIL, SENT)
 
 
+NO_SPACE_ERRNOS = (errno.ENOSPC, errno.EDQUOT)
+
+
 class QueueSetupError(Exception):
     """The queue cannot work with these folders; the message says what to fix."""
+
+
+class NoSpace(Exception):
+    """The queue's filesystem is full: says what could not be written. The message has not
+    moved: its claim still holds it in active/."""
 
 
 def is_message_name(name: str) -> bool:
@@ -189,7 +205,8 @@ class Queue:
             try:
                 path.mkdir(mode=mode, parents=True, exist_ok=True)
             except OSError as e:
-                raise QueueSetupError(f"cannot create folder {path}: {e.strerror}") from None
+                hint = ": free some space on that filesystem" if e.errno in NO_SPACE_ERRNOS else ""
+                raise QueueSetupError(f"cannot create folder {path}: {e.strerror}{hint}") from None
             if not os.access(path, os.W_OK | os.X_OK):
                 raise QueueSetupError(f"folder {path} is not writable by this user")
         pickup_dev = self.pickup.stat().st_dev
@@ -339,45 +356,82 @@ class Queue:
 
     def badmail_unreadable(self, folder: str, name: str, why: str) -> str:
         """Move folder/name (a symlink, fifo, hard link, unreadable file) to badmail untouched,
-        never following or reading it."""
+        never following or reading it. Raises NoSpace, nothing moved, on a full disk."""
         source = self.pickup / name if folder == PICKUP else self.dirs[folder] / name
         queue_id = new_queue_id() if folder == PICKUP else queue_id_of(name)
         where = "pickup file" if folder == PICKUP else f"{folder} file"
-        self._write_reason(queue_id, f"reason: {why}\n{where}: {printable(name)}\n"
-                                     f"moved at: {iso_time(time.time())}\n")
+        with _no_space(f"the reason file badmail/{queue_id}.bdr: {folder} file {name!r} left where it is"):
+            self._write_reason(queue_id, f"reason: {why}\n{where}: {printable(name)}\n"
+                                         f"moved at: {iso_time(time.time())}\n")
+        reason = self.dirs[BADMAIL] / f"{queue_id}.bdr"
         try:
-            os.rename(source, self.dirs[BADMAIL] / queue_name(queue_id, priority_of(name)))
+            with _no_space(f"moving {folder} file {name!r} to badmail/: left where it is"):
+                os.rename(source, self.dirs[BADMAIL] / queue_name(queue_id, priority_of(name)))
         except FileNotFoundError:
-            (self.dirs[BADMAIL] / f"{queue_id}.bdr").unlink(missing_ok=True)
+            reason.unlink(missing_ok=True)
+        except NoSpace:
+            reason.unlink(missing_ok=True)
+            raise
         return queue_id
 
     # -- outcomes of an attempt -----------------------------------------------------------
 
-    def delivered(self, claimed: Claimed) -> None:
+    def delivered(self, claimed: Claimed) -> str:
+        """Done with a delivered message. Returns what could not be kept ('' when all was)."""
+        lost = ""
         if self.archive:
-            os.rename(claimed.path, self.dirs[SENT] / claimed.path.name)
+            try:
+                os.rename(claimed.path, self.dirs[SENT] / claimed.path.name)
+            except OSError as e:
+                if e.errno not in NO_SPACE_ERRNOS:
+                    raise
+                # Delivered: better no archive copy than a second send.
+                claimed.path.unlink()
+                lost = f"no space left on device for its copy in {SENT}/: delivered, not archived"
         else:
             claimed.path.unlink()
         if claimed.history is not None:
             self._drop_history(claimed.queue_id)
         claimed.release()
+        return lost
 
-    def defer(self, claimed: Claimed, history: History, next_attempt: float) -> None:
-        """Keep the message for another attempt at next_attempt (stored as the file's mtime)."""
-        self.save_history(claimed.queue_id, history)
+    def defer(self, claimed: Claimed, history: History, next_attempt: float) -> str:
+        """Keep the message for another attempt at next_attempt (stored as the file's mtime).
+
+        Returns what could not be kept ('' when all was): on a full disk the message is
+        deferred all the same, with the history it had before this attempt.
+        """
+        lost = ""
+        try:
+            self.save_history(claimed.queue_id, history)
+        except OSError as e:
+            if e.errno not in NO_SPACE_ERRNOS:
+                raise
+            lost = (f"no space left on device for its history (meta/{claimed.queue_id}.json): "
+                    f"moved to {DEFERRED}/ without this attempt recorded")
         os.utime(claimed.fd, (next_attempt, next_attempt))
-        os.rename(claimed.path, self.dirs[DEFERRED] / claimed.path.name)
+        with _no_space(f"moving it to {DEFERRED}/"):
+            os.rename(claimed.path, self.dirs[DEFERRED] / claimed.path.name)
         claimed.release()
+        return lost
 
     def to_badmail(self, claimed: Claimed, reason: str, history: History) -> None:
         """Give up: the message untouched in badmail/ID.eml, the reason beside it in ID.bdr.
 
         The history stays in meta/ (who is still owed the message, every attempt), so
         `relay list` can show it and requeue-badmail sends only to those recipients.
+        Raises NoSpace, the message still in active/ and no reason file left, on a full disk.
         """
-        self._write_reason(claimed.queue_id, reason)
-        self.save_history(claimed.queue_id, history)
-        os.rename(claimed.path, self.dirs[BADMAIL] / claimed.path.name)
+        with _no_space(f"its reason file ({BADMAIL}/{claimed.queue_id}.bdr)"):
+            self._write_reason(claimed.queue_id, reason)
+        try:
+            with _no_space(f"its history (meta/{claimed.queue_id}.json)"):
+                self.save_history(claimed.queue_id, history)
+            with _no_space(f"moving it to {BADMAIL}/"):
+                os.rename(claimed.path, self.dirs[BADMAIL] / claimed.path.name)
+        except NoSpace:
+            (self.dirs[BADMAIL] / f"{claimed.queue_id}.bdr").unlink(missing_ok=True)
+            raise
         claimed.release()
 
     def put_back(self, claimed: Claimed, due: float | None = None) -> None:
@@ -433,10 +487,14 @@ class Queue:
             if fd is not None:
                 now = time.time()
                 os.utime(fd, (now, now))
-            self.save_history(new_id, History(
-                arrived=time.time(), source=f"badmail/{path.name}",
-                recipients_left=old.recipients_left if old else None))
-            os.rename(path, self.dirs[DEFERRED] / queue_name(new_id, priority_of(path.name)))
+            try:
+                self.save_history(new_id, History(
+                    arrived=time.time(), source=f"badmail/{path.name}",
+                    recipients_left=old.recipients_left if old else None))
+                os.rename(path, self.dirs[DEFERRED] / queue_name(new_id, priority_of(path.name)))
+            except OSError as e:
+                self._drop_history(new_id)
+                raise AdminError(f"{queue_id}: not requeued, left in badmail/: {e.strerror}") from None
         self._drop_history(queue_id)
         (self.dirs[BADMAIL] / f"{queue_id}.bdr").unlink(missing_ok=True)
         return new_id
@@ -559,15 +617,33 @@ class Queue:
 
 
 def _write_private(path: Path, text: str) -> None:
-    """Write a small queue file (history, reason) readable by the relay's user alone, atomically."""
+    """Write a small queue file (history, reason) readable by the relay's user alone, atomically;
+    on failure (a full disk) nothing is left behind and the old file, if any, stays."""
     temp = path.with_name(f".{path.name}.tmp")
     fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC,
                  PRIVATE_FILE)
     try:
-        os.write(fd, text.encode())
-    finally:
-        os.close(fd)
-    os.rename(temp, path)
+        try:
+            view = memoryview(text.encode())
+            while view:
+                view = view[os.write(fd, view):]
+        finally:
+            os.close(fd)
+        os.rename(temp, path)
+    except BaseException:
+        _unlink_quietly(temp)
+        raise
+
+
+@contextmanager
+def _no_space(what: str) -> Iterator[None]:
+    """Turn a full disk's OSError into NoSpace naming what could not be written."""
+    try:
+        yield
+    except OSError as e:
+        if e.errno not in NO_SPACE_ERRNOS:
+            raise
+        raise NoSpace(f"no space left on device for {what}") from None
 
 
 def _copy_bytes(source: int, target: int, size: int) -> int:
