@@ -494,7 +494,7 @@ class Queue:
                 os.rename(path, self.dirs[DEFERRED] / queue_name(new_id, priority_of(path.name)))
             except OSError as e:
                 self._drop_history(new_id)
-                raise AdminError(f"{queue_id}: not requeued, left in badmail/: {e.strerror}") from None
+                raise AdminError(f"{queue_id}: left in badmail/: {e.strerror}") from None
         self._drop_history(queue_id)
         (self.dirs[BADMAIL] / f"{queue_id}.bdr").unlink(missing_ok=True)
         return new_id

@@ -19,6 +19,7 @@ from tests.relay.relay_helpers import (
     files,
     fill_disk,
     message_ids,
+    place_queued,
     relay_cli,
     start_relay,
     wait_until,
@@ -139,3 +140,15 @@ def test_a_full_disk_while_moving_to_badmail_keeps_both_messages_and_the_relay_r
     with RunningRelay(config) as relay:
         wait_until(lambda: relay.counts["badmail"] == 2, what="both in badmail once space returned")
     assert len(files(disk / "queue" / "badmail", "*.bdr")) == 2
+
+
+def test_requeue_badmail_on_a_full_disk_says_why_and_leaves_the_message_in_badmail(
+        tmp_path, small_disk, upstream):
+    disk, config_path = disk_config(tmp_path, small_disk, upstream.port)
+    queue_id = place_queued(load_config(config_path), "badmail")
+    fill_disk(disk)
+    result = relay_cli(config_path, "requeue-badmail", queue_id)
+    assert result.exit_code == 1
+    assert f"not requeued: {queue_id}: left in badmail/: No space left on device" in result.stderr
+    assert [p.name for p in files(disk / "queue" / "badmail")] == [f"{queue_id}.eml"]
+    assert list((disk / "queue" / "meta").iterdir()) == []  # no history for an id never used
