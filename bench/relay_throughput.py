@@ -217,9 +217,10 @@ class PostfixRun(RelayRun):
 
 
 class Sink:
-    """A sink subprocess and its arrival count, read from its stdout by a thread."""
+    """A sink subprocess and its arrival count, read from its stdout by a thread.
+    dump: smtp-sink also writes each message to a file there (`relay sink` always keeps them)."""
 
-    def __init__(self, kind: str, work: Path, port: int, tls: bool = False):
+    def __init__(self, kind: str, work: Path, port: int, tls: bool = False, dump: Path | None = None):
         if kind == "relay":   # prints one "sink: from=..." line per stored message
             cmd = [str(RELAY), "sink", "--host", "127.0.0.1", "--port", str(port),
                    "--maildir", str(work / "sink")]
@@ -227,7 +228,7 @@ class Sink:
                 cmd += ["--tls-cert", str(work / "cert.pem"), "--tls-key", str(work / "key.pem")]
         else:                 # -c: "sess=1 quit=0 mesg=42\r" after each "."; -u: needed as root
             cmd = [SMTP_SINK, "-c", *(["-u", "nobody"] if os.geteuid() == 0 else []),
-                   f"127.0.0.1:{port}", "1000"]
+                   *(["-d", f"{dump}/%H%M%S."] if dump else []), f"127.0.0.1:{port}", "1000"]
         self.kind, self.count, self.at, self.cond = kind, 0, 0.0, threading.Condition()
         self.first_at = 0.0   # the first arrival: rates from here leave out start-up
         with open(work / "sink.err", "wb") as err:

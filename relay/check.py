@@ -1,4 +1,5 @@
-"""`relay check`: is this relay set up to work? Config, folders, filesystem, smart host.
+"""`relay check`: is this relay set up to work? Config, folders, filesystem and its free
+space, smart host.
 
 Each check says ok, a warning, or what is wrong and how to fix it. Reads the
 config, stats and test-writes the folders (a hidden file, removed at once), and
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from relay.deliver import SmtpConnection
+from relay.diskspace import ADVICE, disk_space
 from relay.queue import FOLDERS, Queue
 from relay.tls import weak_settings
 from settings import Config, SmartHostConfig
@@ -44,6 +46,10 @@ def run_checks(config: Config) -> list[CheckResult]:
             "pickup and queue are on different filesystems"
         results.append(CheckResult("one filesystem", same, detail, "" if same else
                                    "claims are rename()s: move [relay] queue_dir next to [pickup] dir"))
+    space = disk_space(config.pickup.dir)
+    if space is not None:
+        results.append(CheckResult("disk space", True, space.warning() or space.describe(),
+                                   ADVICE if space.low else "", warn=space.low))
     results += folder_modes(config)
     results += _smarthost_checks(config.relay.smarthost)
     return results

@@ -8,8 +8,10 @@ $PICKUP_RELAY_CONFIG, else ./config.toml, else the embedded defaults).
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 import signal
+import stat
 import sys
 import time
 from pathlib import Path
@@ -17,6 +19,7 @@ from pathlib import Path
 import click
 
 from relay.cli_common import CONFIG_HELP, UsageFailure, act_as_queue_owner, config_of, config_option
+from relay.queue import file_kind
 from spooler.envelope import MalformedMessage, parse_pickup
 from spooler.names import PRIORITIES, TRANSACTIONAL
 from spooler.pickup import PickupError, PickupWriter
@@ -43,9 +46,9 @@ def drop(ctx: click.Context, files: tuple[str, ...], priority: str) -> None:
     A file's envelope is its own X-Sender/X-Receiver lines at the top, else its
     Sender/From and To/Cc/Bcc headers (the pickup contract): a file that should not
     choose its envelope goes through `relay sendmail -f SENDER RCPT...` instead.
-    A file is refused, and pickup left untouched, if it is empty, holds a NUL byte,
-    is not a message, is over [relay] max_message_size, or has no sender or
-    recipient. Exit status 1 if any file was refused.
+    A file is refused, and pickup left untouched, if it is not a regular file (a
+    fifo, a folder), is empty, holds a NUL byte, is not a message, is over [relay]
+    max_message_size, or has no sender or recipient. Exit status 1 if any file was refused.
     """
     config = config_of(ctx)
     writer = PickupWriter(config.pickup.dir, max_size=config.relay.max_message_size)
@@ -69,7 +72,14 @@ def _read_input(name: str, max_size: int) -> bytes:
     if name == "-":
         data = sys.stdin.buffer.read(max_size + 1)
     else:
-        with open(name, "rb") as f:
+        # O_NONBLOCK: opening a fifo must not wait for a writer; only regular files are read.
+        fd = os.open(name, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            os.close(fd)
+            raise PickupError(f"not a regular file ({file_kind(mode)}): only message files "
+                              "can be dropped")
+        with open(fd, "rb") as f:
             data = f.read(max_size + 1)
     if len(data) > max_size:
         raise PickupError(f"larger than the {max_size:,}-byte limit ([relay] max_message_size)")
@@ -125,7 +135,12 @@ def run(ctx: click.Context) -> None:
     pidfile = PidFile(config.relay.queue_dir)
     try:
         relay.queue.create()
-        pidfile.acquire()
+        try:
+            pidfile.acquire()
+        except OSError as e:  # a full disk must not keep the relay from delivering (freeing space)
+            logging.getLogger("relay").error(
+                "cannot write the pid file %s (%s): running without it; `relay status` will not "
+                "list this process and `relay retry` cannot wake it", pidfile.path, e.strerror or e)
         relay.run()
     except QueueSetupError as e:
         raise UsageFailure(str(e)) from None

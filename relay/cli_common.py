@@ -49,15 +49,6 @@ def config_of(ctx: click.Context) -> Config:
     return state["config"]
 
 
-def human_size(size: int) -> str:
-    value = float(size)
-    for unit in ("B", "KB", "MB", "GB"):
-        if value < 1000 or unit == "GB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1000
-    return f"{size} B"
-
-
 def human_age(seconds: float | None) -> str:
     return "-" if seconds is None else format_duration(seconds)
 

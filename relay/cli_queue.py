@@ -19,15 +19,15 @@ from relay.cli_common import (
     config_of,
     config_source,
     human_age,
-    human_size,
     printable_lines,
     shorten,
     table,
 )
+from relay.diskspace import disk_space
 from relay.pidfile import running_relays, wake_relays
 from relay.queue import ACTIVE, BADMAIL, DEFERRED, HOLD, SENT, AdminError, Queue
 from relay.report import STATUS_FOLDERS, folder_totals, message_detail, message_rows
-from settings.units import parse_duration
+from settings.units import format_size, parse_duration
 
 
 def _queue(ctx: click.Context) -> Queue:
@@ -55,8 +55,9 @@ def status(ctx: click.Context, as_json: bool, warn_age: float, no_smarthost: boo
     """Counts, bytes and oldest age per folder, the smart host, the running relays.
 
     Exit status 1 when something needs a human: the smart host does not
-    answer or refuses the relay (TLS, login), badmail is not empty, or a
-    deferred message is older than --warn-age.
+    answer or refuses the relay (TLS, login), badmail is not empty, a
+    deferred message is older than --warn-age, or the pickup filesystem is
+    nearly full (under 5% or 100 MB free, whichever is larger).
     Usable as a monitoring check.
     """
     from relay.deliver import SmtpConnection
@@ -87,6 +88,10 @@ def status(ctx: click.Context, as_json: bool, warn_age: float, no_smarthost: boo
         problems.append(f"oldest deferred message is {human_age(oldest)} old (over {human_age(warn_age)})")
     if stale:
         problems.append(f"cleared {stale} stale pid file(s) of relays that did not stop cleanly")
+    space = disk_space(config.pickup.dir)
+    if space is not None and space.low:
+        problems.append(f"pickup filesystem nearly full: {space.warning()}; when it is full a `cp` "
+                        "into pickup is cut short: free space (`relay check` says where)")
 
     if as_json:
         click.echo(json.dumps({
@@ -96,10 +101,11 @@ def status(ctx: click.Context, as_json: bool, warn_age: float, no_smarthost: boo
                           "detail": detail},
             "relays": [{"pid": r.pid, "host": r.host, "started": r.started, "uptime": r.uptime}
                        for r in relays],
+            "disk": space.to_json() if space is not None else None,
             "problems": problems,
         }, indent=2))
     else:
-        rows = [[f, str(t.count), human_size(t.bytes), human_age(t.oldest_age)]
+        rows = [[f, str(t.count), format_size(t.bytes), human_age(t.oldest_age)]
                 for f, t in folders.items()]
         click.echo(f"config: {config_source(config)}\n")
         click.echo(table(["folder", "messages", "size", "oldest"], rows, right={1, 2, 3}))
@@ -146,7 +152,7 @@ def list_(ctx: click.Context, as_json: bool, folder: str | None, sender: str | N
         click.echo("no messages")
         return
     lines = [[r.id, r.folder + ("*" if r.priority == "bulk" else ""), human_age(r.age),
-              human_size(r.size), r.sender or "<>", _recipients(r.recipients), str(r.attempts),
+              format_size(r.size), r.sender or "<>", _recipients(r.recipients), str(r.attempts),
               shorten(r.last_error, 60)] for r in rows]
     text = table(["id", "folder", "age", "size", "sender", "recipients", "tries", "last error"],
                  lines, right={2, 3, 6})
@@ -173,7 +179,7 @@ def show(ctx: click.Context, queue_id: str) -> None:
         raise click.ClickException(f"{queue_id}: no such message in the queue")
     r = detail.row
     click.echo(f"id:         {r.id} ({r.priority})\nfolder:     {r.folder}/\nfile:       {detail.path}")
-    click.echo(f"age:        {human_age(r.age)}\nsize:       {human_size(r.size)}")
+    click.echo(f"age:        {human_age(r.age)}\nsize:       {format_size(r.size)}")
     click.echo(f"sender:     <{r.sender}>\nrecipients: " + ", ".join(f"<{x}>" for x in r.recipients))
     if r.next_attempt is not None:
         click.echo(f"next try:   {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(r.next_attempt))}")

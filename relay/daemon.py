@@ -36,6 +36,7 @@ from relay.queue import (
     Attempt,
     Claimed,
     History,
+    NoSpace,
     Queue,
     Unclaimable,
     iso_time,
@@ -61,6 +62,7 @@ AHEAD_PER_CONNECTION = 4  # claimed messages kept waiting per connection
 BADMAIL_SWEEP = 3600.0   # how often badmail older than [relay] badmail_max_age is removed
 SIGNAL_POLL = 0.2         # how often run() looks at the flags signal handlers set
 RETRY_SHARE = 4           # while pickup has more, one claim in this many goes to a due retry
+NO_SPACE_RETRY = 60.0     # a message whose outcome a full disk kept from being written: tried again after
 
 _ORDER = ((TRANSACTIONAL, PICKUP), (TRANSACTIONAL, DEFERRED), (BULK, PICKUP), (BULK, DEFERRED))
 
@@ -165,7 +167,12 @@ class Relay:
                 worker.join(timeout=5)
         self._workers.clear()
         for claimed in self.work.drain():
-            self.queue.put_back(claimed)
+            try:
+                self.queue.put_back(claimed)
+            except OSError as e:  # a full or broken disk: left in active/, taken again at start
+                log.error("%s: cannot move it back to deferred/ (%s); it stays in active/ until a "
+                          "relay starts", claimed.queue_id, e.strerror or e)
+                claimed.release()
         self.watcher.stop()
         self.metrics.close()
         log.info("relay stopped: %s", _summary(self.counts))
@@ -294,7 +301,11 @@ class Relay:
                 self.metrics.retried.inc()
             return claimed
         except Unclaimable as e:
-            queue_id = self.queue.badmail_unreadable(folder, name, str(e))
+            try:
+                queue_id = self.queue.badmail_unreadable(folder, name, str(e))
+            except NoSpace as full:
+                log.error("%s/%s: %s (%s)", folder, printable(name), full, e)
+                return None
             self.counts["badmail"] += 1
             self.metrics.badmail.labels("unreadable").inc()
             log.warning("%s: %s file %r moved to badmail: %s", queue_id, folder, name, e)
@@ -308,7 +319,14 @@ class Relay:
         for name in self.queue.names(ACTIVE):
             claimed = self.queue.claim_queued(ACTIVE, name)
             if claimed is not None:  # no live relay holds it: it was in flight when one died
-                self.queue.put_back(claimed)
+                try:
+                    self.queue.put_back(claimed)
+                except OSError as e:  # a full disk: it stays in active/, for the next start
+                    log.error("%s: cannot move it from active/ to deferred/ (%s); left in active/ "
+                              "until a relay starts with space to move it", claimed.queue_id,
+                              e.strerror or e)
+                    claimed.release()
+                    continue
                 count += 1
         return count
 
@@ -318,6 +336,15 @@ class Relay:
         """Try one claimed message once and move it to where relay.fate decides."""
         relay = self.config.relay
         data = claimed.read(relay.max_message_size)
+        if (size := claimed.size_now()) != claimed.size:
+            # A writer still holds the inode (the claim of the relay's own file is a hard
+            # link): not an attempt; due again once the file may be complete.
+            settle = self.watcher.settle
+            self.queue.put_back(claimed, due=time.time() + settle)
+            log.warning("%s: pickup file %r went from %d to %d bytes after it was claimed: still "
+                        "being written; put back, tried again in %gs (no attempt counted)",
+                        claimed.queue_id, printable(claimed.source), claimed.size, size, settle)
+            return Outcome.DEFERRED
         history = claimed.history or History(claimed.arrived, claimed.source)
         if len(data) > relay.max_message_size:
             return self._apply(claimed, history, unsendable(
@@ -355,13 +382,17 @@ class Relay:
         history.refused.extend(fate.refused)
         if fate.destination == DEFERRED:
             history.recipients_left = list(fate.recipients_left)
-            self.queue.defer(claimed, history, fate.next_attempt)
+            lost = self.queue.defer(claimed, history, fate.next_attempt)
+            if lost:
+                log.error("%s: %s", claimed.queue_id, lost)
             self._next_deferred_scan = min(self._next_deferred_scan, fate.next_attempt)
             self.counts["deferred"] += 1
             self.metrics.attempts.labels("deferred").inc()
             return Outcome.DEFERRED
         if fate.destination == GONE:
-            self.queue.delivered(claimed)
+            lost = self.queue.delivered(claimed)
+            if lost:
+                log.error("%s: %s", claimed.queue_id, lost)
             self.counts["sent"] += 1
             self.metrics.attempts.labels("sent").inc()
             return Outcome.SENT
@@ -406,6 +437,9 @@ class _Worker(threading.Thread):
                     continue
                 try:
                     relay.attempt(self.connection, claimed)
+                except NoSpace as e:  # the cause is known: no traceback
+                    log.error("%s: %s: %s (this attempt is not recorded)", claimed.queue_id, e,
+                              self._keep(claimed, time.time() + NO_SPACE_RETRY))
                 except Exception:
                     log.exception("%s: unexpected error; message kept for another attempt",
                                   claimed.queue_id)
@@ -415,15 +449,21 @@ class _Worker(threading.Thread):
         finally:
             self.connection.close()
 
-    def _keep(self, claimed: Claimed) -> None:
+    def _keep(self, claimed: Claimed, due: float | None = None) -> str:
+        """Put a message whose attempt went wrong back in deferred/ (due at `due`, default now);
+        says where it is."""
         if claimed.fd < 0:
-            return
+            return "already moved"
         try:
-            self.relay.queue.put_back(claimed)
+            self.relay.queue.put_back(claimed, due)
         except OSError as e:  # a full or broken disk: it stays in active/, taken again at start
-            log.error("%s: cannot move it back to deferred/ (%s); it stays in active/",
-                      claimed.queue_id, e)
+            log.error("%s: cannot move it back to deferred/ (%s); it stays in active/ until a "
+                      "relay starts", claimed.queue_id, e.strerror or e)
             claimed.release()
+            return "kept in active/ until a relay starts"
+        if due is None:
+            return "put back in deferred/"
+        return f"put back in deferred/, tried again in {max(0.0, due - time.time()):.0f}s"
 
     def _next_message(self) -> Claimed | None:
         relay = self.relay

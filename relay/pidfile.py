@@ -4,10 +4,14 @@ Several relays may share a queue, so each writes pids/PID.pid (JSON: pid,
 host, start time) and holds an flock on it for its whole life. A file whose
 lock can be taken belongs to a relay that died: it is stale, reported and
 removed. Admin commands use this to show uptime and to wake the daemons.
+A relay that cannot write its pid file (a full disk) runs without one: it
+delivers (which is what frees space), but status does not list it and retry
+cannot wake it; acquire() leaves nothing behind when it fails.
 """
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import json
 import os
@@ -35,15 +39,24 @@ class PidFile:
         self.fd: int | None = None
 
     def acquire(self) -> None:
+        """Write and lock this process's pid file. Raises OSError (ENOSPC on a full disk),
+        leaving no file behind."""
         # Written and locked under a hidden name, then renamed: a reader never sees an
         # unlocked (so "stale") or empty pid file of a live relay.
         self.path.parent.mkdir(parents=True, exist_ok=True)
         temp = self.path.with_name(f".{self.path.name}.tmp")
         fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        info = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.time()}
-        os.write(fd, json.dumps(info).encode())
-        os.rename(temp, self.path)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            info = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.time()}
+            data = json.dumps(info).encode()
+            if os.write(fd, data) != len(data):
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(temp))
+            os.rename(temp, self.path)
+        except BaseException:
+            os.close(fd)
+            temp.unlink(missing_ok=True)
+            raise
         self.fd = fd
 
     def release(self) -> None:

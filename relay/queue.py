@@ -21,8 +21,18 @@ by another user (the site as www-data) cannot be linked under
 fs.protected_hardlinks, nor re-dated or made private by a non-owner, so it is
 copied into a private file, synced, and only then unlinked from pickup.
 Files with a second name (a hard link planted in pickup) are never read.
+A writer may still be at a file the watcher thought complete (a `cp` that
+paused): a copy whose source changed while it was made is dropped and the
+original left in pickup; a linked file keeps its claim-time size in Claimed,
+and the daemon puts it back, unattempted, if the size differs when it reads it.
 Reads [relay] queue_dir, archive and [pickup] dir. Raises QueueSetupError
 when the folders cannot be made or pickup and queue are on two filesystems.
+
+A full disk loses nothing: a move that cannot be written (a reason file, a
+folder entry) raises NoSpace before the message has moved, so its caller still
+holds it, claimed, in active/. A deferral whose history cannot be saved still
+goes to deferred/ (the previous history stays: at worst a recipient gets the
+message twice), and a delivered message that cannot be archived is removed.
 """
 
 from __future__ import annotations
@@ -35,6 +45,8 @@ import os
 import pwd
 import stat
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -56,8 +68,16 @@ ACTIVE, DEFERRED, HOLD, BADMAIL, SENT = "active", "deferred", "hold", "badmail",
 FOLDERS = (ACTIVE, DEFERRED, HOLD, BADMAIL, SENT)
 
 
+NO_SPACE_ERRNOS = (errno.ENOSPC, errno.EDQUOT)
+
+
 class QueueSetupError(Exception):
     """The queue cannot work with these folders; the message says what to fix."""
+
+
+class NoSpace(Exception):
+    """The queue's filesystem is full: says what could not be written. The message has not
+    moved: its claim still holds it in active/."""
 
 
 @dataclass
@@ -115,6 +135,7 @@ class Claimed:
     fd: int
     source: str
     arrived: float
+    size: int                        # bytes at claim: a different size later means a writer is still at it
     history: History | None = None   # None: never attempted (nothing in meta/ to read or drop)
 
     def read(self, limit: int) -> bytes:
@@ -128,6 +149,9 @@ class Claimed:
             chunks.append(chunk)
             left -= len(chunk)
         return b"".join(chunks)
+
+    def size_now(self) -> int:
+        return os.fstat(self.fd).st_size
 
     def release(self) -> None:
         if self.fd >= 0:
@@ -176,7 +200,8 @@ class Queue:
             try:
                 path.mkdir(mode=mode, parents=True, exist_ok=True)
             except OSError as e:
-                raise QueueSetupError(f"cannot create folder {path}: {e.strerror}") from None
+                hint = ": free some space on that filesystem" if e.errno in NO_SPACE_ERRNOS else ""
+                raise QueueSetupError(f"cannot create folder {path}: {e.strerror}{hint}") from None
             if not os.access(path, os.W_OK | os.X_OK):
                 raise QueueSetupError(f"folder {path} is not writable by this user")
         pickup_dev = self.pickup.stat().st_dev
@@ -193,6 +218,7 @@ class Queue:
 
         Raises Unclaimable for anything but a regular file with one name (nothing is
         followed or read), and OSError (EACCES) for a file the relay may not read.
+        Another user's file that changes while it is copied is left in pickup (None).
         """
         source = self.pickup / name
         fd = _open_locked(source)
@@ -225,14 +251,18 @@ class Queue:
                 if st.st_mode & 0o077:
                     os.fchmod(fd, PRIVATE_FILE)
             else:
-                fd = self._copy_in(fd, source, target)
+                copy = self._copy_in(fd, st, source, target)
+                os.close(fd)
+                if copy is None:
+                    return None
+                fd = copy
         except FileNotFoundError:  # taken by a relay that held the lock before us
             os.close(fd)
             return None
         except BaseException:
             os.close(fd)
             raise
-        return Claimed(queue_id, priority, target, fd, name, time.time())  # age counts from here
+        return Claimed(queue_id, priority, target, fd, name, time.time(), st.st_size)  # age counts from here
 
     def _id_for(self, name: str) -> str:
         """The id a writer gave the file (ID.eml: the site, `relay drop`, `relay sendmail`) when
@@ -243,9 +273,11 @@ class Queue:
             return queue_id
         return new_queue_id()
 
-    def _copy_in(self, fd: int, source: Path, target: Path) -> int:
-        """Copy another user's pickup file into a private, locked active/ file; unlink the
-        original once the copy is synced. Returns the copy's descriptor (fd is closed).
+    def _copy_in(self, fd: int, st: os.stat_result, source: Path, target: Path) -> int | None:
+        """Copy another user's pickup file (st: as it was at claim) into a private, locked
+        active/ file; unlink the original once the copy is synced. Returns the copy's
+        descriptor, or None when the file changed while it was copied (its writer is still
+        at it): the copy is removed and the original left in pickup for a later claim.
 
         Crash safety: the copy is written under a hidden name (never taken; removed at
         start) and synced before it gets its real name; the original goes last. A crash
@@ -256,7 +288,12 @@ class Queue:
                       PRIVATE_FILE)
         try:
             fcntl.flock(out, fcntl.LOCK_EX | fcntl.LOCK_NB)  # new: nobody else can hold it
-            _copy_bytes(fd, out)
+            copied = _copy_bytes(fd, out, st.st_size)
+            after = os.fstat(fd)
+            if copied != st.st_size or (after.st_size, after.st_mtime_ns) != (st.st_size, st.st_mtime_ns):
+                os.close(out)
+                _unlink_quietly(temp)
+                return None
             os.fdatasync(out)
             os.rename(temp, target)
         except BaseException:
@@ -265,7 +302,6 @@ class Queue:
             raise
         if _same_file(fd, source):  # not replaced by a new file of the same name meanwhile
             source.unlink(missing_ok=True)
-        os.close(fd)
         return out
 
     def _in_active(self, st: os.stat_result) -> bool:
@@ -319,56 +355,93 @@ class Queue:
         queue_id = queue_id_of(name)
         history = self.history(queue_id)
         arrived = history.arrived if history else id_time(queue_id)
-        return Claimed(queue_id, priority_of(name), target, fd,
-                       history.source if history else "", arrived, history)
+        return Claimed(queue_id, priority_of(name), target, fd, history.source if history else "",
+                       arrived, os.fstat(fd).st_size, history)
 
     def badmail_unreadable(self, folder: str, name: str, why: str) -> str:
         """Move folder/name (a symlink, fifo, hard link, unreadable file) to badmail untouched,
-        never following or reading it."""
+        never following or reading it. Raises NoSpace, nothing moved, on a full disk."""
         source = self.pickup / name if folder == PICKUP else self.dirs[folder] / name
         queue_id = new_queue_id() if folder == PICKUP else queue_id_of(name)
         where = "pickup file" if folder == PICKUP else f"{folder} file"
-        self._write_reason(queue_id, f"reason: {why}\n{where}: {printable(name)}\n"
-                                     f"moved at: {iso_time(time.time())}\n")
+        with _no_space(f"the reason file badmail/{queue_id}.bdr: {folder} file {name!r} left where it is"):
+            self._write_reason(queue_id, f"reason: {why}\n{where}: {printable(name)}\n"
+                                         f"moved at: {iso_time(time.time())}\n")
+        reason = self.dirs[BADMAIL] / f"{queue_id}.bdr"
         try:
-            os.rename(source, self.dirs[BADMAIL] / message_name(queue_id, priority_of(name)))
+            with _no_space(f"moving {folder} file {name!r} to badmail/: left where it is"):
+                os.rename(source, self.dirs[BADMAIL] / message_name(queue_id, priority_of(name)))
         except FileNotFoundError:
-            (self.dirs[BADMAIL] / f"{queue_id}.bdr").unlink(missing_ok=True)
+            reason.unlink(missing_ok=True)
+        except NoSpace:
+            reason.unlink(missing_ok=True)
+            raise
         return queue_id
 
     # -- outcomes of an attempt -----------------------------------------------------------
 
-    def delivered(self, claimed: Claimed) -> None:
+    def delivered(self, claimed: Claimed) -> str:
+        """Done with a delivered message. Returns what could not be kept ('' when all was)."""
+        lost = ""
         if self.archive:
-            os.rename(claimed.path, self.dirs[SENT] / claimed.path.name)
+            try:
+                os.rename(claimed.path, self.dirs[SENT] / claimed.path.name)
+            except OSError as e:
+                if e.errno not in NO_SPACE_ERRNOS:
+                    raise
+                # Delivered: better no archive copy than a second send.
+                claimed.path.unlink()
+                lost = f"no space left on device for its copy in {SENT}/: delivered, not archived"
         else:
             claimed.path.unlink()
         if claimed.history is not None:
             self._drop_history(claimed.queue_id)
         claimed.release()
+        return lost
 
-    def defer(self, claimed: Claimed, history: History, next_attempt: float) -> None:
-        """Keep the message for another attempt at next_attempt (stored as the file's mtime)."""
-        self.save_history(claimed.queue_id, history)
+    def defer(self, claimed: Claimed, history: History, next_attempt: float) -> str:
+        """Keep the message for another attempt at next_attempt (stored as the file's mtime).
+
+        Returns what could not be kept ('' when all was): on a full disk the message is
+        deferred all the same, with the history it had before this attempt.
+        """
+        lost = ""
+        try:
+            self.save_history(claimed.queue_id, history)
+        except OSError as e:
+            if e.errno not in NO_SPACE_ERRNOS:
+                raise
+            lost = (f"no space left on device for its history (meta/{claimed.queue_id}.json): "
+                    f"moved to {DEFERRED}/ without this attempt recorded")
         os.utime(claimed.fd, (next_attempt, next_attempt))
-        os.rename(claimed.path, self.dirs[DEFERRED] / claimed.path.name)
+        with _no_space(f"moving it to {DEFERRED}/"):
+            os.rename(claimed.path, self.dirs[DEFERRED] / claimed.path.name)
         claimed.release()
+        return lost
 
     def to_badmail(self, claimed: Claimed, reason: str, history: History) -> None:
         """Give up: the message untouched in badmail/ID.eml, the reason beside it in ID.bdr.
 
         The history stays in meta/ (who is still owed the message, every attempt), so
         `relay list` can show it and requeue-badmail sends only to those recipients.
+        Raises NoSpace, the message still in active/ and no reason file left, on a full disk.
         """
-        self._write_reason(claimed.queue_id, reason)
-        self.save_history(claimed.queue_id, history)
-        os.rename(claimed.path, self.dirs[BADMAIL] / claimed.path.name)
+        with _no_space(f"its reason file ({BADMAIL}/{claimed.queue_id}.bdr)"):
+            self._write_reason(claimed.queue_id, reason)
+        try:
+            with _no_space(f"its history (meta/{claimed.queue_id}.json)"):
+                self.save_history(claimed.queue_id, history)
+            with _no_space(f"moving it to {BADMAIL}/"):
+                os.rename(claimed.path, self.dirs[BADMAIL] / claimed.path.name)
+        except NoSpace:
+            (self.dirs[BADMAIL] / f"{claimed.queue_id}.bdr").unlink(missing_ok=True)
+            raise
         claimed.release()
 
-    def put_back(self, claimed: Claimed) -> None:
-        """Return an unattempted message to deferred/, due now (used when stopping)."""
-        now = time.time()
-        os.utime(claimed.fd, (now, now))
+    def put_back(self, claimed: Claimed, due: float | None = None) -> None:
+        """Return an unattempted message to deferred/, due at `due` (default: now)."""
+        due = time.time() if due is None else due
+        os.utime(claimed.fd, (due, due))
         os.rename(claimed.path, self.dirs[DEFERRED] / claimed.path.name)
         claimed.release()
 
@@ -418,10 +491,14 @@ class Queue:
             if fd is not None:
                 now = time.time()
                 os.utime(fd, (now, now))
-            self.save_history(new_id, History(
-                arrived=time.time(), source=f"badmail/{path.name}",
-                recipients_left=old.recipients_left if old else None))
-            os.rename(path, self.dirs[DEFERRED] / message_name(new_id, priority_of(path.name)))
+            try:
+                self.save_history(new_id, History(
+                    arrived=time.time(), source=f"badmail/{path.name}",
+                    recipients_left=old.recipients_left if old else None))
+                os.rename(path, self.dirs[DEFERRED] / message_name(new_id, priority_of(path.name)))
+            except OSError as e:
+                self._drop_history(new_id)
+                raise AdminError(f"{queue_id}: left in badmail/: {e.strerror}") from None
         self._drop_history(queue_id)
         (self.dirs[BADMAIL] / f"{queue_id}.bdr").unlink(missing_ok=True)
         return new_id
@@ -544,32 +621,56 @@ class Queue:
 
 
 def _write_private(path: Path, text: str) -> None:
-    """Write a small queue file (history, reason) readable by the relay's user alone, atomically."""
+    """Write a small queue file (history, reason) readable by the relay's user alone, atomically;
+    on failure (a full disk) nothing is left behind and the old file, if any, stays."""
     temp = path.with_name(f".{path.name}.tmp")
     fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC,
                  PRIVATE_FILE)
     try:
-        os.write(fd, text.encode())
-    finally:
-        os.close(fd)
-    os.rename(temp, path)
+        try:
+            view = memoryview(text.encode())
+            while view:
+                view = view[os.write(fd, view):]
+        finally:
+            os.close(fd)
+        os.rename(temp, path)
+    except BaseException:
+        _unlink_quietly(temp)
+        raise
 
 
-def _copy_bytes(source: int, target: int) -> None:
+@contextmanager
+def _no_space(what: str) -> Iterator[None]:
+    """Turn a full disk's OSError into NoSpace naming what could not be written."""
     try:
-        while os.copy_file_range(source, target, 1 << 24):
-            pass
-        return
+        yield
+    except OSError as e:
+        if e.errno not in NO_SPACE_ERRNOS:
+            raise
+        raise NoSpace(f"no space left on device for {what}") from None
+
+
+def _copy_bytes(source: int, target: int, size: int) -> int:
+    """Copy the first `size` bytes of source (fewer if it is shorter); returns how many.
+    Bounded: a writer still appending cannot keep the copy going."""
+    copied = 0
+    try:
+        while copied < size and (n := os.copy_file_range(source, target, min(size - copied, 1 << 24))):
+            copied += n
+        return copied
     except OSError as e:  # a filesystem or kernel without it: plain reads and writes
         if e.errno not in (errno.EXDEV, errno.ENOSYS, errno.EOPNOTSUPP, errno.EINVAL):
             raise
     os.lseek(source, 0, os.SEEK_SET)
     os.lseek(target, 0, os.SEEK_SET)
     os.ftruncate(target, 0)
-    while chunk := os.read(source, 1 << 20):
+    copied = 0
+    while copied < size and (chunk := os.read(source, min(size - copied, 1 << 20))):
         view = memoryview(chunk)
         while view:
             view = view[os.write(target, view):]
+        copied += len(chunk)
+    return copied
 
 
 def _drop_unlocked(path: str) -> None:
@@ -605,7 +706,7 @@ def _open_locked(path: Path) -> int | None:
     try:
         mode = os.fstat(fd).st_mode
         if not stat.S_ISREG(mode):
-            raise NotRegularFile(f"not a regular file ({_kind(mode)}): not read")
+            raise NotRegularFile(f"not a regular file ({file_kind(mode)}): not read")
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         os.close(fd)
@@ -675,7 +776,8 @@ def _same_file(fd: int, path: Path) -> bool:
     return (mine.st_dev, mine.st_ino) == (on_disk.st_dev, on_disk.st_ino)
 
 
-def _kind(mode: int) -> str:
+def file_kind(mode: int) -> str:
+    """What a file that is not a regular one is, for messages: 'a fifo', 'a folder'..."""
     for test, name in ((stat.S_ISFIFO, "a fifo"), (stat.S_ISDIR, "a folder"),
                        (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a device"),
                        (stat.S_ISBLK, "a device")):

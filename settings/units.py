@@ -1,7 +1,8 @@
 """Durations and sizes as people write them in config.toml.
 
 parse_duration("90s" | "5m" | "2h" | "2d") -> seconds; parse_size("25MB") -> bytes.
-Both raise ValueError with a message saying what was expected.
+Both raise ValueError with a message saying what was expected. format_duration and
+format_size go the other way, for people.
 """
 
 import math
@@ -60,3 +61,13 @@ def format_duration(seconds: float) -> str:
             whole = value >= 10 or value == int(value)
             return f"{value:.0f}{unit}" if whole else f"{value:.1f}{unit}"
     return f"{seconds:.0f}s"
+
+
+def format_size(size: int) -> str:
+    """A short human form of a byte count, in decimal units: 512 B, 2.3 KB, 79.0 GB."""
+    value = float(size)
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if value < 1000 or unit == "TB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1000
+    return f"{size} B"

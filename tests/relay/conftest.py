@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+
 import pytest
 
 from settings import load_config
@@ -26,3 +29,28 @@ def config_path(tmp_path, upstream):
 @pytest.fixture
 def config(config_path):
     return load_config(config_path)
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """small_disk(KB) mounts a real tmpfs of that size in tmp_path and returns its path;
+    unmounted after the test. Skipped, saying why, when not root or mount fails."""
+    mounted = []
+
+    def mount(kilobytes: int):
+        if os.geteuid() != 0:
+            pytest.skip("mounting a small filesystem to fill needs root")
+        path = tmp_path / f"disk{len(mounted)}"
+        path.mkdir()
+        done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={kilobytes}k,mode=0755", "tmpfs",
+                               str(path)], capture_output=True, text=True, timeout=30, check=False)
+        if done.returncode != 0:
+            pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
+        mounted.append(path)
+        return path
+    try:
+        yield mount
+    finally:
+        for path in mounted:
+            if subprocess.run(["umount", str(path)], capture_output=True, timeout=30).returncode:
+                subprocess.run(["umount", "-l", str(path)], capture_output=True, timeout=30)

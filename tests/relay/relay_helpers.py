@@ -80,16 +80,35 @@ RELAY_BIN = Path(sys.executable).parent / "relay"
 
 
 def write_relay_toml(tmp_path: Path, port: int, extra_relay: str = "", processes: int = 1,
-                     extra_smarthost: str = "", timeout: str = "5s") -> Path:
-    """A config.toml for `relay run` subprocesses: pickup and queue inside tmp_path."""
+                     extra_smarthost: str = "", timeout: str = "5s", pickup: Path | str = "pickup",
+                     queue: Path | str = "queue") -> Path:
+    """A config.toml for `relay run` subprocesses: pickup and queue inside tmp_path (or where
+    `pickup` and `queue` say; the config file itself stays in tmp_path)."""
     path = tmp_path / "config.toml"
     path.write_text(
-        '[pickup]\ndir = "pickup"\n'
-        f'[relay]\nqueue_dir = "queue"\nretry_schedule = ["1s"]\nlog_level = "info"\n'
+        f'[pickup]\ndir = "{pickup}"\n'
+        f'[relay]\nqueue_dir = "{queue}"\nretry_schedule = ["1s"]\nlog_level = "info"\n'
         f'processes = {processes}\n{extra_relay}\n'
         f'[relay.smarthost]\nport = {port}\ntimeout = "{timeout}"\n{extra_smarthost}\n')
-    (tmp_path / "pickup").mkdir(exist_ok=True)
+    (tmp_path / pickup).mkdir(exist_ok=True)
     return path
+
+
+def fill_disk(folder: Path) -> Path:
+    """Write a ballast file into folder until its filesystem is full; returns the file."""
+    ballast = folder / "ballast"
+    with open(ballast, "wb", buffering=0) as f:
+        for _ in range(1 << 20):  # bounded: a few hundred KB expected, 64 GB at most
+            try:
+                f.write(b"\0" * 65536)
+            except OSError:
+                break
+        for _ in range(1 << 16):  # the last pages, a byte at a time
+            try:
+                f.write(b"\0" * 512)
+            except OSError:
+                break
+    return ballast
 
 
 def start_relay(config_path: Path, log_path: Path) -> subprocess.Popen:

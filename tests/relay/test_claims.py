@@ -3,13 +3,17 @@ files, refused hard links, 0700/0600 modes, names escaped in reasons, `relay sho
 
 from __future__ import annotations
 
+import logging
 import os
+import signal
 import stat
 import time
 
 import pytest
 
-from relay.queue import ACTIVE, BADMAIL, Queue
+from relay.daemon import Relay
+from relay.deliver import SmtpConnection
+from relay.queue import ACTIVE, BADMAIL, DEFERRED, Queue
 from tests.relay.relay_helpers import (
     RunningRelay,
     drop_notification,
@@ -163,3 +167,58 @@ def test_two_relays_copying_other_users_files_send_each_exactly_once(tmp_path, u
     bodies = sorted(r.content.split(b"Message number ")[1].split(b".")[0] for r in upstream.received)
     assert bodies == sorted(str(n).encode() for n in range(200))  # each once, none twice
     assert not files(config.pickup.dir) and not list((config.relay.queue_dir / ACTIVE).iterdir())
+
+
+def test_a_file_its_writer_appends_to_after_the_claim_is_put_back_uncounted_then_sent_whole(
+        tmp_path, upstream, caplog):
+    config = relay_config(tmp_path, upstream.port)
+    head = GOOD % b"appended after the claim"
+    path = config.pickup.dir / "slow.eml"
+    path.write_bytes(head)
+    writer = os.open(path, os.O_WRONLY | os.O_APPEND)  # a `cp` or `>>` still holding the file
+    relay = Relay(config, settle=0.5)
+    relay.queue.create()
+    connection = SmtpConnection(config.relay.smarthost)
+    try:
+        claimed = relay.queue.claim_from_pickup("slow.eml")
+        assert claimed is not None and claimed.size == len(head)
+        os.write(writer, b"the rest of the body\r\n")  # lands in the claimed file (one inode)
+        with caplog.at_level(logging.INFO, logger="relay"):
+            relay.attempt(connection, claimed)
+    finally:
+        connection.close()
+        os.close(writer)
+    assert upstream.received == []
+    (queued,) = files(config.relay.queue_dir / DEFERRED)
+    assert 0 < os.stat(queued).st_mtime - time.time() <= 0.5  # due again after the settle time
+    assert relay.queue.history(claimed.queue_id) is None    # no attempt counted
+    assert "still being written" in caplog.text and "slow.eml" in caplog.text
+    time.sleep(0.5)
+    with RunningRelay(config) as running:
+        wait_until(lambda: running.counts["sent"] == 1, what="the whole message sent")
+    (received,) = upstream.received
+    assert received.content.endswith(b"\nbody\nthe rest of the body\n")
+
+
+@root_only
+def test_another_users_file_that_changes_while_it_is_copied_stays_in_pickup_uncopied(tmp_path):
+    queue = Queue(tmp_path / "queue", tmp_path / "pickup")
+    queue.create()
+    path = tmp_path / "pickup" / "growing.eml"
+    path.write_bytes(GOOD % b"big" + (b"x" * 998 + b"\r\n") * 8000)  # ~8 MB: copied in over 0.5 ms
+    os.chown(path, 65534, 65534)
+    writer = os.open(path, os.O_WRONLY | os.O_APPEND)
+    # The writer appends a line every 50 us of wall-clock time, signalled by the kernel, so
+    # some line lands between the claim's look at the file and the end of the copy, however
+    # this process is scheduled (a writer in another process could be descheduled throughout).
+    previous = signal.signal(signal.SIGALRM, lambda *_: os.write(writer, b"still writing\r\n"))
+    signal.setitimer(signal.ITIMER_REAL, 50e-6, 50e-6)
+    try:
+        claimed = queue.claim_from_pickup("growing.eml")
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+        os.close(writer)
+    assert claimed is None
+    assert path.exists() and path.stat().st_uid == 65534  # the original, left for later
+    assert list((queue.root / ACTIVE).iterdir()) == []     # no copy, whole or half

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -9,6 +11,7 @@ from click.testing import CliRunner
 
 from relay.cli import main
 from tests.conftest import write_config
+from tests.relay.relay_helpers import RELAY_BIN
 
 GOOD = (
     b"From: Site <noreply@example.test>\r\n"
@@ -137,6 +140,24 @@ def test_missing_file_is_refused_naming_it(relay, tmp_path, pickup_dir):
     assert result.exit_code == 1
     assert f"refused {missing}: No such file or directory" in result.stderr
     assert in_pickup(pickup_dir) == []
+
+
+@pytest.mark.parametrize("kind", ["fifo", "folder"])
+def test_a_fifo_or_folder_is_refused_at_once_and_pickup_stays_empty(config, tmp_path, pickup_dir, kind):
+    odd = tmp_path / f"odd-{kind}.eml"
+    if kind == "fifo":
+        os.mkfifo(odd)
+    else:
+        odd.mkdir()
+    good = eml(tmp_path, "good.eml", GOOD)
+    # A real process: a drop that waited for the fifo's writer would hang the suite, not fail it.
+    result = subprocess.run([str(RELAY_BIN), "--config", str(config), "drop", str(odd), str(good)],
+                            capture_output=True, text=True, timeout=20, check=False)
+    assert result.returncode == 1
+    assert f"refused {odd}: not a regular file (a {kind}): only message files can be dropped" \
+        in result.stderr
+    [placed] = in_pickup(pickup_dir)
+    assert placed.read_bytes() == GOOD
 
 
 def test_good_files_are_placed_even_when_others_are_refused(relay, tmp_path, pickup_dir):

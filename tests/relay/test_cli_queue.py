@@ -43,6 +43,7 @@ def test_status_counts_bytes_and_oldest_age_per_folder_and_exits_0_when_all_is_w
     assert 7200 <= folders["hold"]["oldest_age"] < 7260 and folders["active"]["oldest_age"] is None
     assert report["smarthost"]["reachable"] is True and "250" in report["smarthost"]["detail"]
     assert report["problems"] == [] and report["relays"] == []
+    assert report["disk"]["low"] is False and report["disk"]["free_bytes"] > 100_000_000
     table = relay_cli(config_path, "status")
     assert table.exit_code == 0
     config_line, _blank, *lines = table.stdout.splitlines()
