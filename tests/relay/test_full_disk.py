@@ -127,7 +127,7 @@ def test_a_full_disk_while_moving_to_badmail_keeps_both_messages_and_the_relay_r
         wait_until(lambda: caplog.text.count("no space left on device for") >= 2,
                    what="both reason files named as what could not be written")
         time.sleep(0.5)  # the dispatcher keeps going: one more pass at least
-        assert relay.started.is_set() and not relay._stopping.is_set()
+        assert relay.started.is_set() and not relay.work.stopping.is_set()
         (queued,) = files(disk / "queue" / "deferred")  # put back, not retried at once
         assert 50 < queued.stat().st_mtime - time.time() <= 60
         assert (disk / "pickup" / "link.eml").is_symlink()  # left where it was
