@@ -132,7 +132,7 @@ def run(ctx: click.Context) -> None:
         signal.signal(signum, lambda *_: relay.stop())
     signal.signal(signal.SIGUSR1, lambda *_: relay.flush())
     signal.signal(signal.SIGHUP, lambda *_: relay.reopen_logs())
-    pidfile = PidFile(config.relay.queue_dir)
+    pidfile = PidFile(config.relay.queue_dir, supervisor=os.getppid() if slot is not None else None)
     try:
         relay.queue.create()
         try:

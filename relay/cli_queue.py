@@ -99,8 +99,8 @@ def status(ctx: click.Context, as_json: bool, warn_age: float, no_smarthost: boo
             "folders": {f: t.__dict__ for f, t in folders.items()},
             "smarthost": {"host": host.host, "port": host.port, "reachable": reachable,
                           "detail": detail},
-            "relays": [{"pid": r.pid, "host": r.host, "started": r.started, "uptime": r.uptime}
-                       for r in relays],
+            "relays": [{"pid": r.pid, "host": r.host, "started": r.started, "uptime": r.uptime,
+                        "supervisor": r.supervisor} for r in relays],
             "disk": space.to_json() if space is not None else None,
             "problems": problems,
         }, indent=2))
@@ -115,8 +115,8 @@ def status(ctx: click.Context, as_json: bool, warn_age: float, no_smarthost: boo
         click.echo(f"\nsmart host {host.host}:{host.port}: {state}"
                    + (f" ({detail})" if reachable is not None else ""))
         if relays:
-            for r in relays:
-                click.echo(f"relay running: pid {r.pid} on {r.host}, up {human_age(r.uptime)}")
+            for line in running_lines(relays):
+                click.echo(f"relay running: {line}")
         else:
             click.echo("relay running: none")
         if problems:
@@ -161,6 +161,22 @@ def list_(ctx: click.Context, as_json: bool, folder: str | None, sender: str | N
         click.echo_via_pager(text)
     else:
         click.echo(text)
+
+
+def running_lines(relays) -> list[str]:
+    """One line per `relay run`: a supervisor with its processes, or a lone relay process."""
+    groups: dict[tuple[str, int], list] = {}
+    for r in relays:
+        groups.setdefault((r.host, r.supervisor or r.pid), []).append(r)
+    lines = []
+    for (host, pid), members in groups.items():
+        up = human_age(max(m.uptime for m in members))
+        if members[0].supervisor:
+            pids = ", ".join(str(m.pid) for m in members)
+            lines.append(f"pid {pid} on {host} (supervisor of {len(members)} processes: {pids}), up {up}")
+        else:
+            lines.append(f"pid {pid} on {host}, up {up}")
+    return lines
 
 
 def _recipients(recipients: list[str]) -> str:

@@ -27,6 +27,7 @@ class RelayProcess:
     pid: int
     host: str
     started: float
+    supervisor: int | None = None   # the `relay run` that started it, when one did
 
     @property
     def uptime(self) -> float:
@@ -34,8 +35,9 @@ class RelayProcess:
 
 
 class PidFile:
-    def __init__(self, queue_dir: Path):
+    def __init__(self, queue_dir: Path, supervisor: int | None = None):
         self.path = Path(queue_dir) / "pids" / f"{os.getpid()}.pid"
+        self.supervisor = supervisor
         self.fd: int | None = None
 
     def acquire(self) -> None:
@@ -48,7 +50,8 @@ class PidFile:
         fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
-            info = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.time()}
+            info = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.time(),
+                    "supervisor": self.supervisor}
             data = json.dumps(info).encode()
             if os.write(fd, data) != len(data):
                 raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(temp))
@@ -83,7 +86,7 @@ def running_relays(queue_dir: Path) -> tuple[list[RelayProcess], int]:
             except BlockingIOError:  # held: that relay is alive
                 data = json.loads(os.read(fd, 4096) or b"{}")
                 live.append(RelayProcess(int(data.get("pid", 0)), data.get("host", ""),
-                                         float(data.get("started", 0))))
+                                         float(data.get("started", 0)), data.get("supervisor")))
                 continue
             path.unlink(missing_ok=True)
             stale += 1

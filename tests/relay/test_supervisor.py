@@ -14,6 +14,7 @@ from tests.relay.relay_helpers import (
     drop_notification,
     log_count,
     message_ids,
+    relay_cli,
     start_relay,
     wait_until,
     write_relay_toml,
@@ -52,6 +53,9 @@ def test_two_processes_deliver_every_message_once_and_stop_with_exit_0(tmp_path,
         sent = sum(float(line.split()[-1]) for line in text.splitlines()
                    if line.startswith('relay_attempts_total{outcome="sent"}'))
         assert sent == 400  # the supervisor serves the sum over its processes
+        status = relay_cli(config_path, "status", "--no-smarthost").stdout
+        assert f"relay running: pid {supervisor.pid} on " in status  # one line per `relay run`
+        assert "(supervisor of 2 processes: " in status and status.count("relay running:") == 1
         supervisor.send_signal(signal.SIGTERM)
         assert supervisor.wait(timeout=30) == 0
     finally:
