@@ -34,9 +34,10 @@ test-services:
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
 		--no-install-recommends --no-upgrade $$missing >/dev/null
 
-# PORT and SMTP_PORT move the site and the local sink (and the relay's smart host with it).
+# PORT, SMTP_PORT and WEB_PORT move the site, the local sink (and the relay's smart host with
+# it) and the sink's web inbox (WEB_PORT=0: no inbox).
 run: $(RUN_STAMP)
-	$(VENV)/bin/python scripts/run_local.py $(if $(PORT),--port $(PORT)) $(if $(SMTP_PORT),--smtp-port $(SMTP_PORT))
+	$(VENV)/bin/python scripts/run_local.py $(if $(PORT),--port $(PORT)) $(if $(SMTP_PORT),--smtp-port $(SMTP_PORT)) $(if $(WEB_PORT),--web-port $(WEB_PORT))
 
 create-admin: $(RUN_STAMP)
 	$(VENV)/bin/flask --app webapp create-admin

@@ -214,6 +214,45 @@ def sink(ctx: click.Context, host: str | None, port: int | None, maildir: str | 
 
 
 @main.command()
+@click.option("--host", default=None, help="listen address (default: [sink] host)")
+@click.option("--port", type=int, default=None, help="listen port (default: [sink] web_port)")
+@click.option("--maildir", type=click.Path(file_okay=False), default=None,
+              help="the sink's Maildir to show (default: [sink] maildir)")
+@click.pass_context
+def inbox(ctx: click.Context, host: str | None, port: int | None, maildir: str | None) -> None:
+    """Serve the sink's Maildir as a web inbox: http://127.0.0.1:8025 by default.
+
+    Lists what the sink received, newest first; shows a message's text (links
+    clickable), its HTML part (sandboxed, no scripts), headers and source; a
+    button clears the inbox. Reads the Maildir, so messages survive restarts.
+    Answers only at a loopback address. Stops on Ctrl-C or SIGTERM.
+    """
+    from relay.inbox import InboxServer
+
+    config = config_of(ctx)
+    host = host or config.sink.host
+    port = config.sink.web_port if port is None else port
+    folder = Path(maildir) if maildir else config.sink.maildir
+    if not port:
+        raise UsageFailure("the web inbox is off ([sink] web_port = 0): give --port, "
+                           "or set [sink] web_port")
+    stop = []  # as in `relay sink`: the handler only appends
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda signum, _frame: stop.append(signum))
+    try:
+        server = InboxServer(folder, host=host, port=port).start()
+    except OSError as e:
+        raise click.ClickException(f"cannot listen on {host}:{port}: {e.strerror or e}") from None
+    click.echo(f"inbox: {server.url} shows {folder}/new")
+    try:
+        while not stop:
+            time.sleep(0.2)
+    finally:
+        server.stop()
+    click.echo("inbox: stopped")
+
+
+@main.command()
 @click.pass_context
 def check(ctx: click.Context) -> None:
     """Check config, folders (exist, writable, one filesystem) and the smart host.

@@ -1,9 +1,10 @@
 """The local catch-all SMTP server: stores every message it receives as a Maildir.
 
 An aiosmtpd server on [sink] host/port that accepts any sender and recipient
-and writes each message to `<maildir>/new/` (via `tmp/`, then rename), with
-the envelope prepended as `X-Envelope-From:` and one `X-Envelope-To:` per
-recipient. It is the smart host of a local run and the upstream of the tests.
+and writes each message to `<maildir>/new/` (relay/maildir.py: via `tmp/`, then
+rename), with the envelope prepended as `X-Envelope-From:` and one
+`X-Envelope-To:` per recipient; `relay inbox` (relay/inbox.py) shows them.
+It is the smart host of a local run and the upstream of the tests.
 Given a certificate and key (PEM) it offers and requires STARTTLS, or with
 implicit_tls speaks TLS from the first byte (port 465 style); a local TLS
 smart host for benchmarks and tests. It trusts nothing it receives and
@@ -12,18 +13,14 @@ stores it as it came (line ends made LF).
 
 from __future__ import annotations
 
-import itertools
 import os
 import socket
 import ssl
-import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
 
 from aiosmtpd.controller import Controller
 
-_counter = itertools.count()
+from relay.maildir import Maildir
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -31,59 +28,6 @@ def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind((host, 0))
         return s.getsockname()[1]
-
-
-@dataclass(frozen=True)
-class StoredMessage:
-    path: Path
-    sender: str
-    recipients: tuple[str, ...]
-    content: bytes   # the message as received, without the envelope lines, LF line ends
-
-
-class Maildir:
-    """The `new/` side of a Maildir: write whole files via `tmp/`, read them back."""
-
-    def __init__(self, root: str | os.PathLike):
-        self.root = Path(root)
-        for sub in ("tmp", "new", "cur"):
-            (self.root / sub).mkdir(parents=True, exist_ok=True)
-        self._host = socket.gethostname().replace("/", "_").replace(":", "_")
-
-    def store(self, sender: str, recipients: list[str], content: bytes) -> Path:
-        name = f"{time.time_ns()}.P{os.getpid()}Q{next(_counter)}.{self._host}"
-        envelope = f"X-Envelope-From: <{sender}>\n" + "".join(
-            f"X-Envelope-To: <{r}>\n" for r in recipients)
-        data = envelope.encode("utf-8") + content.replace(b"\r\n", b"\n")
-        temp = self.root / "tmp" / name
-        temp.write_bytes(data)
-        final = self.root / "new" / name
-        os.rename(temp, final)
-        return final
-
-    def messages(self) -> list[StoredMessage]:
-        """Every message in new/, oldest first."""
-        return [self.read(p) for p in sorted((self.root / "new").iterdir())]
-
-    def count(self) -> int:
-        return sum(1 for _ in os.scandir(self.root / "new"))
-
-    @staticmethod
-    def read(path: Path) -> StoredMessage:
-        data = path.read_bytes()
-        sender, recipients, offset = "", [], 0
-        while True:
-            end = data.find(b"\n", offset)
-            name, _, value = data[offset:end if end >= 0 else len(data)].partition(b": ")
-            if name not in (b"X-Envelope-From", b"X-Envelope-To") or end < 0:
-                break
-            address = value.decode("utf-8", "replace").strip("<>")
-            if name == b"X-Envelope-From":
-                sender = address
-            else:
-                recipients.append(address)
-            offset = end + 1
-        return StoredMessage(path, sender, tuple(recipients), data[offset:])
 
 
 class MaildirHandler:

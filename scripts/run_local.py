@@ -1,8 +1,9 @@
-"""Run the whole chain locally on the embedded defaults: site + relay + sink.
+"""Run the whole chain locally on the embedded defaults: site + relay + sink + the sink's inbox.
 
 Refuses to start when a local run already holds var/run-local.pid (saying its
 pid) or a port it needs is taken; upgrades the site's database, starts each
-part as a child process with the same config, says where to look, and on
+part as a child process with the same config (the web inbox only when [sink]
+web_port is not 0), says where to look, and on
 Ctrl-C, SIGTERM or SIGHUP (a closed terminal) stops them all (SIGTERM, then a
 bounded wait). If this process dies anyway, its parts are told to stop (Linux
 parent-death signal), and so is it when `make` above it dies.
@@ -60,10 +61,12 @@ def port_taken(host: str, port: int) -> bool:
     return False
 
 
-def with_ports(config, site_port: int | None, smtp_port: int | None) -> Path:
-    """A copy of the config with the site's and the local sink's ports moved (the relay's smart
-    host follows the sink when it pointed at it), beside the original so relative paths keep
-    their meaning. The one place a local run's ports are set: `make run PORT=... SMTP_PORT=...`."""
+def with_ports(config, site_port: int | None, smtp_port: int | None,
+               web_port: int | None = None) -> Path:
+    """A copy of the config with the site's, the local sink's and its inbox's ports moved (the
+    relay's smart host follows the sink when it pointed at it), beside the original so relative
+    paths keep their meaning. The one place a local run's ports are set:
+    `make run PORT=... SMTP_PORT=... WEB_PORT=...` (WEB_PORT=0: no inbox)."""
     data = {}
     if config.path is not None:
         with open(config.path, "rb") as f:
@@ -75,12 +78,14 @@ def with_ports(config, site_port: int | None, smtp_port: int | None) -> Path:
                                                                            config.sink.port):
             smarthost["port"] = smtp_port
         sink["port"] = smtp_port
+    if web_port is not None:
+        sink["web_port"] = web_port
     if site_port:
         site = urlsplit(config.webapp.base_url)
         data.setdefault("webapp", {})["base_url"] = site._replace(
             netloc=f"{site.hostname or '127.0.0.1'}:{site_port}").geturl()
     derived = config.base_dir / ".run-local.toml"
-    derived.write_text("# Made by scripts/run_local.py for `make run PORT=... SMTP_PORT=...`\n"
+    derived.write_text("# Made by scripts/run_local.py for `make run PORT=... SMTP_PORT=... WEB_PORT=...`\n"
                        + toml_text(data))
     return derived
 
@@ -96,25 +101,30 @@ def toml_text(data: dict, table: str = "") -> str:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description="site + relay + sink on one config")
+    parser = argparse.ArgumentParser(description="site + relay + sink + inbox on one config")
     parser.add_argument("--config", help="config file (default: as every `relay` command)")
     parser.add_argument("--port", type=int, help="the site's port (moves [webapp] base_url)")
     parser.add_argument("--smtp-port", type=int, help="the local sink's port (and the relay's)")
+    parser.add_argument("--web-port", type=int, help="the sink's web inbox's port (0: no inbox)")
     options = parser.parse_args()
     if options.config:
         os.environ["PICKUP_RELAY_CONFIG"] = str(Path(options.config).resolve())
     from settings import load_config
 
     config = load_config()
-    if options.port or options.smtp_port:
-        os.environ["PICKUP_RELAY_CONFIG"] = str(with_ports(config, options.port, options.smtp_port))
+    if options.port or options.smtp_port or options.web_port is not None:
+        os.environ["PICKUP_RELAY_CONFIG"] = str(with_ports(config, options.port, options.smtp_port,
+                                                           options.web_port))
         config = load_config()
     args = ["--config", os.environ["PICKUP_RELAY_CONFIG"]] if config.path else []
     stop_when_parent_dies()
     lock = hold_run_lock(config.base_dir / "var")
     site = urlsplit(config.webapp.base_url)
     site_host, site_port = site.hostname or "127.0.0.1", site.port or 5000
-    for what, host, port in (("site", site_host, site_port), ("sink", config.sink.host, config.sink.port)):
+    ports = [("site", site_host, site_port), ("sink", config.sink.host, config.sink.port)]
+    if config.sink.web_port:
+        ports.append(("inbox", config.sink.host, config.sink.web_port))
+    for what, host, port in ports:
         if port_taken(host, port):
             sys.exit(f"run_local: the {what}'s port {host}:{port} is taken by another program; "
                      "nothing was started")
@@ -125,6 +135,8 @@ def main() -> int:
         "relay": [str(BIN / "relay"), *args, "run"],
         "site": [*flask, "run", "--host", site_host, "--port", str(site_port)],
     }
+    if config.sink.web_port:
+        parts["inbox"] = [str(BIN / "relay"), *args, "inbox"]
     children: dict[str, subprocess.Popen] = {}
     stop = False
 
@@ -142,6 +154,8 @@ def main() -> int:
             time.sleep(0.5)  # the sink listens before the relay's first connection
         print(f"run_local: site on {config.webapp.base_url}, relay and sink running; mail lands in "
               f"{config.sink.maildir}/new; Ctrl-C stops everything", flush=True)
+        if config.sink.web_port:
+            print(f"mail: http://{config.sink.host}:{config.sink.web_port}", flush=True)
         while not stop:
             for name, child in children.items():
                 if child.poll() is not None:

@@ -82,6 +82,7 @@ class SinkConfig:
     host: str = _key("str", "127.0.0.1")
     port: int = _key("port", 2525)
     maildir: Path = _key("path", "var/sink")
+    web_port: int = _key("port_or_off", 8025)   # `relay inbox`: the Maildir in a browser; 0 = off
 
 
 @dataclass(frozen=True)
@@ -182,9 +183,9 @@ class _Reader:
                 if not 0 <= value <= 64:
                     raise ValueError(f"{value} is outside 0..64")
                 return value
-            if kind in ("count", "port"):
+            if kind in ("count", "port", "port_or_off"):
                 value = self.typed(raw, int, table, key)
-                low, high = (1, 65535) if kind == "port" else (1, 1000)
+                low, high = {"count": (1, 1000), "port": (1, 65535), "port_or_off": (0, 65535)}[kind]
                 if not low <= value <= high:
                     raise ValueError(f"{value} is outside {low}..{high}")
                 return value

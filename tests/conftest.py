@@ -1,7 +1,9 @@
-"""Shared fixtures: real folders, a real sink on loopback, and a guard against leaked threads."""
+"""Shared fixtures: real folders, a real sink on loopback, a headless browser, and a guard
+against leaked threads."""
 
 from __future__ import annotations
 
+import shutil
 import threading
 import time
 from pathlib import Path
@@ -44,3 +46,25 @@ def write_config(tmp_path: Path, text: str = "") -> Path:
     path = tmp_path / "config.toml"
     path.write_text(text)
     return path
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason="needs Chromium (make test installs it as root)")
+BROWSER_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture
+def page():
+    """A page of headless Chromium (Debian's, driven by playwright) as wide as a phone."""
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    if CHROMIUM is None:
+        pytest.skip("needs Chromium (make test installs it as root)")
+    with playwright_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=BROWSER_FLAGS)
+        try:
+            page = browser.new_page(viewport={"width": 390, "height": 800})  # a phone
+            page.set_default_timeout(10_000)
+            yield page
+        finally:
+            browser.close()

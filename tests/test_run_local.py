@@ -1,4 +1,4 @@
-"""`make run`'s script: one run per checkout, and every way of stopping it stops all three parts."""
+"""`make run`'s script: one run per checkout, and every way of stopping it stops all four parts."""
 
 from __future__ import annotations
 
@@ -43,15 +43,16 @@ def alive(pids: set[int]) -> set[int]:
 
 @pytest.fixture
 def local_config(tmp_path):
-    site, sink = free_port(), free_port()
+    site, sink, inbox = free_port(), free_port(), free_port()
     path = tmp_path / "config.toml"
     path.write_text(f'[relay]\nprocesses = 1\n[relay.smarthost]\nport = {sink}\n'
-                    f'[sink]\nport = {sink}\n[webapp]\nbase_url = "http://127.0.0.1:{site}"\n')
+                    f'[sink]\nport = {sink}\nweb_port = {inbox}\n'
+                    f'[webapp]\nbase_url = "http://127.0.0.1:{site}"\n')
     return path
 
 
-def start(config: Path, via_parent: bool = False) -> subprocess.Popen:
-    command = [sys.executable, str(SCRIPT), "--config", str(config)]
+def start(config: Path, *options: str, via_parent: bool = False) -> subprocess.Popen:
+    command = [sys.executable, str(SCRIPT), "--config", str(config), *options]
     if via_parent:  # like make: a parent that only waits for the script
         command = [sys.executable, "-c", "import subprocess, sys; subprocess.run(sys.argv[1:])",
                    *command]
@@ -59,9 +60,14 @@ def start(config: Path, via_parent: bool = False) -> subprocess.Popen:
         return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=config.parent)
 
 
-def wait_for_three_parts(process: subprocess.Popen) -> set[int]:
-    wait_until(lambda: len(descendants(process.pid)) >= 3, timeout=30, what="site, relay and sink")
+def wait_for_parts(process: subprocess.Popen, count: int = 4) -> set[int]:
+    wait_until(lambda: len(descendants(process.pid)) >= count, timeout=30,
+               what=f"{count} parts: site, relay, sink{' and inbox' if count == 4 else ''}")
     return descendants(process.pid)
+
+
+def run_log(config: Path) -> str:
+    return (config.parent / "run-local.log").read_text()
 
 
 def stop_all(process: subprocess.Popen, parts: set[int]) -> None:
@@ -74,7 +80,7 @@ def test_a_second_run_says_who_runs_and_starts_nothing(local_config):
     first = start(local_config)
     parts = set()
     try:
-        parts = wait_for_three_parts(first)
+        parts = wait_for_parts(first)
         second = subprocess.run([sys.executable, str(SCRIPT), "--config", str(local_config)],
                                 capture_output=True, text=True, timeout=30, check=False)
         assert second.returncode == 1
@@ -85,11 +91,11 @@ def test_a_second_run_says_who_runs_and_starts_nothing(local_config):
 
 
 @pytest.mark.parametrize("signum", [signal.SIGHUP, signal.SIGINT, signal.SIGTERM])
-def test_a_signal_to_the_run_stops_site_relay_and_sink(local_config, signum):
+def test_a_signal_to_the_run_stops_site_relay_sink_and_inbox(local_config, signum):
     run = start(local_config)
     parts = set()
     try:
-        parts = wait_for_three_parts(run)
+        parts = wait_for_parts(run)
         run.send_signal(signum)
         run.wait(timeout=60)
         wait_until(lambda: not alive(parts), timeout=30, what="every part stopped")
@@ -101,7 +107,7 @@ def test_killing_make_above_the_run_stops_everything(local_config):
     make = start(local_config, via_parent=True)
     parts = set()
     try:
-        parts = wait_for_three_parts(make)
+        parts = wait_for_parts(make)
         make.send_signal(signal.SIGTERM)  # make dies; the script and its parts must follow
         make.wait(timeout=30)
         wait_until(lambda: not alive(parts), timeout=30, what="the script and its parts stopped")
@@ -109,18 +115,44 @@ def test_killing_make_above_the_run_stops_everything(local_config):
         stop_all(make, parts)
 
 
-def test_ports_given_once_move_the_site_the_sink_and_the_relay_with_it(local_config):
-    site, smtp = free_port(), free_port()
-    run = subprocess.Popen([sys.executable, str(SCRIPT), "--config", str(local_config), "--port",
-                            str(site), "--smtp-port", str(smtp)], cwd=local_config.parent,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+def test_ports_given_once_move_the_site_the_sink_the_relay_with_it_and_the_inbox(local_config):
+    site, smtp, web = free_port(), free_port(), free_port()
+    run = start(local_config, "--port", str(site), "--smtp-port", str(smtp), "--web-port", str(web))
     parts = set()
     try:
-        parts = wait_for_three_parts(run)
-        wait_until(lambda: answers(site) and answers(smtp), timeout=30, what="both ports")
+        parts = wait_for_parts(run)
+        wait_until(lambda: answers(site) and answers(smtp) and answers(web), timeout=30,
+                   what="the three ports")
         derived = (local_config.parent / ".run-local.toml").read_text()
         assert f'base_url = "http://127.0.0.1:{site}"' in derived
         assert derived.count(f"port = {smtp}") == 2  # the sink and the relay's smart host
+        assert f"web_port = {web}" in derived
+        wait_until(lambda: f"mail: http://127.0.0.1:{web}\n" in run_log(local_config), timeout=30,
+                   what="where to read the mail")
+    finally:
+        stop_all(run, parts)
+
+
+def test_a_taken_inbox_port_starts_nothing(local_config):
+    inbox_port = free_port()
+    with socket.create_server(("127.0.0.1", inbox_port)):
+        run = subprocess.run([sys.executable, str(SCRIPT), "--config", str(local_config),
+                              "--web-port", str(inbox_port)],
+                             cwd=local_config.parent, capture_output=True, text=True, timeout=60)
+    assert run.returncode == 1
+    assert f"the inbox's port 127.0.0.1:{inbox_port} is taken" in run.stderr
+    assert "nothing was started" in run.stderr
+
+
+def test_web_port_0_runs_without_an_inbox(local_config):
+    run = start(local_config, "--web-port", "0")
+    parts = set()
+    try:
+        parts = wait_for_parts(run, 3)
+        wait_until(lambda: "Ctrl-C stops everything" in run_log(local_config), timeout=30,
+                   what="the run to say it started")
+        assert len(descendants(run.pid)) == 3
+        assert "mail: http" not in run_log(local_config)
     finally:
         stop_all(run, parts)
 

@@ -1,4 +1,4 @@
-"""relay.sink: the catch-all SMTP server on loopback, its Maildir, and the `relay sink` command."""
+"""relay.sink: the catch-all SMTP server on loopback storing into a Maildir, and the `relay sink` command."""
 
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 import trustme
 
-from relay.sink import Maildir, Sink, free_port, server_context
+from relay.maildir import Maildir
+from relay.sink import Sink, free_port, server_context
 from tests.conftest import write_config
 
 RELAY = Path(sys.executable).parent / "relay"
@@ -108,26 +109,6 @@ def test_message_with_a_latin1_first_header_reads_back(sink):
     [stored] = sink.maildir.messages()
     assert stored.sender == "a@example.test"
     assert stored.content == lf(message)
-
-
-def test_maildir_store_and_read_round_trip(tmp_path):
-    maildir = Maildir(tmp_path / "md")
-    assert {p.name for p in maildir.root.iterdir()} == {"tmp", "new", "cur"}
-    first = maildir.store("a@example.test", ["x@example.test", "y@example.test"],
-                          b"Subject: one\r\n\r\nfirst\r\n")
-    second = maildir.store("", ["z@example.test"], b"Subject: two\n\nsecond\n")
-    assert Maildir.read(first).recipients == ("x@example.test", "y@example.test")
-    one, two = maildir.messages()  # oldest first
-    assert (one.path, one.sender, one.content) == (first, "a@example.test",
-                                                   b"Subject: one\n\nfirst\n")
-    assert (two.path, two.sender, two.recipients) == (second, "", ("z@example.test",))
-    assert two.content == b"Subject: two\n\nsecond\n"
-    assert maildir.count() == 2
-
-
-def test_maildir_on_an_existing_folder_keeps_its_messages(tmp_path):
-    Maildir(tmp_path / "md").store("a@example.test", ["b@example.test"], b"Subject: s\n\nx\n")
-    assert Maildir(tmp_path / "md").count() == 1
 
 
 # --- `relay sink` as a real process -----------------------------------------------------------

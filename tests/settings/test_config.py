@@ -48,6 +48,7 @@ def test_no_file_at_the_default_path_gives_the_embedded_defaults(tmp_path, monke
     assert config.relay.smarthost.port == 2525
     assert config.relay.smarthost.tls == "none"
     assert config.sink.port == 2525
+    assert config.sink.web_port == 8025
     assert config.webapp.mail_from == "Q&A <noreply@example.test>"
 
 
@@ -178,6 +179,12 @@ def test_wrong_type_names_table_key_and_expected_type(tmp_path, text, where, exp
 def test_out_of_range_numbers_are_refused(tmp_path):
     assert "[relay.smarthost] port" in config_error(tmp_path, "[relay.smarthost]\nport = 70000\n")
     assert "[relay] connections" in config_error(tmp_path, "[relay]\nconnections = 0\n")
+
+
+def test_sink_web_port_zero_turns_the_inbox_off_and_a_port_out_of_range_is_refused(tmp_path):
+    assert load_config(write_config(tmp_path, "[sink]\nweb_port = 0\n")).sink.web_port == 0
+    assert "[sink] web_port: 70000 is outside 0..65535" in config_error(
+        tmp_path, "[sink]\nweb_port = 70000\n")
 
 
 def test_table_given_as_a_value_is_refused(tmp_path):

@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import shutil
 import threading
 
 import pytest
 from werkzeug.serving import make_server
 
 from relay.sink import free_port
+from tests.conftest import needs_chromium
 from tests.webapp.conftest import link_in, pickup_messages
 
-playwright_api = pytest.importorskip("playwright.sync_api")
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="needs Chromium (make test installs it as root)")
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+pytest.importorskip("playwright.sync_api")
+pytestmark = needs_chromium
 
 
 @pytest.fixture
@@ -31,18 +28,6 @@ def site(app):
     finally:
         server.shutdown()
         thread.join(timeout=10)
-
-
-@pytest.fixture
-def page():
-    with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        try:
-            page = browser.new_page(viewport={"width": 390, "height": 800})  # a phone
-            page.set_default_timeout(10_000)
-            yield page
-        finally:
-            browser.close()
 
 
 def test_sign_up_activate_and_log_in_in_a_browser(site, page, config):
