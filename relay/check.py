@@ -14,6 +14,7 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
+from relay.credentials import CredentialsError, smarthost_password
 from relay.deliver import SmtpConnection
 from relay.diskspace import ADVICE, disk_space
 from relay.queue import FOLDERS, Queue
@@ -30,7 +31,9 @@ class CheckResult:
     warn: bool = False   # works, but a person should know (exit status stays 0)
 
 
-def run_checks(config: Config) -> list[CheckResult]:
+def run_checks(config: Config, smarthost: bool = True) -> list[CheckResult]:
+    """Every check; smarthost=False leaves out the connection (a host down now is no reason
+    not to start: mail waits in pickup), not the settings and the password."""
     results = [CheckResult("config", True, str(config.path or "embedded defaults (no config.toml)"))]
     results.append(_writable_folder("pickup folder", config.pickup.dir, "[pickup] dir"))
     queue = config.relay.queue_dir
@@ -51,13 +54,21 @@ def run_checks(config: Config) -> list[CheckResult]:
         results.append(CheckResult("disk space", True, space.warning() or space.describe(),
                                    ADVICE if space.low else "", warn=space.low))
     results += folder_modes(config)
-    results += _smarthost_checks(config.relay.smarthost)
+    results += _smarthost_checks(config.relay.smarthost, smarthost)
     return results
 
 
-def _smarthost_checks(host: SmartHostConfig) -> list[CheckResult]:
+def _smarthost_checks(host: SmartHostConfig, connect: bool) -> list[CheckResult]:
     """Settings that weaken the connection (warnings), a real connection, the certificate it showed."""
     results = [CheckResult("smart host security", True, weak, warn=True) for weak in weak_settings(host)]
+    if not connect:
+        if host.username:
+            try:
+                smarthost_password(host)
+                results.append(CheckResult("smart host password", True, "readable"))
+            except CredentialsError as e:
+                results.append(CheckResult("smart host password", False, str(e)))
+        return results + [CheckResult("smart host", True, "not checked (--no-smarthost)")]
     probe = SmtpConnection.check(host, max_timeout=10.0)
     extras = [x for x, on in (("STARTTLS", host.tls == "starttls"), ("TLS", host.tls == "tls"),
                               ("AUTH", bool(host.username))) if on]

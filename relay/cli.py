@@ -253,8 +253,10 @@ def inbox(ctx: click.Context, host: str | None, port: int | None, maildir: str |
 
 
 @main.command()
+@click.option("--no-smarthost", is_flag=True,
+              help="leave out the connection to the smart host (systemd's ExecStartPre uses this)")
 @click.pass_context
-def check(ctx: click.Context) -> None:
+def check(ctx: click.Context, no_smarthost: bool) -> None:
     """Check config, folders (exist, writable, one filesystem) and the smart host.
 
     Prints each check as ok, WARNING or PROBLEM with the fix; exit status 1 on
@@ -262,7 +264,7 @@ def check(ctx: click.Context) -> None:
     """
     from relay.check import run_checks
 
-    results = run_checks(config_of(ctx))
+    results = run_checks(config_of(ctx), smarthost=not no_smarthost)
     for r in results:
         label = "PROBLEM" if not r.ok else "WARNING" if r.warn else "ok     "
         click.echo(f"{label}  {r.name}: {r.detail}")

@@ -222,3 +222,21 @@ def test_another_users_file_that_changes_while_it_is_copied_stays_in_pickup_unco
     assert claimed is None
     assert path.exists() and path.stat().st_uid == 65534  # the original, left for later
     assert list((queue.root / ACTIVE).iterdir()) == []     # no copy, whole or half
+
+
+def test_check_without_the_smart_host_passes_while_it_is_down_but_not_with_a_bad_password(tmp_path):
+    config = relay_config(tmp_path, 1, smarthost={"username": "relay@example.test",
+                                                  "password_file": "secret", "tls": "starttls"})
+    Queue(config.relay.queue_dir, config.pickup.dir).create()
+    (tmp_path / "secret").write_text("s3cret\n")
+    os.chmod(tmp_path / "secret", 0o600)
+    path = tmp_path / "config.toml"
+    path.write_text(f'[pickup]\ndir = "{config.pickup.dir}"\n[relay]\nqueue_dir = '
+                    f'"{config.relay.queue_dir}"\n[relay.smarthost]\nport = 1\ntls = "starttls"\n'
+                    f'username = "relay@example.test"\npassword_file = "secret"\n')
+    down = relay_cli(path, "check", "--no-smarthost")
+    assert down.exit_code == 0, down.output
+    assert "smart host: not checked" in down.output and "s3cret" not in down.output
+    assert relay_cli(path, "check").exit_code == 1  # the full check does try the host
+    os.chmod(tmp_path / "secret", 0o640)
+    assert relay_cli(path, "check", "--no-smarthost").exit_code == 1

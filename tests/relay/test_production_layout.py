@@ -208,6 +208,11 @@ def test_site_and_relay_as_two_users_deliver_and_keep_the_queue_private(layout):
         install_config(layout, upstream.port, ca)
         checked = layout.as_user(layout.relay, [*layout.relay_cmd, "check"])
         assert checked.returncode == 0, checked.stdout.decode()
+        unit = (REPO / "contrib/pickup-relay.service").read_text()
+        (pre,) = [line.split("/relay ", 1)[1].split() for line in unit.splitlines()
+                  if line.startswith("ExecStartPre=")]
+        before_start = layout.as_user(layout.relay, [*layout.relay_cmd, *pre])  # as systemd would
+        assert before_start.returncode == 0, before_start.stdout.decode()
         assert PASSWORD not in checked.stdout.decode() + checked.stderr.decode()
         deliver_through_the_layout(layout, upstream)
     assert set(logins) == {USER}
