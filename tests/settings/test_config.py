@@ -129,6 +129,16 @@ rate_limit = "50/s"
                      ).relay.max_message_size == 25_000_000
 
 
+def test_session_lifetime_and_an_optional_idle_timeout_are_durations(tmp_path):
+    defaults = load_text(tmp_path, "")
+    assert defaults.webapp.session_lifetime == 14 * 86400
+    assert defaults.webapp.session_idle_timeout is None
+    config = load_text(tmp_path, '[webapp]\nsession_lifetime = "2d"\nsession_idle_timeout = "30m"\n')
+    assert (config.webapp.session_lifetime, config.webapp.session_idle_timeout) == (172800, 1800)
+    with pytest.raises(ConfigError, match=r"\[webapp\] session_idle_timeout"):
+        load_text(tmp_path, '[webapp]\nsession_idle_timeout = "soon"\n')
+
+
 def test_config_is_frozen(tmp_path):
     config = load_text(tmp_path, "")
     with pytest.raises(AttributeError):
