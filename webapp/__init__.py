@@ -41,6 +41,9 @@ def create_app(config: Config | None = None, overrides: dict | None = None) -> F
         # A local run (the smart host is the local sink) accepts addresses at reserved
         # domains such as example.test, the README's examples; nothing leaves the machine.
         LOCAL_MAIL=(smarthost.host, smarthost.port) == (config.sink.host, config.sink.port),
+        SESSION_LIFETIME=web.session_lifetime,
+        SESSION_IDLE_TIMEOUT=web.session_idle_timeout,
+        PERMANENT_SESSION_LIFETIME=int(web.session_lifetime),  # the signed cookie's own limit
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=secure,
@@ -61,18 +64,14 @@ def create_app(config: Config | None = None, overrides: dict | None = None) -> F
     login_manager.init_app(app)
     limiter.init_app(app)
 
-    from webapp import auth, cli, error_pages, main
-    from webapp.models import User
+    from webapp import account, auth, cli, error_pages, main, session_store
     from webapp.security_headers import add_security_headers
 
-    @login_manager.user_loader
-    def load_user(session_token: str):
-        return db.session.execute(
-            db.select(User).filter_by(session_token=session_token)).scalar_one_or_none()
-
+    login_manager.user_loader(session_store.resolve)
     add_security_headers(app, https=secure)
     app.register_blueprint(main.bp)
     app.register_blueprint(auth.bp)
+    app.register_blueprint(account.bp)
     error_pages.register(app)
     cli.register(app)
     return app

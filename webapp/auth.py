@@ -12,7 +12,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 from werkzeug.security import generate_password_hash
 
-from webapp import notify
+from webapp import notify, session_store
 from webapp.extensions import db, limiter
 from webapp.forms import EmailOnlyForm, LoginForm, NewPasswordForm, RegisterForm
 from webapp.models import User, check_password_in_constant_time, utcnow
@@ -92,6 +92,7 @@ def login():
                   "or ask for a new one below.")
             return redirect(url_for("auth.resend_activation"))
         else:
+            session_store.start(user)
             login_user(user)
             return redirect(url_for("main.index"))
     return render_template("auth/login.html", form=form)
@@ -100,6 +101,7 @@ def login():
 @bp.route("/logout", methods=["POST"])
 @login_required
 def logout():
+    session_store.end_current(current_user)
     logout_user()
     flash("You are logged out.")
     return redirect(url_for("main.index"))
@@ -128,7 +130,8 @@ def reset_password(token: str):
         return render_template("auth/link_problem.html", problem=str(e)), 400
     form = NewPasswordForm()
     if form.validate_on_submit():
-        user.set_password(form.password.data)  # new session token: other sessions end
+        user.set_password(form.password.data)
+        session_store.end_all(user)  # whoever knew the old password is logged out everywhere
         db.session.commit()
         if current_user.is_authenticated:
             logout_user()
