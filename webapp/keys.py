@@ -2,8 +2,8 @@
 
 From $PICKUP_RELAY_SECRET_KEY, else [webapp] secret_key_file, which is made (random,
 mode 0600) on the first run. Refuses, with ConfigError, a key under MIN_KEY_BYTES
-(anything signed with a short or empty key can be forged) and a key file that the
-file's group or others can read.
+(anything signed with a short or empty key can be forged) and a key file that its
+group or others can read or change.
 """
 
 from __future__ import annotations
@@ -46,8 +46,8 @@ def _read(path: Path) -> str:
         mode = os.fstat(f.fileno()).st_mode
         if mode & (stat.S_IRWXG | stat.S_IRWXO):
             raise ConfigError(
-                f"[webapp] secret_key_file: {path} can be read by its group or others "
-                f"(mode {stat.filemode(mode)}); anyone who reads it can log in as any member. "
+                f"[webapp] secret_key_file: {path} can be read or changed by its group or others "
+                f"(mode {stat.filemode(mode)}); anyone who has it can log in as any member. "
                 f"Run: chmod 600 {path}")
         key = f.read().strip()
     return _checked(key, str(path))

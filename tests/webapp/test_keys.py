@@ -38,13 +38,13 @@ def test_an_empty_or_short_key_file_stops_the_site_at_start(config, content, wor
     assert str(path) in str(e.value) and "token_urlsafe" in str(e.value)
 
 
-@pytest.mark.parametrize("mode", [0o640, 0o604, 0o644])
-def test_a_key_file_others_or_its_group_can_read_stops_the_site_at_start(config, mode):
+@pytest.mark.parametrize("mode", [0o640, 0o604, 0o644, 0o620])
+def test_a_key_file_others_or_its_group_can_read_or_change_stops_the_site_at_start(config, mode):
     path = key_file(config)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("k" * 64)
     path.chmod(mode)
-    with pytest.raises(ConfigError, match=rf"can be read by its group or others .*chmod 600 {path}"):
+    with pytest.raises(ConfigError, match=rf"read or changed by its group or others .*chmod 600 {path}"):
         create_app(config)
 
 
