@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
+from sqlalchemy.exc import IntegrityError
 from werkzeug.security import generate_password_hash
 
 from spooler.pickup import PickupError
@@ -62,8 +63,8 @@ def register():
         existing = User.by_email(email)
         try:
             if existing is None:
-                _create_account(email, form.display_name.data, form.password.data)
-            else:
+                existing = _create_account(email, form.display_name.data, form.password.data)
+            if existing is not None:
                 _remind_of_account(existing, form.password.data)
         except PickupError as e:
             return _mail_failed(e, "activation", registering=True)
@@ -71,14 +72,21 @@ def register():
     return render_template("auth/register.html", form=form)
 
 
-def _create_account(email: str, display_name: str, password: str) -> None:
+def _create_account(email: str, display_name: str, password: str) -> User | None:
+    """Make the account and mail its activation link; if the same address was registered a
+    moment ago by another request, make nothing and return that account instead."""
     user = User(email=email, display_name=display_name)
     user.set_password(password)
     db.session.add(user)
-    db.session.flush()  # the id the activation link carries
+    try:
+        db.session.flush()  # the id the activation link carries
+    except IntegrityError:
+        db.session.rollback()
+        return User.by_email(email)
     # The mail first, then the commit: an account never exists without its activation mail.
     notify.send_activation(user)
     db.session.commit()
+    return None
 
 
 def _remind_of_account(user: User, password: str) -> None:
