@@ -92,6 +92,8 @@ class WebappConfig:
     mail_from: str = _key("str", "Q&A <noreply@example.test>")
     activation_expiry: float = _key("duration", "48h")
     secret_key_file: Path = _key("path", "var/secret_key")   # made on first run if missing
+    session_lifetime: float = _key("duration", "14d")         # a login ends this long after it began
+    session_idle_timeout: float | None = _key("optional_duration", "")   # "" = no idle timeout
 
 
 @dataclass(frozen=True)
@@ -206,6 +208,8 @@ class _Reader:
                 if value <= 0:
                     raise ValueError(f"{raw!r} is no time at all; a timeout is like \"30s\"")
                 return value
+            if kind == "optional_duration":
+                return None if raw == "" else parse_duration(raw)
             if kind == "size":
                 return parse_size(raw)
             if kind == "durations":

@@ -64,6 +64,49 @@ class PickupWriter:
         queue_id = new_queue_id()
         final = self.dir / message_name(queue_id, priority)
         temp = self.dir / f".{queue_id}.tmp"
+        self._write_temp(temp, data)
+        try:
+            os.rename(temp, final)
+        except OSError as e:
+            _unlink_quietly(temp)
+            raise PickupError(self._explain(e)) from e
+        if self.durable:
+            try:
+                self._fsync_dir()
+            except OSError:
+                # The message is in place and its data synced; raising now would make a
+                # caller write it twice. Only the folder entry's durability is in doubt.
+                pass
+        return final
+
+    def rehearse(self, message: OutgoingMessage) -> None:
+        """Do the work of write() (render to bytes, write, fsync, rename, fsync the folder)
+        and throw the file away.
+
+        For answers that must not reveal by their timing whether a mail was sent
+        (a password reset for an unknown address). The file only ever has names the
+        relay ignores (a leading dot).
+        """
+        data = self._content_with_envelope(message, None, None)
+        queue_id = new_queue_id()
+        temp = self.dir / f".{queue_id}.tmp"
+        renamed = self.dir / f".{queue_id}.rehearsal"
+        self._write_temp(temp, data)
+        try:
+            os.rename(temp, renamed)
+            if self.durable:
+                try:
+                    self._fsync_dir()
+                except OSError:
+                    pass  # as in write_bytes: only the folder entry's durability was in doubt
+        except OSError as e:
+            raise PickupError(self._explain(e)) from e
+        finally:
+            _unlink_quietly(temp)
+            _unlink_quietly(renamed)
+
+    def _write_temp(self, temp: Path, data: bytes) -> None:
+        """Create `temp` (O_EXCL), write all of `data`, fsync it; on any failure remove it."""
         try:
             fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, PICKUP_FILE_MODE)
         except OSError as e:
@@ -78,41 +121,11 @@ class PickupWriter:
                     os.fsync(fd)
             finally:
                 os.close(fd)
-            os.rename(temp, final)
         except BaseException as e:
             _unlink_quietly(temp)
             if isinstance(e, OSError):
                 raise PickupError(self._explain(e)) from e
             raise
-        if self.durable:
-            try:
-                self._fsync_dir()
-            except OSError:
-                # The message is in place and its data synced; raising now would make a
-                # caller write it twice. Only the folder entry's durability is in doubt.
-                pass
-        return final
-
-    def rehearse(self, message: OutgoingMessage) -> None:
-        """Do the work of write() (render to bytes, write, fsync) and throw the file away.
-
-        For answers that must not reveal by their timing whether a mail was sent
-        (a password reset for an unknown address).
-        """
-        data = self._content_with_envelope(message, None, None)
-        temp = self.dir / f".{new_queue_id()}.tmp"
-        try:
-            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, PICKUP_FILE_MODE)
-            try:
-                os.write(fd, data)
-                if self.durable:
-                    os.fsync(fd)
-            finally:
-                os.close(fd)
-        except OSError as e:
-            raise PickupError(self._explain(e)) from e
-        finally:
-            _unlink_quietly(temp)
 
     def _fsync_dir(self) -> None:
         fd = os.open(self.dir, os.O_RDONLY | os.O_DIRECTORY)

@@ -1,19 +1,22 @@
-"""The Q&A site: create_app() builds it from config.toml ([webapp], [pickup], [relay]).
+"""The Q&A site: create_app() builds it from config.toml ([webapp], [pickup], [relay], [sink]).
 
 `flask --app webapp run | init-db | create-admin`. Every outgoing mail is
-written to the pickup folder by the spooler; the relay sends it.
+written to the pickup folder by the spooler; the relay sends it. Stops at start
+with ConfigError for a bad mail_from or a weak or exposed secret key. A SQLite
+database file (it holds password hashes) is created readable by its owner only.
 """
 
 from __future__ import annotations
 
 import os
-import secrets
 from pathlib import Path
 
-from flask import Flask, render_template
+from flask import Flask
+from sqlalchemy.engine import make_url
 
 from settings import Config, ConfigError, load_config
 from spooler.message import Address
+from webapp.keys import secret_key
 
 
 def create_app(config: Config | None = None, overrides: dict | None = None) -> Flask:
@@ -25,8 +28,9 @@ def create_app(config: Config | None = None, overrides: dict | None = None) -> F
     except ValueError as e:
         raise ConfigError(f"{config.path or 'embedded defaults'}: [webapp] mail_from: {e}") from None
     secure = web.base_url.startswith("https://")
+    smarthost = config.relay.smarthost
     app.config.update(
-        SECRET_KEY=_secret_key(web.secret_key_file),
+        SECRET_KEY=secret_key(web.secret_key_file),
         SQLALCHEMY_DATABASE_URI=_database_url(web.database_url, config.base_dir),
         BASE_URL=web.base_url,
         MAIL_FROM=web.mail_from,
@@ -34,12 +38,19 @@ def create_app(config: Config | None = None, overrides: dict | None = None) -> F
         MAX_MESSAGE_SIZE=config.relay.max_message_size,
         ACTIVATION_MAX_AGE=int(web.activation_expiry),
         RESET_MAX_AGE=3600,
+        # A local run (the smart host is the local sink) accepts addresses at reserved
+        # domains such as example.test, the README's examples; nothing leaves the machine.
+        LOCAL_MAIL=(smarthost.host, smarthost.port) == (config.sink.host, config.sink.port),
+        SESSION_LIFETIME=web.session_lifetime,
+        SESSION_IDLE_TIMEOUT=web.session_idle_timeout,
+        PERMANENT_SESSION_LIFETIME=int(web.session_lifetime),  # the signed cookie's own limit
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=secure,
         REMEMBER_COOKIE_HTTPONLY=True,
         REMEMBER_COOKIE_SAMESITE="Lax",
         REMEMBER_COOKIE_SECURE=secure,
+        RATELIMIT_ENABLED=True,  # said each time: the limiter keeps the last app's choice
         RATELIMIT_HEADERS_ENABLED=True,
         PICKUP_RELAY_CONFIG=config,
     )
@@ -53,53 +64,30 @@ def create_app(config: Config | None = None, overrides: dict | None = None) -> F
     login_manager.init_app(app)
     limiter.init_app(app)
 
-    from webapp import auth, cli, main
-    from webapp.models import User
+    from webapp import account, auth, cli, error_pages, main, session_store
+    from webapp.security_headers import add_security_headers
 
-    @login_manager.user_loader
-    def load_user(session_token: str):
-        return db.session.execute(
-            db.select(User).filter_by(session_token=session_token)).scalar_one_or_none()
-
+    login_manager.user_loader(session_store.resolve)
+    add_security_headers(app, https=secure)
     app.register_blueprint(main.bp)
     app.register_blueprint(auth.bp)
+    app.register_blueprint(account.bp)
+    error_pages.register(app)
     cli.register(app)
-
-    @app.errorhandler(429)
-    def too_many_requests(error):
-        return render_template("too_many.html", limit=getattr(error, "description", "")), 429
-
     return app
 
 
 def _database_url(url: str, base_dir: Path) -> str:
-    """sqlite:///relative.db resolves against the config file's folder, like every path."""
-    prefix = "sqlite:///"
-    if url.startswith(prefix) and not url.startswith(prefix + "/") and url != prefix + ":memory:":
-        path = (base_dir / url[len(prefix):]).resolve()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        return prefix + str(path)
-    return url
-
-
-def _secret_key(path: Path) -> str:
-    """From $PICKUP_RELAY_SECRET_KEY, else the key file, made (mode 0600) on first run."""
-    if os.environ.get("PICKUP_RELAY_SECRET_KEY"):
-        return os.environ["PICKUP_RELAY_SECRET_KEY"]
-    try:
-        return path.read_text().strip()
-    except FileNotFoundError:
-        pass
+    """A SQLite file resolves against the config file's folder, like every path, and is
+    created mode 0600: it holds the password hashes (SQLite's journals copy its mode)."""
+    parsed = make_url(url)
+    if not parsed.drivername.startswith("sqlite") or parsed.database in (None, "", ":memory:"):
+        return url
+    path = (base_dir / parsed.database).resolve()
     path.parent.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_urlsafe(48)
-    temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(key)
     try:
-        os.link(temp, path)  # the first process to start wins; the others read its key
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
     except FileExistsError:
-        key = path.read_text().strip()
-    finally:
-        os.unlink(temp)
-    return key
+        pass
+    return parsed.set(database=str(path)).render_as_string(hide_password=False)
+

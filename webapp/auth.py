@@ -1,18 +1,24 @@
 """Accounts: register, activate, log in and out, reset a forgotten password.
 
-Mail goes through webapp.notify into pickup (never SMTP from the request).
-The reset and resend forms answer the same whether or not the address has an
-account, and are rate-limited per client and per address (429 when reached,
-and then no mail is written).
+Mail goes through webapp.notify into pickup (never SMTP from the request); when
+it cannot be written the answer is 503 "we could not send your mail" and a new
+account is rolled back. The register, resend and reset forms answer the same, and
+do the same work (a mail written durably, or rehearsed), whether or not the address
+has an account, and are rate-limited per client and per address (429 when reached,
+and then no mail is written). A link's token is read once from the URL, then kept
+in the session behind a redirect, so it does not stay in the address bar or in
+access logs of later requests.
 """
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
+from sqlalchemy.exc import IntegrityError
 from werkzeug.security import generate_password_hash
 
-from webapp import notify
+from spooler.pickup import PickupError
+from webapp import notify, session_store
 from webapp.extensions import db, limiter
 from webapp.forms import EmailOnlyForm, LoginForm, NewPasswordForm, RegisterForm
 from webapp.models import User, check_password_in_constant_time, utcnow
@@ -22,6 +28,8 @@ bp = Blueprint("auth", __name__, url_prefix="/account")
 
 PER_CLIENT = "20 per hour"
 PER_ADDRESS = "3 per hour"
+PREFILL = "prefill_email"   # session key: the address to put in the next form shown
+RESET_TOKEN = "reset_token"  # session key: the reset link's token, off the URL
 
 
 def _address_key() -> str:
@@ -32,23 +40,63 @@ def _post_only() -> bool:
     return request.method != "POST"
 
 
+def _prefill(form) -> None:
+    if request.method == "GET" and session.get(PREFILL):
+        form.email.data = session.pop(PREFILL)
+
+
+def _mail_failed(error: PickupError, what: str, *, registering: bool = False):
+    db.session.rollback()
+    current_app.logger.error("account mail (%s) not written: %s", what, error)
+    return render_template("auth/mail_failed.html", what=what, registering=registering), 503
+
+
 @bp.route("/register", methods=["GET", "POST"])
 @limiter.limit(PER_CLIENT, exempt_when=_post_only)
+@limiter.limit(PER_ADDRESS, key_func=_address_key, exempt_when=_post_only)
 def register():
+    if current_user.is_authenticated:
+        return redirect(url_for("main.index"))
     form = RegisterForm()
     if form.validate_on_submit():
         email = User.normalize_email(form.email.data)
-        if User.by_email(email) is None:
-            user = User(email=email, display_name=form.display_name.data)
-            user.set_password(form.password.data)
-            db.session.add(user)
-            db.session.commit()
-            notify.send_activation(user)
-        else:  # the same work and answer: registration must not reveal who has an account
-            generate_password_hash(form.password.data)
-            notify.rehearse("activation")
+        existing = User.by_email(email)
+        try:
+            if existing is None:
+                existing = _create_account(email, form.display_name.data, form.password.data)
+            if existing is not None:
+                _remind_of_account(existing, form.password.data)
+        except PickupError as e:
+            return _mail_failed(e, "activation", registering=True)
         return render_template("auth/check_inbox.html", email=email, what="activation")
     return render_template("auth/register.html", form=form)
+
+
+def _create_account(email: str, display_name: str, password: str) -> User | None:
+    """Make the account and mail its activation link; if the same address was registered a
+    moment ago by another request, make nothing and return that account instead."""
+    user = User(email=email, display_name=display_name)
+    user.set_password(password)
+    db.session.add(user)
+    try:
+        db.session.flush()  # the id the activation link carries
+    except IntegrityError:
+        db.session.rollback()
+        return User.by_email(email)
+    # The mail first, then the commit: an account never exists without its activation mail.
+    notify.send_activation(user)
+    db.session.commit()
+    return None
+
+
+def _remind_of_account(user: User, password: str) -> None:
+    """Someone registered an address that has an account: tell its owner, with the same
+    work as a new account (a password hash, a durable mail, a write transaction), so the
+    answer cannot reveal which addresses have accounts, by its words or by its time."""
+    generate_password_hash(password)
+    notify.send_already_registered(user)
+    db.session.execute(db.update(User).filter_by(id=user.id).values(email=user.email))
+    db.session.commit()
 
 
 @bp.route("/activate/<token>")
@@ -63,6 +111,7 @@ def activate(token: str):
         user.activated_at = utcnow()
         db.session.commit()
         flash("Your account is active. Welcome! Log in below.")
+    session[PREFILL] = user.email
     return redirect(url_for("auth.login"))
 
 
@@ -71,10 +120,18 @@ def activate(token: str):
 @limiter.limit(PER_ADDRESS, key_func=_address_key, exempt_when=_post_only)
 def resend_activation():
     form = EmailOnlyForm()
+    _prefill(form)
     if form.validate_on_submit():
         user = User.by_email(form.email.data)
-        if user is not None and not user.is_activated:
-            notify.send_activation(user)
+        try:
+            if user is None:
+                notify.rehearse("activation")
+            elif user.is_activated:  # they forgot it is active: say so, and how to get in
+                notify.send_already_registered(user)
+            else:
+                notify.send_activation(user)
+        except PickupError as e:
+            return _mail_failed(e, "activation")
         return render_template("auth/check_inbox.html", email=form.email.data, what="activation")
     return render_template("auth/resend_activation.html", form=form)
 
@@ -82,7 +139,10 @@ def resend_activation():
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit(PER_CLIENT, exempt_when=_post_only)
 def login():
+    if current_user.is_authenticated:
+        return redirect(url_for("main.index"))
     form = LoginForm()
+    _prefill(form)
     if form.validate_on_submit():
         user = User.by_email(form.email.data)
         if not check_password_in_constant_time(user, form.password.data):
@@ -90,8 +150,10 @@ def login():
         elif not user.is_activated:
             flash("Your account is not active yet: follow the link in the activation email, "
                   "or ask for a new one below.")
+            session[PREFILL] = user.email
             return redirect(url_for("auth.resend_activation"))
         else:
+            session_store.start(user)
             login_user(user)
             return redirect(url_for("main.index"))
     return render_template("auth/login.html", form=form)
@@ -100,6 +162,7 @@ def login():
 @bp.route("/logout", methods=["POST"])
 @login_required
 def logout():
+    session_store.end_current(current_user)
     logout_user()
     flash("You are logged out.")
     return redirect(url_for("main.index"))
@@ -112,26 +175,48 @@ def forgot_password():
     form = EmailOnlyForm()
     if form.validate_on_submit():
         user = User.by_email(form.email.data)
-        if user is not None and user.is_activated:
-            notify.send_password_reset(user)
-        else:
-            notify.rehearse("password_reset")
+        try:
+            if user is not None and user.is_activated:
+                notify.send_password_reset(user)
+            else:
+                notify.rehearse("password_reset")
+        except PickupError as e:
+            return _mail_failed(e, "password reset")
         return render_template("auth/check_inbox.html", email=form.email.data, what="reset")
     return render_template("auth/forgot_password.html", form=form)
 
 
-@bp.route("/reset/<token>", methods=["GET", "POST"])
+@bp.route("/reset/<token>")
 def reset_password(token: str):
+    """The link in the mail: checked, then kept in the session; the form is at a plain URL."""
+    try:
+        read_reset_token(token)
+    except TokenError as e:
+        return render_template("auth/link_problem.html", problem=str(e)), 400
+    session[RESET_TOKEN] = token
+    return redirect(url_for("auth.new_password"))
+
+
+@bp.route("/new-password", methods=["GET", "POST"])
+def new_password():
+    token = session.get(RESET_TOKEN)
+    if token is None:
+        problem = "Open the link from your password reset email again (in this browser)."
+        return render_template("auth/link_problem.html", problem=problem), 400
     try:
         user = read_reset_token(token)
     except TokenError as e:
+        session.pop(RESET_TOKEN, None)
         return render_template("auth/link_problem.html", problem=str(e)), 400
     form = NewPasswordForm()
     if form.validate_on_submit():
-        user.set_password(form.password.data)  # new session token: other sessions end
+        user.set_password(form.password.data)
+        session_store.end_all(user)  # whoever knew the old password is logged out everywhere
         db.session.commit()
+        session.pop(RESET_TOKEN, None)
         if current_user.is_authenticated:
             logout_user()
+        session[PREFILL] = user.email
         flash("Your password is changed. Log in with the new one.")
         return redirect(url_for("auth.login"))
     return render_template("auth/reset_password.html", form=form)

@@ -6,6 +6,7 @@ import click
 from flask import Flask
 from flask_migrate import upgrade
 
+from webapp import session_store
 from webapp.extensions import db
 from webapp.models import User, utcnow
 
@@ -28,6 +29,8 @@ def register(app: Flask) -> None:
             user = User(email=User.normalize_email(email), display_name=display_name)
             db.session.add(user)
         user.set_password(password)
+        if user.id is not None:
+            session_store.end_all(user)  # a new password ends the old sessions, as a reset does
         user.is_admin = True
         user.activated_at = user.activated_at or utcnow()
         db.session.commit()

@@ -1,39 +1,88 @@
-"""The account forms (Flask-WTF: every form carries a CSRF token)."""
+"""The account forms (Flask-WTF: every form carries a CSRF token) and their messages in words.
 
+Addresses are checked by email-validator, without a DNS look-up. Reserved domains
+(.test, .localhost, .local, .invalid...) cannot receive mail from the internet and
+are refused saying so, except in a local run (app config LOCAL_MAIL: the smart host
+is the local sink), where the README's examples at example.test must work.
+"""
+
+import email_validator
+from flask import current_app
 from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, StringField, SubmitField
-from wtforms.validators import Email, EqualTo, InputRequired, Length
+from wtforms.validators import EqualTo, InputRequired, Length, ValidationError
 
 from spooler.envelope import single_line
+
+PASSWORD_LENGTH = Length(min=8, max=200,
+                         message="Choose a password of at least 8 characters (at most 200).")
 
 
 def _one_line(value):
     return single_line(value) if isinstance(value, str) else value
 
 
+class MailAddress:
+    """A deliverable-looking address; its refusal says what is wrong with it."""
+
+    def __call__(self, form, field):
+        address = field.data or ""
+        domain = address.rpartition("@")[2]
+        if "@" in address and is_reserved(domain):
+            if not current_app.config.get("LOCAL_MAIL", False):
+                raise ValidationError(
+                    f"Mail cannot reach {domain}: names ending in .test, .local, .localhost or "
+                    ".invalid are reserved for testing and private networks. Use an address "
+                    "that can receive mail.")
+            # email-validator refuses every reserved name: check the rest of the address
+            # as if its domain were an ordinary name under .example (RFC 2606).
+            address += ".example"
+        try:
+            email_validator.validate_email(address, check_deliverability=False)
+        except email_validator.EmailNotValidError as e:
+            if "@" not in address:
+                raise ValidationError("An email address has an @-sign, like name@example.org.") from None
+            raise ValidationError(str(e)) from None  # its own words: "The part after the @-sign..."
+
+
+def is_reserved(domain: str) -> bool:
+    """A special-use name (RFC 6761 .test, .localhost, .invalid; .local, .onion, .arpa)."""
+    name = domain.lower().rstrip(".")
+    return any(name == reserved or name.endswith("." + reserved)
+               for reserved in email_validator.SPECIAL_USE_DOMAIN_NAMES)
+
+
 class RegisterForm(FlaskForm):
-    display_name = StringField("Display name", filters=[_one_line],
-                               validators=[InputRequired(), Length(min=2, max=80)])
-    email = EmailField("Email", validators=[InputRequired(), Email(), Length(max=254)])
-    password = PasswordField("Password", validators=[InputRequired(), Length(min=8, max=200)])
+    display_name = StringField(
+        "Display name", filters=[_one_line],
+        validators=[InputRequired("Choose a display name."),
+                    Length(min=2, max=80, message="A display name has 2 to 80 characters.")])
+    email = EmailField("Email", validators=[InputRequired("Enter your email address."), MailAddress(),
+                                            Length(max=254)])
+    password = PasswordField("Password", validators=[InputRequired("Choose a password."),
+                                                     PASSWORD_LENGTH])
     confirm = PasswordField("Repeat password",
-                            validators=[InputRequired(), EqualTo("password", "The passwords differ.")])
+                            validators=[InputRequired("Repeat the password."),
+                                        EqualTo("password", "The passwords differ.")])
     submit = SubmitField("Create account")
 
 
 class LoginForm(FlaskForm):
-    email = EmailField("Email", validators=[InputRequired(), Email()])
-    password = PasswordField("Password", validators=[InputRequired()])
+    email = EmailField("Email", validators=[InputRequired("Enter your email address."), MailAddress()])
+    password = PasswordField("Password", validators=[InputRequired("Enter your password.")])
     submit = SubmitField("Log in")
 
 
 class EmailOnlyForm(FlaskForm):
-    email = EmailField("Email", validators=[InputRequired(), Email(), Length(max=254)])
+    email = EmailField("Email", validators=[InputRequired("Enter your email address."), MailAddress(),
+                                            Length(max=254)])
     submit = SubmitField("Send")
 
 
 class NewPasswordForm(FlaskForm):
-    password = PasswordField("New password", validators=[InputRequired(), Length(min=8, max=200)])
+    password = PasswordField("New password", validators=[InputRequired("Choose a password."),
+                                                         PASSWORD_LENGTH])
     confirm = PasswordField("Repeat new password",
-                            validators=[InputRequired(), EqualTo("password", "The passwords differ.")])
+                            validators=[InputRequired("Repeat the password."),
+                                        EqualTo("password", "The passwords differ.")])
     submit = SubmitField("Set password")

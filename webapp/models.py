@@ -1,4 +1,4 @@
-"""The site's data: members (this part), questions and articles (later parts).
+"""The site's data: members and their login sessions; questions and articles (later parts).
 
 Portable SQL only (SQLite by default, PostgreSQL by changing [webapp] database_url);
 the schema is managed by the Alembic migrations in migrations/.
@@ -10,8 +10,8 @@ import secrets
 from datetime import UTC, datetime
 
 from flask_login import UserMixin
-from sqlalchemy import String
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from webapp.extensions import db
@@ -31,16 +31,16 @@ class User(UserMixin, db.Model):
     email: Mapped[str] = mapped_column(String(254), unique=True, index=True)
     display_name: Mapped[str] = mapped_column(String(80))
     password_hash: Mapped[str] = mapped_column(String(256))
-    # Changes with the password: sessions carry it, so a new password ends the old sessions.
-    session_token: Mapped[str] = mapped_column(String(64), unique=True, index=True,
-                                               default=lambda: secrets.token_urlsafe(32))
     activated_at: Mapped[datetime | None] = mapped_column(default=None)
     is_admin: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
+    # The key of the login session this request belongs to (set by webapp.session_store);
+    # Flask-Login keeps it in the session cookie. Not a column: the row holds only its hash.
+    session_key = None
+
     def set_password(self, password: str) -> None:
         self.password_hash = generate_password_hash(password)
-        self.session_token = secrets.token_urlsafe(32)
 
     def check_password(self, password: str) -> bool:
         return check_password_hash(self.password_hash, password)
@@ -49,8 +49,8 @@ class User(UserMixin, db.Model):
     def is_activated(self) -> bool:
         return self.activated_at is not None
 
-    def get_id(self) -> str:  # Flask-Login keeps this in the session
-        return self.session_token
+    def get_id(self) -> str | None:  # Flask-Login keeps this in the session cookie
+        return self.session_key
 
     @staticmethod
     def normalize_email(email: str) -> str:
@@ -60,6 +60,22 @@ class User(UserMixin, db.Model):
     def by_email(cls, email: str) -> User | None:
         return db.session.execute(
             db.select(cls).filter_by(email=cls.normalize_email(email))).scalar_one_or_none()
+
+
+class LoginSession(db.Model):
+    """One login: made by logging in, ended by logging out, by age, or by a new password."""
+
+    __tablename__ = "login_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # sha256 of the cookie's key: a copy of the database cannot be used to log in.
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True, index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    user_agent: Mapped[str] = mapped_column(String(200), default="")
+
+    user: Mapped[User] = relationship()
 
 
 def check_password_in_constant_time(user: User | None, password: str) -> bool:

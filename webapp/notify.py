@@ -2,8 +2,13 @@
 
 Every mail of this module is transactional and written durably through the
 spooler, never sent over SMTP from the request. Reads [webapp] mail_from and
-base_url and [pickup] dir. A display name is made single-line before it
-reaches a header and is escaped by Jinja in the HTML part.
+base_url and [pickup] dir. Fails with spooler.pickup.PickupError when the mail
+cannot be placed (nothing is then left in pickup).
+
+A display name appears only in mail to an activated account: anyone can register
+someone else's address with a "name" that reads like a message, so mail to an
+unconfirmed address says only what the site itself wrote. Where it appears it is
+made single-line before it reaches a header and is escaped by Jinja in the HTML part.
 """
 
 from __future__ import annotations
@@ -19,31 +24,52 @@ from spooler.pickup import PickupWriter
 from webapp.models import User
 from webapp.tokens import make_activation_token, make_reset_token
 
+SUBJECTS = {
+    "activation": "Activate your account",
+    "password_reset": "Reset your password",
+    "already_registered": "You already have an account",
+}
+
 
 def send_activation(user: User) -> None:
     link = _external("auth.activate", token=make_activation_token(user))
-    _write(_render("activation", user.email, user.display_name, "Activate your account",
-                   link=link, hours=current_app.config["ACTIVATION_MAX_AGE"] // 3600))
+    _write(_render("activation", user.email, "", link=link, hours=_activation_hours()))
 
 
 def send_password_reset(user: User) -> None:
     link = _external("auth.reset_password", token=make_reset_token(user))
-    _write(_render("password_reset", user.email, user.display_name, "Reset your password",
-                   link=link))
+    _write(_render("password_reset", user.email, _confirmed_name(user), link=link))
+
+
+def send_already_registered(user: User) -> None:
+    """To an address someone tried to register again: log in, reset, or (not active yet) activate."""
+    link = _external("auth.activate", token=make_activation_token(user)) \
+        if not user.is_activated else None
+    _write(_render("already_registered", user.email, _confirmed_name(user), link=link,
+                   hours=_activation_hours(), login=_external("auth.login"),
+                   reset=_external("auth.forgot_password")))
 
 
 def rehearse(kind: str) -> None:
-    """The work of sending `kind` ("activation", "password_reset") with nothing sent, for an
-    address with no account: the answer then takes as long either way."""
-    subject = {"activation": "Activate your account", "password_reset": "Reset your password"}[kind]
-    link = _external("auth.activate", token="x" * 120)
-    message = _render(kind, "nobody@invalid.example", "Member", subject, link=link,
-                      hours=current_app.config["ACTIVATION_MAX_AGE"] // 3600)
+    """The work of sending `kind` (a key of SUBJECTS) with nothing sent, for an address
+    with no account: the answer then takes as long either way."""
+    link = _external("auth.activate", token="x" * 60)
+    message = _render(kind, "nobody@invalid.example", "", link=link, hours=_activation_hours(),
+                      login=_external("auth.login"), reset=_external("auth.forgot_password"))
     _writer().rehearse(message)
 
 
-def _render(kind: str, address: str, display_name: str, subject: str, **context):
+def _confirmed_name(user: User) -> str:
+    return user.display_name if user.is_activated else ""
+
+
+def _activation_hours() -> int:
+    return current_app.config["ACTIVATION_MAX_AGE"] // 3600
+
+
+def _render(kind: str, address: str, display_name: str, **context):
     name = single_line(display_name)
+    subject = SUBJECTS[kind]
     context.update(name=name, site_url=current_app.config["BASE_URL"])
     notification = Notification(
         sender=Address.parse(current_app.config["MAIL_FROM"]),

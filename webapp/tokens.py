@@ -1,14 +1,18 @@
-"""Signed, expiring links for account mail (itsdangerous).
+"""Signed, expiring links for account mail (itsdangerous), with nothing readable in them.
 
-Activation: the user id and address, valid [webapp] activation_hours (48 h).
-Password reset: the user id and a fingerprint of the current password hash,
-valid 1 hour; it stops working the moment the password changes, so it is
-single use. A tampered, expired or used token raises TokenError with a plain reason.
+A token carries a user id and a keyed fingerprint (HMAC with the site's secret key),
+never an address: base64 shows a number and 22 random-looking characters.
+Activation: the fingerprint of the address, valid [webapp] activation_expiry (48 h).
+Password reset: the fingerprint of the current password hash, valid 1 hour; it stops
+working the moment the password changes, so it is single use. A tampered, expired or
+used token raises TokenError with a plain reason.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import hmac
 
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
@@ -28,41 +32,44 @@ def _serializer(salt: str) -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=salt)
 
 
-def _fingerprint(user: User) -> str:
-    return hashlib.sha256(user.password_hash.encode()).hexdigest()[:16]
+def _fingerprint(purpose: str, value: str) -> str:
+    key = current_app.config["SECRET_KEY"].encode()
+    digest = hmac.new(key, f"{purpose}\0{value}".encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest[:16]).decode().rstrip("=")
 
 
 def make_activation_token(user: User) -> str:
-    return _serializer(ACTIVATION).dumps({"id": user.id, "email": user.email})
+    return _serializer(ACTIVATION).dumps([user.id, _fingerprint(ACTIVATION, user.email)])
 
 
 def make_reset_token(user: User) -> str:
-    return _serializer(RESET).dumps({"id": user.id, "pw": _fingerprint(user)})
+    return _serializer(RESET).dumps([user.id, _fingerprint(RESET, user.password_hash)])
 
 
 def read_activation_token(token: str) -> User:
-    data = _load(ACTIVATION, token, current_app.config["ACTIVATION_MAX_AGE"])
-    user = db.session.get(User, data.get("id"))
-    if user is None or user.email != data.get("email"):
+    user_id, fingerprint = _load(ACTIVATION, token, current_app.config["ACTIVATION_MAX_AGE"])
+    user = db.session.get(User, user_id)
+    if user is None or not hmac.compare_digest(_fingerprint(ACTIVATION, user.email), fingerprint):
         raise TokenError("This activation link does not belong to any account.")
     return user
 
 
 def read_reset_token(token: str) -> User:
-    data = _load(RESET, token, current_app.config["RESET_MAX_AGE"])
-    user = db.session.get(User, data.get("id"))
-    if user is None or _fingerprint(user) != data.get("pw"):
+    user_id, fingerprint = _load(RESET, token, current_app.config["RESET_MAX_AGE"])
+    user = db.session.get(User, user_id)
+    if user is None or not hmac.compare_digest(_fingerprint(RESET, user.password_hash), fingerprint):
         raise TokenError("This reset link has already been used. Ask for a new one if you need it.")
     return user
 
 
-def _load(salt: str, token: str, max_age: int) -> dict:
+def _load(salt: str, token: str, max_age: int) -> tuple[int, str]:
     try:
         data = _serializer(salt).loads(token, max_age=max_age)
     except SignatureExpired:
         raise TokenError("This link has expired. Ask for a new one.") from None
     except BadSignature:
         raise TokenError("This link is not valid. Check that you copied all of it.") from None
-    if not isinstance(data, dict):
+    if not (isinstance(data, list) and len(data) == 2 and isinstance(data[0], int)
+            and isinstance(data[1], str)):
         raise TokenError("This link is not valid.")
-    return data
+    return data[0], data[1]

@@ -137,6 +137,16 @@ def test_smart_host_timeouts_default_to_rfc_5321_and_zero_is_refused(tmp_path):
     assert "[relay.smarthost] data_timeout" in message and "no time at all" in message
 
 
+def test_session_lifetime_and_an_optional_idle_timeout_are_durations(tmp_path):
+    defaults = load_text(tmp_path, "")
+    assert defaults.webapp.session_lifetime == 14 * 86400
+    assert defaults.webapp.session_idle_timeout is None
+    config = load_text(tmp_path, '[webapp]\nsession_lifetime = "2d"\nsession_idle_timeout = "30m"\n')
+    assert (config.webapp.session_lifetime, config.webapp.session_idle_timeout) == (172800, 1800)
+    with pytest.raises(ConfigError, match=r"\[webapp\] session_idle_timeout"):
+        load_text(tmp_path, '[webapp]\nsession_idle_timeout = "soon"\n')
+
+
 def test_config_is_frozen(tmp_path):
     config = load_text(tmp_path, "")
     with pytest.raises(AttributeError):

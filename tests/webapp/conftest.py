@@ -47,6 +47,13 @@ def post_form(client, path: str, **fields):
     return client.post(path, data={"csrf_token": csrf_token(client, path), **fields})
 
 
+def choose_password(client, link: str, password: str):
+    """Follow a reset link (it redirects to the form at a URL without the token) and send the form."""
+    opened = client.get(link)
+    assert opened.status_code == 302, opened.status_code
+    return post_form(client, opened.location, password=password, confirm=password)
+
+
 def pickup_messages(config) -> list[bytes]:
     return [p.read_bytes() for p in sorted(config.pickup.dir.glob("*.eml"))]
 

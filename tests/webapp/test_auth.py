@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from email import message_from_bytes
 from email.policy import default
@@ -9,7 +10,7 @@ from email.policy import default
 import pytest
 
 from spooler.envelope import parse_pickup
-from tests.webapp.conftest import csrf_token, link_in, pickup_messages, post_form
+from tests.webapp.conftest import choose_password, csrf_token, link_in, pickup_messages, post_form
 from webapp.extensions import db
 from webapp.models import User
 
@@ -25,8 +26,12 @@ def login(client, email="ann@example.org", password=PASSWORD):
     return post_form(client, "/account/login", email=email, password=password)
 
 
-def activated_member(client, config, email="ann@example.org"):
-    register(client, email=email)
+def mail(raw: bytes):
+    return message_from_bytes(parse_pickup(raw).content.replace(b"\r\n", b"\n"), policy=default)
+
+
+def activated_member(client, config, email="ann@example.org", name="Ann"):
+    register(client, email=email, name=name)
     client.get(link_in(pickup_messages(config)[-1], "activate"))
 
 
@@ -77,11 +82,29 @@ def test_resend_activation_writes_a_new_mail(client, config):
     assert len(pickup_messages(config)) == 2
 
 
-def test_registering_a_taken_address_answers_the_same_and_sends_nothing(client, config):
-    first = register(client).get_data(as_text=True)
+def test_registering_a_taken_address_answers_the_same_and_mails_its_owner(client, config):
+    activated_member(client, config)
+    client = client.application.test_client()  # a stranger: no session of Ann's
+    first = register(client, email="new@example.org").get_data(as_text=True)
     second = register(client, name="Impostor").get_data(as_text=True)
-    assert first == second
-    assert len(pickup_messages(config)) == 1
+    assert first.replace("new@example.org", "X") == second.replace("ann@example.org", "X")
+    reminder = mail(pickup_messages(config)[-1])
+    assert reminder["To"] == "Ann <ann@example.org>"
+    assert reminder["Subject"] == "You already have an account"
+    text = reminder.get_body(("plain",)).get_content()
+    assert "http://qa.example.test/account/login" in text
+    assert "http://qa.example.test/account/reset" in text
+    assert "Impostor" not in reminder.as_string()
+
+
+def test_registering_again_before_activating_mails_a_new_activation_link(client, config):
+    register(client)
+    register(client, name="Ann again")
+    reminder = pickup_messages(config)[-1]
+    assert mail(reminder)["Subject"] == "You already have an account"
+    assert client.get(link_in(reminder, "activate")).status_code == 302
+    assert login(client).status_code == 302
+    assert "Welcome back, Ann." in client.get("/").get_data(as_text=True)
 
 
 def test_wrong_password_and_unknown_address_get_the_same_answer(client, config):
@@ -101,7 +124,7 @@ def test_password_reset_end_to_end(client, config):
     response = post_form(client, "/account/reset", email="ann@example.org")
     assert response.status_code == 200
     link = link_in(pickup_messages(config)[-1], "reset")
-    changed = post_form(client, link, password="a brand new secret", confirm="a brand new secret")
+    changed = choose_password(client, link, "a brand new secret")
     assert changed.status_code == 302
     assert "do not match" in login(client).get_data(as_text=True)
     assert login(client, password="a brand new secret").status_code == 302
@@ -111,7 +134,7 @@ def test_reset_link_works_once(client, config):
     activated_member(client, config)
     post_form(client, "/account/reset", email="ann@example.org")
     link = link_in(pickup_messages(config)[-1], "reset")
-    post_form(client, link, password="a brand new secret", confirm="a brand new secret")
+    choose_password(client, link, "a brand new secret")
     reused = client.get(link)
     assert reused.status_code == 400 and "already been used" in reused.get_data(as_text=True)
 
@@ -131,7 +154,7 @@ def test_new_password_ends_other_sessions(app, client, config):
     assert "Welcome back" in other.get("/").get_data(as_text=True)
     post_form(client, "/account/reset", email="ann@example.org")
     link = link_in(pickup_messages(config)[-1], "reset")
-    post_form(client, link, password="a brand new secret", confirm="a brand new secret")
+    choose_password(client, link, "a brand new secret")
     assert "Welcome back" not in other.get("/").get_data(as_text=True)
 
 
@@ -177,12 +200,13 @@ def test_reset_requests_are_rate_limited_per_client(client, config):
     "Eve\u2028Bcc: victim@example.org",
 ])
 def test_hostile_display_names_cannot_break_headers_or_html(app, client, config, name):
-    register(client, name=name)
-    [raw] = pickup_messages(config)
+    activated_member(client, config, name=name)
+    post_form(client, "/account/reset", email="ann@example.org")
+    [_, raw] = pickup_messages(config)  # the reset mail: an active account's mail shows its name
     parsed = parse_pickup(raw)
     assert parsed.recipients == ("ann@example.org",)
     msg = message_from_bytes(parsed.content.replace(b"\r\n", b"\n"), policy=default)
-    assert msg["Bcc"] is None and msg["Subject"] == "Activate your account"
+    assert msg["Bcc"] is None and msg["Subject"] == "Reset your password"
     html = msg.get_body(("html",)).get_content()
     assert "<script>" not in html
     if "<script>" in name:
@@ -211,3 +235,88 @@ def test_a_bad_mail_from_stops_the_site_at_start(config):
         config.webapp, mail_from="Q&A <noreply@example.test>\nBcc: victim@example.org"))
     with pytest.raises(ConfigError, match="mail_from"):
         create_app(bad)
+
+
+@pytest.mark.parametrize("path", ["/account/login", "/account/register"])
+def test_a_logged_in_member_opening_login_or_sign_up_goes_home(client, config, path):
+    activated_member(client, config)
+    login(client)
+    response = client.get(path)
+    assert response.status_code == 302 and response.location == "/"
+
+
+def email_field_value(page: str) -> str | None:
+    field = re.search(r'<input[^>]*id="email"[^>]*>', page).group(0)
+    value = re.search(r'value="([^"]*)"', field)
+    return value.group(1) if value and value.group(1) else None
+
+
+def test_after_activation_the_login_form_has_the_address_filled_in(client, config):
+    register(client)
+    page = client.get(link_in(pickup_messages(config)[0], "activate"), follow_redirects=True)
+    assert email_field_value(page.get_data(as_text=True)) == "ann@example.org"
+    assert email_field_value(client.get("/account/login").get_data(as_text=True)) is None  # once
+
+
+def test_not_active_yet_leads_to_the_resend_form_with_the_address_filled_in(client, config):
+    register(client)
+    page = login(client)
+    assert page.location == "/account/activate"
+    assert email_field_value(client.get(page.location).get_data(as_text=True)) == "ann@example.org"
+
+
+def test_after_a_new_password_the_login_form_has_the_address_filled_in(client, config):
+    activated_member(client, config)
+    post_form(client, "/account/reset", email="ann@example.org")
+    choose_password(client, link_in(pickup_messages(config)[-1], "reset"), "a brand new secret")
+    assert email_field_value(client.get("/account/login").get_data(as_text=True)) == "ann@example.org"
+
+
+@pytest.fixture
+def full_pickup(config):
+    """The pickup folder on a real 64 KiB tmpfs, filled up: every mail write fails (ENOSPC)."""
+    import subprocess
+
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(config.pickup.dir)],
+                      capture_output=True).returncode != 0:
+        pytest.skip("needs to mount a tmpfs (root)")
+    try:
+        fd = os.open(config.pickup.dir / "filler", os.O_WRONLY | os.O_CREAT)
+        try:
+            while os.write(fd, b"x" * 4096):
+                pass
+        except OSError:
+            pass  # full
+        finally:
+            os.close(fd)
+        yield config.pickup.dir
+    finally:
+        subprocess.run(["umount", str(config.pickup.dir)], check=True)
+
+
+def test_registration_with_a_full_pickup_folder_makes_no_account_and_says_so(app, client, full_pickup):
+    response = register(client)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 503
+    assert "We could not send your activation email" in page and "no account was created" in page
+    with app.app_context():
+        assert db.session.execute(db.select(User)).first() is None
+    assert sorted(p.name for p in full_pickup.iterdir()) == ["filler"]  # no half-written file
+
+
+def test_a_taken_address_with_a_full_pickup_folder_gets_the_same_503_page(app, client, config, full_pickup):
+    with app.app_context():
+        user = User(email="ann@example.org", display_name="Ann")
+        user.set_password(PASSWORD)
+        db.session.add(user)
+        db.session.commit()
+    taken = register(client)
+    fresh = register(client, email="new@example.org")
+    assert taken.status_code == fresh.status_code == 503
+    assert taken.get_data(as_text=True) == fresh.get_data(as_text=True)
+
+
+def test_reset_and_resend_with_a_full_pickup_folder_answer_503(client, full_pickup):
+    for path in ("/account/reset", "/account/activate"):
+        response = post_form(client, path, email="nobody@example.org")
+        assert response.status_code == 503 and "We could not send your" in response.get_data(as_text=True)

@@ -31,6 +31,8 @@ def site(app):
 
 
 def test_sign_up_activate_and_log_in_in_a_browser(site, page, config):
+    refused = []  # what the Content-Security-Policy blocked, as the browser reports it
+    page.on("console", lambda m: refused.append(m.text) if "Content Security Policy" in m.text else None)
     page.goto(f"{site}/account/register")
     page.fill("#display_name", "Zoë <b>Z</b>")
     page.fill("#email", "zoe@example.org")
@@ -42,8 +44,9 @@ def test_sign_up_activate_and_log_in_in_a_browser(site, page, config):
     [mail] = pickup_messages(config)
     page.goto(site + link_in(mail, "activate"))
     assert "Your account is active" in page.inner_text(".flash")
+    assert page.url == f"{site}/account/login"  # the token is off the address bar
+    assert page.input_value("#email") == "zoe@example.org"
 
-    page.fill("#email", "zoe@example.org")
     page.fill("#password", "a long password")
     page.click("input[type=submit]")
     assert page.inner_text("main").startswith("Questions and answers")
@@ -51,6 +54,35 @@ def test_sign_up_activate_and_log_in_in_a_browser(site, page, config):
     # The stylesheet loaded from the site itself: the button is the accent colour.
     colour = page.eval_on_selector(".bar button.link", "e => getComputedStyle(e).color")
     assert colour == "rgb(36, 84, 214)"
+
+    page.click(".bar a:has-text('Sessions')")
+    assert page.inner_text("h1") == "Your sessions" and "(this browser)" in page.inner_text("main")
+    page.click("button:has-text('Log out everywhere')")
+    assert "logged out everywhere" in page.inner_text(".flash")
+    page.goto(f"{site}/no-such-page")
+    assert page.inner_text("h1") == "Page not found"
+    assert refused == []
+
+
+def test_the_html_mail_fits_a_800_pixel_window_long_link_included(site, page, config):
+    from email import message_from_bytes
+    from email.policy import default
+
+    from spooler.envelope import parse_pickup
+
+    page.goto(f"{site}/account/register")
+    page.fill("#display_name", "Ann")
+    page.fill("#email", "a.rather.long.address.for.the.test@example.org")
+    page.fill("#password", "a long password")
+    page.fill("#confirm", "a long password")
+    page.click("text=Create account")
+    [raw] = pickup_messages(config)
+    content = parse_pickup(raw).content.replace(b"\r\n", b"\n")
+    html = message_from_bytes(content, policy=default).get_body(("html",)).get_content()
+    page.set_viewport_size({"width": 800, "height": 600})
+    page.goto("about:blank")  # a mail reader's page: not the site's, whose policy forbids inline style
+    page.set_content(html)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 800
 
 
 def test_a_form_with_mistakes_says_what_is_wrong(site, page, config):

@@ -18,7 +18,7 @@ import pytest
 
 from relay.sink import free_port
 from settings import parse_config
-from tests.webapp.conftest import link_in, pickup_messages, post_form
+from tests.webapp.conftest import choose_password, link_in, pickup_messages, post_form
 
 BINARIES = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
 pytestmark = pytest.mark.skipif(not BINARIES, reason="needs PostgreSQL's server binaries")
@@ -86,5 +86,5 @@ def test_accounts_work_on_postgresql(pg_app):
     assert "Welcome back, Pat" in client.get("/").get_data(as_text=True)
     post_form(client, "/account/reset", email="pat@example.org")
     link = link_in(pickup_messages(config)[-1], "reset")
-    assert post_form(client, link, password="another password", confirm="another password").status_code == 302
+    assert choose_password(client, link, "another password").status_code == 302
     assert client.get(link).status_code == 400  # used once

@@ -1,0 +1,31 @@
+"""create_app(): where the SQLite file goes and who may read it."""
+
+from __future__ import annotations
+
+import stat
+
+from flask_migrate import upgrade
+
+from webapp import create_app
+from webapp.extensions import db
+
+
+def test_the_sqlite_file_is_created_readable_by_its_owner_only(config, tmp_path):
+    app = create_app(config)
+    database = tmp_path / "var/site.db"
+    with app.app_context():
+        upgrade()
+        db.engine.dispose()
+    assert stat.S_IMODE(database.stat().st_mode) == 0o600
+    assert database.stat().st_size > 0  # a real database, made by the migrations
+
+
+def test_an_absolute_sqlite_path_is_created_readable_by_its_owner_only(config, tmp_path):
+    import dataclasses
+
+    database = tmp_path / "elsewhere/abs.db"
+    absolute = dataclasses.replace(config, webapp=dataclasses.replace(
+        config.webapp, database_url=f"sqlite:///{database}"))
+    app = create_app(absolute)
+    assert stat.S_IMODE(database.stat().st_mode) == 0o600
+    assert app.config["SQLALCHEMY_DATABASE_URI"] == f"sqlite:///{database}"

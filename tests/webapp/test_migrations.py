@@ -1,0 +1,44 @@
+"""The migrations go up and down on SQLite with members and sessions in the database."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask_migrate import downgrade, upgrade
+
+from tests.webapp.test_auth import activated_member, login
+from webapp.extensions import db
+
+USERS = "7bedc2d92142"   # 0001: users
+SESSIONS = "3f6c0a9d2b71"  # 0002: login sessions
+
+
+def columns(table: str) -> set[str]:
+    return {c["name"] for c in sa.inspect(db.engine).get_columns(table)}
+
+
+def test_login_sessions_migrate_down_and_up_again_keeping_the_members(app, client, config):
+    activated_member(client, config)
+    activated_member(client, config, email="bob@example.org")
+    login(client)
+    with app.app_context():
+        assert "session_token" not in columns("users") and "key_hash" in columns("login_sessions")
+        downgrade(revision=USERS)
+        tables = sa.inspect(db.engine).get_table_names()
+        assert "login_sessions" not in tables and "session_token" in columns("users")
+        tokens = db.session.execute(sa.text("SELECT session_token FROM users")).scalars().all()
+        assert len(tokens) == 2 and len(set(tokens)) == 2 and all(len(t) >= 32 for t in tokens)
+        upgrade(revision=SESSIONS)
+        emails = db.session.execute(sa.text("SELECT email FROM users ORDER BY id")).scalars().all()
+        assert emails == ["ann@example.org", "bob@example.org"]
+        assert "session_token" not in columns("users")
+        db.session.remove()
+    assert login(client).status_code == 302  # the site works on the upgraded schema
+
+
+def test_the_models_match_the_migrations(app):
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    with app.app_context(), db.engine.connect() as connection:
+        differences = compare_metadata(MigrationContext.configure(connection), db.metadata)
+    assert differences == []
