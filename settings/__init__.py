@@ -94,6 +94,9 @@ class WebappConfig:
     secret_key_file: Path = _key("path", "var/secret_key")   # made on first run if missing
     session_lifetime: float = _key("duration", "14d")         # a login ends this long after it began
     session_idle_timeout: float | None = _key("optional_duration", "")   # "" = no idle timeout
+    trusted_proxies: int = _key("whole", 0)          # reverse-proxy hops whose X-Forwarded-* count
+    ratelimit_storage: str = _key("str", "memory://")  # shared (redis://...) with several processes
+    failed_logins_per_hour: int = _key("count", 10)  # per account, then 429 until the hour is over
 
 
 @dataclass(frozen=True)

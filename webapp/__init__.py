@@ -13,6 +13,7 @@ from pathlib import Path
 
 from flask import Flask
 from sqlalchemy.engine import make_url
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from settings import Config, ConfigError, load_config
 from spooler.message import Address
@@ -51,6 +52,8 @@ def create_app(config: Config | None = None, overrides: dict | None = None) -> F
         REMEMBER_COOKIE_SAMESITE="Lax",
         REMEMBER_COOKIE_SECURE=secure,
         RATELIMIT_ENABLED=True,  # said each time: the limiter keeps the last app's choice
+        RATELIMIT_STORAGE_URI=web.ratelimit_storage,
+        FAILED_LOGINS_PER_HOUR=web.failed_logins_per_hour,
         RATELIMIT_HEADERS_ENABLED=True,
         PICKUP_RELAY_CONFIG=config,
     )
@@ -63,6 +66,9 @@ def create_app(config: Config | None = None, overrides: dict | None = None) -> F
     csrf.init_app(app)
     login_manager.init_app(app)
     limiter.init_app(app)
+    if web.trusted_proxies:  # the client's address (rate limits) from the proxies we were told of
+        hops = web.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
 
     from webapp import account, auth, cli, error_pages, main, session_store
     from webapp.security_headers import add_security_headers

@@ -136,8 +136,19 @@ def resend_activation():
     return render_template("auth/resend_activation.html", form=form)
 
 
+def _failed_logins() -> str:
+    return f"{current_app.config['FAILED_LOGINS_PER_HOUR']} per hour"
+
+
+def _login_failed(response) -> bool:
+    """A login POST that did not log in (the form again); a success is a redirect."""
+    return response.status_code == 200
+
+
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit(PER_CLIENT, exempt_when=_post_only)
+@limiter.limit(_failed_logins, key_func=lambda: "login-" + _address_key(), exempt_when=_post_only,
+               deduct_when=_login_failed)
 def login():
     if current_user.is_authenticated:
         return redirect(url_for("main.index"))
