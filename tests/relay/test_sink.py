@@ -159,7 +159,7 @@ def test_relay_sink_command_logs_each_message_and_stops_cleanly(tmp_path, signum
             client.sendmail("a@example.test", ["b@example.test", "c@example.test"], MESSAGE)
         wait_until(lambda: b"sink: from=" in out.read_bytes(), proc, "the message log line")
         proc.send_signal(signum)
-        assert proc.wait(timeout=5) == 0
+        assert proc.wait(timeout=30) == 0  # a loaded machine stops slower, never hangs
     finally:
         stop(proc)
     lines = out.read_text().splitlines()
