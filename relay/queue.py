@@ -214,7 +214,8 @@ class Queue:
     # -- claims -----------------------------------------------------------------------------
 
     def claim_from_pickup(self, name: str) -> Claimed | None:
-        """Take pickup/name into active/ under a new id; None if another relay took it first.
+        """Take pickup/name into active/ (keeping the writer's id, see _id_for); None if
+        another relay took it first.
 
         Raises Unclaimable for anything but a regular file with one name (nothing is
         followed or read), and OSError (EACCES) for a file the relay may not read.
