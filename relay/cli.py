@@ -194,9 +194,7 @@ def sink(ctx: click.Context, host: str | None, port: int | None, maildir: str | 
         context = server_context(tls_cert, tls_key) if tls_cert else None
     except (OSError, ssl.SSLError) as e:
         raise UsageFailure(f"cannot use --tls-cert {tls_cert} / --tls-key {tls_key}: {e}") from None
-    stop = []  # the handler only appends: a handler that takes a lock can deadlock the process
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda signum, _frame: stop.append(signum))
+    stop = _stop_on_signals()
     server = Sink(folder, host=host, port=port, on_message=lambda line: click.echo(f"sink: {line}"),
                   tls_context=context, implicit_tls=implicit_tls)
     try:
@@ -205,11 +203,7 @@ def sink(ctx: click.Context, host: str | None, port: int | None, maildir: str | 
         raise click.ClickException(f"cannot listen on {host}:{port}: {e}") from None
     mode = "" if context is None else ", implicit TLS" if implicit_tls else ", STARTTLS required"
     click.echo(f"sink: listening on {host}:{port}{mode}, storing in {folder}/new")
-    try:
-        while not stop:
-            time.sleep(0.2)
-    finally:
-        server.stop()
+    _serve_until(stop, server)
     click.echo("sink: stopped")
 
 
@@ -236,20 +230,32 @@ def inbox(ctx: click.Context, host: str | None, port: int | None, maildir: str |
     if not port:
         raise UsageFailure("the web inbox is off ([sink] web_port = 0): give --port, "
                            "or set [sink] web_port")
-    stop = []  # as in `relay sink`: the handler only appends
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda signum, _frame: stop.append(signum))
+    stop = _stop_on_signals()
     try:
         server = InboxServer(folder, host=host, port=port).start()
     except OSError as e:
         raise click.ClickException(f"cannot listen on {host}:{port}: {e.strerror or e}") from None
     click.echo(f"inbox: {server.url} shows {folder}/new")
+    _serve_until(stop, server)
+    click.echo("inbox: stopped")
+
+
+def _stop_on_signals() -> list[int]:
+    """A list Ctrl-C and SIGTERM append to; the handler only appends (one that takes a lock
+    the interrupted thread holds can deadlock the process)."""
+    stop: list[int] = []
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda signum, _frame: stop.append(signum))
+    return stop
+
+
+def _serve_until(stop: list[int], server) -> None:
+    """Let a started server run until a stop signal, then stop it."""
     try:
         while not stop:
             time.sleep(0.2)
     finally:
         server.stop()
-    click.echo("inbox: stopped")
 
 
 @main.command()
