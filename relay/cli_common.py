@@ -29,11 +29,6 @@ def config_option() -> click.Option:
                         expose_value=False, is_eager=True, callback=remember, help=CONFIG_HELP)
 
 
-def config_source(config: Config) -> str:
-    """What `relay` commands say about where their settings came from."""
-    return str(config.path.resolve()) if config.path else "embedded defaults (no config.toml here)"
-
-
 class UsageFailure(click.ClickException):
     exit_code = EXIT_USAGE
 

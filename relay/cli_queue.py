@@ -1,8 +1,9 @@
 """The sysadmin's queue commands: status, list, show, retry, hold, release, delete, requeue-badmail.
 
-Thin: each parses, calls relay.report (to look) or relay.queue (to move, with
-the same lock-then-rename protocol as the daemon), and prints a table or one
-JSON document. A message a running relay holds in active/ is reported busy.
+Thin: each parses, calls relay.admin (the status report and its problem rules,
+selections and moves, shared with any other front end) or relay.report (rows and
+one message), and prints a table or one JSON document. A message a running relay
+holds in active/ is reported busy.
 """
 
 from __future__ import annotations
@@ -13,20 +14,18 @@ import time
 
 import click
 
+from relay.admin import MOVES, apply_move, config_source, select, status_report
 from relay.cli_common import (
     EXIT_PROBLEM,
     act_as_queue_owner,
     config_of,
-    config_source,
     human_age,
     printable_lines,
     shorten,
     table,
 )
-from relay.diskspace import disk_space
-from relay.pidfile import running_relays, wake_relays
-from relay.queue import ACTIVE, BADMAIL, DEFERRED, HOLD, SENT, AdminError, Queue
-from relay.report import STATUS_FOLDERS, folder_totals, message_detail, message_rows
+from relay.queue import ACTIVE, BADMAIL, DEFERRED, HOLD, SENT, Queue
+from relay.report import message_detail, message_rows
 from settings.units import format_size, parse_duration
 
 
@@ -60,70 +59,31 @@ def status(ctx: click.Context, as_json: bool, warn_age: float, no_smarthost: boo
     nearly full (under 5% or 100 MB free, whichever is larger).
     Usable as a monitoring check.
     """
-    from relay.deliver import SmtpConnection
-
     config = config_of(ctx)
-    queue = _queue(ctx)
-    now = time.time()
-    folders = {f: folder_totals(queue, f, now) for f in STATUS_FOLDERS}
-    relays, stale = running_relays(config.relay.queue_dir)
-    host = config.relay.smarthost
-    if no_smarthost:
-        reachable, detail = None, "not checked"
-    else:
-        probe = SmtpConnection.check(host, max_timeout=5.0)
-        reachable, detail = probe.ok, probe.detail
-    problems = [f"{what} {path} does not exist: is this the right config? (config: {config_source(config)})"
-                for what, path in (("pickup folder", config.pickup.dir),
-                                   ("queue folder", config.relay.queue_dir)) if not path.is_dir()]
-    if reachable is False:
-        problems.append(f"smart host {'unreachable' if probe.unreachable else 'not usable'}: {detail}")
-    badmail = folders[BADMAIL]
-    if badmail.count:
-        recent = queue.badmail_since(now - 3600)
-        problems.append(f"badmail holds {badmail.count} message(s), {recent} new in the last hour: "
-                        "see `relay list --folder badmail`")
-    oldest = folders[DEFERRED].oldest_age
-    if oldest is not None and oldest > warn_age:
-        problems.append(f"oldest deferred message is {human_age(oldest)} old (over {human_age(warn_age)})")
-    if stale:
-        problems.append(f"cleared {stale} stale pid file(s) of relays that did not stop cleanly")
-    space = disk_space(config.pickup.dir)
-    if space is not None and space.low:
-        problems.append(f"pickup filesystem nearly full: {space.warning()}; when it is full a `cp` "
-                        "into pickup is cut short: free space (`relay check` says where)")
-
+    report = status_report(config, _queue(ctx), warn_age=warn_age, probe_smarthost=not no_smarthost)
     if as_json:
-        click.echo(json.dumps({
-            "config": config_source(config),
-            "folders": {f: t.__dict__ for f, t in folders.items()},
-            "smarthost": {"host": host.host, "port": host.port, "reachable": reachable,
-                          "detail": detail},
-            "relays": [{"pid": r.pid, "host": r.host, "started": r.started, "uptime": r.uptime,
-                        "supervisor": r.supervisor} for r in relays],
-            "disk": space.to_json() if space is not None else None,
-            "problems": problems,
-        }, indent=2))
+        click.echo(json.dumps(report.to_json(), indent=2))
     else:
         rows = [[f, str(t.count), format_size(t.bytes), human_age(t.oldest_age)]
-                for f, t in folders.items()]
-        click.echo(f"config: {config_source(config)}\n")
+                for f, t in report.folders.items()]
+        click.echo(f"config: {report.config}\n")
         click.echo(table(["folder", "messages", "size", "oldest"], rows, right={1, 2, 3}))
-        state = {True: "reachable", False: "NOT USABLE", None: "not checked"}[reachable]
-        if reachable is False and probe.unreachable:
+        host = report.smarthost
+        state = {True: "reachable", False: "NOT USABLE", None: "not checked"}[host.reachable]
+        if host.reachable is False and host.unreachable:
             state = "UNREACHABLE"
         click.echo(f"\nsmart host {host.host}:{host.port}: {state}"
-                   + (f" ({detail})" if reachable is not None else ""))
-        if relays:
-            for line in running_lines(relays):
+                   + (f" ({host.detail})" if host.reachable is not None else ""))
+        if report.relays:
+            for line in running_lines(report.relays):
                 click.echo(f"relay running: {line}")
         else:
             click.echo("relay running: none")
-        if problems:
+        if report.problems:
             click.echo("\nneeds attention:")
-            for p in problems:
+            for p in report.problems:
                 click.echo(f"  - {p}")
-    if problems:
+    if report.problems:
         sys.exit(EXIT_PROBLEM)
 
 
@@ -220,29 +180,25 @@ def _check_ids(ids: tuple[str, ...], all_: bool, filters: dict) -> None:
         raise click.UsageError("--sender, --recipient and --older-than go with --all")
 
 
-def _apply(ctx: click.Context, ids: tuple[str, ...], all_: bool, folder: str, verb: str,
-           action, **filters) -> int:
-    """Run `action(queue, id)` for each id (or every message in folder with --all), report
-    each, and return how many failed (the caller exits 1 after any follow-up)."""
+def _apply(ctx: click.Context, ids: tuple[str, ...], all_: bool, move: str, filters: dict,
+           folder: str | None = None) -> None:
+    """Run relay.admin's `move` on each id (or, with --all, every match in its folder), print
+    each result, and exit 1 if any failed."""
     _check_ids(ids, all_, filters)
     queue = _queue(ctx)
     if all_:
-        ids = tuple(r.id for r in message_rows(queue, (folder,), **filters))
+        folder = folder or MOVES[move].folder
+        ids = tuple(select(queue, folder, **filters))
         if not ids:
             click.echo(f"nothing to do: no matching message in {folder}/")
-    failed = 0
-    for queue_id in ids:
-        try:
-            new_id = action(queue, queue_id)  # requeue-badmail gives the message a new id
-            click.echo(f"{verb}: {queue_id}" + (f" -> {new_id}" if new_id else ""))
-        except AdminError as e:
-            failed += 1
-            click.echo(f"not {verb}: {e}", err=True)
-    return failed
-
-
-def _finish(failed: int) -> None:
-    if failed:
+    done = MOVES[move].done
+    results = apply_move(queue, move, ids)
+    for r in results:
+        if r.ok:
+            click.echo(f"{done}: {r.id}" + (f" -> {r.new_id}" if r.new_id else ""))
+        else:
+            click.echo(f"not {done}: {r.error}", err=True)
+    if not all(r.ok for r in results):
         sys.exit(EXIT_PROBLEM)
 
 
@@ -266,10 +222,7 @@ def _with_filters(func):
 @click.pass_context
 def retry(ctx: click.Context, ids: tuple[str, ...], all_: bool, **filters) -> None:
     """Make deferred messages due now (like `postqueue -f`, `postqueue -i ID`)."""
-    failed = _apply(ctx, ids, all_, DEFERRED, "due now",
-                    lambda q, i: q.admin_move(i, (DEFERRED,), DEFERRED, due_now=True), **filters)
-    wake_relays(config_of(ctx).relay.queue_dir)
-    _finish(failed)
+    _apply(ctx, ids, all_, "retry", filters)
 
 
 @click.command()
@@ -279,8 +232,7 @@ def retry(ctx: click.Context, ids: tuple[str, ...], all_: bool, **filters) -> No
 @click.pass_context
 def hold(ctx: click.Context, ids: tuple[str, ...], all_: bool, **filters) -> None:
     """Keep messages in hold/, never sent until released (like `postsuper -h`)."""
-    _finish(_apply(ctx, ids, all_, DEFERRED, "held",
-                   lambda q, i: q.admin_move(i, (DEFERRED, ACTIVE), HOLD), **filters))
+    _apply(ctx, ids, all_, "hold", filters)
 
 
 @click.command()
@@ -290,10 +242,7 @@ def hold(ctx: click.Context, ids: tuple[str, ...], all_: bool, **filters) -> Non
 @click.pass_context
 def release(ctx: click.Context, ids: tuple[str, ...], all_: bool, **filters) -> None:
     """Return held messages to deferred/, due now (like `postsuper -H`)."""
-    failed = _apply(ctx, ids, all_, HOLD, "released",
-                    lambda q, i: q.admin_move(i, (HOLD,), DEFERRED, due_now=True), **filters)
-    wake_relays(config_of(ctx).relay.queue_dir)
-    _finish(failed)
+    _apply(ctx, ids, all_, "release", filters)
 
 
 @click.command()
@@ -312,7 +261,7 @@ def delete(ctx: click.Context, ids: tuple[str, ...], all_: bool, folder: str, ye
         what = f"every matching message in {folder}/" if all_ else f"{len(ids)} message(s)"
         if not click.confirm(f"Delete {what}? This cannot be undone", default=False):
             raise click.Abort()
-    _finish(_apply(ctx, ids, all_, folder, "deleted", lambda q, i: q.delete(i), **filters))
+    _apply(ctx, ids, all_, "delete", filters, folder)
 
 
 @click.command(name="requeue-badmail")
@@ -323,9 +272,7 @@ def delete(ctx: click.Context, ids: tuple[str, ...], all_: bool, folder: str, ye
 def requeue_badmail(ctx: click.Context, ids: tuple[str, ...], all_: bool, **filters) -> None:
     """Give badmail messages another chance (like `postsuper -r`): a new id in deferred/,
     due now, a fresh lifetime, sent only to the recipients that did not get it."""
-    failed = _apply(ctx, ids, all_, BADMAIL, "requeued", lambda q, i: q.requeue_badmail(i), **filters)
-    wake_relays(config_of(ctx).relay.queue_dir)
-    _finish(failed)
+    _apply(ctx, ids, all_, "requeue-badmail", filters)
 
 
 COMMANDS = [status, list_, show, retry, hold, release, delete, requeue_badmail]

@@ -1,0 +1,150 @@
+"""What an admin can see of the queue and do to it: the one implementation behind every front end.
+
+status_report() gathers the folders' totals, the smart host's answer, the running
+relays and the pickup filesystem's space, and decides what needs a human (the
+problem rules: a missing folder, a host that does not answer or refuses, badmail,
+an old deferral, stale pid files, a nearly full disk). select() names the messages
+an `--all` with filters means; apply_move() runs one of MOVES on each id, returns
+a result per id and wakes the relays when the move made mail due. Uses the queue's
+lock-then-rename moves, so it is safe beside running relays. No click and no
+printing here: the `relay` commands (relay/cli_queue.py) only parse and format.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from relay.diskspace import DiskSpace, disk_space
+from relay.pidfile import RelayProcess, running_relays, wake_relays
+from relay.queue import ACTIVE, BADMAIL, DEFERRED, HOLD, AdminError, Queue
+from relay.report import STATUS_FOLDERS, FolderTotals, folder_totals, message_rows
+from settings import Config
+from settings.units import format_duration
+
+STATUS_PROBE_TIMEOUT = 5.0   # a status check waits at most this long for the smart host
+
+
+@dataclass
+class SmartHostState:
+    host: str
+    port: int
+    reachable: bool | None      # None: not checked
+    detail: str
+    unreachable: bool = False   # False with reachable False: it answered, but refused us
+
+
+@dataclass
+class StatusReport:
+    config: str
+    folders: dict[str, FolderTotals]
+    smarthost: SmartHostState
+    relays: list[RelayProcess]
+    disk: DiskSpace | None
+    problems: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        return {
+            "config": self.config,
+            "folders": {f: t.__dict__ for f, t in self.folders.items()},
+            "smarthost": {"host": self.smarthost.host, "port": self.smarthost.port,
+                          "reachable": self.smarthost.reachable, "detail": self.smarthost.detail},
+            "relays": [{"pid": r.pid, "host": r.host, "started": r.started, "uptime": r.uptime,
+                        "supervisor": r.supervisor} for r in self.relays],
+            "disk": self.disk.to_json() if self.disk is not None else None,
+            "problems": self.problems,
+        }
+
+
+def config_source(config: Config) -> str:
+    """Where a command's settings came from, as every front end says it."""
+    return str(config.path.resolve()) if config.path else "embedded defaults (no config.toml here)"
+
+
+def status_report(config: Config, queue: Queue, *, warn_age: float, probe_smarthost: bool = True,
+                  now: float | None = None) -> StatusReport:
+    """The queue as a monitor sees it; `problems` lists what needs a human (empty: all well)."""
+    from relay.deliver import SmtpConnection
+
+    now = time.time() if now is None else now
+    folders = {f: folder_totals(queue, f, now) for f in STATUS_FOLDERS}
+    relays, stale = running_relays(config.relay.queue_dir)
+    host = config.relay.smarthost
+    smarthost = SmartHostState(host.host, host.port, None, "not checked")
+    if probe_smarthost:
+        probe = SmtpConnection.check(host, max_timeout=STATUS_PROBE_TIMEOUT)
+        smarthost = SmartHostState(host.host, host.port, probe.ok, probe.detail, probe.unreachable)
+    report = StatusReport(config_source(config), folders, smarthost, relays,
+                          disk_space(config.pickup.dir))
+    problems = report.problems
+    for what, path in (("pickup folder", config.pickup.dir), ("queue folder", config.relay.queue_dir)):
+        if not path.is_dir():
+            problems.append(f"{what} {path} does not exist: is this the right config? "
+                            f"(config: {report.config})")
+    if smarthost.reachable is False:
+        state = "unreachable" if smarthost.unreachable else "not usable"
+        problems.append(f"smart host {state}: {smarthost.detail}")
+    badmail = folders[BADMAIL]
+    if badmail.count:
+        recent = queue.badmail_since(now - 3600)
+        problems.append(f"badmail holds {badmail.count} message(s), {recent} new in the last hour: "
+                        "see `relay list --folder badmail`")
+    oldest = folders[DEFERRED].oldest_age
+    if oldest is not None and oldest > warn_age:
+        problems.append(f"oldest deferred message is {format_duration(oldest)} old "
+                        f"(over {format_duration(warn_age)})")
+    if stale:
+        problems.append(f"cleared {stale} stale pid file(s) of relays that did not stop cleanly")
+    if report.disk is not None and report.disk.low:
+        problems.append(f"pickup filesystem nearly full: {report.disk.warning()}; when it is full a "
+                        "`cp` into pickup is cut short: free space (`relay check` says where)")
+    return report
+
+
+@dataclass(frozen=True)
+class Move:
+    done: str                                 # what a moved message is, for reports ("held")
+    folder: str                               # where "all of them" are looked for
+    run: Callable[[Queue, str], str | None]   # returns a new id when the move gives one
+    wakes: bool                               # makes mail due: tell the relays to look now
+
+
+MOVES = {
+    "retry": Move("due now", DEFERRED,
+                  lambda q, i: q.admin_move(i, (DEFERRED,), DEFERRED, due_now=True), True),
+    "hold": Move("held", DEFERRED, lambda q, i: q.admin_move(i, (DEFERRED, ACTIVE), HOLD), False),
+    "release": Move("released", HOLD,
+                    lambda q, i: q.admin_move(i, (HOLD,), DEFERRED, due_now=True), True),
+    "delete": Move("deleted", DEFERRED, lambda q, i: q.delete(i), False),
+    "requeue-badmail": Move("requeued", BADMAIL, lambda q, i: q.requeue_badmail(i), True),
+}
+
+
+@dataclass(frozen=True)
+class MoveResult:
+    id: str
+    ok: bool
+    new_id: str | None = None   # requeue-badmail gives the message a new id
+    error: str = ""
+
+
+def select(queue: Queue, folder: str, *, sender: str | None = None, recipient: str | None = None,
+           older_than: float | None = None) -> list[str]:
+    """The ids of every message in folder that the filters match, oldest first."""
+    return [r.id for r in message_rows(queue, (folder,), sender=sender, recipient=recipient,
+                                       older_than=older_than)]
+
+
+def apply_move(queue: Queue, move: str, ids: list[str] | tuple[str, ...]) -> list[MoveResult]:
+    """Run MOVES[move] on each id; one result each. Wakes the relays when mail became due."""
+    action = MOVES[move]
+    results = []
+    for queue_id in ids:
+        try:
+            results.append(MoveResult(queue_id, True, action.run(queue, queue_id)))
+        except AdminError as e:
+            results.append(MoveResult(queue_id, False, error=str(e)))
+    if action.wakes:
+        wake_relays(queue.root)
+    return results
