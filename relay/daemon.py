@@ -27,6 +27,7 @@ from collections import Counter, deque
 
 from relay.deliver import DeliveryResult, Outcome, SmtpConnection
 from relay.fate import GONE, Fate, decide, unsendable
+from relay.feedback import FeedbackFile, failed_recipients, message_id_of
 from relay.logsetup import reopen_log_files
 from relay.metrics import RelayMetrics
 from relay.queue import (
@@ -81,6 +82,7 @@ class Relay:
         self.metrics_address: tuple[str, int] | None = None
         limit = relay.smarthost.rate_limit
         self.limiter = RateLimiter(limit) if limit else None
+        self.feedback = FeedbackFile(relay.feedback_file)
         self._next_badmail_sweep = 0.0
         # Set by signal handlers: plain stores, no locks (a handler that takes a lock the
         # interrupted main thread holds deadlocks the process). run() polls them.
@@ -374,12 +376,27 @@ class Relay:
         history.attempts.append(Attempt(now, _first_code(result), _summary_reply(result),
                                         recipients, fate.charged))
         self._log_attempt(claimed, message.sender, result, len(history.attempts))
-        return self._apply(claimed, history, fate, "refused", message.sender)
+        return self._apply(claimed, history, fate, "refused", message.sender,
+                           message_id_of(message.content))
 
     def _apply(self, claimed: Claimed, history: History, fate: Fate, badmail_class: str,
-               sender: str | None = None) -> Outcome:
-        """Carry out a Fate: the one queue move and the counters that go with it."""
+               sender: str | None = None, message_id: str = "") -> Outcome:
+        """Carry out a Fate: the one queue move, the counters, and the feedback lines for the
+        recipients it failed for good (written after the move, so a failed move repeats
+        the attempt, not the line)."""
+        failed = failed_recipients(claimed.queue_id, message_id, fate, history, time.time()) \
+            if sender is not None else []
         history.refused.extend(fate.refused)
+        outcome = self._move(claimed, history, fate, badmail_class, sender)
+        try:
+            self.feedback.append(failed)
+        except OSError as e:
+            log.error("%s: cannot write the feedback file %s (%s): the refusal is in the "
+                      "message's history", claimed.queue_id, self.feedback.path, e.strerror or e)
+        return outcome
+
+    def _move(self, claimed: Claimed, history: History, fate: Fate, badmail_class: str,
+              sender: str | None) -> Outcome:
         if fate.destination == DEFERRED:
             history.recipients_left = list(fate.recipients_left)
             lost = self.queue.defer(claimed, history, fate.next_attempt)

@@ -72,6 +72,7 @@ class RelayConfig:
     archive: bool = _key("bool", False)
     badmail_max_age: float = _key("duration", "30d")
     metrics_listen: str = _key("str", "")
+    feedback_file: Path | None = _key("optional_path", "")   # JSON line per recipient failed for good
     log_level: str = _key("choice", "info", choices=("debug", "info", "warning", "error"))
     log_file: Path | None = _key("optional_path", "")
     smarthost: SmartHostConfig = field(default_factory=SmartHostConfig)
