@@ -101,7 +101,7 @@ class DkimSigner:
             return Signed(message, None, "no [relay.dkim] configured")
         try:
             signer = dkim.DKIM(message.content, logger=_quiet, linesep=b"\r\n")
-        except dkim.DKIMException as e:
+        except Exception as e:   # as below: a message that cannot be signed is deferred
             raise SigningFailed(f"DKIM: dkimpy cannot read the message: {e}") from None
         domains = _from_domains(signer.headers)
         if not domains:
@@ -122,7 +122,7 @@ class DkimSigner:
                                     key.private, signature_algorithm=key.config.algorithm.encode(),
                                     canonicalize=(b"relaxed", b"relaxed"),
                                     include_headers=[h.encode() for h in include])
-        except (dkim.DKIMException, ValueError) as e:
+        except Exception as e:   # dkimpy's errors and any it did not foresee: never sent unsigned
             raise SigningFailed(f"DKIM: cannot sign for {key.config.domain}: {e}") from None
         return Signed(dataclasses.replace(message, content=signature + message.content),
                       key.config.domain)
