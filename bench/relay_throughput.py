@@ -13,6 +13,9 @@ Cases: relay -> `relay sink` (aiosmtpd + Maildir, ~1 ms of CPU a message: above 
 measures the sink); with --starttls also relay -> `relay sink --tls-cert` over STARTTLS (a CA
 and certificate made with trustme in the work folder, [relay.smarthost] ca_file pointing at
 it, so the certificate is verified) and the STARTTLS/plaintext ratio of msgs/s;
+with --dkim also each plaintext relay case with DKIM signing on ([relay.dkim] for the messages'
+From domain, a 2048-bit RSA key made in the work folder) and the DKIM/unsigned ratio of msgs/s
+and drain/s;
 relay -> /usr/sbin/smtp-sink -c (Postfix's C sink; skipped if missing);
 postfix -> smtp-sink, the peer anchor: a private Postfix instance (config, queue and log in the
 work folder, no listener) whose maildrop is filled by `sendmail -C` while it is stopped, then
@@ -20,7 +23,7 @@ work folder, no listener) whose maildrop is filled by `sendmail -C` while it is 
 master and its children. Arrivals are counted from the sinks' stdout by a thread (no polling).
 
 Run:  .venv/bin/python bench/relay_throughput.py [-n 10000] [--connections 4] [--processes 0]
-          [--dir /dev/shm] [--sink relay|smtp-sink|postfix|all] [--starttls] [--json]
+          [--dir /dev/shm] [--sink relay|smtp-sink|postfix|all] [--starttls] [--dkim] [--json]
       (the postfix case needs root; --json: the figures as one JSON line at the end)
 Each case works in a fresh DIR/bench-relay-XXXX (default DIR ./var), removed at the end. The
 root fs here is ext4 without a journal (file creation slows after thousands of files): compare
@@ -98,6 +101,18 @@ def stop(proc: subprocess.Popen | None, grace: float = 20.0) -> None:
             proc.wait(timeout=10)
 
 
+def make_dkim_key(work: Path) -> None:
+    """dkim.key: a 2048-bit RSA key in PKCS#8 PEM, mode 0600, in the work folder."""
+    from cryptography.hazmat.primitives import serialization  # a test dependency
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    pem = rsa.generate_private_key(public_exponent=65537, key_size=2048).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    fd = os.open(work / "dkim.key", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with open(fd, "wb") as f:
+        f.write(pem)
+
+
 def make_certificate(work: Path) -> None:
     """ca.pem, and cert.pem + key.pem for 127.0.0.1 signed by it, in the work folder."""
     import trustme  # a test dependency: only the STARTTLS case needs it
@@ -112,13 +127,16 @@ def make_certificate(work: Path) -> None:
 class RelayRun:
     """`relay run` on the work folder's pickup, relaying to the sink's port (over STARTTLS if `tls`)."""
 
-    def __init__(self, work: Path, port: int, connections: int, processes: int, tls: bool = False):
+    def __init__(self, work: Path, port: int, connections: int, processes: int, tls: bool = False,
+                 dkim: bool = False):
         self.work, self.proc, self.log = work, None, work / "relay.log"
         starttls = 'tls = "starttls"\nca_file = "ca.pem"\n' if tls else ""
+        signing = ('\n[relay.dkim]\ndomain = "example.test"\nselector = "bench"\n'
+                   'key_file = "dkim.key"\n') if dkim else ""
         (work / "config.toml").write_text(
             f'[pickup]\ndir = "pickup"\n\n[relay]\nqueue_dir = "queue"\nconnections = {connections}\n'
             f'processes = {processes}\nlog_level = "warning"\n\n'
-            f'[relay.smarthost]\nhost = "127.0.0.1"\nport = {port}\n{starttls}')
+            f'[relay.smarthost]\nhost = "127.0.0.1"\nport = {port}\n{starttls}{signing}')
         (work / "pickup").mkdir()
         self.writer = PickupWriter(work / "pickup", durable=False)
 
@@ -156,7 +174,8 @@ class RelayRun:
 class PostfixRun(RelayRun):
     """A private Postfix instance (config, queue and log in the work folder)."""
 
-    def __init__(self, work: Path, port: int, connections: int, processes: int, tls: bool = False):
+    def __init__(self, work: Path, port: int, connections: int, processes: int, tls: bool = False,
+                 dkim: bool = False):
         self.work, self.etc, self.spool, self.log = work, work / "etc", work / "spool", work / "postfix.log"
         work.chmod(0o755)   # the postfix user must reach its queue
         for folder in (self.etc, self.spool, work / "data"):
@@ -273,9 +292,9 @@ class Sink:
 
 
 def run_case(mta: str, sink_kind: str, parent: Path, n: int, connections: int, processes: int,
-             tls: bool = False) -> dict:
+             tls: bool = False, dkim: bool = False) -> dict:
     work = Path(tempfile.mkdtemp(prefix="bench-relay-", dir=parent))
-    label, relay, sink = case_label(mta, sink_kind, tls), None, None
+    label, relay, sink = case_label(mta, sink_kind, tls, dkim), None, None
 
     def why() -> str:
         return (f"relay running: {relay.alive()}, sink exit code {sink.proc.poll()}, sink stderr "
@@ -285,7 +304,10 @@ def run_case(mta: str, sink_kind: str, parent: Path, n: int, connections: int, p
         port = free_port()
         if tls:
             make_certificate(work)
-        relay = (PostfixRun if mta == "postfix" else RelayRun)(work, port, connections, processes, tls)
+        if dkim:
+            make_dkim_key(work)
+        relay = (PostfixRun if mta == "postfix" else RelayRun)(work, port, connections, processes, tls,
+                                                               dkim)
         began = time.monotonic()
         relay.fill(n)
         print(f"  [{label}] {n:,} messages put in its pickup in {time.monotonic() - began:.1f}s")
@@ -311,6 +333,11 @@ def run_case(mta: str, sink_kind: str, parent: Path, n: int, connections: int, p
         relay.stop()
         stop(sink.proc)
         stored = len(os.listdir(work / "sink" / "new")) if sink_kind == "relay" else sink.count
+        if dkim and sink_kind == "relay":   # the figures count only if the mail was really signed
+            unsigned = [f for f in os.listdir(work / "sink" / "new")   # under the sink's X-Envelope lines
+                        if b"\nDKIM-Signature: v=1;" not in (work / "sink" / "new" / f).read_bytes()]
+            if unsigned:
+                raise BenchError(f"{len(unsigned):,} messages arrived without a DKIM signature")
         if stored != n + LATENCY_SAMPLES:
             print(f"  [{label}] WARNING: the sink holds {stored:,} messages, not {n + LATENCY_SAMPLES:,}")
         return {"case": label, "rate": n / seconds, "steady": steady, "seconds": seconds, "rss": rss,
@@ -323,8 +350,8 @@ def run_case(mta: str, sink_kind: str, parent: Path, n: int, connections: int, p
         shutil.rmtree(work, ignore_errors=True)
 
 
-def case_label(mta: str, sink_kind: str, tls: bool = False) -> str:
-    return f"{mta} -> {sink_kind}" + (" (STARTTLS)" if tls else "")
+def case_label(mta: str, sink_kind: str, tls: bool = False, dkim: bool = False) -> str:
+    return f"{mta} -> {sink_kind}" + (" (STARTTLS)" if tls else "") + (" (DKIM)" if dkim else "")
 
 
 def filesystem_of(path: str) -> str:
@@ -349,6 +376,8 @@ def main() -> None:
                         help="postfix: Postfix relaying to smtp-sink; all: every case (default)")
     parser.add_argument("--starttls", action="store_true",
                         help="also relay -> relay sink over STARTTLS (verified), and its ratio to plaintext")
+    parser.add_argument("--dkim", action="store_true",
+                        help="also each relay case with DKIM signing on, and its ratio to unsigned")
     parser.add_argument("--json", action="store_true", help="end with the figures as one JSON line")
     args = parser.parse_args()
     if not 1 <= args.n <= 1_000_000 or not 1 <= args.connections <= 1000 or not 0 <= args.processes <= 64:
@@ -358,20 +387,24 @@ def main() -> None:
     parent = Path(os.path.abspath(args.dir or "var"))
     made_parent = not parent.exists()
     parent.mkdir(parents=True, exist_ok=True)
-    cases = {"relay": [("relay", "relay", False)], "smtp-sink": [("relay", "smtp-sink", False)],
-             "postfix": [("postfix", "smtp-sink", False)]}
+    cases = {"relay": [("relay", "relay", False, False)],
+             "smtp-sink": [("relay", "smtp-sink", False, False)],
+             "postfix": [("postfix", "smtp-sink", False, False)]}
     cases = sum(cases.values(), []) if args.sink == "all" else cases[args.sink]
     if args.starttls:
-        cases.insert(cases.index(("relay", "relay", False)) + 1 if args.sink in ("relay", "all") else 0,
-                     ("relay", "relay", True))
+        cases.insert(cases.index(("relay", "relay", False, False)) + 1 if args.sink in ("relay", "all")
+                     else 0, ("relay", "relay", True, False))
+    if args.dkim:   # each plaintext relay case followed by the same case signed
+        cases = [c for case in cases
+                 for c in ([case, (*case[:3], True)] if case[0] == "relay" and not case[2] else [case])]
     print(f"work folder under {parent}: {filesystem_of(str(parent))}")
     print(f"N = {args.n:,} messages of ~{len(message(0).content):,} bytes, "
           f"connections = {args.connections}, processes = {args.processes or 'one per CPU'}, "
           f"CPUs = {os.cpu_count()}")
     results, failed = [], False
     try:
-        for mta, sink_kind, tls in cases:
-            label = case_label(mta, sink_kind, tls)
+        for mta, sink_kind, tls, dkim in cases:
+            label = case_label(mta, sink_kind, tls, dkim)
             if sink_kind == "smtp-sink" and not os.access(SMTP_SINK, os.X_OK):
                 print(f"  [{label}] SKIPPED: {SMTP_SINK} is not installed "
                       "(apt-get install postfix, debconf answer 'No configuration')")
@@ -380,7 +413,7 @@ def main() -> None:
             else:
                 try:
                     results.append(run_case(mta, sink_kind, parent, args.n, args.connections,
-                                            args.processes, tls))
+                                            args.processes, tls, dkim))
                 except (BenchError, OSError, subprocess.SubprocessError) as e:
                     failed = True
                     print(f"  [{label}] FAILED: {e}")
@@ -388,20 +421,24 @@ def main() -> None:
         if made_parent:
             with contextlib.suppress(OSError):
                 parent.rmdir()
-    print(f"\n{'case':<26} {'msgs/s':>7} {'drain/s':>8} {'seconds':>8} {'peak RSS MB':>12} "
+    print(f"\n{'case':<33} {'msgs/s':>7} {'drain/s':>8} {'seconds':>8} {'peak RSS MB':>12} "
           f"{'idle latency median/max ms':>27}")
     for r in results:
         latency = f"{r['median']:.1f} / {r['max']:.1f}"
-        print(f"{r['case']:<26} {r['rate']:>7,.0f} {r['steady']:>8,.0f} {r['seconds']:>8.2f} "
+        print(f"{r['case']:<33} {r['rate']:>7,.0f} {r['steady']:>8,.0f} {r['seconds']:>8.2f} "
               f"{r['rss']:>12.1f} {latency:>27}")
     print("msgs/s: from starting the process to the last arrival; drain/s: first to last arrival")
     ratio = starttls_ratio(results)
     if ratio is not None:
         print(f"STARTTLS / plaintext (relay -> relay sink): msgs/s {ratio['rate']:.2f}x, "
               f"drain/s {ratio['steady']:.2f}x")
+    dkim_ratios = dkim_ratio(results)
+    for sink_kind, r in dkim_ratios.items():
+        print(f"DKIM / unsigned (relay -> {sink_kind}): msgs/s {r['rate']:.2f}x, drain/s {r['steady']:.2f}x")
     if args.json:
         print(json.dumps({"n": args.n, "connections": args.connections, "processes": args.processes,
-                          "cases": results, "starttls_ratio": ratio}))
+                          "cases": results, "starttls_ratio": ratio,
+                          "dkim_ratio": dkim_ratios or None}))
     sys.exit(1 if failed else 0)
 
 
@@ -412,6 +449,18 @@ def starttls_ratio(results: list[dict]) -> dict | None:
     if plain is None or tls is None:
         return None
     return {key: tls[key] / plain[key] for key in ("rate", "steady")}
+
+
+def dkim_ratio(results: list[dict]) -> dict[str, dict]:
+    """Signed figures over unsigned ones, per sink, for the relay cases where both ran."""
+    by_case = {r["case"]: r for r in results}
+    ratios = {}
+    for sink_kind in ("relay", "smtp-sink"):
+        plain = by_case.get(case_label("relay", sink_kind))
+        signed = by_case.get(case_label("relay", sink_kind, dkim=True))
+        if plain is not None and signed is not None:
+            ratios[sink_kind] = {key: signed[key] / plain[key] for key in ("rate", "steady")}
+    return ratios
 
 
 if __name__ == "__main__":

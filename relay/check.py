@@ -4,7 +4,9 @@ space, smart host.
 Each check says ok, a warning, or what is wrong and how to fix it. Reads the
 config, stats and test-writes the folders (a hidden file, removed at once), and
 talks EHLO (and STARTTLS/AUTH when configured) to the smart host, reporting the
-TLS protocol and certificate it saw. Creates nothing else. Warnings do not fail.
+TLS protocol and certificate it saw. Reads each [relay.dkim] key_file as the
+daemon does (owner-only mode, a usable key) and prints the DNS TXT record to
+publish for it. Creates nothing else. Warnings do not fail.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from relay.credentials import CredentialsError, smarthost_password
 from relay.deliver import SmtpConnection
 from relay.diskspace import ADVICE, disk_space
 from relay.queue import FOLDERS, Queue
+from relay.signing import DkimSetupError, load_key
 from relay.tls import weak_settings
 from settings import Config, SmartHostConfig
 
@@ -54,6 +57,7 @@ def run_checks(config: Config, smarthost: bool = True) -> list[CheckResult]:
         results.append(CheckResult("disk space", True, space.warning() or space.describe(),
                                    ADVICE if space.low else "", warn=space.low))
     results += folder_modes(config)
+    results += dkim_checks(config)
     results += _smarthost_checks(config.relay.smarthost, smarthost)
     return results
 
@@ -81,6 +85,22 @@ def _smarthost_checks(host: SmartHostConfig, connect: bool) -> list[CheckResult]
         results.append(CheckResult("smart host TLS", True, str(cert), warn=cert.expires_soon,
                                    fix="have the smart host's certificate renewed before it expires: "
                                        "deliveries stop when it does" if cert.expires_soon else ""))
+    return results
+
+
+def dkim_checks(config: Config) -> list[CheckResult]:
+    """Each [relay.dkim] key: usable and private to the relay, and the TXT record to publish."""
+    results = []
+    for dkim in config.relay.dkim:
+        name = f"DKIM key for {dkim.domain}"
+        try:
+            key = load_key(dkim)
+        except DkimSetupError as e:
+            results.append(CheckResult(name, False, str(e)))   # says the fix; `relay run` refuses
+            continue
+        results.append(CheckResult(name, True, key.describe()))
+        results.append(CheckResult(f"DKIM DNS record for {dkim.domain}", True,
+                                   f"publish: {key.dns_record()}"))
     return results
 
 

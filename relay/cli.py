@@ -111,6 +111,7 @@ def run(ctx: click.Context) -> None:
     os.umask(0o077)  # everything the relay writes (queue files, history, pid files) is its own
     configure_logging(config.relay.log_level, config.relay.log_file)
     _refuse_unusable_password(config)
+    signer = _dkim_signer(config)   # before forking: a bad key stops the supervisor too
     slot = child_slot()
     count = process_count(config)
     if slot is None and count > 1:
@@ -127,7 +128,7 @@ def run(ctx: click.Context) -> None:
     from relay.daemon import Relay  # not in a supervisor: it only watches its children
     from relay.pidfile import PidFile
 
-    relay = Relay(config)
+    relay = Relay(config, signer=signer)
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: relay.stop())
     signal.signal(signal.SIGUSR1, lambda *_: relay.flush())
@@ -158,6 +159,17 @@ def _refuse_unusable_password(config) -> None:
             smarthost_password(config.relay.smarthost)
         except CredentialsError as e:
             raise UsageFailure(str(e)) from None
+
+
+def _dkim_signer(config):
+    """The [relay.dkim] keys, read once; one that cannot be read or used (others may read it,
+    not a key) stops `relay run` before anything starts: mail is never sent unsigned."""
+    from relay.signing import DkimSetupError, DkimSigner
+
+    try:
+        return DkimSigner.load(config.relay.dkim)
+    except DkimSetupError as e:
+        raise UsageFailure(str(e)) from None
 
 
 @main.command()

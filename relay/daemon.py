@@ -13,7 +13,9 @@ relay.fate decides, and one log line per outcome. While the smart host is
 down the dispatcher pauses (HostBackoff), pickup simply holds the mail and
 claimed mail not yet tried goes back to deferred/, due now; the pause ends
 early when another relay process sharing the queue hears the host
-(<queue>/smarthost.up, see relay.retry). Reads [relay] and [pickup].
+(<queue>/smarthost.up, see relay.retry). Each message is DKIM-signed by
+relay.signing just before it is sent when [relay.dkim] is set; a message that
+cannot be signed is deferred, never sent unsigned. Reads [relay] and [pickup].
 Crash safety: every state is a file in a folder; active/ files are locked by
 their worker and taken again at start when no live relay holds them.
 """
@@ -25,7 +27,7 @@ import threading
 import time
 from collections import Counter, deque
 
-from relay.deliver import DeliveryResult, Outcome, SmtpConnection
+from relay.deliver import DeliveryResult, Outcome, RecipientReply, SmtpConnection
 from relay.fate import GONE, Fate, decide, unsendable
 from relay.feedback import FeedbackFile, failed_recipients, message_id_of
 from relay.logsetup import reopen_log_files
@@ -45,11 +47,12 @@ from relay.queue import (
 )
 from relay.ratelimit import RateLimiter
 from relay.retry import UP_NOTE, HostBackoff, RetrySchedule
+from relay.signing import DkimSigner, SigningFailed
 from relay.tls import weak_settings
 from relay.watch import SETTLE, PickupWatcher
 from relay.workqueue import WorkQueue
 from settings import Config
-from spooler.envelope import MalformedMessage, parse_pickup
+from spooler.envelope import MalformedMessage, ParsedMessage, parse_pickup
 from spooler.names import BULK, PRIORITIES, TRANSACTIONAL, priority_of
 
 log = logging.getLogger("relay")
@@ -69,7 +72,7 @@ _ORDER = ((TRANSACTIONAL, PICKUP), (TRANSACTIONAL, DEFERRED), (BULK, PICKUP), (B
 
 
 class Relay:
-    def __init__(self, config: Config, *, settle: float = SETTLE):
+    def __init__(self, config: Config, *, settle: float = SETTLE, signer: DkimSigner | None = None):
         self.config = config
         relay = config.relay
         self.queue = Queue(relay.queue_dir, config.pickup.dir, archive=relay.archive)
@@ -83,6 +86,8 @@ class Relay:
         limit = relay.smarthost.rate_limit
         self.limiter = RateLimiter(limit) if limit else None
         self.feedback = FeedbackFile(relay.feedback_file)
+        # The keys are read once, here (DkimSetupError stops the start), unless `relay run` did.
+        self.signer = signer if signer is not None else DkimSigner.load(relay.dkim)
         self._next_badmail_sweep = 0.0
         # Set by signal handlers: plain stores, no locks (a handler that takes a lock the
         # interrupted main thread holds deadlocks the process). run() polls them.
@@ -121,10 +126,12 @@ class Relay:
         self.started.set()
         host = self.config.relay.smarthost
         log.info("relay started: config=%s pickup=%s queue=%s smarthost=%s:%d tls=%s auth=%s "
-                 "connections=%d rate_limit=%s retry_schedule=%s", self.config.path or "embedded defaults",
+                 "connections=%d rate_limit=%s retry_schedule=%s dkim=%s",
+                 self.config.path or "embedded defaults",
                  self.config.pickup.dir, self.queue.root, host.host, host.port, host.tls,
                  host.username or "none", self.config.relay.connections, host.rate_limit or "none",
-                 ",".join(f"{d:g}s" for d in self.config.relay.retry_schedule))
+                 ",".join(f"{d:g}s" for d in self.config.relay.retry_schedule),
+                 ",".join(self.signer.keys) or "none")
         for weak in weak_settings(host):  # at every start, so nobody forgets it was chosen
             log.warning("%s", weak)
 
@@ -359,6 +366,26 @@ class Relay:
                 f"not a message that can be sent: {e}", history.recipients_left or ()), "malformed")
         now = time.time()
         recipients = history.recipients_left or list(message.recipients)
+        result = self._deliver(connection, claimed, history, message, recipients)
+        fate = decide(result, history, now, relay)
+        history.attempts.append(Attempt(now, _first_code(result), _summary_reply(result),
+                                        recipients, fate.charged))
+        self._log_attempt(claimed, message.sender, result, len(history.attempts))
+        return self._apply(claimed, history, fate, "refused", message.sender,
+                           message_id_of(message.content))
+
+    def _deliver(self, connection: SmtpConnection, claimed: Claimed, history: History,
+                 message: ParsedMessage, recipients: list[str]) -> DeliveryResult:
+        """Sign (when [relay.dkim] asks) and send; a signing failure is a reply with no code,
+        hence a deferral, and nothing goes on the network."""
+        if self.signer:
+            try:
+                signed = self.signer.sign(message)
+            except SigningFailed as e:
+                return DeliveryResult([RecipientReply(r, None, f"not sent: {e}") for r in recipients])
+            if signed.domain is None and not history.attempts:   # said once per message
+                log.info("%s: sent without a DKIM signature: %s", claimed.queue_id, signed.unsigned)
+            message = signed.message
         result = connection.deliver(message, recipients)
         self.metrics.duration.observe(result.duration)
         for reply in result.replies:
@@ -372,12 +399,7 @@ class Relay:
         else:
             self.backoff.answered(time.time())
             self.metrics.smarthost_up.set(1)
-        fate = decide(result, history, now, relay)
-        history.attempts.append(Attempt(now, _first_code(result), _summary_reply(result),
-                                        recipients, fate.charged))
-        self._log_attempt(claimed, message.sender, result, len(history.attempts))
-        return self._apply(claimed, history, fate, "refused", message.sender,
-                           message_id_of(message.content))
+        return result
 
     def _apply(self, claimed: Claimed, history: History, fate: Fate, badmail_class: str,
                sender: str | None = None, message_id: str = "") -> Outcome:

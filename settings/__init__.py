@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -61,6 +62,51 @@ class SmartHostConfig:
         return []
 
 
+# Signed when present: what RFC 6376 5.4.1 suggests, plus List-Unsubscribe-Post (Gmail's
+# one-click unsubscribe counts only when DKIM covers both List-Unsubscribe headers).
+DKIM_HEADERS = ("from", "sender", "reply-to", "subject", "date", "message-id", "to", "cc",
+                "mime-version", "content-type", "content-transfer-encoding", "in-reply-to",
+                "references", "list-id", "list-unsubscribe", "list-unsubscribe-post")
+# Headers a relay on the way adds or changes: a signature over them breaks (dkimpy refuses them too).
+DKIM_UNSIGNABLE = ("return-path", "received", "comments", "keywords", "bcc", "resent-bcc",
+                   "dkim-signature")
+_DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9-]{2,63}$")
+_SELECTOR = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$",
+                       re.IGNORECASE)
+_FIELD_NAME = re.compile(r"^[!-9;-~]+$")
+
+
+@dataclass(frozen=True)
+class DkimConfig:
+    """One signing identity: mail whose From is at `domain` (or below it) is signed with this key."""
+    domain: str = _key("str", "")
+    selector: str = _key("str", "")
+    key_file: Path | None = _key("optional_path", "")      # mode checked: owner only
+    algorithm: str = _key("choice", "rsa-sha256", choices=("rsa-sha256", "ed25519-sha256"))
+    headers: tuple[str, ...] = _key("names", list(DKIM_HEADERS))
+
+    def conflicts(self) -> list[tuple[str, str]]:
+        problems = []
+        for key, example in (("domain", "example.org"), ("selector", "mail"),
+                             ("key_file", "/etc/pickup-relay/dkim.key")):
+            if not getattr(self, key):
+                problems.append((key, f"required: set it, like {key} = \"{example}\""))
+        if self.domain and not _DOMAIN.fullmatch(self.domain):
+            problems.append(("domain", f"{self.domain!r} is not a lowercase domain name like "
+                                       "\"example.org\" (an IDN in its xn-- form)"))
+        if self.selector and not _SELECTOR.fullmatch(self.selector):
+            problems.append(("selector", f"{self.selector!r} is not a DNS label like \"mail\""))
+        for name in self.headers:
+            if not _FIELD_NAME.fullmatch(name):
+                problems.append(("headers", f"{name!r} is not a header name"))
+            elif name.lower() in DKIM_UNSIGNABLE:
+                problems.append(("headers", f"{name!r} must not be signed: it is added or "
+                                            "changed on the way"))
+        if "from" not in (n.lower() for n in self.headers):
+            problems.append(("headers", "must include \"From\" (RFC 6376 requires it signed)"))
+        return problems
+
+
 @dataclass(frozen=True)
 class RelayConfig:
     queue_dir: Path = _key("path", "var/queue")
@@ -76,6 +122,15 @@ class RelayConfig:
     log_level: str = _key("choice", "info", choices=("debug", "info", "warning", "error"))
     log_file: Path | None = _key("optional_path", "")
     smarthost: SmartHostConfig = field(default_factory=SmartHostConfig)
+    # [relay.dkim] (one domain) or [[relay.dkim]] (one table per domain); none = mail goes unsigned
+    dkim: tuple[DkimConfig, ...] = _key("tables", [], cls=DkimConfig)
+
+    def conflicts(self) -> list[tuple[str, str]]:
+        domains = [d.domain for d in self.dkim]
+        twice = sorted({d for d in domains if domains.count(d) > 1})
+        if twice:
+            return [("dkim", f"domain {twice[0]!r} is configured twice: one key per domain")]
+        return []
 
 
 @dataclass(frozen=True)
@@ -218,6 +273,13 @@ class _Reader:
                 return parse_size(raw)
             if kind == "durations":
                 return self.durations(raw, table, key)
+            if kind == "names":
+                if not isinstance(raw, list | tuple) or not raw or \
+                        not all(isinstance(x, str) for x in raw):
+                    raise ValueError(f"expected a non-empty list of header names, got {raw!r}")
+                return tuple(raw)
+            if kind == "tables":
+                return self.tables(raw, meta["cls"], f"{table}.{key}")
             if kind == "rate":
                 value = self.typed(raw, str, table, key)
                 if value:
@@ -233,6 +295,17 @@ class _Reader:
             got = f"{_type_name(type(raw))} {raw!r}"
             raise self.fail(table, key, f"expected {_type_name(expected)}, got {got}")
         return raw
+
+    def tables(self, raw: Any, cls: type, table: str) -> tuple[Any, ...]:
+        """[table] (one) or [[table]] (several) as a tuple of `cls`."""
+        if isinstance(raw, dict):
+            return (self.section(raw, cls, table),)
+        if not isinstance(raw, list | tuple):
+            raise ConfigError(f"{self.where}: [{table}] must be a table or [[{table}]] tables, "
+                              f"not {type(raw).__name__}")
+        many = len(raw) > 1
+        return tuple(self.section(item, cls, f"{table} #{n}" if many else table)
+                     for n, item in enumerate(raw, start=1))
 
     def durations(self, raw: Any, table: str, key: str) -> tuple[float, ...]:
         if not isinstance(raw, list | tuple) or not raw:

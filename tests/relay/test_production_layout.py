@@ -5,13 +5,15 @@ PREFIX with throwaway system users, sets fs.protected_hardlinks = 1 as Debian do
 mail as the site's user under umask 0027 and runs `relay run` as the relay's user with
 `contrib/config.production.toml` installed as step 2 says (its paths moved under the scratch
 root, its smart host pointed at a test server that requires STARTTLS and AUTH, with a private
-CA as ca_file). Needs root (as CI runs); skipped otherwise, saying so.
+CA as ca_file, its DKIM table on with a key made by openssl as step 2 makes it). Needs root
+(as CI runs); skipped otherwise, saying so.
 """
 
 from __future__ import annotations
 
 import os
 import pwd
+import re
 import shutil
 import signal
 import ssl
@@ -22,6 +24,7 @@ import sysconfig
 import tempfile
 from pathlib import Path
 
+import dkim
 import pytest
 import trustme
 from aiosmtpd.smtp import AuthResult
@@ -159,7 +162,10 @@ def install_config(layout: Layout, port: int, ca: trustme.CA) -> None:
         text = text.replace(f'"{place}', f'"{layout.root}{place}')
     edits = {'host = "smtp.example.org"': 'host = "127.0.0.1"', "port = 587": f"port = {port}",
              'ca_file = ""': f'ca_file = "{etc}/ca.pem"',
-             'metrics_listen = "127.0.0.1:9465"': 'metrics_listen = ""'}
+             'metrics_listen = "127.0.0.1:9465"': 'metrics_listen = ""',
+             '# [[relay.dkim]]\n# domain = "example.org"': '[[relay.dkim]]\ndomain = "example.org"',
+             f'# selector = "mail"\n# key_file = "{etc}/dkim.key"':
+                 f'selector = "mail"\nkey_file = "{etc}/dkim.key"'}
     for before, after in edits.items():
         assert before in text, f"the production example no longer has {before}"
         text = text.replace(before, after)
@@ -173,6 +179,12 @@ def install_config(layout: Layout, port: int, ca: trustme.CA) -> None:
     subprocess.run(["install", "-o", layout.relay, "-g", layout.relay, "-m", "0600", "/dev/null",
                     str(password)], check=True, timeout=30)
     password.write_text(PASSWORD + "\n")
+    # The DKIM key, as step 2 makes it: openssl, then owner pickup-relay and mode 0600.
+    key = etc / "dkim.key"
+    subprocess.run(["openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048",
+                    "-out", str(key)], check=True, timeout=60, capture_output=True)
+    shutil.chown(key, layout.relay, layout.relay)
+    key.chmod(0o600)
 
 
 def smart_host(ca: trustme.CA, logins: list[str]) -> FaultyServer:
@@ -214,9 +226,18 @@ def test_site_and_relay_as_two_users_deliver_and_keep_the_queue_private(layout):
         before_start = layout.as_user(layout.relay, [*layout.relay_cmd, *pre])  # as systemd would
         assert before_start.returncode == 0, before_start.stdout.decode()
         assert PASSWORD not in checked.stdout.decode() + checked.stderr.decode()
+        [record] = [line.split("publish: ", 1)[1] for line in checked.stdout.decode().splitlines()
+                    if "publish: " in line]
         deliver_through_the_layout(layout, upstream)
     assert set(logins) == {USER}
     assert all(r.tls in ("TLSv1.2", "TLSv1.3") and r.login == USER for r in upstream.received)
+    # The site's mail (From: noreply@example.org) verifies against the record `relay check` printed.
+    name, _, strings = record.partition(" IN TXT ")
+    txt = "".join(re.findall(r'"([^"]*)"', strings)).encode()
+    site_mail = [r.content for r in upstream.received if r.sender == "noreply@example.org"]
+    assert len(site_mail) == 2
+    assert all(dkim.verify(m, dnsfunc=lambda n, timeout=5: txt if n == f"{name}.".encode() else None)
+               for m in site_mail)
 
 
 def deliver_through_the_layout(layout: Layout, upstream: FaultyServer) -> None:
