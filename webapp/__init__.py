@@ -70,7 +70,7 @@ def create_app(config: Config | None = None, overrides: dict | None = None) -> F
         hops = web.trusted_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
 
-    from webapp import account, auth, cli, error_pages, main, session_store
+    from webapp import account, auth, cli, error_pages, main, questions, session_store
     from webapp.security_headers import add_security_headers
 
     login_manager.user_loader(session_store.resolve)
@@ -78,6 +78,7 @@ def create_app(config: Config | None = None, overrides: dict | None = None) -> F
     app.register_blueprint(main.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(account.bp)
+    app.register_blueprint(questions.bp)
     error_pages.register(app)
     cli.register(app)
     return app

@@ -96,3 +96,50 @@ def test_a_form_with_mistakes_says_what_is_wrong(site, page, config):
     assert any("email" in e.lower() for e in errors)
     assert any("8" in e for e in errors)  # the minimum password length
     assert pickup_messages(config) == []
+
+
+def browser_login(page, site, email):
+    if page.locator(".bar button:has-text('Log out')").count():
+        page.click(".bar button:has-text('Log out')")
+    page.goto(f"{site}/account/login")
+    page.fill("#email", email)
+    page.fill("#password", "correct horse battery")
+    page.click("input[type=submit]")
+
+
+def test_ask_answer_accept_and_vote_in_a_browser(site, app, page, config):
+    from tests.webapp.test_auth import activated_member
+
+    for name in ("Ann", "Bob", "Cat"):
+        activated_member(app.test_client(), config, email=f"{name.lower()}@example.org", name=name)
+    refused = []
+    page.on("console", lambda m: refused.append(m.text) if "Content Security Policy" in m.text else None)
+
+    browser_login(page, site, "ann@example.org")
+    page.click(".bar a:has-text('Ask')")
+    page.fill("#title", "How do I list a folder's files?")
+    page.fill("#body", "I need **every** file, in order:\n\n    ls -1\n\nbut from Python.")
+    page.fill("#tags", "python files")
+    page.click("text=Post your question")
+    assert page.inner_text("h1") == "How do I list a folder's files?"
+    assert page.inner_text("#question strong") == "every"
+    question_url = page.url
+
+    browser_login(page, site, "bob@example.org")
+    page.goto(question_url)
+    page.fill("#body", "Use `sorted(pathlib.Path('.').iterdir())`.")
+    page.click("text=Post your answer")
+    assert "sorted(pathlib.Path('.').iterdir())" in page.inner_text(".answer code")
+
+    browser_login(page, site, "ann@example.org")
+    page.goto(question_url)
+    page.click("button:has-text('Accept this answer')")
+    assert "You accepted this answer" in page.inner_text(".flash")
+    assert page.inner_text(".answer.accepted .accepted-mark") == "✓ Accepted answer"
+
+    browser_login(page, site, "cat@example.org")
+    page.goto(question_url)
+    page.click(".answer button:has-text('Up')")
+    assert page.inner_text(".answer .count") == "1"
+    assert page.locator(".answer button.vote.chosen").count() == 1
+    assert refused == []

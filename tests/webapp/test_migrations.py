@@ -42,3 +42,23 @@ def test_the_models_match_the_migrations(app):
     with app.app_context(), db.engine.connect() as connection:
         differences = compare_metadata(MigrationContext.configure(connection), db.metadata)
     assert differences == []
+
+
+QUESTIONS = "5a1e0c7d9b42"  # 0003: questions, answers, tags, votes
+
+
+def test_questions_migrate_down_and_up_again_keeping_the_members(app, config):
+    from tests.webapp.qa_helpers import answer, ask, member
+
+    ann = member(app, config, "Ann")
+    answer(ann, ask(ann))
+    with app.app_context():
+        db.session.remove()
+        downgrade(revision=SESSIONS)
+        tables = set(sa.inspect(db.engine).get_table_names())
+        assert not tables & {"questions", "answers", "tags", "question_tags", "votes"}
+        upgrade(revision=QUESTIONS)
+        assert {"questions", "answers", "tags", "question_tags", "votes"} <= set(
+            sa.inspect(db.engine).get_table_names())
+        db.session.remove()
+    assert ask(ann) == 1  # the site works on the upgraded schema, starting afresh

@@ -88,3 +88,17 @@ def test_accounts_work_on_postgresql(pg_app):
     link = link_in(pickup_messages(config)[-1], "reset")
     assert choose_password(client, link, "another password").status_code == 302
     assert client.get(link).status_code == 400  # used once
+
+
+def test_questions_answers_and_votes_work_on_postgresql(pg_app):
+    from tests.webapp.qa_helpers import answer, ask, member, press
+
+    app, config = pg_app
+    ann, bob, cat = (member(app, config, n) for n in ("Ann", "Bob", "Cat"))
+    question_id = ask(ann, tags="postgres sql")
+    answer_id = answer(bob, question_id)
+    page = f"/questions/{question_id}"
+    assert press(ann, page, f"/answers/{answer_id}/accept").status_code == 302
+    assert press(cat, page, f"/answers/{answer_id}/vote", direction="up").status_code == 302
+    html = cat.get(page).get_data(as_text=True)
+    assert "✓ Accepted answer" in html and '<span class="count" title="score">1</span>' in html
