@@ -10,7 +10,7 @@ import re
 
 from flask_wtf import FlaskForm
 from wtforms import StringField, SubmitField, TextAreaField
-from wtforms.validators import InputRequired, Length, ValidationError
+from wtforms.validators import DataRequired, InputRequired, Length, ValidationError
 
 from spooler.envelope import single_line
 
@@ -67,3 +67,9 @@ class EditAnswerForm(AnswerForm):
 
 class EditQuestionForm(QuestionForm):
     submit = SubmitField("Save your edit")
+
+
+class HideForm(FlaskForm):
+    reason = StringField("Reason", filters=[_one_line], validators=[
+        DataRequired("Say why it is hidden."),
+        Length(max=200, message="A reason has at most 200 characters.")])

@@ -2,17 +2,19 @@
 
 Reading is open to everyone; every change needs a logged-in, activated member and is a
 POST with a CSRF token (forms work without JavaScript). A refused action (not yours,
-locked, deleted) is 403 with the reason in words. Answers are shown accepted first, then
+locked, deleted) is 403 with the reason in words. A member posts at most [webapp]
+posts_per_minute questions and answers a minute (only posts that were made count);
+then 429 with the site's "too many" page. Answers are shown accepted first, then
 by score, then oldest first; a hidden post is shown to admins and its author only.
 """
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from webapp import qa
-from webapp.extensions import db
+from webapp.extensions import db, limiter
 from webapp.models import Answer, Question
 from webapp.post_forms import AnswerForm, EditAnswerForm, EditQuestionForm, QuestionForm, tag_names
 
@@ -35,6 +37,27 @@ def _answer_or_404(answer_id: int) -> Answer:
     return post
 
 
+def _posts_per_minute() -> str:
+    return f"{current_app.config['POSTS_PER_MINUTE']} per minute"
+
+
+def _poster() -> str:
+    return f"poster:{current_user.get_id() and current_user.id}"
+
+
+def _not_a_post() -> bool:
+    return request.method != "POST" or not current_user.is_authenticated
+
+
+def _posted(response) -> bool:
+    return response.status_code == 302
+
+
+# One budget for questions and answers together, per member.
+posting_limit = limiter.shared_limit(_posts_per_minute, scope="posts", key_func=_poster,
+                                     exempt_when=_not_a_post, deduct_when=_posted)
+
+
 def _refused(error: qa.QAError):
     db.session.rollback()
     return render_template("error.html", title="Not allowed", text=str(error), code=403), 403
@@ -42,6 +65,7 @@ def _refused(error: qa.QAError):
 
 @bp.route("/questions/ask", methods=["GET", "POST"])
 @login_required
+@posting_limit
 def ask():
     form = QuestionForm()
     if form.validate_on_submit():
@@ -65,6 +89,7 @@ def show(question_id: int, answer_form: AnswerForm | None = None):
 
 @bp.route("/questions/<int:question_id>/answers", methods=["POST"])
 @login_required
+@posting_limit
 def answer(question_id: int):
     question = _question_or_404(question_id)
     form = AnswerForm()

@@ -143,3 +143,24 @@ def test_ask_answer_accept_and_vote_in_a_browser(site, app, page, config):
     assert page.inner_text(".answer .count") == "1"
     assert page.locator(".answer button.vote.chosen").count() == 1
     assert refused == []
+
+
+def test_an_answer_an_admin_hides_is_invisible_to_other_members(site, app, page, config):
+    from tests.webapp.qa_helpers import answer, ask, member
+
+    ann, bob = member(app, config, "Ann"), member(app, config, "Bob")
+    question_id = ask(ann)
+    answer(bob, question_id, "Cheap watches at spam.example, click now")
+    result = app.test_cli_runner().invoke(args=["create-admin", "--email", "root@example.org",
+                                                "--name", "Root", "--password", "correct horse battery"])
+    assert result.exit_code == 0
+    browser_login(page, site, "root@example.org")
+    page.goto(f"{site}/questions/{question_id}")
+    page.fill(".answer input[name=reason]", "spam")
+    page.click(".answer .hide-form button")
+    assert "only admins and its author" in page.inner_text(".flash")
+    assert "Hidden by an admin: spam" in page.inner_text(".answer")  # the admin still sees it
+
+    browser_login(page, site, "ann@example.org")
+    page.goto(f"{site}/questions/{question_id}")
+    assert page.locator(".answer").count() == 0 and "spam.example" not in page.content()
