@@ -71,12 +71,12 @@ def create_app(config: Config | None = None, overrides: dict | None = None) -> F
         hops = web.trusted_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
 
-    from webapp import account, auth, cli, error_pages, main, moderation, questions, session_store
+    from webapp import account, auth, browse, cli, error_pages, moderation, questions, session_store
     from webapp.security_headers import add_security_headers
 
     login_manager.user_loader(session_store.resolve)
     add_security_headers(app, https=secure)
-    app.register_blueprint(main.bp)
+    app.register_blueprint(browse.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(account.bp)
     app.register_blueprint(questions.bp)

@@ -82,8 +82,8 @@ question_tags = db.Table(
     "question_tags",
     db.Column("question_id", db.Integer, ForeignKey("questions.id", ondelete="CASCADE"),
               primary_key=True),
-    db.Column("tag_id", db.Integer, ForeignKey("tags.id", ondelete="CASCADE"), primary_key=True,
-              index=True),
+    db.Column("tag_id", db.Integer, ForeignKey("tags.id", ondelete="CASCADE"), primary_key=True),
+    Index("ix_question_tags_tag_id_question_id", "tag_id", "question_id"),  # a tag's page, newest first
 )
 
 
@@ -124,7 +124,8 @@ class Post:
 
 class Question(Post, db.Model):
     __tablename__ = "questions"
-    __table_args__ = (Index("ix_questions_created_at_id", "created_at", "id"),)
+    __table_args__ = (Index("ix_questions_created_at_id", "created_at", "id"),
+                      Index("ix_questions_answer_count_id", "answer_count", "id"))  # unanswered
 
     id: Mapped[int] = mapped_column(primary_key=True)
     author_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
@@ -142,11 +143,12 @@ class Question(Post, db.Model):
 
 class Answer(Post, db.Model):
     __tablename__ = "answers"
-    __table_args__ = (Index("ix_answers_question_id_id", "question_id", "id"),)
+    __table_args__ = (Index("ix_answers_question_id_id", "question_id", "id"),
+                      Index("ix_answers_author_id_id", "author_id", "id"))   # a member's answers
 
     id: Mapped[int] = mapped_column(primary_key=True)
     question_id: Mapped[int] = mapped_column(ForeignKey("questions.id", ondelete="CASCADE"))
-    author_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    author_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     is_accepted: Mapped[bool] = mapped_column(default=False)
     score: Mapped[int] = mapped_column(default=0)   # the sum of its votes, kept with each vote
 
@@ -165,6 +167,12 @@ class Vote(db.Model):
                                          index=True)
     value: Mapped[int] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+def is_modelled(name: str | None, type_: str, parent_names: dict) -> bool:
+    """Alembic's include_name: the search index (FTS5 tables, a PostgreSQL expression index)
+    is made by migration 0004 in SQL, not by these models, so comparing skips it."""
+    return not (name or "").startswith(("questions_fts", "ix_questions_search"))
 
 
 def check_password_in_constant_time(user: User | None, password: str) -> bool:

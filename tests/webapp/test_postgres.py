@@ -102,3 +102,18 @@ def test_questions_answers_and_votes_work_on_postgresql(pg_app):
     assert press(cat, page, f"/answers/{answer_id}/vote", direction="up").status_code == 302
     html = cat.get(page).get_data(as_text=True)
     assert "✓ Accepted answer" in html and '<span class="count" title="score">1</span>' in html
+
+
+def test_lists_and_full_text_search_work_on_postgresql(pg_app):
+    from tests.webapp.qa_helpers import ask, member
+
+    app, config = pg_app
+    ann = member(app, config, "Ann")
+    ask(ann, title="Reading large files in chunks", body="Memory runs out when I read it all.")
+    ask(ann, title="Writing files atomically", body="Rename after fsync?", tags="io")
+    visitor = app.test_client()
+    found = visitor.get("/search?q=read+files").get_data(as_text=True)
+    assert "Reading large files in chunks" in found and "Writing files" not in found
+    assert visitor.get("/search", query_string={"q": "files & | ! ("}).status_code == 200
+    assert "Writing files atomically" in visitor.get("/tags/io").get_data(as_text=True)
+    assert "Reading large files" in visitor.get("/questions?tab=unanswered").get_data(as_text=True)

@@ -48,6 +48,7 @@ def upgrade():
     with op.batch_alter_table('questions', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_questions_author_id'), ['author_id'], unique=False)
         batch_op.create_index('ix_questions_created_at_id', ['created_at', 'id'], unique=False)
+        batch_op.create_index('ix_questions_answer_count_id', ['answer_count', 'id'], unique=False)
 
     op.create_table('answers',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -67,7 +68,7 @@ def upgrade():
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('answers', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_answers_author_id'), ['author_id'], unique=False)
+        batch_op.create_index('ix_answers_author_id_id', ['author_id', 'id'], unique=False)
         batch_op.create_index('ix_answers_question_id_id', ['question_id', 'id'], unique=False)
 
     op.create_table('question_tags',
@@ -78,7 +79,8 @@ def upgrade():
     sa.PrimaryKeyConstraint('question_id', 'tag_id')
     )
     with op.batch_alter_table('question_tags', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_question_tags_tag_id'), ['tag_id'], unique=False)
+        batch_op.create_index('ix_question_tags_tag_id_question_id', ['tag_id', 'question_id'],
+                              unique=False)
 
     op.create_table('votes',
     sa.Column('answer_id', sa.Integer(), nullable=False),
@@ -100,15 +102,16 @@ def downgrade():
 
     op.drop_table('votes')
     with op.batch_alter_table('question_tags', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_question_tags_tag_id'))
+        batch_op.drop_index('ix_question_tags_tag_id_question_id')
 
     op.drop_table('question_tags')
     with op.batch_alter_table('answers', schema=None) as batch_op:
         batch_op.drop_index('ix_answers_question_id_id')
-        batch_op.drop_index(batch_op.f('ix_answers_author_id'))
+        batch_op.drop_index('ix_answers_author_id_id')
 
     op.drop_table('answers')
     with op.batch_alter_table('questions', schema=None) as batch_op:
+        batch_op.drop_index('ix_questions_answer_count_id')
         batch_op.drop_index('ix_questions_created_at_id')
         batch_op.drop_index(batch_op.f('ix_questions_author_id'))
 
