@@ -55,6 +55,7 @@ def create_app(config: Config | None = None, overrides: dict | None = None) -> F
         RATELIMIT_STORAGE_URI=web.ratelimit_storage,
         FAILED_LOGINS_PER_HOUR=web.failed_logins_per_hour,
         POSTS_PER_MINUTE=web.posts_per_minute,
+        ARTICLES_BY=web.articles_by,
         RATELIMIT_HEADERS_ENABLED=True,
         PICKUP_RELAY_CONFIG=config,
     )
@@ -71,7 +72,7 @@ def create_app(config: Config | None = None, overrides: dict | None = None) -> F
         hops = web.trusted_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
 
-    from webapp import account, auth, browse, cli, error_pages, moderation, questions, session_store
+    from webapp import account, articles, auth, browse, cli, error_pages, moderation, questions, session_store
     from webapp.security_headers import add_security_headers
 
     login_manager.user_loader(session_store.resolve)
@@ -80,6 +81,7 @@ def create_app(config: Config | None = None, overrides: dict | None = None) -> F
     app.register_blueprint(auth.bp)
     app.register_blueprint(account.bp)
     app.register_blueprint(questions.bp)
+    app.register_blueprint(articles.bp)
     app.register_blueprint(moderation.bp)
     error_pages.register(app)
     cli.register(app)

@@ -1,4 +1,4 @@
-"""The pages that list questions: home, /questions (newest, unanswered), tags, members, search.
+"""The pages that list posts: home, /questions (newest, unanswered), tags, members, search.
 
 Each shows one page of a keyset list (webapp.listing) with a link to the next ("Older")
 and back to the first; `?before=ID` picks the page. Nothing here writes.
@@ -34,7 +34,8 @@ def page_link(name: str, before: int | None = None) -> str:
 
 @bp.route("/")
 def index():
-    return render_template("index.html", page=listing.newest(_before()))
+    return render_template("index.html", page=listing.newest(_before()),
+                           articles=listing.newest_articles(size=5))
 
 
 @bp.route("/questions")
@@ -60,11 +61,15 @@ def profile(user_id: int):
         abort(404)
     return render_template("browse/profile.html", member=member,
                            questions=listing.asked_by(member, _before("questions_before")),
-                           answers=listing.answered_by(member, _before("answers_before")))
+                           answers=listing.answered_by(member, _before("answers_before")),
+                           articles=listing.written_by(member, _before("articles_before")))
 
 
 @bp.route("/search")
 def search():
     query = request.args.get("q", "").strip()[:200]
-    page = full_text_search(query, _before()) if query else listing.Page([], None)
-    return render_template("browse/search.html", query=query, page=page)
+    kind = request.args.get("in", "questions")
+    if kind not in ("questions", "articles"):
+        abort(404)
+    page = full_text_search(query, _before(), kind=kind) if query else listing.Page([], None)
+    return render_template("browse/search.html", query=query, page=page, kind=kind)

@@ -1,4 +1,5 @@
-"""The site's data: members and their login sessions; questions, answers, tags and votes.
+"""The site's data: members and their login sessions; questions, answers, tags, votes;
+articles and their comments.
 
 Portable SQL only (SQLite by default, PostgreSQL by changing [webapp] database_url);
 the schema is managed by the Alembic migrations in migrations/.
@@ -156,6 +157,31 @@ class Answer(Post, db.Model):
     question: Mapped[Question] = relationship()
 
 
+class Article(Post, db.Model):
+    __tablename__ = "articles"
+    __table_args__ = (Index("ix_articles_author_id_id", "author_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    author_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    title: Mapped[str] = mapped_column(String(150))
+
+    author: Mapped[User] = relationship()
+
+
+class Comment(Post, db.Model):
+    """A comment on an article: flat, shown oldest first."""
+
+    __tablename__ = "comments"
+    __table_args__ = (Index("ix_comments_article_id_id", "article_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"))
+    author_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+
+    author: Mapped[User] = relationship()
+    article: Mapped[Article] = relationship()
+
+
 class Vote(db.Model):
     """One member's vote on one answer: +1 or -1; the primary key makes it once each."""
 
@@ -172,7 +198,8 @@ class Vote(db.Model):
 def is_modelled(name: str | None, type_: str, parent_names: dict) -> bool:
     """Alembic's include_name: the search index (FTS5 tables, a PostgreSQL expression index)
     is made by migration 0004 in SQL, not by these models, so comparing skips it."""
-    return not (name or "").startswith(("questions_fts", "ix_questions_search"))
+    return not (name or "").startswith(("questions_fts", "ix_questions_search", "articles_fts",
+                                        "ix_articles_search"))
 
 
 def check_password_in_constant_time(user: User | None, password: str) -> bool:

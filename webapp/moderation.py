@@ -1,4 +1,5 @@
-"""What admins do to posts: hide a question or answer (with a reason) and lock a question.
+"""What admins do to posts: hide a question, answer, article or comment (with a reason) and
+lock a question.
 
 A hidden post is seen only by admins and its author (who also sees the reason); everyone
 else gets 404 for a hidden question and does not see a hidden answer. A locked question
@@ -14,7 +15,7 @@ from flask import Blueprint, abort, flash, redirect, url_for
 from flask_login import current_user, login_required
 
 from webapp.extensions import db
-from webapp.models import Answer, Question, utcnow
+from webapp.models import Answer, Article, Comment, Question, utcnow
 from webapp.post_forms import HideForm
 
 bp = Blueprint("moderation", __name__, url_prefix="/moderation")
@@ -30,13 +31,16 @@ def admin_required(view):
     return checked
 
 
-def hide(post: Question | Answer, reason: str) -> None:
+KINDS = {"questions": Question, "answers": Answer, "articles": Article, "comments": Comment}
+
+
+def hide(post, reason: str) -> None:
     if isinstance(post, Answer) and not post.is_hidden and not post.is_deleted:
         _count_answer(post, -1)
     post.hidden_at, post.hidden_reason = utcnow(), reason
 
 
-def unhide(post: Question | Answer) -> None:
+def unhide(post) -> None:
     if isinstance(post, Answer) and post.is_hidden and not post.is_deleted:
         _count_answer(post, +1)
     post.hidden_at, post.hidden_reason = None, ""
@@ -48,12 +52,16 @@ def _count_answer(post: Answer, change: int) -> None:
                        .values(answer_count=Question.answer_count + change))
 
 
-def _post_or_404(kind: str, post_id: int) -> Question | Answer:
-    post = db.session.get({"questions": Question, "answers": Answer}.get(kind) or abort(404), post_id)
+def _post_or_404(kind: str, post_id: int):
+    post = db.session.get(KINDS.get(kind) or abort(404), post_id)
     return post or abort(404)
 
 
-def _back_to(post: Question | Answer):
+def _back_to(post):
+    if isinstance(post, Article):
+        return redirect(url_for("articles.show", article_id=post.id))
+    if isinstance(post, Comment):
+        return redirect(url_for("articles.show", article_id=post.article_id, _anchor=f"comment-{post.id}"))
     if isinstance(post, Answer):
         return redirect(url_for("questions.show", question_id=post.question_id, _anchor=f"answer-{post.id}"))
     return redirect(url_for("questions.show", question_id=post.id))

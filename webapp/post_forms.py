@@ -73,3 +73,20 @@ class HideForm(FlaskForm):
     reason = StringField("Reason", filters=[_one_line], validators=[
         DataRequired("Say why it is hidden."),
         Length(max=200, message="A reason has at most 200 characters.")])
+
+
+class ArticleForm(FlaskForm):
+    title = StringField("Title", filters=[_one_line], validators=[
+        InputRequired("Give your article a title."),
+        Length(min=10, max=150, message="A title has 10 to 150 characters.")])
+    body = TextAreaField("Your article (Markdown)", validators=[
+        InputRequired("Write your article."), Length(min=10, max=100_000,
+                                                     message="Write 10 to 100,000 characters.")])
+    submit = SubmitField("Publish")
+
+
+class CommentForm(FlaskForm):
+    body = TextAreaField("Your comment (Markdown)", validators=[
+        InputRequired("Write your comment."),
+        Length(min=2, max=5_000, message="A comment has 2 to 5,000 characters.")])
+    submit = SubmitField("Post your comment")

@@ -1,4 +1,4 @@
-"""The rules of questions and answers: ask, answer, accept, vote, edit, delete.
+"""The rules of posts: ask, answer, accept, vote; write an article, comment; edit, delete.
 
 Functions take the acting member and change the session; the caller commits (one
 transaction per request). Every refusal is a QAError whose message says why, in words
@@ -11,7 +11,7 @@ from sqlalchemy import func
 
 from webapp.extensions import db
 from webapp.markdown import render
-from webapp.models import Answer, Question, Tag, User, Vote, utcnow
+from webapp.models import Answer, Article, Comment, Question, Tag, User, Vote, utcnow
 
 DELETED_TEXT = "deleted by its author"
 
@@ -52,7 +52,34 @@ def edit_answer(member: User, post: Answer, body: str) -> None:
     _set_body(post, body)
 
 
-def delete(member: User, post: Question | Answer) -> None:
+def write_article(author: User, title: str, body: str) -> Article:
+    article = Article(author_id=author.id, title=title, body_source=body, body_html=render(body))
+    db.session.add(article)
+    db.session.flush()
+    return article
+
+
+def edit_article(member: User, article: Article, title: str, body: str) -> None:
+    _check_own(member, article)
+    article.title = title
+    _set_body(article, body)
+
+
+def comment(author: User, article: Article, body: str) -> Comment:
+    if article.is_deleted:
+        raise QAError("This article was deleted; it takes no new comments.")
+    post = Comment(article_id=article.id, author_id=author.id, body_source=body, body_html=render(body))
+    db.session.add(post)
+    db.session.flush()
+    return post
+
+
+def edit_comment(member: User, post: Comment, body: str) -> None:
+    _check_own(member, post)
+    _set_body(post, body)
+
+
+def delete(member: User, post) -> None:
     """Soft delete: the post keeps its place, its text becomes "deleted by its author"."""
     _check_own(member, post)
     post.deleted_at = utcnow()
@@ -112,7 +139,7 @@ def votes_by(member: User | None, answers: list[Answer]) -> dict[int, int]:
     return dict(rows.all())
 
 
-def _set_body(post: Question | Answer, body: str) -> None:
+def _set_body(post, body: str) -> None:
     if post.is_deleted:
         raise QAError("A deleted post cannot be edited.")
     if body != post.body_source:
@@ -120,7 +147,7 @@ def _set_body(post: Question | Answer, body: str) -> None:
     post.edited_at = utcnow()
 
 
-def _check_own(member: User, post: Question | Answer) -> None:
+def _check_own(member: User, post) -> None:
     if post.author_id != member.id:
         raise QAError("Only its author can change this post.")
     if post.is_deleted:

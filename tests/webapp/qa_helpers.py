@@ -34,3 +34,16 @@ def answer(client, question_id: int, body="Use `for line in f:` on the open file
 def press(client, page: str, action: str, **fields):
     """Send a button's form (`action`) as shown on `page`, with the page's CSRF token."""
     return client.post(action, data={"csrf_token": csrf_token(client, page), **fields})
+
+
+def write_article(client, title="Ten things about SQLite WAL mode", body="WAL lets **readers** go on."):
+    response = post_form(client, "/articles/write", title=title, body=body)
+    assert response.status_code == 302, response.get_data(as_text=True)
+    return int(re.search(r"/articles/(\d+)", response.location).group(1))
+
+
+def comment(client, article_id: int, body="Thanks, this helped.") -> int:
+    path = f"/articles/{article_id}"
+    response = client.post(f"{path}/comments", data={"csrf_token": csrf_token(client, path), "body": body})
+    assert response.status_code == 302, response.get_data(as_text=True)
+    return int(re.search(r"#comment-(\d+)", response.location).group(1))

@@ -92,6 +92,7 @@ def test_a_form_with_mistakes_says_what_is_wrong(site, page, config):
     page.fill("#password", "short")
     page.fill("#confirm", "different")
     page.click("text=Create account")
+    page.wait_for_selector(".error")  # all_inner_texts() does not wait for the answer page
     errors = page.locator(".error").all_inner_texts()
     assert any("email" in e.lower() for e in errors)
     assert any("8" in e for e in errors)  # the minimum password length

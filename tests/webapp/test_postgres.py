@@ -117,3 +117,15 @@ def test_lists_and_full_text_search_work_on_postgresql(pg_app):
     assert visitor.get("/search", query_string={"q": "files & | ! ("}).status_code == 200
     assert "Writing files atomically" in visitor.get("/tags/io").get_data(as_text=True)
     assert "Reading large files" in visitor.get("/questions?tab=unanswered").get_data(as_text=True)
+
+
+def test_articles_comments_and_their_search_work_on_postgresql(pg_app):
+    from tests.webapp.qa_helpers import comment, member, write_article
+
+    app, config = pg_app
+    ann, bob = member(app, config, "Ann"), member(app, config, "Bob")
+    article_id = write_article(ann, title="Vacuuming tables by hand", body="When autovacuum lags behind.")
+    comment(bob, article_id, "Also see pg_stat_user_tables.")
+    visitor = app.test_client()
+    assert "pg_stat_user_tables" in visitor.get(f"/articles/{article_id}").get_data(as_text=True)
+    assert "Vacuuming tables" in visitor.get("/search?q=autovacuum&in=articles").get_data(as_text=True)
