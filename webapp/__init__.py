@@ -72,7 +72,18 @@ def create_app(config: Config | None = None, overrides: dict | None = None) -> F
         hops = web.trusted_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
 
-    from webapp import account, articles, auth, browse, cli, error_pages, moderation, questions, session_store
+    from webapp import (
+        account,
+        articles,
+        auth,
+        browse,
+        cli,
+        error_pages,
+        following,
+        moderation,
+        questions,
+        session_store,
+    )
     from webapp.security_headers import add_security_headers
 
     login_manager.user_loader(session_store.resolve)
@@ -83,6 +94,7 @@ def create_app(config: Config | None = None, overrides: dict | None = None) -> F
     app.register_blueprint(questions.bp)
     app.register_blueprint(articles.bp)
     app.register_blueprint(moderation.bp)
+    app.register_blueprint(following.bp)
     error_pages.register(app)
     cli.register(app)
     return app

@@ -11,7 +11,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from webapp import listing, qa
+from webapp import listing, qa, subscriptions
 from webapp.extensions import db
 from webapp.models import Article, Comment
 from webapp.post_forms import ArticleForm, CommentForm
@@ -75,7 +75,9 @@ def show(article_id: int, comment_form: CommentForm | None = None):
     page = listing.comments_on(article, request.args.get("after", type=int))
     comments = [c for c in page.items if c.visible_to(current_user)]
     return render_template("articles/show.html", article=article, comments=comments, page=page,
-                           form=comment_form or CommentForm())
+                           form=comment_form or CommentForm(),
+                           following=subscriptions.is_following(current_user, "article", article.id),
+                           followers=subscriptions.follower_count("article", article.id))
 
 
 @bp.route("/articles/<int:article_id>/comments", methods=["POST"])

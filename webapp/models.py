@@ -11,7 +11,8 @@ import secrets
 from datetime import UTC, datetime
 
 from flask_login import UserMixin
-from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import true as sa_true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -35,6 +36,11 @@ class User(UserMixin, db.Model):
     activated_at: Mapped[datetime | None] = mapped_column(default=None)
     is_admin: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The member's settings (webapp.settings_page): follow what I answer or comment on;
+    # mail about followed posts "instant" | "daily" | "off"; the newsletter.
+    follow_on_reply: Mapped[bool] = mapped_column(default=True, server_default=sa_true())
+    notify_mode: Mapped[str] = mapped_column(String(10), default="instant", server_default="instant")
+    newsletter: Mapped[bool] = mapped_column(default=True, server_default=sa_true())
 
     # The key of the login session this request belongs to (set by webapp.session_store);
     # Flask-Login keeps it in the session cookie. Not a column: the row holds only its hash.
@@ -180,6 +186,20 @@ class Comment(Post, db.Model):
 
     author: Mapped[User] = relationship()
     article: Mapped[Article] = relationship()
+
+
+class Subscription(db.Model):
+    """A member follows a question or an article (kind "question" | "article", target_id)."""
+
+    __tablename__ = "subscriptions"
+    __table_args__ = (UniqueConstraint("user_id", "kind", "target_id", name="uq_subscriptions_follow"),
+                      Index("ix_subscriptions_kind_target_id", "kind", "target_id"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(10))
+    target_id: Mapped[int] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Vote(db.Model):

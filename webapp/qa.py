@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from sqlalchemy import func
 
+from webapp import subscriptions
 from webapp.extensions import db
 from webapp.markdown import render
 from webapp.models import Answer, Article, Comment, Question, Tag, User, Vote, utcnow
@@ -25,6 +26,7 @@ def ask(author: User, title: str, body: str, tags: list[str]) -> Question:
     question.tags = _tags(tags)
     db.session.add(question)
     db.session.flush()
+    subscriptions.follow(author, "question", question.id)
     return question
 
 
@@ -37,6 +39,7 @@ def answer(author: User, question: Question, body: str) -> Answer:
     db.session.add(post)
     question.answer_count = Question.answer_count + 1  # in SQL: two answers at once both count
     db.session.flush()
+    subscriptions.follow_reply(author, "question", question.id)
     return post
 
 
@@ -56,6 +59,7 @@ def write_article(author: User, title: str, body: str) -> Article:
     article = Article(author_id=author.id, title=title, body_source=body, body_html=render(body))
     db.session.add(article)
     db.session.flush()
+    subscriptions.follow(author, "article", article.id)
     return article
 
 
@@ -71,6 +75,7 @@ def comment(author: User, article: Article, body: str) -> Comment:
     post = Comment(article_id=article.id, author_id=author.id, body_source=body, body_html=render(body))
     db.session.add(post)
     db.session.flush()
+    subscriptions.follow_reply(author, "article", article.id)
     return post
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from webapp import qa
+from webapp import qa, subscriptions
 from webapp.extensions import db, limiter
 from webapp.models import Answer, Question
 from webapp.post_forms import AnswerForm, EditAnswerForm, EditQuestionForm, QuestionForm, tag_names
@@ -84,7 +84,9 @@ def show(question_id: int, answer_form: AnswerForm | None = None):
         .limit(ANSWERS_SHOWN)).scalars().all()
     answers = [a for a in answers if a.visible_to(current_user)]
     return render_template("questions/show.html", question=question, answers=answers,
-                           form=answer_form or AnswerForm(), my_votes=qa.votes_by(current_user, answers))
+                           form=answer_form or AnswerForm(), my_votes=qa.votes_by(current_user, answers),
+                           following=subscriptions.is_following(current_user, "question", question.id),
+                           followers=subscriptions.follower_count("question", question.id))
 
 
 @bp.route("/questions/<int:question_id>/answers", methods=["POST"])

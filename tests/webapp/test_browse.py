@@ -125,7 +125,7 @@ def test_search_results_come_a_page_at_a_time(app, config):
     assert len(titles(visitor.get(older_link(first)).get_data(as_text=True))) == 3
 
 
-def test_no_list_counts_a_table_and_every_list_query_has_a_limit(app, config):
+def test_no_page_counts_a_table_and_every_list_query_has_a_limit(app, config):
     ann, bob = member(app, config, "Ann"), member(app, config, "Bob")
     answer(bob, ask(ann))
     statements = []
@@ -138,7 +138,8 @@ def test_no_list_counts_a_table_and_every_list_query_has_a_limit(app, config):
         statements.clear()
         assert visitor.get(path).status_code == 200
         for sql in statements:
-            assert "count(" not in sql.lower(), (path, sql)
+            if "count(" in sql.lower():  # only one post's followers, by index
+                assert "subscriptions.target_id = ?" in sql, (path, sql)
             # A list has a LIMIT; a question's tags are at most five.
             if "ORDER BY" in sql and "tags.name" not in sql:
                 assert "LIMIT" in sql, (path, sql)
