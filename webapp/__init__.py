@@ -80,6 +80,7 @@ def create_app(config: Config | None = None, overrides: dict | None = None) -> F
         cli,
         error_pages,
         following,
+        member_settings,
         moderation,
         questions,
         session_store,
@@ -95,6 +96,7 @@ def create_app(config: Config | None = None, overrides: dict | None = None) -> F
     app.register_blueprint(articles.bp)
     app.register_blueprint(moderation.bp)
     app.register_blueprint(following.bp)
+    app.register_blueprint(member_settings.bp)
     error_pages.register(app)
     cli.register(app)
     return app

@@ -41,6 +41,8 @@ class User(UserMixin, db.Model):
     follow_on_reply: Mapped[bool] = mapped_column(default=True, server_default=sa_true())
     notify_mode: Mapped[str] = mapped_column(String(10), default="instant", server_default="instant")
     newsletter: Mapped[bool] = mapped_column(default=True, server_default=sa_true())
+    # A new address waiting for its confirmation link (webapp.member_settings); None when none.
+    pending_email: Mapped[str | None] = mapped_column(String(254), default=None)
 
     # The key of the login session this request belongs to (set by webapp.session_store);
     # Flask-Login keeps it in the session cookie. Not a column: the row holds only its hash.

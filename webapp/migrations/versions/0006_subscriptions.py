@@ -2,8 +2,8 @@
 
 subscriptions: a member follows a question or an article (one row each, unique). Users
 get their settings: follow_on_reply (follow what I answer or comment on), notify_mode
-(instant | daily | off) and newsletter, every existing member on the defaults (on,
-instant, on).
+(instant | daily | off), newsletter, every existing member on the defaults (on,
+instant, on), and pending_email (a new address waiting for its confirmation link).
 
 Revision ID: 6e3a91c4b8d2
 Revises: 2d9b7f3c6e15
@@ -42,11 +42,13 @@ def upgrade():
                                       nullable=False))
         batch_op.add_column(sa.Column('newsletter', sa.Boolean(), server_default=sa.true(),
                                       nullable=False))
+        batch_op.add_column(sa.Column('pending_email', sa.String(length=254), nullable=True))
 
 
 
 def downgrade():
     with op.batch_alter_table('users', schema=None) as batch_op:
+        batch_op.drop_column('pending_email')
         batch_op.drop_column('newsletter')
         batch_op.drop_column('notify_mode')
         batch_op.drop_column('follow_on_reply')
