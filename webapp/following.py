@@ -49,4 +49,6 @@ def unfollow(kind: str, target_id: int):
 @login_required
 def index():
     page, posts = subscriptions.followed_by(current_user, request.args.get("before", type=int))
-    return render_template("following.html", page=page, posts=posts)
+    # A post hidden since it was followed is left out (unless it is the member's own).
+    shown = {key: post for key, post in posts.items() if post.visible_to(current_user)}
+    return render_template("following.html", page=page, posts=shown)

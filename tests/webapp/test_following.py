@@ -63,3 +63,14 @@ def test_follow_buttons_refuse_a_post_without_its_csrf_token(app, config):
     assert ann.post(f"/unfollow/question/{question_id}").status_code == 400
     assert ann.post(f"/follow/question/{question_id}").status_code == 400
     assert ann.post("/follow/nonsense/1", data={}).status_code == 400  # the token is checked first
+
+
+def test_a_followed_question_hidden_by_an_admin_leaves_the_following_page(app, config):
+    from tests.webapp.test_moderation import admin
+
+    ann, bob, root = member(app, config, "Ann"), member(app, config, "Bob"), admin(app)
+    question_id = ask(ann, title="A question that will be hidden")
+    press(bob, f"/questions/{question_id}", f"/follow/question/{question_id}")
+    press(root, f"/questions/{question_id}", f"/moderation/questions/{question_id}/hide", reason="spam")
+    assert "will be hidden" not in bob.get("/following").get_data(as_text=True)
+    assert "will be hidden" in ann.get("/following").get_data(as_text=True)  # her own
