@@ -8,6 +8,7 @@ a member can act on. Markdown is rendered here, once, when a post is saved.
 from __future__ import annotations
 
 from sqlalchemy import func
+from sqlalchemy.exc import IntegrityError
 
 from webapp import subscriptions
 from webapp.extensions import db
@@ -164,9 +165,17 @@ def _tags(names: list[str]) -> list[Tag]:
         db.select(Tag).where(Tag.name.in_(names))).scalars()}
     tags = []
     for name in names:
-        tag = existing.get(name)
-        if tag is None:
-            tag = Tag(name=name)
-            db.session.add(tag)
+        tag = existing.get(name) or _new_tag(name)
         tags.append(tag)
     return tags
+
+
+def _new_tag(name: str) -> Tag:
+    """Make tag `name`; if another request made it a moment ago, use theirs."""
+    try:
+        with db.session.begin_nested():
+            tag = Tag(name=name)
+            db.session.add(tag)
+        return tag
+    except IntegrityError:
+        return db.session.execute(db.select(Tag).filter_by(name=name)).scalar_one()

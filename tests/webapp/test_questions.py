@@ -163,3 +163,16 @@ def test_every_post_form_refuses_a_post_without_its_csrf_token(app, config, path
     answer_id = answer(ann, question_id)
     response = ann.post(path.format(q=question_id, a=answer_id), data=fields)
     assert response.status_code == 400 and "Form expired" in response.get_data(as_text=True)
+
+
+def test_a_tag_made_by_another_request_meanwhile_is_reused(app):
+    from webapp import qa
+    from webapp.models import Tag
+
+    with app.app_context():
+        with db.engine.begin() as other:  # another request committed the tag after our look-up
+            other.execute(db.insert(Tag).values(name="fresh"))
+        tag = qa._new_tag("fresh")
+        db.session.commit()
+        assert tag.name == "fresh"
+        assert db.session.execute(db.select(db.func.count()).select_from(Tag)).scalar() == 1
