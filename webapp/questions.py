@@ -20,7 +20,7 @@ from webapp.post_forms import AnswerForm, EditAnswerForm, EditQuestionForm, Ques
 
 bp = Blueprint("questions", __name__)
 
-ANSWERS_SHOWN = 100   # a page never renders more answers than this
+ANSWERS_SHOWN = 100   # a page never renders more answers than this; ?from=100 shows the next
 
 
 def _question_or_404(question_id: int) -> Question:
@@ -78,12 +78,15 @@ def ask():
 @bp.route("/questions/<int:question_id>")
 def show(question_id: int, answer_form: AnswerForm | None = None):
     question = _question_or_404(question_id)
-    answers = db.session.execute(
+    start = max(request.args.get("from", 0, type=int), 0)
+    # An offset, not a keyset: the order is by score, and it only skips this question's answers.
+    rows = db.session.execute(
         db.select(Answer).where(Answer.question_id == question.id)
         .order_by(Answer.is_accepted.desc(), Answer.score.desc(), Answer.created_at, Answer.id)
-        .limit(ANSWERS_SHOWN)).scalars().all()
-    answers = [a for a in answers if a.visible_to(current_user)]
-    return render_template("questions/show.html", question=question, answers=answers,
+        .offset(start).limit(ANSWERS_SHOWN + 1)).scalars().all()
+    more = start + ANSWERS_SHOWN if len(rows) > ANSWERS_SHOWN else None
+    answers = [a for a in rows[:ANSWERS_SHOWN] if a.visible_to(current_user)]
+    return render_template("questions/show.html", question=question, answers=answers, start=start, more=more,
                            form=answer_form or AnswerForm(), my_votes=qa.votes_by(current_user, answers),
                            following=subscriptions.is_following(current_user, "question", question.id),
                            followers=subscriptions.follower_count("question", question.id))

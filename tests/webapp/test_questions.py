@@ -176,3 +176,23 @@ def test_a_tag_made_by_another_request_meanwhile_is_reused(app):
         db.session.commit()
         assert tag.name == "fresh"
         assert db.session.execute(db.select(db.func.count()).select_from(Tag)).scalar() == 1
+
+
+def test_a_question_with_more_answers_than_a_page_shows_them_a_page_at_a_time(app, config):
+    from webapp import qa
+    from webapp.models import User
+    from webapp.questions import ANSWERS_SHOWN
+
+    ann = member(app, config, "Ann")
+    question_id = ask(ann)
+    with app.app_context():
+        author = db.session.execute(db.select(User)).scalar_one()
+        question = db.session.get(Question, question_id)
+        for i in range(ANSWERS_SHOWN + 1):
+            qa.answer(author, question, f"Answer number {i}")
+        db.session.commit()
+    first = app.test_client().get(f"/questions/{question_id}").get_data(as_text=True)
+    assert len(answer_ids_in_order(first)) == ANSWERS_SHOWN and f"{ANSWERS_SHOWN + 1} answers" in first
+    more = re.search(r'<a rel="next" href="([^"]+)">More answers', first).group(1).replace("&amp;", "&")
+    second = app.test_client().get(more).get_data(as_text=True)
+    assert answer_ids_in_order(second) == [ANSWERS_SHOWN + 1] and "« Best answers" in second
