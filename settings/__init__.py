@@ -153,6 +153,8 @@ class WebappConfig:
     trusted_proxies: int = _key("whole", 0)          # reverse-proxy hops whose X-Forwarded-* count
     ratelimit_storage: str = _key("str", "memory://")  # shared (redis://...) with several processes
     failed_logins_per_hour: int = _key("count", 10)  # per account, then 429 until the hour is over
+    posts_per_minute: int = _key("count", 10)        # posts of any kind per member, then 429
+    articles_by: str = _key("choice", "members", choices=("members", "admins"))  # who may write one
 
 
 @dataclass(frozen=True)

@@ -54,6 +54,8 @@ def create_app(config: Config | None = None, overrides: dict | None = None) -> F
         RATELIMIT_ENABLED=True,  # said each time: the limiter keeps the last app's choice
         RATELIMIT_STORAGE_URI=web.ratelimit_storage,
         FAILED_LOGINS_PER_HOUR=web.failed_logins_per_hour,
+        POSTS_PER_MINUTE=web.posts_per_minute,
+        ARTICLES_BY=web.articles_by,
         RATELIMIT_HEADERS_ENABLED=True,
         PICKUP_RELAY_CONFIG=config,
     )
@@ -70,14 +72,31 @@ def create_app(config: Config | None = None, overrides: dict | None = None) -> F
         hops = web.trusted_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
 
-    from webapp import account, auth, cli, error_pages, main, session_store
+    from webapp import (
+        account,
+        articles,
+        auth,
+        browse,
+        cli,
+        error_pages,
+        following,
+        member_settings,
+        moderation,
+        questions,
+        session_store,
+    )
     from webapp.security_headers import add_security_headers
 
     login_manager.user_loader(session_store.resolve)
     add_security_headers(app, https=secure)
-    app.register_blueprint(main.bp)
+    app.register_blueprint(browse.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(account.bp)
+    app.register_blueprint(questions.bp)
+    app.register_blueprint(articles.bp)
+    app.register_blueprint(moderation.bp)
+    app.register_blueprint(following.bp)
+    app.register_blueprint(member_settings.bp)
     error_pages.register(app)
     cli.register(app)
     return app

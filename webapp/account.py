@@ -33,7 +33,7 @@ def end(session_id: int):
     if this is not None and this.id == session_id:  # ending this one is logging out
         logout_user()
         flash("You are logged out.")
-        return redirect(url_for("main.index"))
+        return redirect(url_for("browse.index"))
     if ended:
         flash("That session is logged out.")
     return redirect(url_for("account.sessions"))

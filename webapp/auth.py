@@ -56,7 +56,7 @@ def _mail_failed(error: PickupError, what: str, *, registering: bool = False):
 @limiter.limit(PER_ADDRESS, key_func=_address_key, exempt_when=_post_only)
 def register():
     if current_user.is_authenticated:
-        return redirect(url_for("main.index"))
+        return redirect(url_for("browse.index"))
     form = RegisterForm()
     if form.validate_on_submit():
         email = User.normalize_email(form.email.data)
@@ -151,7 +151,7 @@ def _login_failed(response) -> bool:
                deduct_when=_login_failed)
 def login():
     if current_user.is_authenticated:
-        return redirect(url_for("main.index"))
+        return redirect(url_for("browse.index"))
     form = LoginForm()
     _prefill(form)
     if form.validate_on_submit():
@@ -166,7 +166,7 @@ def login():
         else:
             session_store.start(user)
             login_user(user)
-            return redirect(url_for("main.index"))
+            return redirect(url_for("browse.index"))
     return render_template("auth/login.html", form=form)
 
 
@@ -176,7 +176,7 @@ def logout():
     session_store.end_current(current_user)
     logout_user()
     flash("You are logged out.")
-    return redirect(url_for("main.index"))
+    return redirect(url_for("browse.index"))
 
 
 @bp.route("/reset", methods=["GET", "POST"])

@@ -9,7 +9,8 @@ is the local sink), where the README's examples at example.test must work.
 import email_validator
 from flask import current_app
 from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField, StringField, SubmitField
+from wtforms import BooleanField, EmailField, PasswordField, RadioField, StringField, SubmitField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import EqualTo, InputRequired, Length, ValidationError
 
 from spooler.envelope import single_line
@@ -86,3 +87,35 @@ class NewPasswordForm(FlaskForm):
                             validators=[InputRequired("Repeat the password."),
                                         EqualTo("password", "The passwords differ.")])
     submit = SubmitField("Set password")
+
+
+class PreferencesForm(FlaskForm):
+    display_name = StringField(
+        "Display name", filters=[_one_line],
+        validators=[InputRequired("Choose a display name."),
+                    Length(min=2, max=80, message="A display name has 2 to 80 characters.")])
+    notify_mode = RadioField("Email about what you follow", choices=[
+        SelectChoice("instant", "At once"), SelectChoice("daily", "A daily digest"),
+        SelectChoice("off", "Never")], default="instant")
+    follow_on_reply = BooleanField("Follow what I answer or comment on")
+    newsletter = BooleanField("Send me the newsletter")
+    submit = SubmitField("Save settings")
+
+
+class ChangePasswordForm(FlaskForm):
+    current_password = PasswordField("Current password",
+                                     validators=[InputRequired("Enter your current password.")])
+    password = PasswordField("New password", validators=[InputRequired("Choose a password."),
+                                                         PASSWORD_LENGTH])
+    confirm = PasswordField("Repeat new password",
+                            validators=[InputRequired("Repeat the password."),
+                                        EqualTo("password", "The passwords differ.")])
+    submit = SubmitField("Change password")
+
+
+class ChangeEmailForm(FlaskForm):
+    email = EmailField("New email", validators=[InputRequired("Enter the new address."), MailAddress(),
+                                                Length(max=254)])
+    current_password = PasswordField("Current password",
+                                     validators=[InputRequired("Enter your current password.")])
+    submit = SubmitField("Send a confirmation link")

@@ -22,12 +22,14 @@ from spooler.message import Address, Notification, build
 from spooler.names import TRANSACTIONAL, new_queue_id
 from spooler.pickup import PickupWriter
 from webapp.models import User
-from webapp.tokens import make_activation_token, make_reset_token
+from webapp.tokens import make_activation_token, make_email_change_token, make_reset_token
 
 SUBJECTS = {
     "activation": "Activate your account",
     "password_reset": "Reset your password",
     "already_registered": "You already have an account",
+    "email_change": "Confirm your new address",
+    "email_change_notice": "Your address is being changed",
 }
 
 
@@ -47,6 +49,19 @@ def send_already_registered(user: User) -> None:
         if not user.is_activated else None
     _write(_render("already_registered", user.email, _confirmed_name(user), link=link,
                    hours=_activation_hours(), login=_external("auth.login"),
+                   reset=_external("auth.forgot_password")))
+
+
+def send_email_change(user: User) -> None:
+    """To the new address (user.pending_email): the link that makes the change."""
+    link = _external("member_settings.confirm_email", token=make_email_change_token(user))
+    _write(_render("email_change", user.pending_email, "", link=link, hours=_activation_hours()))
+
+
+def send_email_change_notice(user: User) -> None:
+    """To the current address: a change was asked for; nothing happens until it is confirmed."""
+    _write(_render("email_change_notice", user.email, _confirmed_name(user),
+                   new_address=user.pending_email, settings=_external("member_settings.index"),
                    reset=_external("auth.forgot_password")))
 
 

@@ -6,6 +6,8 @@ Activation: the fingerprint of the address, valid [webapp] activation_expiry (48
 Password reset: the fingerprint of the current password hash, valid 1 hour; it stops
 working the moment the password changes, so it is single use. A tampered, expired or
 used token raises TokenError with a plain reason.
+Email change: the fingerprint of the current and the pending address, valid as long as
+activation; it stops working once the address changed or another change was asked for.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from webapp.models import User
 
 ACTIVATION = "account-activation"
 RESET = "password-reset"
+EMAIL_CHANGE = "email-change"
 
 
 class TokenError(Exception):
@@ -44,6 +47,20 @@ def make_activation_token(user: User) -> str:
 
 def make_reset_token(user: User) -> str:
     return _serializer(RESET).dumps([user.id, _fingerprint(RESET, user.password_hash)])
+
+
+def make_email_change_token(user: User) -> str:
+    return _serializer(EMAIL_CHANGE).dumps(
+        [user.id, _fingerprint(EMAIL_CHANGE, f"{user.email}\0{user.pending_email}")])
+
+
+def read_email_change_token(token: str) -> User:
+    user_id, fingerprint = _load(EMAIL_CHANGE, token, current_app.config["ACTIVATION_MAX_AGE"])
+    user = db.session.get(User, user_id)
+    if user is None or not user.pending_email or not hmac.compare_digest(
+            _fingerprint(EMAIL_CHANGE, f"{user.email}\0{user.pending_email}"), fingerprint):
+        raise TokenError("This link has already been used, or a newer change was asked for.")
+    return user
 
 
 def read_activation_token(token: str) -> User:

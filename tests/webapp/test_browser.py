@@ -92,7 +92,76 @@ def test_a_form_with_mistakes_says_what_is_wrong(site, page, config):
     page.fill("#password", "short")
     page.fill("#confirm", "different")
     page.click("text=Create account")
+    page.wait_for_selector(".error")  # all_inner_texts() does not wait for the answer page
     errors = page.locator(".error").all_inner_texts()
     assert any("email" in e.lower() for e in errors)
     assert any("8" in e for e in errors)  # the minimum password length
     assert pickup_messages(config) == []
+
+
+def browser_login(page, site, email):
+    if page.locator(".bar button:has-text('Log out')").count():
+        page.click(".bar button:has-text('Log out')")
+    page.goto(f"{site}/account/login")
+    page.fill("#email", email)
+    page.fill("#password", "correct horse battery")
+    page.click("input[type=submit]")
+
+
+def test_ask_answer_accept_and_vote_in_a_browser(site, app, page, config):
+    from tests.webapp.test_auth import activated_member
+
+    for name in ("Ann", "Bob", "Cat"):
+        activated_member(app.test_client(), config, email=f"{name.lower()}@example.org", name=name)
+    refused = []
+    page.on("console", lambda m: refused.append(m.text) if "Content Security Policy" in m.text else None)
+
+    browser_login(page, site, "ann@example.org")
+    page.click(".bar a:has-text('Ask')")
+    page.fill("#title", "How do I list a folder's files?")
+    page.fill("#body", "I need **every** file, in order:\n\n    ls -1\n\nbut from Python.")
+    page.fill("#tags", "python files")
+    page.click("text=Post your question")
+    assert page.inner_text("h1") == "How do I list a folder's files?"
+    assert page.inner_text("#question strong") == "every"
+    question_url = page.url
+
+    browser_login(page, site, "bob@example.org")
+    page.goto(question_url)
+    page.fill("#body", "Use `sorted(pathlib.Path('.').iterdir())`.")
+    page.click("text=Post your answer")
+    assert "sorted(pathlib.Path('.').iterdir())" in page.inner_text(".answer code")
+
+    browser_login(page, site, "ann@example.org")
+    page.goto(question_url)
+    page.click("button:has-text('Accept this answer')")
+    assert "You accepted this answer" in page.inner_text(".flash")
+    assert page.inner_text(".answer.accepted .accepted-mark") == "✓ Accepted answer"
+
+    browser_login(page, site, "cat@example.org")
+    page.goto(question_url)
+    page.click(".answer button:has-text('Up')")
+    assert page.inner_text(".answer .count") == "1"
+    assert page.locator(".answer button.vote.chosen").count() == 1
+    assert refused == []
+
+
+def test_an_answer_an_admin_hides_is_invisible_to_other_members(site, app, page, config):
+    from tests.webapp.qa_helpers import answer, ask, member
+
+    ann, bob = member(app, config, "Ann"), member(app, config, "Bob")
+    question_id = ask(ann)
+    answer(bob, question_id, "Cheap watches at spam.example, click now")
+    result = app.test_cli_runner().invoke(args=["create-admin", "--email", "root@example.org",
+                                                "--name", "Root", "--password", "correct horse battery"])
+    assert result.exit_code == 0
+    browser_login(page, site, "root@example.org")
+    page.goto(f"{site}/questions/{question_id}")
+    page.fill(".answer input[name=reason]", "spam")
+    page.click(".answer .hide-form button")
+    assert "only admins and its author" in page.inner_text(".flash")
+    assert "Hidden by an admin: spam" in page.inner_text(".answer")  # the admin still sees it
+
+    browser_login(page, site, "ann@example.org")
+    page.goto(f"{site}/questions/{question_id}")
+    assert page.locator(".answer").count() == 0 and "spam.example" not in page.content()

@@ -88,3 +88,44 @@ def test_accounts_work_on_postgresql(pg_app):
     link = link_in(pickup_messages(config)[-1], "reset")
     assert choose_password(client, link, "another password").status_code == 302
     assert client.get(link).status_code == 400  # used once
+
+
+def test_questions_answers_and_votes_work_on_postgresql(pg_app):
+    from tests.webapp.qa_helpers import answer, ask, member, press
+
+    app, config = pg_app
+    ann, bob, cat = (member(app, config, n) for n in ("Ann", "Bob", "Cat"))
+    question_id = ask(ann, tags="postgres sql")
+    answer_id = answer(bob, question_id)
+    page = f"/questions/{question_id}"
+    assert press(ann, page, f"/answers/{answer_id}/accept").status_code == 302
+    assert press(cat, page, f"/answers/{answer_id}/vote", direction="up").status_code == 302
+    html = cat.get(page).get_data(as_text=True)
+    assert "✓ Accepted answer" in html and '<span class="count" title="score">1</span>' in html
+
+
+def test_lists_and_full_text_search_work_on_postgresql(pg_app):
+    from tests.webapp.qa_helpers import ask, member
+
+    app, config = pg_app
+    ann = member(app, config, "Ann")
+    ask(ann, title="Reading large files in chunks", body="Memory runs out when I read it all.")
+    ask(ann, title="Writing files atomically", body="Rename after fsync?", tags="io")
+    visitor = app.test_client()
+    found = visitor.get("/search?q=read+files").get_data(as_text=True)
+    assert "Reading large files in chunks" in found and "Writing files" not in found
+    assert visitor.get("/search", query_string={"q": "files & | ! ("}).status_code == 200
+    assert "Writing files atomically" in visitor.get("/tags/io").get_data(as_text=True)
+    assert "Reading large files" in visitor.get("/questions?tab=unanswered").get_data(as_text=True)
+
+
+def test_articles_comments_and_their_search_work_on_postgresql(pg_app):
+    from tests.webapp.qa_helpers import comment, member, write_article
+
+    app, config = pg_app
+    ann, bob = member(app, config, "Ann"), member(app, config, "Bob")
+    article_id = write_article(ann, title="Vacuuming tables by hand", body="When autovacuum lags behind.")
+    comment(bob, article_id, "Also see pg_stat_user_tables.")
+    visitor = app.test_client()
+    assert "pg_stat_user_tables" in visitor.get(f"/articles/{article_id}").get_data(as_text=True)
+    assert "Vacuuming tables" in visitor.get("/search?q=autovacuum&in=articles").get_data(as_text=True)

@@ -1,0 +1,166 @@
+"""How fast the site's pages are on a big database: home, a question, a tag, a search, a profile.
+
+Fills a SQLite file (the site's migrations, then bulk inserts straight into the tables,
+the search triggers included) with 20,000 members, 1,000 tags, and questions with three
+answers each on average (a tenth of them unanswered; one question has 50 answers), first
+10,000 questions and 30,000 answers, then up to 100,000 and 300,000. At each size it
+requests every page N times through Flask's test client (as a visitor: what is read, not
+logins) and prints the median and p95 side by side. Target: every p95 under 20 ms.
+With --json, ends with one JSON line: {"sizes", "pages": {page: {size: {median_ms, p95_ms}}},
+"worst_p95_ms"}.
+
+Run:  .venv/bin/python bench/site_pages.py [-n 200] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from flask_migrate import upgrade  # noqa: E402
+
+from settings import parse_config  # noqa: E402
+from webapp import create_app  # noqa: E402
+from webapp.extensions import db  # noqa: E402
+from webapp.markdown import render  # noqa: E402
+
+MEMBERS, TAGS = 20_000, 1_000
+SIZES = (10_000, 100_000)
+ANSWERS_PER_QUESTION = 3
+BIG_QUESTION_ANSWERS = 50
+# 3,000 rare words and a few common ones ("python" is in about a third of the questions).
+WORDS = [f"word{i}" for i in range(3000)] + ["sqlite", "index", "query", "thread", "lock"] + ["python"] * 40
+START = datetime(2024, 1, 1)
+
+
+def sentence(rng: random.Random, n: int) -> str:
+    return " ".join(rng.choice(WORDS) for _ in range(n))
+
+
+def fill(connection, rng: random.Random, first_q: int, last_q: int, next_answer: int) -> int:
+    """Questions first_q..last_q (ids), their tags and answers; returns the next answer id."""
+    questions, links, answers = [], [], []
+    answer_counts = {}
+    for qid in range(first_q, last_q + 1):
+        n = 0 if qid % 10 == 0 else rng.choice((2, 3, 3, 4, 4, 4))  # 10% unanswered, 3.0 on average
+        if qid == 1:
+            n = BIG_QUESTION_ANSWERS
+        answer_counts[qid] = n
+        created = START + timedelta(minutes=qid)
+        body = f"I am stuck with {sentence(rng, 30)}.\n\n    code sample {qid}\n"
+        questions.append((qid, rng.randint(1, MEMBERS), f"How to {sentence(rng, 6)}?", n, body, render(body),
+                          created, ""))
+        for tag in rng.sample(range(1, TAGS + 1), rng.randint(1, 5)):
+            links.append((qid, tag))
+        for k in range(n):
+            abody = f"Try {sentence(rng, 25)}."
+            answers.append((next_answer, qid, rng.randint(1, MEMBERS), k == 0 and n > 1, rng.randint(-2, 20),
+                            abody, render(abody), created + timedelta(seconds=k + 1), ""))
+            next_answer += 1
+    cursor = connection.cursor()
+    cursor.executemany(
+        "INSERT INTO questions (id, author_id, title, answer_count, body_source, body_html, created_at,"
+        " hidden_reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", questions)
+    cursor.executemany("INSERT INTO question_tags (question_id, tag_id) VALUES (?, ?)", links)
+    cursor.executemany(
+        "INSERT INTO answers (id, question_id, author_id, is_accepted, score, body_source, body_html,"
+        " created_at, hidden_reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", answers)
+    connection.commit()
+    return next_answer
+
+
+def fill_members_and_tags(connection) -> None:
+    cursor = connection.cursor()
+    cursor.executemany(
+        "INSERT INTO users (id, email, display_name, password_hash, activated_at, is_admin, created_at,"
+        " follow_on_reply, notify_mode, newsletter) VALUES (?, ?, ?, 'x', ?, 0, ?, 1, 'instant', 1)",
+        [(i, f"m{i}@example.org", f"Member {i}", START, START) for i in range(1, MEMBERS + 1)])
+    cursor.executemany("INSERT INTO tags (id, name) VALUES (?, ?)",
+                       [(i, f"tag-{i}") for i in range(1, TAGS + 1)])
+    connection.commit()
+
+
+def busiest_member(connection) -> int:
+    return connection.execute(
+        "SELECT author_id FROM questions GROUP BY author_id ORDER BY COUNT(*) DESC LIMIT 1").fetchone()[0]
+
+
+def time_pages(client, pages: dict[str, str], n: int) -> dict[str, tuple[float, float]]:
+    results = {}
+    for name, path in pages.items():
+        assert client.get(path).status_code == 200, path  # warm the caches once
+        times = []
+        for _ in range(n):
+            start = time.perf_counter()
+            response = client.get(path)
+            times.append(time.perf_counter() - start)
+            assert response.status_code == 200
+        results[name] = (statistics.median(times) * 1000, statistics.quantiles(times, n=20)[-1] * 1000)
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("-n", type=int, default=200, help="requests per page and size")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    Path("var").mkdir(exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="bench-pages-", dir="var")).resolve()
+    rng = random.Random(11)
+    measured: dict[int, dict[str, tuple[float, float]]] = {}
+    try:
+        config = parse_config({"pickup": {"dir": "pickup"}, "webapp": {"database_url": "sqlite:///site.db"}},
+                              base_dir=work, source=None)
+        app = create_app(config)
+        with app.app_context():
+            upgrade()
+            connection = db.engine.raw_connection()
+            fill_members_and_tags(connection)
+            next_answer, done = 1, 0
+            client = app.test_client()
+            for size in SIZES:
+                started = time.perf_counter()
+                next_answer = fill(connection, rng, done + 1, size, next_answer)
+                connection.execute("ANALYZE")
+                done = size
+                print(f"filled {size:,} questions, {next_answer - 1:,} answers "
+                      f"in {time.perf_counter() - started:.0f} s", file=sys.stderr)
+                pages = {"home": "/", "question (50 answers)": "/questions/1",
+                         "tag": "/tags/tag-17", "search, two rare words": "/search?q=sqlite+index",
+                         "search, a common word": "/search?q=python",
+                         "profile": f"/members/{busiest_member(connection)}"}
+                db.session.remove()
+                measured[size] = time_pages(client, pages, args.n)
+            connection.close()
+            db.engine.dispose()
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+    print(f"N = {args.n} requests per page, Flask test client, SQLite file; "
+          f"{MEMBERS:,} members, {TAGS:,} tags, {ANSWERS_PER_QUESTION} answers a question")
+    header = "".join(f"{f'{s:,} q: median':>18}{'p95':>8}" for s in SIZES)
+    print(f"{'page (ms)':24}{header}")
+    for name in measured[SIZES[0]]:
+        cells = "".join(f"{measured[s][name][0]:18.2f}{measured[s][name][1]:8.2f}" for s in SIZES)
+        print(f"{name:24}{cells}")
+    worst = max(p95 for per_size in measured.values() for _, p95 in per_size.values())
+    print(f"worst p95: {worst:.2f} ms (target: under 20 ms)")
+    if args.json:
+        pages = {name: {str(s): {"median_ms": round(measured[s][name][0], 2),
+                                 "p95_ms": round(measured[s][name][1], 2)} for s in SIZES}
+                 for name in measured[SIZES[0]]}
+        print(json.dumps({"sizes": list(SIZES), "worst_p95_ms": round(worst, 2), "pages": pages}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,54 @@
+"""The Follow / Unfollow buttons (POST with CSRF, no JavaScript needed) and the Following page."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+
+from webapp import subscriptions
+from webapp.extensions import db
+
+bp = Blueprint("following", __name__)
+
+
+def _target_or_404(kind: str, target_id: int):
+    model = subscriptions.KINDS.get(kind) or abort(404)
+    post = db.session.get(model, target_id)
+    if post is None or not post.visible_to(current_user):
+        abort(404)
+    return post
+
+
+def _back(kind: str, target_id: int):
+    if kind == "question":
+        return redirect(url_for("questions.show", question_id=target_id))
+    return redirect(url_for("articles.show", article_id=target_id))
+
+
+@bp.route("/follow/<kind>/<int:target_id>", methods=["POST"])
+@login_required
+def follow(kind: str, target_id: int):
+    _target_or_404(kind, target_id)
+    subscriptions.follow(current_user, kind, target_id)
+    db.session.commit()
+    flash(f"You follow this {kind}.")
+    return _back(kind, target_id)
+
+
+@bp.route("/unfollow/<kind>/<int:target_id>", methods=["POST"])
+@login_required
+def unfollow(kind: str, target_id: int):
+    _target_or_404(kind, target_id)
+    subscriptions.unfollow(current_user, kind, target_id)
+    db.session.commit()
+    flash(f"You no longer follow this {kind}.")
+    return _back(kind, target_id)
+
+
+@bp.route("/following")
+@login_required
+def index():
+    page, posts = subscriptions.followed_by(current_user, request.args.get("before", type=int))
+    # A post hidden since it was followed is left out (unless it is the member's own).
+    shown = {key: post for key, post in posts.items() if post.visible_to(current_user)}
+    return render_template("following.html", page=page, posts=shown)

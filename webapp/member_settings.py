@@ -1,0 +1,112 @@
+"""A member's settings: display name, mail about followed posts, newsletter, password, address.
+
+A new password needs the current one and logs out every other session (this one stays).
+A new address needs the current password; a confirmation link goes to the new address and
+a notice to the old one (both through pickup, as account mail), and the address changes
+only when the link is opened. If another account took the address meanwhile, the link
+says so and changes nothing. Every form is a POST with a CSRF token.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required, login_user
+
+from spooler.pickup import PickupError
+from webapp import notify, session_store
+from webapp.extensions import db, limiter
+from webapp.forms import ChangeEmailForm, ChangePasswordForm, PreferencesForm
+from webapp.models import User
+from webapp.tokens import TokenError, read_email_change_token
+
+bp = Blueprint("member_settings", __name__, url_prefix="/account/settings")
+
+
+def _page(preferences=None, password=None, email=None, status=200):
+    # formdata=None: a form not the one posted shows the account, not the other form's fields.
+    return render_template("account/settings.html",
+                           preferences=preferences or PreferencesForm(formdata=None, obj=current_user),
+                           password=password or ChangePasswordForm(formdata=None),
+                           email=email or ChangeEmailForm(formdata=None)), status
+
+
+@bp.route("", methods=["GET", "POST"])
+@login_required
+def index():
+    form = PreferencesForm() if _posted() else PreferencesForm(formdata=None, obj=current_user)
+    if form.validate_on_submit():
+        current_user.display_name = form.display_name.data
+        current_user.notify_mode = form.notify_mode.data
+        current_user.follow_on_reply = form.follow_on_reply.data
+        current_user.newsletter = form.newsletter.data
+        db.session.commit()
+        flash("Your settings are saved.")
+        return redirect(url_for("member_settings.index"))
+    return _page(preferences=form, status=400 if _posted() else 200)
+
+
+@bp.route("/password", methods=["POST"])
+@login_required
+@limiter.limit("10 per hour")
+def change_password():
+    form = ChangePasswordForm()
+    if form.validate_on_submit():
+        if not current_user.check_password(form.current_password.data):
+            form.current_password.errors.append("That is not your current password.")
+        else:
+            user = current_user._get_current_object()
+            user.set_password(form.password.data)
+            session_store.end_all(user)  # whoever knew the old password is logged out
+            db.session.commit()
+            session_store.start(user)    # ... but not this browser
+            login_user(user)
+            flash("Your password is changed. Every other session is logged out.")
+            return redirect(url_for("member_settings.index"))
+    return _page(password=form, status=400)
+
+
+@bp.route("/email", methods=["POST"])
+@login_required
+@limiter.limit("10 per hour")
+def change_email():
+    form = ChangeEmailForm()
+    if form.validate_on_submit():
+        if not current_user.check_password(form.current_password.data):
+            form.current_password.errors.append("That is not your current password.")
+        else:
+            new = User.normalize_email(form.email.data)
+            if new == current_user.email:
+                form.email.errors.append("That is already your address.")
+                return _page(email=form, status=400)
+            current_user.pending_email = new
+            try:  # both mails written before the commit: no pending change without its link
+                notify.send_email_change(current_user)
+                notify.send_email_change_notice(current_user)
+            except PickupError as e:
+                db.session.rollback()
+                current_app.logger.error("email change mail not written: %s", e)
+                return render_template("auth/mail_failed.html", what="confirmation"), 503
+            db.session.commit()
+            return render_template("auth/check_inbox.html", email=new, what="email change")
+    return _page(email=form, status=400)
+
+
+@bp.route("/email/<token>")
+def confirm_email(token: str):
+    try:
+        user = read_email_change_token(token)
+    except TokenError as e:
+        return render_template("auth/link_problem.html", problem=str(e)), 400
+    if User.by_email(user.pending_email) is not None:
+        user.pending_email = None
+        db.session.commit()
+        problem = "Another account uses that address now, so yours was not changed."
+        return render_template("auth/link_problem.html", problem=problem), 409
+    user.email, user.pending_email = user.pending_email, None
+    db.session.commit()
+    flash(f"Your address is now {user.email}.")
+    return redirect(url_for("member_settings.index" if current_user.is_authenticated else "auth.login"))
+
+
+def _posted() -> bool:
+    return request.method == "POST"
