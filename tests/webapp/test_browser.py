@@ -165,3 +165,33 @@ def test_an_answer_an_admin_hides_is_invisible_to_other_members(site, app, page,
     browser_login(page, site, "ann@example.org")
     page.goto(f"{site}/questions/{question_id}")
     assert page.locator(".answer").count() == 0 and "spam.example" not in page.content()
+
+
+def test_follow_unfollow_and_the_settings_page_in_a_browser(site, app, page, config):
+    from tests.webapp.qa_helpers import ask, member
+
+    question_id = ask(member(app, config, "Ann"), title="Which relay keeps my mail?")
+    member(app, config, "Bob")
+    browser_login(page, site, "bob@example.org")
+    page.goto(f"{site}/questions/{question_id}")
+    assert page.inner_text(".follow .followers") == "1 follower"  # the asker
+    page.click(".follow button:has-text('Follow')")
+    assert page.inner_text(".flash") == "You follow this question."
+    assert page.inner_text(".follow .followers") == "2 followers"
+    page.click(".bar a:has-text('Following')")
+    assert page.inner_text(".question-list .title") == "Which relay keeps my mail?"
+    page.goto(f"{site}/questions/{question_id}")
+    page.click(".follow button:has-text('Unfollow')")
+    assert page.inner_text(".flash") == "You no longer follow this question."
+    page.click(".bar a:has-text('Following')")
+    assert "You follow nothing yet" in page.inner_text(".question-list")
+
+    page.click(".bar a:has-text('Settings')")
+    page.fill("#display_name", "Bobby")
+    page.check("text=A daily digest")
+    page.uncheck("text=Send me the newsletter")
+    page.click("text=Save settings")
+    assert page.inner_text(".flash") == "Your settings are saved."
+    page.reload()
+    assert page.input_value("#display_name") == "Bobby"
+    assert page.is_checked("text=A daily digest") and not page.is_checked("text=Send me the newsletter")
