@@ -41,27 +41,41 @@ def smarthost_password(config: SmartHostConfig) -> str:
                            "password_file is: set one of them")
 
 
-def _from_file(path: os.PathLike) -> str:
-    where = f"[relay.smarthost] password_file {path}"
+class PrivateFileError(Exception):
+    """A secret file (password, private key) that must not be used; the message says why."""
+
+
+def read_private(path: os.PathLike, where: str, max_size: int, holds: str) -> bytes:
+    """The bytes of a secret file: a regular file no group or other user may touch, at most
+    max_size bytes (`holds` says what it should hold). Raises PrivateFileError."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
     except OSError as e:
-        raise CredentialsError(f"{where}: cannot open: {e.strerror}") from None
+        raise PrivateFileError(f"{where}: cannot open: {e.strerror}") from None
     try:
         st = os.fstat(fd)   # of the file opened, not of whatever the name points at later
         if not stat.S_ISREG(st.st_mode):
-            raise CredentialsError(f"{where}: not a regular file")
+            raise PrivateFileError(f"{where}: not a regular file")
         if st.st_mode & 0o077:
-            raise CredentialsError(
+            raise PrivateFileError(
                 f"{where}: mode {stat.S_IMODE(st.st_mode):04o} lets group or others at it; "
                 f"refused: chmod 600 {path} (owned by the relay's user)")
-        data = os.read(fd, MAX_SIZE + 1)
+        data = os.read(fd, max_size + 1)
     except OSError as e:
-        raise CredentialsError(f"{where}: cannot read: {e.strerror}") from None
+        raise PrivateFileError(f"{where}: cannot read: {e.strerror}") from None
     finally:
         os.close(fd)
-    if len(data) > MAX_SIZE:
-        raise CredentialsError(f"{where}: over {MAX_SIZE} bytes: it should hold one line, the password")
+    if len(data) > max_size:
+        raise PrivateFileError(f"{where}: over {max_size} bytes: it should hold {holds}")
+    return data
+
+
+def _from_file(path: os.PathLike) -> str:
+    where = f"[relay.smarthost] password_file {path}"
+    try:
+        data = read_private(path, where, MAX_SIZE, "one line, the password")
+    except PrivateFileError as e:
+        raise CredentialsError(str(e)) from None
     try:
         lines = data.decode("utf-8").splitlines()
     except UnicodeDecodeError:

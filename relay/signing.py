@@ -23,9 +23,7 @@ import base64
 import binascii
 import dataclasses
 import logging
-import os
 import re
-import stat
 from dataclasses import dataclass
 from email.utils import getaddresses
 from pathlib import Path
@@ -33,6 +31,7 @@ from pathlib import Path
 import dkim
 from dkim.crypto import UnparsableKeyError, parse_pem_private_key
 
+from relay.credentials import PrivateFileError, read_private
 from settings import DkimConfig
 from spooler.envelope import ParsedMessage
 
@@ -157,25 +156,9 @@ def load_key(config: DkimConfig) -> SigningKey:
 
 def _read_private(path: Path | None, where: str) -> bytes:
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
-    except OSError as e:
-        raise DkimSetupError(f"{where}: cannot open: {e.strerror}") from None
-    try:
-        st = os.fstat(fd)   # of the file opened, not of whatever the name points at later
-        if not stat.S_ISREG(st.st_mode):
-            raise DkimSetupError(f"{where}: not a regular file")
-        if st.st_mode & 0o077:
-            raise DkimSetupError(
-                f"{where}: mode {stat.S_IMODE(st.st_mode):04o} lets group or others at the private "
-                f"key; refused: chmod 600 {path} (owned by the relay's user)")
-        data = os.read(fd, MAX_KEY_SIZE + 1)
-    except OSError as e:
-        raise DkimSetupError(f"{where}: cannot read: {e.strerror}") from None
-    finally:
-        os.close(fd)
-    if len(data) > MAX_KEY_SIZE:
-        raise DkimSetupError(f"{where}: over {MAX_KEY_SIZE} bytes: not a private key")
-    return data
+        return read_private(path, where, MAX_KEY_SIZE, "a private key")
+    except PrivateFileError as e:
+        raise DkimSetupError(str(e)) from None
 
 
 def _rsa_key(config: DkimConfig, data: bytes, where: str) -> SigningKey:
