@@ -15,6 +15,7 @@ from webapp import listing, qa, subscriptions
 from webapp.extensions import db
 from webapp.models import Article, Comment
 from webapp.post_forms import ArticleForm, CommentForm
+from webapp.post_views import delete_own, refused
 from webapp.questions import posting_limit
 
 bp = Blueprint("articles", __name__)
@@ -40,11 +41,6 @@ def _comment_or_404(comment_id: int) -> Comment:
     return post
 
 
-def _refused(error: qa.QAError):
-    db.session.rollback()
-    return render_template("error.html", title="Not allowed", text=str(error), code=403), 403
-
-
 def _to_comment(post: Comment):
     return redirect(url_for("articles.show", article_id=post.article_id, _anchor=f"comment-{post.id}"))
 
@@ -60,7 +56,7 @@ def index():
 @posting_limit
 def write():
     if not may_write_articles(current_user):
-        return _refused(qa.QAError("On this site only admins write articles."))
+        return refused(qa.QAError("On this site only admins write articles."))
     form = ArticleForm()
     if form.validate_on_submit():
         article = qa.write_article(current_user, form.title.data, form.body.data)
@@ -91,7 +87,7 @@ def comment(article_id: int):
     try:
         post = qa.comment(current_user, article, form.body.data)
     except qa.QAError as e:
-        return _refused(e)
+        return refused(e)
     db.session.commit()
     return _to_comment(post)
 
@@ -101,7 +97,7 @@ def comment(article_id: int):
 def edit(article_id: int):
     article = _article_or_404(article_id)
     if article.author_id != current_user.id:
-        return _refused(qa.QAError("Only its author can change this post."))
+        return refused(qa.QAError("Only its author can change this post."))
     form = ArticleForm()
     if request.method == "GET":
         form.title.data, form.body.data = article.title, article.body_source
@@ -109,7 +105,7 @@ def edit(article_id: int):
         try:
             qa.edit_article(current_user, article, form.title.data, form.body.data)
         except qa.QAError as e:
-            return _refused(e)
+            return refused(e)
         db.session.commit()
         flash("Your article is saved.")
         return redirect(url_for("articles.show", article_id=article.id))
@@ -121,7 +117,7 @@ def edit(article_id: int):
 def edit_comment(comment_id: int):
     post = _comment_or_404(comment_id)
     if post.author_id != current_user.id:
-        return _refused(qa.QAError("Only its author can change this post."))
+        return refused(qa.QAError("Only its author can change this post."))
     form = CommentForm()
     if request.method == "GET":
         form.body.data = post.body_source
@@ -129,7 +125,7 @@ def edit_comment(comment_id: int):
         try:
             qa.edit_comment(current_user, post, form.body.data)
         except qa.QAError as e:
-            return _refused(e)
+            return refused(e)
         db.session.commit()
         flash("Your comment is saved.")
         return _to_comment(post)
@@ -140,23 +136,11 @@ def edit_comment(comment_id: int):
 @login_required
 def delete(article_id: int):
     article = _article_or_404(article_id)
-    try:
-        qa.delete(current_user, article)
-    except qa.QAError as e:
-        return _refused(e)
-    db.session.commit()
-    flash("Your article is deleted.")
-    return redirect(url_for("articles.show", article_id=article.id))
+    return delete_own(article, "article", redirect(url_for("articles.show", article_id=article.id)))
 
 
 @bp.route("/comments/<int:comment_id>/delete", methods=["POST"])
 @login_required
 def delete_comment(comment_id: int):
     post = _comment_or_404(comment_id)
-    try:
-        qa.delete(current_user, post)
-    except qa.QAError as e:
-        return _refused(e)
-    db.session.commit()
-    flash("Your comment is deleted.")
-    return _to_comment(post)
+    return delete_own(post, "comment", _to_comment(post))

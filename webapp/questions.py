@@ -17,6 +17,7 @@ from webapp import qa, subscriptions
 from webapp.extensions import db, limiter
 from webapp.models import Answer, Question
 from webapp.post_forms import AnswerForm, EditAnswerForm, EditQuestionForm, QuestionForm, tag_names
+from webapp.post_views import delete_own, refused
 
 bp = Blueprint("questions", __name__)
 
@@ -56,11 +57,6 @@ def _posted(response) -> bool:
 # One budget for questions and answers together, per member.
 posting_limit = limiter.shared_limit(_posts_per_minute, scope="posts", key_func=_poster,
                                      exempt_when=_not_a_post, deduct_when=_posted)
-
-
-def _refused(error: qa.QAError):
-    db.session.rollback()
-    return render_template("error.html", title="Not allowed", text=str(error), code=403), 403
 
 
 @bp.route("/questions/ask", methods=["GET", "POST"])
@@ -103,7 +99,7 @@ def answer(question_id: int):
     try:
         post = qa.answer(current_user, question, form.body.data)
     except qa.QAError as e:
-        return _refused(e)
+        return refused(e)
     db.session.commit()
     return redirect(url_for("questions.show", question_id=question.id, _anchor=f"answer-{post.id}"))
 
@@ -118,13 +114,13 @@ def edit_question(question_id: int):
         form.body.data = question.body_source
         form.tags.data = " ".join(t.name for t in question.tags)
     if question.author_id != current_user.id:
-        return _refused(qa.QAError("Only its author can change this post."))
+        return refused(qa.QAError("Only its author can change this post."))
     if form.validate_on_submit():
         try:
             qa.edit_question(current_user, question, form.title.data, form.body.data,
                              tag_names(form.tags.data))
         except qa.QAError as e:
-            return _refused(e)
+            return refused(e)
         db.session.commit()
         flash("Your question is saved.")
         return redirect(url_for("questions.show", question_id=question.id))
@@ -139,12 +135,12 @@ def edit_answer(answer_id: int):
     if request.method == "GET":
         form.body.data = post.body_source
     if post.author_id != current_user.id:
-        return _refused(qa.QAError("Only its author can change this post."))
+        return refused(qa.QAError("Only its author can change this post."))
     if form.validate_on_submit():
         try:
             qa.edit_answer(current_user, post, form.body.data)
         except qa.QAError as e:
-            return _refused(e)
+            return refused(e)
         db.session.commit()
         flash("Your answer is saved.")
         return _to_answer(post)
@@ -155,26 +151,14 @@ def edit_answer(answer_id: int):
 @login_required
 def delete_question(question_id: int):
     question = _question_or_404(question_id)
-    try:
-        qa.delete(current_user, question)
-    except qa.QAError as e:
-        return _refused(e)
-    db.session.commit()
-    flash("Your question is deleted.")
-    return redirect(url_for("questions.show", question_id=question.id))
+    return delete_own(question, "question", redirect(url_for("questions.show", question_id=question.id)))
 
 
 @bp.route("/answers/<int:answer_id>/delete", methods=["POST"])
 @login_required
 def delete_answer(answer_id: int):
     post = _answer_or_404(answer_id)
-    try:
-        qa.delete(current_user, post)
-    except qa.QAError as e:
-        return _refused(e)
-    db.session.commit()
-    flash("Your answer is deleted.")
-    return _to_answer(post)
+    return delete_own(post, "answer", _to_answer(post))
 
 
 @bp.route("/answers/<int:answer_id>/accept", methods=["POST"])
@@ -184,7 +168,7 @@ def accept(answer_id: int):
     try:
         accepted = qa.accept(current_user, post)
     except qa.QAError as e:
-        return _refused(e)
+        return refused(e)
     db.session.commit()
     flash("You accepted this answer." if accepted else "The answer is no longer accepted.")
     return _to_answer(post)
@@ -200,7 +184,7 @@ def vote(answer_id: int):
     try:
         qa.vote(current_user, post, value)
     except qa.QAError as e:
-        return _refused(e)
+        return refused(e)
     db.session.commit()
     return _to_answer(post)
 
