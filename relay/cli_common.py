@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from relay.queue import printable
 from settings import Config, ConfigError, load_config
 from settings.units import format_duration
 
@@ -99,5 +100,4 @@ def shorten(text: str, width: int) -> str:
 
 def printable_lines(text: str) -> str:
     """Text for a terminal: control characters (a binary file's bytes) shown escaped, never sent."""
-    text = text.replace("\r\n", "\n")
-    return "".join(c if c.isprintable() or c in "\t\n" else repr(c)[1:-1] for c in text)
+    return printable(text.replace("\r\n", "\n"), keep="\t\n")

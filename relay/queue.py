@@ -787,11 +787,12 @@ def file_kind(mode: int) -> str:
     return "not a regular file"
 
 
-def printable(text: str) -> str:
-    """A file name as it can go into a one-line field: control characters escaped."""
+def printable(text: str, keep: str = "") -> str:
+    """Text with control characters escaped (\\n, \\x1b), but those in `keep`: a file name
+    fit for a one-line field, or (keep="\\t\\n") a binary file's bytes fit for a terminal."""
     if text.isprintable():
         return text
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+    return "".join(c if c.isprintable() or c in keep else repr(c)[1:-1] for c in text)
 
 
 def iso_time(ts: float) -> str:
