@@ -24,6 +24,10 @@ _HEADER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]*$")
 # Headers this module writes itself; extra_headers may not override them.
 _RESERVED = {"from", "to", "cc", "bcc", "subject", "date", "message-id", "mime-version",
              "content-type", "content-transfer-encoding", "x-sender", "x-receiver"}
+# Structured headers of message ids and <URL>s: written as given (checked for line breaks),
+# never folded or encoded as text, which would put a break inside a URL.
+_AS_WRITTEN = {"in-reply-to", "references", "list-unsubscribe", "list-unsubscribe-post",
+               "list-post", "list-help", "list-archive", "list-owner"}
 
 
 @dataclass(frozen=True)
@@ -67,45 +71,66 @@ class Notification:
     auto_submitted: bool = True           # RFC 3834: machine mail, no auto-replies
 
 
-def build(notification: Notification) -> OutgoingMessage:
-    """Render a Notification to CRLF wire bytes; raises UnsafeHeaderError on hostile values."""
+def build(notification: Notification, *, boundary: str | None = None,
+          date: str | None = None) -> OutgoingMessage:
+    """Render a Notification to CRLF wire bytes; raises UnsafeHeaderError on hostile values.
+
+    `boundary` and `date` are for spooler.stamp, whose output must equal this one's."""
     n = notification
     if not n.to:
         raise ValueError("a notification needs at least one To address")
     message_id = n.message_id or make_message_id(n.sender.address)
     check_header_value(message_id, "Message-ID")
+    head = "\r\n".join(head_lines(n, message_id, date or now_header())).encode("utf-8")
+    return OutgoingMessage(
+        content=head + b"\r\n" + body_bytes(n.text, n.html, boundary or new_boundary()),
+        sender=n.sender.address,
+        recipients=tuple(a.address for a in n.to),
+        message_id=message_id,
+    )
+
+
+def head_lines(n: Notification, message_id: str, date: str) -> list[str]:
+    """The header lines, in their order: From, To, Subject, Date, Message-ID, the RFC 3834
+    pair, the extra headers in their order, MIME-Version."""
     lines = [
         f"From: {n.sender.header()}",
         "To: " + ", ".join(a.header() for a in n.to),
         f"Subject: {encode_header_text(n.subject, 'Subject')}",
-        f"Date: {_now_header()}",
+        f"Date: {date}",
         f"Message-ID: <{message_id}>",
     ]
     if n.auto_submitted:
         lines.append("Auto-Submitted: auto-generated")
         lines.append("X-Auto-Response-Suppress: All")
     for name, value in n.extra_headers.items():
-        if not _HEADER_NAME.fullmatch(name) or name.lower() in _RESERVED:
-            raise ValueError(f"{name!r} cannot be set as an extra header")
-        lines.append(f"{name}: {encode_header_text(value, name)}")
+        lines.append(extra_header_line(name, value))
     lines.append("MIME-Version: 1.0")
-    head = "\r\n".join(lines).encode("utf-8")
-    if n.html is None:
-        body = _text_part_headers("plain") + b"\r\n" + _qp(n.text)
-    else:
-        boundary = "=_" + os.urandom(12).hex()
-        body = b"".join((
-            f'Content-Type: multipart/alternative; boundary="{boundary}"\r\n\r\n'.encode(),
-            f"--{boundary}\r\n".encode(), _text_part_headers("plain"), b"\r\n", _qp(n.text),
-            f"\r\n--{boundary}\r\n".encode(), _text_part_headers("html"), b"\r\n", _qp(n.html),
-            f"\r\n--{boundary}--\r\n".encode(),
-        ))
-    return OutgoingMessage(
-        content=head + b"\r\n" + body,
-        sender=n.sender.address,
-        recipients=tuple(a.address for a in n.to),
-        message_id=message_id,
-    )
+    return lines
+
+
+def extra_header_line(name: str, value: str) -> str:
+    if not _HEADER_NAME.fullmatch(name) or name.lower() in _RESERVED:
+        raise ValueError(f"{name!r} cannot be set as an extra header")
+    if name.lower() in _AS_WRITTEN and value.isascii() and len(value) < 900:
+        return f"{name}: {check_header_value(value, f'{name} header')}"
+    return f"{name}: {encode_header_text(value, name)}"
+
+
+def body_bytes(text: str, html: str | None, boundary: str) -> bytes:
+    """The MIME body: one quoted-printable text part, or text and HTML as alternatives."""
+    if html is None:
+        return _text_part_headers("plain") + b"\r\n" + _qp(text)
+    return b"".join((
+        f'Content-Type: multipart/alternative; boundary="{boundary}"\r\n\r\n'.encode(),
+        f"--{boundary}\r\n".encode(), _text_part_headers("plain"), b"\r\n", _qp(text),
+        f"\r\n--{boundary}\r\n".encode(), _text_part_headers("html"), b"\r\n", _qp(html),
+        f"\r\n--{boundary}--\r\n".encode(),
+    ))
+
+
+def new_boundary() -> str:
+    return "=_" + os.urandom(12).hex()
 
 
 def encode_header_text(value: str, name: str) -> str:
@@ -126,7 +151,7 @@ def make_message_id(sender_address: str) -> str:
 _date_cache: tuple[int, str] = (0, "")
 
 
-def _now_header() -> str:
+def now_header() -> str:
     # formatdate costs a few µs; one per second is plenty.
     global _date_cache
     now = int(time.time())

@@ -56,6 +56,8 @@ def create_app(config: Config | None = None, overrides: dict | None = None) -> F
         FAILED_LOGINS_PER_HOUR=web.failed_logins_per_hour,
         POSTS_PER_MINUTE=web.posts_per_minute,
         ARTICLES_BY=web.articles_by,
+        MAX_NOTIFICATIONS_PER_DAY=web.max_notifications_per_day,
+        NOTIFICATION_DELAY=web.notification_delay,
         RATELIMIT_HEADERS_ENABLED=True,
         PICKUP_RELAY_CONFIG=config,
     )
@@ -84,6 +86,7 @@ def create_app(config: Config | None = None, overrides: dict | None = None) -> F
         moderation,
         questions,
         session_store,
+        unsubscribe,
     )
     from webapp.security_headers import add_security_headers
 
@@ -97,6 +100,7 @@ def create_app(config: Config | None = None, overrides: dict | None = None) -> F
     app.register_blueprint(moderation.bp)
     app.register_blueprint(following.bp)
     app.register_blueprint(member_settings.bp)
+    app.register_blueprint(unsubscribe.bp)
     error_pages.register(app)
     cli.register(app)
     return app

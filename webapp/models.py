@@ -1,5 +1,5 @@
 """The site's data: members and their login sessions; questions, answers, tags, votes;
-articles and their comments.
+articles and their comments; who follows what, and the outbox of notifications.
 
 Portable SQL only (SQLite by default, PostgreSQL by changing [webapp] database_url);
 the schema is managed by the Alembic migrations in migrations/.
@@ -8,7 +8,7 @@ the schema is managed by the Alembic migrations in migrations/.
 from __future__ import annotations
 
 import secrets
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from flask_login import UserMixin
 from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
@@ -43,6 +43,9 @@ class User(UserMixin, db.Model):
     newsletter: Mapped[bool] = mapped_column(default=True, server_default=sa_true())
     # A new address waiting for its confirmation link (webapp.member_settings); None when none.
     pending_email: Mapped[str | None] = mapped_column(String(254), default=None)
+    # When mail to this address started failing for good (set from the relay's feedback
+    # file); a bouncing member gets no notifications or newsletter. None = not bouncing.
+    bouncing_at: Mapped[datetime | None] = mapped_column(default=None)
 
     # The key of the login session this request belongs to (set by webapp.session_store);
     # Flask-Login keeps it in the session cookie. Not a column: the row holds only its hash.
@@ -195,13 +198,81 @@ class Subscription(db.Model):
 
     __tablename__ = "subscriptions"
     __table_args__ = (UniqueConstraint("user_id", "kind", "target_id", name="uq_subscriptions_follow"),
-                      Index("ix_subscriptions_kind_target_id", "kind", "target_id"))
+                      # A post's followers in user id order: the fan-out walks them so.
+                      Index("ix_subscriptions_kind_target_id_user_id", "kind", "target_id", "user_id"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     kind: Mapped[str] = mapped_column(String(10))
     target_id: Mapped[int] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class OutboxEvent(db.Model):
+    """Something followers are told about, stored in the transaction that made it.
+
+    kind: "answer" (to the question's followers), "accepted" (to the answerer),
+    "comment" (to the article's followers). The fan-out worker (webapp.fanout) claims it
+    with a lease (lease_token, lease_owner, lease_until), walks its recipients in user id
+    order past `done_through`, and marks it done; see the README's "Exactly once".
+    """
+
+    __tablename__ = "outbox_events"
+    __table_args__ = (Index("ix_outbox_events_done_at_not_before", "done_at", "not_before", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(10))
+    thread_kind: Mapped[str] = mapped_column(String(10))   # "question" | "article"
+    thread_id: Mapped[int] = mapped_column()
+    post_id: Mapped[int] = mapped_column()                 # the answer or the comment
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    not_before: Mapped[datetime] = mapped_column(default=utcnow)   # created_at + notification_delay
+    done_through: Mapped[int] = mapped_column(default=0)  # recipients up to this user id are done
+    lease_token: Mapped[str | None] = mapped_column(String(32), default=None)
+    lease_owner: Mapped[str] = mapped_column(String(120), default="")
+    lease_until: Mapped[datetime | None] = mapped_column(default=None)
+    sent: Mapped[int] = mapped_column(default=0)
+    skipped: Mapped[int] = mapped_column(default=0)
+    done_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class Digest(db.Model):
+    """One member's daily digest: at most one per member per UTC day (the unique key)."""
+
+    __tablename__ = "digests"
+    __table_args__ = (UniqueConstraint("user_id", "day", name="uq_digests_user_day"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    day: Mapped[date] = mapped_column()
+    placer: Mapped[str] = mapped_column(String(32))       # the staging token of the file's writer
+    items: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class OutboxDelivery(db.Model):
+    """What one event did for one member: "sent", or the reason it was left out.
+
+    The primary key (event, member) is the delivery key: it names the file and the
+    Message-ID, and a second row for the pair cannot exist. `placer` is the staging token
+    of the process whose file this row commits (spooler.staged). Reasons: author,
+    inactive, opted_out, digest, bouncing, post_gone, cap ("digest" and "cap" items go
+    into the member's next digest, which sets digest_id).
+    """
+
+    __tablename__ = "outbox_deliveries"
+    __table_args__ = (Index("ix_outbox_deliveries_user_id_created_at", "user_id", "created_at"),
+                      Index("ix_outbox_deliveries_status_digest_id", "status", "digest_id"))
+
+    event_id: Mapped[int] = mapped_column(ForeignKey("outbox_events.id", ondelete="CASCADE"),
+                                          primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    status: Mapped[str] = mapped_column(String(10))
+    placer: Mapped[str] = mapped_column(String(32), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    digest_id: Mapped[int | None] = mapped_column(ForeignKey("digests.id", ondelete="SET NULL"),
+                                                  default=None)
 
 
 class Vote(db.Model):

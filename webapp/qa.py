@@ -2,7 +2,9 @@
 
 Functions take the acting member and change the session; the caller commits (one
 transaction per request). Every refusal is a QAError whose message says why, in words
-a member can act on. Markdown is rendered here, once, when a post is saved.
+a member can act on. Markdown is rendered here, once, when a post is saved. Answering,
+accepting and commenting add their notification event (webapp.outbox) to the same
+transaction.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 
-from webapp import subscriptions
+from webapp import outbox, subscriptions
 from webapp.extensions import db
 from webapp.markdown import render
 from webapp.models import Answer, Article, Comment, Question, Tag, User, Vote, utcnow
@@ -41,6 +43,7 @@ def answer(author: User, question: Question, body: str) -> Answer:
     question.answer_count = Question.answer_count + 1  # in SQL: two answers at once both count
     db.session.flush()
     subscriptions.follow_reply(author, "question", question.id)
+    outbox.record(outbox.ANSWER, "question", question.id, post.id, author.id)
     return post
 
 
@@ -77,6 +80,7 @@ def comment(author: User, article: Article, body: str) -> Comment:
     db.session.add(post)
     db.session.flush()
     subscriptions.follow_reply(author, "article", article.id)
+    outbox.record(outbox.COMMENT, "article", article.id, post.id, author.id)
     return post
 
 
@@ -110,6 +114,7 @@ def accept(member: User, post: Answer) -> bool:
     db.session.execute(db.update(Answer).where(Answer.question_id == question.id, Answer.is_accepted)
                        .values(is_accepted=False))
     post.is_accepted = True
+    outbox.record(outbox.ACCEPTED, "question", question.id, post.id, member.id)
     return True
 
 

@@ -1,8 +1,8 @@
 """Who follows what: follow and unfollow a question or an article, counts, a member's list.
 
 A member follows what they ask or write, and what they answer or comment on when their
-setting follow_on_reply is on (the default). The notification mail that reads these rows
-is the outbox's job (a later part); this module only keeps them. Following twice is one
+setting follow_on_reply is on (the default). The notification fan-out (webapp.fanout)
+reads these rows; this module only keeps them. Following twice is one
 row (a unique constraint), so a double click cannot make two.
 """
 
@@ -41,12 +41,16 @@ def follow_reply(member: User, kind: str, target_id: int) -> None:
 def is_following(member, kind: str, target_id: int) -> bool:
     if not getattr(member, "is_authenticated", False):
         return False
+    return is_following_id(member.id, kind, target_id)
+
+
+def is_following_id(user_id: int, kind: str, target_id: int) -> bool:
     return db.session.execute(db.select(Subscription.id).filter_by(
-        user_id=member.id, kind=kind, target_id=target_id)).first() is not None
+        user_id=user_id, kind=kind, target_id=target_id)).first() is not None
 
 
 def follower_count(kind: str, target_id: int) -> int:
-    # One post's followers, through ix_subscriptions_kind_target_id: never the whole table.
+    # One post's followers, through ix_subscriptions_kind_target_id_user_id: never the whole table.
     return db.session.execute(db.select(func.count()).select_from(Subscription).filter_by(
         kind=kind, target_id=target_id)).scalar_one()
 

@@ -1,0 +1,260 @@
+"""The fan-out worker: each outbox event becomes one pickup file per recipient, exactly once.
+
+`flask --app webapp outbox-worker` runs it; any number may run, on one host or on
+several against one PostgreSQL. A worker claims a due event with a lease (a token, its
+owner, an expiry), chosen with SELECT ... FOR UPDATE SKIP LOCKED on PostgreSQL and taken
+by a compare-and-set on the token on both databases, so two workers never hold one
+event. It walks the recipients in user id order, a batch at a time:
+
+  1. decide each recipient: "sent", or the reason they are left out (the post is gone,
+     they wrote it, not activated, address bouncing, notifications off, daily digest,
+     over max_notifications_per_day);
+  2. stage the "sent" ones' files (spooler.staged: names the relay ignores) and flush
+     them to disk once;
+  3. commit, in one transaction, a row per recipient (the delivery key (event, member)
+     is its primary key) and the event's progress, only while the lease is still ours;
+  4. publish the staged files (rename into pickup).
+
+A worker killed before 3 leaves only staged files, discarded by whoever recovers; killed
+after 3, its staged files are whole and committed, and the next worker on the host
+publishes them (webapp.placement). An expired lease is taken over by another worker,
+which goes on from the committed progress; the old holder's commit then fails and it
+discards its batch. So each member gets one file per event, whatever is killed when.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy import func, insert, update
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from spooler.staged import StagedWriter, is_alive
+from webapp import notification_mail, placement
+from webapp.extensions import db
+from webapp.models import Answer, OutboxDelivery, OutboxEvent, Subscription, User, utcnow
+
+log = logging.getLogger("webapp.fanout")
+
+SENT = "sent"
+REASONS = ("post_gone", "author", "inactive", "bouncing", "opted_out", "digest", "cap")
+BATCH = 500             # recipients per commit
+LEASE = 30.0            # seconds a claim lasts without progress before another worker may take it
+CANDIDATES = 20         # due events looked at per claim
+
+
+@dataclass(frozen=True)
+class Claim:
+    event_id: int
+    token: str
+
+
+class FanoutWorker:
+    """One worker process's loop. Use inside an app context."""
+
+    def __init__(self, *, batch: int = BATCH, lease: float = LEASE, poll: float = 0.25):
+        self.batch = batch
+        self.lease = lease
+        self.poll = poll
+        self.pickup = current_app.config["PICKUP_DIR"]
+        self.cap = current_app.config["MAX_NOTIFICATIONS_PER_DAY"]
+        self.writer = StagedWriter(self.pickup)
+        self.host = socket.gethostname()
+        self.owner = f"{self.host} {os.getpid()} {self.writer.token}"
+        self._postgres = db.engine.dialect.name == "postgresql"
+
+    def close(self) -> None:
+        self.writer.close()
+
+    def run(self, should_stop: Callable[[], bool], *, once: bool = False,
+            recover_every: float = 30.0) -> int:
+        """Fan out due events until should_stop() (or, with once, until none is due);
+        returns how many events this worker finished."""
+        # url_for needs a request: the site's links are built against base_url, as in a request.
+        with current_app.test_request_context("/", base_url=current_app.config["BASE_URL"]):
+            return self._run(should_stop, once, recover_every)
+
+    def _run(self, should_stop: Callable[[], bool], once: bool, recover_every: float) -> int:
+        finished = 0
+        last_recovery = float("-inf")
+        while not should_stop():
+            if time.monotonic() - last_recovery >= recover_every:
+                placement.recover(self.pickup)
+                last_recovery = time.monotonic()
+            claim = self.claim()
+            if claim is None:
+                if once:
+                    break
+                time.sleep(self.poll)
+                continue
+            if self.fan_out(claim, should_stop):
+                finished += 1
+        return finished
+
+    def claim(self) -> Claim | None:
+        """Lease the oldest due event that is free, expired, or held by a dead worker here."""
+        now = utcnow()
+        query = (db.select(OutboxEvent.id, OutboxEvent.lease_token, OutboxEvent.lease_owner,
+                           OutboxEvent.lease_until)
+                 .where(OutboxEvent.done_at.is_(None), OutboxEvent.not_before <= now,
+                        OutboxEvent.lease_until.is_(None) | (OutboxEvent.lease_until < now)
+                        | OutboxEvent.lease_owner.startswith(f"{self.host} "))
+                 .order_by(OutboxEvent.id).limit(CANDIDATES))
+        if self._postgres:
+            query = query.with_for_update(skip_locked=True)
+        try:
+            for event_id, token, owner, until in db.session.execute(query).all():
+                if token is not None and until >= now and self._holder_lives(owner):
+                    continue
+                mine = secrets.token_hex(8)
+                held = OutboxEvent.lease_token.is_(None) if token is None else \
+                    OutboxEvent.lease_token == token
+                taken = db.session.execute(
+                    update(OutboxEvent).where(OutboxEvent.id == event_id, held)
+                    .values(lease_token=mine, lease_owner=self.owner,
+                            lease_until=now + timedelta(seconds=self.lease)))
+                if taken.rowcount == 1:
+                    db.session.commit()
+                    if token is not None:
+                        log.info("event %s: took over the lease of %s", event_id, owner)
+                    return Claim(event_id, mine)
+            db.session.commit()
+        except OperationalError as e:  # database busy or gone: try again on the next round
+            db.session.rollback()
+            log.warning("claiming an event failed: %s", e.orig)
+        return None
+
+    def _holder_lives(self, owner: str) -> bool:
+        host, _pid, token = (owner.split(" ") + ["", "", ""])[:3]
+        if host != self.host:
+            return True   # another host's worker: only its lease's expiry says it is gone
+        return is_alive(self.pickup, token)
+
+    def fan_out(self, claim: Claim, should_stop: Callable[[], bool]) -> bool:
+        """Work through the claimed event; True when it is done, False when the lease was lost
+        or the worker was asked to stop (the committed progress stays)."""
+        event = db.session.get(OutboxEvent, claim.event_id)
+        mail = notification_mail.prepare(event)
+        done_through = event.done_through
+        db.session.commit()
+        while True:
+            recipients = self._next_recipients(event, done_through)
+            if not recipients:
+                return self._finish(claim)
+            decisions = self._decide(event, mail, recipients)
+            keys = []
+            for member, status in decisions:
+                if status == SENT:
+                    key = placement.notification_key(claim.event_id, member.id)
+                    self.writer.stage(key, mail.for_member(claim.event_id, member))
+                    keys.append(key)
+            self.writer.sync()
+            if not self._commit(claim, recipients[-1].id, decisions):
+                self.writer.discard()
+                return False
+            self.writer.publish(keys)
+            done_through = recipients[-1].id
+            if should_stop():
+                self._release(claim)
+                return False
+
+    def _next_recipients(self, event: OutboxEvent, done_through: int) -> list[User]:
+        if event.kind == "accepted":
+            answerer = db.select(Answer.author_id).where(Answer.id == event.post_id).scalar_subquery()
+            query = db.select(User).where(User.id == answerer, User.id > done_through)
+        else:  # in the order of ix_subscriptions_kind_target_id_user_id: no sort
+            query = (db.select(User).join(Subscription, Subscription.user_id == User.id)
+                     .where(Subscription.kind == event.thread_kind,
+                            Subscription.target_id == event.thread_id,
+                            Subscription.user_id > done_through)
+                     .order_by(Subscription.user_id).limit(self.batch))
+        return list(db.session.execute(query).scalars())
+
+    def _decide(self, event: OutboxEvent, mail, recipients: list[User]) -> list[tuple[User, str]]:
+        gone = mail is None or notification_mail.is_gone(*notification_mail.load_posts(event))
+        decisions = [(m, _reason(event, m, gone)) for m in recipients]
+        sent_today = self._sent_today([m.id for m, status in decisions if status == SENT])
+        capped = []
+        for member, status in decisions:
+            if status == SENT:
+                if sent_today.get(member.id, 0) >= self.cap:
+                    status = "cap"
+                sent_today[member.id] = sent_today.get(member.id, 0) + 1
+            capped.append((member, status))
+        return capped
+
+    def _sent_today(self, user_ids: list[int]) -> dict[int, int]:
+        if not user_ids:
+            return {}
+        since = utcnow() - timedelta(days=1)
+        rows = db.session.execute(
+            db.select(OutboxDelivery.user_id, func.count()).where(
+                OutboxDelivery.user_id.in_(user_ids), OutboxDelivery.status == SENT,
+                OutboxDelivery.created_at >= since).group_by(OutboxDelivery.user_id))
+        return dict(rows.all())
+
+    def _commit(self, claim: Claim, done_through: int, decisions) -> bool:
+        """The batch's rows and the event's progress, in one transaction, if the lease is ours."""
+        now = utcnow()
+        sent = sum(1 for _m, status in decisions if status == SENT)
+        try:
+            progressed = db.session.execute(
+                update(OutboxEvent).where(OutboxEvent.id == claim.event_id,
+                                          OutboxEvent.lease_token == claim.token)
+                .values(done_through=done_through, lease_until=now + timedelta(seconds=self.lease),
+                        sent=OutboxEvent.sent + sent,
+                        skipped=OutboxEvent.skipped + len(decisions) - sent))
+            if progressed.rowcount != 1:
+                db.session.rollback()
+                log.warning("event %s: lease lost to another worker; its batch is dropped here",
+                            claim.event_id)
+                return False
+            db.session.execute(insert(OutboxDelivery), [
+                {"event_id": claim.event_id, "user_id": member.id, "status": status,
+                 "placer": self.writer.token if status == SENT else "", "created_at": now}
+                for member, status in decisions])
+            db.session.commit()
+        except (IntegrityError, OperationalError) as e:
+            db.session.rollback()
+            log.warning("event %s: batch not committed (%s); it will be done again",
+                        claim.event_id, e.orig)
+            return False
+        return True
+
+    def _finish(self, claim: Claim) -> bool:
+        done = db.session.execute(
+            update(OutboxEvent).where(OutboxEvent.id == claim.event_id,
+                                      OutboxEvent.lease_token == claim.token)
+            .values(done_at=utcnow(), lease_token=None, lease_until=None))
+        db.session.commit()
+        return done.rowcount == 1
+
+    def _release(self, claim: Claim) -> None:
+        db.session.execute(update(OutboxEvent).where(OutboxEvent.id == claim.event_id,
+                                                     OutboxEvent.lease_token == claim.token)
+                           .values(lease_token=None, lease_until=None))
+        db.session.commit()
+
+
+def _reason(event: OutboxEvent, member: User, gone: bool) -> str:
+    if gone:
+        return "post_gone"
+    if member.id == event.actor_id:
+        return "author"
+    if member.activated_at is None:
+        return "inactive"
+    if member.bouncing_at is not None:
+        return "bouncing"
+    if member.notify_mode == "off":
+        return "opted_out"
+    if member.notify_mode == "daily":
+        return "digest"
+    return SENT

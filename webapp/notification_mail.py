@@ -1,0 +1,125 @@
+"""The mail of one outbox event, rendered once and stamped for each recipient.
+
+Subject and body name the question or article and quote the start of the answer or
+comment (its Markdown rendered and sanitised for the HTML part, the source for the
+text part), with a link straight to it. Every notification about one question (or
+article) answers the same stable id in In-Reply-To and References, so a mail client
+shows one thread per question. Each recipient gets their own Message-ID, made from
+the delivery key (event, member), and their own signed one-click unsubscribe link
+(List-Unsubscribe with List-Unsubscribe-Post, RFC 8058, and in the body) beside the
+headers bulk mail needs: List-Id, Precedence: bulk, Auto-Submitted (RFC 3834).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import current_app, render_template, url_for
+
+from spooler.envelope import envelope_lines, single_line
+from spooler.message import Address, Notification
+from spooler.stamp import Stamp, slot
+from webapp import unsubscribe
+from webapp.extensions import db
+from webapp.markdown import render
+from webapp.models import Answer, Article, Comment, OutboxEvent, Question, User
+from webapp.notify import site_domain
+
+EXCERPT_CHARS = 600
+SUBJECTS = {
+    "answer": "New answer: {title}",
+    "accepted": "Your answer was accepted: {title}",
+    "comment": "New comment: {title}",
+}
+_RECIPIENT_HEADERS = ("List-Unsubscribe",)
+
+
+@dataclass
+class EventMail:
+    """One event's mail, ready to stamp. `thread_kind`/`thread_id` is what unsubscribing unfollows."""
+    stamp: Stamp
+    thread_kind: str
+    thread_id: int
+    domain: str
+
+    def for_member(self, event_id: int, member: User) -> bytes:
+        """The pickup file's bytes (envelope lines, then the message) for one member."""
+        link = unsubscribe.link(member.id, self.thread_kind, self.thread_id)
+        message = self.stamp.message(
+            Address(member.email, single_line(member.display_name)),
+            message_id(event_id, member.id, self.domain),
+            headers={"List-Unsubscribe": f"<{link}>"},
+            values={"name": member.display_name, "unsubscribe": link})
+        return envelope_lines(message.sender, message.recipients) + message.content
+
+
+def message_id(event_id: int, user_id: int, domain: str) -> str:
+    """The Message-ID of the delivery key (event, member): the same however often it is made."""
+    return f"n{event_id}.{user_id}@{domain}"
+
+
+def thread_id(thread_kind: str, thread_id: int, domain: str) -> str:
+    return f"{thread_kind}-{thread_id}@{domain}"
+
+
+def load_posts(event: OutboxEvent) -> tuple[Question | Article | None, Answer | Comment | None]:
+    thread_model = Question if event.thread_kind == "question" else Article
+    post_model = Comment if event.kind == "comment" else Answer
+    return db.session.get(thread_model, event.thread_id), db.session.get(post_model, event.post_id)
+
+
+def is_gone(thread, post) -> bool:
+    """Deleted or hidden, the post or what it belongs to: nobody is told about it."""
+    return any(p is None or p.is_deleted or p.is_hidden for p in (thread, post))
+
+
+def prepare(event: OutboxEvent) -> EventMail | None:
+    """The event's mail as it reads now (after any edit in the hold window); None when gone."""
+    thread, post = load_posts(event)
+    if is_gone(thread, post):
+        return None
+    return EventMail(Stamp(notification(event, thread, post, slot("name"), slot("unsubscribe")),
+                           _RECIPIENT_HEADERS), event.thread_kind, event.thread_id, site_domain())
+
+
+def notification(event: OutboxEvent, thread, post, name: str, unsubscribe_link: str) -> Notification:
+    """The Notification for one recipient with these values (slots when stamping): the one
+    place the mail is written, for the stamp and for the slow path the tests compare with."""
+    domain = site_domain()
+    endpoint = "articles.show" if event.thread_kind == "article" else "questions.show"
+    anchor = f"#{event.kind if event.kind == 'comment' else 'answer'}-{post.id}"
+    base = current_app.config["BASE_URL"].rstrip("/")
+    post_link = base + url_for(endpoint, **{f"{event.thread_kind}_id": thread.id}) + anchor
+    text_excerpt, html_excerpt = excerpt(post)
+    context = dict(kind=event.kind, thread=thread, thread_kind=event.thread_kind,
+                   actor=single_line(post.author.display_name), name=name,
+                   text_excerpt=text_excerpt, html_excerpt=html_excerpt, link=post_link,
+                   unsubscribe=unsubscribe_link,
+                   settings=base + url_for("member_settings.index"), site_url=base)
+    root = f"<{thread_id(event.thread_kind, thread.id, domain)}>"
+    sender = Address.parse(current_app.config["MAIL_FROM"])
+    return Notification(
+        sender=sender,
+        to=[Address("recipient@stamp.invalid")],
+        subject=SUBJECTS[event.kind].format(title=single_line(thread.title)),
+        text=render_template("email/notification.txt", **context),
+        html=render_template("email/notification.html", **context),
+        extra_headers={
+            "In-Reply-To": root,
+            "References": root,
+            "List-Id": f"{single_line(sender.name) or domain} notifications <notifications.{domain}>",
+            "List-Unsubscribe": f"<{unsubscribe_link}>",
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+            "Precedence": "bulk",
+        },
+    )
+
+
+def excerpt(post) -> tuple[str, str]:
+    """(text, HTML) of the post's start: the Markdown source cut at a word near EXCERPT_CHARS,
+    and that cut rendered and sanitised (the stored HTML when nothing was cut)."""
+    source = post.body_source
+    if len(source) <= EXCERPT_CHARS:
+        return source, post.body_html
+    cut = source[:EXCERPT_CHARS].rsplit(None, 1)[0] + " …"
+    return cut, render(cut)

@@ -1,0 +1,83 @@
+"""One-click unsubscribe (RFC 8058) from the links in notification mail.
+
+Each mail carries a link signed for one member and one thing: a followed question or
+article, or the newsletter. The signature (itsdangerous, the site's secret key, its own
+salt) is what authorises the change, so the link works without a login, and a link
+cannot be altered to name another member or another post. A POST unsubscribes at once
+and answers 200: mail providers send it without cookies or a CSRF token, which is why
+this route alone is exempt from CSRF. A GET never changes anything (mail scanners open
+links): it shows a page with the button that makes that POST.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, render_template
+from itsdangerous import BadSignature, URLSafeSerializer
+
+from webapp import subscriptions
+from webapp.extensions import csrf, db
+from webapp.models import User
+
+bp = Blueprint("unsubscribe", __name__)
+
+NEWSLETTER = "newsletter"
+_SALT = "unsubscribe"
+
+
+def make_token(user_id: int, kind: str, target_id: int = 0) -> str:
+    """The signed part of a member's unsubscribe link for `kind` ("question", "article",
+    "newsletter") and, for a post, its id."""
+    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt=_SALT).dumps([user_id, kind, target_id])
+
+
+def link(user_id: int, kind: str, target_id: int = 0) -> str:
+    return f"{current_app.config['BASE_URL'].rstrip('/')}/unsubscribe/{make_token(user_id, kind, target_id)}"
+
+
+def _read(token: str) -> tuple[User, str, int, object] | None:
+    try:
+        user_id, kind, target_id = URLSafeSerializer(current_app.config["SECRET_KEY"],
+                                                     salt=_SALT).loads(token)
+    except (BadSignature, ValueError, TypeError):
+        return None
+    user = db.session.get(User, user_id) if isinstance(user_id, int) else None
+    if user is None or (kind != NEWSLETTER and kind not in subscriptions.KINDS):
+        return None
+    post = db.session.get(subscriptions.KINDS[kind], target_id) if kind != NEWSLETTER else None
+    return user, kind, target_id, post
+
+
+@bp.route("/unsubscribe/<token>", methods=["GET"])
+def confirm(token: str):
+    found = _read(token)
+    if found is None:
+        return _bad_link()
+    user, kind, target_id, post = found
+    subscribed = user.newsletter if kind == NEWSLETTER else \
+        subscriptions.is_following_id(user.id, kind, target_id)
+    return render_template("unsubscribe/confirm.html", kind=kind, post=post, done=False,
+                           subscribed=subscribed)
+
+
+@bp.route("/unsubscribe/<token>", methods=["POST"])
+@csrf.exempt
+def one_click(token: str):
+    found = _read(token)
+    if found is None:
+        return _bad_link()
+    user, kind, target_id, post = found
+    if kind == NEWSLETTER:
+        user.newsletter = False
+    else:
+        subscriptions.unfollow(user, kind, target_id)
+    db.session.commit()
+    current_app.logger.info("unsubscribed member %s from %s %s by link", user.id, kind, target_id)
+    return render_template("unsubscribe/confirm.html", kind=kind, post=post, done=True,
+                           subscribed=False)
+
+
+def _bad_link():
+    return render_template("error.html", code=404, title="This link does not work",
+                           text="This unsubscribe link is not valid: it may have been cut short "
+                                "when it was copied. Your settings page lists everything you "
+                                "follow."), 404
