@@ -84,6 +84,7 @@ def create_app(config: Config | None = None, overrides: dict | None = None) -> F
         following,
         member_settings,
         moderation,
+        newsletter_admin,
         questions,
         session_store,
         unsubscribe,
@@ -101,6 +102,7 @@ def create_app(config: Config | None = None, overrides: dict | None = None) -> F
     app.register_blueprint(following.bp)
     app.register_blueprint(member_settings.bp)
     app.register_blueprint(unsubscribe.bp)
+    app.register_blueprint(newsletter_admin.bp)
     error_pages.register(app)
     cli.register(app)
     return app

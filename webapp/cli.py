@@ -1,5 +1,5 @@
-"""`flask --app webapp init-db | create-admin | outbox-worker | outbox-status | outbox-log`:
-the site's own commands."""
+"""`flask --app webapp init-db | create-admin | outbox-worker | outbox-status | outbox-log |
+broadcast`: the site's own commands."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ import click
 from flask import Flask
 from flask_migrate import upgrade
 
-from webapp import outbox, session_store
+from webapp import broadcast, outbox, session_store
 from webapp.extensions import db
-from webapp.models import OutboxDelivery, OutboxEvent, User, utcnow
+from webapp.models import Broadcast, OutboxDelivery, OutboxEvent, User, utcnow
 
 
 def register(app: Flask) -> None:
@@ -94,3 +94,46 @@ def register(app: Flask) -> None:
         for delivery, event in rows:
             click.echo(f"{delivery.created_at:%Y-%m-%d %H:%M:%S}  event {event.id} "
                        f"({event.kind} on {event.thread_kind} {event.thread_id}): {delivery.status}")
+
+    @app.cli.command("broadcast")
+    @click.option("--subject", required=True, help="The newsletter's subject line.")
+    @click.option("--body-file", type=click.File("r", encoding="utf-8"), required=True,
+                  help="Its text, in Markdown ('-' reads stdin).")
+    @click.option("--admin", "admin_email", help="The admin it is sent by (default: the first admin).")
+    @click.option("--wait/--no-wait", default=True, show_default=True,
+                  help="Write the files here with a progress bar, or leave that to the outbox workers.")
+    def broadcast_command(subject: str, body_file, admin_email: str | None, wait: bool) -> None:
+        """Send a newsletter to every activated member with the newsletter on, through the same
+        durable fan-out as notifications (exactly once per member, resumable)."""
+        from webapp.fanout import FanoutWorker
+
+        query = db.select(User).where(User.is_admin).order_by(User.id)
+        if admin_email:
+            query = query.where(User.email == User.normalize_email(admin_email))
+        admin = db.session.execute(query.limit(1)).scalar_one_or_none()
+        if admin is None:
+            raise click.ClickException("no such admin: make one with `flask --app webapp create-admin`")
+        body = body_file.read()
+        if len(body.strip()) < 10:
+            raise click.ClickException("the body is empty or shorter than 10 characters")
+        sent = broadcast.start(admin, subject.strip(), body)
+        db.session.commit()
+        click.echo(f"newsletter {sent.id} to {sent.audience:,} members")
+        if not wait:
+            return
+        broadcast_id = sent.id
+        worker = FanoutWorker()
+        try:
+            with click.progressbar(length=sent.audience, label="written", show_pos=True,
+                                   show_eta=True) as bar:
+                def done() -> bool:
+                    figures = broadcast.progress(db.session.get(Broadcast, broadcast_id))
+                    bar.update(figures["written"] - bar.pos)
+                    db.session.commit()
+                    return figures["state"] != "sending"
+                worker.run(done)
+        finally:
+            worker.close()
+        figures = broadcast.progress(db.session.get(Broadcast, broadcast_id))
+        click.echo(f"newsletter {broadcast_id}: {figures['state']}, {figures['written']:,} written, "
+                   f"{figures['left_out']:,} left out, {figures['rate_per_s']:,} a second")

@@ -1,5 +1,9 @@
 """The fan-out worker: each outbox event becomes one pickup file per recipient, exactly once.
 
+Events are notifications (a new answer to the question's followers, an accepted answer to
+its author, a new comment to the article's followers) and newsletters (every member;
+webapp.broadcast).
+
 `flask --app webapp outbox-worker` runs it; any number may run, on one host or on
 several against one PostgreSQL. A worker claims a due event with a lease (a token, its
 owner, an expiry), chosen with SELECT ... FOR UPDATE SKIP LOCKED on PostgreSQL and taken
@@ -38,9 +42,10 @@ from sqlalchemy import func, insert, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from spooler.staged import StagedWriter, is_alive
-from webapp import notification_mail, placement
+from webapp import newsletter_mail, notification_mail, placement
+from webapp.broadcast import NEWSLETTER
 from webapp.extensions import db
-from webapp.models import Answer, OutboxDelivery, OutboxEvent, Subscription, User, utcnow
+from webapp.models import Answer, Broadcast, OutboxDelivery, OutboxEvent, Subscription, User, utcnow
 
 log = logging.getLogger("webapp.fanout")
 
@@ -142,7 +147,7 @@ class FanoutWorker:
         """Work through the claimed event; True when it is done, False when the lease was lost
         or the worker was asked to stop (the committed progress stays)."""
         event = db.session.get(OutboxEvent, claim.event_id)
-        mail = notification_mail.prepare(event)
+        mail = _mail_for(event)
         done_through = event.done_through
         db.session.commit()
         while True:
@@ -167,7 +172,9 @@ class FanoutWorker:
                 return False
 
     def _next_recipients(self, event: OutboxEvent, done_through: int) -> list[User]:
-        if event.kind == "accepted":
+        if event.kind == NEWSLETTER:   # every member, in id order (the primary key)
+            query = db.select(User).where(User.id > done_through).order_by(User.id).limit(self.batch)
+        elif event.kind == "accepted":
             answerer = db.select(Answer.author_id).where(Answer.id == event.post_id).scalar_subquery()
             query = db.select(User).where(User.id == answerer, User.id > done_through)
         else:  # in the order of ix_subscriptions_kind_target_id_user_id: no sort
@@ -179,6 +186,8 @@ class FanoutWorker:
         return list(db.session.execute(query).scalars())
 
     def _decide(self, event: OutboxEvent, mail, recipients: list[User]) -> list[tuple[User, str]]:
+        if event.kind == NEWSLETTER:
+            return [(m, "post_gone" if mail is None else _newsletter_reason(m)) for m in recipients]
         gone = mail is None or notification_mail.is_gone(*notification_mail.load_posts(event))
         decisions = [(m, _reason(event, m, gone)) for m in recipients]
         sent_today = self._sent_today([m.id for m, status in decisions if status == SENT])
@@ -242,6 +251,21 @@ class FanoutWorker:
                                                      OutboxEvent.lease_token == claim.token)
                            .values(lease_token=None, lease_until=None))
         db.session.commit()
+
+
+def _mail_for(event: OutboxEvent):
+    if event.kind == NEWSLETTER:
+        broadcast = db.session.get(Broadcast, event.thread_id)
+        return newsletter_mail.prepare(broadcast) if broadcast is not None else None
+    return notification_mail.prepare(event)
+
+
+def _newsletter_reason(member: User) -> str:
+    if member.activated_at is None:
+        return "inactive"
+    if member.bouncing_at is not None:
+        return "bouncing"
+    return SENT if member.newsletter else "opted_out"
 
 
 def _reason(event: OutboxEvent, member: User, gone: bool) -> str:

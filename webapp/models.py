@@ -237,6 +237,29 @@ class OutboxEvent(db.Model):
     done_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
+class Broadcast(db.Model):
+    """A newsletter an admin sent to every activated member with the newsletter on.
+
+    Its fan-out is an OutboxEvent of kind "newsletter" (thread_id = this id): the same
+    durable, exactly-once path as notifications. Pausing moves the event's not_before to
+    PAUSED; resuming sets it back to now; cancelling marks the event done.
+    """
+
+    __tablename__ = "broadcasts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    subject: Mapped[str] = mapped_column(String(200))
+    body_source: Mapped[str] = mapped_column(Text)
+    body_html: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    audience: Mapped[int] = mapped_column(default=0)    # members with the newsletter on at the start
+    state: Mapped[str] = mapped_column(String(10), default="sending")  # sending | paused | cancelled
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("outbox_events.id", ondelete="SET NULL"))
+
+    author: Mapped[User | None] = relationship()
+
+
 class Digest(db.Model):
     """One member's daily digest: at most one per member per UTC day (the unique key)."""
 

@@ -36,15 +36,16 @@ _RECIPIENT_HEADERS = ("List-Unsubscribe",)
 
 @dataclass
 class EventMail:
-    """One event's mail, ready to stamp. `thread_kind`/`thread_id` is what unsubscribing unfollows."""
+    """One event's mail, ready to stamp. The one-click link unsubscribes from
+    `unsubscribe_kind` ("question", "article", "newsletter") `unsubscribe_target`."""
     stamp: Stamp
-    thread_kind: str
-    thread_id: int
+    unsubscribe_kind: str
+    unsubscribe_target: int
     domain: str
 
     def for_member(self, event_id: int, member: User) -> bytes:
         """The pickup file's bytes (envelope lines, then the message) for one member."""
-        link = unsubscribe.link(member.id, self.thread_kind, self.thread_id)
+        link = unsubscribe.link(member.id, self.unsubscribe_kind, self.unsubscribe_target)
         message = self.stamp.message(
             Address(member.email, single_line(member.display_name)),
             message_id(event_id, member.id, self.domain),

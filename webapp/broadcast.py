@@ -1,0 +1,87 @@
+"""Newsletters: start, pause, resume, cancel, and how far one has got.
+
+start() stores the Broadcast and its outbox event (kind "newsletter") in the caller's
+transaction, so the admin's page returns at once and the fan-out workers write the
+files, exactly once per member, surviving a restart of everything. The audience is
+every activated member with the newsletter on and an address that is not bouncing,
+decided per member when the worker reaches them (a member who turns the newsletter
+off meanwhile gets nothing). Pausing takes the event's lease away and holds it
+(not_before = PAUSED): the batch a worker has in hand is discarded uncommitted, and
+what is already in pickup still goes. Cancelling marks the event done the same way.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import func
+
+from webapp.extensions import db
+from webapp.markdown import render
+from webapp.models import Broadcast, OutboxEvent, User, utcnow
+
+PAUSED = datetime(9999, 1, 1)
+NEWSLETTER = "newsletter"
+
+
+def audience_size() -> int:
+    return db.session.execute(db.select(func.count()).select_from(User).where(
+        User.activated_at.is_not(None), User.newsletter, User.bouncing_at.is_(None))).scalar_one()
+
+
+def start(admin: User, subject: str, body: str) -> Broadcast:
+    broadcast = Broadcast(author_id=admin.id, subject=subject, body_source=body,
+                          body_html=render(body), audience=audience_size())
+    db.session.add(broadcast)
+    db.session.flush()
+    event = OutboxEvent(kind=NEWSLETTER, thread_kind="broadcast", thread_id=broadcast.id,
+                        post_id=broadcast.id, actor_id=admin.id, created_at=utcnow(),
+                        not_before=utcnow())
+    db.session.add(event)
+    db.session.flush()
+    broadcast.event_id = event.id
+    return broadcast
+
+
+def pause(broadcast: Broadcast) -> None:
+    if broadcast.state == "sending":
+        broadcast.state = "paused"
+        _event_update(broadcast, not_before=PAUSED, lease_token=None, lease_until=None)
+
+
+def resume(broadcast: Broadcast) -> None:
+    if broadcast.state == "paused":
+        broadcast.state = "sending"
+        _event_update(broadcast, not_before=utcnow())
+
+
+def cancel(broadcast: Broadcast) -> None:
+    if broadcast.state in ("sending", "paused"):
+        broadcast.state = "cancelled"
+        _event_update(broadcast, done_at=utcnow(), lease_token=None, lease_until=None)
+
+
+def _event_update(broadcast: Broadcast, **values) -> None:
+    db.session.execute(db.update(OutboxEvent).where(OutboxEvent.id == broadcast.event_id,
+                                                    OutboxEvent.done_at.is_(None)).values(**values))
+
+
+def progress(broadcast: Broadcast) -> dict:
+    """Written, left out, the audience, the rate since it started and the time left."""
+    event = db.session.get(OutboxEvent, broadcast.event_id) if broadcast.event_id else None
+    written = event.sent if event else 0
+    skipped = event.skipped if event else 0
+    finished = event is not None and event.done_at is not None
+    state = "done" if finished and broadcast.state == "sending" else broadcast.state
+    end = event.done_at if finished else utcnow()
+    elapsed = max((end - broadcast.created_at).total_seconds(), 0.001)
+    rate = written / elapsed
+    total = broadcast.audience
+    left = max(total - written, 0)
+    return {
+        "id": broadcast.id, "state": state, "written": written, "left_out": skipped,
+        "audience": total, "rate_per_s": round(rate, 1),
+        "seconds_left": None if state != "sending" or rate == 0 else round(left / rate, 1),
+        "elapsed_s": round(elapsed, 1),
+    }
+

@@ -1,0 +1,28 @@
+// Keeps a newsletter's progress page current: asks its JSON every second until it is over.
+(function () {
+  "use strict";
+  var box = document.getElementById("broadcast-progress");
+  if (!box) { return; }
+  var bar = box.querySelector("progress");
+  function show(p) {
+    Object.keys(p).forEach(function (key) {
+      var field = box.querySelector('[data-field="' + key + '"]');
+      if (field) {
+        var value = p[key];
+        field.textContent = value === null ? "\u2013" :
+          (typeof value === "number" && key !== "rate_per_s" && key !== "seconds_left") ?
+            value.toLocaleString("en") : String(value);
+      }
+    });
+    bar.max = p.audience || 1;
+    bar.value = p.written;
+    return p.state === "sending" || p.state === "paused";
+  }
+  function poll() {
+    fetch(box.dataset.url, {credentials: "same-origin"})
+      .then(function (r) { return r.json(); })
+      .then(function (p) { if (show(p)) { setTimeout(poll, 1000); } })
+      .catch(function () { setTimeout(poll, 3000); });
+  }
+  setTimeout(poll, 1000);
+})();
