@@ -159,6 +159,7 @@ class WebappConfig:
     # for the next digest; how long an event waits so a quick delete or edit still counts.
     max_notifications_per_day: int = _key("count", 50)
     notification_delay: float = _key("duration", "0s")
+    bounce_soft_limit: int = _key("count", 3)   # soft failures (full mailbox, expiry) that mark an address
 
 
 @dataclass(frozen=True)

@@ -58,6 +58,8 @@ def create_app(config: Config | None = None, overrides: dict | None = None) -> F
         ARTICLES_BY=web.articles_by,
         MAX_NOTIFICATIONS_PER_DAY=web.max_notifications_per_day,
         NOTIFICATION_DELAY=web.notification_delay,
+        FEEDBACK_FILE=config.relay.feedback_file,   # the relay's bounces, read by the outbox worker
+        BOUNCE_SOFT_LIMIT=web.bounce_soft_limit,
         RATELIMIT_HEADERS_ENABLED=True,
         PICKUP_RELAY_CONFIG=config,
     )

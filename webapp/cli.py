@@ -1,5 +1,5 @@
 """`flask --app webapp init-db | create-admin | outbox-worker | outbox-status | outbox-log |
-broadcast`: the site's own commands."""
+broadcast | read-feedback`: the site's own commands."""
 
 from __future__ import annotations
 
@@ -137,3 +137,15 @@ def register(app: Flask) -> None:
         figures = broadcast.progress(db.session.get(Broadcast, broadcast_id))
         click.echo(f"newsletter {broadcast_id}: {figures['state']}, {figures['written']:,} written, "
                    f"{figures['left_out']:,} left out, {figures['rate_per_s']:,} a second")
+
+    @app.cli.command("read-feedback")
+    def read_feedback() -> None:
+        """Read the relay's feedback file ([relay] feedback_file) now and mark bouncing addresses
+        (the outbox worker does this every few seconds)."""
+        from webapp import bounces
+
+        path = app.config.get("FEEDBACK_FILE")
+        if not path:
+            raise click.ClickException("[relay] feedback_file is not set: the relay writes no feedback")
+        lines, marked = bounces.read_feedback(path, app.config["BOUNCE_SOFT_LIMIT"])
+        click.echo(f"{lines} line(s) read, {marked} address(es) marked bouncing")

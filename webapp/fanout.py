@@ -42,7 +42,7 @@ from sqlalchemy import func, insert, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from spooler.staged import StagedWriter, is_alive
-from webapp import newsletter_mail, notification_mail, placement
+from webapp import bounces, newsletter_mail, notification_mail, placement
 from webapp.broadcast import NEWSLETTER
 from webapp.extensions import db
 from webapp.models import Answer, Broadcast, OutboxDelivery, OutboxEvent, Subscription, User, utcnow
@@ -54,6 +54,7 @@ REASONS = ("post_gone", "author", "inactive", "bouncing", "opted_out", "digest",
 BATCH = 500             # recipients per commit
 LEASE = 30.0            # seconds a claim lasts without progress before another worker may take it
 CANDIDATES = 20         # due events looked at per claim
+FEEDBACK_EVERY = 5.0    # seconds between reads of the relay's feedback file (webapp.bounces)
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,7 @@ class FanoutWorker:
         self.poll = poll
         self.pickup = current_app.config["PICKUP_DIR"]
         self.cap = current_app.config["MAX_NOTIFICATIONS_PER_DAY"]
+        self.feedback_file = current_app.config.get("FEEDBACK_FILE")
         self.writer = StagedWriter(self.pickup)
         self.host = socket.gethostname()
         self.owner = f"{self.host} {os.getpid()} {self.writer.token}"
@@ -89,11 +91,14 @@ class FanoutWorker:
 
     def _run(self, should_stop: Callable[[], bool], once: bool, recover_every: float) -> int:
         finished = 0
-        last_recovery = float("-inf")
+        last_recovery = last_feedback = float("-inf")
         while not should_stop():
             if time.monotonic() - last_recovery >= recover_every:
                 placement.recover(self.pickup)
                 last_recovery = time.monotonic()
+            if self.feedback_file and time.monotonic() - last_feedback >= FEEDBACK_EVERY:
+                bounces.read_feedback(self.feedback_file, current_app.config["BOUNCE_SOFT_LIMIT"])
+                last_feedback = time.monotonic()
             claim = self.claim()
             if claim is None:
                 if once:

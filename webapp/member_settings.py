@@ -4,16 +4,18 @@ A new password needs the current one and logs out every other session (this one 
 A new address needs the current password; a confirmation link goes to the new address and
 a notice to the old one (both through pickup, as account mail), and the address changes
 only when the link is opened. If another account took the address meanwhile, the link
-says so and changes nothing. Every form is a POST with a CSRF token.
+says so and changes nothing. A member whose address bounces (webapp.bounces) confirms it
+from the banner, or changes it, and mail starts again. Every form is a POST with a CSRF token.
 """
 
 from __future__ import annotations
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user
+from flask_wtf import FlaskForm
 
 from spooler.pickup import PickupError
-from webapp import notify, session_store
+from webapp import bounces, notify, session_store
 from webapp.extensions import db, limiter
 from webapp.forms import ChangeEmailForm, ChangePasswordForm, PreferencesForm
 from webapp.models import User
@@ -103,9 +105,26 @@ def confirm_email(token: str):
         problem = "Another account uses that address now, so yours was not changed."
         return render_template("auth/link_problem.html", problem=problem), 409
     user.email, user.pending_email = user.pending_email, None
+    bounces.confirm_address(user)   # a new address starts with a clean record
     db.session.commit()
     flash(f"Your address is now {user.email}.")
     return redirect(url_for("member_settings.index" if current_user.is_authenticated else "auth.login"))
+
+
+@bp.route("/address-ok", methods=["POST"])
+@login_required
+def address_ok():
+    """The banner's "my address is right": mail to it starts again."""
+    if FlaskForm().validate_on_submit() and current_user.bouncing_at is not None:
+        current_app.logger.info("member %s confirmed their bouncing address", current_user.id)
+        bounces.confirm_address(current_user)
+        db.session.commit()
+        flash(f"Thank you: we write to {current_user.email} again.")
+    return redirect(request.referrer if _same_site(request.referrer) else url_for("member_settings.index"))
+
+
+def _same_site(url: str | None) -> bool:
+    return bool(url) and url.startswith(request.host_url)
 
 
 def _posted() -> bool:

@@ -11,7 +11,7 @@ import secrets
 from datetime import UTC, date, datetime
 
 from flask_login import UserMixin
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy import true as sa_true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -46,6 +46,8 @@ class User(UserMixin, db.Model):
     # When mail to this address started failing for good (set from the relay's feedback
     # file); a bouncing member gets no notifications or newsletter. None = not bouncing.
     bouncing_at: Mapped[datetime | None] = mapped_column(default=None)
+    soft_bounces: Mapped[int] = mapped_column(default=0, server_default="0")  # since the last success
+    bounce_reason: Mapped[str] = mapped_column(String(300), default="", server_default="")
 
     # The key of the login session this request belongs to (set by webapp.session_store);
     # Flask-Login keeps it in the session cookie. Not a column: the row holds only its hash.
@@ -296,6 +298,20 @@ class OutboxDelivery(db.Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     digest_id: Mapped[int | None] = mapped_column(ForeignKey("digests.id", ondelete="SET NULL"),
                                                   default=None)
+
+
+class FeedbackCursor(db.Model):
+    """How far this host's site has read its relay's feedback file (webapp.bounces): the file's
+    inode and the offset after the last line taken (read_to). One row per host and path."""
+
+    __tablename__ = "feedback_cursors"
+    __table_args__ = (UniqueConstraint("host", "path", name="uq_feedback_cursors_host_path"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    host: Mapped[str] = mapped_column(String(120))
+    path: Mapped[str] = mapped_column(String(500))
+    inode: Mapped[int] = mapped_column(BigInteger, default=0)
+    read_to: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 class Vote(db.Model):
