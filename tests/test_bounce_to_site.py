@@ -1,0 +1,78 @@
+"""A recipient the smart host refuses for good becomes a bouncing member on the site: the relay
+writes its feedback line, the outbox worker reads it, and the member gets no more notifications
+and sees the banner. Real relay, real aiosmtpd smart host on loopback, real SQLite."""
+
+from __future__ import annotations
+
+import pytest
+
+from relay.sink import free_port
+from settings import parse_config
+from tests.relay.relay_helpers import RunningRelay, wait_until
+from tests.smtp_servers import Faults, FaultyServer
+from tests.webapp.qa_helpers import answer, ask, member
+from webapp import create_app
+from webapp.extensions import db
+from webapp.fanout import FanoutWorker
+from webapp.models import OutboxDelivery, User
+
+
+@pytest.fixture
+def chain(tmp_path):
+    port = free_port()
+    config = parse_config({
+        "pickup": {"dir": "pickup"},
+        "relay": {"queue_dir": "queue", "retry_schedule": ["1s"], "feedback_file": "var/feedback.jsonl",
+                  "smarthost": {"port": port, "timeout": "2s"}},
+        "webapp": {"database_url": "sqlite:///var/site.db", "base_url": "http://qa.example.test"},
+    }, base_dir=tmp_path, source=None)
+    config.pickup.dir.mkdir()
+    (tmp_path / "var").mkdir(exist_ok=True)
+    app = create_app(config, {"TESTING": True})
+    with app.app_context():
+        from flask_migrate import upgrade
+        upgrade()
+    yield app, config, port
+    with app.app_context():
+        db.engine.dispose()
+
+
+def work_outbox(app) -> None:
+    """One round of the outbox worker: the feedback file, then any due event."""
+    with app.app_context():
+        worker = FanoutWorker()
+        try:
+            worker.run(lambda: False, once=True)
+        finally:
+            worker.close()
+
+
+def test_a_550_for_a_member_marks_them_bouncing_and_stops_their_notifications(chain):
+    app, config, port = chain
+    ann, bob, cat = (member(app, config, name) for name in ("Ann", "Bob", "Cat"))
+    for leftover in config.pickup.dir.glob("*.eml"):   # the activation mails: not this test's subject
+        leftover.unlink()
+    faults = Faults(rcpt_replies={"ann@example.org": "550 5.1.1 <ann@example.org>: no such user"})
+    with FaultyServer(faults, port=port) as smarthost, RunningRelay(config):
+        question_id = ask(ann)
+        answer(bob, question_id)
+        work_outbox(app)                                   # Ann's notification goes out ... and is refused
+        wait_until(lambda: config.relay.feedback_file.exists()
+                   and b"ann@example.org" in config.relay.feedback_file.read_bytes(),
+                   what="the relay's feedback line for ann")
+        work_outbox(app)                                   # ... which the worker reads
+        with app.app_context():
+            assert db.session.execute(db.select(User.bouncing_at).filter_by(
+                email="ann@example.org")).scalar() is not None
+        answer(cat, question_id, body="Another way: `pathlib.Path.read_text().splitlines()`.")
+        work_outbox(app)
+        wait_until(lambda: any("bob@example.org" in r.recipients for r in smarthost.received),
+                   what="Bob's notification of Cat's answer")
+        assert all("ann@example.org" not in r.recipients for r in smarthost.received)
+    with app.app_context():
+        statuses = db.session.execute(db.select(OutboxDelivery.status).join(User)
+                                      .where(User.email == "ann@example.org")
+                                      .order_by(OutboxDelivery.event_id)).scalars().all()
+    assert statuses == ["sent", "bouncing"]
+    page = ann.get(f"/questions/{question_id}").get_data(as_text=True)
+    assert "Our mail to ann@example.org is not being delivered" in page
