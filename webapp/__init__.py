@@ -9,6 +9,7 @@ database file (it holds password hashes) is created readable by its owner only.
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 from flask import Flask
@@ -21,7 +22,16 @@ from webapp.keys import secret_key
 
 
 def create_app(config: Config | None = None, overrides: dict | None = None) -> Flask:
-    config = config or load_config()
+    if config is None:  # started by `flask` or gunicorn: a bad config is a message, not a traceback
+        try:
+            return _create_app(load_config(), overrides)
+        except ConfigError as e:
+            print(f"config error: {e}", file=sys.stderr)
+            raise SystemExit(2) from None
+    return _create_app(config, overrides)
+
+
+def _create_app(config: Config, overrides: dict | None) -> Flask:
     app = Flask(__name__)
     web = config.webapp
     try:  # fail at start, not at the first mail
@@ -84,6 +94,7 @@ def create_app(config: Config | None = None, overrides: dict | None = None) -> F
         cli,
         error_pages,
         following,
+        health,
         member_settings,
         moderation,
         newsletter_admin,
@@ -105,6 +116,7 @@ def create_app(config: Config | None = None, overrides: dict | None = None) -> F
     app.register_blueprint(member_settings.bp)
     app.register_blueprint(unsubscribe.bp)
     app.register_blueprint(newsletter_admin.bp)
+    app.register_blueprint(health.bp)
     error_pages.register(app)
     cli.register(app)
     return app

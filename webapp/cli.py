@@ -1,5 +1,5 @@
 """`flask --app webapp init-db | create-admin | outbox-worker | outbox-status | outbox-log |
-broadcast | read-feedback`: the site's own commands."""
+broadcast | read-feedback | check`: the site's own commands."""
 
 from __future__ import annotations
 
@@ -149,3 +149,18 @@ def register(app: Flask) -> None:
             raise click.ClickException("[relay] feedback_file is not set: the relay writes no feedback")
         lines, marked = bounces.read_feedback(path, app.config["BOUNCE_SOFT_LIMIT"])
         click.echo(f"{lines} line(s) read, {marked} address(es) marked bouncing")
+
+    @app.cli.command("check")
+    def check() -> None:
+        """Is this site set up to work? Database, schema, pickup folder, rate-limit store,
+        base_url: ok, WARNING or PROBLEM with the fix; exit 1 on any problem. Run it before
+        every start (the unit's ExecStartPre does)."""
+        from webapp.site_check import run_checks
+
+        results = run_checks(app)
+        for r in results:
+            label = "PROBLEM" if not r.ok else "WARNING" if r.warn else "ok     "
+            click.echo(f"{label}  {r.name}: {r.detail}")
+            if r.fix and (not r.ok or r.warn):
+                click.echo(f"         fix: {r.fix}")
+        sys.exit(0 if all(r.ok for r in results) else 1)
