@@ -3,7 +3,8 @@ VENV ?= .venv
 RUN_STAMP := $(VENV)/.installed-run
 TEST_STAMP := $(VENV)/.installed-test
 # Debian packages of the real programs some tests drive: Chromium (playwright never downloads
-# a browser) and PostgreSQL's server binaries (a test starts its own throwaway cluster).
+# a browser), PostgreSQL's server binaries and redis-server (tests start their own throwaway
+# servers), and nginx (the proxy config in contrib/ is tested in front of gunicorn).
 
 $(VENV)/bin/python:
 	python3 -m venv $(VENV)
@@ -23,16 +24,22 @@ $(TEST_STAMP): setup.cfg pyproject.toml | $(VENV)/bin/python
 install: $(RUN_STAMP)
 
 # As root, installs the missing ones, without recommended packages and without upgrading
-# anything already installed; otherwise those tests are skipped with a reason.
+# anything already installed, and without starting their system services (policy-rc.d: the
+# tests start their own); otherwise those tests are skipped with a reason.
 test-services:
 	@missing=""; command -v chromium >/dev/null 2>&1 || missing="chromium"; \
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	command -v redis-server >/dev/null 2>&1 || missing="$$missing redis-server"; \
+	command -v nginx >/dev/null 2>&1 || missing="$$missing nginx-light"; \
 	if [ -z "$$missing" ]; then exit 0; fi; \
 	if [ "$$(id -u)" != 0 ]; then \
-		echo "test-services: $$missing missing (not root): the browser or PostgreSQL tests will be skipped"; exit 0; fi; \
-	echo "test-services: installing$$missing from Debian (no recommends, no upgrades) for the browser and PostgreSQL tests"; \
+		echo "test-services: $$missing missing (not root): the tests that need them will be skipped"; exit 0; fi; \
+	echo "test-services: installing$$missing from Debian (no recommends, no upgrades) for the tests that drive them"; \
+	guard=""; if [ ! -e /usr/sbin/policy-rc.d ]; then guard=/usr/sbin/policy-rc.d; \
+		printf '#!/bin/sh\nexit 101\n' > $$guard; chmod 755 $$guard; fi; \
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-		--no-install-recommends --no-upgrade $$missing >/dev/null
+		--no-install-recommends --no-upgrade $$missing >/dev/null; status=$$?; \
+	[ -z "$$guard" ] || rm -f $$guard; exit $$status
 
 # PORT, SMTP_PORT and WEB_PORT move the site, the local sink (and the relay's smart host with
 # it) and the sink's web inbox (WEB_PORT=0: no inbox).
