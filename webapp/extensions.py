@@ -13,4 +13,6 @@ csrf = CSRFProtect()
 login_manager = LoginManager()
 login_manager.login_view = "auth.login"
 login_manager.login_message = "Please log in to see that page."
-limiter = Limiter(key_func=get_remote_address, default_limits=[], storage_uri="memory://")
+# No storage_uri here: an argument would win over the app's RATELIMIT_STORAGE_URI
+# ([webapp] ratelimit_storage), and every process would count alone.
+limiter = Limiter(key_func=get_remote_address, default_limits=[])
