@@ -76,6 +76,7 @@ def create_app(config: Config | None = None, overrides: dict | None = None) -> F
 
     from webapp import (
         account,
+        admin_members,
         articles,
         auth,
         browse,
@@ -98,6 +99,7 @@ def create_app(config: Config | None = None, overrides: dict | None = None) -> F
     app.register_blueprint(questions.bp)
     app.register_blueprint(articles.bp)
     app.register_blueprint(moderation.bp)
+    app.register_blueprint(admin_members.bp)
     app.register_blueprint(following.bp)
     app.register_blueprint(member_settings.bp)
     app.register_blueprint(unsubscribe.bp)
