@@ -88,6 +88,7 @@ def _create_app(config: Config, overrides: dict | None) -> Flask:
 
     from webapp import (
         account,
+        admin_members,
         articles,
         auth,
         browse,
@@ -112,6 +113,7 @@ def _create_app(config: Config, overrides: dict | None) -> Flask:
     app.register_blueprint(questions.bp)
     app.register_blueprint(articles.bp)
     app.register_blueprint(moderation.bp)
+    app.register_blueprint(admin_members.bp)
     app.register_blueprint(following.bp)
     app.register_blueprint(member_settings.bp)
     app.register_blueprint(unsubscribe.bp)

@@ -7,7 +7,8 @@ do the same work (a mail written durably, or rehearsed), whether or not the addr
 has an account, and are rate-limited per client and per address (429 when reached,
 and then no mail is written). A link's token is read once from the URL, then kept
 in the session behind a redirect, so it does not stay in the address bar or in
-access logs of later requests.
+access logs of later requests. A disabled account (webapp.admin_members) cannot log in,
+and a new password does not change that.
 """
 
 from __future__ import annotations
@@ -158,6 +159,8 @@ def login():
         user = User.by_email(form.email.data)
         if not check_password_in_constant_time(user, form.password.data):
             flash("That email and password do not match an account.")
+        elif user.is_disabled:  # told only to whoever knows the password: no address is revealed
+            flash("This account is disabled by an admin, so you cannot log in.")
         elif not user.is_activated:
             flash("Your account is not active yet: follow the link in the activation email, "
                   "or ask for a new one below.")

@@ -3,7 +3,7 @@
 start() stores the Broadcast and its outbox event (kind "newsletter") in the caller's
 transaction, so the admin's page returns at once and the fan-out workers write the
 files, exactly once per member, surviving a restart of everything. The audience is
-every activated member with the newsletter on and an address that is not bouncing,
+every activated, not disabled member with the newsletter on and an address that is not bouncing,
 decided per member when the worker reaches them (a member who turns the newsletter
 off meanwhile gets nothing). Pausing takes the event's lease away and holds it
 (not_before = PAUSED): the batch a worker has in hand is discarded uncommitted, and
@@ -26,7 +26,8 @@ NEWSLETTER = "newsletter"
 
 def audience_size() -> int:
     return db.session.execute(db.select(func.count()).select_from(User).where(
-        User.activated_at.is_not(None), User.newsletter, User.bouncing_at.is_(None))).scalar_one()
+        User.activated_at.is_not(None), User.newsletter, User.bouncing_at.is_(None),
+        User.disabled_at.is_(None))).scalar_one()
 
 
 def start(admin: User, subject: str, body: str) -> Broadcast:

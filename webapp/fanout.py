@@ -11,8 +11,8 @@ by a compare-and-set on the token on both databases, so two workers never hold o
 event. It walks the recipients in user id order, a batch at a time:
 
   1. decide each recipient: "sent", or the reason they are left out (the post is gone,
-     they wrote it, not activated, address bouncing, notifications off, daily digest,
-     over max_notifications_per_day);
+     they wrote it, not activated, disabled by an admin, address bouncing, notifications
+     off, daily digest, over max_notifications_per_day);
   2. stage the "sent" ones' files (spooler.staged: names the relay ignores) and flush
      them to disk once;
   3. commit, in one transaction, a row per recipient (the delivery key (event, member)
@@ -50,7 +50,7 @@ from webapp.models import Answer, Broadcast, OutboxDelivery, OutboxEvent, Subscr
 log = logging.getLogger("webapp.fanout")
 
 SENT = "sent"
-REASONS = ("post_gone", "author", "inactive", "bouncing", "opted_out", "digest", "cap")
+REASONS = ("post_gone", "author", "inactive", "disabled", "bouncing", "opted_out", "digest", "cap")
 BATCH = 500             # recipients per commit
 LEASE = 30.0            # seconds a claim lasts without progress before another worker may take it
 CANDIDATES = 20         # due events looked at per claim
@@ -268,6 +268,8 @@ def _mail_for(event: OutboxEvent):
 def _newsletter_reason(member: User) -> str:
     if member.activated_at is None:
         return "inactive"
+    if member.disabled_at is not None:
+        return "disabled"
     if member.bouncing_at is not None:
         return "bouncing"
     return SENT if member.newsletter else "opted_out"
@@ -280,6 +282,8 @@ def _reason(event: OutboxEvent, member: User, gone: bool) -> str:
         return "author"
     if member.activated_at is None:
         return "inactive"
+    if member.disabled_at is not None:
+        return "disabled"
     if member.bouncing_at is not None:
         return "bouncing"
     if member.notify_mode == "off":

@@ -48,6 +48,10 @@ class User(UserMixin, db.Model):
     bouncing_at: Mapped[datetime | None] = mapped_column(default=None)
     soft_bounces: Mapped[int] = mapped_column(default=0, server_default="0")  # since the last success
     bounce_reason: Mapped[str] = mapped_column(String(300), default="", server_default="")
+    # When an admin disabled the account (webapp.admin_members) and that admin's address: a
+    # disabled member cannot log in and gets no notifications. None = not disabled.
+    disabled_at: Mapped[datetime | None] = mapped_column(default=None)
+    disabled_by: Mapped[str | None] = mapped_column(String(254), default=None)
 
     # The key of the login session this request belongs to (set by webapp.session_store);
     # Flask-Login keeps it in the session cookie. Not a column: the row holds only its hash.
@@ -62,6 +66,10 @@ class User(UserMixin, db.Model):
     @property
     def is_activated(self) -> bool:
         return self.activated_at is not None
+
+    @property
+    def is_disabled(self) -> bool:
+        return self.disabled_at is not None
 
     def get_id(self) -> str | None:  # Flask-Login keeps this in the session cookie
         return self.session_key
@@ -282,8 +290,8 @@ class OutboxDelivery(db.Model):
     The primary key (event, member) is the delivery key: it names the file and the
     Message-ID, and a second row for the pair cannot exist. `placer` is the staging token
     of the process whose file this row commits (spooler.staged). Reasons: author,
-    inactive, opted_out, digest, bouncing, post_gone, cap ("digest" and "cap" items go
-    into the member's next digest, which sets digest_id).
+    inactive, disabled, opted_out, digest, bouncing, post_gone, cap ("digest" and "cap" items
+    go into the member's next digest, which sets digest_id).
     """
 
     __tablename__ = "outbox_deliveries"

@@ -2,10 +2,10 @@
 
 Logging in makes a row (a random key goes in Flask's signed session cookie, only its
 sha256 in the database); each request looks the key up, so logging out, "log out
-everywhere" and a new password end a session on the server: a copied cookie stops
-working. A session ends [webapp] session_lifetime after it began, or after
-session_idle_timeout without a request when that is set. Rows past their end are
-deleted at the next login.
+everywhere", a new password and an admin disabling the account end a session on the
+server: a copied cookie stops working. A session ends [webapp] session_lifetime after it
+began, or after session_idle_timeout without a request when that is set. Rows past their
+end are deleted at the next login.
 """
 
 from __future__ import annotations
@@ -53,6 +53,10 @@ def resolve(key: str) -> User | None:
         row.last_seen_at = now
         db.session.commit()
     user = row.user
+    if user.is_disabled:  # disabling ends the rows; this catches a login racing it
+        db.session.delete(row)
+        db.session.commit()
+        return None
     user.session_key = key
     return user
 

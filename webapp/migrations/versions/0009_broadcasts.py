@@ -4,7 +4,7 @@ Each goes out through the outbox like a notification (an outbox_events row of ki
 "newsletter"); this row keeps its text, its audience and whether it is paused or cancelled.
 
 Revision ID: 9c4d2a7e1b36
-Revises: 7b1f0c2d9e54
+Revises: 40f2c2036855
 Create Date: 2026-11-28 18:37:27.218657
 
 """
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '9c4d2a7e1b36'
-down_revision = '7b1f0c2d9e54'
+down_revision = '40f2c2036855'
 branch_labels = None
 depends_on = None
 
