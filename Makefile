@@ -20,8 +20,12 @@ $(TEST_STAMP): setup.cfg pyproject.toml | $(VENV)/bin/python
 	$(VENV)/bin/pip install --quiet -e '.[test]'
 	touch $@ $(RUN_STAMP)
 
-.PHONY: install run test bench test-services create-admin
+.PHONY: install install-production run test bench test-services create-admin
 install: $(RUN_STAMP)
+
+# A production host: the same plus gunicorn and the Redis and PostgreSQL clients.
+install-production: | $(VENV)/bin/python
+	$(VENV)/bin/pip install --quiet -e '.[production]'
 
 # As root, installs the missing ones, without recommended packages and without upgrading
 # anything already installed, and without starting their system services (policy-rc.d: the

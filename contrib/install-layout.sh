@@ -26,3 +26,7 @@ install -d -o "$RELAY_USER" -g "$RELAY_USER" -m 3770 "$spool/pickup"
 # the queue is the relay's alone: it holds every pending password-reset link
 install -d -o "$RELAY_USER" -g "$RELAY_USER" -m 0700 "$spool/queue"
 install -d -o "$RELAY_USER" -g "$RELAY_USER" -m 0750 "$PREFIX/var/log/pickup-relay"
+# the site's own state: its SQLite database and its signing key, private to the site's user
+if id -u "$SITE_USER" >/dev/null 2>&1; then
+    install -d -o "$SITE_USER" -g "$SITE_USER" -m 0700 "$PREFIX/var/lib/pickup-relay-site"
+fi
