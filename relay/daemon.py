@@ -448,8 +448,8 @@ class Relay:
             return build_report(message, failed, queue_id=claimed.queue_id, arrived=history.arrived,
                                 report_from=self.report_from, now=now,
                                 remote_mta=self.config.relay.smarthost.host)
-        except (UnsafeHeaderError, ValueError) as e:   # why_not() checks first: not expected
-            log.error("%s: no delivery report: %s", claimed.queue_id, e)
+        except Exception:  # noqa: BLE001 - a report must never keep a message out of badmail
+            log.exception("%s: no delivery report: it could not be built", claimed.queue_id)
             return None
 
     def _place_report(self, claimed: Claimed, report: bytes, recipient: str) -> None:
