@@ -15,7 +15,10 @@ claimed mail not yet tried goes back to deferred/, due now; the pause ends
 early when another relay process sharing the queue hears the host
 (<queue>/smarthost.up, see relay.retry). Each message is DKIM-signed by
 relay.signing just before it is sent when [relay.dkim] is set; a message that
-cannot be signed is deferred, never sent unsigned. Reads [relay] and [pickup].
+cannot be signed is deferred, never sent unsigned. With [relay] delivery_reports,
+a message that lands in badmail after SMTP refusals or expiry earns its sender one
+relay.dsn report, placed in pickup after the move (a report that cannot be
+written is logged, never keeps the message out of badmail). Reads [relay] and [pickup].
 Crash safety: every state is a file in a folder; active/ files are locked by
 their worker and taken again at start when no live relay holds them.
 """
@@ -28,12 +31,14 @@ import time
 from collections import Counter, deque
 
 from relay.deliver import DeliveryResult, Outcome, RecipientReply, SmtpConnection
+from relay.dsn import build_report, failures, report_address, why_not
 from relay.fate import GONE, Fate, decide, unsendable
 from relay.feedback import FeedbackFile, failed_recipients, message_id_of
 from relay.logsetup import reopen_log_files
 from relay.metrics import RelayMetrics
 from relay.queue import (
     ACTIVE,
+    BADMAIL,
     DEFERRED,
     PICKUP,
     Attempt,
@@ -52,8 +57,9 @@ from relay.tls import weak_settings
 from relay.watch import SETTLE, PickupWatcher
 from relay.workqueue import WorkQueue
 from settings import Config
-from spooler.envelope import MalformedMessage, ParsedMessage, parse_pickup
+from spooler.envelope import MalformedMessage, ParsedMessage, UnsafeHeaderError, parse_pickup
 from spooler.names import BULK, PRIORITIES, TRANSACTIONAL, priority_of
+from spooler.pickup import PickupError, PickupWriter
 
 log = logging.getLogger("relay")
 
@@ -86,6 +92,8 @@ class Relay:
         limit = relay.smarthost.rate_limit
         self.limiter = RateLimiter(limit) if limit else None
         self.feedback = FeedbackFile(relay.feedback_file)
+        self.report_from = report_address(relay.report_from)
+        self.reports = PickupWriter(config.pickup.dir)
         # The keys are read once, here (DkimSetupError stops the start), unless `relay run` did.
         self.signer = signer if signer is not None else DkimSigner.load(relay.dkim)
         self._next_badmail_sweep = 0.0
@@ -371,8 +379,7 @@ class Relay:
         history.attempts.append(Attempt(now, _first_code(result), _summary_reply(result),
                                         recipients, fate.charged))
         self._log_attempt(claimed, message.sender, result, len(history.attempts))
-        return self._apply(claimed, history, fate, "refused", message.sender,
-                           message_id_of(message.content))
+        return self._apply(claimed, history, fate, "refused", message, result)
 
     def _deliver(self, connection: SmtpConnection, claimed: Claimed, history: History,
                  message: ParsedMessage, recipients: list[str]) -> DeliveryResult:
@@ -402,20 +409,61 @@ class Relay:
         return result
 
     def _apply(self, claimed: Claimed, history: History, fate: Fate, badmail_class: str,
-               sender: str | None = None, message_id: str = "") -> Outcome:
-        """Carry out a Fate: the one queue move, the counters, and the feedback lines for the
-        recipients it failed for good (written after the move, so a failed move repeats
-        the attempt, not the line)."""
-        failed = failed_recipients(claimed.queue_id, message_id, fate, history, time.time()) \
-            if sender is not None else []
+               message: ParsedMessage | None = None, result: DeliveryResult | None = None) -> Outcome:
+        """Carry out a Fate: the one queue move, the counters, the feedback lines for the
+        recipients it failed for good and the sender's delivery report (both written after
+        the move, so a failed move repeats the attempt, not the line or the report).
+
+        `message` and `result` are None for a message that never reached SMTP."""
+        sender = message.sender if message is not None else None
+        failed = [] if message is None else failed_recipients(
+            claimed.queue_id, message_id_of(message.content), fate, history, time.time())
         history.refused.extend(fate.refused)
+        report = self._report(claimed, history, fate, message, result)
         outcome = self._move(claimed, history, fate, badmail_class, sender)
         try:
             self.feedback.append(failed)
         except OSError as e:
             log.error("%s: cannot write the feedback file %s (%s): the refusal is in the "
                       "message's history", claimed.queue_id, self.feedback.path, e.strerror or e)
+        if report is not None:
+            self._place_report(claimed, report, sender or "")
         return outcome
+
+    def _report(self, claimed: Claimed, history: History, fate: Fate,
+                message: ParsedMessage | None, result: DeliveryResult | None) -> bytes | None:
+        """The relay.dsn report a badmail fate owes the sender ([relay] delivery_reports)."""
+        if not self.config.relay.delivery_reports or message is None or fate.destination != BADMAIL:
+            return None
+        why = why_not(message, self.report_from)
+        if why is not None:
+            log.info("%s: no delivery report: %s", claimed.queue_id, why)
+            return None
+        now = time.time()
+        last = {r.recipient: str(r) for r in result.replies} if result is not None else {}
+        failed = failures(fate, history, last, now)
+        if not failed:
+            return None
+        try:
+            return build_report(message, failed, queue_id=claimed.queue_id, arrived=history.arrived,
+                                report_from=self.report_from, now=now,
+                                remote_mta=self.config.relay.smarthost.host)
+        except Exception:  # noqa: BLE001 - a report must never keep a message out of badmail
+            log.exception("%s: no delivery report: it could not be built", claimed.queue_id)
+            return None
+
+    def _place_report(self, claimed: Claimed, report: bytes, recipient: str) -> None:
+        """Into pickup from <>, in the original's class: reports about a newsletter never
+        delay a password reset. The relay sends it like any other message."""
+        try:
+            path = self.reports.write(report, sender="", recipients=[recipient],
+                                      priority=claimed.priority)
+        except (PickupError, UnsafeHeaderError) as e:
+            log.error("%s: delivery report to <%s> not written: %s (the failure is in badmail)",
+                      claimed.queue_id, recipient, e)
+            return
+        log.info("%s: delivery report to <%s> placed in pickup as %s", claimed.queue_id,
+                 recipient, path.name)
 
     def _move(self, claimed: Claimed, history: History, fate: Fate, badmail_class: str,
               sender: str | None) -> Outcome:

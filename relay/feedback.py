@@ -47,13 +47,17 @@ def failed_recipients(queue_id: str, message_id: str, fate: Fate, history: Histo
     return lines
 
 
+def enhanced_status(reply: str) -> str | None:
+    """The RFC 3463 code a reply starts with ("550 5.1.1 ..." -> "5.1.1"), or None."""
+    found = _STATUS.match(reply)
+    return found.group(1) if found else None
+
+
 def _line(now: float, queue_id: str, message_id: str, recipient: str, kind: str,
           reply: str) -> dict:
     code = int(reply[:3]) if reply[:3].isdigit() else None
-    status = _STATUS.match(reply)
     return {"at": now, "queue_id": queue_id, "message_id": message_id, "recipient": recipient,
-            "kind": kind, "code": code, "status": status.group(1) if status else None,
-            "reply": reply}
+            "kind": kind, "code": code, "status": enhanced_status(reply), "reply": reply}
 
 
 class FeedbackFile:

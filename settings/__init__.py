@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from settings.units import parse_duration, parse_size
+from spooler.envelope import UnsafeHeaderError, check_address
 
 ENV_VAR = "PICKUP_RELAY_CONFIG"
 DEFAULT_NAME = "config.toml"
@@ -119,6 +120,8 @@ class RelayConfig:
     badmail_max_age: float = _key("duration", "30d")
     metrics_listen: str = _key("str", "")
     feedback_file: Path | None = _key("optional_path", "")   # JSON line per recipient failed for good
+    delivery_reports: bool = _key("bool", False)   # RFC 3464 report to the sender of a message in badmail
+    report_from: str = _key("str", "")             # the reports' From; "" = MAILER-DAEMON@<hostname>
     log_level: str = _key("choice", "info", choices=("debug", "info", "warning", "error"))
     log_file: Path | None = _key("optional_path", "")
     smarthost: SmartHostConfig = field(default_factory=SmartHostConfig)
@@ -126,11 +129,18 @@ class RelayConfig:
     dkim: tuple[DkimConfig, ...] = _key("tables", [], cls=DkimConfig)
 
     def conflicts(self) -> list[tuple[str, str]]:
+        problems = []
+        if self.report_from:
+            try:
+                check_address(self.report_from, "report_from")
+            except UnsafeHeaderError:
+                problems.append(("report_from", f"{self.report_from!r} is not an address like "
+                                                "\"MAILER-DAEMON@mail.example.org\" (no name, no <>)"))
         domains = [d.domain for d in self.dkim]
         twice = sorted({d for d in domains if domains.count(d) > 1})
         if twice:
-            return [("dkim", f"domain {twice[0]!r} is configured twice: one key per domain")]
-        return []
+            problems.append(("dkim", f"domain {twice[0]!r} is configured twice: one key per domain"))
+        return problems
 
 
 @dataclass(frozen=True)

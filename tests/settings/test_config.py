@@ -286,3 +286,10 @@ def test_password_env_and_password_file_together_is_a_config_error(tmp_path):
 @pytest.mark.parametrize("shipped", ["config.toml", "contrib/config.production.toml"])
 def test_the_shipped_config_files_load(shipped):
     assert load_config(Path(__file__).parents[2] / shipped).relay.smarthost.verify is True
+
+
+def test_delivery_reports_are_off_by_default_and_report_from_must_be_a_bare_address(tmp_path):
+    relay = load_config(write_config(tmp_path, "[relay]\n")).relay
+    assert relay.delivery_reports is False and relay.report_from == ""
+    message = config_error(tmp_path, '[relay]\nreport_from = "Bounces <bounces@example.org>"\n')
+    assert "[relay] report_from" in message and "not an address" in message
