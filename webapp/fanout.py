@@ -117,8 +117,11 @@ class FanoutWorker:
                 mine = secrets.token_hex(8)
                 held = OutboxEvent.lease_token.is_(None) if token is None else \
                     OutboxEvent.lease_token == token
+                # done_at too: on SQLite the SELECT locks nothing, and a free event may be
+                # claimed and finished (token back to NULL) by another worker before this UPDATE.
                 taken = db.session.execute(
-                    update(OutboxEvent).where(OutboxEvent.id == event_id, held)
+                    update(OutboxEvent).where(OutboxEvent.id == event_id, held,
+                                              OutboxEvent.done_at.is_(None))
                     .values(lease_token=mine, lease_owner=self.owner,
                             lease_until=now + timedelta(seconds=self.lease)))
                 if taken.rowcount == 1:

@@ -189,3 +189,31 @@ def test_every_stamped_message_equals_the_slow_path_and_parses_strictly(app, con
             assert parsed.get_body(("plain",)).get_content().startswith(f"Hello {user.display_name},")
             assert slot("name") not in stamped.decode("utf-8", "replace")
             assert quopri.decodestring(stamped).count(link.encode()) >= 2
+
+
+def test_an_event_finished_by_another_worker_between_look_and_claim_is_not_claimed_again(app, config):
+    """On SQLite the claim's SELECT locks nothing: another worker may claim and finish the event
+    before this one's UPDATE; that UPDATE must then take nothing."""
+    from sqlalchemy import event as sa_event
+
+    ann, bob = member(app, config, "Ann"), member(app, config, "Bob")
+    answer(bob, ask(ann))
+    with app.app_context():
+        late = []
+
+        def the_other_worker_first(conn, cursor, statement, *args):
+            if statement.startswith("UPDATE outbox_events SET lease_token") and not late:
+                late.append(True)
+                with app.app_context():   # a session of its own, as another process has
+                    assert fan_out(app) == 1
+
+        sa_event.listen(db.engine, "before_cursor_execute", the_other_worker_first)
+        try:
+            worker = FanoutWorker()
+            try:
+                assert worker.claim() is None
+            finally:
+                worker.close()
+        finally:
+            sa_event.remove(db.engine, "before_cursor_execute", the_other_worker_first)
+    assert late and len(notifications(config)) == 1
