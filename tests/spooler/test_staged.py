@@ -90,7 +90,7 @@ def test_publishing_orphans_renames_them_into_bulk_names_and_discarding_removes_
     assert (pickup_dir / "n1-2.bulk.eml").read_bytes() == b"Subject: n1-2\r\n\r\nbody\r\n"
 
 
-def test_a_writer_publishes_what_it_staged_and_closing_discards_the_rest(pickup_dir):
+def test_a_writer_publishes_what_it_staged_and_leaves_the_rest_to_recovery_when_closed(pickup_dir):
     writer = StagedWriter(pickup_dir)
     try:
         writer.stage("n7-1", b"one")
@@ -98,9 +98,12 @@ def test_a_writer_publishes_what_it_staged_and_closing_discards_the_rest(pickup_
         writer.sync()
         assert [n for n in names(pickup_dir) if is_message_name(n)] == []
         assert writer.publish(["n7-1"]) == 1
+        assert staged.orphans(pickup_dir) == []
     finally:
         writer.close()
-    assert names(pickup_dir) == ["n7-1.bulk.eml"]
+    # Closed as if killed: whether n7-2 was committed is the database's to say, not close()'s.
+    assert [(o.key, o.token) for o in staged.orphans(pickup_dir)] == [("n7-2", writer.token)]
+    assert names(pickup_dir) == [f".n7-2.{writer.token}.tmp", "n7-1.bulk.eml"]
 
 
 def test_a_key_outside_the_rules_is_refused(pickup_dir):
