@@ -224,13 +224,35 @@ class FanoutWorker:
                 {"event_id": claim.event_id, "user_id": member.id, "status": status,
                  "placer": self.writer.token if status == SENT else "", "created_at": now}
                 for member, status in decisions])
-            db.session.commit()
         except (IntegrityError, OperationalError) as e:
             db.session.rollback()
             log.warning("event %s: batch not committed (%s); it will be done again",
                         claim.event_id, e.orig)
             return False
+        try:
+            db.session.commit()
+        except (IntegrityError, OperationalError) as e:
+            # A failed COMMIT may still have happened (the connection dropped after the server
+            # committed): discarding then would lose mail the rows call sent. Ask the database.
+            db.session.rollback()
+            if not self._batch_committed(claim, decisions):
+                log.warning("event %s: batch not committed (%s); it will be done again",
+                            claim.event_id, e.orig)
+                return False
+            log.warning("event %s: the batch's COMMIT failed (%s) but went through", claim.event_id,
+                        e.orig)
         return True
+
+    def _batch_committed(self, claim: Claim, decisions) -> bool:
+        """Whether this batch's rows are in the database (a transaction: all of them or none).
+        Raises if the database cannot say: the staged files then stay for recovery."""
+        sent = [member.id for member, status in decisions if status == SENT]
+        if not sent:
+            return False   # nothing staged: whether it happened, it is done again or skipped
+        placer = db.session.execute(db.select(OutboxDelivery.placer).where(
+            OutboxDelivery.event_id == claim.event_id, OutboxDelivery.user_id == sent[0])).scalar()
+        db.session.commit()
+        return placer == self.writer.token
 
     def _finish(self, claim: Claim) -> bool:
         done = db.session.execute(

@@ -219,43 +219,71 @@ def test_an_event_finished_by_another_worker_between_look_and_claim_is_not_claim
     assert late and len(notifications(config)) == 1
 
 
-def test_a_batch_whose_commit_answer_is_lost_is_published_by_the_next_worker(app, config):
-    """The COMMIT happened but the worker never heard (a dropped connection): its staged files
-    must stay for recovery, which publishes them because the database says they were committed."""
-    import pytest
-    from sqlalchemy import event as sa_event
+def lose_commit_answers(app, error: Exception) -> FanoutWorker:
+    """A FanoutWorker whose batch COMMITs happen, then raise `error`: as when the connection
+    drops after the server committed. Use inside an app context."""
+    worker = FanoutWorker()
+    original_commit = worker._commit
 
+    def commit_and_lose_the_answer(*args):
+        session = db.session()
+        committed, lost = session.commit, []
+
+        def commit():
+            committed()
+            if not lost:   # the batch's COMMIT; not the check that may follow it
+                lost.append(error)
+                raise error
+
+        session.commit = commit
+        try:
+            return original_commit(*args)
+        finally:
+            del session.commit
+
+    worker._commit = commit_and_lose_the_answer
+    return worker
+
+
+def two_followers_and_an_answer(app, config) -> None:
     ann, bob = member(app, config, "Ann"), member(app, config, "Bob")
     member(app, config, "Cat")
     question_id = ask(ann)
     follow(app, "Cat", "question", question_id)
     answer(bob, question_id)
 
-    def connection_lost(session):
-        if session.info.get("lose_the_answer"):
-            raise ConnectionError("the database's answer to COMMIT was lost")
 
+def test_a_batch_whose_commit_answer_is_lost_is_published_by_the_next_worker(app, config):
+    """An unexpected error after the COMMIT happened ends the worker: its staged files must
+    stay for recovery, which publishes them because the database says they were committed."""
+    import pytest
+
+    two_followers_and_an_answer(app, config)
     with app.app_context():
-        worker = FanoutWorker()
-        original_commit = worker._commit
-
-        def commit_and_lose_the_answer(*args):
-            db.session.info["lose_the_answer"] = True
-            try:
-                return original_commit(*args)
-            finally:
-                db.session.info.pop("lose_the_answer")
-
-        worker._commit = commit_and_lose_the_answer
-        sa_event.listen(db.session, "after_commit", connection_lost)
+        worker = lose_commit_answers(app, ConnectionError("the answer to COMMIT was lost"))
         try:
             with pytest.raises(ConnectionError):
                 worker.run(lambda: False, once=True)
         finally:
-            sa_event.remove(db.session, "after_commit", connection_lost)
             worker.close()
     assert notifications(config) == [] and outcomes(app) == {"Ann": "sent", "Cat": "sent",
                                                              "Bob": "author"}
     assert fan_out(app) == 1
     assert to_of(notifications(config)) == ["Ann <ann@example.org>", "Cat <cat@example.org>"]
+    assert sorted(p.name for p in config.pickup.dir.iterdir() if p.name.endswith(".tmp")) == []
+
+
+def test_a_worker_whose_commit_fails_but_happened_publishes_the_batch_itself(app, config):
+    from sqlalchemy.exc import OperationalError
+
+    two_followers_and_an_answer(app, config)
+    with app.app_context():
+        lost = OperationalError("COMMIT", {}, Exception("server closed the connection unexpectedly"))
+        worker = lose_commit_answers(app, lost)
+        try:
+            assert worker.run(lambda: False, once=True) == 1
+        finally:
+            worker.close()
+    assert to_of(notifications(config)) == ["Ann <ann@example.org>", "Cat <cat@example.org>"]
+    assert outcomes(app) == {"Ann": "sent", "Cat": "sent", "Bob": "author"}
     assert sorted(p.name for p in config.pickup.dir.iterdir() if p.name.endswith(".tmp")) == []
