@@ -112,7 +112,10 @@ class FanoutWorker:
             query = query.with_for_update(skip_locked=True)
         try:
             for event_id, token, owner, until in db.session.execute(query).all():
-                if token is not None and until >= now and self._holder_lives(owner):
+                # Our own lease is one we gave up (a batch that failed to commit): claim() runs
+                # only between fan-outs, so waiting for it to expire would only stall the event.
+                if token is not None and until >= now and owner != self.owner \
+                        and self._holder_lives(owner):
                     continue
                 mine = secrets.token_hex(8)
                 held = OutboxEvent.lease_token.is_(None) if token is None else \

@@ -287,3 +287,20 @@ def test_a_worker_whose_commit_fails_but_happened_publishes_the_batch_itself(app
     assert to_of(notifications(config)) == ["Ann <ann@example.org>", "Cat <cat@example.org>"]
     assert outcomes(app) == {"Ann": "sent", "Cat": "sent", "Bob": "author"}
     assert sorted(p.name for p in config.pickup.dir.iterdir() if p.name.endswith(".tmp")) == []
+
+
+def test_a_worker_takes_back_at_once_an_event_it_let_go_of_and_others_on_the_host_wait(app, config):
+    """After a batch fails to commit the worker keeps the lease; it retakes the event at once
+    (no wait for the lease to expire), while another live worker on the host leaves it alone."""
+    answer(member(app, config, "Bob"), ask(member(app, config, "Ann")))
+    with app.app_context():
+        worker, other = FanoutWorker(), FanoutWorker()
+        try:
+            first = worker.claim()
+            assert first is not None and other.claim() is None
+            again = worker.claim()
+            assert again is not None and again.event_id == first.event_id
+            assert again.token != first.token
+        finally:
+            worker.close()
+            other.close()
