@@ -114,8 +114,9 @@ class StagedWriter:
             self._staged.discard(key)
 
     def close(self) -> None:
-        """Discard what was staged and not published, then give up the lock."""
-        self.discard()
+        """Give up the lock. Whatever is still staged is left for recovery, as after a kill:
+        an exception may have left a batch whose commit happened (or whose COMMIT's answer was
+        lost), and only the database can say whether to publish or discard it."""
         _unlink_quietly(self._lock_path)
         os.close(self._lock_fd)
 

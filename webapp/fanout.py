@@ -122,13 +122,19 @@ class FanoutWorker:
             query = query.with_for_update(skip_locked=True)
         try:
             for event_id, token, owner, until in db.session.execute(query).all():
-                if token is not None and until >= now and self._holder_lives(owner):
+                # Our own lease is one we gave up (a batch that failed to commit): claim() runs
+                # only between fan-outs, so waiting for it to expire would only stall the event.
+                if token is not None and until >= now and owner != self.owner \
+                        and self._holder_lives(owner):
                     continue
                 mine = secrets.token_hex(8)
                 held = OutboxEvent.lease_token.is_(None) if token is None else \
                     OutboxEvent.lease_token == token
+                # done_at too: on SQLite the SELECT locks nothing, and a free event may be
+                # claimed and finished (token back to NULL) by another worker before this UPDATE.
                 taken = db.session.execute(
-                    update(OutboxEvent).where(OutboxEvent.id == event_id, held)
+                    update(OutboxEvent).where(OutboxEvent.id == event_id, held,
+                                              OutboxEvent.done_at.is_(None))
                     .values(lease_token=mine, lease_owner=self.owner,
                             lease_until=now + timedelta(seconds=self.lease)))
                 if taken.rowcount == 1:
@@ -235,13 +241,35 @@ class FanoutWorker:
                 {"event_id": claim.event_id, "user_id": member.id, "status": status,
                  "placer": self.writer.token if status == SENT else "", "created_at": now}
                 for member, status in decisions])
-            db.session.commit()
         except (IntegrityError, OperationalError) as e:
             db.session.rollback()
             log.warning("event %s: batch not committed (%s); it will be done again",
                         claim.event_id, e.orig)
             return False
+        try:
+            db.session.commit()
+        except (IntegrityError, OperationalError) as e:
+            # A failed COMMIT may still have happened (the connection dropped after the server
+            # committed): discarding then would lose mail the rows call sent. Ask the database.
+            db.session.rollback()
+            if not self._batch_committed(claim, decisions):
+                log.warning("event %s: batch not committed (%s); it will be done again",
+                            claim.event_id, e.orig)
+                return False
+            log.warning("event %s: the batch's COMMIT failed (%s) but went through", claim.event_id,
+                        e.orig)
         return True
+
+    def _batch_committed(self, claim: Claim, decisions) -> bool:
+        """Whether this batch's rows are in the database (a transaction: all of them or none).
+        Raises if the database cannot say: the staged files then stay for recovery."""
+        sent = [member.id for member, status in decisions if status == SENT]
+        if not sent:
+            return False   # nothing staged: whether it happened, it is done again or skipped
+        placer = db.session.execute(db.select(OutboxDelivery.placer).where(
+            OutboxDelivery.event_id == claim.event_id, OutboxDelivery.user_id == sent[0])).scalar()
+        db.session.commit()
+        return placer == self.writer.token
 
     def _finish(self, claim: Claim) -> bool:
         done = db.session.execute(

@@ -1,15 +1,26 @@
-"""Fixtures for the site: an app on a real SQLite file in tmp_path, its pickup folder, a client."""
+"""Fixtures for the site: an app on a real SQLite file in tmp_path, its pickup folder, a client;
+and a throwaway PostgreSQL server with a fresh database for each test that asks for one."""
 
 from __future__ import annotations
 
+import os
+import pwd
 import re
+import secrets
+import shutil
+import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
 
+from relay.sink import free_port
 from settings import parse_config
 from webapp import create_app
 from webapp.extensions import db
+
+POSTGRES_BINARIES = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+needs_postgres = pytest.mark.skipif(not POSTGRES_BINARIES, reason="needs PostgreSQL's server binaries")
 
 
 @pytest.fixture
@@ -63,3 +74,51 @@ def link_in(message: bytes, kind: str) -> str:
     import quopri
     text = quopri.decodestring(message).decode("utf-8", "replace")
     return re.search(rf"https?://[^/\s]+(/account/{kind}/[A-Za-z0-9_.\-]+)", text).group(1)
+
+
+def _as_server_user(command: list[str]) -> list[str]:
+    # initdb refuses to run as root: run the server as the postgres system user then.
+    if os.geteuid() == 0:
+        return ["runuser", "-u", "postgres", "--", *command]
+    return command
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    """A throwaway PostgreSQL server (Debian's binaries, a fresh cluster in a temporary folder,
+    127.0.0.1 on a free port) for the whole run; its `postgres` database's URL."""
+    if not POSTGRES_BINARIES:
+        pytest.skip("needs PostgreSQL's server binaries")
+    pytest.importorskip("psycopg")
+    bin_dir = POSTGRES_BINARIES[-1].parent
+    data = Path(tempfile.mkdtemp(prefix="pickup-relay-pg-"))
+    if os.geteuid() == 0:
+        user = pwd.getpwnam("postgres")
+        os.chown(data, user.pw_uid, user.pw_gid)
+    port = free_port()
+    run = dict(check=True, capture_output=True, timeout=120)
+    try:
+        subprocess.run(_as_server_user([str(bin_dir / "initdb"), "-D", str(data / "db"), "-A", "trust",
+                                        "-U", "site", "--no-sync"]), **run)
+        subprocess.run(_as_server_user([
+            str(bin_dir / "pg_ctl"), "-D", str(data / "db"), "-w", "-l", str(data / "log"), "-o",
+            f"-p {port} -k {data} -c listen_addresses=127.0.0.1 -c fsync=off", "start"]), **run)
+        yield f"postgresql+psycopg://site@127.0.0.1:{port}/postgres"
+    finally:
+        subprocess.run(_as_server_user([str(bin_dir / "pg_ctl"), "-D", str(data / "db"), "-m", "fast",
+                                        "-w", "stop"]), capture_output=True, timeout=60)
+        shutil.rmtree(data, ignore_errors=True)
+
+
+@pytest.fixture
+def postgres_database(postgres_url):
+    """The URL of a new, empty database on the throwaway server, dropped after the test."""
+    import psycopg
+
+    name = f"test_{secrets.token_hex(6)}"
+    plain = postgres_url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(plain, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    yield postgres_url.rsplit("/", 1)[0] + f"/{name}"
+    with psycopg.connect(plain, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")

@@ -189,3 +189,118 @@ def test_every_stamped_message_equals_the_slow_path_and_parses_strictly(app, con
             assert parsed.get_body(("plain",)).get_content().startswith(f"Hello {user.display_name},")
             assert slot("name") not in stamped.decode("utf-8", "replace")
             assert quopri.decodestring(stamped).count(link.encode()) >= 2
+
+
+def test_an_event_finished_by_another_worker_between_look_and_claim_is_not_claimed_again(app, config):
+    """On SQLite the claim's SELECT locks nothing: another worker may claim and finish the event
+    before this one's UPDATE; that UPDATE must then take nothing."""
+    from sqlalchemy import event as sa_event
+
+    ann, bob = member(app, config, "Ann"), member(app, config, "Bob")
+    answer(bob, ask(ann))
+    with app.app_context():
+        late = []
+
+        def the_other_worker_first(conn, cursor, statement, *args):
+            if statement.startswith("UPDATE outbox_events SET lease_token") and not late:
+                late.append(True)
+                with app.app_context():   # a session of its own, as another process has
+                    assert fan_out(app) == 1
+
+        sa_event.listen(db.engine, "before_cursor_execute", the_other_worker_first)
+        try:
+            worker = FanoutWorker()
+            try:
+                assert worker.claim() is None
+            finally:
+                worker.close()
+        finally:
+            sa_event.remove(db.engine, "before_cursor_execute", the_other_worker_first)
+    assert late and len(notifications(config)) == 1
+
+
+def lose_commit_answers(app, error: Exception) -> FanoutWorker:
+    """A FanoutWorker whose batch COMMITs happen, then raise `error`: as when the connection
+    drops after the server committed. Use inside an app context."""
+    worker = FanoutWorker()
+    original_commit = worker._commit
+
+    def commit_and_lose_the_answer(*args):
+        session = db.session()
+        committed, lost = session.commit, []
+
+        def commit():
+            committed()
+            if not lost:   # the batch's COMMIT; not the check that may follow it
+                lost.append(error)
+                raise error
+
+        session.commit = commit
+        try:
+            return original_commit(*args)
+        finally:
+            del session.commit
+
+    worker._commit = commit_and_lose_the_answer
+    return worker
+
+
+def two_followers_and_an_answer(app, config) -> None:
+    ann, bob = member(app, config, "Ann"), member(app, config, "Bob")
+    member(app, config, "Cat")
+    question_id = ask(ann)
+    follow(app, "Cat", "question", question_id)
+    answer(bob, question_id)
+
+
+def test_a_batch_whose_commit_answer_is_lost_is_published_by_the_next_worker(app, config):
+    """An unexpected error after the COMMIT happened ends the worker: its staged files must
+    stay for recovery, which publishes them because the database says they were committed."""
+    import pytest
+
+    two_followers_and_an_answer(app, config)
+    with app.app_context():
+        worker = lose_commit_answers(app, ConnectionError("the answer to COMMIT was lost"))
+        try:
+            with pytest.raises(ConnectionError):
+                worker.run(lambda: False, once=True)
+        finally:
+            worker.close()
+    assert notifications(config) == [] and outcomes(app) == {"Ann": "sent", "Cat": "sent",
+                                                             "Bob": "author"}
+    assert fan_out(app) == 1
+    assert to_of(notifications(config)) == ["Ann <ann@example.org>", "Cat <cat@example.org>"]
+    assert sorted(p.name for p in config.pickup.dir.iterdir() if p.name.endswith(".tmp")) == []
+
+
+def test_a_worker_whose_commit_fails_but_happened_publishes_the_batch_itself(app, config):
+    from sqlalchemy.exc import OperationalError
+
+    two_followers_and_an_answer(app, config)
+    with app.app_context():
+        lost = OperationalError("COMMIT", {}, Exception("server closed the connection unexpectedly"))
+        worker = lose_commit_answers(app, lost)
+        try:
+            assert worker.run(lambda: False, once=True) == 1
+        finally:
+            worker.close()
+    assert to_of(notifications(config)) == ["Ann <ann@example.org>", "Cat <cat@example.org>"]
+    assert outcomes(app) == {"Ann": "sent", "Cat": "sent", "Bob": "author"}
+    assert sorted(p.name for p in config.pickup.dir.iterdir() if p.name.endswith(".tmp")) == []
+
+
+def test_a_worker_takes_back_at_once_an_event_it_let_go_of_and_others_on_the_host_wait(app, config):
+    """After a batch fails to commit the worker keeps the lease; it retakes the event at once
+    (no wait for the lease to expire), while another live worker on the host leaves it alone."""
+    answer(member(app, config, "Bob"), ask(member(app, config, "Ann")))
+    with app.app_context():
+        worker, other = FanoutWorker(), FanoutWorker()
+        try:
+            first = worker.claim()
+            assert first is not None and other.claim() is None
+            again = worker.claim()
+            assert again is not None and again.event_id == first.event_id
+            assert again.token != first.token
+        finally:
+            worker.close()
+            other.close()
