@@ -1,6 +1,7 @@
 """Shared state on real servers: two gunicorn masters (two "hosts", one with two workers) on one
 Redis and one PostgreSQL hold one rate limit between them. Starts a throwaway redis-server on
-127.0.0.1; skipped with the reason when redis-server or PostgreSQL is not installed."""
+127.0.0.1 and uses a fresh database on the suite's throwaway PostgreSQL; skipped with the reason
+when redis-server or PostgreSQL is not installed."""
 
 from __future__ import annotations
 
@@ -21,7 +22,6 @@ import pytest
 
 from relay.sink import free_port
 from tests.webapp.test_gunicorn import ROOT, unit_command, wait_for
-from tests.webapp.test_postgres import postgres_url  # noqa: F401  (the throwaway cluster)
 
 REDIS = shutil.which("redis-server")
 pytestmark = pytest.mark.skipif(REDIS is None, reason="needs redis-server (make test installs it as root)")
@@ -67,10 +67,10 @@ class Browser:
 
 
 def test_two_sites_on_one_redis_and_postgresql_share_the_failed_login_limit(tmp_path, redis_url,
-                                                                           postgres_url):  # noqa: F811
+                                                                           postgres_database):
     (tmp_path / "pickup").mkdir()
     config = tmp_path / "config.toml"
-    config.write_text(f'[pickup]\ndir = "pickup"\n[webapp]\ndatabase_url = "{postgres_url}"\n'
+    config.write_text(f'[pickup]\ndir = "pickup"\n[webapp]\ndatabase_url = "{postgres_database}"\n'
                       f'ratelimit_storage = "{redis_url}"\nfailed_logins_per_hour = 4\n'
                       'base_url = "http://127.0.0.1"\n')
     env = {**os.environ, "PICKUP_RELAY_CONFIG": str(config)}
@@ -101,5 +101,3 @@ def test_two_sites_on_one_redis_and_postgresql_share_the_failed_login_limit(tmp_
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(timeout=10)
-        subprocess.run([sys.executable, "-m", "flask", "--app", "webapp", "db", "downgrade", "base"],
-                       env=env, capture_output=True, timeout=120)
