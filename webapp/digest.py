@@ -16,9 +16,11 @@ by the fan-out's protocol (spooler.staged, webapp.placement), members in id orde
 batch at a time:
 
   1. stage each member's digest as `d{user}-{YYYYMMDD}`, then sync() the batch once;
-  2. per member, one transaction: lock the member's users row (FOR UPDATE; nothing on
-     SQLite, whose writers take turns anyway), insert the Digest row (member, day,
-     placer = our staging token) and set digest_id on exactly the rows listed, commit;
+  2. one transaction for the batch: per member, lock their users row (FOR UPDATE; nothing
+     on SQLite, whose writers take turns anyway), insert the Digest row (member, day,
+     placer = our staging token) and set digest_id on exactly the rows listed; commit.
+     When a member fails (done by another run), the batch is rolled back and done again
+     with one such transaction per member, so only that member is left out;
   3. publish the committed members' files; discard the others.
 
 The Digest row's unique (member, day) is what makes it once: a run that loses the race
@@ -149,48 +151,62 @@ def _place_batch(writer: StagedWriter, run: DigestRun, members, listed: int) -> 
         plans.append(plan)
     db.session.commit()   # end the reading transaction before the writing ones
     writer.sync()
-    placed = []
-    for plan in plans:
-        if _commit(writer, run, plan):
-            run.dropped += len(plan.gone)
-            if plan.key:
-                placed.append(plan.key)
-                run.placed += 1
-                run.items += len(plan.listed)
-        elif plan.key:
-            writer.discard([plan.key])
+    # One transaction for the batch (one commit, one fsync); if any member in it was done by
+    # another run meanwhile, the batch is rolled back and committed member by member.
+    committed = plans if _commit(writer, run.day, plans) else \
+        [plan for plan in plans if _commit(writer, run.day, [plan], lost=run)]
+    for plan in committed:
+        run.dropped += len(plan.gone)
+        if plan.key:
+            run.placed += 1
+            run.items += len(plan.listed)
+    placed = [plan.key for plan in committed if plan.key]
+    writer.discard(set(plan.key for plan in plans if plan.key) - set(placed))
     writer.publish(placed)
     log.info("digests for %s: %d placed through member %d", run.day, len(placed), members[-1].id)
 
 
-def _commit(writer: StagedWriter, run: DigestRun, plan: _Plan) -> bool:
-    """The member's Digest row and its items' digest_id (or "post_gone"), in one transaction."""
-    taken = OutboxDelivery.user_id == plan.user_id, OutboxDelivery.status.in_(PENDING), \
-        OutboxDelivery.digest_id.is_(None)
+class _Changed(Exception):
+    """A run for another day listed some of the member's items after we read them."""
+
+
+def _commit(writer: StagedWriter, day: date, plans: list[_Plan], *, lost: DigestRun | None = None) -> bool:
+    """The members' Digest rows and their items' digest_id (or "post_gone"), in one transaction.
+    False, with nothing committed, when one of them fails (counted in `lost` when given)."""
     try:
-        # Crash safety: recover() takes this lock before it reads the Digest rows, so a commit
-        # sent by a writer that then died has happened or never will when it decides.
-        db.session.execute(db.select(User.id).where(User.id == plan.user_id).with_for_update())
-        if plan.key:
-            digest = Digest(user_id=plan.user_id, day=run.day, placer=writer.token,
-                            items=len(plan.listed))
-            db.session.add(digest)
-            db.session.flush()
-            marked = db.session.execute(
-                update(OutboxDelivery).where(*taken, OutboxDelivery.event_id.in_(plan.listed))
-                .values(digest_id=digest.id)).rowcount
-            if marked != len(plan.listed):   # a run for another day listed some meanwhile
-                db.session.rollback()
-                log.warning("member %s: items changed under the digest of %s; left for the next run",
-                            plan.user_id, run.day)
-                return False
-        if plan.gone:
-            db.session.execute(update(OutboxDelivery).where(
-                *taken, OutboxDelivery.event_id.in_(plan.gone)).values(status="post_gone"))
+        for plan in plans:
+            _write(writer, day, plan)
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
-        run.lost += 1
-        log.info("member %s: the digest of %s was placed by another run", plan.user_id, run.day)
+        if lost is not None:
+            lost.lost += 1
+            log.info("member %s: the digest of %s was placed by another run", plans[0].user_id, day)
+        return False
+    except _Changed:
+        db.session.rollback()
+        if lost is not None:
+            log.warning("member %s: items changed under the digest of %s; left for the next run",
+                        plans[0].user_id, day)
         return False
     return True
+
+
+def _write(writer: StagedWriter, day: date, plan: _Plan) -> None:
+    taken = OutboxDelivery.user_id == plan.user_id, OutboxDelivery.status.in_(PENDING), \
+        OutboxDelivery.digest_id.is_(None)
+    # Crash safety: recover() takes this lock before it reads the Digest rows, so a commit
+    # sent by a writer that then died has happened or never will when it decides.
+    db.session.execute(db.select(User.id).where(User.id == plan.user_id).with_for_update())
+    if plan.key:
+        digest = Digest(user_id=plan.user_id, day=day, placer=writer.token, items=len(plan.listed))
+        db.session.add(digest)
+        db.session.flush()
+        marked = db.session.execute(
+            update(OutboxDelivery).where(*taken, OutboxDelivery.event_id.in_(plan.listed))
+            .values(digest_id=digest.id)).rowcount
+        if marked != len(plan.listed):
+            raise _Changed
+    if plan.gone:
+        db.session.execute(update(OutboxDelivery).where(
+            *taken, OutboxDelivery.event_id.in_(plan.gone)).values(status="post_gone"))
