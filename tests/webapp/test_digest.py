@@ -76,6 +76,8 @@ def test_a_digest_member_gets_one_mail_listing_the_new_answers_and_comments(app,
     assert mail["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert mail["List-Unsubscribe"][1:-1] in text and "Manage your notifications" in text
     assert "http://qa.example.test/account/settings" in text
+    raw = (config.pickup.dir / f"d{ann_id}-20260314.bulk.eml").read_bytes()
+    assert b"\r\nList-Unsubscribe: <http://qa.example.test/unsubscribe/" in raw   # never encoded
 
 
 def test_a_second_run_the_same_day_sends_nothing_and_the_next_day_only_new_items(app, config):
