@@ -41,6 +41,7 @@ from flask import current_app
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 
+from spooler.envelope import UnsafeHeaderError
 from spooler.staged import StagedWriter
 from webapp import digest_mail, placement
 from webapp.extensions import db
@@ -146,8 +147,13 @@ def _place_batch(writer: StagedWriter, run: DigestRun, members, listed: int) -> 
                 plan.listed.append(event.id)
                 shown.append(items[event.id])
         if shown:
+            try:
+                data = digest_mail.message(member, run.day, shown, listed=listed)
+            except UnsafeHeaderError as e:   # one bad address must not stop everyone after it
+                log.warning("member %s: no digest: %s", member.id, e)
+                continue
             plan.key = placement.digest_key(member.id, run.day)
-            writer.stage(plan.key, digest_mail.message(member, run.day, shown, listed=listed))
+            writer.stage(plan.key, data)
         plans.append(plan)
     db.session.commit()   # end the reading transaction before the writing ones
     writer.sync()
