@@ -1,5 +1,5 @@
 """`flask --app webapp init-db | create-admin | outbox-worker | outbox-status | outbox-log |
-broadcast | read-feedback | check`: the site's own commands."""
+send-digests | broadcast | read-feedback | check`: the site's own commands."""
 
 from __future__ import annotations
 
@@ -164,3 +164,17 @@ def register(app: Flask) -> None:
             if r.fix and (not r.ok or r.warn):
                 click.echo(f"         fix: {r.fix}")
         sys.exit(0 if all(r.ok for r in results) else 1)
+
+    @app.cli.command("send-digests")
+    @click.option("--day", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+                  help="The digests' day, YYYY-MM-DD (default: today, UTC).")
+    @click.option("--batch", default=200, show_default=True, help="Members per sync and publish round.")
+    def send_digests(day, batch: int) -> None:
+        """Place today's daily digest of every member who has new items, once per member per
+        day: running it again (or after a kill) places only what is still missing."""
+        from webapp.digest import send_digests as run_digests
+
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+        run = run_digests(day.date() if day else None, batch=batch)
+        click.echo(f"send-digests {run.day}: {run.placed} digest(s) placed listing {run.items} "
+                   f"item(s); {run.lost} done by another run; {run.dropped} item(s) dropped", err=True)

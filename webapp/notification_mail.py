@@ -87,14 +87,12 @@ def notification(event: OutboxEvent, thread, post, name: str, unsubscribe_link: 
     """The Notification for one recipient with these values (slots when stamping): the one
     place the mail is written, for the stamp and for the slow path the tests compare with."""
     domain = site_domain()
-    endpoint = "articles.show" if event.thread_kind == "article" else "questions.show"
-    anchor = f"#{event.kind if event.kind == 'comment' else 'answer'}-{post.id}"
     base = current_app.config["BASE_URL"].rstrip("/")
-    post_link = base + url_for(endpoint, **{f"{event.thread_kind}_id": thread.id}) + anchor
     text_excerpt, html_excerpt = excerpt(post)
     context = dict(kind=event.kind, thread=thread, thread_kind=event.thread_kind,
                    actor=single_line(post.author.display_name), name=name,
-                   text_excerpt=text_excerpt, html_excerpt=html_excerpt, link=post_link,
+                   text_excerpt=text_excerpt, html_excerpt=html_excerpt,
+                   link=post_link(event.kind, event.thread_kind, thread.id, post.id),
                    unsubscribe=unsubscribe_link,
                    settings=base + url_for("member_settings.index"), site_url=base)
     root = f"<{thread_id(event.thread_kind, thread.id, domain)}>"
@@ -108,7 +106,7 @@ def notification(event: OutboxEvent, thread, post, name: str, unsubscribe_link: 
         extra_headers={
             "In-Reply-To": root,
             "References": root,
-            "List-Id": f"{single_line(sender.name) or domain} notifications <notifications.{domain}>",
+            "List-Id": list_id(sender, domain),
             "List-Unsubscribe": f"<{unsubscribe_link}>",
             "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
             "Precedence": "bulk",
@@ -116,11 +114,24 @@ def notification(event: OutboxEvent, thread, post, name: str, unsubscribe_link: 
     )
 
 
-def excerpt(post) -> tuple[str, str]:
-    """(text, HTML) of the post's start: the Markdown source cut at a word near EXCERPT_CHARS,
+def post_link(kind: str, thread_kind: str, target_id: int, post_id: int) -> str:
+    """The absolute link straight to an answer or comment on its question's or article's page."""
+    endpoint = "articles.show" if thread_kind == "article" else "questions.show"
+    anchor = f"#{kind if kind == 'comment' else 'answer'}-{post_id}"
+    base = current_app.config["BASE_URL"].rstrip("/")
+    return base + url_for(endpoint, **{f"{thread_kind}_id": target_id}) + anchor
+
+
+def list_id(sender: Address, domain: str) -> str:
+    """The List-Id of every notification and digest: one filter catches them all."""
+    return f"{single_line(sender.name) or domain} notifications <notifications.{domain}>"
+
+
+def excerpt(post, chars: int = EXCERPT_CHARS) -> tuple[str, str]:
+    """(text, HTML) of the post's start: the Markdown source cut at a word near `chars`,
     and that cut rendered and sanitised (the stored HTML when nothing was cut)."""
     source = post.body_source
-    if len(source) <= EXCERPT_CHARS:
+    if len(source) <= chars:
         return source, post.body_html
-    cut = source[:EXCERPT_CHARS].rsplit(None, 1)[0] + " …"
+    cut = source[:chars].rsplit(None, 1)[0] + " …"
     return cut, render(cut)

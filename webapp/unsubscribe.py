@@ -1,12 +1,13 @@
 """One-click unsubscribe (RFC 8058) from the links in notification mail.
 
 Each mail carries a link signed for one member and one thing: a followed question or
-article, or the newsletter. The signature (itsdangerous, the site's secret key, its own
-salt) is what authorises the change, so the link works without a login, and a link
-cannot be altered to name another member or another post. A POST unsubscribes at once
-and answers 200: mail providers send it without cookies or a CSRF token, which is why
-this route alone is exempt from CSRF. A GET never changes anything (mail scanners open
-links): it shows a page with the button that makes that POST.
+article, the newsletter, or all notification mail (the daily digest's link: it sets the
+member's notify_mode to "off", as the settings page does). The signature (itsdangerous,
+the site's secret key, its own salt) is what authorises the change, so the link works
+without a login, and a link cannot be altered to name another member or another post. A
+POST unsubscribes at once and answers 200: mail providers send it without cookies or a
+CSRF token, which is why this route alone is exempt from CSRF. A GET never changes
+anything (mail scanners open links): it shows a page with the button that makes that POST.
 """
 
 from __future__ import annotations
@@ -21,12 +22,14 @@ from webapp.models import User
 bp = Blueprint("unsubscribe", __name__)
 
 NEWSLETTER = "newsletter"
+NOTIFICATIONS = "notifications"
+_SETTINGS = (NEWSLETTER, NOTIFICATIONS)   # kinds that change a setting, not a subscription
 _SALT = "unsubscribe"
 
 
 def make_token(user_id: int, kind: str, target_id: int = 0) -> str:
     """The signed part of a member's unsubscribe link for `kind` ("question", "article",
-    "newsletter") and, for a post, its id."""
+    "newsletter", "notifications") and, for a post, its id."""
     return URLSafeSerializer(current_app.config["SECRET_KEY"], salt=_SALT).dumps([user_id, kind, target_id])
 
 
@@ -41,9 +44,9 @@ def _read(token: str) -> tuple[User, str, int, object] | None:
     except (BadSignature, ValueError, TypeError):
         return None
     user = db.session.get(User, user_id) if isinstance(user_id, int) else None
-    if user is None or (kind != NEWSLETTER and kind not in subscriptions.KINDS):
+    if user is None or (kind not in _SETTINGS and kind not in subscriptions.KINDS):
         return None
-    post = db.session.get(subscriptions.KINDS[kind], target_id) if kind != NEWSLETTER else None
+    post = db.session.get(subscriptions.KINDS[kind], target_id) if kind not in _SETTINGS else None
     return user, kind, target_id, post
 
 
@@ -53,8 +56,12 @@ def confirm(token: str):
     if found is None:
         return _bad_link()
     user, kind, target_id, post = found
-    subscribed = user.newsletter if kind == NEWSLETTER else \
-        subscriptions.is_following_id(user.id, kind, target_id)
+    if kind == NEWSLETTER:
+        subscribed = user.newsletter
+    elif kind == NOTIFICATIONS:
+        subscribed = user.notify_mode != "off"
+    else:
+        subscribed = subscriptions.is_following_id(user.id, kind, target_id)
     return render_template("unsubscribe/confirm.html", kind=kind, post=post, done=False,
                            subscribed=subscribed)
 
@@ -68,6 +75,8 @@ def one_click(token: str):
     user, kind, target_id, post = found
     if kind == NEWSLETTER:
         user.newsletter = False
+    elif kind == NOTIFICATIONS:
+        user.notify_mode = "off"
     else:
         subscriptions.unfollow(user, kind, target_id)
     db.session.commit()

@@ -7,6 +7,11 @@ as root).
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from settings import parse_config
@@ -91,3 +96,40 @@ def test_articles_comments_and_their_search_work_on_postgresql(pg_app):
     visitor = app.test_client()
     assert "pg_stat_user_tables" in visitor.get(f"/articles/{article_id}").get_data(as_text=True)
     assert "Vacuuming tables" in visitor.get("/search?q=autovacuum&in=articles").get_data(as_text=True)
+
+
+def test_two_digest_runs_at_once_place_one_digest_per_member_on_postgresql(pg_app, tmp_path):
+    from tests.webapp.qa_helpers import answer, ask, member
+    from tests.webapp.test_outbox import fan_out
+    from webapp.extensions import db
+    from webapp.models import Digest, Subscription, User, utcnow
+
+    app, config = pg_app
+    ann, bob = member(app, config, "Ann"), member(app, config, "Bob")
+    question_id = ask(ann)
+    with app.app_context():
+        users = [User(email=f"m{n}@example.org", display_name=f"M{n}", password_hash="x",
+                      activated_at=utcnow(), notify_mode="daily") for n in range(200)]
+        db.session.add_all(users)
+        db.session.flush()
+        db.session.add_all(Subscription(user_id=u.id, kind="question", target_id=question_id)
+                           for u in users)
+        db.session.commit()
+        ids = [u.id for u in users]
+    answer(bob, question_id)
+    fan_out(app)
+    (tmp_path / "config.toml").write_text(
+        f'[pickup]\ndir = "pickup"\n[relay]\nqueue_dir = "queue"\n[webapp]\n'
+        f'database_url = "{app.config["SQLALCHEMY_DATABASE_URI"]}"\nbase_url = "http://qa.example.test"\n')
+    env = {**os.environ, "PICKUP_RELAY_CONFIG": str(tmp_path / "config.toml")}
+    command = [str(Path(sys.executable).parent / "flask"), "--app", "webapp", "send-digests",
+               "--day", "2026-03-14", "--batch", "25"]
+    runs = [subprocess.Popen(command, env=env, cwd=tmp_path, stderr=subprocess.PIPE, text=True)
+            for _ in range(2)]
+    outputs = [run.communicate(timeout=120)[1] for run in runs]
+    assert [run.returncode for run in runs] == [0, 0], outputs
+    placed = sorted(p.name for p in config.pickup.dir.glob("d*.bulk.eml"))
+    assert placed == sorted(f"d{i}-20260314.bulk.eml" for i in ids)
+    assert [p.name for p in config.pickup.dir.iterdir() if p.name.startswith(".")] == []
+    with app.app_context():
+        assert db.session.execute(db.select(db.func.count()).select_from(Digest)).scalar_one() == 200
