@@ -59,6 +59,7 @@ def create_app(config: Config | None = None, overrides: dict | None = None) -> F
         MAX_NOTIFICATIONS_PER_DAY=web.max_notifications_per_day,
         NOTIFICATION_DELAY=web.notification_delay,
         RATELIMIT_HEADERS_ENABLED=True,
+        TRUSTED_PROXIES=web.trusted_proxies,
         PICKUP_RELAY_CONFIG=config,
     )
     app.config.update(overrides or {})
@@ -83,6 +84,7 @@ def create_app(config: Config | None = None, overrides: dict | None = None) -> F
         error_pages,
         following,
         member_settings,
+        metrics,
         moderation,
         questions,
         session_store,
@@ -101,6 +103,7 @@ def create_app(config: Config | None = None, overrides: dict | None = None) -> F
     app.register_blueprint(following.bp)
     app.register_blueprint(member_settings.bp)
     app.register_blueprint(unsubscribe.bp)
+    app.register_blueprint(metrics.bp)
     error_pages.register(app)
     cli.register(app)
     return app
