@@ -19,6 +19,7 @@ from webapp.extensions import db
 from webapp.models import Article, OutboxDelivery, OutboxEvent, Question, utcnow
 
 ANSWER, ACCEPTED, COMMENT = "answer", "accepted", "comment"
+KIND_WORDS = {ANSWER: "New answer", ACCEPTED: "Your answer was accepted", COMMENT: "New comment"}
 # A delivery's status in words a member reads (webapp.fanout decides the status).
 OUTCOME_WORDS = {
     "sent": "sent",
@@ -79,6 +80,10 @@ class Outcome:
     @property
     def words(self) -> str:
         return OUTCOME_WORDS.get(self.status, self.status)
+
+    @property
+    def what(self) -> str:
+        return KIND_WORDS.get(self.kind, self.kind)
 
 
 def outcomes_for(user_id: int, limit: int) -> list[Outcome]:
