@@ -12,6 +12,7 @@ import click
 from flask import Flask
 from flask_migrate import upgrade
 
+from spooler.pickup import PickupError
 from webapp import outbox, session_store
 from webapp.extensions import db
 from webapp.models import User, utcnow
@@ -56,7 +57,10 @@ def register(app: Flask) -> None:
         stop = []
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: stop.append(True))
-        worker = FanoutWorker(batch=batch, lease=lease)
+        try:
+            worker = FanoutWorker(batch=batch, lease=lease)
+        except PickupError as e:  # no pickup folder, or not ours to write: say so, no traceback
+            raise click.ClickException(str(e)) from None
         try:
             done = worker.run(lambda: bool(stop), once=once)
         finally:
