@@ -67,13 +67,14 @@ def test_the_one_click_post_without_cookies_or_token_unfollows_and_answers_200(a
 
 
 def test_opening_the_link_never_unsubscribes_it_shows_a_button(app, config):
-    question_id, _ann, _bob = answered_question(app, config)
+    question_id, _ann, _bob = answered_question(app, config, title="Is <b>bold</b> in a title safe?")
     link = link_to(config, "Ann")
     for _ in range(3):  # a mail scanner opening the link, then the member
         response = app.test_client().get(link)
         assert response.status_code == 200
     page = response.get_data(as_text=True)
     assert "Stop getting mail about" in page and '<form method="post">' in page
+    assert "“Is &lt;b&gt;bold&lt;/b&gt; in a title safe?”" in page
     assert following(app, "Ann", "question", question_id)
 
 
