@@ -53,6 +53,7 @@ def test_many_scrapes_meet_no_rate_limit(app):
 def test_anyone_else_gets_page_not_found(app, address):
     response = scrape(app.test_client(), address)
     assert response.status_code == 404 and "pickup_relay" not in response.get_data(as_text=True)
+    assert "Set-Cookie" not in response.headers
 
 
 def test_behind_a_trusted_proxy_the_real_client_counts(tmp_path):
