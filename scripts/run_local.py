@@ -1,9 +1,11 @@
-"""Run the whole chain locally on the embedded defaults: site + relay + sink + the sink's inbox.
+"""Run the whole chain locally on the embedded defaults: site + notification worker + relay +
+sink + the sink's inbox, and the daily digests every minute.
 
 Refuses to start when a local run already holds var/run-local.pid (saying its
 pid) or a port it needs is taken; upgrades the site's database, starts each
 part as a child process with the same config (the web inbox only when [sink]
-web_port is not 0), says where to look, and on
+web_port is not 0), runs `flask --app webapp send-digests` every DIGEST_EVERY
+seconds (not at all when the site has no such command), says where to look, and on
 Ctrl-C, SIGTERM or SIGHUP (a closed terminal) stops them all (SIGTERM, then a
 bounded wait). If this process dies anyway, its parts are told to stop (Linux
 parent-death signal), and so is it when `make` above it dies.
@@ -28,6 +30,7 @@ from urllib.parse import urlsplit
 
 BIN = Path(sys.executable).parent
 PR_SET_PDEATHSIG = 1
+DIGEST_EVERY = 60.0   # seconds between `send-digests` runs; each sends only what is due
 
 
 def stop_when_parent_dies() -> None:
@@ -100,12 +103,48 @@ def toml_text(data: dict, table: str = "") -> str:
     return head + plain + nested
 
 
+class Digests:
+    """`send-digests` every `every` seconds as a short-lived child, one at a time; its
+    exit never stops the run. A site without the command (exit 2, usage) turns it off."""
+
+    def __init__(self, command: list[str], every: float):
+        self.command = command
+        self.every = every
+        self.child: subprocess.Popen | None = None
+        self.due = time.monotonic() + every
+        self.off = False
+
+    def tick(self, now: float) -> None:
+        if self.child is not None:
+            if self.child.poll() is None:
+                return
+            if self.child.returncode == 2:  # click's usage error: no such command here
+                print("run_local: this site has no send-digests command; no digests are sent",
+                      file=sys.stderr, flush=True)
+                self.off = True
+            self.child = None
+        if not self.off and now >= self.due:
+            self.due = now + self.every
+            self.child = subprocess.Popen(self.command, start_new_session=True,
+                                          preexec_fn=stop_when_parent_dies)
+
+    def stop(self) -> None:
+        if self.child is not None and self.child.poll() is None:
+            self.child.send_signal(signal.SIGTERM)
+            try:
+                self.child.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.child.kill()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description="site + relay + sink + inbox on one config")
     parser.add_argument("--config", help="config file (default: as every `relay` command)")
     parser.add_argument("--port", type=int, help="the site's port (moves [webapp] base_url)")
     parser.add_argument("--smtp-port", type=int, help="the local sink's port (and the relay's)")
     parser.add_argument("--web-port", type=int, help="the sink's web inbox's port (0: no inbox)")
+    parser.add_argument("--digests-every", type=float, default=DIGEST_EVERY, metavar="SECONDS",
+                        help=f"seconds between send-digests runs (default {DIGEST_EVERY:g})")
     options = parser.parse_args()
     if options.config:
         os.environ["PICKUP_RELAY_CONFIG"] = str(Path(options.config).resolve())
@@ -134,10 +173,12 @@ def main() -> int:
         "sink": [str(BIN / "relay"), *args, "sink"],
         "relay": [str(BIN / "relay"), *args, "run"],
         "site": [*flask, "run", "--host", site_host, "--port", str(site_port)],
+        "outbox": [*flask, "outbox-worker"],
     }
     if config.sink.web_port:
         parts["inbox"] = [str(BIN / "relay"), *args, "inbox"]
     children: dict[str, subprocess.Popen] = {}
+    digests = Digests([*flask, "send-digests"], options.digests_every)
     stop = False
 
     def request_stop(*_):
@@ -152,7 +193,8 @@ def main() -> int:
             children[name] = subprocess.Popen(command, start_new_session=True,
                                               preexec_fn=stop_when_parent_dies)
             time.sleep(0.5)  # the sink listens before the relay's first connection
-        print(f"run_local: site on {config.webapp.base_url}, relay and sink running; mail lands in "
+        print(f"run_local: site on {config.webapp.base_url}, notification worker, relay and sink "
+              f"running; mail lands in "
               f"{config.sink.maildir}/new; Ctrl-C stops everything", flush=True)
         if config.sink.web_port:
             print(f"mail: http://{config.sink.host}:{config.sink.web_port}", flush=True)
@@ -162,8 +204,10 @@ def main() -> int:
                     print(f"run_local: {name} exited with {child.returncode}; stopping",
                           file=sys.stderr, flush=True)
                     stop = True
+            digests.tick(time.monotonic())
             time.sleep(0.2)
     finally:
+        digests.stop()
         for child in children.values():
             if child.poll() is None:
                 child.send_signal(signal.SIGTERM)

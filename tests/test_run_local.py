@@ -1,4 +1,5 @@
-"""`make run`'s script: one run per checkout, and every way of stopping it stops all four parts."""
+"""`make run`'s script: one run per checkout, every way of stopping it stops all five parts, and
+an answer's notification goes from the outbox through the worker and the relay to the sink."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -60,10 +62,14 @@ def start(config: Path, *options: str, via_parent: bool = False) -> subprocess.P
         return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=config.parent)
 
 
-def wait_for_parts(process: subprocess.Popen, count: int = 4) -> set[int]:
+def wait_for_parts(process: subprocess.Popen, count: int = 5) -> set[int]:
     wait_until(lambda: len(descendants(process.pid)) >= count, timeout=30,
-               what=f"{count} parts: site, relay, sink{' and inbox' if count == 4 else ''}")
+               what=f"{count} parts: site, outbox worker, relay, sink{' and inbox' if count == 5 else ''}")
     return descendants(process.pid)
+
+
+def command_lines(pids: set[int]) -> list[str]:
+    return [Path(f"/proc/{p}/cmdline").read_bytes().replace(b"\0", b" ").decode() for p in alive(pids)]
 
 
 def run_log(config: Path) -> str:
@@ -148,10 +154,10 @@ def test_web_port_0_runs_without_an_inbox(local_config):
     run = start(local_config, "--web-port", "0")
     parts = set()
     try:
-        parts = wait_for_parts(run, 3)
+        parts = wait_for_parts(run, 4)
         wait_until(lambda: "Ctrl-C stops everything" in run_log(local_config), timeout=30,
                    what="the run to say it started")
-        assert len(descendants(run.pid)) == 3
+        assert len(descendants(run.pid)) == 4
         assert "mail: http" not in run_log(local_config)
     finally:
         stop_all(run, parts)
@@ -163,3 +169,63 @@ def answers(port: int) -> bool:
         return True
     except OSError:
         return False
+
+
+def post_an_answer(config_path: Path) -> int:
+    """Ann's question, Bob's answer and its outbox event, written straight into the run's
+    database as the site's request would; returns the question's id."""
+    from settings import load_config
+    from webapp import create_app, outbox
+    from webapp.extensions import db
+    from webapp.models import Answer, Question, Subscription, User, utcnow
+
+    app = create_app(load_config(config_path))
+    with app.app_context():
+        try:
+            ann, bob = (User(email=f"{n.lower()}@example.org", display_name=n, password_hash="x",
+                             activated_at=utcnow()) for n in ("Ann", "Bob"))
+            db.session.add_all([ann, bob])
+            db.session.flush()
+            question = Question(author_id=ann.id, title="Where does my mail go?",
+                                body_source="Asking.", body_html="<p>Asking.</p>")
+            db.session.add(question)
+            db.session.flush()
+            reply = Answer(question_id=question.id, author_id=bob.id,
+                           body_source="Through the pickup folder.",
+                           body_html="<p>Through the pickup folder.</p>")
+            db.session.add_all([reply, Subscription(user_id=ann.id, kind="question",
+                                                    target_id=question.id)])
+            db.session.flush()
+            outbox.record(outbox.ANSWER, "question", question.id, reply.id, bob.id)
+            db.session.commit()
+            return question.id
+        finally:
+            db.engine.dispose()
+
+
+def test_an_answers_notification_reaches_the_sinks_maildir(local_config):
+    run = start(local_config, "--digests-every", "1")
+    parts = set()
+    try:
+        parts = wait_for_parts(run)
+        assert any("outbox-worker" in line for line in command_lines(parts))
+        wait_until(lambda: "Ctrl-C stops everything" in run_log(local_config), timeout=30,
+                   what="the run to say it started")
+        question_id = post_an_answer(local_config)
+        inbox = local_config.parent / "var" / "sink" / "new"
+
+        def notification() -> bytes | None:
+            for path in inbox.glob("*") if inbox.is_dir() else ():
+                if b"Subject: New answer: Where does my mail go?" in path.read_bytes():
+                    return path.read_bytes()
+            return None
+
+        wait_until(lambda: notification() is not None, timeout=60,
+                   what="the notification in the sink's Maildir")
+        mail = notification()
+        assert b"To: Ann <ann@example.org>" in mail
+        assert f"<question-{question_id}@127.0.0.1>".encode() in mail
+        time.sleep(2.5)  # a few send-digests rounds, with or without such a command: all still run
+        assert alive(parts) == parts and run.poll() is None
+    finally:
+        stop_all(run, parts)

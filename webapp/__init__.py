@@ -71,6 +71,7 @@ def _create_app(config: Config, overrides: dict | None) -> Flask:
         FEEDBACK_FILE=config.relay.feedback_file,   # the relay's bounces, read by the outbox worker
         BOUNCE_SOFT_LIMIT=web.bounce_soft_limit,
         RATELIMIT_HEADERS_ENABLED=True,
+        TRUSTED_PROXIES=web.trusted_proxies,
         PICKUP_RELAY_CONFIG=config,
     )
     app.config.update(overrides or {})
@@ -97,6 +98,7 @@ def _create_app(config: Config, overrides: dict | None) -> Flask:
         following,
         health,
         member_settings,
+        metrics,
         moderation,
         newsletter_admin,
         questions,
@@ -119,6 +121,7 @@ def _create_app(config: Config, overrides: dict | None) -> Flask:
     app.register_blueprint(unsubscribe.bp)
     app.register_blueprint(newsletter_admin.bp)
     app.register_blueprint(health.bp)
+    app.register_blueprint(metrics.bp)
     error_pages.register(app)
     cli.register(app)
     return app

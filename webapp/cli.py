@@ -12,9 +12,10 @@ import click
 from flask import Flask
 from flask_migrate import upgrade
 
+from spooler.pickup import PickupError
 from webapp import broadcast, outbox, session_store
 from webapp.extensions import db
-from webapp.models import Broadcast, OutboxDelivery, OutboxEvent, User, utcnow
+from webapp.models import Broadcast, User, utcnow
 
 
 def register(app: Flask) -> None:
@@ -56,7 +57,10 @@ def register(app: Flask) -> None:
         stop = []
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: stop.append(True))
-        worker = FanoutWorker(batch=batch, lease=lease)
+        try:
+            worker = FanoutWorker(batch=batch, lease=lease)
+        except PickupError as e:  # no pickup folder, or not ours to write: say so, no traceback
+            raise click.ClickException(str(e)) from None
         try:
             done = worker.run(lambda: bool(stop), once=once)
         finally:
@@ -85,15 +89,13 @@ def register(app: Flask) -> None:
         user = User.by_email(email)
         if user is None:
             raise click.ClickException(f"no member with the address {email}")
-        rows = db.session.execute(
-            db.select(OutboxDelivery, OutboxEvent).join(OutboxEvent)
-            .where(OutboxDelivery.user_id == user.id)
-            .order_by(OutboxDelivery.created_at.desc()).limit(limit)).all()
-        if not rows:
+        found = outbox.outcomes_for(user.id, limit)
+        if not found:
             click.echo(f"{user.email}: no notification events have reached this member yet")
-        for delivery, event in rows:
-            click.echo(f"{delivery.created_at:%Y-%m-%d %H:%M:%S}  event {event.id} "
-                       f"({event.kind} on {event.thread_kind} {event.thread_id}): {delivery.status}")
+        for o in found:
+            outcome = o.status if o.status == "sent" else f"left out: {o.words} ({o.status})"
+            click.echo(f"{o.at:%Y-%m-%d %H:%M:%S}  event {o.event_id} "
+                       f"({o.kind} on {o.thread_kind} {o.thread_id}): {outcome}")
 
     @app.cli.command("broadcast")
     @click.option("--subject", required=True, help="The newsletter's subject line.")

@@ -1,4 +1,5 @@
-"""A member's settings: display name, mail about followed posts, newsletter, password, address.
+"""A member's settings: display name, mail about followed posts, newsletter, password, address,
+and the outcome of their last notifications (sent, or why not).
 
 A new password needs the current one and logs out every other session (this one stays).
 A new address needs the current password; a confirmation link goes to the new address and
@@ -15,13 +16,14 @@ from flask_login import current_user, login_required, login_user
 from flask_wtf import FlaskForm
 
 from spooler.pickup import PickupError
-from webapp import bounces, notify, session_store
+from webapp import bounces, notify, outbox, session_store
 from webapp.extensions import db, limiter
 from webapp.forms import ChangeEmailForm, ChangePasswordForm, PreferencesForm
 from webapp.models import User
 from webapp.tokens import TokenError, read_email_change_token
 
 bp = Blueprint("member_settings", __name__, url_prefix="/account/settings")
+RECENT = 10   # notification outcomes shown, so "why didn't I get the mail?" has an answer
 
 
 def _page(preferences=None, password=None, email=None, status=200):
@@ -29,7 +31,8 @@ def _page(preferences=None, password=None, email=None, status=200):
     return render_template("account/settings.html",
                            preferences=preferences or PreferencesForm(formdata=None, obj=current_user),
                            password=password or ChangePasswordForm(formdata=None),
-                           email=email or ChangeEmailForm(formdata=None)), status
+                           email=email or ChangeEmailForm(formdata=None),
+                           recent=outbox.outcomes_for(current_user.id, RECENT)), status
 
 
 @bp.route("", methods=["GET", "POST"])

@@ -9,15 +9,28 @@ not here: it is one message, written to pickup by webapp.notify in the request.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import func
 
 from webapp.extensions import db
-from webapp.models import OutboxEvent, utcnow
+from webapp.models import Article, OutboxDelivery, OutboxEvent, Question, utcnow
 
 ANSWER, ACCEPTED, COMMENT = "answer", "accepted", "comment"
+KIND_WORDS = {ANSWER: "New answer", ACCEPTED: "Your answer was accepted", COMMENT: "New comment"}
+# A delivery's status in words a member reads (webapp.fanout decides the status).
+OUTCOME_WORDS = {
+    "sent": "sent",
+    "author": "you wrote it",
+    "opted_out": "notifications off",
+    "digest": "in your daily digest",
+    "bouncing": "address bouncing",
+    "post_gone": "post deleted",
+    "cap": "daily limit reached",
+    "inactive": "account not activated",
+}
 
 
 def record(kind: str, thread_kind: str, thread_id: int, post_id: int, actor_id: int) -> None:
@@ -51,3 +64,41 @@ def figures() -> dict:
         "sent_last_hour": int(done[1]),
         "oldest_waiting_s": round((now - oldest).total_seconds(), 1) if oldest else 0.0,
     }
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one event did for one member; `title` is None when the thread is gone or hidden."""
+    at: datetime
+    event_id: int
+    kind: str
+    thread_kind: str
+    thread_id: int
+    title: str | None
+    status: str
+
+    @property
+    def words(self) -> str:
+        return OUTCOME_WORDS.get(self.status, self.status)
+
+    @property
+    def what(self) -> str:
+        return KIND_WORDS.get(self.kind, self.kind)
+
+
+def outcomes_for(user_id: int, limit: int) -> list[Outcome]:
+    """The member's latest outcomes, newest first: what `outbox-log` and the settings page show."""
+    rows = db.session.execute(
+        db.select(OutboxDelivery, OutboxEvent).join(OutboxEvent)
+        .where(OutboxDelivery.user_id == user_id)
+        .order_by(OutboxDelivery.created_at.desc(), OutboxDelivery.event_id.desc())
+        .limit(limit)).all()
+    titles = {}
+    for thread_kind, model in (("question", Question), ("article", Article)):
+        ids = {e.thread_id for _d, e in rows if e.thread_kind == thread_kind}
+        if ids:
+            for thread in db.session.execute(db.select(model).where(model.id.in_(ids))).scalars():
+                if not (thread.is_deleted or thread.is_hidden):
+                    titles[(thread_kind, thread.id)] = thread.title
+    return [Outcome(d.created_at, e.id, e.kind, e.thread_kind, e.thread_id,
+                    titles.get((e.thread_kind, e.thread_id)), d.status) for d, e in rows]

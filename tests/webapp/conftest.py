@@ -10,9 +10,11 @@ import secrets
 import shutil
 import subprocess
 import tempfile
+import threading
 from pathlib import Path
 
 import pytest
+from werkzeug.serving import make_server
 
 from relay.sink import free_port
 from settings import parse_config
@@ -46,6 +48,21 @@ def app(config):
 @pytest.fixture
 def client(app):
     return app.test_client()
+
+
+@pytest.fixture
+def site(app):
+    """The app served for real on 127.0.0.1 (for a browser); stopped after the test."""
+    port = free_port()
+    app.config["BASE_URL"] = f"http://127.0.0.1:{port}"
+    server = make_server("127.0.0.1", port, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="site-server")
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
 
 
 def csrf_token(client, path: str) -> str:

@@ -2,32 +2,13 @@
 
 from __future__ import annotations
 
-import threading
-
 import pytest
-from werkzeug.serving import make_server
 
-from relay.sink import free_port
 from tests.conftest import needs_chromium
 from tests.webapp.conftest import link_in, pickup_messages
 
 pytest.importorskip("playwright.sync_api")
 pytestmark = needs_chromium
-
-
-@pytest.fixture
-def site(app):
-    """The app served for real on 127.0.0.1; stopped after the test."""
-    port = free_port()
-    app.config["BASE_URL"] = f"http://127.0.0.1:{port}"
-    server = make_server("127.0.0.1", port, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="site-server")
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
 
 
 def test_sign_up_activate_and_log_in_in_a_browser(site, page, config):

@@ -102,3 +102,48 @@ def test_every_settings_form_refuses_a_post_without_its_csrf_token(app, config):
                            (f"{SETTINGS}/email", {"email": "x@example.org"})):
         assert ann.post(action, data=fields).status_code == 400, action
     assert post_form(ann, SETTINGS, display_name="Ann", notify_mode="off").status_code == 302
+
+
+def test_recent_notifications_say_sent_or_why_not_in_words(app, config):
+    from tests.webapp.qa_helpers import answer, ask, press
+    from tests.webapp.test_outbox import fan_out, set_member
+
+    ann, bob = member(app, config, "Ann"), member(app, config, "Bob")
+    assert "No notifications yet" in ann.get(SETTINGS).get_data(as_text=True)
+    question_id = ask(ann, title="Why is my <WAL> growing?")
+    answer(bob, question_id)
+    fan_out(app)
+    set_member(app, "Ann", notify_mode="daily")
+    answer(bob, question_id, body="Checkpoint it.")
+    fan_out(app)
+    set_member(app, "Ann", notify_mode="off")
+    answer(bob, question_id, body="Or shorten the transactions.")
+    fan_out(app)
+    set_member(app, "Ann", notify_mode="instant")
+    gone = answer(bob, question_id, body="Spam, deleted at once.")
+    press(bob, f"/questions/{question_id}", f"/answers/{gone}/delete")
+    fan_out(app)
+    page = ann.get(SETTINGS).get_data(as_text=True)
+    section = page[page.index("<h2>Recent notifications</h2>"):page.index("<h2>Change your password")]
+    outcomes = re.findall(r'<span class="outcome \w+">([^<]+)</span>', section)
+    assert outcomes == ["not sent: post deleted", "not sent: notifications off",
+                        "not sent: in your daily digest", "sent"]
+    assert section.count(f'<a href="/questions/{question_id}">Why is my &lt;WAL&gt; growing?</a>') == 4
+    assert "New answer on" in section
+    bob_page = bob.get(SETTINGS).get_data(as_text=True)
+    assert bob_page.count("not sent: you wrote it") == 3  # and the deleted one: gone for everyone
+    assert bob_page.count("not sent: post deleted") == 1
+
+
+def test_only_the_last_ten_outcomes_are_shown(app, config):
+    from tests.webapp.qa_helpers import answer, ask
+    from tests.webapp.test_outbox import fan_out
+
+    app.config["POSTS_PER_MINUTE"] = 20
+    ann, bob = member(app, config, "Ann"), member(app, config, "Bob")
+    question_id = ask(ann)
+    for n in range(12):
+        answer(bob, question_id, body=f"Answer number {n}.")
+    fan_out(app)
+    page = ann.get(SETTINGS).get_data(as_text=True)
+    assert page.count('<span class="outcome') == 10
