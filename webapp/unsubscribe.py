@@ -11,6 +11,12 @@ links): it shows a page with the button that makes that POST.
 
 from __future__ import annotations
 
+import base64
+import functools
+import hashlib
+import hmac
+import json
+
 from flask import Blueprint, current_app, render_template
 from itsdangerous import BadSignature, URLSafeSerializer
 
@@ -26,8 +32,23 @@ _SALT = "unsubscribe"
 
 def make_token(user_id: int, kind: str, target_id: int = 0) -> str:
     """The signed part of a member's unsubscribe link for `kind` ("question", "article",
-    "newsletter") and, for a post, its id."""
-    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt=_SALT).dumps([user_id, kind, target_id])
+    "newsletter") and, for a post, its id: URLSafeSerializer(key, salt).dumps() of the three,
+    made directly (tested equal): through itsdangerous a token costs ~0.2 ms, 2 s of a fan-out
+    to 10,000 followers; the HMAC itself costs a few µs. _read() checks it with itsdangerous."""
+    payload = _b64(json.dumps([user_id, kind, target_id], separators=(",", ":")).encode())
+    mac = hmac.new(_signing_key(current_app.config["SECRET_KEY"]), payload, hashlib.sha1).digest()
+    return (payload + b"." + _b64(mac)).decode("ascii")
+
+
+@functools.lru_cache(maxsize=4)
+def _signing_key(secret: str | bytes) -> bytes:
+    # itsdangerous' default derivation ("django-concat", SHA-1), which its loads() checks against.
+    secret = secret.encode() if isinstance(secret, str) else secret
+    return hashlib.sha1(_SALT.encode() + b"signer" + secret).digest()
+
+
+def _b64(data: bytes) -> bytes:
+    return base64.urlsafe_b64encode(data).rstrip(b"=")
 
 
 def link(user_id: int, kind: str, target_id: int = 0) -> str:

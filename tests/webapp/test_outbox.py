@@ -189,3 +189,16 @@ def test_every_stamped_message_equals_the_slow_path_and_parses_strictly(app, con
             assert parsed.get_body(("plain",)).get_content().startswith(f"Hello {user.display_name},")
             assert slot("name") not in stamped.decode("utf-8", "replace")
             assert quopri.decodestring(stamped).count(link.encode()) >= 2
+
+
+def test_unsubscribe_tokens_are_what_itsdangerous_makes_and_reads(app):
+    from itsdangerous import URLSafeSerializer
+
+    from webapp import unsubscribe
+
+    with app.app_context():
+        serializer = URLSafeSerializer(app.config["SECRET_KEY"], salt="unsubscribe")
+        for values in [(1, "question", 7), (123456789, "article", 2**40), (42, "newsletter", 0)]:
+            token = unsubscribe.make_token(*values)
+            assert token == serializer.dumps(list(values))
+            assert serializer.loads(token) == list(values)
