@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flask import current_app, render_template, url_for
+from sqlalchemy import Row
 
 from spooler.envelope import envelope_lines, single_line
 from spooler.message import Address, Notification
@@ -42,8 +43,9 @@ class EventMail:
     thread_id: int
     domain: str
 
-    def for_member(self, event_id: int, member: User) -> bytes:
-        """The pickup file's bytes (envelope lines, then the message) for one member."""
+    def for_member(self, event_id: int, member: User | Row) -> bytes:
+        """The pickup file's bytes (envelope lines, then the message) for one member (a User, or
+        a row with its id, email and display_name)."""
         link = unsubscribe.link(member.id, self.thread_kind, self.thread_id)
         message = self.stamp.message(
             Address(member.email, single_line(member.display_name)),
