@@ -42,11 +42,12 @@ class EventMail:
     thread_kind: str
     thread_id: int
     domain: str
+    links: unsubscribe.Links
 
     def for_member(self, event_id: int, member: User | Row) -> bytes:
         """The pickup file's bytes (envelope lines, then the message) for one member (a User, or
         a row with its id, email and display_name)."""
-        link = unsubscribe.link(member.id, self.thread_kind, self.thread_id)
+        link = self.links.link(member.id)
         message = self.stamp.message(
             Address(member.email, single_line(member.display_name)),
             message_id(event_id, member.id, self.domain),
@@ -81,7 +82,8 @@ def prepare(event: OutboxEvent) -> EventMail | None:
     if is_gone(thread, post):
         return None
     return EventMail(Stamp(notification(event, thread, post, slot("name"), slot("unsubscribe")),
-                           _RECIPIENT_HEADERS), event.thread_kind, event.thread_id, site_domain())
+                           _RECIPIENT_HEADERS), event.thread_kind, event.thread_id, site_domain(),
+                     unsubscribe.Links(event.thread_kind, event.thread_id))
 
 
 def notification(event: OutboxEvent, thread, post, name: str, unsubscribe_link: str) -> Notification:
