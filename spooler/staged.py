@@ -120,8 +120,9 @@ class StagedWriter:
         _unlink_quietly(self._lock_path)
         os.close(self._lock_fd)
 
-    def _staged_path(self, key: str) -> Path:
-        return self.dir / f".{key}.{self.token}.tmp"
+    def _staged_path(self, key: str) -> str:
+        # A str, not a Path: pathlib's joining costs more than the write itself at 10,000 a batch run.
+        return f"{self.dir}/.{key}.{self.token}.tmp"
 
 
 def is_alive(pickup_dir: str | os.PathLike, token: str) -> bool:
@@ -181,9 +182,9 @@ def remove_dead_locks(pickup_dir: str | os.PathLike) -> None:
             _unlink_quietly(folder / name)
 
 
-def _publish(folder: Path, staged: Path, key: str, priority: str) -> bool:
+def _publish(folder: Path, staged: str | Path, key: str, priority: str) -> bool:
     try:
-        os.rename(staged, folder / message_name(key, priority))
+        os.rename(staged, f"{folder}/{message_name(key, priority)}")
     except FileNotFoundError:
         return False  # another process recovering the same writer placed it first
     return True
@@ -199,7 +200,7 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def _unlink_quietly(path: Path) -> None:
+def _unlink_quietly(path: str | Path) -> None:
     try:
         os.unlink(path)
     except OSError:

@@ -16,7 +16,7 @@ from webapp.markdown import render
 from webapp.models import Broadcast
 from webapp.notification_mail import EventMail
 from webapp.notify import site_domain
-from webapp.unsubscribe import NEWSLETTER
+from webapp.unsubscribe import NEWSLETTER, Links
 
 _RECIPIENT_HEADERS = ("List-Unsubscribe",)
 
@@ -24,7 +24,8 @@ _RECIPIENT_HEADERS = ("List-Unsubscribe",)
 def prepare(broadcast: Broadcast) -> EventMail:
     template = notification(broadcast.subject, broadcast.body_source, broadcast.body_html,
                             slot("name"), slot("unsubscribe"))
-    return EventMail(Stamp(template, _RECIPIENT_HEADERS), NEWSLETTER, 0, site_domain())
+    return EventMail(Stamp(template, _RECIPIENT_HEADERS), NEWSLETTER, 0, site_domain(),
+                     Links(NEWSLETTER, 0))
 
 
 def notification(subject: str, body_source: str, body_html: str | None, name: str,

@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flask import current_app, render_template, url_for
+from sqlalchemy import Row
 
 from spooler.envelope import envelope_lines, single_line
 from spooler.message import Address, Notification
@@ -42,10 +43,12 @@ class EventMail:
     unsubscribe_kind: str
     unsubscribe_target: int
     domain: str
+    links: unsubscribe.Links
 
-    def for_member(self, event_id: int, member: User) -> bytes:
-        """The pickup file's bytes (envelope lines, then the message) for one member."""
-        link = unsubscribe.link(member.id, self.unsubscribe_kind, self.unsubscribe_target)
+    def for_member(self, event_id: int, member: User | Row) -> bytes:
+        """The pickup file's bytes (envelope lines, then the message) for one member (a User, or
+        a row with its id, email and display_name)."""
+        link = self.links.link(member.id)
         message = self.stamp.message(
             Address(member.email, single_line(member.display_name)),
             message_id(event_id, member.id, self.domain),
@@ -80,7 +83,8 @@ def prepare(event: OutboxEvent) -> EventMail | None:
     if is_gone(thread, post):
         return None
     return EventMail(Stamp(notification(event, thread, post, slot("name"), slot("unsubscribe")),
-                           _RECIPIENT_HEADERS), event.thread_kind, event.thread_id, site_domain())
+                           _RECIPIENT_HEADERS), event.thread_kind, event.thread_id, site_domain(),
+                     unsubscribe.Links(event.thread_kind, event.thread_id))
 
 
 def notification(event: OutboxEvent, thread, post, name: str, unsubscribe_link: str) -> Notification:

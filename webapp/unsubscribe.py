@@ -12,6 +12,12 @@ anything (mail scanners open links): it shows a page with the button that makes 
 
 from __future__ import annotations
 
+import base64
+import functools
+import hashlib
+import hmac
+import json
+
 from flask import Blueprint, current_app, render_template
 from itsdangerous import BadSignature, URLSafeSerializer
 
@@ -30,11 +36,43 @@ _SALT = "unsubscribe"
 def make_token(user_id: int, kind: str, target_id: int = 0) -> str:
     """The signed part of a member's unsubscribe link for `kind` ("question", "article",
     "newsletter", "notifications") and, for a post, its id."""
-    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt=_SALT).dumps([user_id, kind, target_id])
+    return Links(kind, target_id).token(user_id)
 
 
 def link(user_id: int, kind: str, target_id: int = 0) -> str:
-    return f"{current_app.config['BASE_URL'].rstrip('/')}/unsubscribe/{make_token(user_id, kind, target_id)}"
+    return Links(kind, target_id).link(user_id)
+
+
+class Links:
+    """The unsubscribe links of many members for one thing (a fan-out): the key, the site's
+    address and the thing looked up once.
+
+    A token is URLSafeSerializer(key, salt).dumps([user_id, kind, target_id]), made directly
+    (tested equal): through itsdangerous one cost ~0.2 ms, 2 s of a fan-out to 10,000
+    followers, where the HMAC itself costs a few µs. _read() checks it with itsdangerous."""
+
+    def __init__(self, kind: str, target_id: int = 0):
+        self._base = f"{current_app.config['BASE_URL'].rstrip('/')}/unsubscribe/"
+        self._key = _signing_key(current_app.config["SECRET_KEY"])
+        self._rest = "," + json.dumps([kind, target_id], separators=(",", ":"))[1:]
+
+    def token(self, user_id: int) -> str:
+        payload = _b64(f"[{int(user_id)}{self._rest}".encode())   # json.dumps([user_id, kind, target_id])
+        return (payload + b"." + _b64(hmac.new(self._key, payload, hashlib.sha1).digest())).decode("ascii")
+
+    def link(self, user_id: int) -> str:
+        return self._base + self.token(user_id)
+
+
+@functools.lru_cache(maxsize=4)
+def _signing_key(secret: str | bytes) -> bytes:
+    # itsdangerous' default derivation ("django-concat", SHA-1), which its loads() checks against.
+    secret = secret.encode() if isinstance(secret, str) else secret
+    return hashlib.sha1(_SALT.encode() + b"signer" + secret).digest()
+
+
+def _b64(data: bytes) -> bytes:
+    return base64.urlsafe_b64encode(data).rstrip(b"=")
 
 
 def _read(token: str) -> tuple[User, str, int, object] | None:

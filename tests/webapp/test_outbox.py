@@ -304,3 +304,17 @@ def test_a_worker_takes_back_at_once_an_event_it_let_go_of_and_others_on_the_hos
         finally:
             worker.close()
             other.close()
+
+
+def test_unsubscribe_tokens_are_what_itsdangerous_makes_and_reads(app):
+    from itsdangerous import URLSafeSerializer
+
+    from webapp import unsubscribe
+
+    with app.app_context():
+        serializer = URLSafeSerializer(app.config["SECRET_KEY"], salt="unsubscribe")
+        for values in [(1, "question", 7), (123456789, "article", 2**40), (42, "newsletter", 0),
+                       (5, "notifications", 0)]:
+            token = unsubscribe.make_token(*values)
+            assert token == serializer.dumps(list(values))
+            assert serializer.loads(token) == list(values)
