@@ -119,6 +119,8 @@ class RelayConfig:
     badmail_max_age: float = _key("duration", "30d")
     metrics_listen: str = _key("str", "")
     feedback_file: Path | None = _key("optional_path", "")   # JSON line per recipient failed for good
+    # The queue dashboard's window (relay.control): status.json, requests/, results/; "" = off
+    admin_dir: Path | None = _key("optional_path", "var/relay-admin")
     log_level: str = _key("choice", "info", choices=("debug", "info", "warning", "error"))
     log_file: Path | None = _key("optional_path", "")
     smarthost: SmartHostConfig = field(default_factory=SmartHostConfig)
