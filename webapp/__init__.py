@@ -85,6 +85,7 @@ def create_app(config: Config | None = None, overrides: dict | None = None) -> F
         member_settings,
         moderation,
         questions,
+        queue_dashboard,
         session_store,
         unsubscribe,
     )
@@ -98,6 +99,7 @@ def create_app(config: Config | None = None, overrides: dict | None = None) -> F
     app.register_blueprint(questions.bp)
     app.register_blueprint(articles.bp)
     app.register_blueprint(moderation.bp)
+    app.register_blueprint(queue_dashboard.bp)
     app.register_blueprint(following.bp)
     app.register_blueprint(member_settings.bp)
     app.register_blueprint(unsubscribe.bp)
