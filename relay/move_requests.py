@@ -2,15 +2,17 @@
 as Postfix's `postqueue` asks its daemon instead of touching the queue itself.
 
 The site cannot read the queue (it is the relay's alone, 0700). It writes one small JSON
-file, {"move", "ids", "admin", "at"}, to <admin_dir>/requests/ (group-writable, setgid,
-sticky, not listable: like pickup) under a hidden name, then renames it to REQUEST_ID.json.
+file, {"move", "ids", "admin", "at"}, to <admin_dir>/requests/ (writable by the admin
+group, setgid, sticky, not listable: like pickup, but not for every writer of pickup)
+under a hidden name, then renames it to REQUEST_ID.json.
 The relay's control thread (relay.control) takes each one under an flock (one relay
 process carries it out, however many share the queue), refuses anything that is not
 exactly that shape (a link, a fifo, a big file, an unknown key or move, an id that is
 not a queue id), runs relay.admin.apply_move (MOVES, nothing else), logs every id's
 result with the admin's name, writes <admin_dir>/results/REQUEST_ID.json (0640: the
 site reads it through the relay's group) and removes the request. Results are kept an
-hour. Both sides use this module: the format has one home.
+hour. Both sides use this module: the format has one home. Who may ask is who may
+write to requests/: the README's production layout gives that to the admin group alone.
 """
 
 from __future__ import annotations
@@ -39,9 +41,10 @@ MAX_IDS = 1000
 MAX_ADMIN = 200
 KEEP_RESULTS = 3600.0     # results (and writers' forgotten temporary files) are removed after this
 SHARED_MODE = 0o640       # the request and result files: the other side reads them through the group
-# admin_dir and results/: the site's group passes through, lists nothing; requests/: the
-# group may add files (setgid: they get the relay's group; sticky: no writer touches another's).
-FOLDER_MODES = {"": 0o710, REQUESTS: 0o3730, RESULTS: 0o710}
+# admin_dir and results/: the admin group (the site's user and the relay's) passes through and
+# lists nothing; requests/: it may add files. setgid: every file gets that group; sticky: no
+# writer removes or replaces another's. contrib/install-layout.sh makes the same.
+FOLDER_MODES = {"": 0o2710, REQUESTS: 0o3730, RESULTS: 0o2710}
 _REQUEST_NAME = re.compile(r"([0-9a-f]{32})\.json")
 _KEYS = {"move", "ids", "admin", "at"}
 

@@ -137,4 +137,4 @@ def test_the_folders_are_made_with_the_modes_the_layout_needs(config):
     control_for(config)
     modes = {sub: stat.S_IMODE(os.stat(config.relay.admin_dir / sub).st_mode)
              for sub in ("", REQUESTS, RESULTS)}
-    assert modes == {"": 0o710, REQUESTS: 0o3730, RESULTS: 0o710}
+    assert modes == {"": 0o2710, REQUESTS: 0o3730, RESULTS: 0o2710}
