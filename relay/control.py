@@ -49,7 +49,8 @@ class Control:
         self._failing: set[str] = set()   # what failed, said once until it works again
 
     def start(self) -> None:
-        make_folders(self.admin_dir)
+        self._guarded(f"make the dashboard's folders in {self.admin_dir}", make_folders,
+                      self.admin_dir)
         self._thread = threading.Thread(target=self._loop, name="relay-control", daemon=True)
         self._thread.start()
 

@@ -138,3 +138,29 @@ def test_the_folders_are_made_with_the_modes_the_layout_needs(config):
     modes = {sub: stat.S_IMODE(os.stat(config.relay.admin_dir / sub).st_mode)
              for sub in ("", REQUESTS, RESULTS)}
     assert modes == {"": 0o2710, REQUESTS: 0o3730, RESULTS: 0o2710}
+
+
+def test_an_admin_dir_the_relay_cannot_make_does_not_stop_delivery(tmp_path, caplog):
+    from tests.relay.relay_helpers import RunningRelay, drop_notification, wait_until
+    from tests.smtp_servers import FaultyServer
+    (tmp_path / "blocked").write_text("a file where the folder should be")
+    with FaultyServer() as upstream:
+        config = relay_config(tmp_path, upstream.port, admin_dir="blocked/admin")
+        drop_notification(config)
+        with caplog.at_level(logging.INFO, logger="relay"), RunningRelay(config):
+            wait_until(lambda: len(upstream.received) == 1, what="the message sent")
+    assert "cannot make the dashboard's folders" in caplog.text
+
+
+def test_relay_check_says_when_the_dashboard_folder_lets_others_in(config):
+    from relay.check import admin_dir_checks
+    control_for(config)
+    [fine] = admin_dir_checks(config)
+    assert fine.ok and not fine.warn
+    os.chmod(config.relay.admin_dir / REQUESTS, 0o3733)
+    [open_] = admin_dir_checks(config)
+    assert not open_.ok and "others may read the queue's envelopes or ask for moves" in open_.detail
+    os.chmod(config.relay.admin_dir / REQUESTS, 0o3730)
+    os.chmod(config.pickup.dir, 0o3770)   # pickup writable by the group admin_dir is in
+    [shared] = admin_dir_checks(config)
+    assert shared.ok and shared.warn and "every writer of pickup may" in shared.detail
