@@ -29,11 +29,12 @@ from flask_login import current_user
 
 from relay import snapshot
 from relay.admin import MOVES
+from relay.cli_common import human_age
 from relay.control import PUBLISH_EVERY
 from relay.move_requests import RequestRefused, read_result, submit
 from relay.queue import BADMAIL, DEFERRED, HOLD
 from relay.report import matches
-from settings.units import format_duration, parse_duration
+from settings.units import parse_duration
 from webapp.moderation import admin_required
 
 bp = Blueprint("queue_dashboard", __name__, url_prefix="/admin")
@@ -80,12 +81,8 @@ def _view() -> dict:
                             if matches(row, **wanted)]
     return {"admin_dir": admin_dir, "seen": seen, "rows": rows, "filters": typed,
             "filter_problem": problem, "stale": seen is not None and seen.age > STALE_AFTER,
-            "folders": FOLDERS, "moves_for": moves_for, "moves": MOVES, "age": _age,
+            "folders": FOLDERS, "moves_for": moves_for, "moves": MOVES, "age": human_age,
             "clock": _clock, "refresh_every": REFRESH_EVERY}
-
-
-def _age(seconds: float | None) -> str:
-    return "-" if seconds is None else format_duration(seconds)
 
 
 def _clock(ts: float | None) -> str:
