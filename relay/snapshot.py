@@ -20,6 +20,7 @@ from pathlib import Path
 
 from relay.activity import combined
 from relay.admin import SmartHostState, status_report
+from relay.pidfile import running_relays
 from relay.queue import BADMAIL, DEFERRED, HOLD, Queue
 from relay.report import MessageRow, newest_rows
 from settings import Config
@@ -35,7 +36,7 @@ VERSION = 1
 
 def build(config: Config, queue: Queue, now: float) -> dict:
     """The snapshot as a JSON-ready dict."""
-    relays_activity = combined(queue.root, _live(config), now)
+    relays_activity = combined(queue.root, running_relays(config.relay.queue_dir)[0], now)
     seen = relays_activity["smarthost"]
     host = config.relay.smarthost
     state = SmartHostState(host.host, host.port, seen["reachable"],
@@ -58,11 +59,6 @@ def build(config: Config, queue: Queue, now: float) -> dict:
         messages[folder] = rows
     return {"version": VERSION, "at": now, "publisher": os.getpid(), "status": report.to_json(),
             "activity": relays_activity, "messages": messages, "rows_per_folder": ROWS_PER_FOLDER}
-
-
-def _live(config: Config):
-    from relay.pidfile import running_relays
-    return running_relays(config.relay.queue_dir)[0]
 
 
 def write(admin_dir: Path, snapshot: dict) -> None:
