@@ -24,6 +24,7 @@ from settings import Config
 from settings.units import format_duration
 
 STATUS_PROBE_TIMEOUT = 5.0   # a status check waits at most this long for the smart host
+WARN_AGE = 3600.0            # a deferred message older than this needs a human (`--warn-age`)
 
 
 @dataclass
@@ -62,16 +63,22 @@ def config_source(config: Config) -> str:
     return str(config.path.resolve()) if config.path else "embedded defaults (no config.toml here)"
 
 
-def status_report(config: Config, queue: Queue, *, warn_age: float, probe_smarthost: bool = True,
-                  now: float | None = None) -> StatusReport:
-    """The queue as a monitor sees it; `problems` lists what needs a human (empty: all well)."""
+def status_report(config: Config, queue: Queue, *, warn_age: float = WARN_AGE,
+                  probe_smarthost: bool = True, now: float | None = None,
+                  smarthost: SmartHostState | None = None) -> StatusReport:
+    """The queue as a monitor sees it; `problems` lists what needs a human (empty: all well).
+
+    `smarthost`: what a running relay already knows of the host, instead of a probe."""
     from relay.deliver import SmtpConnection
 
     now = time.time() if now is None else now
     folders = {f: folder_totals(queue, f, now) for f in STATUS_FOLDERS}
     relays, stale = running_relays(config.relay.queue_dir)
     host = config.relay.smarthost
-    smarthost = SmartHostState(host.host, host.port, None, "not checked")
+    if smarthost is not None:
+        probe_smarthost = False
+    else:
+        smarthost = SmartHostState(host.host, host.port, None, "not checked")
     if probe_smarthost:
         probe = SmtpConnection.check(host, max_timeout=STATUS_PROBE_TIMEOUT)
         smarthost = SmartHostState(host.host, host.port, probe.ok, probe.detail, probe.unreachable)

@@ -57,6 +57,7 @@ def run_checks(config: Config, smarthost: bool = True) -> list[CheckResult]:
         results.append(CheckResult("disk space", True, space.warning() or space.describe(),
                                    ADVICE if space.low else "", warn=space.low))
     results += folder_modes(config)
+    results += admin_dir_checks(config)
     results += dkim_checks(config)
     results += _smarthost_checks(config.relay.smarthost, smarthost)
     return results
@@ -129,6 +130,49 @@ def folder_modes(config: Config) -> list[CheckResult]:
     else:
         results.append(CheckResult("pickup modes", True, f"{pickup} is mode {mode:04o}"))
     return results
+
+
+def admin_dir_checks(config: Config) -> list[CheckResult]:
+    """The queue dashboard's window ([relay] admin_dir): for the admin group only."""
+    from relay.move_requests import FOLDER_MODES, REQUESTS
+
+    admin_dir = config.relay.admin_dir
+    if admin_dir is None:
+        return [CheckResult("dashboard folder", True, "off ([relay] admin_dir is empty)")]
+    if not admin_dir.is_dir():
+        return [CheckResult("dashboard folder", True, f"{admin_dir} is missing; `relay run` makes "
+                            "it, in the relay's own group", "contrib/install-layout.sh makes it "
+                            "for the admin group alone", warn=True)]
+    problems, warnings = [], []
+    for sub in FOLDER_MODES:
+        path = admin_dir / sub
+        try:
+            st = path.stat()
+        except OSError as e:
+            problems.append(f"{path}: {e.strerror}")
+            continue
+        mode = stat.S_IMODE(st.st_mode)
+        if mode & 0o007:
+            problems.append(f"{path} is mode {mode:04o}: others may read the queue's envelopes"
+                            + (" or ask for moves" if sub == REQUESTS else ""))
+        if sub == REQUESTS and not mode & stat.S_ISVTX:
+            warnings.append(f"{path} lacks the sticky bit: one admin's request can be replaced")
+    try:
+        shared = admin_dir.stat().st_gid == config.pickup.dir.stat().st_gid \
+            and config.pickup.dir.stat().st_mode & 0o020
+    except OSError:
+        shared = False
+    if shared:
+        warnings.append(f"{admin_dir} is in pickup's group: every writer of pickup may read the "
+                        "status and ask for moves")
+    if problems:
+        return [CheckResult("dashboard folder", False, "; ".join(problems),
+                            f"chmod -R o-rwx {admin_dir}")]
+    if warnings:
+        return [CheckResult("dashboard folder", True, "; ".join(warnings),
+                            "run contrib/install-layout.sh (the admin group, modes 2710 and 3730)",
+                            warn=True)]
+    return [CheckResult("dashboard folder", True, f"{admin_dir}: the admin group's alone")]
 
 
 def _writable_folder(name: str, path: Path, key: str) -> CheckResult:

@@ -14,7 +14,7 @@ import time
 
 import click
 
-from relay.admin import MOVES, apply_move, config_source, select, status_report
+from relay.admin import MOVES, WARN_AGE, apply_move, config_source, select, status_report
 from relay.cli_common import (
     EXIT_PROBLEM,
     act_as_queue_owner,
@@ -26,7 +26,7 @@ from relay.cli_common import (
 )
 from relay.queue import ACTIVE, BADMAIL, DEFERRED, HOLD, SENT, Queue
 from relay.report import message_detail, message_rows
-from settings.units import format_size, parse_duration
+from settings.units import format_duration, format_size, parse_duration
 
 
 def _queue(ctx: click.Context) -> Queue:
@@ -46,7 +46,7 @@ def _duration(_ctx, _param, value):
 
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="one JSON document instead of a table")
-@click.option("--warn-age", default="1h", show_default=True, callback=_duration,
+@click.option("--warn-age", default=format_duration(WARN_AGE), show_default=True, callback=_duration,
               help="a deferred message older than this needs a human")
 @click.option("--no-smarthost", is_flag=True, help="skip the EHLO to the smart host")
 @click.pass_context

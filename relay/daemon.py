@@ -18,7 +18,9 @@ relay.signing just before it is sent when [relay.dkim] is set; a message that
 cannot be signed is deferred, never sent unsigned. With [relay] delivery_reports,
 a message that lands in badmail after SMTP refusals or expiry earns its sender one
 relay.dsn report, placed in pickup after the move (a report that cannot be
-written is logged, never keeps the message out of badmail). Reads [relay] and [pickup].
+written is logged, never keeps the message out of badmail). With [relay] admin_dir set,
+relay.control publishes the queue's status for the site's dashboard and carries
+out the moves it asks for. Reads [relay] and [pickup].
 Crash safety: every state is a file in a folder; active/ files are locked by
 their worker and taken again at start when no live relay holds them.
 """
@@ -30,6 +32,8 @@ import threading
 import time
 from collections import Counter, deque
 
+from relay.activity import Activity
+from relay.control import Control
 from relay.deliver import DeliveryResult, Outcome, RecipientReply, SmtpConnection
 from relay.dsn import build_report, failures, report_address, why_not
 from relay.fate import GONE, Fate, decide, unsendable
@@ -94,6 +98,9 @@ class Relay:
         self.feedback = FeedbackFile(relay.feedback_file)
         self.report_from = report_address(relay.report_from)
         self.reports = PickupWriter(config.pickup.dir)
+        self.activity = Activity()   # what the dashboard shows: deliveries, the host's state
+        self.control = Control(config, self.queue, self.activity, on_due=self.flush) \
+            if relay.admin_dir is not None else None
         # The keys are read once, here (DkimSetupError stops the start), unless `relay run` did.
         self.signer = signer if signer is not None else DkimSigner.load(relay.dkim)
         self._next_badmail_sweep = 0.0
@@ -131,6 +138,8 @@ class Relay:
             worker = _Worker(self, n)
             worker.start()
             self._workers.append(worker)
+        if self.control is not None:
+            self.control.start()
         self.started.set()
         host = self.config.relay.smarthost
         log.info("relay started: config=%s pickup=%s queue=%s smarthost=%s:%d tls=%s auth=%s "
@@ -175,6 +184,8 @@ class Relay:
     def shutdown(self, grace: float = STOP_GRACE) -> None:
         """Stop taking work, let in-flight sends finish (cut after `grace`), put back the rest."""
         self.work.stop()
+        if self.control is not None:
+            self.control.stop()
         deadline = time.monotonic() + grace
         for worker in self._workers:
             worker.join(timeout=max(0.0, deadline - time.monotonic()))
@@ -398,6 +409,7 @@ class Relay:
         for reply in result.replies:
             self.metrics.replies.labels(str(reply.code) if reply.code else "none").inc()
         if result.host_unavailable:
+            self.activity.host_failed(time.time(), str(result.replies[0]))
             pause = self.backoff.failed(time.time())
             self.metrics.smarthost_up.set(0)
             log.warning("smart host unavailable (%s): pausing delivery for %.0fs",
@@ -405,6 +417,9 @@ class Relay:
             self.wake.set()   # the dispatcher puts back what waits for a connection
         else:
             self.backoff.answered(time.time())
+            self.activity.host_answered(time.time())
+            if result.replies_for(Outcome.DEFERRED) or result.replies_for(Outcome.FAILED):
+                self.activity.refused(time.time(), _summary_reply(result))
             self.metrics.smarthost_up.set(1)
         return result
 
@@ -481,6 +496,7 @@ class Relay:
             if lost:
                 log.error("%s: %s", claimed.queue_id, lost)
             self.counts["sent"] += 1
+            self.activity.delivered(time.time())
             self.metrics.attempts.labels("sent").inc()
             return Outcome.SENT
         if history.attempts:

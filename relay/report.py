@@ -55,6 +55,11 @@ class MessageRow:
     def to_json(self) -> dict:
         return dict(self.__dict__)  # flat fields: no need for asdict()'s deep copies
 
+    @classmethod
+    def from_json(cls, data: dict) -> MessageRow:
+        """A row as to_json() wrote it (keys it does not know are left out)."""
+        return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
+
 
 @dataclass
 class MessageDetail:
@@ -100,16 +105,34 @@ def message_rows(queue: Queue, folders: tuple[str, ...] = LIST_FOLDERS, *, now: 
     for folder in folders:
         for name in queue.names(folder):
             row = _row(queue, folder, name, now)
-            if row is None:
-                continue
-            if older_than is not None and row.age < older_than:
-                continue
-            if sender and sender.lower() not in row.sender.lower():
-                continue
-            if recipient and not any(recipient.lower() in r.lower() for r in row.recipients):
-                continue
-            rows.append(row)
+            if row is not None and matches(row, sender=sender, recipient=recipient,
+                                           older_than=older_than):
+                rows.append(row)
     return sorted(rows, key=lambda r: -r.age)
+
+
+def matches(row: MessageRow, *, sender: str | None = None, recipient: str | None = None,
+            older_than: float | None = None) -> bool:
+    """The filters of `relay list` and the dashboard: text in the sender, text in any
+    recipient (both ignoring case), at least this old."""
+    if older_than is not None and row.age < older_than:
+        return False
+    if sender and sender.lower() not in row.sender.lower():
+        return False
+    return not recipient or any(recipient.lower() in r.lower() for r in row.recipients)
+
+
+def newest_rows(queue: Queue, folder: str, limit: int, now: float) -> list[MessageRow]:
+    """The rows of the `limit` newest messages in folder, newest first: reads only those
+    files' heads, however many the folder holds (ids sort by arrival)."""
+    rows = []
+    for name in reversed(queue.names(folder)):
+        if len(rows) >= limit:
+            break
+        row = _row(queue, folder, name, now)
+        if row is not None:
+            rows.append(row)
+    return rows
 
 
 def message_detail(queue: Queue, queue_id: str) -> MessageDetail | None:

@@ -102,6 +102,7 @@ def _create_app(config: Config, overrides: dict | None) -> Flask:
         moderation,
         newsletter_admin,
         questions,
+        queue_dashboard,
         session_store,
         unsubscribe,
     )
@@ -116,6 +117,7 @@ def _create_app(config: Config, overrides: dict | None) -> Flask:
     app.register_blueprint(articles.bp)
     app.register_blueprint(moderation.bp)
     app.register_blueprint(admin_members.bp)
+    app.register_blueprint(queue_dashboard.bp)
     app.register_blueprint(following.bp)
     app.register_blueprint(member_settings.bp)
     app.register_blueprint(unsubscribe.bp)

@@ -44,7 +44,7 @@ def test_queue_folders_are_private_and_a_claimed_file_is_0600(tmp_path, upstream
         wait_until(lambda: relay.counts["deferred"] == 1, what="the message deferred")
     queue = config.relay.queue_dir
     assert {p.name: mode(p) for p in [queue, *queue.iterdir()] if p.is_dir()} == {
-        name: 0o700 for name in ("queue", "active", "deferred", "hold", "badmail", "sent", "meta")}
+        name: 0o700 for name in ("queue", "active", "deferred", "hold", "badmail", "sent", "meta", "pids")}
     (queued,) = files(queue / "deferred")
     assert mode(queued) == 0o600
     assert all(mode(p) == 0o600 for p in (queue / "meta").iterdir())

@@ -11,6 +11,8 @@ CA as ca_file, its DKIM table on with a key made by openssl as step 2 makes it).
 
 from __future__ import annotations
 
+import grp
+import json
 import os
 import pwd
 import re
@@ -130,6 +132,7 @@ def layout(protected_hardlinks):
         for user in (relay, site, cron):
             subprocess.run(["userdel", user], capture_output=True, timeout=30, check=False)
             subprocess.run(["groupdel", user], capture_output=True, timeout=30, check=False)
+        subprocess.run(["groupdel", f"{relay}-admin"], capture_output=True, timeout=30, check=False)
         shutil.rmtree(root, ignore_errors=True)
 
 
@@ -203,9 +206,11 @@ def smart_host(ca: trustme.CA, logins: list[str]) -> FaultyServer:
 
 
 def start_relay_as(layout: Layout) -> subprocess.Popen:
+    """`relay run` as systemd's User= starts it: the user's groups (initgroups)."""
     entry = pwd.getpwnam(layout.relay)
+    groups = os.getgrouplist(layout.relay, entry.pw_gid)
     return subprocess.Popen([*layout.relay_cmd, "run"], user=entry.pw_uid, group=entry.pw_gid,
-                            extra_groups=[], env=layout.env, cwd=REPO,
+                            extra_groups=groups, env=layout.env, cwd=REPO,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
@@ -299,3 +304,68 @@ def deliver_through_the_layout(layout: Layout, upstream: FaultyServer) -> None:
     recipients = sorted(r for message in upstream.received for r in message.recipients)
     assert recipients == ["first@example.org", "root@example.org", "second@example.org"]
     assert b"secret-token" in upstream.received[0].content
+
+
+SITE_ASKS = """
+import json, sys, time
+from pathlib import Path
+from relay import snapshot
+from relay.move_requests import read_result, submit
+admin_dir = Path(sys.argv[1])
+seen = snapshot.read(admin_dir)
+[(row, _)] = seen.rows["deferred"]
+request = submit(admin_dir, "hold", [row.id], "Root <root@example.org>")
+for _ in range(300):
+    result = read_result(admin_dir, request)
+    if result:
+        break
+    time.sleep(0.1)
+print(json.dumps({"id": row.id, "deferred": seen.status["folders"]["deferred"]["count"],
+                  "result": result}))
+"""
+
+
+def test_the_dashboard_reads_the_relays_status_and_asks_for_moves_without_reading_the_queue(layout):
+    admin = layout.spool / "admin"
+    assert {p.name: stat.S_IMODE(p.stat().st_mode) for p in (admin, *admin.iterdir())} == {
+        "admin": 0o2710, "requests": 0o3730, "results": 0o2710}
+    ca = trustme.CA()
+    with smart_host(ca, []) as upstream:
+        install_config(layout, upstream.port, ca)
+        upstream.faults.rcpt_replies["later@example.org"] = "451 4.3.0 try again later"
+        relay = start_relay_as(layout)
+        try:
+            layout.site_writes("later@example.org")
+            wait_until(lambda: files(layout.queue / "deferred"), timeout=30, what="a deferral")
+            (queued,) = files(layout.queue / "deferred")
+            status = admin / "status.json"
+            wait_until(lambda: status.exists() and b'"deferred": {"count": 1' in status.read_bytes(),
+                       timeout=30, what="the snapshot showing the deferral")
+            st = status.stat()
+            assert (pwd.getpwuid(st.st_uid).pw_name, stat.S_IMODE(st.st_mode)) == (layout.relay, 0o640)
+            assert grp.getgrgid(st.st_gid).gr_name == f"{layout.relay}-admin"
+
+            asked = layout.as_user(layout.site, [layout.python, "-c", SITE_ASKS, str(admin)])
+            assert asked.returncode == 0, asked.stderr.decode()
+            answer = json.loads(asked.stdout)
+            assert answer["id"] == queued.name.split(".")[0] and answer["deferred"] == 1
+            [result] = answer["result"]["results"]
+            assert result["ok"] and answer["result"]["admin"] == "Root <root@example.org>"
+            (held,) = files(layout.queue / "hold")
+            assert pwd.getpwuid(held.stat().st_uid).pw_name == layout.relay
+            assert not list((admin / "requests").iterdir())
+
+            # The site reads what the relay publishes, never the queue, and lists nothing.
+            assert layout.may(layout.site, "read", status)
+            assert not layout.may(layout.site, "read", held)
+            for folder in (admin, admin / "requests", admin / "results", layout.queue):
+                listing = layout.as_user(layout.site, [layout.python, "-c",
+                                                       "import os, sys; os.listdir(sys.argv[1])",
+                                                       str(folder)])
+                assert b"PermissionError" in listing.stderr, folder
+            # A writer of pickup who is not in the admin group (a cron job) can neither read
+            # the status nor ask for a move.
+            assert not layout.may(layout.cron, "read", status)
+            assert not layout.may(layout.cron, "replace", admin / "requests" / f"{'ab' * 16}.json")
+        finally:
+            assert stop(relay) == 0
