@@ -443,8 +443,10 @@ class Relay:
         if stopped:
             why, code = "not sent: the relay is stopping", None
         elif failures:
+            tried = [h for h, _ in failures]
             why = "no smart host could be used: " + "; ".join(
-                f"{h.label}: {r.replies[0]}" for h, r in failures)
+                [f"{h.label}: {r.replies[0]}" for h, r in failures]
+                + [f"{h.label}: cooling down" for h in hosts.hosts if h not in tried])
             code = failures[-1][1].replies[0].code
         else:
             why, code = f"not sent: every smart host is cooling down ({hosts.cooling(time.time())})", None
