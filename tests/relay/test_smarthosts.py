@@ -26,7 +26,7 @@ from tests.relay.relay_helpers import (
     relay_config,
     wait_until,
 )
-from tests.relay.test_metrics_ratelimit import metric
+from tests.relay.test_metrics_ratelimit import metric, timed
 from tests.relay.test_tls_auth import PASSWORD, USER, Logins
 from tests.smtp_servers import BusyServer, FaultyServer
 
@@ -290,3 +290,17 @@ def test_a_host_refusing_the_login_cools_down_and_the_mail_goes_to_the_next_with
         assert auth.received == [] and plain.received[0].login is None
     note = json.loads((config.relay.queue_dir / f"smarthost-127.0.0.1-{auth.port}.down").read_text())
     assert "login refused" in note["error"] and PASSWORD not in note["error"]
+
+
+def test_each_host_has_its_own_rate_limit_and_waiting_for_it_is_no_reason_to_fail_over(tmp_path):
+    with FaultyServer() as first, FaultyServer() as second:
+        times = timed(first)
+        config = relay_config(tmp_path, None, connections=4, smarthosts=[
+            {"port": first.port, "rate_limit": "5/s"}, {"port": second.port}])
+        for n in range(15):
+            drop_notification(config, n)
+        with RunningRelay(config):
+            wait_until(lambda: len(times) == 15, timeout=15, what="fifteen at the first host")
+        assert second.mail_from == []
+    # A full bucket of 5 at once, then one each 0.2 s: the other 10 take about 2 s.
+    assert 1.6 <= times[-1] - times[0] <= 4
