@@ -9,7 +9,8 @@ smarthost_cooldown while the others carry the mail; with one host, nothing to
 fail over to, its pause starts at 1 s and doubles up to smarthost_cooldown.
 The relay pauses as a whole only when every host is cooling down. Notes in the
 queue folder (relay.retry): <queue>/smarthost.up and .down for the one host,
-<queue>/smarthost-HOST-PORT.up and .down for each of several; host_states()
+<queue>/smarthost-HOST-PORT.up and .down for each of several, whose cool-downs
+the relay processes sharing the queue take from each other; host_states()
 reads them for `relay status`. Memory and those notes only: no message state.
 """
 
@@ -58,7 +59,7 @@ class SmartHosts:
         for config in relay.hosts:
             up, down = note_paths(queue_root, config, several)
             self.hosts.append(SmartHost(
-                config, HostBackoff(first=first, cap=cooldown, note=up, down_note=down),
+                config, HostBackoff(first=first, cap=cooldown, note=up, down_note=down, adopt=several),
                 RateLimiter(config.rate_limit) if config.rate_limit else None))
         self.rng = rng or random.Random()
 

@@ -152,6 +152,22 @@ def test_mail_goes_back_to_the_first_host_after_the_cool_down(tmp_path):
     assert len(second.received) == 1 and first.received[0].recipients == ["user1@example.test"]
 
 
+def test_a_host_one_relay_found_down_is_skipped_by_the_others_sharing_the_queue(tmp_path, caplog):
+    with BusyServer() as busy, FaultyServer() as second:
+        config = relay_config(tmp_path, None, connections=1,
+                              smarthosts=[{"port": busy.port}, {"port": second.port}])
+        drop_notification(config, 0)
+        with RunningRelay(config) as first_relay:
+            wait_until(lambda: first_relay.counts["sent"] == 1, what="the first relay's delivery")
+        assert busy.connections == 1
+        with caplog.at_level(logging.INFO, logger="relay"), RunningRelay(config) as other:
+            for n in range(1, 4):
+                drop_notification(config, n)
+            wait_until(lambda: other.counts["sent"] == 3, what="the other relay's deliveries")
+        assert busy.connections == 1 and len(second.received) == 4
+    assert "as another relay process sharing the queue found: 421 greeting" in caplog.text
+
+
 def test_a_4xx_from_one_host_defers_the_message_and_a_5xx_is_final_neither_tries_the_next(tmp_path):
     with FaultyServer() as first, FaultyServer() as second:
         first.faults.rcpt_replies["later@example.test"] = "451 4.3.0 Try later"
