@@ -1,8 +1,10 @@
 """What an admin can see of the queue and do to it: the one implementation behind every front end.
 
-status_report() gathers the folders' totals, the smart host's answer, the running
+status_report() gathers the folders' totals, each smart host's answer and what the
+running relays last saw of it (cooling down and why: relay.smarthosts), the running
 relays and the pickup filesystem's space, and decides what needs a human (the
-problem rules: a missing folder, a host that does not answer or refuses, badmail,
+problem rules: a missing folder, a host that does not answer or refuses, or that
+the relays skip for a cool-down when it was not probed, badmail,
 an old deferral, stale pid files, a nearly full disk). select() names the messages
 an `--all` with filters means; apply_move() runs one of MOVES on each id, returns
 a result per id and wakes the relays when the move made mail due. Uses the queue's
@@ -20,6 +22,7 @@ from relay.diskspace import DiskSpace, disk_space
 from relay.pidfile import RelayProcess, running_relays, wake_relays
 from relay.queue import ACTIVE, BADMAIL, DEFERRED, HOLD, AdminError, Queue
 from relay.report import STATUS_FOLDERS, FolderTotals, folder_totals, message_rows
+from relay.smarthosts import HostState, host_states
 from settings import Config
 from settings.units import format_duration
 
@@ -34,23 +37,49 @@ class SmartHostState:
     reachable: bool | None      # None: not checked
     detail: str
     unreachable: bool = False   # False with reachable False: it answered, but refused us
+    seen: HostState | None = None   # what the running relays last saw of it
+
+    @property
+    def label(self) -> str:
+        return self.seen.label if self.seen is not None else f"{self.host}:{self.port}"
+
+    @property
+    def state(self) -> str:
+        """reachable / unreachable / not usable (the probe), else cooling down / up / not checked."""
+        if self.reachable is not None:
+            return "reachable" if self.reachable else "unreachable" if self.unreachable else "not usable"
+        if self.seen is not None and self.seen.cooling_until is not None:
+            return "cooling down"
+        return "up" if self.seen is not None and self.seen.last_answered is not None else "not checked"
+
+    def to_json(self) -> dict:
+        return {"host": self.host, "port": self.port, "reachable": self.reachable,
+                "detail": self.detail, "state": self.state,
+                **(self.seen.to_json() if self.seen is not None else {})}
 
 
 @dataclass
 class StatusReport:
     config: str
     folders: dict[str, FolderTotals]
-    smarthost: SmartHostState
+    smarthosts: list[SmartHostState]   # in the order they are tried
     relays: list[RelayProcess]
     disk: DiskSpace | None
     problems: list[str] = field(default_factory=list)
 
+    @property
+    def smarthost(self) -> SmartHostState:
+        """The first (with [relay.smarthost], the only) smart host."""
+        return self.smarthosts[0]
+
     def to_json(self) -> dict:
+        first = self.smarthost
         return {
             "config": self.config,
             "folders": {f: t.__dict__ for f, t in self.folders.items()},
-            "smarthost": {"host": self.smarthost.host, "port": self.smarthost.port,
-                          "reachable": self.smarthost.reachable, "detail": self.smarthost.detail},
+            "smarthost": {"host": first.host, "port": first.port,
+                          "reachable": first.reachable, "detail": first.detail},
+            "smarthosts": [h.to_json() for h in self.smarthosts],
             "relays": [{"pid": r.pid, "host": r.host, "started": r.started, "uptime": r.uptime,
                         "supervisor": r.supervisor} for r in self.relays],
             "disk": self.disk.to_json() if self.disk is not None else None,
@@ -65,33 +94,41 @@ def config_source(config: Config) -> str:
 
 def status_report(config: Config, queue: Queue, *, warn_age: float = WARN_AGE,
                   probe_smarthost: bool = True, now: float | None = None,
-                  smarthost: SmartHostState | None = None) -> StatusReport:
+                  from_relays: bool = False) -> StatusReport:
     """The queue as a monitor sees it; `problems` lists what needs a human (empty: all well).
 
-    `smarthost`: what a running relay already knows of the host, instead of a probe."""
+    from_relays: each smart host as the running relays last saw it (their notes in the queue),
+    instead of a probe: what a relay publishing the dashboard's status knows."""
     from relay.deliver import SmtpConnection
 
     now = time.time() if now is None else now
     folders = {f: folder_totals(queue, f, now) for f in STATUS_FOLDERS}
     relays, stale = running_relays(config.relay.queue_dir)
-    host = config.relay.smarthost
-    if smarthost is not None:
-        probe_smarthost = False
-    else:
-        smarthost = SmartHostState(host.host, host.port, None, "not checked")
-    if probe_smarthost:
-        probe = SmtpConnection.check(host, max_timeout=STATUS_PROBE_TIMEOUT)
-        smarthost = SmartHostState(host.host, host.port, probe.ok, probe.detail, probe.unreachable)
-    report = StatusReport(config_source(config), folders, smarthost, relays,
+    smarthosts = []
+    for host, seen in zip(config.relay.hosts, host_states(config.relay, queue.root, now), strict=True):
+        state = SmartHostState(host.host, host.port, None, "not checked", seen=seen)
+        if from_relays:   # what the running relays last saw, instead of a probe
+            state = SmartHostState(host.host, host.port, _seen_reachable(seen), seen.describe(now),
+                                   seen.cooling_until is not None, seen)
+        elif probe_smarthost:
+            probe = SmtpConnection.check(host, max_timeout=STATUS_PROBE_TIMEOUT)
+            state = SmartHostState(host.host, host.port, probe.ok, probe.detail, probe.unreachable,
+                                   seen)
+        smarthosts.append(state)
+    report = StatusReport(config_source(config), folders, smarthosts, relays,
                           disk_space(config.pickup.dir))
     problems = report.problems
     for what, path in (("pickup folder", config.pickup.dir), ("queue folder", config.relay.queue_dir)):
         if not path.is_dir():
             problems.append(f"{what} {path} does not exist: is this the right config? "
                             f"(config: {report.config})")
-    if smarthost.reachable is False:
-        state = "unreachable" if smarthost.unreachable else "not usable"
-        problems.append(f"smart host {state}: {smarthost.detail}")
+    several = len(smarthosts) > 1
+    for host in smarthosts:
+        name = f"smart host {host.label}" if several else "smart host"
+        if host.reachable is False:
+            problems.append(f"{name} {host.state}: {host.detail}")
+        elif host.reachable is None and host.state == "cooling down":
+            problems.append(f"{name} {host.seen.describe(now)}")
     badmail = folders[BADMAIL]
     if badmail.count:
         recent = queue.badmail_since(now - 3600)
@@ -107,6 +144,12 @@ def status_report(config: Config, queue: Queue, *, warn_age: float = WARN_AGE,
         problems.append(f"pickup filesystem nearly full: {report.disk.warning()}; when it is full a "
                         "`cp` into pickup is cut short: free space (`relay check` says where)")
     return report
+
+
+def _seen_reachable(seen: HostState) -> bool | None:
+    if seen.cooling_until is not None:
+        return False
+    return True if seen.last_answered is not None else None
 
 
 @dataclass(frozen=True)

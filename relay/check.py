@@ -3,7 +3,7 @@ space, smart host.
 
 Each check says ok, a warning, or what is wrong and how to fix it. Reads the
 config, stats and test-writes the folders (a hidden file, removed at once), and
-talks EHLO (and STARTTLS/AUTH when configured) to the smart host, reporting the
+talks EHLO (and STARTTLS/AUTH when configured) to each smart host, reporting the
 TLS protocol and certificate it saw. Reads each [relay.dkim] key_file as the
 daemon does (owner-only mode, a usable key) and prints the DNS TXT record to
 publish for it. Creates nothing else. Warnings do not fail.
@@ -59,31 +59,33 @@ def run_checks(config: Config, smarthost: bool = True) -> list[CheckResult]:
     results += folder_modes(config)
     results += admin_dir_checks(config)
     results += dkim_checks(config)
-    results += _smarthost_checks(config.relay.smarthost, smarthost)
+    several = len(config.relay.hosts) > 1
+    for host in config.relay.hosts:
+        results += _smarthost_checks(host, smarthost, f"smart host {host.label}" if several else "smart host")
     return results
 
 
-def _smarthost_checks(host: SmartHostConfig, connect: bool) -> list[CheckResult]:
+def _smarthost_checks(host: SmartHostConfig, connect: bool, title: str) -> list[CheckResult]:
     """Settings that weaken the connection (warnings), a real connection, the certificate it showed."""
-    results = [CheckResult("smart host security", True, weak, warn=True) for weak in weak_settings(host)]
+    results = [CheckResult(f"{title} security", True, weak, warn=True) for weak in weak_settings(host)]
     if not connect:
         if host.username:
             try:
                 smarthost_password(host)
-                results.append(CheckResult("smart host password", True, "readable"))
+                results.append(CheckResult(f"{title} password", True, "readable"))
             except CredentialsError as e:
-                results.append(CheckResult("smart host password", False, str(e)))
-        return results + [CheckResult("smart host", True, "not checked (--no-smarthost)")]
+                results.append(CheckResult(f"{title} password", False, str(e)))
+        return results + [CheckResult(title, True, "not checked (--no-smarthost)")]
     probe = SmtpConnection.check(host, max_timeout=10.0)
     extras = [x for x, on in (("STARTTLS", host.tls == "starttls"), ("TLS", host.tls == "tls"),
                               ("AUTH", bool(host.username))) if on]
-    name = "smart host" + (f" ({', '.join(extras)})" if extras else "")
+    name = title + (f" ({', '.join(extras)})" if extras else "")
     results.append(CheckResult(name, probe.ok, probe.detail, "" if not probe.unreachable else
-                               f"is the server at {host.host}:{host.port} running? "
+                               f"is the server at {host.label} running? "
                                "see [relay.smarthost]; for a local run: `relay sink`"))
     cert = probe.certificate
     if cert is not None:
-        results.append(CheckResult("smart host TLS", True, str(cert), warn=cert.expires_soon,
+        results.append(CheckResult(f"{title} TLS", True, str(cert), warn=cert.expires_soon,
                                    fix="have the smart host's certificate renewed before it expires: "
                                        "deliveries stop when it does" if cert.expires_soon else ""))
     return results

@@ -98,7 +98,8 @@ def run(ctx: click.Context) -> None:
     """Run the relay daemon in the foreground.
 
     Watches [pickup] dir, claims each complete *.eml into [relay] queue_dir and
-    forwards it to [relay.smarthost], retrying per retry_schedule and moving
+    forwards it to [relay.smarthost] (or to the first usable of [[relay.smarthosts]]),
+    retrying per retry_schedule and moving
     what cannot be sent to badmail/ with a reason. SIGTERM or Ctrl-C: stop
     taking work, finish in-flight sends, exit 0.
     """
@@ -154,11 +155,13 @@ def _refuse_unusable_password(config) -> None:
     AUTH without TLS not allowed) stops `relay run` before anything starts."""
     from relay.credentials import CredentialsError, smarthost_password
 
-    if config.relay.smarthost.username:
-        try:
-            smarthost_password(config.relay.smarthost)
-        except CredentialsError as e:
-            raise UsageFailure(str(e)) from None
+    for host in config.relay.hosts:
+        if host.username:
+            try:
+                smarthost_password(host)
+            except CredentialsError as e:
+                raise UsageFailure(f"{e} (smart host {host.label})" if len(config.relay.hosts) > 1
+                                   else str(e)) from None
 
 
 def _dkim_signer(config):

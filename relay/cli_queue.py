@@ -14,7 +14,7 @@ import time
 
 import click
 
-from relay.admin import MOVES, WARN_AGE, apply_move, config_source, select, status_report
+from relay.admin import MOVES, WARN_AGE, SmartHostState, apply_move, config_source, select, status_report
 from relay.cli_common import (
     EXIT_PROBLEM,
     act_as_queue_owner,
@@ -68,12 +68,9 @@ def status(ctx: click.Context, as_json: bool, warn_age: float, no_smarthost: boo
                 for f, t in report.folders.items()]
         click.echo(f"config: {report.config}\n")
         click.echo(table(["folder", "messages", "size", "oldest"], rows, right={1, 2, 3}))
-        host = report.smarthost
-        state = {True: "reachable", False: "NOT USABLE", None: "not checked"}[host.reachable]
-        if host.reachable is False and host.unreachable:
-            state = "UNREACHABLE"
-        click.echo(f"\nsmart host {host.host}:{host.port}: {state}"
-                   + (f" ({host.detail})" if host.reachable is not None else ""))
+        click.echo("")
+        for line in smarthost_lines(report.smarthosts, time.time()):
+            click.echo(line)
         if report.relays:
             for line in running_lines(report.relays):
                 click.echo(f"relay running: {line}")
@@ -85,6 +82,24 @@ def status(ctx: click.Context, as_json: bool, warn_age: float, no_smarthost: boo
                 click.echo(f"  - {p}")
     if report.problems:
         sys.exit(EXIT_PROBLEM)
+
+
+def smarthost_lines(hosts: list[SmartHostState], now: float) -> list[str]:
+    """One line per smart host: the probe's answer, then what the running relays saw of it."""
+    lines = []
+    for host in hosts:
+        state = {True: "reachable", False: "NOT USABLE", None: "not checked"}[host.reachable]
+        if host.reachable is False and host.unreachable:
+            state = "UNREACHABLE"
+        line = f"smart host {host.label}: {state}"
+        if host.reachable is not None:
+            line += f" ({host.detail})"
+        seen = host.seen
+        if seen is not None and (seen.cooling_until is not None or seen.last_answered is not None
+                                 or len(hosts) > 1):
+            line += f"; relays: {seen.describe(now)}"
+        lines.append(line)
+    return lines
 
 
 @click.command(name="list")

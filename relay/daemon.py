@@ -9,9 +9,13 @@ workers take it first), so a password reset dropped during a newsletter waits
 for the sends in flight, not for the backlog. Each of `connections` worker
 threads owns one reused SMTP connection, takes claimed messages from the
 WorkQueue, and turns every attempt into exactly one queue move, the one
-relay.fate decides, and one log line per outcome. While the smart host is
-down the dispatcher pauses (HostBackoff), pickup simply holds the mail and
-claimed mail not yet tried goes back to deferred/, due now; the pause ends
+relay.fate decides, and one log line per outcome. With several smart hosts
+(relay.smarthosts) each attempt tries them in turn, each at most once, skipping
+those cooling down: a host that cannot be used (refused, 421 greeting, TLS,
+login) cools down and the message goes to the next one in the same attempt;
+a 4xx or 5xx reply is the message's answer, as from a single host. While every
+host is down the dispatcher pauses, pickup simply holds the mail and
+claimed mail not yet tried goes back to deferred/, due now; a pause ends
 early when another relay process sharing the queue hears the host
 (<queue>/smarthost.up, see relay.retry). Each message is DKIM-signed by
 relay.signing just before it is sent when [relay.dkim] is set; a message that
@@ -54,9 +58,9 @@ from relay.queue import (
     iso_time,
     printable,
 )
-from relay.ratelimit import RateLimiter
-from relay.retry import UP_NOTE, HostBackoff, RetrySchedule
+from relay.retry import RetrySchedule
 from relay.signing import DkimSigner, SigningFailed
+from relay.smarthosts import SmartHost, SmartHosts
 from relay.tls import weak_settings
 from relay.watch import SETTLE, PickupWatcher
 from relay.workqueue import WorkQueue
@@ -87,14 +91,12 @@ class Relay:
         relay = config.relay
         self.queue = Queue(relay.queue_dir, config.pickup.dir, archive=relay.archive)
         self.schedule = RetrySchedule(relay.retry_schedule)
-        self.backoff = HostBackoff(note=self.queue.root / UP_NOTE)
+        self.smarthosts = SmartHosts(relay, self.queue.root)
         self.wake = threading.Event()
         self.watcher = PickupWatcher(config.pickup.dir, self.wake, settle)
         self.counts: Counter[str] = Counter()
-        self.metrics = RelayMetrics(self.queue)
+        self.metrics = RelayMetrics(self.queue, [h.label for h in self.smarthosts.hosts])
         self.metrics_address: tuple[str, int] | None = None
-        limit = relay.smarthost.rate_limit
-        self.limiter = RateLimiter(limit) if limit else None
         self.feedback = FeedbackFile(relay.feedback_file)
         self.report_from = report_address(relay.report_from)
         self.reports = PickupWriter(config.pickup.dir)
@@ -109,7 +111,7 @@ class Relay:
         self._reopen_logs = False
         self._stop_requested = False
         self._flush_requested = False
-        self.work = WorkQueue(self.backoff, low_mark=relay.connections, on_low=self.wake.set)
+        self.work = WorkQueue(self.smarthosts, low_mark=relay.connections, on_low=self.wake.set)
         self._candidates: dict[tuple[str, str], deque[str]] = {key: deque() for key in _ORDER}
         self._known: set[tuple[str, str]] = set()
         self._since_retry = {p: 0 for p in PRIORITIES}   # claims from pickup since the last retry
@@ -141,16 +143,19 @@ class Relay:
         if self.control is not None:
             self.control.start()
         self.started.set()
-        host = self.config.relay.smarthost
-        log.info("relay started: config=%s pickup=%s queue=%s smarthost=%s:%d tls=%s auth=%s "
-                 "connections=%d rate_limit=%s retry_schedule=%s dkim=%s",
-                 self.config.path or "embedded defaults",
-                 self.config.pickup.dir, self.queue.root, host.host, host.port, host.tls,
-                 host.username or "none", self.config.relay.connections, host.rate_limit or "none",
+        hosts = self.config.relay.hosts
+        log.info("relay started: config=%s pickup=%s queue=%s smarthost=%s connections=%d "
+                 "retry_schedule=%s dkim=%s",
+                 self.config.path or "embedded defaults", self.config.pickup.dir, self.queue.root,
+                 ",".join(h.label for h in hosts), self.config.relay.connections,
                  ",".join(f"{d:g}s" for d in self.config.relay.retry_schedule),
                  ",".join(self.signer.keys) or "none")
-        for weak in weak_settings(host):  # at every start, so nobody forgets it was chosen
-            log.warning("%s", weak)
+        for host in hosts:
+            log.info("smart host %s: tls=%s auth=%s rate_limit=%s%s", host.label, host.tls,
+                     host.username or "none", host.rate_limit or "none",
+                     f" weight={host.weight}" if len(hosts) > 1 and host.weight else "")
+            for weak in weak_settings(host):  # at every start, so nobody forgets it was chosen
+                log.warning("%s", weak)
 
     def run(self) -> None:
         """Start, dispatch until stop() is called, then shut down cleanly."""
@@ -191,7 +196,7 @@ class Relay:
             worker.join(timeout=max(0.0, deadline - time.monotonic()))
         for worker in self._workers:
             if worker.is_alive():
-                worker.connection.abort()
+                worker.abort()
                 worker.join(timeout=5)
         self._workers.clear()
         for claimed in self.work.drain():
@@ -217,9 +222,9 @@ class Relay:
             removed = self.queue.expire_badmail(self.config.relay.badmail_max_age, now)
             if removed:
                 log.info("removed %d badmail message(s) older than badmail_max_age", removed)
-        if self.backoff.paused(now):
+        if self.smarthosts.paused(now):
             self._put_back_waiting()
-            return self.backoff.down_until - now
+            return self.smarthosts.down_until - now
         if self.watcher.needs_rescan():  # a backlog larger than the names held: next batch
             self._next_rescan = min(self._next_rescan, self._last_rescan + 1.0)
         if now >= self._next_rescan:
@@ -280,7 +285,7 @@ class Relay:
         workers take transactional mail first.
         """
         in_flight, waiting = self.work.load()
-        if self.backoff.probing:
+        if self.smarthosts.probing:
             return 1 - in_flight - sum(waiting.values())
         window = self.config.relay.connections * AHEAD_PER_CONNECTION
         if priority == TRANSACTIONAL:
@@ -360,8 +365,12 @@ class Relay:
 
     # -- one attempt --------------------------------------------------------------------------
 
-    def attempt(self, connection: SmtpConnection, claimed: Claimed) -> Outcome:
-        """Try one claimed message once and move it to where relay.fate decides."""
+    def attempt(self, connections: dict[str, SmtpConnection], claimed: Claimed,
+                paid: SmartHost | None = None) -> Outcome:
+        """Try one claimed message once and move it to where relay.fate decides.
+
+        `connections`: the worker's, one per host label; `paid`: the host whose rate-limit
+        token the worker already took (tried first if it is still up)."""
         relay = self.config.relay
         data = claimed.read(relay.max_message_size)
         if (size := claimed.size_now()) != claimed.size:
@@ -385,15 +394,16 @@ class Relay:
                 f"not a message that can be sent: {e}", history.recipients_left or ()), "malformed")
         now = time.time()
         recipients = history.recipients_left or list(message.recipients)
-        result = self._deliver(connection, claimed, history, message, recipients)
+        result = self._deliver(connections, claimed, history, message, recipients, paid)
         fate = decide(result, history, now, relay)
         history.attempts.append(Attempt(now, _first_code(result), _summary_reply(result),
                                         recipients, fate.charged))
         self._log_attempt(claimed, message.sender, result, len(history.attempts))
         return self._apply(claimed, history, fate, "refused", message, result)
 
-    def _deliver(self, connection: SmtpConnection, claimed: Claimed, history: History,
-                 message: ParsedMessage, recipients: list[str]) -> DeliveryResult:
+    def _deliver(self, connections: dict[str, SmtpConnection], claimed: Claimed, history: History,
+                 message: ParsedMessage, recipients: list[str],
+                 paid: SmartHost | None = None) -> DeliveryResult:
         """Sign (when [relay.dkim] asks) and send; a signing failure is a reply with no code,
         hence a deferral, and nothing goes on the network."""
         if self.signer:
@@ -404,24 +414,68 @@ class Relay:
             if signed.domain is None and not history.attempts:   # said once per message
                 log.info("%s: sent without a DKIM signature: %s", claimed.queue_id, signed.unsigned)
             message = signed.message
-        result = connection.deliver(message, recipients)
+        result = self._send(connections, message, recipients, paid)
         self.metrics.duration.observe(result.duration)
         for reply in result.replies:
             self.metrics.replies.labels(str(reply.code) if reply.code else "none").inc()
-        if result.host_unavailable:
+        self.metrics.smarthost_up.set(0 if self.smarthosts.paused(time.time()) else 1)
+        if result.host_unavailable:   # what the dashboard shows (relay.activity)
             self.activity.host_failed(time.time(), str(result.replies[0]))
-            pause = self.backoff.failed(time.time())
-            self.metrics.smarthost_up.set(0)
-            log.warning("smart host unavailable (%s): pausing delivery for %.0fs",
-                        result.replies[0], pause)
-            self.wake.set()   # the dispatcher puts back what waits for a connection
         else:
-            self.backoff.answered(time.time())
             self.activity.host_answered(time.time())
             if result.replies_for(Outcome.DEFERRED) or result.replies_for(Outcome.FAILED):
                 self.activity.refused(time.time(), _summary_reply(result))
-            self.metrics.smarthost_up.set(1)
         return result
+
+    def _send(self, connections: dict[str, SmtpConnection], message: ParsedMessage,
+              recipients: list[str], paid: SmartHost | None) -> DeliveryResult:
+        """Each host not cooling down in turn, each once, until one answers: its result. A host
+        that cannot be used cools down; when none could be, a result saying why for each."""
+        hosts = self.smarthosts
+        several = len(hosts.hosts) > 1
+        failures: list[tuple[SmartHost, DeliveryResult]] = []
+        spent = 0.0
+        # One host cooling down since this worker took the message: tried anyway, as ever.
+        order = hosts.order(time.time(), first=paid) if several else hosts.hosts
+        stopped = False
+        for host in order:
+            if host is not paid and host.limiter is not None and \
+                    not host.limiter.acquire(self.work.stopping):
+                stopped = True   # what was not sent waits in deferred/
+                break
+            result = connections[host.label].deliver(message, recipients)
+            result.relay = host.label
+            spent += result.duration
+            if not result.host_unavailable:
+                host.backoff.answered(time.time())
+                self.metrics.host_up.labels(host.label).set(1)
+                result.duration = spent
+                return result
+            pause = host.backoff.failed(time.time(), str(result.replies[0]))
+            self.metrics.host_up.labels(host.label).set(0)
+            self.metrics.cooldowns.labels(host.label).inc()
+            if several:
+                log.warning("smart host %s unavailable (%s): skipped for %.0fs", host.label,
+                            result.replies[0], pause)
+            else:
+                log.warning("smart host unavailable (%s): pausing delivery for %.0fs",
+                            result.replies[0], pause)
+            failures.append((host, result))
+        self.wake.set()   # the dispatcher puts back what waits for a connection
+        if not several and failures:
+            return failures[0][1]
+        if stopped:
+            why, code = "not sent: the relay is stopping", None
+        elif failures:
+            tried = [h for h, _ in failures]
+            why = "no smart host could be used: " + "; ".join(
+                [f"{h.label}: {r.replies[0]}" for h, r in failures]
+                + [f"{h.label}: cooling down" for h in hosts.hosts if h not in tried])
+            code = failures[-1][1].replies[0].code
+        else:
+            why, code = f"not sent: every smart host is cooling down ({hosts.cooling(time.time())})", None
+        return DeliveryResult([RecipientReply(r, code, why, setup=True) for r in recipients],
+                              duration=spent, host_unavailable=True)
 
     def _apply(self, claimed: Claimed, history: History, fate: Fate, badmail_class: str,
                message: ParsedMessage | None = None, result: DeliveryResult | None = None) -> Outcome:
@@ -462,7 +516,7 @@ class Relay:
         try:
             return build_report(message, failed, queue_id=claimed.queue_id, arrived=history.arrived,
                                 report_from=self.report_from, now=now,
-                                remote_mta=self.config.relay.smarthost.host)
+                                remote_mta=_answering_host(result, self.config.relay.hosts[0].host))
         except Exception:  # noqa: BLE001 - a report must never keep a message out of badmail
             log.exception("%s: no delivery report: it could not be built", claimed.queue_id)
             return None
@@ -510,36 +564,44 @@ class Relay:
         return Outcome.FAILED
 
     def _log_attempt(self, claimed: Claimed, sender: str, result: DeliveryResult, attempt: int) -> None:
-        host = self.config.relay.smarthost
+        relay_host = result.relay or ",".join(h.label for h in self.smarthosts.hosts)
         for outcome, status, level in ((Outcome.SENT, "sent", logging.INFO),
                                        (Outcome.DEFERRED, "deferred", logging.WARNING),
                                        (Outcome.FAILED, "bounced", logging.WARNING)):
             replies = result.replies_for(outcome)
             if replies:
                 rcpts = ",".join(f"<{r.recipient}>" for r in replies)
-                log.log(level, "%s: from=<%s> to=%s relay=%s:%d attempt=%d duration=%.3fs "
-                        "status=%s (%s)", claimed.queue_id, sender, rcpts, host.host, host.port,
+                log.log(level, "%s: from=<%s> to=%s relay=%s attempt=%d duration=%.3fs "
+                        "status=%s (%s)", claimed.queue_id, sender, rcpts, relay_host,
                         attempt, result.duration, status, replies[0])
 
 
 class _Worker(threading.Thread):
-    """One SMTP connection and the loop that feeds it claimed messages."""
+    """One SMTP connection per smart host, opened when used, and the loop that feeds them."""
 
     def __init__(self, relay: Relay, number: int):
         super().__init__(name=f"relay-worker-{number}", daemon=True)
         self.relay = relay
-        self.connection = SmtpConnection(relay.config.relay.smarthost)
+        self.connections = {h.label: SmtpConnection(h.config) for h in relay.smarthosts.hosts}
+
+    def abort(self) -> None:
+        for connection in self.connections.values():
+            connection.abort()
+
+    def close(self) -> None:
+        for connection in self.connections.values():
+            connection.close()
 
     def run(self) -> None:
         relay = self.relay
         try:
             while not relay.work.stopping.is_set():
-                claimed = self._next_message()
+                claimed, paid = self._next_message()
                 if claimed is None:
-                    self.connection.close()  # idle: servers drop idle clients anyway
+                    self.close()  # idle: servers drop idle clients anyway
                     continue
                 try:
-                    relay.attempt(self.connection, claimed)
+                    relay.attempt(self.connections, claimed, paid)
                 except NoSpace as e:  # the cause is known: no traceback
                     log.error("%s: %s: %s (this attempt is not recorded)", claimed.queue_id, e,
                               self._keep(claimed, time.time() + NO_SPACE_RETRY))
@@ -550,7 +612,7 @@ class _Worker(threading.Thread):
                 finally:
                     relay.work.done()
         finally:
-            self.connection.close()
+            self.close()
 
     def _keep(self, claimed: Claimed, due: float | None = None) -> str:
         """Put a message whose attempt went wrong back in deferred/ (due at `due`, default now);
@@ -568,18 +630,24 @@ class _Worker(threading.Thread):
             return "put back in deferred/"
         return f"put back in deferred/, tried again in {max(0.0, due - time.time()):.0f}s"
 
-    def _next_message(self) -> Claimed | None:
+    def _next_message(self) -> tuple[Claimed | None, SmartHost | None]:
+        """The next message, and the host whose rate-limit token was taken for it, if any."""
         relay = self.relay
-        if relay.limiter is None:
-            return relay.work.take(IDLE_CLOSE)
+        if not relay.smarthosts.limited:
+            return relay.work.take(IDLE_CLOSE), None
         # With a rate limit, take the token first and the message after: whoever
         # waits longest for a token then still gets the most urgent message.
-        if not relay.work.wait(IDLE_CLOSE) or not relay.limiter.acquire(relay.work.stopping):
-            return None
+        if not relay.work.wait(IDLE_CLOSE):
+            return None, None
+        order = relay.smarthosts.order(time.time())
+        host = order[0] if order else None
+        limiter = host.limiter if host is not None else None
+        if limiter is not None and not limiter.acquire(relay.work.stopping):
+            return None, None
         claimed = relay.work.take(0.0)
-        if claimed is None:
-            relay.limiter.refund()
-        return claimed
+        if claimed is None and limiter is not None:
+            limiter.refund()
+        return claimed, host
 
 
 def _first_code(result: DeliveryResult) -> int | None:
@@ -624,3 +692,10 @@ def _reason_file(claimed: Claimed, history: History, fate: Fate, sender: str | N
         lines += [f"  {iso_time(a.at)}  {a.reply}  ({', '.join(a.recipients)})" for a in history.attempts]
     lines.append(f"moved to badmail: {iso_time(time.time())}")
     return "\n".join(lines) + "\n"
+
+
+def _answering_host(result: DeliveryResult | None, default: str) -> str:
+    """The smart host that gave the final answer (Remote-MTA of a report)."""
+    if result is None or not result.relay:
+        return default
+    return result.relay.rsplit(":", 1)[0]

@@ -16,8 +16,9 @@ Setting up a connection (greeting, EHLO, STARTTLS or implicit TLS, AUTH PLAIN
 or LOGIN) fails as a deferral whose reason names the cause: a host that does
 not offer STARTTLS when tls = "starttls" gets nothing in plaintext, and AUTH
 over a plaintext connection is refused unless allow_plaintext_auth says so.
-Uses [relay.smarthost] host, port, tls, username, timeout, command_timeout, data_timeout;
-relay.tls for the TLS context and relay.credentials for the password.
+Uses [relay.smarthost] (or one [[relay.smarthosts]] table) host, port, tls,
+username, timeout, command_timeout, data_timeout; relay.tls for the TLS context and
+relay.credentials for the password.
 """
 
 from __future__ import annotations
@@ -83,6 +84,7 @@ class DeliveryResult:
     replies: list[RecipientReply] = field(default_factory=list)
     duration: float = 0.0
     host_unavailable: bool = False   # the connection itself failed: the host is down or refusing
+    relay: str = ""                  # host:port of the smart host that gave these replies
 
     def recipients(self, outcome: Outcome) -> list[str]:
         return [r.recipient for r in self.replies if r.outcome is outcome]

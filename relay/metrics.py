@@ -1,7 +1,9 @@
 """Prometheus metrics of one relay, served on [relay] metrics_listen ("127.0.0.1:9465"; empty = off).
 
 Counters move as the daemon works (attempt outcomes, reply codes, retries,
-badmail by reason class, a delivery-duration histogram); queue depth and the
+badmail by reason class, a delivery-duration histogram; per smart host
+(label host="host:port") whether it is up and how often it cooled down;
+relay_smarthost_up is 1 while at least one host may be tried); queue depth and the
 oldest message's age per folder are read from the folders at scrape time, so
 they are true even for what another relay did. Each Relay has its own registry.
 """
@@ -19,7 +21,7 @@ from relay.report import STATUS_FOLDERS, folder_totals
 
 
 class RelayMetrics:
-    def __init__(self, queue: Queue):
+    def __init__(self, queue: Queue, hosts: list[str] | tuple[str, ...] = ()):
         self.registry = CollectorRegistry()
         r = self.registry
         self.attempts = Counter("relay_attempts", "Delivery attempts by outcome",
@@ -36,6 +38,14 @@ class RelayMetrics:
         self.smarthost_up = Gauge("relay_smarthost_up", "1 when the smart host answers, 0 when down",
                                   registry=r, multiprocess_mode="min")
         self.smarthost_up.set(1)
+        self.host_up = Gauge("relay_smarthost_host_up", "Per smart host (host:port): 1 when it "
+                             "answers, 0 while it cools down", ["host"], registry=r,
+                             multiprocess_mode="min")
+        self.cooldowns = Counter("relay_smarthost_cooldowns", "Times a smart host could not be "
+                                 "used and was skipped for a cool-down", ["host"], registry=r)
+        for host in hosts:
+            self.host_up.labels(host).set(1)
+            self.cooldowns.labels(host)
         if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):  # else the supervisor serves folders
             r.register(FolderCollector(queue))
         self._server = None
@@ -57,7 +67,7 @@ class RelayMetrics:
 
 
 class FolderCollector:
-    def __init__(self, queue: Queue):
+    def __init__(self, queue: Queue, hosts: list[str] | tuple[str, ...] = ()):
         self.queue = queue
 
     def collect(self):

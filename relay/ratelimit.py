@@ -1,4 +1,4 @@
-"""A rate limit towards the smart host, shared by every connection: [relay.smarthost] rate_limit.
+"""A rate limit towards one smart host, shared by every connection to it: its rate_limit key.
 
 A token bucket: "50/s" refills 50 tokens a second, "50000/d" one every 1.7 s;
 it holds at most one second's worth (at least one), so a quota is never

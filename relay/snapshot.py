@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from relay.activity import combined
-from relay.admin import SmartHostState, status_report
+from relay.admin import status_report
 from relay.pidfile import running_relays
 from relay.queue import BADMAIL, DEFERRED, HOLD, Queue
 from relay.report import MessageRow, newest_rows
@@ -37,13 +37,7 @@ VERSION = 1
 def build(config: Config, queue: Queue, now: float) -> dict:
     """The snapshot as a JSON-ready dict."""
     relays_activity = combined(queue.root, running_relays(config.relay.queue_dir)[0], now)
-    seen = relays_activity["smarthost"]
-    host = config.relay.smarthost
-    state = SmartHostState(host.host, host.port, seen["reachable"],
-                           seen["detail"] if seen["at"] is None else
-                           f"{seen['detail']} ({time.strftime('%H:%M:%S', time.localtime(seen['at']))})",
-                           unreachable=seen["reachable"] is False)
-    report = status_report(config, queue, now=now, smarthost=state)
+    report = status_report(config, queue, now=now, from_relays=True)
     messages = {}
     for folder in SHOWN_FOLDERS:
         rows = []

@@ -1,8 +1,8 @@
 """The hand-off between the dispatcher and the workers: claimed messages waiting for a connection.
 
 The dispatcher put()s each claimed message; a worker take()s the most urgent one
-(transactional before bulk) when the smart host is not paused, and while probing
-a host that was down only one message is in flight at a time; done() tells the
+(transactional before bulk) when some smart host is not cooling down, and while
+probing hosts that were down only one message is in flight at a time; done() tells the
 dispatcher, through `on_low`, when the waiting line runs short. stop() wakes
 every waiting worker; drain() hands back what was never started (the daemon
 returns it to deferred/). Memory only: every message here is also a locked file
@@ -17,15 +17,15 @@ from collections import deque
 from collections.abc import Callable
 
 from relay.queue import Claimed
-from relay.retry import HostBackoff
+from relay.smarthosts import SmartHosts
 from spooler.names import BULK, PRIORITIES, TRANSACTIONAL
 
 BACKOFF_POLL = 0.5   # a host pause ends without a notify: waiting workers look this often
 
 
 class WorkQueue:
-    def __init__(self, backoff: HostBackoff, low_mark: int, on_low: Callable[[], None]):
-        self.backoff = backoff
+    def __init__(self, hosts: SmartHosts, low_mark: int, on_low: Callable[[], None]):
+        self.hosts = hosts
         self.low_mark = low_mark
         self.on_low = on_low
         self.stopping = threading.Event()
@@ -95,6 +95,6 @@ class WorkQueue:
     def _may_start(self) -> bool:  # holds _cond
         if not any(self._waiting.values()):
             return False
-        if self.backoff.paused(time.time()):
+        if self.hosts.paused(time.time()):
             return False
-        return not (self.backoff.probing and self._in_flight > 0)
+        return not (self.hosts.probing and self._in_flight > 0)

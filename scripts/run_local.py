@@ -74,12 +74,16 @@ def with_ports(config, site_port: int | None, smtp_port: int | None,
     if config.path is not None:
         with open(config.path, "rb") as f:
             data = tomllib.load(f)
-    smarthost = data.setdefault("relay", {}).setdefault("smarthost", {})
+    relay = data.setdefault("relay", {})
+    # [[relay.smarthosts]] tables, or the one [relay.smarthost] (made when absent: defaults)
+    tables = relay.get("smarthosts") or [relay.setdefault("smarthost", {})]
+    if isinstance(tables, dict):
+        tables = [tables]
     sink = data.setdefault("sink", {})
     if smtp_port:
-        if (config.relay.smarthost.host, config.relay.smarthost.port) == (config.sink.host,
-                                                                           config.sink.port):
-            smarthost["port"] = smtp_port
+        for table, host in zip(tables, config.relay.hosts, strict=True):
+            if (host.host, host.port) == (config.sink.host, config.sink.port):
+                table["port"] = smtp_port
         sink["port"] = smtp_port
     if web_port is not None:
         sink["web_port"] = web_port

@@ -55,6 +55,13 @@ class SmartHostConfig:
     timeout: float = _key("timeout", "30s")            # connect, greeting, EHLO, STARTTLS, AUTH, QUIT
     command_timeout: float = _key("timeout", "5m")     # each reply to MAIL, RCPT, DATA; sending the content
     data_timeout: float = _key("timeout", "10m")       # the reply to the final dot (RFC 5321 4.5.3.2)
+    # [[relay.smarthosts]]: hosts with a weight share the mail in proportion; 0 = tried in order
+    weight: int = _key("weight", 0)
+
+    @property
+    def label(self) -> str:
+        """host:port, as logs, status and metrics name the host."""
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
 
     def conflicts(self) -> list[tuple[str, str]]:
         """(key, problem) for keys that contradict each other."""
@@ -127,8 +134,19 @@ class RelayConfig:
     log_level: str = _key("choice", "info", choices=("debug", "info", "warning", "error"))
     log_file: Path | None = _key("optional_path", "")
     smarthost: SmartHostConfig = field(default_factory=SmartHostConfig)
+    # [[relay.smarthosts]] (several, failover) instead of [relay.smarthost]; use `hosts`
+    smarthosts: tuple[SmartHostConfig, ...] = _key("tables", [], cls=SmartHostConfig)
+    smarthost_cooldown: float = _key("timeout", "1m")   # a failed host is skipped this long
     # [relay.dkim] (one domain) or [[relay.dkim]] (one table per domain); none = mail goes unsigned
     dkim: tuple[DkimConfig, ...] = _key("tables", [], cls=DkimConfig)
+
+    # Tables that say the same thing two ways: giving both is an error naming both.
+    EXCLUSIVE = (("smarthost", "smarthosts"),)
+
+    @property
+    def hosts(self) -> tuple[SmartHostConfig, ...]:
+        """The smart hosts, in the order they are tried: [[relay.smarthosts]], else the one."""
+        return self.smarthosts or (self.smarthost,)
 
     def conflicts(self) -> list[tuple[str, str]]:
         problems = []
@@ -142,6 +160,10 @@ class RelayConfig:
         twice = sorted({d for d in domains if domains.count(d) > 1})
         if twice:
             problems.append(("dkim", f"domain {twice[0]!r} is configured twice: one key per domain"))
+        labels = [h.label for h in self.smarthosts]
+        twice = sorted({h for h in labels if labels.count(h) > 1})
+        if twice:
+            problems.append(("smarthosts", f"{twice[0]} is listed twice: one table per host"))
         return problems
 
 
@@ -237,6 +259,10 @@ class _Reader:
             raise ConfigError(f"{self.where}: [{table}] must be a table, not {type(data).__name__}")
         fields = {f.name: f for f in dataclasses.fields(cls)}
         self.reject_unknown(data, fields, table)
+        for one, other in getattr(cls, "EXCLUSIVE", ()):
+            if one in data and other in data:
+                raise self.fail(table, other, f"set [{table}.{one}] (one host) or "
+                                              f"[[{table}.{other}]] (several), not both")
         values = {}
         for name, f in fields.items():
             if "kind" not in f.metadata:  # a nested table such as [relay.smarthost]
@@ -263,9 +289,10 @@ class _Reader:
                 if not 0 <= value <= 64:
                     raise ValueError(f"{value} is outside 0..64")
                 return value
-            if kind in ("count", "port", "port_or_off"):
+            if kind in ("count", "port", "port_or_off", "weight"):
                 value = self.typed(raw, int, table, key)
-                low, high = {"count": (1, 1000), "port": (1, 65535), "port_or_off": (0, 65535)}[kind]
+                low, high = {"count": (1, 1000), "port": (1, 65535), "port_or_off": (0, 65535),
+                             "weight": (0, 1000)}[kind]
                 if not low <= value <= high:
                     raise ValueError(f"{value} is outside {low}..{high}")
                 return value

@@ -39,7 +39,6 @@ def _create_app(config: Config, overrides: dict | None) -> Flask:
     except ValueError as e:
         raise ConfigError(f"{config.path or 'embedded defaults'}: [webapp] mail_from: {e}") from None
     secure = web.base_url.startswith("https://")
-    smarthost = config.relay.smarthost
     app.config.update(
         SECRET_KEY=secret_key(web.secret_key_file),
         SQLALCHEMY_DATABASE_URI=_database_url(web.database_url, config.base_dir),
@@ -51,7 +50,8 @@ def _create_app(config: Config, overrides: dict | None) -> Flask:
         RESET_MAX_AGE=3600,
         # A local run (the smart host is the local sink) accepts addresses at reserved
         # domains such as example.test, the README's examples; nothing leaves the machine.
-        LOCAL_MAIL=(smarthost.host, smarthost.port) == (config.sink.host, config.sink.port),
+        LOCAL_MAIL=all((h.host, h.port) == (config.sink.host, config.sink.port)
+                       for h in config.relay.hosts),
         SESSION_LIFETIME=web.session_lifetime,
         SESSION_IDLE_TIMEOUT=web.session_idle_timeout,
         PERMANENT_SESSION_LIFETIME=int(web.session_lifetime),  # the signed cookie's own limit

@@ -19,13 +19,17 @@ from spooler.names import message_name
 from spooler.pickup import PickupWriter
 
 
-def relay_config(tmp_path: Path, port: int, **relay: object) -> Config:
-    smarthost = {"port": port, "timeout": "2s"}
-    smarthost.update(relay.pop("smarthost", {}))  # type: ignore[arg-type]
+def relay_config(tmp_path: Path, port: int | None, **relay: object) -> Config:
+    """A config in tmp_path for a smart host on 127.0.0.1:port, or, with smarthosts=[{...}, ...]
+    (port None), for several: each table gets timeout "2s" unless it says otherwise."""
+    several = relay.pop("smarthosts", None)
+    if several is not None:
+        relay["smarthosts"] = [{"host": "127.0.0.1", "timeout": "2s", **t} for t in several]  # type: ignore[union-attr]
+    else:
+        relay["smarthost"] = {"port": port, "timeout": "2s", **relay.pop("smarthost", {})}  # type: ignore[dict-item]
     data = {
         "pickup": {"dir": "pickup"},
-        "relay": {"queue_dir": "queue", "retry_schedule": ["1s"], "connections": 2,
-                  **relay, "smarthost": smarthost},
+        "relay": {"queue_dir": "queue", "retry_schedule": ["1s"], "connections": 2, **relay},
     }
     config = parse_config(data, base_dir=tmp_path, source=None)
     config.pickup.dir.mkdir(exist_ok=True)

@@ -184,7 +184,7 @@ def test_a_file_its_writer_appends_to_after_the_claim_is_put_back_uncounted_then
         assert claimed is not None and claimed.size == len(head)
         os.write(writer, b"the rest of the body\r\n")  # lands in the claimed file (one inode)
         with caplog.at_level(logging.INFO, logger="relay"):
-            relay.attempt(connection, claimed)
+            relay.attempt({connection.config.label: connection}, claimed)
     finally:
         connection.close()
         os.close(writer)

@@ -246,7 +246,7 @@ def test_after_an_outage_a_relay_in_a_long_pause_resumes_within_a_second_and_hel
                    what="claimed mail back in deferred/")
         with FaultyServer(port=port) as server:
             wait_until(lambda: server.received, timeout=10, what="a first delivery")
-            wait_until(lambda: paused.backoff.down_until == 0, timeout=1,
+            wait_until(lambda: paused.smarthosts.down_until == 0, timeout=1,
                        what="the paused relay to resume")
             wait_until(lambda: len(server.received) == 20, timeout=3, what="all twenty")
     assert len(set(message_ids(server.received))) == 20
@@ -256,7 +256,8 @@ def test_after_an_outage_a_relay_in_a_long_pause_resumes_within_a_second_and_hel
 
 def long_pause(relay) -> None:
     """Drive a relay's backoff to its longest pause (60 s), as a long outage would."""
-    while relay.backoff.failed(time.time()) < relay.backoff.cap:
+    backoff = relay.smarthosts.hosts[0].backoff
+    while backoff.failed(time.time()) < backoff.cap:
         pass
 
 

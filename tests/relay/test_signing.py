@@ -153,7 +153,7 @@ def test_a_message_that_cannot_be_signed_is_deferred_with_the_reason_and_nothing
         (config.pickup.dir / "by-hand.eml").write_bytes(two_domains)
         with RunningRelay(config) as relay:
             wait_until(lambda: relay.counts["deferred"] == 1, what="the deferral")
-            assert relay.backoff.down_until == 0   # no fault of the smart host
+            assert relay.smarthosts.down_until == 0   # no fault of the smart host
         assert server.mail_from == []
     [path] = files(config.relay.queue_dir / DEFERRED)
     history = History.from_json((config.relay.queue_dir / "meta" / f"{path.name.split('.')[0]}.json")
