@@ -26,8 +26,7 @@ NEWSLETTER = "newsletter"
 
 def audience_size() -> int:
     return db.session.execute(db.select(func.count()).select_from(User).where(
-        User.activated_at.is_not(None), User.newsletter, User.bouncing_at.is_(None),
-        User.disabled_at.is_(None))).scalar_one()
+        User.reachable(), User.newsletter)).scalar_one()
 
 
 def start(admin: User, subject: str, body: str) -> Broadcast:

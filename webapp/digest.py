@@ -117,8 +117,8 @@ def _next_members(day: date, after: int, batch: int) -> list[digest_mail.Recipie
     done = db.select(Digest.id).where(Digest.user_id == User.id, Digest.day == day).exists()
     rows = db.session.execute(
         db.select(User.id, User.email, User.display_name)
-        .where(User.id > after, User.id.in_(pending), User.activated_at.is_not(None),
-               User.bouncing_at.is_(None), User.disabled_at.is_(None), User.notify_mode != "off", ~done)
+        .where(User.id > after, User.id.in_(pending), User.reachable(),
+               User.notify_mode != "off", ~done)
         .order_by(User.id).limit(batch)).all()
     db.session.commit()
     return [digest_mail.Recipient(*row) for row in rows]

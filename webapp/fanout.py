@@ -300,14 +300,19 @@ def _mail_for(event: OutboxEvent):
     return notification_mail.prepare(event)
 
 
-def _newsletter_reason(member: Row | User) -> str:
+def _address_reason(member: Row | User) -> str | None:
+    """Why no mail may go to this member at all (None: it may): the one rule for every kind."""
     if member.activated_at is None:
         return "inactive"
     if member.disabled_at is not None:
         return "disabled"
     if member.bouncing_at is not None:
         return "bouncing"
-    return SENT if member.newsletter else "opted_out"
+    return None
+
+
+def _newsletter_reason(member: Row | User) -> str:
+    return _address_reason(member) or (SENT if member.newsletter else "opted_out")
 
 
 def _reason(event: OutboxEvent, member: Row | User, gone: bool) -> str:
@@ -315,12 +320,8 @@ def _reason(event: OutboxEvent, member: Row | User, gone: bool) -> str:
         return "post_gone"
     if member.id == event.actor_id:
         return "author"
-    if member.activated_at is None:
-        return "inactive"
-    if member.disabled_at is not None:
-        return "disabled"
-    if member.bouncing_at is not None:
-        return "bouncing"
+    if (why := _address_reason(member)) is not None:
+        return why
     if member.notify_mode == "off":
         return "opted_out"
     if member.notify_mode == "daily":

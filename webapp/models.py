@@ -11,7 +11,7 @@ import secrets
 from datetime import UTC, date, datetime
 
 from flask_login import UserMixin
-from sqlalchemy import BigInteger, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, Index, String, Text, UniqueConstraint, and_
 from sqlalchemy import true as sa_true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -66,6 +66,12 @@ class User(UserMixin, db.Model):
     @property
     def is_activated(self) -> bool:
         return self.activated_at is not None
+
+    @classmethod
+    def reachable(cls):
+        """SQL: members mail may go to at all (activated, not disabled, address not bouncing);
+        webapp.fanout applies the same rule row by row, to record which one left a member out."""
+        return and_(cls.activated_at.is_not(None), cls.disabled_at.is_(None), cls.bouncing_at.is_(None))
 
     @property
     def is_disabled(self) -> bool:
