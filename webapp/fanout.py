@@ -57,6 +57,10 @@ CANDIDATES = 20         # due events looked at per claim
 FEEDBACK_EVERY = 5.0    # seconds between reads of the relay's feedback file (webapp.bounces)
 
 
+_NEWSLETTER_COLUMNS = (User.id, User.email, User.display_name, User.activated_at, User.disabled_at,
+                       User.bouncing_at, User.newsletter)
+
+
 @dataclass(frozen=True)
 class Claim:
     event_id: int
@@ -176,10 +180,13 @@ class FanoutWorker:
                 self._release(claim)
                 return False
 
-    def _next_recipients(self, event: OutboxEvent, done_through: int) -> list[User]:
+    def _next_recipients(self, event: OutboxEvent, done_through: int) -> list:
         if event.kind == NEWSLETTER:   # every member, in id order (the primary key)
-            query = db.select(User).where(User.id > done_through).order_by(User.id).limit(self.batch)
-        elif event.kind == "accepted":
+            # Rows of the columns _newsletter_reason and the mail read, not User objects: 3x cheaper.
+            return list(db.session.execute(
+                db.select(*_NEWSLETTER_COLUMNS).where(User.id > done_through).order_by(User.id)
+                .limit(self.batch)))
+        if event.kind == "accepted":
             answerer = db.select(Answer.author_id).where(Answer.id == event.post_id).scalar_subquery()
             query = db.select(User).where(User.id == answerer, User.id > done_through)
         else:  # in the order of ix_subscriptions_kind_target_id_user_id: no sort
