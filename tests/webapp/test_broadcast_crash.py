@@ -1,6 +1,7 @@
 """A newsletter survives SIGKILL of every fan-out worker: 5,000 members, two `outbox-worker`
-processes killed at a random moment (seeded) a few times over, then one worker finishes it,
-and each member has exactly one file, with nothing staged or locked left behind."""
+processes killed at a random moment (seeded) three times over, once just after a batch's commit
+while its files are being renamed into pickup, then one worker finishes it; each member has
+exactly one file, with nothing staged or locked left behind."""
 
 from __future__ import annotations
 
@@ -22,8 +23,8 @@ from webapp.models import Broadcast, User, utcnow
 
 MEMBERS = 5_000
 KILLS = 3
-WORKER = [sys.executable, "-m", "flask", "--app", "webapp", "outbox-worker", "--batch", "100",
-          "--lease", "2"]
+BATCH = 100
+WORKER = [sys.executable, "-m", "flask", "--app", "webapp", "outbox-worker", "--lease", "2"]
 
 
 def newsletter_files(pickup: Path) -> list[Path]:
@@ -41,10 +42,11 @@ def receivers(path: Path) -> list[str]:
     return found
 
 
-def start_workers(env: dict, cwd: Path, log: Path, count: int) -> list[subprocess.Popen]:
+def start_workers(env: dict, cwd: Path, log: Path, count: int, batch: int) -> list[subprocess.Popen]:
     with open(log, "ab") as out:
-        return [subprocess.Popen(WORKER, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=out,
-                                 stderr=subprocess.STDOUT) for _ in range(count)]
+        return [subprocess.Popen([*WORKER, "--batch", str(batch)], cwd=cwd, env=env,
+                                 stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
+                for _ in range(count)]
 
 
 def wait_for_files(pickup: Path, more_than: int, workers: list[subprocess.Popen], log: Path,
@@ -55,6 +57,17 @@ def wait_for_files(pickup: Path, more_than: int, workers: list[subprocess.Popen]
         assert any(w.poll() is None for w in workers), f"the workers exited:\n{log.read_text()[-2000:]}"
         time.sleep(0.02)
     return count
+
+
+def wait_mid_publish(pickup: Path, seen: int, workers: list[subprocess.Popen], log: Path,
+                     timeout: float = 30.0) -> None:
+    """Return as soon as new files are there and their count is off a batch boundary (a committed
+    batch being renamed into place)."""
+    deadline = time.monotonic() + timeout
+    while (count := sum(name.endswith(".bulk.eml") for name in os.listdir(pickup))) <= seen \
+            or count % BATCH == 0:
+        assert time.monotonic() < deadline, f"no batch seen mid-rename:\n{log.read_text()[-2000:]}"
+        assert any(w.poll() is None for w in workers), f"the workers exited:\n{log.read_text()[-2000:]}"
 
 
 def kill_all(workers: list[subprocess.Popen]) -> None:
@@ -93,16 +106,27 @@ def test_a_broadcast_killed_mid_way_and_resumed_writes_each_member_exactly_once(
     workers: list[subprocess.Popen] = []
     try:
         seen = 0
-        for _ in range(KILLS):
-            workers = start_workers(env, tmp_path, log, 2)
-            seen = wait_for_files(pickup, seen, workers, log)
-            time.sleep(rng.uniform(0.0, 0.5))          # inside a batch, between two, or mid-commit
-            kill_all(workers)
-            seen = len(newsletter_files(pickup))
-            assert 0 < seen < MEMBERS, f"{seen} files: the kill did not land mid-way"
+        for kill in range(KILLS):
+            # The middle kill aims just after a commit, while that batch's files are being renamed
+            # into pickup (bigger batches make that window wider); the kill may miss it: try again.
+            mid_publish = kill == 1
+            for _attempt in range(3 if mid_publish else 1):
+                workers = start_workers(env, tmp_path, log, 2, 1000 if mid_publish else BATCH)
+                if mid_publish:
+                    wait_mid_publish(pickup, seen, workers, log)
+                else:   # a random point of the progress, then of a batch: counted, not timed
+                    wait_for_files(pickup, seen + rng.randrange(0, 600), workers, log)
+                    time.sleep(rng.uniform(0.0, 0.1))
+                kill_all(workers)
+                seen = len(newsletter_files(pickup))
+                assert 0 < seen < MEMBERS, f"{seen} files: the kill did not land mid-way"
+                if not mid_publish or seen % BATCH:   # off a batch boundary: committed files staged
+                    break
+            else:
+                raise AssertionError("three kills missed the moment between a commit and its renames")
         for _ in range(5):                            # one worker, to the end, as often as it takes
-            finisher = subprocess.run([*WORKER, "--once"], cwd=tmp_path, env=env, capture_output=True,
-                                      timeout=60)
+            finisher = subprocess.run([*WORKER, "--batch", str(BATCH), "--once"], cwd=tmp_path,
+                                      env=env, capture_output=True, timeout=60)
             assert finisher.returncode == 0, finisher.stderr.decode()[-2000:]
             with app.app_context():
                 figures = broadcast.progress(db.session.get(Broadcast, broadcast_id))
