@@ -61,3 +61,4 @@ bench: $(TEST_STAMP)
 	$(VENV)/bin/python bench/pickup_vs_smtp.py
 	$(VENV)/bin/python bench/site_pages.py
 	$(VENV)/bin/python bench/post_latency.py
+	$(VENV)/bin/python bench/broadcast.py
