@@ -141,6 +141,7 @@ def test_an_admin_sends_a_newsletter_and_retries_what_waited_while_the_smart_hos
         assert page.inner_text("[data-field=written]") == str(audience)
         assert page.inner_text("[data-field=audience]") == str(audience)
         assert page.evaluate("window.notReloaded") is True    # it refreshed itself
+        assert all(page.is_hidden(f"button[data-action={a}]") for a in ("pause", "resume", "cancel"))
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SCREENSHOTS / "broadcast.png"), full_page=True)
 
