@@ -1,7 +1,8 @@
 """Issue 13 in a real browser: an admin sends a newsletter to 201 members and watches it go out
 through the relay to the smart host, watches mail wait while the smart host is down, and retries
 it from the dashboard; a member who is not an admin gets 403 on every admin page and POST.
-Screenshots of the newsletter's progress and the dashboard go to var/screenshots/ (git-ignored)."""
+Screenshots of the newsletter's progress and of the dashboard (mail waiting, then retried) go to
+var/screenshots/ (git-ignored)."""
 
 from __future__ import annotations
 
@@ -160,8 +161,9 @@ def test_an_admin_sends_a_newsletter_and_retries_what_waited_while_the_smart_hos
         page.fill("#subject", "Draft")
         page.fill("#body", BODY)
         for _ in range(3):
-            page.click("button[value=test]")
-            page.wait_for_selector("text=A test is on its way")
+            with page.expect_navigation():
+                page.click("button[value=test]")
+            assert "A test is on its way" in page.inner_text("body")
         page.goto(f"{site}/admin/queue")
         deferred_count = "#queue-summary tr[data-folder=deferred] .count"
         page.wait_for_function(f"() => document.querySelector('{deferred_count}').textContent === '3'",
@@ -171,6 +173,7 @@ def test_an_admin_sends_a_newsletter_and_retries_what_waited_while_the_smart_hos
         reasons = page.inner_text("#rows-deferred")
         assert reasons.count(f"connection to 127.0.0.1:{upstream.port} refused") == 3, reasons
         assert "NOT USABLE" in page.inner_text("#queue-summary .smarthost")
+        page.screenshot(path=str(SCREENSHOTS / "queue-dashboard-deferred.png"), full_page=True)
 
         # It comes back while the relay waits out a long pause; the admin ticks every deferred
         # message and presses Retry, and they go at once, well before the pause would end.
