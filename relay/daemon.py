@@ -17,7 +17,8 @@ a 4xx or 5xx reply is the message's answer, as from a single host. While every
 host is down the dispatcher pauses, pickup simply holds the mail and
 claimed mail not yet tried goes back to deferred/, due now; a pause ends
 early when another relay process sharing the queue hears the host
-(<queue>/smarthost.up, see relay.retry). Each message is DKIM-signed by
+(<queue>/smarthost.up, see relay.retry), or when an admin asks for a retry
+(flush: SIGUSR1 or the dashboard), as `postqueue -f` does. Each message is DKIM-signed by
 relay.signing just before it is sent when [relay.dkim] is set; a message that
 cannot be signed is deferred, never sent unsigned. With [relay] delivery_reports,
 a message that lands in badmail after SMTP refusals or expiry earns its sender one
@@ -168,6 +169,7 @@ class Relay:
                 if self._flush_requested:
                     self._flush_requested = False
                     self._next_deferred_scan = 0.0
+                    self.smarthosts.try_now()   # the admin may have just fixed the smart host
                 sleep = self.run_once(time.time())
                 self.wake.wait(timeout=min(max(0.0, sleep), SIGNAL_POLL))
                 self.wake.clear()
@@ -179,7 +181,8 @@ class Relay:
         self._reopen_logs = True
 
     def flush(self) -> None:
-        """Look at deferred/ now (an admin made messages due). Only sets a flag."""
+        """Look at deferred/ now and end the smart hosts' cool-down (an admin made messages
+        due: `relay retry`, release, requeue-badmail, the dashboard). Only sets a flag."""
         self._flush_requested = True
 
     def stop(self) -> None:

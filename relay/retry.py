@@ -91,6 +91,13 @@ class HostBackoff:
                 self._told_at = now
                 _touch(self.note, now)
 
+    def try_now(self) -> None:
+        """An admin asked for mail to go now (`relay retry`, the dashboard): end the pause, as
+        `postqueue -f` makes Postfix's qmgr forget a dead site. Still one message first, and
+        if the host is still down the next pause is the doubled one: a retry costs one connect."""
+        with self._lock:
+            self.down_until = 0.0
+
     def paused(self, now: float) -> bool:
         with self._lock:
             if now >= self.down_until:

@@ -71,6 +71,11 @@ class SmartHosts:
         """Every host is cooling down: nothing can be sent now."""
         return all(h.backoff.paused(now) for h in self.hosts)
 
+    def try_now(self) -> None:
+        """An admin asked for mail to go now: every host's cool-down ends (HostBackoff.try_now)."""
+        for host in self.hosts:
+            host.backoff.try_now()
+
     @property
     def probing(self) -> bool:
         """No host is known to answer (each failed or is being probed): one message at a time."""

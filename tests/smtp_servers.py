@@ -97,8 +97,13 @@ class FaultyServer:
         self.port = port or free_port()
         if tls is not None:
             smtp_options["ssl_context" if implicit_tls else "tls_context"] = tls
-        self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port,
-                                     enable_SMTPUTF8=True, ready_timeout=10, **smtp_options)
+        self._smtp_options = smtp_options
+        self.controller = self._controller()
+        self.running = False
+
+    def _controller(self) -> Controller:
+        return Controller(self.handler, hostname="127.0.0.1", port=self.port,
+                          enable_SMTPUTF8=True, ready_timeout=10, **self._smtp_options)
 
     @property
     def received(self) -> list[Received]:
@@ -112,10 +117,24 @@ class FaultyServer:
 
     def __enter__(self) -> FaultyServer:
         self.controller.start()
+        self.running = True
         return self
 
     def __exit__(self, *exc) -> None:
-        self.controller.stop()
+        self.stop()
+
+    def stop(self) -> None:
+        """Stop listening (the smart host is down); what it received stays in `received`."""
+        if self.running:
+            self.running = False
+            self.controller.stop()
+
+    def start_again(self) -> None:
+        """Listen again on the same port after stop(), as a restarted smart host does."""
+        assert not self.running, "still running"
+        self.controller = self._controller()   # a stopped Controller's event loop is closed
+        self.controller.start()
+        self.running = True
 
 
 class _AcceptingServer:

@@ -8,6 +8,7 @@ decided per member when the worker reaches them (a member who turns the newslett
 off meanwhile gets nothing). Pausing takes the event's lease away and holds it
 (not_before = PAUSED): the batch a worker has in hand is discarded uncommitted, and
 what is already in pickup still goes. Cancelling marks the event done the same way.
+A newsletter the fan-out has finished stays done: pause and cancel then change nothing.
 """
 
 from __future__ import annotations
@@ -43,27 +44,41 @@ def start(admin: User, subject: str, body: str) -> Broadcast:
     return broadcast
 
 
-def pause(broadcast: Broadcast) -> None:
-    if broadcast.state == "sending":
-        broadcast.state = "paused"
-        _event_update(broadcast, not_before=PAUSED, lease_token=None, lease_until=None)
+# The states each action applies to (as progress() names them: a finished one is "done").
+ACTIONS = {"pause": ("sending",), "resume": ("paused",), "cancel": ("sending", "paused")}
 
 
-def resume(broadcast: Broadcast) -> None:
-    if broadcast.state == "paused":
-        broadcast.state = "sending"
-        _event_update(broadcast, not_before=utcnow())
+def pause(broadcast: Broadcast) -> bool:
+    """Hold the fan-out; False (nothing changed) unless it is still writing."""
+    if broadcast.state != "sending" or not _event_update(
+            broadcast, not_before=PAUSED, lease_token=None, lease_until=None):
+        return False
+    broadcast.state = "paused"
+    return True
 
 
-def cancel(broadcast: Broadcast) -> None:
-    if broadcast.state in ("sending", "paused"):
-        broadcast.state = "cancelled"
-        _event_update(broadcast, done_at=utcnow(), lease_token=None, lease_until=None)
+def resume(broadcast: Broadcast) -> bool:
+    if broadcast.state != "paused" or not _event_update(broadcast, not_before=utcnow()):
+        return False
+    broadcast.state = "sending"
+    return True
 
 
-def _event_update(broadcast: Broadcast, **values) -> None:
-    db.session.execute(db.update(OutboxEvent).where(OutboxEvent.id == broadcast.event_id,
-                                                    OutboxEvent.done_at.is_(None)).values(**values))
+def cancel(broadcast: Broadcast) -> bool:
+    """Write nothing more; False (nothing changed) when it is over already."""
+    if broadcast.state not in ("sending", "paused") or not _event_update(
+            broadcast, done_at=utcnow(), lease_token=None, lease_until=None):
+        return False
+    broadcast.state = "cancelled"
+    return True
+
+
+def _event_update(broadcast: Broadcast, **values) -> bool:
+    """Change the broadcast's event unless the fan-out finished it; whether it did. The state
+    follows only then: a newsletter the worker has just finished stays done, not "paused"."""
+    result = db.session.execute(db.update(OutboxEvent).where(
+        OutboxEvent.id == broadcast.event_id, OutboxEvent.done_at.is_(None)).values(**values))
+    return result.rowcount > 0
 
 
 def progress(broadcast: Broadcast) -> dict:

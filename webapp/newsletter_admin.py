@@ -76,7 +76,8 @@ def index():
 @admin_required
 def show(broadcast_id: int):
     sent = db.session.get(Broadcast, broadcast_id) or abort(404)
-    return render_template("admin/broadcast.html", broadcast=sent, progress=broadcast.progress(sent))
+    return render_template("admin/broadcast.html", broadcast=sent, progress=broadcast.progress(sent),
+                           actions=broadcast.ACTIONS)
 
 
 @bp.route("/<int:broadcast_id>.json")
@@ -92,7 +93,9 @@ def control(broadcast_id: int, action: str):
     sent = db.session.get(Broadcast, broadcast_id) or abort(404)
     if not FlaskForm().validate_on_submit():
         abort(400)
-    getattr(broadcast, action)(sent)
+    if not getattr(broadcast, action)(sent):
+        flash(f"Nothing to {action}: the newsletter is {broadcast.progress(sent)['state']}.")
+        return redirect(url_for("newsletter_admin.show", broadcast_id=sent.id))
     db.session.commit()
     current_app.logger.info("admin %s: %s newsletter %s", current_user.email, action, sent.id)
     flash({"pause": "Paused: nothing more is written until you resume.",

@@ -72,3 +72,12 @@ def test_a_note_that_cannot_be_written_only_loses_the_speed_up(tmp_path):
     backoff.failed(T0)
     backoff.answered(T0 + 1)
     assert not backoff.paused(T0 + 1) and not backoff.probing
+
+
+def test_an_admins_retry_ends_the_pause_but_a_host_still_down_pauses_longer():
+    backoff = HostBackoff()
+    long_pause(backoff, T0)
+    assert backoff.paused(T0 + 5)
+    backoff.try_now()
+    assert not backoff.paused(T0 + 5) and backoff.probing   # one message first
+    assert backoff.failed(T0 + 6) == backoff.cap             # still down: no shorter pause

@@ -116,6 +116,22 @@ def test_pause_holds_the_fan_out_and_resume_and_cancel_do_what_they_say(app, con
     assert ada.get(f"/admin/newsletter/{second}.json").get_json()["state"] == "cancelled"
 
 
+
+def test_a_finished_newsletter_stays_done_and_shows_no_buttons(app, config):
+    ada = admin_client(app, config)
+    members(app, 2)
+    broadcast_id = int(re.search(r"(\d+)$", send(ada, "send").location).group(1))
+    page = f"/admin/newsletter/{broadcast_id}"
+    assert 'data-action="pause"' in ada.get(page).get_data(as_text=True)
+    fan_out(app)
+    for action in ("pause", "cancel", "resume"):
+        shown = ada.post(f"{page}/{action}", data={"csrf_token": csrf_token(ada, page)},
+                         follow_redirects=True).get_data(as_text=True)
+        assert f"Nothing to {action}: the newsletter is done." in shown
+        assert ada.get(f"{page}.json").get_json()["state"] == "done"
+    assert len(re.findall(r'<form [^>]*data-when="[^"]*" hidden>', shown)) == 3
+
+
 def test_members_who_are_not_admins_get_403_everywhere(app, config):
     ada = admin_client(app, config)
     broadcast_id = int(re.search(r"(\d+)$", send(ada, "send").location).group(1))

@@ -16,6 +16,10 @@
     });
     bar.max = p.audience || 1;
     bar.value = p.written;
+    // Only the buttons that apply now: none once it is done or cancelled.
+    document.querySelectorAll("form[data-when]").forEach(function (form) {
+      form.hidden = form.dataset.when.split(" ").indexOf(p.state) < 0;
+    });
     return p.state === "sending" || p.state === "paused";
   }
   function poll() {
