@@ -7,51 +7,20 @@ when the server binaries are not installed (`make test` installs them as root).
 
 from __future__ import annotations
 
-import os
-import pwd
-import shutil
-import subprocess
-import tempfile
-from pathlib import Path
-
 import pytest
 
-from relay.sink import free_port
 from settings import parse_config
 from tests.webapp.conftest import choose_password, link_in, pickup_messages, post_form
+from tests.webapp.postgres_server import BINARIES, throwaway_postgres
 
-BINARIES = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
 pytestmark = pytest.mark.skipif(not BINARIES, reason="needs PostgreSQL's server binaries")
 pytest.importorskip("psycopg")
 
 
-def _as_server_user(command: list[str]) -> list[str]:
-    # initdb refuses to run as root: run the server as the postgres system user then.
-    if os.geteuid() == 0:
-        return ["runuser", "-u", "postgres", "--", *command]
-    return command
-
-
 @pytest.fixture(scope="module")
 def postgres_url():
-    bin_dir = BINARIES[-1].parent
-    data = Path(tempfile.mkdtemp(prefix="pickup-relay-pg-"))
-    if os.geteuid() == 0:
-        user = pwd.getpwnam("postgres")
-        os.chown(data, user.pw_uid, user.pw_gid)
-    port = free_port()
-    run = dict(check=True, capture_output=True, timeout=120)
-    try:
-        subprocess.run(_as_server_user([str(bin_dir / "initdb"), "-D", str(data / "db"), "-A", "trust",
-                                        "-U", "site", "--no-sync"]), **run)
-        subprocess.run(_as_server_user([
-            str(bin_dir / "pg_ctl"), "-D", str(data / "db"), "-w", "-l", str(data / "log"), "-o",
-            f"-p {port} -k {data} -c listen_addresses=127.0.0.1 -c fsync=off", "start"]), **run)
-        yield f"postgresql+psycopg://site@127.0.0.1:{port}/postgres"
-    finally:
-        subprocess.run(_as_server_user([str(bin_dir / "pg_ctl"), "-D", str(data / "db"), "-m", "fast",
-                                        "-w", "stop"]), capture_output=True, timeout=60)
-        shutil.rmtree(data, ignore_errors=True)
+    with throwaway_postgres() as url:
+        yield url
 
 
 @pytest.fixture
