@@ -56,3 +56,4 @@ test: $(TEST_STAMP) test-services
 bench: $(TEST_STAMP)
 	$(VENV)/bin/python bench/pickup_vs_smtp.py
 	$(VENV)/bin/python bench/site_pages.py
+	$(VENV)/bin/python bench/site_load.py
