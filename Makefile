@@ -62,3 +62,4 @@ bench: $(TEST_STAMP)
 	$(VENV)/bin/python bench/site_pages.py
 	$(VENV)/bin/python bench/post_latency.py
 	$(VENV)/bin/python bench/broadcast.py
+	$(VENV)/bin/python bench/site_load.py

@@ -22,77 +22,26 @@ import statistics
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from flask_migrate import upgrade  # noqa: E402
 
+from bench.site_data import (  # noqa: E402
+    ANSWERS_PER_QUESTION,
+    MEMBERS,
+    TAGS,
+    analyze,
+    busiest_member,
+    fill,
+    fill_members_and_tags,
+)
 from settings import parse_config  # noqa: E402
 from webapp import create_app  # noqa: E402
 from webapp.extensions import db  # noqa: E402
-from webapp.markdown import render  # noqa: E402
 
-MEMBERS, TAGS = 20_000, 1_000
 SIZES = (10_000, 100_000)
-ANSWERS_PER_QUESTION = 3
-BIG_QUESTION_ANSWERS = 50
-# 3,000 rare words and a few common ones ("python" is in about a third of the questions).
-WORDS = [f"word{i}" for i in range(3000)] + ["sqlite", "index", "query", "thread", "lock"] + ["python"] * 40
-START = datetime(2024, 1, 1)
-
-
-def sentence(rng: random.Random, n: int) -> str:
-    return " ".join(rng.choice(WORDS) for _ in range(n))
-
-
-def fill(connection, rng: random.Random, first_q: int, last_q: int, next_answer: int) -> int:
-    """Questions first_q..last_q (ids), their tags and answers; returns the next answer id."""
-    questions, links, answers = [], [], []
-    answer_counts = {}
-    for qid in range(first_q, last_q + 1):
-        n = 0 if qid % 10 == 0 else rng.choice((2, 3, 3, 4, 4, 4))  # 10% unanswered, 3.0 on average
-        if qid == 1:
-            n = BIG_QUESTION_ANSWERS
-        answer_counts[qid] = n
-        created = START + timedelta(minutes=qid)
-        body = f"I am stuck with {sentence(rng, 30)}.\n\n    code sample {qid}\n"
-        questions.append((qid, rng.randint(1, MEMBERS), f"How to {sentence(rng, 6)}?", n, body, render(body),
-                          created, ""))
-        for tag in rng.sample(range(1, TAGS + 1), rng.randint(1, 5)):
-            links.append((qid, tag))
-        for k in range(n):
-            abody = f"Try {sentence(rng, 25)}."
-            answers.append((next_answer, qid, rng.randint(1, MEMBERS), k == 0 and n > 1, rng.randint(-2, 20),
-                            abody, render(abody), created + timedelta(seconds=k + 1), ""))
-            next_answer += 1
-    cursor = connection.cursor()
-    cursor.executemany(
-        "INSERT INTO questions (id, author_id, title, answer_count, body_source, body_html, created_at,"
-        " hidden_reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", questions)
-    cursor.executemany("INSERT INTO question_tags (question_id, tag_id) VALUES (?, ?)", links)
-    cursor.executemany(
-        "INSERT INTO answers (id, question_id, author_id, is_accepted, score, body_source, body_html,"
-        " created_at, hidden_reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", answers)
-    connection.commit()
-    return next_answer
-
-
-def fill_members_and_tags(connection) -> None:
-    cursor = connection.cursor()
-    cursor.executemany(
-        "INSERT INTO users (id, email, display_name, password_hash, activated_at, is_admin, created_at,"
-        " follow_on_reply, notify_mode, newsletter) VALUES (?, ?, ?, 'x', ?, 0, ?, 1, 'instant', 1)",
-        [(i, f"m{i}@example.org", f"Member {i}", START, START) for i in range(1, MEMBERS + 1)])
-    cursor.executemany("INSERT INTO tags (id, name) VALUES (?, ?)",
-                       [(i, f"tag-{i}") for i in range(1, TAGS + 1)])
-    connection.commit()
-
-
-def busiest_member(connection) -> int:
-    return connection.execute(
-        "SELECT author_id FROM questions GROUP BY author_id ORDER BY COUNT(*) DESC LIMIT 1").fetchone()[0]
 
 
 def time_pages(client, pages: dict[str, str], n: int) -> dict[str, tuple[float, float]]:
@@ -124,14 +73,14 @@ def main() -> None:
         app = create_app(config)
         with app.app_context():
             upgrade()
-            connection = db.engine.raw_connection()
+            connection = db.engine.connect()
             fill_members_and_tags(connection)
             next_answer, done = 1, 0
             client = app.test_client()
             for size in SIZES:
                 started = time.perf_counter()
                 next_answer = fill(connection, rng, done + 1, size, next_answer)
-                connection.execute("ANALYZE")
+                analyze(connection)
                 done = size
                 print(f"filled {size:,} questions, {next_answer - 1:,} answers "
                       f"in {time.perf_counter() - started:.0f} s", file=sys.stderr)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
+from sqlalchemy.orm import joinedload, selectinload
 
 from webapp import qa, subscriptions
 from webapp.extensions import db, limiter
@@ -24,8 +25,8 @@ bp = Blueprint("questions", __name__)
 ANSWERS_SHOWN = 100   # a page never renders more answers than this; ?from=100 shows the next
 
 
-def _question_or_404(question_id: int) -> Question:
-    question = db.session.get(Question, question_id)
+def _question_or_404(question_id: int, options=()) -> Question:
+    question = db.session.get(Question, question_id, options=options)
     if question is None or not question.visible_to(current_user):
         abort(404)
     return question
@@ -73,19 +74,26 @@ def ask():
 
 @bp.route("/questions/<int:question_id>")
 def show(question_id: int, answer_form: AnswerForm | None = None):
-    question = _question_or_404(question_id)
+    # Four queries whatever the number of answers: the question with its author, its tags, the
+    # answers with their authors, the follower count (the page used to load each author alone).
+    question = _question_or_404(question_id, (joinedload(Question.author), selectinload(Question.tags)))
     start = max(request.args.get("from", 0, type=int), 0)
     # An offset, not a keyset: the order is by score, and it only skips this question's answers.
     rows = db.session.execute(
-        db.select(Answer).where(Answer.question_id == question.id)
+        db.select(Answer).options(joinedload(Answer.author)).where(Answer.question_id == question.id)
         .order_by(Answer.is_accepted.desc(), Answer.score.desc(), Answer.created_at, Answer.id)
         .offset(start).limit(ANSWERS_SHOWN + 1)).scalars().all()
     more = start + ANSWERS_SHOWN if len(rows) > ANSWERS_SHOWN else None
     answers = [a for a in rows[:ANSWERS_SHOWN] if a.visible_to(current_user)]
     return render_template("questions/show.html", question=question, answers=answers, start=start, more=more,
-                           form=answer_form or AnswerForm(), my_votes=qa.votes_by(current_user, answers),
+                           form=answer_form or _answer_form(), my_votes=qa.votes_by(current_user, answers),
                            following=subscriptions.is_following(current_user, "question", question.id),
                            followers=subscriptions.follower_count("question", question.id))
+
+
+def _answer_form() -> AnswerForm | None:
+    # Only members see the form: a visitor's page makes no CSRF token, so no session cookie either.
+    return AnswerForm() if current_user.is_authenticated else None
 
 
 @bp.route("/questions/<int:question_id>/answers", methods=["POST"])

@@ -3,13 +3,8 @@ and a throwaway PostgreSQL server with a fresh database for each test that asks 
 
 from __future__ import annotations
 
-import os
-import pwd
 import re
 import secrets
-import shutil
-import subprocess
-import tempfile
 import threading
 from pathlib import Path
 
@@ -18,10 +13,11 @@ from werkzeug.serving import make_server
 
 from relay.sink import free_port
 from settings import parse_config
+from tests.webapp.postgres_server import BINARIES, throwaway_postgres
 from webapp import create_app
 from webapp.extensions import db
 
-POSTGRES_BINARIES = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+POSTGRES_BINARIES = BINARIES
 needs_postgres = pytest.mark.skipif(not POSTGRES_BINARIES, reason="needs PostgreSQL's server binaries")
 
 
@@ -93,38 +89,15 @@ def link_in(message: bytes, kind: str) -> str:
     return re.search(rf"https?://[^/\s]+(/account/{kind}/[A-Za-z0-9_.\-]+)", text).group(1)
 
 
-def _as_server_user(command: list[str]) -> list[str]:
-    # initdb refuses to run as root: run the server as the postgres system user then.
-    if os.geteuid() == 0:
-        return ["runuser", "-u", "postgres", "--", *command]
-    return command
-
-
 @pytest.fixture(scope="session")
 def postgres_url():
-    """A throwaway PostgreSQL server (Debian's binaries, a fresh cluster in a temporary folder,
-    127.0.0.1 on a free port) for the whole run; its `postgres` database's URL."""
+    """A throwaway PostgreSQL server (tests/webapp/postgres_server.py) for the whole run; its
+    `postgres` database's URL."""
     if not POSTGRES_BINARIES:
         pytest.skip("needs PostgreSQL's server binaries")
     pytest.importorskip("psycopg")
-    bin_dir = POSTGRES_BINARIES[-1].parent
-    data = Path(tempfile.mkdtemp(prefix="pickup-relay-pg-"))
-    if os.geteuid() == 0:
-        user = pwd.getpwnam("postgres")
-        os.chown(data, user.pw_uid, user.pw_gid)
-    port = free_port()
-    run = dict(check=True, capture_output=True, timeout=120)
-    try:
-        subprocess.run(_as_server_user([str(bin_dir / "initdb"), "-D", str(data / "db"), "-A", "trust",
-                                        "-U", "site", "--no-sync"]), **run)
-        subprocess.run(_as_server_user([
-            str(bin_dir / "pg_ctl"), "-D", str(data / "db"), "-w", "-l", str(data / "log"), "-o",
-            f"-p {port} -k {data} -c listen_addresses=127.0.0.1 -c fsync=off", "start"]), **run)
-        yield f"postgresql+psycopg://site@127.0.0.1:{port}/postgres"
-    finally:
-        subprocess.run(_as_server_user([str(bin_dir / "pg_ctl"), "-D", str(data / "db"), "-m", "fast",
-                                        "-w", "stop"]), capture_output=True, timeout=60)
-        shutil.rmtree(data, ignore_errors=True)
+    with throwaway_postgres() as url:
+        yield url
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from sqlalchemy import event
 
 from tests.webapp.conftest import post_form
 from tests.webapp.qa_helpers import answer, ask, member, press
@@ -87,6 +88,23 @@ def test_members_vote_once_and_answers_are_ordered_by_score_then_date(app, confi
     html = dan.get(page).get_data(as_text=True)
     assert answer_ids_in_order(html) == [newer, older]
     assert '<span class="count" title="score">2</span>' in html
+
+
+def test_a_visitor_reads_a_question_in_four_queries_whatever_its_answers_and_gets_no_cookie(app, config):
+    ann, bob, cat = (member(app, config, n) for n in ("Ann", "Bob", "Cat"))
+    question_id = ask(ann)
+    answer(bob, question_id)
+    statements = []
+    with app.app_context():
+        event.listen(db.engine, "before_cursor_execute",
+                     lambda conn, cursor, sql, *rest: statements.append(sql))
+    visitor = app.test_client()
+    for author in (ann, cat):       # one answer, then two by two authors: the same four queries
+        statements.clear()
+        response = visitor.get(f"/questions/{question_id}")
+        assert response.status_code == 200 and "Set-Cookie" not in response.headers
+        assert len(statements) == 4, statements   # question + author, its tags, answers + authors, followers
+        answer(author, question_id)
 
 
 def test_nobody_votes_on_their_own_answer(app, config):
