@@ -194,6 +194,7 @@ class WebappConfig:
     max_notifications_per_day: int = _key("count", 50)
     notification_delay: float = _key("duration", "0s")
     bounce_soft_limit: int = _key("count", 3)   # soft failures (full mailbox, expiry) that mark an address
+    page_cache_ttl: float = _key("duration", "1s")   # public pages kept for cookieless visitors; "0s" = off
 
 
 @dataclass(frozen=True)

@@ -70,6 +70,7 @@ def _create_app(config: Config, overrides: dict | None) -> Flask:
         NOTIFICATION_DELAY=web.notification_delay,
         FEEDBACK_FILE=config.relay.feedback_file,   # the relay's bounces, read by the outbox worker
         BOUNCE_SOFT_LIMIT=web.bounce_soft_limit,
+        PAGE_CACHE_TTL=web.page_cache_ttl,
         RATELIMIT_HEADERS_ENABLED=True,
         TRUSTED_PROXIES=web.trusted_proxies,
         PICKUP_RELAY_CONFIG=config,
@@ -101,6 +102,7 @@ def _create_app(config: Config, overrides: dict | None) -> Flask:
         metrics,
         moderation,
         newsletter_admin,
+        page_cache,
         questions,
         queue_dashboard,
         session_store,
@@ -125,6 +127,7 @@ def _create_app(config: Config, overrides: dict | None) -> Flask:
     app.register_blueprint(health.bp)
     app.register_blueprint(metrics.bp)
     error_pages.register(app)
+    page_cache.init_app(app)
     cli.register(app)
     return app
 
