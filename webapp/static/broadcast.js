@@ -10,8 +10,8 @@
       if (field) {
         var value = p[key];
         field.textContent = value === null ? "\u2013" :
-          (typeof value === "number" && key !== "rate_per_s" && key !== "seconds_left") ?
-            value.toLocaleString("en") : String(value);
+          key === "seconds_left" ? value + " s" :
+          (typeof value === "number" && key !== "rate_per_s") ? value.toLocaleString("en") : String(value);
       }
     });
     bar.max = p.audience || 1;
