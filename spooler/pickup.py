@@ -155,16 +155,21 @@ class PickupWriter:
         return envelope_lines(sender or "", list(recipients)) + content
 
     def _explain(self, error: OSError) -> str:
-        where = f"pickup folder {self.dir}"
-        if error.errno == errno.ENOENT:
-            return f"{where} does not exist: create it or set [pickup] dir in config.toml"
-        if error.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-            return f"{where} is not writable by this user ({error.strerror})"
-        if error.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
-            return f"{where}: no space left for the message ({error.strerror}); nothing was written"
-        if error.errno == errno.ENOTDIR:
-            return f"{where} is not a folder"
-        return f"{where}: {error.strerror or error}"
+        return explain(self.dir, error)
+
+
+def explain(folder: Path, error: OSError) -> str:
+    """What an OSError on the pickup folder means, in words a sysadmin can act on."""
+    where = f"pickup folder {folder}"
+    if error.errno == errno.ENOENT:
+        return f"{where} does not exist: create it or set [pickup] dir in config.toml"
+    if error.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return f"{where} is not writable by this user ({error.strerror})"
+    if error.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+        return f"{where}: no space left for the message ({error.strerror}); nothing was written"
+    if error.errno == errno.ENOTDIR:
+        return f"{where} is not a folder"
+    return f"{where}: {error.strerror or error}"
 
 
 def _copy_without_bcc(message: EmailMessage) -> EmailMessage:

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from spooler.names import BULK, message_name
-from spooler.pickup import PICKUP_FILE_MODE, PickupError
+from spooler.pickup import PICKUP_FILE_MODE, PickupError, explain
 
 _KEY = re.compile(r"[a-z0-9][a-z0-9-]{0,60}")
 _STAGED = re.compile(r"\.([a-z0-9][a-z0-9-]{0,60})\.([0-9a-f]{16})\.tmp")
@@ -80,7 +80,7 @@ class StagedWriter:
                 os.close(fd)
         except OSError as e:
             _unlink_quietly(path)
-            raise PickupError(f"pickup folder {self.dir}: cannot stage a message: {e.strerror}") from e
+            raise PickupError(explain(self.dir, e)) from e
         self._staged.add(key)
 
     def sync(self) -> None:

@@ -50,15 +50,16 @@ def read_feedback(path: Path, soft_limit: int) -> tuple[int, int]:
     """Take the lines added since the last call; returns (lines read, members marked)."""
     read = marked = 0
     for _round in range(100):   # bounded: a file growing faster than we read waits for next time
-        lines, done = _read_round(path, soft_limit)
-        read += lines[0]
-        marked += lines[1]
+        lines, members, done = _read_round(path, soft_limit)
+        read += lines
+        marked += members
         if done:
             break
     return read, marked
 
 
-def _read_round(path: Path, soft_limit: int) -> tuple[tuple[int, int], bool]:
+def _read_round(path: Path, soft_limit: int) -> tuple[int, int, bool]:
+    """One transaction's worth: (lines taken, members marked, nothing more to read now)."""
     cursor = _cursor(str(path))
     try:
         current = os.stat(path)
@@ -75,7 +76,7 @@ def _read_round(path: Path, soft_limit: int) -> tuple[tuple[int, int], bool]:
         data, read_to = _complete_lines(path, inode, read_to)
     if (inode, read_to) == (cursor.inode, cursor.read_to):
         db.session.commit()
-        return (0, 0), True
+        return 0, 0, True
     marked = _apply(data, soft_limit)
     moved = db.session.execute(
         db.update(FeedbackCursor).where(FeedbackCursor.id == cursor.id,
@@ -84,9 +85,9 @@ def _read_round(path: Path, soft_limit: int) -> tuple[tuple[int, int], bool]:
         .values(inode=inode, read_to=read_to))
     if moved.rowcount != 1:   # another worker took these lines first
         db.session.rollback()
-        return (0, 0), False
+        return 0, 0, False
     db.session.commit()
-    return (data.count(b"\n"), marked), False
+    return data.count(b"\n"), marked, False
 
 
 def _cursor(path: str) -> FeedbackCursor:

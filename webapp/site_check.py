@@ -20,7 +20,7 @@ from flask import Flask, current_app
 from sqlalchemy import text
 
 from relay.check import CheckResult
-from spooler.pickup import PICKUP_FILE_MODE, PickupWriter
+from spooler.pickup import PICKUP_FILE_MODE, explain
 from webapp.extensions import db, limiter
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -65,7 +65,7 @@ def pickup_writable() -> str | None:
             os.close(fd)
             os.unlink(probe)
     except OSError as e:
-        return PickupWriter(folder)._explain(e)
+        return explain(folder, e)
     return None
 
 
