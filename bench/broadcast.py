@@ -55,7 +55,7 @@ from relay_throughput import RELAY, SMTP_SINK, filesystem_of, message, stop
 from sqlalchemy import insert
 from werkzeug.security import generate_password_hash
 
-from relay.sink import free_port
+from relay.sink.server import free_port
 from settings import load_config
 from spooler.pickup import PickupWriter
 from webapp import create_app

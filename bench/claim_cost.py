@@ -22,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from relay.queue import Queue
+from relay.queue.folders import Queue
 from spooler.message import Address, Notification, build
 from spooler.pickup import PickupWriter
 

@@ -39,7 +39,7 @@ from pathlib import Path
 
 from relay_throughput import RELAY, SMTP_SINK, BenchError, RelayRun, Sink, filesystem_of, message, stop
 
-from relay.sink import free_port
+from relay.sink.server import free_port
 
 GIVE_UP = 300.0            # seconds the drain may take before the benchmark gives up
 KILL_GAP = (0.05, 0.4)     # seconds between two kills, drawn uniformly

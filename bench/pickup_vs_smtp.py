@@ -33,7 +33,7 @@ from email.headerregistry import Address as HeaderAddress
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
-from relay.sink import Sink
+from relay.sink.server import Sink
 from spooler.message import Address, Notification, build
 from spooler.pickup import PickupWriter
 

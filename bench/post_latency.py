@@ -59,7 +59,7 @@ from relay_throughput import RELAY, SMTP_SINK, filesystem_of, stop  # bench/ is 
 from sqlalchemy import insert, update
 from werkzeug.security import generate_password_hash
 
-from relay.sink import free_port
+from relay.sink.server import free_port
 from settings import load_config
 from webapp import create_app
 from webapp.extensions import db

@@ -49,7 +49,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from relay.sink import free_port
+from relay.sink.server import free_port
 from spooler.message import Address, Notification, build
 from spooler.pickup import PickupWriter
 

@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from flask_migrate import upgrade  # noqa: E402
 
-from relay.sink import Sink  # noqa: E402
+from relay.sink.server import Sink  # noqa: E402
 from settings import parse_config  # noqa: E402
 from spooler.envelope import parse_pickup  # noqa: E402
 from webapp import create_app  # noqa: E402

@@ -129,7 +129,7 @@ class RelayConfig:
     feedback_file: Path | None = _key("optional_path", "")   # JSON line per recipient failed for good
     delivery_reports: bool = _key("bool", False)   # RFC 3464 report to the sender of a message in badmail
     report_from: str = _key("str", "")             # the reports' From; "" = MAILER-DAEMON@<hostname>
-    # The queue dashboard's window (relay.control): status.json, requests/, results/; "" = off
+    # The queue dashboard's window (relay.daemon.control): status.json, requests/, results/; "" = off
     admin_dir: Path | None = _key("optional_path", "var/relay-admin")
     log_level: str = _key("choice", "info", choices=("debug", "info", "warning", "error"))
     log_file: Path | None = _key("optional_path", "")

@@ -12,7 +12,7 @@ except for what SMTP cannot carry as it is (the wire rules, made here once):
   - a line over 998 bytes (RFC 5322) is folded as Postfix does with
     smtp_line_length_limit = 998: before its last space or tab that fits,
     else after 998 bytes (never inside a UTF-8 character) with a space added.
-Dot-stuffing comes after all this, in relay/deliver.py. The priority class
+Dot-stuffing comes after all this, in relay/smtp/client.py. The priority class
 lives in the file *name* (`ID.eml` transactional, `ID.bulk.eml` bulk), so
 ordering needs no open(). Raises MalformedMessage, with a reason a person
 can act on, for anything that cannot be sent: empty, NUL, not a header

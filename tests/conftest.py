@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from relay.sink import Sink
+from relay.sink.server import Sink
 
 
 @pytest.fixture(autouse=True)

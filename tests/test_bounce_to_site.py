@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from relay.sink import free_port
+from relay.sink.server import free_port
 from settings import parse_config
 from tests.relay.relay_helpers import RunningRelay, wait_until
 from tests.smtp_servers import Faults, FaultyServer

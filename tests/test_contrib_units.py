@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from relay.sink import free_port
+from relay.sink.server import free_port
 
 CONTRIB = Path(__file__).resolve().parents[1] / "contrib"
 FLASK = Path(sys.executable).parent / "flask"

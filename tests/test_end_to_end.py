@@ -7,7 +7,7 @@ import re
 
 from flask_migrate import upgrade
 
-from relay.sink import Sink
+from relay.sink.server import Sink
 from settings import parse_config
 from tests.relay.relay_helpers import RunningRelay, wait_until
 from tests.webapp.conftest import post_form

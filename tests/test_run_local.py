@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from relay.sink import free_port
+from relay.sink.server import free_port
 from tests.relay.relay_helpers import wait_until
 
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "run_local.py"

@@ -1,7 +1,7 @@
 """Bounces that reach the site: the relay's feedback file marks members' addresses as bouncing.
 
 The relay appends one JSON line per recipient refused for good or expired to [relay]
-feedback_file (relay/feedback.py). The outbox worker reads the new lines every few
+feedback_file (relay/delivery/feedback.py). The outbox worker reads the new lines every few
 seconds (`flask --app webapp read-feedback` does it once) and, for a member's address:
   - a hard failure (an enhanced status 5.1.x: no such mailbox, no such domain; or a bare
     550) marks it bouncing at once;

@@ -1,9 +1,9 @@
 """The queue dashboard for admins, /admin/queue: the relay's status and the moves an admin asks for.
 
 The site never touches the queue (it is the relay's user's alone): it reads the
-snapshot the relay publishes, <[relay] admin_dir>/status.json (relay.snapshot), and
+snapshot the relay publishes, <[relay] admin_dir>/status.json (relay.admin.snapshot), and
 asks for retry, hold, release, delete and requeue-badmail by writing a request the
-relay carries out with relay.admin.apply_move (relay.move_requests), as `postqueue`
+relay carries out with relay.admin.moves.apply_move (relay.admin.move_requests), as `postqueue`
 asks Postfix's daemon. Each move is a POST with a CSRF token, logged here and by the
 relay with the admin's name; the page waits up to RESULT_WAIT for the relay's answer
 and shows it per message. The lists are filtered by relay.report.matches, the rule of
@@ -27,13 +27,13 @@ from flask import (
 )
 from flask_login import current_user
 
-from relay import snapshot
-from relay.admin import MOVES
-from relay.cli_common import human_age
-from relay.control import PUBLISH_EVERY
-from relay.move_requests import RequestRefused, read_result, submit
-from relay.queue import BADMAIL, DEFERRED, HOLD
-from relay.report import matches
+from relay.admin import snapshot
+from relay.admin.listing import matches
+from relay.admin.move_requests import RequestRefused, read_result, submit
+from relay.admin.moves import MOVES
+from relay.cli.common import human_age
+from relay.daemon.control import PUBLISH_EVERY
+from relay.queue.folders import BADMAIL, DEFERRED, HOLD
 from settings.units import parse_duration
 from webapp.moderation import admin_required
 

@@ -10,8 +10,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from relay.daemon import Relay
-from relay.queue import BADMAIL, DEFERRED, Attempt, History, Queue
+from relay.daemon.relay import Relay
+from relay.queue.folders import BADMAIL, DEFERRED, Attempt, History, Queue
 from settings import Config, parse_config
 from spooler.envelope import envelope_lines
 from spooler.message import Address, Notification, build
@@ -142,7 +142,7 @@ def relay_cli(config_path: Path, *args: str, input: str | None = None):
     """`relay --config config_path ARGS...` in this process (click's CliRunner); the Result."""
     from click.testing import CliRunner
 
-    from relay.cli import main
+    from relay.cli.main import main
     return CliRunner().invoke(main, ["--config", str(config_path), *args], input=input)
 
 

@@ -144,7 +144,7 @@ def python_for(user: str) -> str:
         if python is None:
             continue
         try:
-            probe = subprocess.run([python, "-c", "import relay.cli, watchdog, aiosmtpd"],
+            probe = subprocess.run([python, "-c", "import relay.cli.main, watchdog, aiosmtpd"],
                                    cwd=REPO, env={"PYTHONPATH": PYTHONPATH}, user=user,
                                    capture_output=True, timeout=30, check=False)
         except PermissionError:  # the interpreter itself is out of this user's reach
@@ -309,8 +309,8 @@ def deliver_through_the_layout(layout: Layout, upstream: FaultyServer) -> None:
 SITE_ASKS = """
 import json, sys, time
 from pathlib import Path
-from relay import snapshot
-from relay.move_requests import read_result, submit
+from relay.admin import snapshot
+from relay.admin.move_requests import read_result, submit
 admin_dir = Path(sys.argv[1])
 seen = snapshot.read(admin_dir)
 [(row, _)] = seen.rows["deferred"]

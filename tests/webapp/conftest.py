@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from werkzeug.serving import make_server
 
-from relay.sink import free_port
+from relay.sink.server import free_port
 from settings import parse_config
 from tests.webapp.postgres_server import BINARIES, throwaway_postgres
 from webapp import create_app

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import insert
 
-from relay import snapshot
-from relay.sink import free_port
+from relay.admin import snapshot
+from relay.sink.server import free_port
 from settings import parse_config
 from tests.conftest import needs_chromium
 from tests.relay.relay_helpers import RunningRelay, wait_until

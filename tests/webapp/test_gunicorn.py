@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from relay.sink import free_port
+from relay.sink.server import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 pytest.importorskip("gunicorn")

@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from relay import snapshot
-from relay.queue import BADMAIL, DEFERRED, HOLD, Queue
+from relay.admin import snapshot
+from relay.queue.folders import BADMAIL, DEFERRED, HOLD, Queue
 from settings import parse_config
 from tests.relay.relay_helpers import RunningRelay, place_queued, wait_until
 from tests.smtp_servers import FaultyServer
@@ -117,9 +117,9 @@ def test_filters_narrow_the_lists_by_sender_recipient_and_age(app, config):
     old = place_queued(config, DEFERRED, sender="news@example.org", to=("ann@example.org",), age=7200)
     young = place_queued(config, DEFERRED, sender="noreply@example.org", to=("bob@example.org",))
     held = place_queued(config, HOLD, sender="news@example.org", to=("bob@example.org",))
-    from relay.activity import Activity
-    from relay.control import Control
-    from relay.move_requests import make_folders
+    from relay.admin.move_requests import make_folders
+    from relay.daemon.activity import Activity
+    from relay.daemon.control import Control
     make_folders(config.relay.admin_dir)
     queue = Queue(config.relay.queue_dir, config.pickup.dir)
     Control(config, queue, Activity()).publish(time.time(), force=True)
@@ -139,7 +139,7 @@ def test_filters_narrow_the_lists_by_sender_recipient_and_age(app, config):
 
 
 def test_a_move_with_no_relay_running_says_it_is_waiting(app, config, monkeypatch):
-    from relay.move_requests import make_folders
+    from relay.admin.move_requests import make_folders
     from webapp import queue_dashboard
     monkeypatch.setattr(queue_dashboard, "RESULT_WAIT", 0.2)
     make_folders(config.relay.admin_dir)

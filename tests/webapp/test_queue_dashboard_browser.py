@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from relay import snapshot
-from relay.queue import DEFERRED, HOLD
+from relay.admin import snapshot
+from relay.queue.folders import DEFERRED, HOLD
 from tests.conftest import needs_chromium
 from tests.relay.relay_helpers import RunningRelay, place_queued, wait_until
 from tests.webapp.test_auth import PASSWORD

@@ -20,7 +20,7 @@ import urllib.request
 
 import pytest
 
-from relay.sink import free_port
+from relay.sink.server import free_port
 from tests.webapp.test_gunicorn import ROOT, unit_command, wait_for
 
 REDIS = shutil.which("redis-server")

@@ -1,0 +1,207 @@
+"""What is in the queue, for people and monitors: folder totals, message rows, one message in full.
+
+Reads the folders (stat only for totals), the first few KB of each message
+for its envelope (never the body), meta/ID.json for attempts and ID.bdr for
+badmail reasons. Never moves or locks anything, so it is safe beside running
+relays. Used by `relay status`, `relay list` and `relay show`.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from relay.queue.folders import ACTIVE, BADMAIL, DEFERRED, HOLD, PICKUP, SENT, Queue
+from spooler.envelope import MalformedMessage, read_envelope
+from spooler.names import id_time, is_message_name, priority_of, queue_id_of
+
+STATUS_FOLDERS = (PICKUP, ACTIVE, DEFERRED, HOLD, BADMAIL)
+LIST_FOLDERS = (ACTIVE, DEFERRED, HOLD, BADMAIL, SENT)
+HEAD_LIMIT = 64 * 1024   # how much of a file is read to find its envelope
+
+
+@dataclass
+class FolderTotals:
+    count: int = 0
+    bytes: int = 0
+    oldest_age: float | None = None    # seconds since the oldest file's arrival
+
+
+@dataclass
+class MessageRow:
+    id: str
+    folder: str
+    priority: str
+    age: float
+    size: int
+    sender: str
+    recipients: list[str]
+    attempts: int
+    next_attempt: float | None
+    last_error: str
+    refused: list[dict] = field(default_factory=list)   # recipients refused for good: reply, at
+
+    def to_json(self) -> dict:
+        return dict(self.__dict__)  # flat fields: no need for asdict()'s deep copies
+
+    @classmethod
+    def from_json(cls, data: dict) -> MessageRow:
+        """A row as to_json() wrote it (keys it does not know are left out)."""
+        return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
+
+
+@dataclass
+class MessageDetail:
+    row: MessageRow
+    path: str
+    headers: str
+    history: list[dict] = field(default_factory=list)
+    reason: str | None = None
+
+
+def folder_totals(queue: Queue, folder: str, now: float) -> FolderTotals:
+    path = queue.pickup if folder == PICKUP else queue.dirs[folder]
+    totals = FolderTotals()
+    try:
+        entries = os.scandir(path)
+    except FileNotFoundError:
+        return totals
+    oldest = None
+    with entries:
+        for entry in entries:
+            if not is_message_name(entry.name):
+                continue
+            try:
+                st = entry.stat(follow_symlinks=False)
+            except FileNotFoundError:
+                continue
+            totals.count += 1
+            totals.bytes += st.st_size
+            # deferred/ mtimes are next-attempt times; the id carries the arrival.
+            arrived = id_time(entry.name) if folder in (DEFERRED, HOLD) else st.st_mtime
+            oldest = arrived if oldest is None else min(oldest, arrived)
+    if oldest is not None:
+        totals.oldest_age = max(0.0, now - oldest)
+    return totals
+
+
+def message_rows(queue: Queue, folders: tuple[str, ...] = LIST_FOLDERS, *, now: float | None = None,
+                 sender: str | None = None, recipient: str | None = None,
+                 older_than: float | None = None) -> list[MessageRow]:
+    """One row per queued message, oldest first, filtered; reads only each file's head."""
+    now = time.time() if now is None else now
+    rows = []
+    for folder in folders:
+        for name in queue.names(folder):
+            row = _row(queue, folder, name, now)
+            if row is not None and matches(row, sender=sender, recipient=recipient,
+                                           older_than=older_than):
+                rows.append(row)
+    return sorted(rows, key=lambda r: -r.age)
+
+
+def matches(row: MessageRow, *, sender: str | None = None, recipient: str | None = None,
+            older_than: float | None = None) -> bool:
+    """The filters of `relay list` and the dashboard: text in the sender, text in any
+    recipient (both ignoring case), at least this old."""
+    if older_than is not None and row.age < older_than:
+        return False
+    if sender and sender.lower() not in row.sender.lower():
+        return False
+    return not recipient or any(recipient.lower() in r.lower() for r in row.recipients)
+
+
+def newest_rows(queue: Queue, folder: str, limit: int, now: float) -> list[MessageRow]:
+    """The rows of the `limit` newest messages in folder, newest first: reads only those
+    files' heads, however many the folder holds (ids sort by arrival)."""
+    rows = []
+    for name in reversed(queue.names(folder)):
+        if len(rows) >= limit:
+            break
+        row = _row(queue, folder, name, now)
+        if row is not None:
+            rows.append(row)
+    return rows
+
+
+def message_detail(queue: Queue, queue_id: str) -> MessageDetail | None:
+    found = queue.locate(queue_id)
+    if found is None:
+        return None
+    folder, path = found
+    row = _row(queue, folder, path.name, time.time())
+    if row is None:
+        return None
+    history = queue.history(queue_id)
+    return MessageDetail(row=row, path=str(path), headers=_headers_shown(path),
+                         history=[a.__dict__ for a in history.attempts] if history else [],
+                         reason=queue.reason(queue_id) if folder == BADMAIL else None)
+
+
+def _row(queue: Queue, folder: str, name: str, now: float) -> MessageRow | None:
+    path = os.path.join(queue.dirs[folder], name)
+    try:
+        st = os.stat(path, follow_symlinks=False)
+    except FileNotFoundError:
+        return None  # moved on while we listed
+    queue_id = queue_id_of(name)
+    history = queue.history(queue_id)
+    arrived = history.arrived if history else id_time(name)
+    sender, recipients, error = "?", [], ""
+    try:
+        if st.st_nlink > 1 or not stat.S_ISREG(st.st_mode):
+            raise OSError("not read: a link or not a regular file")
+        sender, found = read_envelope(_head(path))
+        recipients = list(found)
+    except FileNotFoundError:
+        return None  # delivered or moved between the stat and the open
+    except (MalformedMessage, OSError) as e:
+        error = f"unreadable: {e}"
+    if history and history.recipients_left:
+        recipients = history.recipients_left
+    if history and history.attempts:
+        error = history.attempts[-1].reply
+    if folder == BADMAIL:
+        reason = queue.reason(queue_id) or ""
+        error = reason.splitlines()[0].removeprefix("reason: ") if reason else error
+    return MessageRow(
+        id=queue_id, folder=folder, priority=priority_of(name), age=max(0.0, now - arrived),
+        size=st.st_size, sender=sender, recipients=recipients,
+        attempts=len(history.attempts) if history else 0,
+        next_attempt=st.st_mtime if folder == DEFERRED else None, last_error=error,
+        refused=[r.__dict__ for r in history.refused] if history else [])
+
+
+def _headers_shown(path: Path) -> str:
+    """A message's header section for `relay show`, or why it is not shown (badmail keeps
+    symlinks, folders and hard links untouched: they are never read)."""
+    try:
+        st = os.stat(path, follow_symlinks=False)
+        if not stat.S_ISREG(st.st_mode):
+            return "(not shown: not a regular file; it was never read)"
+        if st.st_nlink > 1:
+            return "(not shown: a file with a second name, a hard link; it was never read)"
+        head = _head(path)
+    except OSError as e:
+        return f"(not shown: {e.strerror or e})"
+    end = head.find(b"\n\r\n") if b"\n\r\n" in head else head.find(b"\n\n")
+    return head[: end + 1 if end >= 0 else len(head)].decode("utf-8", "replace")
+
+
+def _head(path: str | Path) -> bytes:
+    """The header section of a message file (up to HEAD_LIMIT), never following a link."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        head = os.read(fd, 4096)
+        if len(head) == 4096 and b"\n\n" not in head and b"\n\r\n" not in head:
+            head += os.read(fd, HEAD_LIMIT - len(head))  # a long header section
+    finally:
+        os.close(fd)
+    for separator in (b"\r\n\r\n", b"\n\n"):
+        end = head.find(separator)
+        if end >= 0:
+            return head[: end + len(separator)]
+    return head

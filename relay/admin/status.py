@@ -1,0 +1,149 @@
+"""What an admin sees of the queue: the status report behind `relay status`, the monitors and
+the dashboard.
+
+status_report() gathers the folders' totals, each smart host's answer and what the
+running relays last saw of it (cooling down and why: relay.smtp.smarthosts), the running
+relays and the pickup filesystem's space, and decides what needs a human (the
+problem rules: a missing folder, a host that does not answer or refuses, or that
+the relays skip for a cool-down when it was not probed, badmail,
+an old deferral, stale pid files, a nearly full disk). No click and no printing
+here: the `relay` commands (relay/cli/queue.py) only parse and format.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from relay.admin.listing import STATUS_FOLDERS, FolderTotals, folder_totals
+from relay.daemon.diskspace import DiskSpace, disk_space
+from relay.daemon.pidfile import RelayProcess, running_relays
+from relay.queue.folders import BADMAIL, DEFERRED, Queue
+from relay.smtp.smarthosts import HostState, host_states
+from settings import Config
+from settings.units import format_duration
+
+STATUS_PROBE_TIMEOUT = 5.0   # a status check waits at most this long for the smart host
+WARN_AGE = 3600.0            # a deferred message older than this needs a human (`--warn-age`)
+
+
+@dataclass
+class SmartHostState:
+    host: str
+    port: int
+    reachable: bool | None      # None: not checked
+    detail: str
+    unreachable: bool = False   # False with reachable False: it answered, but refused us
+    seen: HostState | None = None   # what the running relays last saw of it
+
+    @property
+    def label(self) -> str:
+        return self.seen.label if self.seen is not None else f"{self.host}:{self.port}"
+
+    @property
+    def state(self) -> str:
+        """reachable / unreachable / not usable (the probe), else cooling down / up / not checked."""
+        if self.reachable is not None:
+            return "reachable" if self.reachable else "unreachable" if self.unreachable else "not usable"
+        if self.seen is not None and self.seen.cooling_until is not None:
+            return "cooling down"
+        return "up" if self.seen is not None and self.seen.last_answered is not None else "not checked"
+
+    def to_json(self) -> dict:
+        return {"host": self.host, "port": self.port, "reachable": self.reachable,
+                "detail": self.detail, "state": self.state,
+                **(self.seen.to_json() if self.seen is not None else {})}
+
+
+@dataclass
+class StatusReport:
+    config: str
+    folders: dict[str, FolderTotals]
+    smarthosts: list[SmartHostState]   # in the order they are tried
+    relays: list[RelayProcess]
+    disk: DiskSpace | None
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def smarthost(self) -> SmartHostState:
+        """The first (with [relay.smarthost], the only) smart host."""
+        return self.smarthosts[0]
+
+    def to_json(self) -> dict:
+        first = self.smarthost
+        return {
+            "config": self.config,
+            "folders": {f: t.__dict__ for f, t in self.folders.items()},
+            "smarthost": {"host": first.host, "port": first.port,
+                          "reachable": first.reachable, "detail": first.detail},
+            "smarthosts": [h.to_json() for h in self.smarthosts],
+            "relays": [{"pid": r.pid, "host": r.host, "started": r.started, "uptime": r.uptime,
+                        "supervisor": r.supervisor} for r in self.relays],
+            "disk": self.disk.to_json() if self.disk is not None else None,
+            "problems": self.problems,
+        }
+
+
+def config_source(config: Config) -> str:
+    """Where a command's settings came from, as every front end says it."""
+    return str(config.path.resolve()) if config.path else "embedded defaults (no config.toml here)"
+
+
+def status_report(config: Config, queue: Queue, *, warn_age: float = WARN_AGE,
+                  probe_smarthost: bool = True, now: float | None = None,
+                  from_relays: bool = False) -> StatusReport:
+    """The queue as a monitor sees it; `problems` lists what needs a human (empty: all well).
+
+    from_relays: each smart host as the running relays last saw it (their notes in the queue),
+    instead of a probe: what a relay publishing the dashboard's status knows."""
+    from relay.smtp.client import SmtpConnection
+
+    now = time.time() if now is None else now
+    folders = {f: folder_totals(queue, f, now) for f in STATUS_FOLDERS}
+    relays, stale = running_relays(config.relay.queue_dir)
+    smarthosts = []
+    for host, seen in zip(config.relay.hosts, host_states(config.relay, queue.root, now), strict=True):
+        state = SmartHostState(host.host, host.port, None, "not checked", seen=seen)
+        if from_relays:   # what the running relays last saw, instead of a probe
+            state = SmartHostState(host.host, host.port, _seen_reachable(seen), seen.describe(now),
+                                   seen.cooling_until is not None, seen)
+        elif probe_smarthost:
+            probe = SmtpConnection.check(host, max_timeout=STATUS_PROBE_TIMEOUT)
+            state = SmartHostState(host.host, host.port, probe.ok, probe.detail, probe.unreachable,
+                                   seen)
+        smarthosts.append(state)
+    report = StatusReport(config_source(config), folders, smarthosts, relays,
+                          disk_space(config.pickup.dir))
+    problems = report.problems
+    for what, path in (("pickup folder", config.pickup.dir), ("queue folder", config.relay.queue_dir)):
+        if not path.is_dir():
+            problems.append(f"{what} {path} does not exist: is this the right config? "
+                            f"(config: {report.config})")
+    several = len(smarthosts) > 1
+    for host in smarthosts:
+        name = f"smart host {host.label}" if several else "smart host"
+        if host.reachable is False:
+            problems.append(f"{name} {host.state}: {host.detail}")
+        elif host.reachable is None and host.state == "cooling down":
+            problems.append(f"{name} {host.seen.describe(now)}")
+    badmail = folders[BADMAIL]
+    if badmail.count:
+        recent = queue.badmail_since(now - 3600)
+        problems.append(f"badmail holds {badmail.count} message(s), {recent} new in the last hour: "
+                        "see `relay list --folder badmail`")
+    oldest = folders[DEFERRED].oldest_age
+    if oldest is not None and oldest > warn_age:
+        problems.append(f"oldest deferred message is {format_duration(oldest)} old "
+                        f"(over {format_duration(warn_age)})")
+    if stale:
+        problems.append(f"cleared {stale} stale pid file(s) of relays that did not stop cleanly")
+    if report.disk is not None and report.disk.low:
+        problems.append(f"pickup filesystem nearly full: {report.disk.warning()}; when it is full a "
+                        "`cp` into pickup is cut short: free space (`relay check` says where)")
+    return report
+
+
+def _seen_reachable(seen: HostState) -> bool | None:
+    if seen.cooling_until is not None:
+        return False
+    return True if seen.last_answered is not None else None

@@ -1,0 +1,110 @@
+"""What one relay process has seen lately, for the dashboard: deliveries, the smart host's state.
+
+The daemon's workers tell Activity each delivery and each answer (or silence) of the
+smart host; the control thread (relay.daemon.control) writes it every few seconds to
+<queue>/pids/PID.activity (beside the pid files: private to the relay), and the
+one that publishes the snapshot adds up the files of the live relays (relay.daemon.pidfile),
+so the rate and the host's state are true for every process sharing the queue.
+Nothing here decides anything; a file that cannot be written only leaves the
+dashboard's figures out of date.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections import deque
+from pathlib import Path
+
+from relay.daemon.pidfile import RelayProcess
+
+WINDOW = 300.0        # deliveries are counted over the last 5 minutes (and the last minute)
+FOLDER = "pids"       # in the queue folder, beside relay.daemon.pidfile's PID.pid
+SUFFIX = ".activity"
+
+
+class Activity:
+    """Thread-safe: workers record, the control thread reads."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._sent: deque[float] = deque()
+        self.host: dict = {"reachable": None, "detail": "no attempt yet", "at": None}
+        self.last_error: dict | None = None   # {"reply", "at"}: the last reply that was not 2xx
+
+    def delivered(self, now: float) -> None:
+        with self._lock:
+            self._sent.append(now)
+            self._trim(now)
+
+    def host_answered(self, now: float) -> None:
+        with self._lock:
+            self.host = {"reachable": True, "detail": "answered", "at": now}
+
+    def host_failed(self, now: float, reply: str) -> None:
+        with self._lock:
+            self.host = {"reachable": False, "detail": reply, "at": now}
+            self.last_error = {"reply": reply, "at": now}
+
+    def refused(self, now: float, reply: str) -> None:
+        """A reply that deferred or refused a message (the host answered, but not 250)."""
+        with self._lock:
+            self.last_error = {"reply": reply, "at": now}
+
+    def to_json(self, now: float) -> dict:
+        with self._lock:
+            self._trim(now)
+            return {"at": now, "pid": os.getpid(), "sent": list(self._sent), "host": dict(self.host),
+                    "last_error": dict(self.last_error) if self.last_error else None}
+
+    def _trim(self, now: float) -> None:
+        while self._sent and self._sent[0] < now - WINDOW:
+            self._sent.popleft()
+
+    def save(self, queue_dir: Path, now: float) -> None:
+        """Write this process's figures to <queue>/pids/PID.activity (temp + rename)."""
+        folder = Path(queue_dir) / FOLDER
+        folder.mkdir(mode=0o700, exist_ok=True)
+        path = folder / f"{os.getpid()}{SUFFIX}"
+        temp = folder / f".{os.getpid()}.tmp"
+        temp.write_text(json.dumps(self.to_json(now)))
+        os.replace(temp, path)
+
+
+def combined(queue_dir: Path, relays: list[RelayProcess], now: float) -> dict:
+    """The figures of every live relay on this queue, added up: deliveries in the last minute
+    and 5 minutes, the smart host as the process that heard from it last saw it, the last
+    error any of them met. Files of relays no longer running are removed."""
+    folder = Path(queue_dir) / FOLDER
+    live = {r.pid for r in relays} | {os.getpid()}
+    sent_1m = sent_5m = 0
+    host, last_error = None, None
+    try:
+        names = os.listdir(folder)
+    except FileNotFoundError:
+        names = []
+    for name in names:
+        if name.startswith(".") or not name.endswith(SUFFIX):
+            continue
+        pid = name.removesuffix(SUFFIX)
+        if not pid.isdigit() or int(pid) not in live:
+            (folder / name).unlink(missing_ok=True)
+            continue
+        try:
+            data = json.loads((folder / name).read_text())
+        except (OSError, ValueError):
+            continue
+        sent = [t for t in data.get("sent", []) if isinstance(t, int | float)]
+        sent_5m += sum(1 for t in sent if t >= now - WINDOW)
+        sent_1m += sum(1 for t in sent if t >= now - 60)
+        seen = data.get("host") or {}
+        if seen.get("at") is not None and (host is None or seen["at"] > host["at"]):
+            host = seen
+        error = data.get("last_error")
+        if error and (last_error is None or error["at"] > last_error["at"]):
+            last_error = error
+    return {"sent_last_minute": sent_1m, "sent_last_5_minutes": sent_5m,
+            "per_minute": round(sent_5m / (WINDOW / 60), 1),
+            "smarthost": host or {"reachable": None, "detail": "no attempt yet", "at": None},
+            "last_error": last_error}
