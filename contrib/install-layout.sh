@@ -1,5 +1,5 @@
 #!/bin/sh
-# The production layout of README.md ("Running the relay in production"), made as root.
+# The production layout of docs/production.md ("Running the relay in production"), made as root.
 # Safe to run again: it creates what is missing and resets the modes.
 #   PREFIX      where to build it (default: the real root; the tests use a scratch folder)
 #   RELAY_USER  the relay's user and group (default: pickup-relay)
