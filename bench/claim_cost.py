@@ -22,7 +22,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from relay.queue.claims import claim_from_pickup
 from relay.queue.folders import Queue
+from relay.queue.moves import delivered
 from spooler.message import Address, Notification, build
 from spooler.pickup import PickupWriter
 
@@ -43,8 +45,8 @@ def claims_per_second(work: Path, n: int, foreign: bool) -> float:
         names.append(path.name)
     start = time.perf_counter()
     for name in names:
-        claimed = queue.claim_from_pickup(name)
-        queue.delivered(claimed)
+        claimed = claim_from_pickup(queue, name)
+        delivered(queue, claimed)
     return n / (time.perf_counter() - start)
 
 

@@ -22,7 +22,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from relay.queue.folders import Attempt, History, Queue  # noqa: E402
+from relay.queue.folders import Queue  # noqa: E402
+from relay.queue.history import Attempt, History
 from relay.sink.server import free_port  # noqa: E402
 from spooler.message import Address, Notification, build  # noqa: E402
 from spooler.names import new_queue_id  # noqa: E402

@@ -52,15 +52,20 @@ class PickupWriter:
         OutgoingMessage, else from an EmailMessage's headers (Bcc moves into the
         envelope); raw bytes without one are written as they are.
         """
-        data = self._content_with_envelope(message, sender, recipients)
+        return self.write_bytes(self._content_with_envelope(message, sender, recipients),
+                                priority=priority)
+
+    def check_size(self, data: bytes) -> None:
+        """The one size rule of every writer: over max_size is refused, as the relay would
+        refuse it. Raises MessageTooLarge."""
         if self.max_size is not None and len(data) > self.max_size:
-            raise MessageTooLarge(
-                f"message is {len(data):,} bytes, over the {self.max_size:,}-byte limit "
-                "([relay] max_message_size)")
-        return self.write_bytes(data, priority=priority)
+            raise MessageTooLarge(f"larger than the {self.max_size:,}-byte limit ([relay] max_message_size)")
 
     def write_bytes(self, data: bytes, *, priority: str = TRANSACTIONAL) -> Path:
-        """Place ready pickup-format bytes (envelope lines included, if any)."""
+        """Place ready pickup-format bytes (envelope lines included, if any).
+
+        A file over max_size is refused (MessageTooLarge, nothing written)."""
+        self.check_size(data)
         queue_id = new_queue_id()
         final = self.dir / message_name(queue_id, priority)
         temp = self.dir / f".{queue_id}.tmp"

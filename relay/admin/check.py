@@ -110,7 +110,7 @@ def dkim_checks(config: Config) -> list[CheckResult]:
 def folder_modes(config: Config) -> list[CheckResult]:
     """Modes that let other users read queued mail, or replace another writer's pickup file."""
     results = []
-    exposed = Queue(config.relay.queue_dir, config.pickup.dir).exposed_folders()
+    exposed = Queue.from_config(config).exposed_folders()
     if exposed:
         results.append(CheckResult(
             "queue modes", False, "others can look into the queue (it holds password-reset "

@@ -30,7 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from relay.admin.moves import MOVES, apply_move
-from relay.queue.folders import Queue, printable
+from relay.queue.files import printable
+from relay.queue.folders import Queue
 from spooler.names import is_queue_id
 
 log = logging.getLogger("relay")

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 from relay.admin.listing import message_rows
 from relay.daemon.pidfile import wake_relays
-from relay.queue.folders import ACTIVE, BADMAIL, DEFERRED, HOLD, AdminError, Queue
+from relay.queue.admin_moves import AdminError, admin_move, delete, requeue_badmail
+from relay.queue.folders import ACTIVE, BADMAIL, DEFERRED, HOLD, Queue
 
 
 @dataclass(frozen=True)
@@ -26,12 +27,12 @@ class Move:
 
 MOVES = {
     "retry": Move("due now", DEFERRED,
-                  lambda q, i: q.admin_move(i, (DEFERRED,), DEFERRED, due_now=True), True),
-    "hold": Move("held", DEFERRED, lambda q, i: q.admin_move(i, (DEFERRED, ACTIVE), HOLD), False),
+                  lambda q, i: admin_move(q, i, (DEFERRED,), DEFERRED, due_now=True), True),
+    "hold": Move("held", DEFERRED, lambda q, i: admin_move(q, i, (DEFERRED, ACTIVE), HOLD), False),
     "release": Move("released", HOLD,
-                    lambda q, i: q.admin_move(i, (HOLD,), DEFERRED, due_now=True), True),
-    "delete": Move("deleted", DEFERRED, lambda q, i: q.delete(i), False),
-    "requeue-badmail": Move("requeued", BADMAIL, lambda q, i: q.requeue_badmail(i), True),
+                    lambda q, i: admin_move(q, i, (HOLD,), DEFERRED, due_now=True), True),
+    "delete": Move("deleted", DEFERRED, lambda q, i: delete(q, i), False),
+    "requeue-badmail": Move("requeued", BADMAIL, lambda q, i: requeue_badmail(q, i), True),
 }
 
 

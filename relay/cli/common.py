@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from relay.queue.folders import printable
+from relay.queue.files import printable
 from settings import Config, ConfigError, load_config
 from settings.units import format_duration
 

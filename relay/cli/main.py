@@ -19,7 +19,7 @@ from pathlib import Path
 import click
 
 from relay.cli.common import CONFIG_HELP, UsageFailure, act_as_queue_owner, config_of, config_option
-from relay.queue.folders import file_kind
+from relay.queue.files import file_kind
 from spooler.envelope import MalformedMessage, parse_pickup
 from spooler.names import PRIORITIES, TRANSACTIONAL
 from spooler.pickup import PickupError, PickupWriter
@@ -56,6 +56,7 @@ def drop(ctx: click.Context, files: tuple[str, ...], priority: str) -> None:
     for name in files:
         try:
             data = _read_input(name, config.relay.max_message_size)
+            writer.check_size(data)   # before parsing: a cut-off file would say "not a message"
             parsed = parse_pickup(data)
             path = writer.write_bytes(data, priority=priority)
         except (OSError, MalformedMessage, PickupError) as e:
@@ -69,6 +70,7 @@ def drop(ctx: click.Context, files: tuple[str, ...], priority: str) -> None:
 
 
 def _read_input(name: str, max_size: int) -> bytes:
+    """A file's bytes (- : stdin), read no further than one byte past max_size."""
     if name == "-":
         data = sys.stdin.buffer.read(max_size + 1)
     else:
@@ -81,9 +83,7 @@ def _read_input(name: str, max_size: int) -> bytes:
                               "can be dropped")
         with open(fd, "rb") as f:
             data = f.read(max_size + 1)
-    if len(data) > max_size:
-        raise PickupError(f"larger than the {max_size:,}-byte limit ([relay] max_message_size)")
-    return data
+    return data   # at most one byte over: enough for the writer to refuse it
 
 
 def _reason(error: Exception) -> str:
@@ -117,7 +117,7 @@ def run(ctx: click.Context) -> None:
     count = process_count(config)
     if slot is None and count > 1:
         try:
-            Queue(config.relay.queue_dir, config.pickup.dir).create()  # refuse before forking
+            Queue.from_config(config).create()  # refuse before forking
         except QueueSetupError as e:
             raise UsageFailure(str(e)) from None
         sys.exit(run_supervisor(config, ctx.find_object(dict)["config_path"], count))
@@ -322,8 +322,6 @@ def sendmail(ctx: click.Context, extract: bool, sender: str | None, ignore_dots:
         click.echo(f"sendmail: ignoring options {' '.join(stray)}", err=True)
     data = read_message(sys.stdin.buffer.read(config.relay.max_message_size + 1), ignore_dots)
     try:
-        if len(data) > config.relay.max_message_size:
-            raise PickupError(f"larger than the {config.relay.max_message_size:,}-byte limit")
         env_sender, env_recipients = envelope(
             data, [r for r in recipients if not r.startswith("-")], extract, sender)
         writer = PickupWriter(config.pickup.dir, max_size=config.relay.max_message_size)

@@ -33,7 +33,7 @@ from settings.units import format_duration, format_size, parse_duration
 def _queue(ctx: click.Context) -> Queue:
     config = config_of(ctx)
     act_as_queue_owner(config.relay.queue_dir)
-    return Queue(config.relay.queue_dir, config.pickup.dir, archive=config.relay.archive)
+    return Queue.from_config(config)
 
 
 def _duration(_ctx, _param, value):

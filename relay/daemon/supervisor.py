@@ -130,7 +130,7 @@ def _serve_metrics(config: Config, metrics_dir: Path | None):
 
     registry = CollectorRegistry()
     MultiProcessCollector(registry, path=str(metrics_dir))
-    registry.register(FolderCollector(Queue(config.relay.queue_dir, config.pickup.dir)))
+    registry.register(FolderCollector(Queue.from_config(config)))
     host, _, port = config.relay.metrics_listen.rpartition(":")
     server, _thread = start_http_server(int(port), host or "127.0.0.1", registry=registry)
     log.info("metrics on http://%s:%d/metrics", *server.server_address[:2])

@@ -16,7 +16,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 
-from relay.queue.folders import Claimed
+from relay.queue.claims import Claimed
 from relay.smtp.smarthosts import SmartHosts
 from spooler.names import BULK, PRIORITIES, TRANSACTIONAL
 

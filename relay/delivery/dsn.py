@@ -33,7 +33,7 @@ from email.utils import format_datetime, formataddr, make_msgid
 
 from relay.delivery.fate import Fate
 from relay.delivery.feedback import enhanced_status
-from relay.queue.folders import History, iso_time
+from relay.queue.history import History, iso_time
 from spooler.envelope import ParsedMessage, UnsafeHeaderError, check_address, single_line
 
 SUBJECT = "Undelivered Mail Returned to Sender"   # Postfix's words: filters know them

@@ -20,7 +20,7 @@ import re
 from pathlib import Path
 
 from relay.delivery.fate import Fate
-from relay.queue.folders import History
+from relay.queue.history import History
 
 ROTATE_AT = 10_000_000
 FEEDBACK_MODE = 0o640

@@ -11,7 +11,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from relay.daemon.relay import Relay
-from relay.queue.folders import BADMAIL, DEFERRED, Attempt, History, Queue
+from relay.queue.folders import BADMAIL, DEFERRED, Queue
+from relay.queue.history import Attempt, History
 from settings import Config, parse_config
 from spooler.envelope import envelope_lines
 from spooler.message import Address, Notification, build
@@ -167,7 +168,7 @@ def place_queued(config: Config, folder: str, *, to: tuple[str, ...] = ("user@ex
     ID.eml (in deferred/ its mtime is the next attempt, due_in seconds from now),
     meta/ID.json with `attempts` as (code, reply) pairs, and in badmail/ the ID.bdr reason.
     """
-    queue = Queue(config.relay.queue_dir, config.pickup.dir)
+    queue = Queue.from_config(config)
     queue.create()
     queue_id = aged_queue_id(age)
     arrived = time.time() - age

@@ -43,7 +43,7 @@ def move(client, what: str, *ids: str, **filters):
 
 
 def folder_of(config, queue_id: str) -> str | None:
-    found = Queue(config.relay.queue_dir, config.pickup.dir).locate(queue_id)
+    found = Queue.from_config(config).locate(queue_id)
     return found[0] if found else None
 
 
@@ -121,7 +121,7 @@ def test_filters_narrow_the_lists_by_sender_recipient_and_age(app, config):
     from relay.daemon.activity import Activity
     from relay.daemon.control import Control
     make_folders(config.relay.admin_dir)
-    queue = Queue(config.relay.queue_dir, config.pickup.dir)
+    queue = Queue.from_config(config)
     Control(config, queue, Activity()).publish(time.time(), force=True)
     root = admin(app)
 

@@ -11,7 +11,7 @@ from tests.relay.relay_helpers import files, place_queued, write_relay_toml
 
 
 def queue_of(config) -> Queue:
-    queue = Queue(config.relay.queue_dir, config.pickup.dir)
+    queue = Queue.from_config(config)
     queue.create()
     return queue
 

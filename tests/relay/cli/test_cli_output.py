@@ -29,7 +29,7 @@ def test_list_cuts_a_long_error_at_a_word_with_an_ellipsis(tmp_path):
     assert shorten("short", 30) == "short"
     path = write_relay_toml(tmp_path, 1)
     config = load_config(path)
-    Queue(config.relay.queue_dir, config.pickup.dir).create()
+    Queue.from_config(config).create()
     place_queued(config, "deferred", attempts=((451, "451 4.7.1 " + "very " * 30 + "long"),))
     listed = relay_cli(path, "list")
     assert "very very…" in listed.output

@@ -38,7 +38,7 @@ def test_retry_makes_a_deferred_message_due_now_and_keeps_its_history(config_pat
     result = relay_cli(config_path, "retry", queue_id)
     assert result.exit_code == 0 and result.stdout == f"due now: {queue_id}\n"
     assert time.time() - 5 < eml(config, "deferred", queue_id).stat().st_mtime <= time.time()
-    assert [a.code for a in Queue(config.relay.queue_dir, config.pickup.dir).history(queue_id).attempts] \
+    assert [a.code for a in Queue.from_config(config).history(queue_id).attempts] \
         == [451]
 
 

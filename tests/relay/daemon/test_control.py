@@ -20,7 +20,7 @@ from tests.relay.relay_helpers import files, place_queued, relay_config
 
 
 def control_for(config) -> Control:
-    queue = Queue(config.relay.queue_dir, config.pickup.dir)
+    queue = Queue.from_config(config)
     queue.create()
     control = Control(config, queue, Activity())
     from relay.admin.move_requests import make_folders
@@ -76,7 +76,7 @@ def test_a_request_is_carried_out_logged_with_the_admin_and_answered(config, cap
     with caplog.at_level(logging.INFO, logger="relay"):
         control.run_once(time.time())
 
-    queue = Queue(config.relay.queue_dir, config.pickup.dir)
+    queue = Queue.from_config(config)
     assert {f.name.split(".")[0] for f in files(queue.dirs[HOLD])} == {one, two}
     assert not list((config.relay.admin_dir / REQUESTS).iterdir())   # taken and removed
     result = read_result(config.relay.admin_dir, request)
@@ -109,7 +109,7 @@ def test_a_malformed_request_is_refused_logged_and_does_nothing(config, caplog, 
     assert f"dashboard request {request_id}.json refused: " in caplog.text and why in caplog.text
     assert read_result(config.relay.admin_dir, request_id)["refused"].startswith(why.split(" '")[0])
     assert not list((config.relay.admin_dir / REQUESTS).iterdir())
-    queue = Queue(config.relay.queue_dir, config.pickup.dir)
+    queue = Queue.from_config(config)
     assert queue.locate(kept)[0] == DEFERRED
 
 

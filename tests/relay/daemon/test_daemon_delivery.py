@@ -6,7 +6,7 @@ import json
 import logging
 import time
 
-from relay.queue.folders import History
+from relay.queue.history import History
 from relay.sink.server import free_port
 from settings import load_config
 from tests.relay.relay_helpers import (

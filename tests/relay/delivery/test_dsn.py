@@ -19,7 +19,8 @@ from relay.delivery.dsn import (
     why_not,
 )
 from relay.delivery.fate import Fate
-from relay.queue.folders import BADMAIL, History, Refusal
+from relay.queue.folders import BADMAIL
+from relay.queue.history import History, Refusal
 from spooler.envelope import ParsedMessage, UnsafeHeaderError, envelope_lines, parse_pickup
 from spooler.pickup import PickupWriter
 from tests.relay.relay_helpers import RunningRelay, files, relay_config, wait_until
@@ -273,7 +274,7 @@ def test_a_report_that_cannot_be_written_is_logged_and_the_message_is_in_badmail
     upstream.faults.rcpt_replies["gone@example.test"] = "550 5.1.1 No such user"
     config = relay_config(tmp_path, upstream.port, delivery_reports=True)
     with caplog.at_level(logging.INFO, logger="relay"), RunningRelay(config) as relay:
-        relay.reports = PickupWriter(tmp_path / "no-such-folder")   # fails as a full disk would
+        relay.exit.reports = PickupWriter(tmp_path / "no-such-folder")   # fails as a full disk would
         drop(config, original())
         wait_for_badmail(config, 1)
     assert len(files(config.relay.queue_dir / BADMAIL)) == 1

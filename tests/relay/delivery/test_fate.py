@@ -1,5 +1,6 @@
-"""relay.fate.decide, the one place that decides a message's fate: a table of every reply class,
-partial results, timeouts at each step, an unreachable host and expiry."""
+"""relay.delivery.fate.decide, the one place that decides a message's fate: a table of every reply
+class, partial results, timeouts at each step, an unreachable host, a signing failure, expiry, and
+the ways out that are no attempt (still being written, given back, unsendable)."""
 
 from __future__ import annotations
 
@@ -7,19 +8,21 @@ from pathlib import Path
 
 import pytest
 
-from relay.delivery.fate import GONE, decide, unsendable
-from relay.queue.folders import BADMAIL, DEFERRED, Attempt, History, Refusal
+from relay.delivery.fate import GONE, UNTRIED, BadmailClass, NotSent, RetryPolicy, Unsendable, Untried, decide
+from relay.queue.folders import BADMAIL, DEFERRED
+from relay.queue.history import Attempt, History, Refusal
 from relay.smtp.client import DeliveryResult, RecipientReply
+from relay.smtp.failover import NoHost
 from settings import parse_config
 
 NOW = 1_800_000_000.0
-RELAY = parse_config({"relay": {"retry_schedule": ["1m", "5m", "1h"], "max_lifetime": "2d"}},
-                     base_dir=Path("."), source=None).relay
+POLICY = RetryPolicy.from_config(parse_config(
+    {"relay": {"retry_schedule": ["1m", "5m", "1h"], "max_lifetime": "2d"}},
+    base_dir=Path("."), source=None).relay)
 
 
-def result(*replies: tuple[str, int | None, str], host_unavailable: bool = False) -> DeliveryResult:
-    return DeliveryResult([RecipientReply(r, code, text) for r, code, text in replies],
-                          host_unavailable=host_unavailable)
+def result(*replies: tuple[str, int | None, str]) -> DeliveryResult:
+    return DeliveryResult([RecipientReply(r, code, text) for r, code, text in replies])
 
 
 def history(age: float = 60.0, attempts: int = 0, refused: tuple[str, ...] = (),
@@ -58,11 +61,14 @@ CASES = {
     "unreachable attempts are not counted": (result(LATER), history(attempts=1, uncharged=5),
                                              DEFERRED, ("b@x.test",), (), 300),
     "timeout on connect: due again, uncharged": (
-        result(("b@x.test", None, "timed out talking to host:25"), host_unavailable=True),
-        history(attempts=1), DEFERRED, ("b@x.test",), (), 0),
+        NoHost("timed out talking to host:25"), history(attempts=1), DEFERRED, ("b@x.test",), (), 0),
     "connection refused: due again, uncharged": (
-        result(("b@x.test", None, "connection to host:25 refused"), host_unavailable=True),
-        history(), DEFERRED, ("b@x.test",), (), 0),
+        NoHost("connection to host:25 refused"), history(), DEFERRED, ("b@x.test",), (), 0),
+    "421 greeting from every host: due again, uncharged": (
+        NoHost("no smart host could be used: a:25: 421 busy; b:25: cooling down", 421), history(),
+        DEFERRED, ("b@x.test",), (), 0),
+    "signing failed: a charged retry, nothing sent": (
+        NotSent("not sent: no key for the From domain"), history(), DEFERRED, ("b@x.test",), (), 60),
     "timeout on MAIL or RCPT: retried": (
         result(("b@x.test", None, "timed out waiting for the reply to RCPT TO")), history(),
         DEFERRED, ("b@x.test",), (), 60),
@@ -73,19 +79,19 @@ CASES = {
         result(LATER), history(age=3 * 86400, attempts=9, refused=("c@x.test",)), BADMAIL,
         ("b@x.test", "c@x.test"), (), None),
     "expired while the host is down: badmail": (
-        result(("b@x.test", None, "connection refused"), host_unavailable=True),
-        history(age=3 * 86400), BADMAIL, ("b@x.test",), (), None),
+        NoHost("connection refused"), history(age=3 * 86400), BADMAIL, ("b@x.test",), (), None),
 }
 
 
 @pytest.mark.parametrize("name", CASES)
 def test_decide(name):
     outcome, past, destination, left, refused_now, step = CASES[name]
-    fate = decide(outcome, past, NOW, RELAY)
+    fate = decide(outcome, past, NOW, POLICY, recipients(outcome))
     assert (fate.destination, fate.recipients_left) == (destination, left)
     assert tuple(r.recipient for r in fate.refused) == refused_now
     assert all(r.at == NOW for r in fate.refused)
-    assert fate.charged == (not outcome.host_unavailable)
+    assert fate.charged == (not isinstance(outcome, NoHost))
+    assert fate.attempt is not None and fate.attempt.at == NOW and fate.attempt.charged == fate.charged
     if step is None:
         assert fate.next_attempt is None
     else:
@@ -95,17 +101,37 @@ def test_decide(name):
 
 
 def test_a_partial_refusal_says_who_was_refused_and_that_the_others_got_it():
-    fate = decide(result(OK, GONE_USER), history(), NOW, RELAY)
+    fate = decide(result(OK, GONE_USER), history(), NOW, POLICY)
     assert fate.reason == ("refused by the smart host for 1 recipient; delivered to the other 1: "
                            "<c@x.test>: 550 5.1.1 No such user")
 
 
 def test_expiry_counts_from_the_first_claim_and_names_the_attempts():
-    fate = decide(result(LATER), history(age=2 * 86400 + 1, attempts=4), NOW, RELAY)
+    fate = decide(result(LATER), history(age=2 * 86400 + 1, attempts=4), NOW, POLICY)
     assert fate.reason.startswith("expired: still undelivered after [relay] max_lifetime (2.0d in the queue")
     assert "5 attempts" in fate.reason and "451 4.7.1 Greylisted" in fate.reason
 
 
 def test_an_unsendable_message_goes_to_badmail_untried():
-    fate = unsendable("not a message that can be sent: empty file", ("a@x.test",))
+    fate = decide(Unsendable("not a message that can be sent: empty file", BadmailClass.MALFORMED),
+                  history(), NOW, POLICY, ("a@x.test",))
     assert (fate.destination, fate.recipients_left, fate.charged) == (BADMAIL, ("a@x.test",), False)
+    assert fate.attempt is None and fate.badmail_class is BadmailClass.MALFORMED
+
+
+def test_a_message_given_back_untried_records_no_attempt_and_is_due_after_its_delay():
+    fate = decide(Untried("still being written", 2.0), history(attempts=3), NOW, POLICY)
+    assert (fate.destination, fate.next_attempt) == (UNTRIED, NOW + 2.0)
+    assert fate.attempt is None and not fate.charged
+
+
+def test_every_badmail_fate_names_its_class_for_the_metrics():
+    assert decide(result(GONE_USER), history(), NOW, POLICY).badmail_class is BadmailClass.REFUSED
+    expired = decide(result(LATER), history(age=3 * 86400), NOW, POLICY)
+    assert expired.badmail_class is BadmailClass.EXPIRED
+
+
+def recipients(outcome) -> tuple[str, ...]:
+    if isinstance(outcome, DeliveryResult):
+        return tuple(r.recipient for r in outcome.replies)
+    return ("b@x.test",)

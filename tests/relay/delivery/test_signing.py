@@ -12,7 +12,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
-from relay.queue.folders import DEFERRED, History, Queue
+from relay.queue.folders import DEFERRED, Queue
+from relay.queue.history import History
 from settings import load_config
 from tests.relay.relay_helpers import (
     RunningRelay,
@@ -169,7 +170,7 @@ def test_relay_check_prints_the_txt_record_that_verifies_what_the_relay_signs(tm
         config_path = write_relay_toml(tmp_path, server.port, extra_relay=(
             '[relay.dkim]\ndomain = "example.org"\nselector = "mail"\nkey_file = "dkim.key"\n'))
         config = load_config(config_path)
-        Queue(config.relay.queue_dir, config.pickup.dir).create()
+        Queue.from_config(config).create()
         check = relay_cli(config_path, "check")
         drop_notification(config)   # From: noreply@example.test: not ours to sign
         (config.pickup.dir / "ours.eml").write_bytes(
@@ -191,7 +192,7 @@ def test_a_group_readable_key_is_a_problem_for_relay_check_and_relay_run_exits_2
         config_path = write_relay_toml(tmp_path, server.port, extra_relay=(
             '[[relay.dkim]]\ndomain = "example.org"\nselector = "mail"\nkey_file = "dkim.key"\n'))
         config = load_config(config_path)
-        Queue(config.relay.queue_dir, config.pickup.dir).create()
+        Queue.from_config(config).create()
         check = relay_cli(config_path, "check")
         run = relay_cmd(config_path, "run", timeout=30)
         assert server.mail_from == []

@@ -12,6 +12,7 @@ import time
 import pytest
 
 from relay.daemon.relay import Relay
+from relay.queue.claims import claim_from_pickup
 from relay.queue.folders import ACTIVE, BADMAIL, DEFERRED, Queue
 from relay.smtp.client import SmtpConnection
 from tests.relay.relay_helpers import (
@@ -90,7 +91,7 @@ def test_a_pickup_name_with_a_newline_is_written_escaped_in_the_reason(tmp_path,
 @pytest.mark.parametrize("kind", ["symlink", "folder"])
 def test_show_on_a_symlink_or_folder_in_badmail_says_it_was_never_read(tmp_path, kind):
     config = relay_config(tmp_path, 1)
-    queue = Queue(config.relay.queue_dir, config.pickup.dir)
+    queue = Queue.from_config(config)
     queue.create()
     queue_id = "0" * 14 + "abcdef0123"
     target = queue.dirs[BADMAIL] / f"{queue_id}.eml"
@@ -107,7 +108,7 @@ def test_show_on_a_symlink_or_folder_in_badmail_says_it_was_never_read(tmp_path,
 
 def test_check_names_a_queue_open_to_others_and_a_pickup_without_the_sticky_bit(tmp_path):
     config = relay_config(tmp_path, 1)
-    Queue(config.relay.queue_dir, config.pickup.dir).create()
+    Queue.from_config(config).create()
     os.chmod(config.relay.queue_dir / "deferred", 0o750)
     os.chmod(config.pickup.dir, 0o2770)
     result = relay_cli_for(config, "check")
@@ -144,7 +145,7 @@ def test_another_users_file_is_copied_into_a_private_queue_file_and_its_original
 @root_only
 def test_a_copy_left_half_made_by_a_crash_is_removed_and_its_original_still_sent(tmp_path, upstream):
     config = relay_config(tmp_path, upstream.port)
-    Queue(config.relay.queue_dir, config.pickup.dir).create()
+    Queue.from_config(config).create()
     written = drop_notification(config)
     os.chown(written, 65534, 65534)
     half = config.relay.queue_dir / ACTIVE / f".{written.name}.tmp"
@@ -180,11 +181,11 @@ def test_a_file_its_writer_appends_to_after_the_claim_is_put_back_uncounted_then
     relay.queue.create()
     connection = SmtpConnection(config.relay.smarthost)
     try:
-        claimed = relay.queue.claim_from_pickup("slow.eml")
+        claimed = claim_from_pickup(relay.queue, "slow.eml")
         assert claimed is not None and claimed.size == len(head)
         os.write(writer, b"the rest of the body\r\n")  # lands in the claimed file (one inode)
         with caplog.at_level(logging.INFO, logger="relay"):
-            relay.attempt({connection.config.label: connection}, claimed)
+            relay.agent.attempt({connection.config.label: connection}, claimed)
     finally:
         connection.close()
         os.close(writer)
@@ -214,7 +215,7 @@ def test_another_users_file_that_changes_while_it_is_copied_stays_in_pickup_unco
     previous = signal.signal(signal.SIGALRM, lambda *_: os.write(writer, b"still writing\r\n"))
     signal.setitimer(signal.ITIMER_REAL, 50e-6, 50e-6)
     try:
-        claimed = queue.claim_from_pickup("growing.eml")
+        claimed = claim_from_pickup(queue, "growing.eml")
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
@@ -227,7 +228,7 @@ def test_another_users_file_that_changes_while_it_is_copied_stays_in_pickup_unco
 def test_check_without_the_smart_host_passes_while_it_is_down_but_not_with_a_bad_password(tmp_path):
     config = relay_config(tmp_path, 1, smarthost={"username": "relay@example.test",
                                                   "password_file": "secret", "tls": "starttls"})
-    Queue(config.relay.queue_dir, config.pickup.dir).create()
+    Queue.from_config(config).create()
     (tmp_path / "secret").write_text("s3cret\n")
     os.chmod(tmp_path / "secret", 0o600)
     path = tmp_path / "config.toml"

@@ -13,7 +13,8 @@ from collections import Counter
 import pytest
 
 from relay.admin.status import status_report
-from relay.queue.folders import BADMAIL, DEFERRED, History, Queue
+from relay.queue.folders import BADMAIL, DEFERRED, Queue
+from relay.queue.history import History
 from relay.sink.server import free_port
 from relay.smtp.smarthosts import SmartHosts
 from settings import ConfigError, load_config
@@ -219,7 +220,7 @@ def test_status_shows_each_host_its_probe_and_the_one_the_relays_skip(tmp_path):
         drop_notification(config, 0)
         with RunningRelay(config):
             wait_until(lambda: second.received, what="the delivery through the second host")
-        queue = Queue(config.relay.queue_dir, config.pickup.dir)
+        queue = Queue.from_config(config)
         seen = status_report(config, queue, warn_age=3600, probe_smarthost=False)
         first, other = seen.smarthosts
         assert (first.state, other.state) == ("cooling down", "up")

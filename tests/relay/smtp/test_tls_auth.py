@@ -12,7 +12,8 @@ import pytest
 import trustme
 from aiosmtpd.smtp import AuthResult
 
-from relay.queue.folders import DEFERRED, History, Queue
+from relay.queue.folders import DEFERRED, Queue
+from relay.queue.history import History
 from relay.smtp.client import DeliveryResult, Outcome, SmtpConnection
 from settings import load_config
 from spooler.envelope import parse_pickup
@@ -79,7 +80,7 @@ def config_file(tmp_path, port, ca_for=None, **smarthost):
 def relay_check(config_path):
     """`relay check` on a config whose folders exist, so only the smart host can be a problem."""
     config = load_config(config_path)
-    Queue(config.relay.queue_dir, config.pickup.dir).create()
+    Queue.from_config(config).create()
     return relay_cli(config_path, "check")
 
 

@@ -1,0 +1,208 @@
+"""The dispatcher: the one place that decides what is attempted next, as django-mailer's engine does.
+
+run_once() does one pass: transactional mail before bulk; within a class new mail from
+pickup, with one claim in RETRY_SHARE going to a due retry (or a message recovered
+after a crash) so retries never starve behind a backlog. It claims a few messages per
+connection ahead of the workers (transactional mail has its own allowance and workers
+take it first), so a password reset dropped during a newsletter waits for the sends in
+flight, not for the backlog. While every smart host is cooling down it claims nothing,
+and what it had claimed goes back to deferred/, due now (another relay process that
+hears a host first takes it at once). Names come from the watcher (pickup) and from
+deferred/ when something there is due; at most CANDIDATE_WINDOW are held per folder, so
+memory stays flat with any backlog. Files the relay will not read go to badmail at
+claim time, untouched. Reads [relay] connections and badmail_max_age.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+
+from relay.daemon.metrics import RelayMetrics
+from relay.daemon.watch import PickupWatcher
+from relay.daemon.workqueue import WorkQueue
+from relay.delivery.exit import KEPT_IN_ACTIVE, Exit
+from relay.queue.badmail import expire_badmail
+from relay.queue.claims import Claimed, claim_from_pickup, claim_queued, drop_pickup_twins
+from relay.queue.files import Unclaimable
+from relay.queue.folders import ACTIVE, DEFERRED, PICKUP, Queue
+from relay.smtp.smarthosts import SmartHosts
+from settings import RelayConfig
+from spooler.names import BULK, PRIORITIES, TRANSACTIONAL, priority_of
+
+log = logging.getLogger("relay")
+
+RESCAN = 30.0            # full look at pickup and deferred/, whatever the events said
+UNSETTLED_RECHECK = 0.25  # how soon to look again at files waiting to settle
+CANDIDATE_WINDOW = 2000   # names held per folder ahead of claiming: memory stays flat
+AHEAD_PER_CONNECTION = 4  # claimed messages kept waiting per connection
+BADMAIL_SWEEP = 3600.0   # how often badmail older than [relay] badmail_max_age is removed
+RETRY_SHARE = 4           # while pickup has more, one claim in this many goes to a due retry
+
+_ORDER = ((TRANSACTIONAL, PICKUP), (TRANSACTIONAL, DEFERRED), (BULK, PICKUP), (BULK, DEFERRED))
+
+
+class Dispatcher:
+    def __init__(self, relay: RelayConfig, queue: Queue, watcher: PickupWatcher, work: WorkQueue,
+                 hosts: SmartHosts, exit_: Exit, metrics: RelayMetrics):
+        self.relay, self.queue, self.watcher, self.work = relay, queue, watcher, work
+        self.hosts, self.exit, self.metrics = hosts, exit_, metrics
+        self._candidates: dict[tuple[str, str], deque[str]] = {key: deque() for key in _ORDER}
+        self._known: set[tuple[str, str]] = set()
+        self._since_retry = {p: 0 for p in PRIORITIES}   # claims from pickup since the last retry
+        self._next_rescan = 0.0
+        self._last_rescan = 0.0
+        self._last_recheck = 0.0
+        self._next_deferred_scan = 0.0
+        self._next_badmail_sweep = 0.0
+
+    def look_at_deferred_now(self) -> None:
+        """An admin made messages due (`relay retry`, the dashboard): look at deferred/ now."""
+        self._next_deferred_scan = 0.0
+
+    def run_once(self, now: float) -> float:
+        """One pass: gather what is ready, claim as much as the workers can take.
+
+        Returns how long the caller may sleep before the next pass is useful.
+        """
+        if now >= self._next_badmail_sweep:
+            self._next_badmail_sweep = now + BADMAIL_SWEEP
+            removed = expire_badmail(self.queue, self.relay.badmail_max_age, now)
+            if removed:
+                log.info("removed %d badmail message(s) older than badmail_max_age", removed)
+        self._next_deferred_scan = min(self._next_deferred_scan, self.exit.take_next_due())
+        if self.hosts.paused(now):
+            self._give_back_waiting()
+            return self.hosts.down_until - now
+        self._gather_pickup(now)
+        if now >= self._next_deferred_scan:
+            self._gather_deferred(now)
+        self._fill()
+        wake_at = min(self._next_rescan, self._next_deferred_scan, now + RESCAN)
+        if self.watcher.has_unsettled():
+            wake_at = min(wake_at, self._last_recheck + UNSETTLED_RECHECK)
+        return wake_at - now
+
+    def recover_active(self) -> int:
+        """At start: give back what a stopped relay left in active/ (nobody holds its lock)."""
+        drop_pickup_twins(self.queue)
+        count = 0
+        for name in self.queue.names(ACTIVE):
+            claimed = claim_queued(self.queue, ACTIVE, name)
+            if claimed is None:
+                continue   # a live relay holds it
+            if self.exit.give_back(claimed, "in flight when a relay stopped") != KEPT_IN_ACTIVE:
+                count += 1
+        return count
+
+    def give_back_all(self, why: str) -> None:
+        """Give back every claimed message still waiting for a worker (the relay is stopping)."""
+        for claimed in self.work.drain():
+            self.exit.give_back(claimed, why)
+
+    # -- gathering names --------------------------------------------------------------------
+
+    def _gather_pickup(self, now: float) -> None:
+        if self.watcher.needs_rescan():  # a backlog larger than the names held: next batch
+            self._next_rescan = min(self._next_rescan, self._last_rescan + 1.0)
+        if now >= self._next_rescan:
+            self._last_rescan = self._last_recheck = now
+            self.watcher.rescan(now)
+            self._next_rescan = now + RESCAN
+        elif self.watcher.has_unsettled() and now - self._last_recheck >= UNSETTLED_RECHECK:
+            self._last_recheck = now  # files waiting to stand still: a stat each, no scan
+            self.watcher.recheck(now)
+        rooms = [max(0, CANDIDATE_WINDOW - len(self._candidates[(p, PICKUP)])) for p in PRIORITIES]
+        for name in self.watcher.take_ready(*rooms):
+            self._add_candidate(PICKUP, name)
+
+    def _gather_deferred(self, now: float) -> None:
+        due, next_due = self.queue.due(DEFERRED, now)
+        room = CANDIDATE_WINDOW - sum(len(self._candidates[(p, DEFERRED)]) for p in PRIORITIES)
+        for name in due[: max(0, room)]:
+            self._add_candidate(DEFERRED, name)
+        if len(due) > room:  # more are due than we hold names for: look again soon
+            next_due = now + 1.0
+        self._next_deferred_scan = min(now + RESCAN, next_due)
+
+    def _add_candidate(self, folder: str, name: str) -> None:
+        key = (folder, name)
+        if key not in self._known:
+            self._known.add(key)
+            self._candidates[(priority_of(name), folder)].append(name)
+
+    def _give_back_waiting(self) -> None:
+        """While every host is paused, claimed mail waits in deferred/, due now, not in active/:
+        another relay process that hears a host first takes it at once."""
+        waiting = self.work.drain()
+        for claimed in waiting:
+            if self.exit.give_back(claimed, "every smart host is cooling down", keep_claim=True) is None:
+                self.work.put(claimed)   # as before the pause: sent when it ends
+        if waiting:
+            self._next_deferred_scan = 0.0
+            log.info("smart host paused: %d claimed message(s) back in deferred/, due now",
+                     len(waiting))
+
+    # -- claiming ---------------------------------------------------------------------------
+
+    def _capacity(self, priority: str) -> int:
+        """How many more messages of this class to claim now.
+
+        While probing a host that was down: one at a time. Otherwise keep up to
+        AHEAD_PER_CONNECTION claimed messages per connection waiting, so a worker never
+        waits for the dispatcher. Transactional mail has its own allowance: a full
+        window of bulk never keeps a password reset from being claimed at once, and
+        workers take transactional mail first.
+        """
+        in_flight, waiting = self.work.load()
+        if self.hosts.probing:
+            return 1 - in_flight - sum(waiting.values())
+        window = self.relay.connections * AHEAD_PER_CONNECTION
+        if priority == TRANSACTIONAL:
+            return window - waiting[TRANSACTIONAL]
+        return window - sum(waiting.values())
+
+    def _fill(self) -> None:
+        while not self.work.stopping.is_set():
+            item = self._next_candidate(self._capacity(TRANSACTIONAL) > 0,
+                                        self._capacity(BULK) > 0)
+            if item is None:
+                return
+            claimed = self._claim(*item)
+            if claimed is not None:
+                self.work.put(claimed)
+
+    def _next_candidate(self, transactional: bool, bulk: bool) -> tuple[str, str] | None:
+        """The next name to claim: transactional before bulk; within a class, new mail from
+        pickup, except that due retries get one claim in RETRY_SHARE while pickup has more."""
+        for priority, allowed in ((TRANSACTIONAL, transactional), (BULK, bulk)):
+            if not allowed:
+                continue
+            fresh, due = self._candidates[(priority, PICKUP)], self._candidates[(priority, DEFERRED)]
+            retry_turn = self._since_retry[priority] >= RETRY_SHARE - 1
+            if due and (retry_turn or not fresh):
+                folder, names = DEFERRED, due
+                self._since_retry[priority] = 0
+            elif fresh:
+                folder, names = PICKUP, fresh
+                self._since_retry[priority] += 1
+            else:
+                continue
+            name = names.popleft()
+            self._known.discard((folder, name))
+            return folder, name
+        return None
+
+    def _claim(self, folder: str, name: str) -> Claimed | None:
+        try:
+            if folder == PICKUP:
+                return claim_from_pickup(self.queue, name)
+            claimed = claim_queued(self.queue, folder, name)
+            if claimed is not None:
+                self.metrics.retried.inc()
+            return claimed
+        except Unclaimable as e:
+            self.exit.refuse_unreadable(folder, name, str(e))
+        except OSError as e:
+            log.error("cannot claim %s/%s: %s (left where it is)", folder, name, e)
+        return None

@@ -1,0 +1,149 @@
+"""One attempt at a claimed message, from reading its file to its exit: the delivery agent.
+
+attempt() reads the claimed file (at most [relay] max_message_size + 1 bytes), gives it
+back untried when its writer is still at it (its size changed since the claim), parses
+it (relay.queue knows no mail format: spooler.envelope does), DKIM-signs it when
+[relay.dkim] asks (relay.delivery.signing; a failure is NotSent: deferred, never sent
+unsigned), sends it across the smart hosts (relay.smtp.failover), asks
+relay.delivery.fate what becomes of it, logs one line per outcome and hands the Fate to
+relay.delivery.exit. The workers (relay.daemon.worker) are handed this object and each
+owns its SMTP connections; nothing here is shared between attempts but the counters.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from relay.delivery.exit import Exit
+from relay.delivery.fate import BadmailClass, Fate, NotSent, Unsendable, Untried, decide
+from relay.delivery.signing import DkimSigner, SigningFailed
+from relay.queue.claims import Claimed
+from relay.queue.files import printable
+from relay.queue.history import History
+from relay.smtp.client import DeliveryResult, Outcome, SmtpConnection
+from relay.smtp.failover import NoHost, send
+from relay.smtp.smarthosts import SmartHost, SmartHosts
+from settings import RelayConfig
+from spooler.envelope import MalformedMessage, ParsedMessage, parse_pickup
+
+if TYPE_CHECKING:   # the daemon's figures, handed in: delivery never imports the daemon
+    from relay.daemon.activity import Activity
+    from relay.daemon.metrics import RelayMetrics
+
+log = logging.getLogger("relay")
+
+
+class DeliveryAgent:
+    def __init__(self, relay: RelayConfig, hosts: SmartHosts, signer: DkimSigner, exit_: Exit, *,
+                 settle: float, stopping: threading.Event, on_host_down: Callable[[], None],
+                 metrics: RelayMetrics, activity: Activity):
+        self.relay, self.hosts, self.signer, self.exit = relay, hosts, signer, exit_
+        self.settle = settle              # how long a file must stand still (relay.daemon.watch)
+        self.stopping = stopping          # set when the relay stops: a rate limit stops waiting
+        self.on_host_down = on_host_down  # the dispatcher puts back what waits for a connection
+        self.metrics, self.activity = metrics, activity
+
+    def attempt(self, connections: dict[str, SmtpConnection], claimed: Claimed,
+                paid: SmartHost | None = None) -> Fate:
+        """Try one claimed message once and carry out its fate; returns it.
+
+        `connections`: the worker's, one per host label; `paid`: the host whose rate-limit
+        token the worker already took (tried first if it is still up)."""
+        data = claimed.read(self.relay.max_message_size)
+        history = claimed.history or History(claimed.arrived, claimed.source)
+        if (size := claimed.size_now()) != claimed.size:
+            # A writer still holds the inode (the claim of the relay's own file is a hard
+            # link): not an attempt; due again once the file may be complete.
+            log.warning("%s: pickup file %r went from %d to %d bytes after it was claimed: still "
+                        "being written; put back, tried again in %gs (no attempt counted)",
+                        claimed.queue_id, printable(claimed.source), claimed.size, size, self.settle)
+            return self._leave(claimed, history, Untried("still being written", self.settle))
+        owed = history.recipients_left or ()
+        if len(data) > self.relay.max_message_size:
+            return self._leave(claimed, history, Unsendable(
+                f"too big: over the {self.relay.max_message_size:,}-byte limit ([relay] "
+                "max_message_size)", BadmailClass.TOO_BIG), owed)
+        try:
+            message = parse_pickup(data)
+        except MalformedMessage as e:
+            return self._leave(claimed, history, Unsendable(
+                f"not a message that can be sent: {e}", BadmailClass.MALFORMED), owed)
+        recipients = history.recipients_left or list(message.recipients)
+        now = time.time()
+        event = self._send(connections, claimed, history, message, recipients, paid)
+        fate = decide(event, history, now, self.exit.policy, recipients)
+        if isinstance(event, DeliveryResult):
+            _log_replies(claimed, message.sender, event, len(history.attempts) + 1)
+        else:
+            _log_not_sent(claimed, message.sender, event, recipients, len(history.attempts) + 1,
+                          ",".join(h.label for h in self.hosts.hosts))
+        return self.exit.leave(claimed, history, fate, message,
+                               event if isinstance(event, DeliveryResult) else None)
+
+    def _leave(self, claimed: Claimed, history: History, event: Untried | Unsendable,
+               recipients: tuple[str, ...] | list[str] = ()) -> Fate:
+        return self.exit.leave(claimed, history, decide(event, history, time.time(), self.exit.policy,
+                                                        recipients))
+
+    def _send(self, connections: dict[str, SmtpConnection], claimed: Claimed, history: History,
+              message: ParsedMessage, recipients: list[str],
+              paid: SmartHost | None) -> DeliveryResult | NoHost | NotSent:
+        """Sign (when [relay.dkim] asks) and send; what came of it, for the fate."""
+        if self.signer:
+            try:
+                signed = self.signer.sign(message)
+            except SigningFailed as e:
+                return NotSent(f"not sent: {e}")   # nothing goes on the network
+            if signed.domain is None and not history.attempts:   # said once per message
+                log.info("%s: sent without a DKIM signature: %s", claimed.queue_id, signed.unsigned)
+            message = signed.message
+        answer, tried = send(self.hosts, connections, message, recipients, paid=paid,
+                             stopping=self.stopping)
+        self._observe(answer, tried, len(recipients))
+        return answer
+
+    def _observe(self, answer: DeliveryResult | NoHost, tried, recipients: int) -> None:
+        """The metrics and the dashboard's view of one send."""
+        for host in tried:
+            self.metrics.host_up.labels(host.host.label).set(1 if host.answered else 0)
+            if not host.answered:
+                self.metrics.cooldowns.labels(host.host.label).inc()
+        self.metrics.duration.observe(answer.duration)
+        now = time.time()
+        self.metrics.smarthost_up.set(0 if self.hosts.paused(now) else 1)
+        if isinstance(answer, NoHost):
+            self.metrics.replies.labels(str(answer.code) if answer.code else "none").inc(recipients)
+            self.activity.host_failed(now, answer.why)
+            self.on_host_down()
+            return
+        for reply in answer.replies:
+            self.metrics.replies.labels(str(reply.code) if reply.code else "none").inc()
+        self.activity.host_answered(now)
+        if answer.replies_for(Outcome.DEFERRED) or answer.replies_for(Outcome.FAILED):
+            self.activity.refused(now, "; ".join(dict.fromkeys(str(r) for r in answer.replies)))
+
+
+def _log_replies(claimed: Claimed, sender: str, result: DeliveryResult, attempt: int) -> None:
+    """One line per outcome of the attempt: who got it, who is deferred, who was refused."""
+    for outcome, status, level in ((Outcome.SENT, "sent", logging.INFO),
+                                   (Outcome.DEFERRED, "deferred", logging.WARNING),
+                                   (Outcome.FAILED, "bounced", logging.WARNING)):
+        replies = result.replies_for(outcome)
+        if replies:
+            rcpts = ",".join(f"<{r.recipient}>" for r in replies)
+            log.log(level, "%s: from=<%s> to=%s relay=%s attempt=%d duration=%.3fs "
+                    "status=%s (%s)", claimed.queue_id, sender, rcpts, result.relay,
+                    attempt, result.duration, status, replies[0])
+
+
+def _log_not_sent(claimed: Claimed, sender: str, event: NoHost | NotSent, recipients: list[str],
+                  attempt: int, hosts: str) -> None:
+    """The attempt's line when nothing reached a smart host: deferred, and why."""
+    rcpts = ",".join(f"<{r}>" for r in recipients)
+    duration = event.duration if isinstance(event, NoHost) else 0.0
+    log.warning("%s: from=<%s> to=%s relay=%s attempt=%d duration=%.3fs status=deferred (%s)",
+                claimed.queue_id, sender, rcpts, hosts, attempt, duration, event.why)

@@ -1,0 +1,195 @@
+"""The queue's file primitives: open and lock without following links, copy, write privately.
+
+Every queue module reads and writes files through these, so the rules hold everywhere:
+nothing is followed (O_NOFOLLOW: a symlink is an Unclaimable file, never its target), a
+file is locked (flock) before it is moved, a write is whole or absent (temp file, then
+rename), and a full disk is NoSpace naming what could not be written. Also the words for
+files that are not messages (file_kind, printable), for reason files and logs.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import grp
+import os
+import pwd
+import stat
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+PRIVATE_DIR, PRIVATE_FILE = 0o700, 0o600   # the queue is the relay's user's alone
+NO_SPACE_ERRNOS = (errno.ENOSPC, errno.EDQUOT)
+
+
+class NoSpace(Exception):
+    """The queue's filesystem is full: says what could not be written. The message has not
+    moved: its claim still holds it in active/."""
+
+
+class Unclaimable(Exception):
+    """A file the relay will not read; it goes to badmail untouched, with this reason."""
+
+
+class NotRegularFile(Unclaimable):
+    """A symlink, fifo, device or folder where a message file was expected."""
+
+
+class Unreadable(Unclaimable):
+    """A file the relay's user may not read (its writer's umask or mode shut the relay out)."""
+
+
+class HardLinked(Unclaimable):
+    """A file with a second name: reading it could mail out a file its sender may not read."""
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write a small queue file (history, reason) readable by the relay's user alone, atomically;
+    on failure (a full disk) nothing is left behind and the old file, if any, stays."""
+    temp = path.with_name(f".{path.name}.tmp")
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC,
+                 PRIVATE_FILE)
+    try:
+        try:
+            view = memoryview(text.encode())
+            while view:
+                view = view[os.write(fd, view):]
+        finally:
+            os.close(fd)
+        os.rename(temp, path)
+    except BaseException:
+        unlink_quietly(temp)
+        raise
+
+
+@contextmanager
+def no_space(what: str) -> Iterator[None]:
+    """Turn a full disk's OSError into NoSpace naming what could not be written."""
+    try:
+        yield
+    except OSError as e:
+        if e.errno not in NO_SPACE_ERRNOS:
+            raise
+        raise NoSpace(f"no space left on device for {what}") from None
+
+
+def copy_bytes(source: int, target: int, size: int) -> int:
+    """Copy the first `size` bytes of source (fewer if it is shorter); returns how many.
+    Bounded: a writer still appending cannot keep the copy going."""
+    copied = 0
+    try:
+        while copied < size and (n := os.copy_file_range(source, target, min(size - copied, 1 << 24))):
+            copied += n
+        return copied
+    except OSError as e:  # a filesystem or kernel without it: plain reads and writes
+        if e.errno not in (errno.EXDEV, errno.ENOSYS, errno.EOPNOTSUPP, errno.EINVAL):
+            raise
+    os.lseek(source, 0, os.SEEK_SET)
+    os.lseek(target, 0, os.SEEK_SET)
+    os.ftruncate(target, 0)
+    copied = 0
+    while copied < size and (chunk := os.read(source, min(size - copied, 1 << 20))):
+        view = memoryview(chunk)
+        while view:
+            view = view[os.write(target, view):]
+        copied += len(chunk)
+    return copied
+
+
+def drop_unlocked(path: str) -> None:
+    """Remove a leftover file unless a live relay holds it (then it is still in the making)."""
+    try:
+        fd = open_locked(Path(path))
+    except (NotRegularFile, OSError):
+        return
+    if fd is not None:
+        unlink_quietly(path)
+        os.close(fd)
+
+
+def unlink_quietly(path: str | Path) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+def open_locked(path: Path) -> int | None:
+    """Open a regular file without following links and lock it; None if gone or busy."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return None
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            raise NotRegularFile("a symbolic link: not followed, its target left untouched") from None
+        if e.errno in (errno.EACCES, errno.EPERM):
+            raise Unreadable(unreadable_reason(path)) from None
+        raise
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise NotRegularFile(f"not a regular file ({file_kind(mode)}): not read")
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None  # another live relay holds it
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+
+
+def unreadable_reason(path: Path) -> str:
+    try:
+        st = os.stat(path, follow_symlinks=False)
+        whose = f"owner {user_name(st.st_uid)}, group {group_name(st.st_gid)}, " \
+                f"mode {stat.S_IMODE(st.st_mode):04o}"
+    except OSError:
+        whose = "its owner and mode unknown"
+    return (f"not readable by the relay's user ({whose}): writers must leave pickup files "
+            "readable by the relay's group (see the README's production layout)")
+
+
+def user_name(uid: int) -> str:
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return str(uid)
+
+
+def group_name(gid: int) -> str:
+    try:
+        return grp.getgrgid(gid).gr_name
+    except KeyError:
+        return str(gid)
+
+
+def same_file(fd: int, path: Path) -> bool:
+    try:
+        on_disk = os.stat(path, follow_symlinks=False)
+    except FileNotFoundError:
+        return False
+    mine = os.fstat(fd)
+    return (mine.st_dev, mine.st_ino) == (on_disk.st_dev, on_disk.st_ino)
+
+
+def file_kind(mode: int) -> str:
+    """What a file that is not a regular one is, for messages: 'a fifo', 'a folder'..."""
+    for test, name in ((stat.S_ISFIFO, "a fifo"), (stat.S_ISDIR, "a folder"),
+                       (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a device"),
+                       (stat.S_ISBLK, "a device")):
+        if test(mode):
+            return name
+    return "not a regular file"
+
+
+def printable(text: str, keep: str = "") -> str:
+    """Text with control characters escaped (\\n, \\x1b), but those in `keep`: a file name
+    fit for a one-line field, or (keep="\\t\\n") a binary file's bytes fit for a terminal."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() or c in keep else repr(c)[1:-1] for c in text)
