@@ -12,7 +12,7 @@ from relay.queue.files import printable
 from settings import Config, ConfigError, load_config
 from settings.units import format_duration
 
-EXIT_OK, EXIT_PROBLEM, EXIT_USAGE = 0, 1, 2
+EXIT_PROBLEM, EXIT_USAGE = 1, 2   # SPEC: 0 ok, 1 a problem found, 2 usage or config error
 
 
 CONFIG_HELP = "config file (default: $PICKUP_RELAY_CONFIG, else ./config.toml, else the embedded defaults)"

@@ -18,7 +18,14 @@ from pathlib import Path
 
 import click
 
-from relay.cli.common import CONFIG_HELP, UsageFailure, act_as_queue_owner, config_of, config_option
+from relay.cli.common import (
+    CONFIG_HELP,
+    EXIT_PROBLEM,
+    UsageFailure,
+    act_as_queue_owner,
+    config_of,
+    config_option,
+)
 from relay.queue.files import file_kind
 from spooler.envelope import MalformedMessage, parse_pickup
 from spooler.names import PRIORITIES, TRANSACTIONAL
@@ -66,7 +73,7 @@ def drop(ctx: click.Context, files: tuple[str, ...], priority: str) -> None:
         click.echo(f"queued  {name} -> {path} (from <{parsed.sender}>, "
                    f"{len(parsed.recipients)} recipient{'s' if len(parsed.recipients) != 1 else ''})")
     if refused:
-        sys.exit(1)
+        sys.exit(EXIT_PROBLEM)
 
 
 def _read_input(name: str, max_size: int) -> bytes:
@@ -292,7 +299,7 @@ def check(ctx: click.Context, no_smarthost: bool) -> None:
         if (not r.ok or r.warn) and r.fix:
             click.echo(f"         fix: {r.fix}")
     if not all(r.ok for r in results):
-        sys.exit(1)
+        sys.exit(EXIT_PROBLEM)
 
 
 @main.command(context_settings={"ignore_unknown_options": True})
@@ -330,7 +337,7 @@ def sendmail(ctx: click.Context, extract: bool, sender: str | None, ignore_dots:
         writer.write_bytes(queued)
     except (MalformedMessage, PickupError, ValueError) as e:
         click.echo(f"sendmail: message not queued: {e}", err=True)
-        sys.exit(1)
+        sys.exit(EXIT_PROBLEM)
     if removed:
         click.echo(f"sendmail: removed {removed} X-Sender/X-Receiver line{'s' if removed != 1 else ''} "
                    "from the top of the message: the envelope is the command line's", err=True)

@@ -24,8 +24,9 @@ from relay.delivery.signing import DkimSigner, SigningFailed
 from relay.queue.claims import Claimed
 from relay.queue.files import printable
 from relay.queue.history import History
-from relay.smtp.client import DeliveryResult, Outcome, SmtpConnection
+from relay.smtp.client import SmtpConnection
 from relay.smtp.failover import NoHost, send
+from relay.smtp.replies import DeliveryResult, Outcome
 from relay.smtp.smarthosts import SmartHost, SmartHosts
 from settings import RelayConfig
 from spooler.envelope import MalformedMessage, ParsedMessage, parse_pickup

@@ -32,7 +32,7 @@ from relay.queue.files import NoSpace, printable
 from relay.queue.folders import BADMAIL, DEFERRED, Queue
 from relay.queue.history import History
 from relay.queue.moves import defer, delivered, put_back, to_badmail
-from relay.smtp.client import DeliveryResult
+from relay.smtp.replies import DeliveryResult
 from settings import Config
 from spooler.envelope import ParsedMessage, UnsafeHeaderError
 from spooler.pickup import PickupError, PickupWriter

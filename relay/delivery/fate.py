@@ -35,8 +35,8 @@ from enum import StrEnum
 from relay.delivery.retry import RetrySchedule
 from relay.queue.folders import BADMAIL, DEFERRED
 from relay.queue.history import Attempt, History, Refusal
-from relay.smtp.client import DeliveryResult, Outcome
 from relay.smtp.failover import NoHost
+from relay.smtp.replies import DeliveryResult, Outcome
 from settings import RelayConfig
 from settings.units import format_duration
 

@@ -61,6 +61,14 @@ def create_inbox(maildir: str | Path, listen_host: str = "127.0.0.1", cap: int =
     hosts = LOOPBACK_NAMES | ({listen_host.lower()} - {"", "0.0.0.0", "::"})
     app.jinja_env.trim_blocks = app.jinja_env.lstrip_blocks = True
     app.jinja_env.filters.update(received=_received, size=format_size, linked=linked_text)
+    _guard(app, hosts)
+    _list_routes(app, box, cap)
+    _message_routes(app, box)
+    return app
+
+
+def _guard(app: Flask, hosts: frozenset[str]) -> None:
+    """Loopback names only (a DNS rebinding page gets a 400), and headers that keep mail inert."""
 
     @app.before_request
     def refuse_other_hosts():
@@ -77,6 +85,10 @@ def create_inbox(maildir: str | Path, listen_host: str = "127.0.0.1", cap: int =
         response.headers["Cache-Control"] = "no-store"  # a cleared message must not come back
         return response
 
+
+def _list_routes(app: Flask, box: Maildir, cap: int) -> None:
+    """The list of the newest `cap` messages, and clearing them all."""
+
     @app.get("/")
     def index():
         listed, total = box.newest(cap)
@@ -87,6 +99,17 @@ def create_inbox(maildir: str | Path, listen_host: str = "127.0.0.1", cap: int =
             except FileNotFoundError:
                 continue  # cleared while we listed
         return render_template("inbox/list.html", rows=rows, total=total, cap=cap)
+
+    @app.post("/clear")
+    def clear():
+        if not same_origin():
+            return Response("Clear the inbox from its own page.\n", 403, mimetype="text/plain")
+        box.clear()
+        return redirect(url_for("index"), 303)
+
+
+def _message_routes(app: Flask, box: Maildir) -> None:
+    """One message: its tabs, its HTML body (sandboxed), its source and its attachments."""
 
     @app.get("/messages/<name>")
     @app.get("/messages/<name>/<any(text, html, headers, source):tab>")
@@ -127,15 +150,6 @@ def create_inbox(maildir: str | Path, listen_host: str = "127.0.0.1", cap: int =
                              filename=described.filename or f"attachment-{index}")
         response.headers["Content-Security-Policy"] = INERT_CSP
         return response
-
-    @app.post("/clear")
-    def clear():
-        if not same_origin():
-            return Response("Clear the inbox from its own page.\n", 403, mimetype="text/plain")
-        box.clear()
-        return redirect(url_for("index"), 303)
-
-    return app
 
 
 def same_origin() -> bool:

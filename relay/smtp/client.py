@@ -9,13 +9,11 @@ for each reply to MAIL, RCPT and DATA and for sending the content;
 `data_timeout` for the reply to the final dot, which a host may send long after
 it stored the message. No reply to the final dot is a deferral whose reason
 says the message "may have been delivered" (a retry may bring a second copy).
-`classify()` is the one place that maps a reply or a failure to an Outcome;
-deliver() never raises for anything the server or the network does: it
-returns a DeliveryResult.
-Setting up a connection (greeting, EHLO, STARTTLS or implicit TLS, AUTH PLAIN
-or LOGIN) fails as a deferral whose reason names the cause: a host that does
-not offer STARTTLS when tls = "starttls" gets nothing in plaintext, and AUTH
-over a plaintext connection is refused unless allow_plaintext_auth says so.
+relay.smtp.replies' classify() is the one place that maps a reply or a failure
+to an Outcome; deliver() never raises for anything the server or the network
+does: it returns a DeliveryResult. Setting up a connection (relay.smtp.session:
+greeting, EHLO, STARTTLS or implicit TLS, AUTH PLAIN or LOGIN) fails as a
+deferral whose reason names the cause, with host_unavailable set.
 Uses [relay.smarthost] (or one [[relay.smarthosts]] table) host, port, tls,
 username, timeout, command_timeout, data_timeout; relay.smtp.tls for the TLS context and
 relay.smtp.credentials for the password.
@@ -24,80 +22,32 @@ relay.smtp.credentials for the password.
 from __future__ import annotations
 
 import dataclasses
-import enum
 import re
 import smtplib
 import socket
 import ssl
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from relay.smtp.credentials import CredentialsError, smarthost_password
-from relay.smtp.tls import (
-    PeerCertificate,
-    TlsSetupError,
-    client_context,
-    explain,
-    peer_certificate,
-    server_name,
+from relay.smtp.replies import DeliveryResult, Outcome, RecipientReply, classify
+from relay.smtp.session import (
+    TransactionFailed,
+    describe,
+    duration,
+    open_session,
+    patience,
+    reply_text,
+    timed_out,
 )
+from relay.smtp.tls import PeerCertificate, TlsSetupError, client_context
 from settings import SmartHostConfig
-from settings.units import format_duration
 from spooler.envelope import ParsedMessage
 
 MAX_MESSAGES = 1000      # per connection, then reconnect
 MAX_AGE = 300.0          # seconds a connection is reused (as Postfix's smtp_connection_reuse_time_limit)
 _DOT_AT_LINE_START = re.compile(rb"^\.", re.MULTILINE)
-_HOSTNAME = socket.gethostname() or "localhost"
 _FINAL_DOT = "waiting for the reply to the final dot"
-
-
-class Outcome(enum.Enum):
-    SENT = "sent"            # the server took responsibility
-    DEFERRED = "deferred"    # temporary: try again later
-    FAILED = "failed"        # permanent: never try again
-
-
-def classify(code: int | None, *, setup: bool = False) -> Outcome:
-    """The one mapping from an SMTP reply code (None: no reply at all) to an outcome.
-
-    A failure while setting up the connection (greeting, EHLO, TLS, AUTH) is about
-    this relay or the host, never about the message: always try again later.
-    """
-    if setup or code is None or 400 <= code < 500:
-        return Outcome.DEFERRED
-    if code >= 500:
-        return Outcome.FAILED
-    return Outcome.SENT
-
-
-@dataclass
-class RecipientReply:
-    recipient: str
-    code: int | None
-    text: str
-    setup: bool = False   # the reply came while setting up the connection, before MAIL FROM
-
-    @property
-    def outcome(self) -> Outcome:
-        return classify(self.code, setup=self.setup)
-
-    def __str__(self) -> str:
-        return f"{self.code} {self.text}" if self.code is not None else self.text
-
-
-@dataclass
-class DeliveryResult:
-    replies: list[RecipientReply] = field(default_factory=list)
-    duration: float = 0.0
-    host_unavailable: bool = False   # the connection itself failed: the host is down or refusing
-    relay: str = ""                  # host:port of the smart host that gave these replies
-
-    def recipients(self, outcome: Outcome) -> list[str]:
-        return [r.recipient for r in self.replies if r.outcome is outcome]
-
-    def replies_for(self, outcome: Outcome) -> list[RecipientReply]:
-        return [r for r in self.replies if r.outcome is outcome]
 
 
 @dataclass(frozen=True)
@@ -107,14 +57,6 @@ class HostCheck:
     detail: str                  # what the host answered, or why the probe failed
     unreachable: bool = False    # no SMTP answer at all (refused, timed out), not a later refusal
     certificate: PeerCertificate | None = None
-
-
-class _TransactionFailed(Exception):
-    def __init__(self, code: int | None, text: str, *, connection_lost: bool = False,
-                 unreachable: bool = False):
-        super().__init__(text)
-        self.code, self.text, self.connection_lost = code, text, connection_lost
-        self.unreachable = unreachable
 
 
 class SmtpConnection:
@@ -139,7 +81,7 @@ class SmtpConnection:
         for fresh in ((False, True) if self.smtp is not None else (True,)):
             try:
                 smtp = self._connection()
-            except _TransactionFailed as e:
+            except TransactionFailed as e:
                 self.close()
                 result.host_unavailable = True
                 result.replies = [RecipientReply(r, e.code, e.text, setup=True) for r in rcpts]
@@ -148,7 +90,7 @@ class SmtpConnection:
             try:
                 result.replies = self._transaction(smtp, message, rcpts)
                 break
-            except _TransactionFailed as e:
+            except TransactionFailed as e:
                 if e.connection_lost:
                     self.close()
                 result.replies = [RecipientReply(r, e.code, e.text) for r in rcpts]
@@ -169,7 +111,7 @@ class SmtpConnection:
     def close(self) -> None:
         if self.smtp is not None:
             try:
-                _patience(self.smtp, self.config.timeout)   # not the 10 minutes of a final dot
+                patience(self.smtp, self.config.timeout)   # not the 10 minutes of a final dot
                 self.smtp.quit()
             except (smtplib.SMTPException, OSError):
                 pass
@@ -188,13 +130,13 @@ class SmtpConnection:
         """Connect and EHLO (and STARTTLS/AUTH when configured), then NOOP: what was seen."""
         try:
             smtp = self._connection()
-            code, text = smtp.noop()
-            return HostCheck(True, f"{self.config.host}:{self.config.port} answered {code} {_text(text)}",
-                             certificate=self.certificate)
-        except _TransactionFailed as e:   # TLS may have worked before AUTH failed: keep what it showed
+            code, said = smtp.noop()
+            return HostCheck(True, f"{self.config.host}:{self.config.port} answered {code} "
+                                   f"{reply_text(said)}", certificate=self.certificate)
+        except TransactionFailed as e:   # TLS may have worked before AUTH failed: keep what it showed
             return HostCheck(False, e.text, unreachable=e.unreachable, certificate=self.certificate)
         except (smtplib.SMTPException, OSError) as e:   # the NOOP
-            return HostCheck(False, _describe(e, self.config.host, self.config.port),
+            return HostCheck(False, describe(e, self.config.host, self.config.port),
                              certificate=self.certificate)
         finally:
             self.close()
@@ -206,50 +148,11 @@ class SmtpConnection:
                                       or time.monotonic() - self.opened_at > MAX_AGE):
             self.close()
         if self.smtp is None:
-            self.smtp = self._open()
+            # The password and the TLS context both before connecting: a fault there is ours.
+            self.smtp, self.certificate = open_session(self.config, self._context(), self._password())
             self.sent_on_connection = 0
             self.opened_at = time.monotonic()
         return self.smtp
-
-    def _open(self) -> smtplib.SMTP:
-        c = self.config
-        password, context = self._password(), self._context()   # both before connecting
-        self.certificate = None
-        if c.tls == "tls":
-            smtp: smtplib.SMTP = smtplib.SMTP_SSL(local_hostname=_HOSTNAME, timeout=c.timeout,
-                                                  context=context)
-        else:
-            smtp = smtplib.SMTP(local_hostname=_HOSTNAME, timeout=c.timeout)
-        # smtplib hands _host to the TLS handshake as the name to verify; only its
-        # constructor sets it, and only when that constructor also connects.
-        smtp._host = server_name(c)
-        answered = False
-        try:
-            code, text = smtp.connect(c.host, c.port)
-            answered = True
-            if code != 220:
-                raise _TransactionFailed(code, f"greeting: {_text(text)}", connection_lost=True)
-            self._expect(smtp.ehlo(), "EHLO")
-            if c.tls == "starttls":
-                if not smtp.has_extn("starttls"):
-                    raise _TransactionFailed(None, f"STARTTLS not offered by {c.host}:{c.port}; "
-                                             'nothing sent in plaintext ([relay.smarthost] tls = "starttls")')
-                self._expect(smtp.starttls(context=context), "STARTTLS")
-                self._expect(smtp.ehlo(), "EHLO")
-            if isinstance(smtp.sock, ssl.SSLSocket):
-                self.certificate = peer_certificate(smtp.sock)
-            if password is not None:
-                self._login(smtp, password)
-        except _TransactionFailed:
-            _close_quietly(smtp)
-            raise
-        except ssl.SSLError as e:   # before OSError: it is one
-            _close_quietly(smtp)
-            raise _TransactionFailed(None, explain(e, c)) from None
-        except (smtplib.SMTPException, OSError) as e:
-            _close_quietly(smtp)
-            raise _TransactionFailed(None, _describe(e, c.host, c.port), unreachable=not answered) from None
-        return smtp
 
     def _password(self) -> str | None:
         """The AUTH password, or None when no AUTH is configured."""
@@ -259,7 +162,7 @@ class SmtpConnection:
         try:
             return smarthost_password(c)
         except CredentialsError as e:
-            raise _TransactionFailed(None, str(e)) from None
+            raise TransactionFailed(None, str(e)) from None
 
     def _context(self) -> ssl.SSLContext | None:
         if self.config.tls == "none":
@@ -268,32 +171,8 @@ class SmtpConnection:
             try:
                 self._tls_context = client_context(self.config)
             except TlsSetupError as e:
-                raise _TransactionFailed(None, str(e)) from None
+                raise TransactionFailed(None, str(e)) from None
         return self._tls_context
-
-    def _login(self, smtp: smtplib.SMTP, password: str) -> None:
-        """AUTH PLAIN, else LOGIN; the password is dropped from the smtplib object at once."""
-        c = self.config
-        offered = smtp.esmtp_features.get("auth", "").upper().split() if smtp.has_extn("auth") else []
-        mechanism = next((m for m in ("PLAIN", "LOGIN") if m in offered), None)
-        if mechanism is None:
-            what = f"offers AUTH {' '.join(offered)} but not PLAIN or LOGIN" if offered else \
-                "does not offer AUTH" + (" after STARTTLS" if c.tls == "starttls" else "")
-            raise _TransactionFailed(None, f"cannot log in: {c.host}:{c.port} {what}")
-        smtp.user, smtp.password = c.username, password
-        try:
-            smtp.auth(mechanism, getattr(smtp, f"auth_{mechanism.lower()}"))
-        except smtplib.SMTPAuthenticationError as e:
-            raise _TransactionFailed(e.smtp_code, f"login refused by {c.host}:{c.port} (AUTH {mechanism} "
-                                     f"as {c.username}): {_text(e.smtp_error)}") from None
-        finally:
-            smtp.password = ""
-
-    @staticmethod
-    def _expect(reply: tuple[int, bytes], step: str) -> None:
-        code, text = reply
-        if not 200 <= code < 300:
-            raise _TransactionFailed(code, f"{step}: {_text(text)}", connection_lost=True)
 
     def _transaction(self, smtp: smtplib.SMTP, message: ParsedMessage,
                      rcpts: list[str]) -> list[RecipientReply]:
@@ -302,7 +181,7 @@ class SmtpConnection:
         commands = [f"MAIL FROM:<{message.sender}>{options}"] + [f"RCPT TO:<{r}>" for r in rcpts]
         step = "waiting for the reply to MAIL FROM"
         try:
-            _patience(smtp, c.command_timeout)
+            patience(smtp, c.command_timeout)
             if smtp.does_esmtp and smtp.has_extn("pipelining"):
                 smtp.send("".join(c + "\r\n" for c in commands).encode() + b"DATA\r\n")
                 mail_reply = smtp.getreply()
@@ -321,8 +200,8 @@ class SmtpConnection:
                 data_reply = _command(smtp, "DATA") if accepted_any else (0, b"")
             if classify(mail_reply[0]) is not Outcome.SENT:
                 self._abort(smtp, data_reply)
-                raise _TransactionFailed(mail_reply[0], f"MAIL FROM: {_text(mail_reply[1])}")
-            replies = [RecipientReply(r, code, _text(text))
+                raise TransactionFailed(mail_reply[0], f"MAIL FROM: {reply_text(mail_reply[1])}")
+            replies = [RecipientReply(r, code, reply_text(text))
                        for r, (code, text) in zip(rcpts, rcpt_replies, strict=True)]
             accepted = [r for r in replies if r.outcome is Outcome.SENT]
             if not accepted:
@@ -330,48 +209,48 @@ class SmtpConnection:
                 return replies
             if data_reply[0] != 354:
                 self._abort(smtp, data_reply)
-                raise _TransactionFailed(data_reply[0], f"DATA: {_text(data_reply[1])}")
+                raise TransactionFailed(data_reply[0], f"DATA: {reply_text(data_reply[1])}")
             self._content_sent = True
             step = "sending the message"
             smtp.send(_dot_stuffed(message.content))
             # A host may store the message and answer the final dot minutes later (RFC 5321
             # 4.5.3.2 allows 10): giving up sooner is what sends a message twice.
             step = _FINAL_DOT
-            _patience(smtp, c.data_timeout)
+            patience(smtp, c.data_timeout)
             code, text = smtp.getreply()
         except (OSError, smtplib.SMTPException) as e:
-            raise _TransactionFailed(None, self._lost(e, step), connection_lost=True) from None
+            raise TransactionFailed(None, self._lost(e, step), connection_lost=True) from None
         self.sent_on_connection += 1
         if code == 421:
             self.close()
         elif classify(code) is not Outcome.SENT:
             self._abort(smtp, (code, text))
         for r in accepted:
-            r.code, r.text = code, _text(text)
+            r.code, r.text = code, reply_text(text)
         return replies
 
     def _lost(self, error: BaseException, step: str) -> str:
         """Why a transaction broke off during `step`; after the final dot, that it may have gone."""
         c = self.config
-        if _timed_out(error):
+        if timed_out(error):
             waited = c.data_timeout if step == _FINAL_DOT else c.command_timeout
-            why = f"timed out after {_duration(waited)} {step}"
+            why = f"timed out after {duration(waited)} {step}"
         elif isinstance(error, smtplib.SMTPServerDisconnected):
             why = f"connection lost {step} ({error})" if step == _FINAL_DOT else f"connection lost: {error}"
         else:
-            why = _describe(error, c.host, c.port)
+            why = describe(error, c.host, c.port)
         return f"{why}: may have been delivered" if step == _FINAL_DOT else why
 
     def _mail_options(self, smtp: smtplib.SMTP, message: ParsedMessage) -> str:
         options = f" SIZE={len(message.content)}" if smtp.has_extn("size") else ""
         if message.needs_8bitmime:
             if not smtp.has_extn("8bitmime"):
-                raise _TransactionFailed(
+                raise TransactionFailed(
                     554, "message has 8-bit content and the smart host does not offer 8BITMIME")
             options += " BODY=8BITMIME"
         if message.needs_smtputf8:
             if not smtp.has_extn("smtputf8"):
-                raise _TransactionFailed(
+                raise TransactionFailed(
                     553, "an address is not ASCII and the smart host does not offer SMTPUTF8")
             options += " SMTPUTF8"
         return options
@@ -379,7 +258,7 @@ class SmtpConnection:
     def _abort(self, smtp: smtplib.SMTP, data_reply: tuple[int, bytes]) -> None:
         """End a transaction that will not send content, leaving the connection reusable."""
         try:
-            _patience(smtp, self.config.command_timeout)
+            patience(smtp, self.config.command_timeout)
             if data_reply[0] == 354:  # a server that said go ahead anyway: give it an empty message
                 smtp.send(b".\r\n")
                 smtp.getreply()
@@ -388,22 +267,6 @@ class SmtpConnection:
         except (smtplib.SMTPException, OSError):
             pass
         self.close()
-
-
-def _patience(smtp: smtplib.SMTP, seconds: float) -> None:
-    """How long the next reads and writes may take. smtplib has one socket timeout; set per
-    step, and on smtp.sock as it is now (STARTTLS replaced the plain socket)."""
-    if smtp.sock is not None:
-        smtp.sock.settimeout(seconds)
-
-
-def _timed_out(error: BaseException) -> bool:
-    """smtplib turns a socket timeout into SMTPServerDisconnected; the timeout is its context."""
-    return isinstance(error, TimeoutError) or isinstance(error.__context__, TimeoutError)
-
-
-def _duration(seconds: float) -> str:
-    return format_duration(seconds) if seconds >= 60 else f"{seconds:g}s"
 
 
 def _command(smtp: smtplib.SMTP, line: str) -> tuple[int, bytes]:
@@ -420,23 +283,3 @@ def _dot_stuffed(content: bytes) -> bytes:
     return data + b".\r\n"
 
 
-def _text(raw: bytes | str) -> str:
-    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
-    return " ".join(text.split())
-
-
-def _describe(error: BaseException, host: str, port: int) -> str:
-    if isinstance(error, TimeoutError | socket.timeout):
-        return f"timed out talking to {host}:{port}"
-    if isinstance(error, ConnectionRefusedError):
-        return f"connection to {host}:{port} refused"
-    if isinstance(error, smtplib.SMTPResponseException):
-        return f"{error.smtp_code} {_text(error.smtp_error)}"
-    return f"{host}:{port}: {error.strerror if isinstance(error, OSError) and error.strerror else error}"
-
-
-def _close_quietly(smtp: smtplib.SMTP) -> None:
-    try:
-        smtp.close()
-    except OSError:
-        pass

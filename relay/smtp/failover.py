@@ -17,7 +17,8 @@ import threading
 import time
 from dataclasses import dataclass
 
-from relay.smtp.client import DeliveryResult, SmtpConnection
+from relay.smtp.client import SmtpConnection
+from relay.smtp.replies import DeliveryResult
 from relay.smtp.smarthosts import SmartHost, SmartHosts
 from spooler.envelope import ParsedMessage
 

@@ -11,8 +11,8 @@ import pytest
 from relay.delivery.fate import GONE, UNTRIED, BadmailClass, NotSent, RetryPolicy, Unsendable, Untried, decide
 from relay.queue.folders import BADMAIL, DEFERRED
 from relay.queue.history import Attempt, History, Refusal
-from relay.smtp.client import DeliveryResult, RecipientReply
 from relay.smtp.failover import NoHost
+from relay.smtp.replies import DeliveryResult, RecipientReply
 from settings import parse_config
 
 NOW = 1_800_000_000.0

@@ -14,7 +14,8 @@ from aiosmtpd.smtp import AuthResult
 
 from relay.queue.folders import DEFERRED, Queue
 from relay.queue.history import History
-from relay.smtp.client import DeliveryResult, Outcome, SmtpConnection
+from relay.smtp.client import SmtpConnection
+from relay.smtp.replies import DeliveryResult, Outcome
 from settings import load_config
 from spooler.envelope import parse_pickup
 from tests.relay.relay_helpers import (
