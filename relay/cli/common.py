@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import os
-import pwd
 from pathlib import Path
 
 import click
 
-from relay.queue.files import printable
+from relay.queue.files import printable, user_name
 from settings import Config, ConfigError, load_config
 from settings.units import format_duration
 
@@ -68,7 +67,7 @@ def act_as_queue_owner(queue_dir: Path) -> None:
         st = os.stat(queue_dir)
     except FileNotFoundError:
         return  # nothing queued yet; `relay run` makes it
-    owner = _user_name(st.st_uid)
+    owner = user_name(st.st_uid)
     if os.geteuid() == 0:
         if st.st_uid != 0:
             if owner == str(st.st_uid):  # no passwd entry: no supplementary groups
@@ -81,13 +80,6 @@ def act_as_queue_owner(queue_dir: Path) -> None:
     if not os.access(queue_dir, os.R_OK | os.X_OK):
         raise UsageFailure(f"the queue {queue_dir} belongs to {owner}: run this as that user "
                            f"(sudo -u {owner} relay ...) or as root")
-
-
-def _user_name(uid: int) -> str:
-    try:
-        return pwd.getpwuid(uid).pw_name
-    except KeyError:
-        return str(uid)
 
 
 def shorten(text: str, width: int) -> str:

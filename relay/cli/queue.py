@@ -231,34 +231,29 @@ def _with_filters(func):
     return func
 
 
-@click.command()
-@click.argument("ids", nargs=-1)
-@click.option("--all", "all_", is_flag=True, help="every deferred message")
-@_with_filters
-@click.pass_context
-def retry(ctx: click.Context, ids: tuple[str, ...], all_: bool, **filters) -> None:
-    """Make deferred messages due now (like `postqueue -f`, `postqueue -i ID`)."""
-    _apply(ctx, ids, all_, "retry", filters)
+def _move_command(move: str, every: str, summary: str) -> click.Command:
+    """`relay MOVE [ID...] [--all FILTERS]`: one of relay.admin.moves' MOVES on each id."""
+
+    @click.command(name=move, help=summary)
+    @click.argument("ids", nargs=-1)
+    @click.option("--all", "all_", is_flag=True, help=every)
+    @_with_filters
+    @click.pass_context
+    def command(ctx: click.Context, ids: tuple[str, ...], all_: bool, **filters) -> None:
+        _apply(ctx, ids, all_, move, filters)
+    return command
 
 
-@click.command()
-@click.argument("ids", nargs=-1)
-@click.option("--all", "all_", is_flag=True, help="every deferred message")
-@_with_filters
-@click.pass_context
-def hold(ctx: click.Context, ids: tuple[str, ...], all_: bool, **filters) -> None:
-    """Keep messages in hold/, never sent until released (like `postsuper -h`)."""
-    _apply(ctx, ids, all_, "hold", filters)
-
-
-@click.command()
-@click.argument("ids", nargs=-1)
-@click.option("--all", "all_", is_flag=True, help="every held message")
-@_with_filters
-@click.pass_context
-def release(ctx: click.Context, ids: tuple[str, ...], all_: bool, **filters) -> None:
-    """Return held messages to deferred/, due now (like `postsuper -H`)."""
-    _apply(ctx, ids, all_, "release", filters)
+retry = _move_command("retry", "every deferred message",
+                      "Make deferred messages due now (like `postqueue -f`, `postqueue -i ID`).")
+hold = _move_command("hold", "every deferred message",
+                     "Keep messages in hold/, never sent until released (like `postsuper -h`).")
+release = _move_command("release", "every held message",
+                        "Return held messages to deferred/, due now (like `postsuper -H`).")
+requeue_badmail = _move_command(
+    "requeue-badmail", "every badmail message",
+    "Give badmail messages another chance (like `postsuper -r`): a new id in deferred/, due now, "
+    "a fresh lifetime, sent only to the recipients that did not get it.")
 
 
 @click.command()
@@ -278,17 +273,6 @@ def delete(ctx: click.Context, ids: tuple[str, ...], all_: bool, folder: str, ye
         if not click.confirm(f"Delete {what}? This cannot be undone", default=False):
             raise click.Abort()
     _apply(ctx, ids, all_, "delete", filters, folder)
-
-
-@click.command(name="requeue-badmail")
-@click.argument("ids", nargs=-1)
-@click.option("--all", "all_", is_flag=True, help="every badmail message")
-@_with_filters
-@click.pass_context
-def requeue_badmail(ctx: click.Context, ids: tuple[str, ...], all_: bool, **filters) -> None:
-    """Give badmail messages another chance (like `postsuper -r`): a new id in deferred/,
-    due now, a fresh lifetime, sent only to the recipients that did not get it."""
-    _apply(ctx, ids, all_, "requeue-badmail", filters)
 
 
 COMMANDS = [status, list_, show, retry, hold, release, delete, requeue_badmail]
