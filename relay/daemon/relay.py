@@ -24,6 +24,7 @@ import time
 from relay.daemon.activity import Activity
 from relay.daemon.control import Control
 from relay.daemon.dispatch import Dispatcher
+from relay.daemon.figures import RelayFigures
 from relay.daemon.logsetup import reopen_log_files
 from relay.daemon.metrics import RelayMetrics
 from relay.daemon.watch import SETTLE, PickupWatcher
@@ -60,10 +61,10 @@ class Relay:
         # The keys are read once, here (DkimSetupError stops the start), unless `relay run` did.
         self.signer = signer if signer is not None else DkimSigner.load(relay.dkim)
         self.work = WorkQueue(self.smarthosts, low_mark=relay.connections, on_low=self.wake.set)
-        self.exit = Exit(config, self.queue, RetryPolicy.from_config(relay), self.metrics, self.activity)
+        figures = RelayFigures(self.metrics, self.activity, self.smarthosts)
+        self.exit = Exit(config, self.queue, RetryPolicy.from_config(relay), figures)
         self.agent = DeliveryAgent(relay, self.smarthosts, self.signer, self.exit, settle=settle,
-                                   stopping=self.work.stopping, on_host_down=self.wake.set,
-                                   metrics=self.metrics, activity=self.activity)
+                                   stopping=self.work.stopping, on_host_down=self.wake.set)
         self.dispatcher = Dispatcher(relay, self.queue, self.watcher, self.work, self.smarthosts,
                                      self.exit, self.metrics)
         # Set by signal handlers: plain stores, no locks (a handler that takes a lock the

@@ -16,7 +16,6 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from relay.delivery.exit import Exit
 from relay.delivery.fate import BadmailClass, Fate, NotSent, Unsendable, Untried, decide
@@ -31,22 +30,16 @@ from relay.smtp.smarthosts import SmartHost, SmartHosts
 from settings import RelayConfig
 from spooler.envelope import MalformedMessage, ParsedMessage, parse_pickup
 
-if TYPE_CHECKING:   # the daemon's figures, handed in: delivery never imports the daemon
-    from relay.daemon.activity import Activity
-    from relay.daemon.metrics import RelayMetrics
-
 log = logging.getLogger("relay")
 
 
 class DeliveryAgent:
     def __init__(self, relay: RelayConfig, hosts: SmartHosts, signer: DkimSigner, exit_: Exit, *,
-                 settle: float, stopping: threading.Event, on_host_down: Callable[[], None],
-                 metrics: RelayMetrics, activity: Activity):
+                 settle: float, stopping: threading.Event, on_host_down: Callable[[], None]):
         self.relay, self.hosts, self.signer, self.exit = relay, hosts, signer, exit_
         self.settle = settle              # how long a file must stand still (relay.daemon.watch)
         self.stopping = stopping          # set when the relay stops: a rate limit stops waiting
         self.on_host_down = on_host_down  # the dispatcher puts back what waits for a connection
-        self.metrics, self.activity = metrics, activity
 
     def attempt(self, connections: dict[str, SmtpConnection], claimed: Claimed,
                 paid: SmartHost | None = None) -> Fate:
@@ -104,28 +97,10 @@ class DeliveryAgent:
             message = signed.message
         answer, tried = send(self.hosts, connections, message, recipients, paid=paid,
                              stopping=self.stopping)
-        self._observe(answer, tried, len(recipients))
-        return answer
-
-    def _observe(self, answer: DeliveryResult | NoHost, tried, recipients: int) -> None:
-        """The metrics and the dashboard's view of one send."""
-        for host in tried:
-            self.metrics.host_up.labels(host.host.label).set(1 if host.answered else 0)
-            if not host.answered:
-                self.metrics.cooldowns.labels(host.host.label).inc()
-        self.metrics.duration.observe(answer.duration)
-        now = time.time()
-        self.metrics.smarthost_up.set(0 if self.hosts.paused(now) else 1)
+        self.exit.figures.sent(answer, tried, len(recipients))
         if isinstance(answer, NoHost):
-            self.metrics.replies.labels(str(answer.code) if answer.code else "none").inc(recipients)
-            self.activity.host_failed(now, answer.why)
             self.on_host_down()
-            return
-        for reply in answer.replies:
-            self.metrics.replies.labels(str(reply.code) if reply.code else "none").inc()
-        self.activity.host_answered(now)
-        if answer.replies_for(Outcome.DEFERRED) or answer.replies_for(Outcome.FAILED):
-            self.activity.refused(now, "; ".join(dict.fromkeys(str(r) for r in answer.replies)))
+        return answer
 
 
 def _log_replies(claimed: Claimed, sender: str, result: DeliveryResult, attempt: int) -> None:

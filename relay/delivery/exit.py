@@ -21,11 +21,11 @@ import logging
 import threading
 import time
 from collections import Counter
-from typing import TYPE_CHECKING
 
 from relay.delivery.dsn import build_report, failures, report_address, why_not
-from relay.delivery.fate import GONE, BadmailClass, Fate, RetryPolicy, Untried, decide
+from relay.delivery.fate import GONE, Fate, RetryPolicy, Untried, decide
 from relay.delivery.feedback import FeedbackFile, failed_recipients, message_id_of
+from relay.delivery.figures import Figures
 from relay.queue.badmail import badmail_unreadable, reason_text
 from relay.queue.claims import Claimed
 from relay.queue.files import NoSpace, printable
@@ -37,10 +37,6 @@ from settings import Config
 from spooler.envelope import ParsedMessage, UnsafeHeaderError
 from spooler.pickup import PickupError, PickupWriter
 
-if TYPE_CHECKING:   # the daemon's figures, handed in: delivery never imports the daemon
-    from relay.daemon.activity import Activity
-    from relay.daemon.metrics import RelayMetrics
-
 log = logging.getLogger("relay")
 
 KEPT_IN_ACTIVE = "kept in active/ until a relay starts"   # where a message that cannot move stays
@@ -48,10 +44,8 @@ NO_SPACE_RETRY = 60.0   # a message whose outcome a full disk kept from being wr
 
 
 class Exit:
-    def __init__(self, config: Config, queue: Queue, policy: RetryPolicy, metrics: RelayMetrics,
-                 activity: Activity):
-        self.config, self.queue, self.policy = config, queue, policy
-        self.metrics, self.activity = metrics, activity
+    def __init__(self, config: Config, queue: Queue, policy: RetryPolicy, figures: Figures):
+        self.config, self.queue, self.policy, self.figures = config, queue, policy, figures
         self.counts: Counter[str] = Counter()   # sent, deferred, badmail: said when the relay stops
         self.feedback = FeedbackFile(config.relay.feedback_file)
         self.report_from = report_address(config.relay.report_from)
@@ -116,7 +110,7 @@ class Exit:
             log.error("%s/%s: %s (%s)", folder, printable(name), full, why)
             return
         self.counts["badmail"] += 1
-        self.metrics.badmail.labels(BadmailClass.UNREADABLE).inc()
+        self.figures.unreadable()
         log.warning("%s: %s file %r moved to badmail: %s", queue_id, folder, name, why)
 
     # -- the moves ------------------------------------------------------------------------
@@ -129,25 +123,21 @@ class Exit:
                 log.error("%s: %s", claimed.queue_id, lost)
             self._due_at(fate.next_attempt)
             self.counts["deferred"] += 1
-            self.metrics.attempts.labels("deferred").inc()
         elif fate.destination == GONE:
             lost = delivered(self.queue, claimed)
             if lost:
                 log.error("%s: %s", claimed.queue_id, lost)
             self.counts["sent"] += 1
-            self.activity.delivered(time.time())
-            self.metrics.attempts.labels("sent").inc()
         elif fate.destination == BADMAIL:
             history.recipients_left = list(fate.recipients_left) or None
             to_badmail(self.queue, claimed, reason_text(
                 claimed.queue_id, fate.reason, history, sender, fate.recipients_left, time.time()), history)
-            if fate.attempt is not None:
-                self.metrics.attempts.labels("failed").inc()
             self.counts["badmail"] += 1
-            self.metrics.badmail.labels(fate.badmail_class).inc()
             log.warning("%s: moved to badmail: %s", claimed.queue_id, fate.reason)
         else:
             self._put_back(claimed, fate)
+            return
+        self.figures.moved(fate)
 
     def _put_back(self, claimed: Claimed, fate: Fate, keep_claim: bool = False) -> str | None:
         """Back to deferred/, untried, due at fate.next_attempt; says where the message is."""
