@@ -31,10 +31,9 @@ from relay.admin import snapshot
 from relay.admin.listing import matches
 from relay.admin.move_requests import RequestRefused, read_result, submit
 from relay.admin.moves import MOVES
-from relay.cli.common import human_age
 from relay.daemon.control import PUBLISH_EVERY
 from relay.queue.folders import BADMAIL, DEFERRED, HOLD
-from settings.units import parse_duration
+from settings.units import format_age, parse_duration
 from webapp.moderation import admin_required
 
 bp = Blueprint("queue_dashboard", __name__, url_prefix="/admin")
@@ -81,7 +80,7 @@ def _view() -> dict:
                             if matches(row, **wanted)]
     return {"admin_dir": admin_dir, "seen": seen, "rows": rows, "filters": typed,
             "filter_problem": problem, "stale": seen is not None and seen.age > STALE_AFTER,
-            "folders": FOLDERS, "moves_for": moves_for, "moves": MOVES, "age": human_age,
+            "folders": FOLDERS, "moves_for": moves_for, "moves": MOVES, "age": format_age,
             "clock": _clock, "refresh_every": REFRESH_EVERY}
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import stat
-from dataclasses import dataclass
 from pathlib import Path
 
 from relay.daemon.diskspace import ADVICE, disk_space
@@ -23,15 +22,7 @@ from relay.smtp.client import SmtpConnection
 from relay.smtp.credentials import CredentialsError, smarthost_password
 from relay.smtp.tls import weak_settings
 from settings import Config, SmartHostConfig
-
-
-@dataclass(frozen=True)
-class CheckResult:
-    name: str
-    ok: bool
-    detail: str
-    fix: str = ""
-    warn: bool = False   # works, but a person should know (exit status stays 0)
+from settings.checks import CheckResult
 
 
 def run_checks(config: Config, smarthost: bool = True) -> list[CheckResult]:

@@ -8,9 +8,8 @@ from pathlib import Path
 
 import click
 
-from relay.queue.folders import printable
 from settings import Config, ConfigError, load_config
-from settings.units import format_duration
+from spooler.names import printable
 
 EXIT_OK, EXIT_PROBLEM, EXIT_USAGE = 0, 1, 2
 
@@ -43,10 +42,6 @@ def config_of(ctx: click.Context) -> Config:
         except ConfigError as e:
             raise UsageFailure(f"config error: {e}") from None
     return state["config"]
-
-
-def human_age(seconds: float | None) -> str:
-    return "-" if seconds is None else format_duration(seconds)
 
 
 def table(headers: list[str], rows: list[list[str]], right: set[int] = frozenset()) -> str:

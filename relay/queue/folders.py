@@ -58,6 +58,7 @@ from spooler.names import (
     is_queue_id,
     message_name,
     new_queue_id,
+    printable,
     priority_of,
     queue_id_of,
 )
@@ -785,14 +786,6 @@ def file_kind(mode: int) -> str:
         if test(mode):
             return name
     return "not a regular file"
-
-
-def printable(text: str, keep: str = "") -> str:
-    """Text with control characters escaped (\\n, \\x1b), but those in `keep`: a file name
-    fit for a one-line field, or (keep="\\t\\n") a binary file's bytes fit for a terminal."""
-    if text.isprintable():
-        return text
-    return "".join(c if c.isprintable() or c in keep else repr(c)[1:-1] for c in text)
 
 
 def iso_time(ts: float) -> str:
