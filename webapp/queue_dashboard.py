@@ -1,14 +1,14 @@
 """The queue dashboard for admins, /admin/queue: the relay's status and the moves an admin asks for.
 
 The site never touches the queue (it is the relay's user's alone): it reads the
-snapshot the relay publishes, <[relay] admin_dir>/status.json (relay.admin.snapshot), and
-asks for retry, hold, release, delete and requeue-badmail by writing a request the
-relay carries out with relay.admin.moves.apply_move (relay.admin.move_requests), as `postqueue`
-asks Postfix's daemon. Each move is a POST with a CSRF token, logged here and by the
-relay with the admin's name; the page waits up to RESULT_WAIT for the relay's answer
-and shows it per message. The lists are filtered by relay.report.matches, the rule of
-`relay list`. /admin/queue.json gives the same page parts for the script that
-refreshes them (static/queue_dashboard.js). Members who are not admins get 403.
+snapshot the relay publishes, <[relay] admin_dir>/status.json (channel.status), and
+asks for retry, hold, release, delete and requeue-badmail by writing a request
+(channel.moves) that the relay carries out, as `postqueue` asks Postfix's daemon. Each
+move is a POST with a CSRF token, logged here and by the relay with the admin's name;
+the page waits up to RESULT_WAIT for the relay's answer and shows it per message. The
+lists are filtered by channel.status.matches, the rule of `relay list`. /admin/queue.json
+gives the same page parts for the script that refreshes them (static/queue_dashboard.js).
+Members who are not admins get 403.
 """
 
 from __future__ import annotations
@@ -27,12 +27,8 @@ from flask import (
 )
 from flask_login import current_user
 
-from relay.admin import snapshot
-from relay.admin.listing import matches
-from relay.admin.move_requests import RequestRefused, read_result, submit
-from relay.admin.moves import MOVES
-from relay.daemon.control import PUBLISH_EVERY
-from relay.queue.folders import BADMAIL, DEFERRED, HOLD
+from channel import status
+from channel.moves import MOVE_NAMES, MoveName, RequestRefused, read_result, submit
 from settings.units import format_age, parse_duration
 from webapp.moderation import admin_required
 
@@ -40,14 +36,14 @@ bp = Blueprint("queue_dashboard", __name__, url_prefix="/admin")
 
 RESULT_WAIT = 5.0           # how long a move's POST waits for the relay's answer
 REFRESH_EVERY = 3           # seconds between the script's refreshes
-STALE_AFTER = 4 * PUBLISH_EVERY   # an older snapshot: no relay is publishing
-FOLDERS = (DEFERRED, HOLD, BADMAIL)
+STALE_AFTER = 4 * status.PUBLISH_EVERY   # an older snapshot: no relay is publishing
+FOLDERS = status.SHOWN_FOLDERS
 FILTERS = ("sender", "recipient", "older_than")
 
 
-def moves_for(folder: str) -> list[str]:
+def moves_for(folder: str) -> list[MoveName]:
     """The buttons of a folder's list: the moves whose messages are looked for there, and delete."""
-    return [m for m, move in MOVES.items() if move.folder == folder or m == "delete"]
+    return [m for m in MoveName if m.folder == folder or m == MoveName.DELETE]
 
 
 def _admin_dir():
@@ -55,7 +51,7 @@ def _admin_dir():
 
 
 def _filters() -> tuple[dict, dict, str | None]:
-    """The filters as typed (for the form), as relay.report.matches takes them, and a problem."""
+    """The filters as typed (for the form), as channel.status.matches takes them, and a problem."""
     typed = {k: request.values.get(k, "").strip()[:200] for k in FILTERS}
     problem = None
     older_than = None
@@ -72,15 +68,15 @@ def _view() -> dict:
     """What the page and its refreshes show: the snapshot, filtered."""
     admin_dir = _admin_dir()
     typed, wanted, problem = _filters()
-    seen = snapshot.read(admin_dir) if admin_dir is not None else None
+    seen = status.read(admin_dir) if admin_dir is not None else None
     rows = {f: [] for f in FOLDERS}
     if seen is not None:
         for folder in FOLDERS:
-            rows[folder] = [(row, extra) for row, extra in seen.rows.get(folder, [])
-                            if matches(row, **wanted)]
+            rows[folder] = [shown for shown in seen.messages.get(folder, ())
+                            if status.matches(shown.row, **wanted)]
     return {"admin_dir": admin_dir, "seen": seen, "rows": rows, "filters": typed,
             "filter_problem": problem, "stale": seen is not None and seen.age > STALE_AFTER,
-            "folders": FOLDERS, "moves_for": moves_for, "moves": MOVES, "age": format_age,
+            "folders": FOLDERS, "moves_for": moves_for, "age": format_age,
             "clock": _clock, "refresh_every": REFRESH_EVERY}
 
 
@@ -107,7 +103,7 @@ def feed():
         "at": seen.at if seen else None,
         "summary": render_template("admin/_queue_summary.html", **view),
         "tables": {f: render_template("admin/_queue_rows.html", folder=f, **view) for f in FOLDERS},
-        "counts": {f: t["count"] for f, t in seen.status["folders"].items()} if seen else None,
+        "counts": {f: t.count for f, t in seen.status.folders.items()} if seen else None,
     })
 
 
@@ -119,7 +115,7 @@ def move():
     what = request.form.get("move", "")
     ids = request.form.getlist("ids")
     admin_dir = _admin_dir()
-    if what not in MOVES:
+    if what not in MOVE_NAMES:
         flash("Choose one of the buttons.")
         return redirect(url_for(".index", **back))
     if not ids:

@@ -15,6 +15,7 @@ import os
 import stat
 from pathlib import Path
 
+from channel.moves import FOLDER_MODES, REQUESTS
 from relay.daemon.diskspace import ADVICE, disk_space
 from relay.delivery.signing import DkimSetupError, load_key
 from relay.queue.folders import FOLDERS, Queue
@@ -127,8 +128,6 @@ def folder_modes(config: Config) -> list[CheckResult]:
 
 def admin_dir_checks(config: Config) -> list[CheckResult]:
     """The queue dashboard's window ([relay] admin_dir): for the admin group only."""
-    from relay.admin.move_requests import FOLDER_MODES, REQUESTS
-
     admin_dir = config.relay.admin_dir
     if admin_dir is None:
         return [CheckResult("dashboard folder", True, "off ([relay] admin_dir is empty)")]

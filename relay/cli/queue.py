@@ -181,8 +181,8 @@ def show(ctx: click.Context, queue_id: str) -> None:
     if r.refused:
         click.echo("refused for good:")
         for x in r.refused:
-            when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(x["at"]))
-            click.echo(f"  <{x['recipient']}>  {x['reply']}  ({when})")
+            when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(x.at))
+            click.echo(f"  <{x.recipient}>  {x.reply}  ({when})")
     if detail.reason:
         click.echo("\nbadmail:\n" + printable_lines(detail.reason.rstrip()))
     click.echo("\nheaders:\n" + printable_lines(detail.headers.rstrip()))

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import insert
 
-from relay.admin import snapshot
+from channel import status
 from relay.sink.server import free_port
 from settings import parse_config
 from tests.conftest import needs_chromium
@@ -120,7 +120,7 @@ def test_an_admin_sends_a_newsletter_and_retries_what_waited_while_the_smart_hos
     audience = MEMBERS + 1   # the admin reads the newsletter too
     page.set_viewport_size({"width": 1280, "height": 900})
     with RunningRelay(config) as relay, OutboxWorker(app):
-        wait_until(lambda: snapshot.read(config.relay.admin_dir) is not None, what="a snapshot")
+        wait_until(lambda: status.read(config.relay.admin_dir) is not None, what="a snapshot")
         log_in(page, site, "root@example.org")
 
         # Write, preview, send: the progress page follows the fan-out by itself.

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from relay.admin import snapshot
+from channel import status
 from relay.queue.folders import BADMAIL, DEFERRED, HOLD, Queue
 from settings import parse_config
 from tests.relay.relay_helpers import RunningRelay, place_queued, wait_until
@@ -83,7 +83,7 @@ def test_every_move_asked_on_the_page_is_carried_out_by_the_running_relay(app, c
     bad = place_queued(config, BADMAIL, to=("dan@example.org",))
     root = admin(app)
     with RunningRelay(config) as relay:
-        wait_until(lambda: snapshot.read(config.relay.admin_dir) is not None, what="a snapshot")
+        wait_until(lambda: status.read(config.relay.admin_dir) is not None, what="a snapshot")
         page = root.get("/admin/queue").get_data(as_text=True)
         assert due_later in page and "451 4.3.0 greylisted" in page and bad in page
         assert re.search(r'<td>deferred</td><td class="count">3</td>', page)
@@ -109,8 +109,8 @@ def test_every_move_asked_on_the_page_is_carried_out_by_the_running_relay(app, c
         wait_until(lambda: counts() and counts()[DEFERRED] == counts()[BADMAIL] == 0,
                    what="the dashboard's counts to follow")
         assert relay.activity.to_json(0)["sent"]
-    rate = snapshot.read(config.relay.admin_dir).activity
-    assert rate["sent_last_minute"] == 3
+    rate = status.read(config.relay.admin_dir).activity
+    assert rate.sent_last_minute == 3
 
 
 def test_filters_narrow_the_lists_by_sender_recipient_and_age(app, config):

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from relay.admin import snapshot
+from channel import status
 from relay.queue.folders import DEFERRED, HOLD
 from tests.conftest import needs_chromium
 from tests.relay.relay_helpers import RunningRelay, place_queued, wait_until
@@ -29,7 +29,7 @@ def test_the_dashboard_shows_counts_refreshes_by_itself_and_holds_a_message(app,
                                                 "--name", "Root", "--password", PASSWORD])
     assert result.exit_code == 0, result.output
     with RunningRelay(config):
-        wait_until(lambda: snapshot.read(config.relay.admin_dir) is not None, what="a snapshot")
+        wait_until(lambda: status.read(config.relay.admin_dir) is not None, what="a snapshot")
         page.set_viewport_size({"width": 1280, "height": 900})
         page.goto(f"{site}/account/login")
         page.fill("#email", "root@example.org")
