@@ -5,10 +5,12 @@ snapshot the relay publishes, <[relay] admin_dir>/status.json (channel.status), 
 asks for retry, hold, release, delete and requeue-badmail by writing a request
 (channel.moves) that the relay carries out, as `postqueue` asks Postfix's daemon. Each
 move is a POST with a CSRF token, logged here and by the relay with the admin's name;
-the page waits up to RESULT_WAIT for the relay's answer and shows it per message. The
-lists are filtered by channel.status.matches, the rule of `relay list`. /admin/queue.json
-gives the same page parts for the script that refreshes them (static/queue_dashboard.js).
-Members who are not admins get 403.
+the POST writes the request and redirects at once to the page with ?request=ID, which
+shows the relay's answer per message once it exists, and until then says it is asked
+(the script, static/queue_dashboard.js, asks /admin/queue/result.json for the answer
+and shows it when it comes). The lists are filtered by channel.status.matches, the rule
+of `relay list`. /admin/queue.json gives the page's parts for the script that refreshes
+them. Members who are not admins get 403.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import time
 
 from flask import (
     Blueprint,
+    abort,
     current_app,
     flash,
     jsonify,
@@ -28,13 +31,12 @@ from flask import (
 from flask_login import current_user
 
 from channel import status
-from channel.moves import MOVE_NAMES, MoveName, RequestRefused, read_result, submit
+from channel.moves import MOVE_NAMES, MoveName, RequestRefused, is_request_id, read_result, submit
 from settings.units import format_age, parse_duration
 from webapp.moderation import admin_required
 
 bp = Blueprint("queue_dashboard", __name__, url_prefix="/admin")
 
-RESULT_WAIT = 5.0           # how long a move's POST waits for the relay's answer
 REFRESH_EVERY = 3           # seconds between the script's refreshes
 STALE_AFTER = 4 * status.PUBLISH_EVERY   # an older snapshot: no relay is publishing
 FOLDERS = status.SHOWN_FOLDERS
@@ -88,10 +90,26 @@ def _clock(ts: float | None) -> str:
 @admin_required
 def index():
     view = _view()
-    asked = request.args.get("request", "")
-    view["result"] = read_result(view["admin_dir"], asked) if asked and view["admin_dir"] else None
+    asked = request.args.get("request", "")   # the move just asked for, from the redirect
+    if not is_request_id(asked) or view["admin_dir"] is None:
+        asked = ""
+    view["result"] = read_result(view["admin_dir"], asked) if asked else None
     view["waiting_for"] = asked if asked and view["result"] is None else None
     return render_template("admin/queue.html", **view)
+
+
+@bp.route("/queue/result.json")
+@admin_required
+def answer():
+    """The relay's answer to one request, for the script to show when it comes."""
+    asked = request.args.get("request", "")
+    if not is_request_id(asked):
+        abort(404)
+    admin_dir = _admin_dir()
+    result = read_result(admin_dir, asked) if admin_dir is not None else None
+    return jsonify({"request": asked, "answered": result is not None,
+                    "html": render_template("admin/_move_result.html", result=result)
+                    if result is not None else None})
 
 
 @bp.route("/queue.json")
@@ -137,12 +155,5 @@ def move():
         return redirect(url_for(".index", **back))
     current_app.logger.info("queue dashboard: admin %s (member %s) asked to %s %s (request %s)",
                             admin, current_user.id, what, ", ".join(ids), request_id)
-    deadline = time.monotonic() + RESULT_WAIT
-    result = read_result(admin_dir, request_id)
-    while result is None and time.monotonic() < deadline:
-        time.sleep(0.1)
-        result = read_result(admin_dir, request_id)
-    if result is None:
-        flash(f"Asked the relay to {what} {len(ids)} message(s); it has not answered yet "
-              "(is it running?). Its answer will show here.")
+    flash(f"Asked the relay to {what} {len(ids)} message(s).")
     return redirect(url_for(".index", request=request_id, **back))

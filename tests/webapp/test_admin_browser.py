@@ -184,6 +184,7 @@ def test_an_admin_sends_a_newsletter_and_retries_what_waited_while_the_smart_hos
         upstream.start_again()
         page.check("#folder-deferred .select-all")
         page.click("#folder-deferred button[value=retry]")
+        page.wait_for_selector("#move-result[data-answered]")   # the relay's answer, shown by itself
         assert page.locator("#move-result li.ok").count() == 3, page.inner_text("#move-result")
         assert "due now" in page.inner_text("#move-result li.ok >> nth=0")
         wait_until(lambda: delivered(upstream, "[test] Draft") == 3, timeout=15,

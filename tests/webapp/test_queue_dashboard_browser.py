@@ -1,5 +1,6 @@
 """The queue dashboard in a real browser beside a running relay: it refreshes itself without a
-reload (keeping what is ticked), and its buttons work; a screenshot goes to var/screenshots/."""
+reload (keeping what is ticked), and its buttons work, the relay's answer showing up by itself;
+a screenshot goes to var/screenshots/."""
 
 from __future__ import annotations
 
@@ -51,7 +52,9 @@ def test_the_dashboard_shows_counts_refreshes_by_itself_and_holds_a_message(app,
         page.screenshot(path=str(SCREENSHOTS / "queue-dashboard.png"), full_page=True)
 
         page.click("#folder-deferred button[value=hold]")
-        assert "held" in page.inner_text("#move-result")
+        assert "Asked the relay to hold 1 message(s)." in page.inner_text("body")
+        page.wait_for_selector("#move-result[data-answered] li.ok")   # shown without a reload
+        assert f"{first}: held" in page.inner_text("#move-result")
         assert folder_of(config, first) == HOLD
         wait_until(lambda: page.inner_text("#queue-summary tr[data-folder=hold] .count") == "1",
                    what="the hold count to refresh")
