@@ -43,8 +43,6 @@ log = logging.getLogger("relay")
 KEEP_RESULTS = 3600.0     # results (and writers' forgotten temporary files) are removed after this
 
 
-# -- the relay's side -------------------------------------------------------------------------
-
 def make_folders(admin_dir: Path) -> None:
     """Make admin_dir, requests/ and results/ with FOLDER_MODES when missing (modes of
     existing folders are the sysadmin's: contrib/install-layout.sh sets the same)."""
