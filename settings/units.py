@@ -1,8 +1,8 @@
 """Durations and sizes as people write them in config.toml.
 
 parse_duration("90s" | "5m" | "2h" | "2d") -> seconds; parse_size("25MB") -> bytes.
-Both raise ValueError with a message saying what was expected. format_duration and
-format_size go the other way, for people.
+Both raise ValueError with a message saying what was expected. format_duration,
+format_age and format_size go the other way, for people (the CLI and the site alike).
 """
 
 import math
@@ -61,6 +61,11 @@ def format_duration(seconds: float) -> str:
             whole = value >= 10 or value == int(value)
             return f"{value:.0f}{unit}" if whole else f"{value:.1f}{unit}"
     return f"{seconds:.0f}s"
+
+
+def format_age(seconds: float | None) -> str:
+    """How old something is, as format_duration says it; "-" when there is nothing to age."""
+    return "-" if seconds is None else format_duration(seconds)
 
 
 def format_size(size: int) -> str:

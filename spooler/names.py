@@ -5,7 +5,9 @@ ids sort by creation time), 10 random. A message file is `ID.eml`
 (transactional) or `ID.bulk.eml` (bulk): the class is in the name, so the relay
 orders files without opening them, and the same name serves in pickup and in
 every queue folder. Names starting with "." (writers' temporary files) or not
-ending in .eml are never messages. Pure functions; nothing here touches a file.
+ending in .eml are never messages. printable() shows a name someone else chose (a
+dropped file's, an admin's) on one line of a log or a reason file. Pure functions;
+nothing here touches a file.
 """
 
 from __future__ import annotations
@@ -60,3 +62,12 @@ def id_time(queue_id: str) -> float:
         return int(queue_id[:14], 16) / 1e6
     except ValueError:
         return time.time()
+
+
+def printable(text: str, keep: str = "") -> str:
+    """Text with control characters escaped (\\n, \\x1b), but those in `keep`: a file name (or
+    any name someone else chose) fit for a one-line field of a log line or a reason file, or
+    (keep="\\t\\n") a binary file's bytes fit for a terminal."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() or c in keep else repr(c)[1:-1] for c in text)

@@ -17,7 +17,7 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_login import current_user
 from sqlalchemy import func
 
-from relay.queue.files import printable
+from spooler.names import printable
 from spooler.pickup import PickupError
 from webapp import notify, session_store
 from webapp.extensions import db

@@ -1,7 +1,8 @@
 """Bounces that reach the site: the relay's feedback file marks members' addresses as bouncing.
 
 The relay appends one JSON line per recipient refused for good or expired to [relay]
-feedback_file (relay/delivery/feedback.py). The outbox worker reads the new lines every few
+feedback_file, a channel.feedback.FeedbackLine, read back here with the same class. The
+outbox worker reads the new lines every few
 seconds (`flask --app webapp read-feedback` does it once) and, for a member's address:
   - a hard failure (an enhanced status 5.1.x: no such mailbox, no such domain; or a bare
     550) marks it bouncing at once;
@@ -16,7 +17,6 @@ workers read, and a rotation (FILE renamed to FILE.1) loses nothing: FILE.1 is f
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import re
@@ -26,6 +26,7 @@ from pathlib import Path
 
 from sqlalchemy.exc import IntegrityError
 
+from channel.feedback import EXPIRED, REFUSED, FeedbackLine, FeedbackLineError, rotated
 from webapp.extensions import db
 from webapp.models import FeedbackCursor, User, utcnow
 
@@ -34,14 +35,14 @@ _HARD_STATUS = re.compile(r"5\.1\.\d{1,3}")
 READ_AT_MOST = 1_000_000   # bytes a round takes: one transaction stays small
 
 
-def classify(line: dict) -> str | None:
+def classify(line: FeedbackLine) -> str | None:
     """"hard", "soft", or None for a line that is not about a failed recipient."""
-    if line.get("kind") == "expired":
+    if line.kind == EXPIRED:
         return "soft"
-    if line.get("kind") != "refused":
+    if line.kind != REFUSED:
         return None
-    status = line.get("status") or ""
-    if _HARD_STATUS.fullmatch(status) or (not status and line.get("code") == 550):
+    status = line.status or ""
+    if _HARD_STATUS.fullmatch(status) or (not status and line.code == 550):
         return "hard"
     return "soft"
 
@@ -67,7 +68,7 @@ def _read_round(path: Path, soft_limit: int) -> tuple[int, int, bool]:
         current = None
     data, inode, read_to = b"", cursor.inode, cursor.read_to
     if cursor.inode and (current is None or current.st_ino != cursor.inode):
-        data, read_to = _complete_lines(Path(f"{path}.1"), cursor.inode, read_to)
+        data, read_to = _complete_lines(rotated(path), cursor.inode, read_to)
         if not data and current is not None:   # the old file is finished: follow the new one
             inode, read_to = current.st_ino, 0
     elif current is not None:
@@ -126,15 +127,15 @@ def _apply(data: bytes, soft_limit: int) -> int:
     marked = 0
     for raw in data.splitlines():
         try:
-            line = json.loads(raw)
-        except ValueError:
-            log.warning("feedback file: a line that is not JSON was skipped: %r", raw[:200])
+            line = FeedbackLine.from_line(raw)
+        except FeedbackLineError as e:
+            log.warning("feedback file: a line was skipped: %s", e)
             continue
-        kind = classify(line) if isinstance(line, dict) else None
-        member = User.by_email(str(line.get("recipient", ""))) if kind else None
+        kind = classify(line)
+        member = User.by_email(line.recipient) if kind else None
         if member is None:
             continue
-        member.bounce_reason = str(line.get("reply", ""))[:300]
+        member.bounce_reason = line.reply[:300]
         if kind == "soft":
             member.soft_bounces += 1
         if member.bouncing_at is None and (kind == "hard" or member.soft_bounces >= soft_limit):
@@ -145,10 +146,10 @@ def _apply(data: bytes, soft_limit: int) -> int:
     return marked
 
 
-def _when(line: dict) -> datetime:
+def _when(line: FeedbackLine) -> datetime:
     try:
-        return datetime.fromtimestamp(float(line["at"]), UTC).replace(tzinfo=None)
-    except (KeyError, TypeError, ValueError):
+        return datetime.fromtimestamp(line.at, UTC).replace(tzinfo=None)
+    except (TypeError, ValueError, OverflowError, OSError):   # no time, or not a possible one
         return utcnow()
 
 

@@ -13,10 +13,12 @@ import secrets
 import stat
 from pathlib import Path
 
+from channel.files import create_file
 from settings import ConfigError
 
 ENV_VAR = "PICKUP_RELAY_SECRET_KEY"
 MIN_KEY_BYTES = 32
+KEY_FILE_MODE = 0o600
 
 
 def secret_key(path: Path) -> str:
@@ -28,16 +30,10 @@ def secret_key(path: Path) -> str:
         pass
     path.parent.mkdir(parents=True, exist_ok=True)
     key = secrets.token_urlsafe(48)
-    temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(key)
-    try:
-        os.link(temp, path)  # the first process to start wins; the others read its key
-    except FileExistsError:
+    try:   # synced: after a power cut the file holds the whole key, not an empty one
+        create_file(path, key.encode(), KEY_FILE_MODE, fsync=True)
+    except FileExistsError:   # the first process to start wins; the others read its key
         return _read(path)
-    finally:
-        os.unlink(temp)
     return key
 
 

@@ -1,14 +1,16 @@
 """The queue dashboard for admins, /admin/queue: the relay's status and the moves an admin asks for.
 
 The site never touches the queue (it is the relay's user's alone): it reads the
-snapshot the relay publishes, <[relay] admin_dir>/status.json (relay.admin.snapshot), and
-asks for retry, hold, release, delete and requeue-badmail by writing a request the
-relay carries out with relay.admin.moves.apply_move (relay.admin.move_requests), as `postqueue`
-asks Postfix's daemon. Each move is a POST with a CSRF token, logged here and by the
-relay with the admin's name; the page waits up to RESULT_WAIT for the relay's answer
-and shows it per message. The lists are filtered by relay.report.matches, the rule of
-`relay list`. /admin/queue.json gives the same page parts for the script that
-refreshes them (static/queue_dashboard.js). Members who are not admins get 403.
+snapshot the relay publishes, <[relay] admin_dir>/status.json (channel.status), and
+asks for retry, hold, release, delete and requeue-badmail by writing a request
+(channel.moves) that the relay carries out, as `postqueue` asks Postfix's daemon. Each
+move is a POST with a CSRF token, logged here and by the relay with the admin's name;
+the POST writes the request and redirects at once to the page with ?request=ID, which
+shows the relay's answer per message once it exists, and until then says it is asked
+(the script, static/queue_dashboard.js, asks /admin/queue/result.json for the answer
+and shows it when it comes). The lists are filtered by channel.status.matches, the rule
+of `relay list`. /admin/queue.json gives the page's parts for the script that refreshes
+them. Members who are not admins get 403.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import time
 
 from flask import (
     Blueprint,
+    abort,
     current_app,
     flash,
     jsonify,
@@ -27,28 +30,22 @@ from flask import (
 )
 from flask_login import current_user
 
-from relay.admin import snapshot
-from relay.admin.listing import matches
-from relay.admin.move_requests import RequestRefused, read_result, submit
-from relay.admin.moves import MOVES
-from relay.cli.common import human_age
-from relay.daemon.control import PUBLISH_EVERY
-from relay.queue.folders import BADMAIL, DEFERRED, HOLD
-from settings.units import parse_duration
+from channel import status
+from channel.moves import MOVE_NAMES, MoveName, RequestRefused, is_request_id, read_result, submit
+from settings.units import format_age, parse_duration
 from webapp.moderation import admin_required
 
 bp = Blueprint("queue_dashboard", __name__, url_prefix="/admin")
 
-RESULT_WAIT = 5.0           # how long a move's POST waits for the relay's answer
 REFRESH_EVERY = 3           # seconds between the script's refreshes
-STALE_AFTER = 4 * PUBLISH_EVERY   # an older snapshot: no relay is publishing
-FOLDERS = (DEFERRED, HOLD, BADMAIL)
+STALE_AFTER = 4 * status.PUBLISH_EVERY   # an older snapshot: no relay is publishing
+FOLDERS = status.SHOWN_FOLDERS
 FILTERS = ("sender", "recipient", "older_than")
 
 
-def moves_for(folder: str) -> list[str]:
+def moves_for(folder: str) -> list[MoveName]:
     """The buttons of a folder's list: the moves whose messages are looked for there, and delete."""
-    return [m for m, move in MOVES.items() if move.folder == folder or m == "delete"]
+    return [m for m in MoveName if m.folder == folder or m == MoveName.DELETE]
 
 
 def _admin_dir():
@@ -56,7 +53,7 @@ def _admin_dir():
 
 
 def _filters() -> tuple[dict, dict, str | None]:
-    """The filters as typed (for the form), as relay.report.matches takes them, and a problem."""
+    """The filters as typed (for the form), as channel.status.matches takes them, and a problem."""
     typed = {k: request.values.get(k, "").strip()[:200] for k in FILTERS}
     problem = None
     older_than = None
@@ -73,15 +70,15 @@ def _view() -> dict:
     """What the page and its refreshes show: the snapshot, filtered."""
     admin_dir = _admin_dir()
     typed, wanted, problem = _filters()
-    seen = snapshot.read(admin_dir) if admin_dir is not None else None
+    seen = status.read(admin_dir) if admin_dir is not None else None
     rows = {f: [] for f in FOLDERS}
     if seen is not None:
         for folder in FOLDERS:
-            rows[folder] = [(row, extra) for row, extra in seen.rows.get(folder, [])
-                            if matches(row, **wanted)]
+            rows[folder] = [shown for shown in seen.messages.get(folder, ())
+                            if status.matches(shown.row, **wanted)]
     return {"admin_dir": admin_dir, "seen": seen, "rows": rows, "filters": typed,
             "filter_problem": problem, "stale": seen is not None and seen.age > STALE_AFTER,
-            "folders": FOLDERS, "moves_for": moves_for, "moves": MOVES, "age": human_age,
+            "folders": FOLDERS, "moves_for": moves_for, "age": format_age,
             "clock": _clock, "refresh_every": REFRESH_EVERY}
 
 
@@ -93,10 +90,26 @@ def _clock(ts: float | None) -> str:
 @admin_required
 def index():
     view = _view()
-    asked = request.args.get("request", "")
-    view["result"] = read_result(view["admin_dir"], asked) if asked and view["admin_dir"] else None
+    asked = request.args.get("request", "")   # the move just asked for, from the redirect
+    if not is_request_id(asked) or view["admin_dir"] is None:
+        asked = ""
+    view["result"] = read_result(view["admin_dir"], asked) if asked else None
     view["waiting_for"] = asked if asked and view["result"] is None else None
     return render_template("admin/queue.html", **view)
+
+
+@bp.route("/queue/result.json")
+@admin_required
+def answer():
+    """The relay's answer to one request, for the script to show when it comes."""
+    asked = request.args.get("request", "")
+    if not is_request_id(asked):
+        abort(404)
+    admin_dir = _admin_dir()
+    result = read_result(admin_dir, asked) if admin_dir is not None else None
+    return jsonify({"request": asked, "answered": result is not None,
+                    "html": render_template("admin/_move_result.html", result=result)
+                    if result is not None else None})
 
 
 @bp.route("/queue.json")
@@ -108,7 +121,7 @@ def feed():
         "at": seen.at if seen else None,
         "summary": render_template("admin/_queue_summary.html", **view),
         "tables": {f: render_template("admin/_queue_rows.html", folder=f, **view) for f in FOLDERS},
-        "counts": {f: t["count"] for f, t in seen.status["folders"].items()} if seen else None,
+        "counts": {f: t.count for f, t in seen.status.folders.items()} if seen else None,
     })
 
 
@@ -120,7 +133,7 @@ def move():
     what = request.form.get("move", "")
     ids = request.form.getlist("ids")
     admin_dir = _admin_dir()
-    if what not in MOVES:
+    if what not in MOVE_NAMES:
         flash("Choose one of the buttons.")
         return redirect(url_for(".index", **back))
     if not ids:
@@ -142,12 +155,5 @@ def move():
         return redirect(url_for(".index", **back))
     current_app.logger.info("queue dashboard: admin %s (member %s) asked to %s %s (request %s)",
                             admin, current_user.id, what, ", ".join(ids), request_id)
-    deadline = time.monotonic() + RESULT_WAIT
-    result = read_result(admin_dir, request_id)
-    while result is None and time.monotonic() < deadline:
-        time.sleep(0.1)
-        result = read_result(admin_dir, request_id)
-    if result is None:
-        flash(f"Asked the relay to {what} {len(ids)} message(s); it has not answered yet "
-              "(is it running?). Its answer will show here.")
+    flash(f"Asked the relay to {what} {len(ids)} message(s).")
     return redirect(url_for(".index", request=request_id, **back))

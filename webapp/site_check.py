@@ -5,8 +5,9 @@ The config, the signing key and mail_from were already checked when the app was 
 can tell: the database answers, its schema is at the newest migration, this user can
 write a message into the pickup folder (a hidden file, synced and removed at once),
 the rate-limit store answers, and base_url is public and https. Each result says ok,
-a warning, or what is wrong and how to fix it (relay.admin.check's CheckResult). Also the
-probes behind /healthz (webapp.health): database_answers() and pickup_writable().
+a warning, or what is wrong and how to fix it (settings.checks.CheckResult, the type
+`relay check` answers with too). Also the probes behind /healthz (webapp.health):
+database_answers() and pickup_writable().
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from alembic.script import ScriptDirectory
 from flask import Flask, current_app
 from sqlalchemy import text
 
-from relay.admin.check import CheckResult
+from settings.checks import CheckResult
 from spooler.pickup import PICKUP_FILE_MODE, explain
 from webapp.extensions import db, limiter
 

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import os
 import stat
-from dataclasses import dataclass
 from pathlib import Path
 
+from channel.moves import FOLDER_MODES, REQUESTS
 from relay.daemon.diskspace import ADVICE, disk_space
 from relay.delivery.signing import DkimSetupError, load_key
 from relay.queue.folders import FOLDERS, Queue
@@ -23,15 +23,7 @@ from relay.smtp.client import SmtpConnection
 from relay.smtp.credentials import CredentialsError, smarthost_password
 from relay.smtp.tls import weak_settings
 from settings import Config, SmartHostConfig
-
-
-@dataclass(frozen=True)
-class CheckResult:
-    name: str
-    ok: bool
-    detail: str
-    fix: str = ""
-    warn: bool = False   # works, but a person should know (exit status stays 0)
+from settings.checks import CheckResult
 
 
 def run_checks(config: Config, smarthost: bool = True) -> list[CheckResult]:
@@ -136,8 +128,6 @@ def folder_modes(config: Config) -> list[CheckResult]:
 
 def admin_dir_checks(config: Config) -> list[CheckResult]:
     """The queue dashboard's window ([relay] admin_dir): for the admin group only."""
-    from relay.admin.move_requests import FOLDER_MODES, REQUESTS
-
     admin_dir = config.relay.admin_dir
     if admin_dir is None:
         return [CheckResult("dashboard folder", True, "off ([relay] admin_dir is empty)")]

@@ -3,7 +3,9 @@
 Reads the folders (stat only for totals), the first few KB of each message
 for its envelope (never the body), meta/ID.json for attempts and ID.bdr for
 badmail reasons. Never moves or locks anything, so it is safe beside running
-relays. Used by `relay status`, `relay list` and `relay show`.
+relays. Used by `relay status`, `relay list` and `relay show`, and for the dashboard's
+snapshot (relay.admin.snapshot): its rows and totals are channel.status's types, the
+format the site reads them in.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from channel.status import FolderTotals, MessageRow, RefusedRecipient, matches
 from relay.queue.folders import ACTIVE, BADMAIL, DEFERRED, HOLD, PICKUP, SENT, Queue
 from spooler.envelope import MalformedMessage, read_envelope
 from spooler.names import id_time, is_message_name, priority_of, queue_id_of
@@ -21,36 +24,6 @@ from spooler.names import id_time, is_message_name, priority_of, queue_id_of
 STATUS_FOLDERS = (PICKUP, ACTIVE, DEFERRED, HOLD, BADMAIL)
 LIST_FOLDERS = (ACTIVE, DEFERRED, HOLD, BADMAIL, SENT)
 HEAD_LIMIT = 64 * 1024   # how much of a file is read to find its envelope
-
-
-@dataclass
-class FolderTotals:
-    count: int = 0
-    bytes: int = 0
-    oldest_age: float | None = None    # seconds since the oldest file's arrival
-
-
-@dataclass
-class MessageRow:
-    id: str
-    folder: str
-    priority: str
-    age: float
-    size: int
-    sender: str
-    recipients: list[str]
-    attempts: int
-    next_attempt: float | None
-    last_error: str
-    refused: list[dict] = field(default_factory=list)   # recipients refused for good: reply, at
-
-    def to_json(self) -> dict:
-        return dict(self.__dict__)  # flat fields: no need for asdict()'s deep copies
-
-    @classmethod
-    def from_json(cls, data: dict) -> MessageRow:
-        """A row as to_json() wrote it (keys it does not know are left out)."""
-        return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
 
 
 @dataclass
@@ -64,11 +37,11 @@ class MessageDetail:
 
 def folder_totals(queue: Queue, folder: str, now: float) -> FolderTotals:
     path = queue.pickup if folder == PICKUP else queue.dirs[folder]
-    totals = FolderTotals()
     try:
         entries = os.scandir(path)
     except FileNotFoundError:
-        return totals
+        return FolderTotals()
+    count = size = 0
     oldest = None
     with entries:
         for entry in entries:
@@ -78,14 +51,12 @@ def folder_totals(queue: Queue, folder: str, now: float) -> FolderTotals:
                 st = entry.stat(follow_symlinks=False)
             except FileNotFoundError:
                 continue
-            totals.count += 1
-            totals.bytes += st.st_size
+            count += 1
+            size += st.st_size
             # deferred/ mtimes are next-attempt times; the id carries the arrival.
             arrived = id_time(entry.name) if folder in (DEFERRED, HOLD) else st.st_mtime
             oldest = arrived if oldest is None else min(oldest, arrived)
-    if oldest is not None:
-        totals.oldest_age = max(0.0, now - oldest)
-    return totals
+    return FolderTotals(count, size, None if oldest is None else max(0.0, now - oldest))
 
 
 def message_rows(queue: Queue, folders: tuple[str, ...] = LIST_FOLDERS, *, now: float | None = None,
@@ -101,17 +72,6 @@ def message_rows(queue: Queue, folders: tuple[str, ...] = LIST_FOLDERS, *, now: 
                                            older_than=older_than):
                 rows.append(row)
     return sorted(rows, key=lambda r: -r.age)
-
-
-def matches(row: MessageRow, *, sender: str | None = None, recipient: str | None = None,
-            older_than: float | None = None) -> bool:
-    """The filters of `relay list` and the dashboard: text in the sender, text in any
-    recipient (both ignoring case), at least this old."""
-    if older_than is not None and row.age < older_than:
-        return False
-    if sender and sender.lower() not in row.sender.lower():
-        return False
-    return not recipient or any(recipient.lower() in r.lower() for r in row.recipients)
 
 
 def newest_rows(queue: Queue, folder: str, limit: int, now: float) -> list[MessageRow]:
@@ -169,10 +129,11 @@ def _row(queue: Queue, folder: str, name: str, now: float) -> MessageRow | None:
         error = reason.splitlines()[0].removeprefix("reason: ") if reason else error
     return MessageRow(
         id=queue_id, folder=folder, priority=priority_of(name), age=max(0.0, now - arrived),
-        size=st.st_size, sender=sender, recipients=recipients,
+        size=st.st_size, sender=sender, recipients=tuple(recipients),
         attempts=len(history.attempts) if history else 0,
         next_attempt=st.st_mtime if folder == DEFERRED else None, last_error=error,
-        refused=[r.__dict__ for r in history.refused] if history else [])
+        refused=tuple(RefusedRecipient(r.recipient, r.reply, r.at) for r in history.refused)
+        if history else ())
 
 
 def _headers_shown(path: Path) -> str:

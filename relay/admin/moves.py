@@ -3,7 +3,9 @@ requeue-badmail` and the dashboard's buttons, one implementation for every front
 
 select() names the messages an `--all` with filters means; apply_move() runs one of
 MOVES on each id, returns a result per id and wakes the relays when the move made mail
-due. Uses the queue's lock-then-rename moves, so it is safe beside running relays.
+due. Uses the queue's lock-then-rename moves, so it is safe beside running relays. The
+moves' names, what each makes of a message and where it looks (channel.moves.MoveName)
+and the result type are the dashboard's format too: they live in channel.
 """
 
 from __future__ import annotations
@@ -11,37 +13,37 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from channel.moves import MoveName, MoveResult
 from relay.admin.listing import message_rows
 from relay.daemon.pidfile import wake_relays
 from relay.queue.admin_moves import AdminError, admin_move, delete, requeue_badmail
-from relay.queue.folders import ACTIVE, BADMAIL, DEFERRED, HOLD, Queue
+from relay.queue.folders import ACTIVE, DEFERRED, HOLD, Queue
 
 
 @dataclass(frozen=True)
 class Move:
-    done: str                                 # what a moved message is, for reports ("held")
-    folder: str                               # where "all of them" are looked for
+    name: MoveName
     run: Callable[[Queue, str], str | None]   # returns a new id when the move gives one
     wakes: bool                               # makes mail due: tell the relays to look now
 
+    @property
+    def done(self) -> str:
+        """What a moved message is, for reports ("held")."""
+        return self.name.done
 
-MOVES = {
-    "retry": Move("due now", DEFERRED,
-                  lambda q, i: admin_move(q, i, (DEFERRED,), DEFERRED, due_now=True), True),
-    "hold": Move("held", DEFERRED, lambda q, i: admin_move(q, i, (DEFERRED, ACTIVE), HOLD), False),
-    "release": Move("released", HOLD,
-                    lambda q, i: admin_move(q, i, (HOLD,), DEFERRED, due_now=True), True),
-    "delete": Move("deleted", DEFERRED, lambda q, i: delete(q, i), False),
-    "requeue-badmail": Move("requeued", BADMAIL, lambda q, i: requeue_badmail(q, i), True),
-}
+    @property
+    def folder(self) -> str:
+        """Where "all of them" are looked for."""
+        return self.name.folder
 
 
-@dataclass(frozen=True)
-class MoveResult:
-    id: str
-    ok: bool
-    new_id: str | None = None   # requeue-badmail gives the message a new id
-    error: str = ""
+MOVES = {move.name: move for move in (
+    Move(MoveName.RETRY, lambda q, i: admin_move(q, i, (DEFERRED,), DEFERRED, due_now=True), True),
+    Move(MoveName.HOLD, lambda q, i: admin_move(q, i, (DEFERRED, ACTIVE), HOLD), False),
+    Move(MoveName.RELEASE, lambda q, i: admin_move(q, i, (HOLD,), DEFERRED, due_now=True), True),
+    Move(MoveName.DELETE, lambda q, i: delete(q, i), False),
+    Move(MoveName.REQUEUE_BADMAIL, lambda q, i: requeue_badmail(q, i), True),
+)}
 
 
 def select(queue: Queue, folder: str, *, sender: str | None = None, recipient: str | None = None,

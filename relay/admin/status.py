@@ -15,7 +15,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from relay.admin.listing import STATUS_FOLDERS, FolderTotals, folder_totals
+from channel.status import FolderTotals
+from relay.admin.listing import STATUS_FOLDERS, folder_totals
 from relay.daemon.diskspace import DiskSpace, disk_space
 from relay.daemon.pidfile import RelayProcess, running_relays
 from relay.queue.folders import BADMAIL, DEFERRED, Queue

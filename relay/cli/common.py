@@ -7,9 +7,9 @@ from pathlib import Path
 
 import click
 
-from relay.queue.files import printable, user_name
+from relay.queue.files import user_name
 from settings import Config, ConfigError, load_config
-from settings.units import format_duration
+from spooler.names import printable
 
 EXIT_PROBLEM, EXIT_USAGE = 1, 2   # SPEC: 0 ok, 1 a problem found, 2 usage or config error
 
@@ -42,10 +42,6 @@ def config_of(ctx: click.Context) -> Config:
         except ConfigError as e:
             raise UsageFailure(f"config error: {e}") from None
     return state["config"]
-
-
-def human_age(seconds: float | None) -> str:
-    return "-" if seconds is None else format_duration(seconds)
 
 
 def table(headers: list[str], rows: list[list[str]], right: set[int] = frozenset()) -> str:

@@ -21,13 +21,12 @@ from relay.cli.common import (
     EXIT_PROBLEM,
     act_as_queue_owner,
     config_of,
-    human_age,
     printable_lines,
     shorten,
     table,
 )
 from relay.queue.folders import ACTIVE, BADMAIL, DEFERRED, HOLD, SENT, Queue
-from settings.units import format_duration, format_size, parse_duration
+from settings.units import format_age, format_duration, format_size, parse_duration
 
 
 def _queue(ctx: click.Context) -> Queue:
@@ -65,7 +64,7 @@ def status(ctx: click.Context, as_json: bool, warn_age: float, no_smarthost: boo
     if as_json:
         click.echo(json.dumps(report.to_json(), indent=2))
     else:
-        rows = [[f, str(t.count), format_size(t.bytes), human_age(t.oldest_age)]
+        rows = [[f, str(t.count), format_size(t.bytes), format_age(t.oldest_age)]
                 for f, t in report.folders.items()]
         click.echo(f"config: {report.config}\n")
         click.echo(table(["folder", "messages", "size", "oldest"], rows, right={1, 2, 3}))
@@ -127,7 +126,7 @@ def list_(ctx: click.Context, as_json: bool, folder: str | None, sender: str | N
     if not rows:
         click.echo("no messages")
         return
-    lines = [[r.id, r.folder + ("*" if r.priority == "bulk" else ""), human_age(r.age),
+    lines = [[r.id, r.folder + ("*" if r.priority == "bulk" else ""), format_age(r.age),
               format_size(r.size), r.sender or "<>", _recipients(r.recipients), str(r.attempts),
               shorten(r.last_error, 60)] for r in rows]
     text = table(["id", "folder", "age", "size", "sender", "recipients", "tries", "last error"],
@@ -146,7 +145,7 @@ def running_lines(relays) -> list[str]:
         groups.setdefault((r.host, r.supervisor or r.pid), []).append(r)
     lines = []
     for (host, pid), members in groups.items():
-        up = human_age(max(m.uptime for m in members))
+        up = format_age(max(m.uptime for m in members))
         if members[0].supervisor:
             pids = ", ".join(str(m.pid) for m in members)
             lines.append(f"pid {pid} on {host} (supervisor of {len(members)} processes: {pids}), up {up}")
@@ -171,7 +170,7 @@ def show(ctx: click.Context, queue_id: str) -> None:
         raise click.ClickException(f"{queue_id}: no such message in the queue")
     r = detail.row
     click.echo(f"id:         {r.id} ({r.priority})\nfolder:     {r.folder}/\nfile:       {detail.path}")
-    click.echo(f"age:        {human_age(r.age)}\nsize:       {format_size(r.size)}")
+    click.echo(f"age:        {format_age(r.age)}\nsize:       {format_size(r.size)}")
     click.echo(f"sender:     <{r.sender}>\nrecipients: " + ", ".join(f"<{x}>" for x in r.recipients))
     if r.next_attempt is not None:
         click.echo(f"next try:   {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(r.next_attempt))}")
@@ -182,8 +181,8 @@ def show(ctx: click.Context, queue_id: str) -> None:
     if r.refused:
         click.echo("refused for good:")
         for x in r.refused:
-            when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(x["at"]))
-            click.echo(f"  <{x['recipient']}>  {x['reply']}  ({when})")
+            when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(x.at))
+            click.echo(f"  <{x.recipient}>  {x.reply}  ({when})")
     if detail.reason:
         click.echo("\nbadmail:\n" + printable_lines(detail.reason.rstrip()))
     click.echo("\nheaders:\n" + printable_lines(detail.headers.rstrip()))

@@ -17,11 +17,13 @@ import threading
 from collections import deque
 from pathlib import Path
 
+from channel.files import replace_file
 from relay.daemon.pidfile import RelayProcess
 
 WINDOW = 300.0        # deliveries are counted over the last 5 minutes (and the last minute)
 FOLDER = "pids"       # in the queue folder, beside relay.daemon.pidfile's PID.pid
 SUFFIX = ".activity"
+ACTIVITY_MODE = 0o600
 
 
 class Activity:
@@ -63,13 +65,12 @@ class Activity:
             self._sent.popleft()
 
     def save(self, queue_dir: Path, now: float) -> None:
-        """Write this process's figures to <queue>/pids/PID.activity (temp + rename)."""
+        """Write this process's figures to <queue>/pids/PID.activity, replaced whole, private
+        to the relay (0600, like the queue); raises OSError."""
         folder = Path(queue_dir) / FOLDER
         folder.mkdir(mode=0o700, exist_ok=True)
-        path = folder / f"{os.getpid()}{SUFFIX}"
-        temp = folder / f".{os.getpid()}.tmp"
-        temp.write_text(json.dumps(self.to_json(now)))
-        os.replace(temp, path)
+        replace_file(folder / f"{os.getpid()}{SUFFIX}", json.dumps(self.to_json(now)).encode(),
+                     ACTIVITY_MODE)
 
 
 def combined(queue_dir: Path, relays: list[RelayProcess], now: float) -> dict:

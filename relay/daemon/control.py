@@ -1,11 +1,12 @@
 """The relay's side of the queue dashboard: one thread that publishes status and carries out requests.
 
 Every REQUEST_POLL seconds it carries out the move requests waiting in
-<admin_dir>/requests/ (relay.admin.move_requests); every PUBLISH_EVERY seconds, and at
-once after a request, it saves this process's activity (relay.daemon.activity) and, unless
-another relay process sharing the queue has just done it (an flock on
-<queue>/status.lock and the snapshot's mtime decide), publishes
-<admin_dir>/status.json (relay.admin.snapshot). Reads [relay] admin_dir (empty: no thread).
+<admin_dir>/requests/ (relay.admin.move_requests); every PUBLISH_EVERY seconds
+(channel.status: the site tells a stale snapshot by it), and at once after a request, it
+saves this process's activity (relay.daemon.activity) and, unless another relay process
+sharing the queue has just done it (an flock on <queue>/status.lock and the snapshot's
+mtime decide), publishes <admin_dir>/status.json (built by relay.admin.snapshot, written
+by channel.status). Reads [relay] admin_dir (empty: no thread).
 Nothing it does can stop delivery: each failure is logged once per kind and the
 thread goes on.
 """
@@ -19,6 +20,7 @@ import threading
 import time
 from collections.abc import Callable
 
+from channel import status
 from relay.admin import snapshot
 from relay.admin.move_requests import RequestCarrier, make_folders
 from relay.daemon.activity import Activity
@@ -27,7 +29,6 @@ from settings import Config
 
 log = logging.getLogger("relay")
 
-PUBLISH_EVERY = 3.0      # seconds between snapshots
 REQUEST_POLL = 0.5       # seconds between looks at requests/
 SWEEP_EVERY = 600.0      # old results are removed this often
 LOCK_NAME = "status.lock"   # in the queue folder
@@ -75,9 +76,9 @@ class Control:
             self._next_sweep = now + SWEEP_EVERY
             self._guarded("remove old dashboard results", self.carrier.sweep_results, now)
         if now >= self._next_publish:
-            self._next_publish = now + PUBLISH_EVERY
+            self._next_publish = now + status.PUBLISH_EVERY
             self._guarded("save this relay's activity", self.activity.save, self.queue.root, now)
-            self._guarded(f"publish {self.admin_dir / snapshot.STATUS_NAME}", self.publish, now,
+            self._guarded(f"publish {self.admin_dir / status.STATUS_NAME}", self.publish, now,
                           bool(done))
 
     def publish(self, now: float, force: bool = False) -> bool:
@@ -90,12 +91,12 @@ class Control:
                 return False
             if not force:
                 try:
-                    last = os.stat(self.admin_dir / snapshot.STATUS_NAME).st_mtime
-                    if last > now - PUBLISH_EVERY * 0.8:
+                    last = os.stat(self.admin_dir / status.STATUS_NAME).st_mtime
+                    if last > now - status.PUBLISH_EVERY * 0.8:
                         return False
                 except FileNotFoundError:
                     pass
-            snapshot.write(self.admin_dir, snapshot.build(self.config, self.queue, now))
+            status.write(self.admin_dir, snapshot.build(self.config, self.queue, now))
             return True
         finally:
             os.close(fd)

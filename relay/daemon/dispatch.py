@@ -16,6 +16,7 @@ claim time, untouched. Reads [relay] connections and badmail_max_age.
 from __future__ import annotations
 
 import logging
+import time
 from collections import deque
 
 from relay.daemon.metrics import RelayMetrics
@@ -86,6 +87,7 @@ class Dispatcher:
     def recover_active(self) -> int:
         """At start: give back what a stopped relay left in active/ (nobody holds its lock)."""
         drop_pickup_twins(self.queue)
+        self.queue.sweep_stale_temp_files(time.time())
         count = 0
         for name in self.queue.names(ACTIVE):
             claimed = claim_queued(self.queue, ACTIVE, name)

@@ -21,7 +21,6 @@ from relay.delivery.exit import Exit
 from relay.delivery.fate import BadmailClass, Fate, NotSent, Unsendable, Untried, decide
 from relay.delivery.signing import DkimSigner, SigningFailed
 from relay.queue.claims import Claimed
-from relay.queue.files import printable
 from relay.queue.history import History
 from relay.smtp.client import SmtpConnection
 from relay.smtp.failover import NoHost, send
@@ -29,6 +28,7 @@ from relay.smtp.replies import DeliveryResult, Outcome
 from relay.smtp.smarthosts import SmartHost, SmartHosts
 from settings import RelayConfig
 from spooler.envelope import MalformedMessage, ParsedMessage, parse_pickup
+from spooler.names import printable
 
 log = logging.getLogger("relay")
 

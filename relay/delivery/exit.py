@@ -28,13 +28,14 @@ from relay.delivery.feedback import FeedbackFile, failed_recipients, message_id_
 from relay.delivery.figures import Figures
 from relay.queue.badmail import badmail_unreadable, reason_text
 from relay.queue.claims import Claimed
-from relay.queue.files import NoSpace, printable
+from relay.queue.files import NoSpace
 from relay.queue.folders import BADMAIL, DEFERRED, Queue
 from relay.queue.history import History
 from relay.queue.moves import defer, delivered, put_back, to_badmail
 from relay.smtp.replies import DeliveryResult
 from settings import Config
 from spooler.envelope import ParsedMessage, UnsafeHeaderError
+from spooler.names import printable
 from spooler.pickup import PickupError, PickupWriter
 
 log = logging.getLogger("relay")

@@ -2,28 +2,28 @@
 
 When the smart host refuses a recipient for good (5xx) or a message expires
 undelivered, the daemon appends one line per address to [relay] feedback_file
-(empty: off): {"at", "queue_id", "message_id", "recipient", "kind" ("refused" or
-"expired"), "code", "status" (the enhanced code, e.g. "5.1.1"), "reply"}. Each
-batch is one write() to a file opened O_APPEND, so lines from several relay
-processes never interleave; the file is mode 0640 (the site reads it through the
-relay's group). Over ROTATE_AT bytes it is renamed to FILE.1 (the one before is
-dropped): a reader finishes FILE.1, then follows FILE. Failing to write is logged
-by the caller; the refusal stays recorded in the message's history and badmail.
+(empty: off): a channel.feedback.FeedbackLine (at, queue_id, message_id, recipient,
+kind "refused" or "expired", code, status: the enhanced code, e.g. "5.1.1", reply),
+whose format the site reads with the same class. Each batch is one write() to a file
+opened O_APPEND, so lines from several relay processes never interleave; the file is
+mode 0640 (the site reads it through the relay's group). Over ROTATE_AT bytes it is
+renamed to FILE.1 (the one before is dropped): a reader finishes FILE.1, then follows
+FILE. Failing to write is logged by the caller; the refusal stays recorded in the
+message's history and badmail.
 """
 
 from __future__ import annotations
 
 import fcntl
-import json
 import os
 import re
 from pathlib import Path
 
+from channel.feedback import EXPIRED, FEEDBACK_MODE, REFUSED, FeedbackLine, rotated
 from relay.delivery.fate import Fate
 from relay.queue.history import History
 
 ROTATE_AT = 10_000_000
-FEEDBACK_MODE = 0o640
 _MESSAGE_ID = re.compile(rb"^message-id:[ \t]*(<[^>\r\n]{1,500}>)", re.IGNORECASE | re.MULTILINE)
 _STATUS = re.compile(r"^\d{3}[ -]([245]\.\d{1,3}\.\d{1,3})\b")
 
@@ -36,13 +36,13 @@ def message_id_of(content: bytes) -> str:
 
 
 def failed_recipients(queue_id: str, message_id: str, fate: Fate, history: History,
-                      now: float) -> list[dict]:
+                      now: float) -> list[FeedbackLine]:
     """The lines an attempt's fate adds: the recipients it refused for good, and, when it
     expired the message, everyone still owed it who had not been refused before."""
-    lines = [_line(now, queue_id, message_id, r.recipient, "refused", r.reply) for r in fate.refused]
+    lines = [_line(now, queue_id, message_id, r.recipient, REFUSED, r.reply) for r in fate.refused]
     if fate.reason.startswith("expired"):
         refused = {r.recipient for r in history.refused} | {r.recipient for r in fate.refused}
-        lines += [_line(now, queue_id, message_id, rcpt, "expired", fate.reason)
+        lines += [_line(now, queue_id, message_id, rcpt, EXPIRED, fate.reason)
                   for rcpt in fate.recipients_left if rcpt not in refused]
     return lines
 
@@ -54,10 +54,9 @@ def enhanced_status(reply: str) -> str | None:
 
 
 def _line(now: float, queue_id: str, message_id: str, recipient: str, kind: str,
-          reply: str) -> dict:
+          reply: str) -> FeedbackLine:
     code = int(reply[:3]) if reply[:3].isdigit() else None
-    return {"at": now, "queue_id": queue_id, "message_id": message_id, "recipient": recipient,
-            "kind": kind, "code": code, "status": enhanced_status(reply), "reply": reply}
+    return FeedbackLine(now, queue_id, message_id, recipient, kind, code, enhanced_status(reply), reply)
 
 
 class FeedbackFile:
@@ -65,11 +64,11 @@ class FeedbackFile:
         self.path = path
         self.rotate_at = rotate_at
 
-    def append(self, lines: list[dict]) -> None:
+    def append(self, lines: list[FeedbackLine]) -> None:
         """Append the lines in one write; raises OSError (a full disk, a missing folder)."""
         if self.path is None or not lines:
             return
-        data = "".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines).encode()
+        data = "".join(line.to_line() for line in lines).encode()
         # Writers and the rotation hold the file's lock: a rotation never loses a line, and a
         # writer that opened the file just before it was rotated opens the new one.
         for _try in range(3):
@@ -85,7 +84,7 @@ class FeedbackFile:
                 if (current.st_dev, current.st_ino) != (mine.st_dev, mine.st_ino):
                     continue  # rotated while we waited for the lock
                 if mine.st_size >= self.rotate_at:
-                    os.rename(self.path, f"{self.path}.1")
+                    os.rename(self.path, rotated(self.path))
                     continue
                 os.fchmod(fd, FEEDBACK_MODE)  # whatever the relay's umask: the site's group reads it
                 written = os.write(fd, data)

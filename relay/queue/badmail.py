@@ -14,10 +14,10 @@ import os
 import time
 from collections.abc import Iterable
 
-from relay.queue.files import NoSpace, no_space, printable
+from relay.queue.files import NoSpace, no_space
 from relay.queue.folders import BADMAIL, PICKUP, Queue
 from relay.queue.history import History, iso_time
-from spooler.names import BULK, TRANSACTIONAL, message_name, new_queue_id, priority_of, queue_id_of
+from spooler.names import BULK, TRANSACTIONAL, message_name, new_queue_id, printable, priority_of, queue_id_of
 
 
 def reason_text(queue_id: str, reason: str, history: History, sender: str | None,

@@ -2,9 +2,9 @@
 
 Every queue module reads and writes files through these, so the rules hold everywhere:
 nothing is followed (O_NOFOLLOW: a symlink is an Unclaimable file, never its target), a
-file is locked (flock) before it is moved, a write is whole or absent (temp file, then
-rename), and a full disk is NoSpace naming what could not be written. Also the words for
-files that are not messages (file_kind, printable), for reason files and logs.
+file is locked (flock) before it is moved, a small file is replaced whole
+(channel.files.replace_file, mode 0600), and a full disk is NoSpace naming what could
+not be written. Also the words for files that are not messages (file_kind).
 """
 
 from __future__ import annotations
@@ -42,25 +42,6 @@ class Unreadable(Unclaimable):
 
 class HardLinked(Unclaimable):
     """A file with a second name: reading it could mail out a file its sender may not read."""
-
-
-def write_private(path: Path, text: str) -> None:
-    """Write a small queue file (history, reason) readable by the relay's user alone, atomically;
-    on failure (a full disk) nothing is left behind and the old file, if any, stays."""
-    temp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC,
-                 PRIVATE_FILE)
-    try:
-        try:
-            view = memoryview(text.encode())
-            while view:
-                view = view[os.write(fd, view):]
-        finally:
-            os.close(fd)
-        os.rename(temp, path)
-    except BaseException:
-        unlink_quietly(temp)
-        raise
 
 
 @contextmanager
@@ -185,11 +166,3 @@ def file_kind(mode: int) -> str:
         if test(mode):
             return name
     return "not a regular file"
-
-
-def printable(text: str, keep: str = "") -> str:
-    """Text with control characters escaped (\\n, \\x1b), but those in `keep`: a file name
-    fit for a one-line field, or (keep="\\t\\n") a binary file's bytes fit for a terminal."""
-    if text.isprintable():
-        return text
-    return "".join(c if c.isprintable() or c in keep else repr(c)[1:-1] for c in text)

@@ -21,7 +21,8 @@ import os
 import stat
 from pathlib import Path
 
-from relay.queue.files import NO_SPACE_ERRNOS, PRIVATE_DIR, write_private
+from channel.files import replace_file
+from relay.queue.files import NO_SPACE_ERRNOS, PRIVATE_DIR, PRIVATE_FILE
 from relay.queue.history import History
 from settings import Config
 from spooler.names import BULK, TRANSACTIONAL, is_message_name, is_queue_id, message_name, priority_of
@@ -29,6 +30,7 @@ from spooler.names import BULK, TRANSACTIONAL, is_message_name, is_queue_id, mes
 PICKUP = "pickup"
 ACTIVE, DEFERRED, HOLD, BADMAIL, SENT = "active", "deferred", "hold", "badmail", "sent"
 FOLDERS = (ACTIVE, DEFERRED, HOLD, BADMAIL, SENT)
+STALE_TEMP_AGE = 3600.0   # a hidden temporary file this old was left by a killed writer
 
 
 class QueueSetupError(Exception):
@@ -139,7 +141,7 @@ class Queue:
             os.close(fd)
 
     def save_history(self, queue_id: str, history: History) -> None:
-        write_private(self.meta_dir / f"{queue_id}.json", history.to_json())
+        replace_file(self.meta_dir / f"{queue_id}.json", history.to_json().encode(), PRIVATE_FILE)
 
     def drop_history(self, queue_id: str) -> None:
         (self.meta_dir / f"{queue_id}.json").unlink(missing_ok=True)
@@ -150,10 +152,25 @@ class Queue:
         return self.dirs[BADMAIL] / f"{queue_id}.bdr"
 
     def write_reason(self, queue_id: str, reason: str) -> None:
-        write_private(self.reason_path(queue_id), reason)
+        replace_file(self.reason_path(queue_id), reason.encode(), PRIVATE_FILE)
 
     def drop_reason(self, queue_id: str) -> None:
         self.reason_path(queue_id).unlink(missing_ok=True)
+
+    def sweep_stale_temp_files(self, now: float) -> int:
+        """Remove what a relay killed in mid-write left in meta/ and badmail/ (its hidden
+        `.NAME.RANDOM.tmp`), once it is an hour old: no live write takes that long."""
+        removed = 0
+        for folder in (self.meta_dir, self.dirs[BADMAIL]):
+            for entry in os.scandir(folder):
+                if entry.name.startswith(".") and entry.name.endswith(".tmp"):
+                    try:
+                        if now - entry.stat(follow_symlinks=False).st_mtime > STALE_TEMP_AGE:
+                            os.unlink(entry.path)
+                            removed += 1
+                    except FileNotFoundError:
+                        continue
+        return removed
 
     def exposed_folders(self) -> list[str]:
         """Queue folders whose modes let other users in (queued mail holds reset links)."""

@@ -28,6 +28,8 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from channel.files import replace_file
+
 log = logging.getLogger("relay")
 
 UP_NOTE = "smarthost.up"    # in the queue folder
@@ -135,12 +137,8 @@ def _touch(note: Path, now: float) -> None:
 
 def _write_down_note(path: Path, since: float, until: float, why: str) -> None:
     """The last failure as JSON, replaced whole (a reader never sees half of it)."""
-    temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
-        with os.fdopen(fd, "w") as f:
-            json.dump({"since": since, "until": until, "error": why}, f)
-        os.replace(temp, path)
+        replace_file(path, json.dumps({"since": since, "until": until, "error": why}).encode(), 0o600)
     except OSError as e:  # only `relay status` misses it
         log.debug("cannot write %s: %s", path, e)
 

@@ -309,19 +309,19 @@ def deliver_through_the_layout(layout: Layout, upstream: FaultyServer) -> None:
 SITE_ASKS = """
 import json, sys, time
 from pathlib import Path
-from relay.admin import snapshot
-from relay.admin.move_requests import read_result, submit
+from channel import status
+from channel.moves import read_result, submit
 admin_dir = Path(sys.argv[1])
-seen = snapshot.read(admin_dir)
-[(row, _)] = seen.rows["deferred"]
-request = submit(admin_dir, "hold", [row.id], "Root <root@example.org>")
+seen = status.read(admin_dir)
+[shown] = seen.messages["deferred"]
+request = submit(admin_dir, "hold", [shown.row.id], "Root <root@example.org>")
 for _ in range(300):
     result = read_result(admin_dir, request)
     if result:
         break
     time.sleep(0.1)
-print(json.dumps({"id": row.id, "deferred": seen.status["folders"]["deferred"]["count"],
-                  "result": result}))
+print(json.dumps({"id": shown.row.id, "deferred": seen.status.folders["deferred"].count,
+                  "result": result.to_json() if result else None}))
 """
 
 

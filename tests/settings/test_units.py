@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from settings.units import format_duration, parse_duration, parse_size
+from settings.units import format_age, format_duration, parse_duration, parse_size
 
 
 @pytest.mark.parametrize(
@@ -71,6 +71,10 @@ def test_format_duration_says_it_in_the_largest_unit(seconds, text):
 
 def test_format_duration_of_a_negative_age_is_zero():
     assert format_duration(-5) == "0s"
+
+
+def test_format_age_says_a_duration_or_a_dash_for_nothing_to_age():
+    assert (format_age(5400), format_age(None)) == ("1.5h", "-")
 
 
 @pytest.mark.parametrize("text", ["90s", "5m", "2h", "2d", "30d"])

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import insert
 
-from relay.admin import snapshot
+from channel import status
 from relay.sink.server import free_port
 from settings import parse_config
 from tests.conftest import needs_chromium
@@ -120,7 +120,7 @@ def test_an_admin_sends_a_newsletter_and_retries_what_waited_while_the_smart_hos
     audience = MEMBERS + 1   # the admin reads the newsletter too
     page.set_viewport_size({"width": 1280, "height": 900})
     with RunningRelay(config) as relay, OutboxWorker(app):
-        wait_until(lambda: snapshot.read(config.relay.admin_dir) is not None, what="a snapshot")
+        wait_until(lambda: status.read(config.relay.admin_dir) is not None, what="a snapshot")
         log_in(page, site, "root@example.org")
 
         # Write, preview, send: the progress page follows the fan-out by itself.
@@ -184,6 +184,7 @@ def test_an_admin_sends_a_newsletter_and_retries_what_waited_while_the_smart_hos
         upstream.start_again()
         page.check("#folder-deferred .select-all")
         page.click("#folder-deferred button[value=retry]")
+        page.wait_for_selector("#move-result[data-answered]")   # the relay's answer, shown by itself
         assert page.locator("#move-result li.ok").count() == 3, page.inner_text("#move-result")
         assert "due now" in page.inner_text("#move-result li.ok >> nth=0")
         wait_until(lambda: delivered(upstream, "[test] Draft") == 3, timeout=15,

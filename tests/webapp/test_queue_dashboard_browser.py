@@ -1,5 +1,6 @@
 """The queue dashboard in a real browser beside a running relay: it refreshes itself without a
-reload (keeping what is ticked), and its buttons work; a screenshot goes to var/screenshots/."""
+reload (keeping what is ticked), and its buttons work, the relay's answer showing up by itself;
+a screenshot goes to var/screenshots/."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from relay.admin import snapshot
+from channel import status
 from relay.queue.folders import DEFERRED, HOLD
 from tests.conftest import needs_chromium
 from tests.relay.relay_helpers import RunningRelay, place_queued, wait_until
@@ -29,7 +30,7 @@ def test_the_dashboard_shows_counts_refreshes_by_itself_and_holds_a_message(app,
                                                 "--name", "Root", "--password", PASSWORD])
     assert result.exit_code == 0, result.output
     with RunningRelay(config):
-        wait_until(lambda: snapshot.read(config.relay.admin_dir) is not None, what="a snapshot")
+        wait_until(lambda: status.read(config.relay.admin_dir) is not None, what="a snapshot")
         page.set_viewport_size({"width": 1280, "height": 900})
         page.goto(f"{site}/account/login")
         page.fill("#email", "root@example.org")
@@ -51,7 +52,9 @@ def test_the_dashboard_shows_counts_refreshes_by_itself_and_holds_a_message(app,
         page.screenshot(path=str(SCREENSHOTS / "queue-dashboard.png"), full_page=True)
 
         page.click("#folder-deferred button[value=hold]")
-        assert "held" in page.inner_text("#move-result")
+        assert "Asked the relay to hold 1 message(s)." in page.inner_text("body")
+        page.wait_for_selector("#move-result[data-answered] li.ok")   # shown without a reload
+        assert f"{first}: held" in page.inner_text("#move-result")
         assert folder_of(config, first) == HOLD
         wait_until(lambda: page.inner_text("#queue-summary tr[data-folder=hold] .count") == "1",
                    what="the hold count to refresh")

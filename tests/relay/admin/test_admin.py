@@ -3,8 +3,12 @@ as a web dashboard will call them."""
 
 from __future__ import annotations
 
-from relay.admin.moves import apply_move, select
+from channel import status
+from channel.moves import MoveName
+from relay.admin.listing import STATUS_FOLDERS
+from relay.admin.moves import MOVES, apply_move, select
 from relay.admin.status import status_report
+from relay.queue import folders
 from relay.queue.folders import BADMAIL, DEFERRED, HOLD, Queue
 from settings import load_config
 from tests.relay.relay_helpers import files, place_queued, write_relay_toml
@@ -45,3 +49,11 @@ def test_moves_report_each_id_and_keep_going_after_a_failure(tmp_path):
     assert select(queue, HOLD, sender="x@example") == [second]
     (requeued,) = apply_move(queue, "requeue-badmail", [place_queued(config, BADMAIL)])
     assert requeued.ok and requeued.new_id and len(files(queue.dirs[DEFERRED])) == 1
+
+
+def test_the_dashboards_folder_and_move_names_are_the_queues_own():
+    assert (status.PICKUP, status.ACTIVE, status.DEFERRED, status.HOLD, status.BADMAIL) == (
+        folders.PICKUP, folders.ACTIVE, folders.DEFERRED, folders.HOLD, folders.BADMAIL)
+    assert STATUS_FOLDERS == (status.PICKUP, status.ACTIVE, status.DEFERRED, status.HOLD, status.BADMAIL)
+    assert set(status.SHOWN_FOLDERS) <= set(folders.FOLDERS)
+    assert list(MOVES) == list(MoveName) and all(m.folder in folders.FOLDERS for m in MoveName)

@@ -1,5 +1,6 @@
 """The relay's side of the dashboard: the status snapshot it publishes and the move requests it
-carries out (relay.daemon.control, relay.admin.snapshot, relay.admin.move_requests), on real queue folders."""
+carries out (relay.daemon.control, relay.admin.snapshot, relay.admin.move_requests), on real queue
+folders, read back as the site reads them (channel.status, channel.moves)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,10 @@ import time
 
 import pytest
 
+from channel import status
+from channel.moves import REQUESTS, RESULTS, RequestRefused, read_result, submit
 from relay.admin import snapshot
-from relay.admin.move_requests import REQUESTS, RESULTS, RequestRefused, read_result, submit
+from relay.admin.move_requests import make_folders
 from relay.daemon.activity import Activity
 from relay.daemon.control import Control
 from relay.queue.folders import BADMAIL, DEFERRED, HOLD, Queue
@@ -23,7 +26,6 @@ def control_for(config) -> Control:
     queue = Queue.from_config(config)
     queue.create()
     control = Control(config, queue, Activity())
-    from relay.admin.move_requests import make_folders
     make_folders(config.relay.admin_dir)
     return control
 
@@ -41,32 +43,34 @@ def test_the_snapshot_has_counts_rows_history_and_reasons_but_no_subject_or_body
     control = control_for(config)
     assert control.publish(time.time(), force=True)
 
-    path = config.relay.admin_dir / snapshot.STATUS_NAME
+    path = config.relay.admin_dir / status.STATUS_NAME
     assert stat.S_IMODE(path.stat().st_mode) == 0o640
     text = path.read_text()
     assert "Subject" not in text and "body" not in text and "queued " not in text
-    seen = snapshot.read(config.relay.admin_dir)
-    folders = seen.status["folders"]
-    assert (folders[DEFERRED]["count"], folders[HOLD]["count"], folders[BADMAIL]["count"]) == (1, 1, 1)
-    assert folders[DEFERRED]["oldest_age"] >= 7200
-    [(row, extra)] = seen.rows[DEFERRED]
-    assert (row.id, row.recipients, row.attempts) == (deferred, ["ann@example.org"], 1)
-    assert [a["reply"] for a in extra["history"]] == ["451 4.3.0 try later"]
-    assert seen.rows[HOLD][0][0].id == held and seen.rows[HOLD][0][0].sender == "news@example.org"
-    row, extra = seen.rows[BADMAIL][0]
-    assert row.id == bad and row.last_error.startswith("refused by the smart host: 550")
-    assert "550 5.1.1 No such user" in extra["reason"]
-    assert seen.status["smarthost"]["reachable"] is None   # no probe: the relay says what it saw
-    assert "badmail holds 1 message(s)" in " ".join(seen.status["problems"])
+    seen = status.read(config.relay.admin_dir)
+    folders = seen.status.folders
+    assert (folders[DEFERRED].count, folders[HOLD].count, folders[BADMAIL].count) == (1, 1, 1)
+    assert folders[DEFERRED].oldest_age >= 7200
+    [shown] = seen.messages[DEFERRED]
+    assert (shown.row.id, shown.row.recipients, shown.row.attempts) == (deferred, ("ann@example.org",), 1)
+    assert [a.reply for a in shown.history] == ["451 4.3.0 try later"]
+    [held_shown] = seen.messages[HOLD]
+    assert held_shown.row.id == held and held_shown.row.sender == "news@example.org"
+    [bad_shown] = seen.messages[BADMAIL]
+    assert bad_shown.row.id == bad and bad_shown.row.last_error.startswith("refused by the smart host: 550")
+    assert "550 5.1.1 No such user" in bad_shown.reason
+    assert seen.status.smarthosts[0].reachable is None   # no probe: the relay says what it saw
+    assert json.loads(text)["status"]["smarthost"]["reachable"] is None
+    assert "badmail holds 1 message(s)" in " ".join(seen.status.problems)
 
 
 def test_the_snapshot_lists_only_the_newest_rows_but_counts_all(config, monkeypatch):
     monkeypatch.setattr(snapshot, "ROWS_PER_FOLDER", 3)
     ids = [place_queued(config, DEFERRED, age=100 - n) for n in range(5)]
     control_for(config).publish(time.time(), force=True)
-    seen = snapshot.read(config.relay.admin_dir)
-    assert seen.status["folders"][DEFERRED]["count"] == 5
-    assert [r.id for r, _ in seen.rows[DEFERRED]] == ids[:1:-1]   # newest first
+    seen = status.read(config.relay.admin_dir)
+    assert seen.status.folders[DEFERRED].count == 5
+    assert [m.row.id for m in seen.messages[DEFERRED]] == ids[:1:-1]   # newest first
 
 
 def test_a_request_is_carried_out_logged_with_the_admin_and_answered(config, caplog):
@@ -80,14 +84,13 @@ def test_a_request_is_carried_out_logged_with_the_admin_and_answered(config, cap
     assert {f.name.split(".")[0] for f in files(queue.dirs[HOLD])} == {one, two}
     assert not list((config.relay.admin_dir / REQUESTS).iterdir())   # taken and removed
     result = read_result(config.relay.admin_dir, request)
-    assert result["refused"] is None and result["admin"] == "Root Admin"
-    assert [(r["id"], r["ok"]) for r in result["results"]] == [(one, True), (two, True),
-                                                               ("0" * 24, False)]
-    assert "no such message" in result["results"][2]["error"]
+    assert result.refused is None and result.admin == "Root Admin" and result.done == "held"
+    assert [(r.id, r.ok) for r in result.results] == [(one, True), (two, True), ("0" * 24, False)]
+    assert "no such message" in result.results[2].error
     assert stat.S_IMODE(os.stat(config.relay.admin_dir / RESULTS / f"{request}.json").st_mode) == 0o640
     assert f"{one}: held by admin Root Admin (dashboard request {request})" in caplog.text
     # and the snapshot was published at once, showing the move
-    assert snapshot.read(config.relay.admin_dir).status["folders"][HOLD]["count"] == 2
+    assert status.read(config.relay.admin_dir).status.folders[HOLD].count == 2
 
 
 @pytest.mark.parametrize("content, why", [
@@ -107,7 +110,7 @@ def test_a_malformed_request_is_refused_logged_and_does_nothing(config, caplog, 
     with caplog.at_level(logging.INFO, logger="relay"):
         control.run_once(time.time())
     assert f"dashboard request {request_id}.json refused: " in caplog.text and why in caplog.text
-    assert read_result(config.relay.admin_dir, request_id)["refused"].startswith(why.split(" '")[0])
+    assert read_result(config.relay.admin_dir, request_id).refused.startswith(why.split(" '")[0])
     assert not list((config.relay.admin_dir / REQUESTS).iterdir())
     queue = Queue.from_config(config)
     assert queue.locate(kept)[0] == DEFERRED
