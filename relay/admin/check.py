@@ -16,8 +16,8 @@ import stat
 from pathlib import Path
 
 from channel.moves import FOLDER_MODES, REQUESTS
-from relay.daemon.diskspace import ADVICE, disk_space
 from relay.delivery.signing import DkimSetupError, load_key
+from relay.queue.diskspace import ADVICE, disk_space
 from relay.queue.folders import FOLDERS, Queue
 from relay.smtp.client import SmtpConnection
 from relay.smtp.credentials import CredentialsError, smarthost_password

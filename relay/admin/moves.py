@@ -15,9 +15,9 @@ from dataclasses import dataclass
 
 from channel.moves import MoveName, MoveResult
 from relay.admin.listing import message_rows
-from relay.daemon.pidfile import wake_relays
 from relay.queue.admin_moves import AdminError, admin_move, delete, requeue_badmail
 from relay.queue.folders import ACTIVE, DEFERRED, HOLD, Queue
+from relay.queue.pids import wake_relays
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 build() gathers relay.admin.status's report (with the smart host as the relays last
 saw it: no probe, a running relay knows), the delivery rate and last error of the
-live relays (relay.daemon.activity) and the rows of the ROWS_PER_FOLDER newest
+live relays (relay.queue.activity) and the rows of the ROWS_PER_FOLDER newest
 messages in each of channel.status.SHOWN_FOLDERS (envelope, the last HISTORY_SHOWN
 attempts, the badmail reason; never a subject or a body) into a channel.status
 Snapshot: the format, its file and its reading are channel.status's, which the site
@@ -25,9 +25,9 @@ from channel.status import (
 )
 from relay.admin.listing import newest_rows
 from relay.admin.status import status_report
-from relay.daemon.activity import combined
-from relay.daemon.pidfile import running_relays
+from relay.queue.activity import combined
 from relay.queue.folders import Queue
+from relay.queue.pids import running_relays
 from settings import Config
 
 ROWS_PER_FOLDER = 500       # newest first; the counts are of every message

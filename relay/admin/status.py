@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 
 from channel.status import FolderTotals
 from relay.admin.listing import STATUS_FOLDERS, folder_totals
-from relay.daemon.diskspace import DiskSpace, disk_space
-from relay.daemon.pidfile import RelayProcess, running_relays
+from relay.queue.diskspace import DiskSpace, disk_space
 from relay.queue.folders import BADMAIL, DEFERRED, Queue
+from relay.queue.pids import RelayProcess, running_relays
 from relay.smtp.smarthosts import HostState, host_states
 from settings import Config
 from settings.units import format_duration

@@ -133,8 +133,8 @@ def run(ctx: click.Context) -> None:
         share = config.relay.connections // total + (index < config.relay.connections % total)
         config = dataclasses.replace(config, relay=dataclasses.replace(
             config.relay, connections=max(1, share), metrics_listen=""))
-    from relay.daemon.pidfile import PidFile
     from relay.daemon.relay import Relay  # not in a supervisor: it only watches its children
+    from relay.queue.pids import PidFile
 
     relay = Relay(config, signer=signer)
     for signum in (signal.SIGINT, signal.SIGTERM):

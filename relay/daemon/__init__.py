@@ -1,2 +1,2 @@
-"""The running relay: lifecycle and dispatch, workers, the pickup watcher, the supervisor, pid
-files, metrics, disk space and the thread that talks to the site's dashboard."""
+"""The running relay: lifecycle, dispatch, workers, the pickup watcher, the supervisor, metrics
+and the thread that talks to the site's dashboard."""

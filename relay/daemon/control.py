@@ -3,7 +3,7 @@
 Every REQUEST_POLL seconds it carries out the move requests waiting in
 <admin_dir>/requests/ (relay.admin.move_requests); every PUBLISH_EVERY seconds
 (channel.status: the site tells a stale snapshot by it), and at once after a request, it
-saves this process's activity (relay.daemon.activity) and, unless another relay process
+saves this process's activity (relay.queue.activity) and, unless another relay process
 sharing the queue has just done it (an flock on <queue>/status.lock and the snapshot's
 mtime decide), publishes <admin_dir>/status.json (built by relay.admin.snapshot, written
 by channel.status). Reads [relay] admin_dir (empty: no thread).
@@ -23,7 +23,7 @@ from collections.abc import Callable
 from channel import status
 from relay.admin import snapshot
 from relay.admin.move_requests import RequestCarrier, make_folders
-from relay.daemon.activity import Activity
+from relay.queue.activity import Activity
 from relay.queue.folders import Queue
 from settings import Config
 

@@ -1,7 +1,7 @@
 """The relay's figures as delivery reports them: Prometheus metrics and the dashboard's activity.
 
 RelayFigures implements relay.delivery.figures.Figures over one process's RelayMetrics
-(relay.daemon.metrics) and Activity (relay.daemon.activity). prometheus_client's
+(relay.daemon.metrics) and Activity (relay.queue.activity). prometheus_client's
 metrics and Activity take their own locks, so worker threads call it freely.
 """
 
@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import time
 
-from relay.daemon.activity import Activity
 from relay.daemon.metrics import RelayMetrics
 from relay.delivery.fate import GONE, BadmailClass, Fate
+from relay.queue.activity import Activity
 from relay.queue.folders import BADMAIL, DEFERRED
 from relay.smtp.failover import HostTried, NoHost
 from relay.smtp.replies import DeliveryResult, Outcome

@@ -21,7 +21,6 @@ import logging
 import threading
 import time
 
-from relay.daemon.activity import Activity
 from relay.daemon.control import Control
 from relay.daemon.dispatch import Dispatcher
 from relay.daemon.figures import RelayFigures
@@ -34,6 +33,7 @@ from relay.delivery.agent import DeliveryAgent
 from relay.delivery.exit import Exit
 from relay.delivery.fate import RetryPolicy
 from relay.delivery.signing import DkimSigner
+from relay.queue.activity import Activity
 from relay.queue.folders import Queue
 from relay.smtp.smarthosts import SmartHosts
 from relay.smtp.tls import weak_settings

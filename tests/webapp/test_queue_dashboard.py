@@ -12,8 +12,8 @@ import pytest
 
 from channel import status
 from relay.admin.move_requests import make_folders
-from relay.daemon.activity import Activity
 from relay.daemon.control import Control
+from relay.queue.activity import Activity
 from relay.queue.folders import BADMAIL, DEFERRED, HOLD, Queue
 from settings import parse_config
 from tests.relay.relay_helpers import RunningRelay, place_queued, wait_until

@@ -7,7 +7,7 @@ import os
 import socket
 import time
 
-from relay.daemon.pidfile import PidFile
+from relay.queue.pids import PidFile
 from relay.sink.server import free_port
 from tests.relay.relay_helpers import (
     drop_notification,

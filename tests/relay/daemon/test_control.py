@@ -16,8 +16,8 @@ from channel import status
 from channel.moves import REQUESTS, RESULTS, RequestRefused, read_result, submit
 from relay.admin import snapshot
 from relay.admin.move_requests import make_folders
-from relay.daemon.activity import Activity
 from relay.daemon.control import Control
+from relay.queue.activity import Activity
 from relay.queue.folders import BADMAIL, DEFERRED, HOLD, Queue
 from tests.relay.relay_helpers import files, place_queued, relay_config
 

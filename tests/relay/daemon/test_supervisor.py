@@ -7,7 +7,7 @@ import os
 import signal
 import urllib.request
 
-from relay.daemon.pidfile import running_relays
+from relay.queue.pids import running_relays
 from relay.sink.server import free_port
 from settings import load_config
 from tests.relay.relay_helpers import (

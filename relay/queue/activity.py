@@ -3,7 +3,7 @@
 The daemon's workers tell Activity each delivery and each answer (or silence) of the
 smart host; the control thread (relay.daemon.control) writes it every few seconds to
 <queue>/pids/PID.activity (beside the pid files: private to the relay), and the
-one that publishes the snapshot adds up the files of the live relays (relay.daemon.pidfile),
+one that publishes the snapshot adds up the files of the live relays (relay.queue.pids),
 so the rate and the host's state are true for every process sharing the queue.
 Nothing here decides anything; a file that cannot be written only leaves the
 dashboard's figures out of date.
@@ -18,10 +18,10 @@ from collections import deque
 from pathlib import Path
 
 from channel.files import replace_file
-from relay.daemon.pidfile import RelayProcess
+from relay.queue.pids import RelayProcess
 
 WINDOW = 300.0        # deliveries are counted over the last 5 minutes (and the last minute)
-FOLDER = "pids"       # in the queue folder, beside relay.daemon.pidfile's PID.pid
+FOLDER = "pids"       # in the queue folder, beside relay.queue.pids's PID.pid
 SUFFIX = ".activity"
 ACTIVITY_MODE = 0o600
 
