@@ -1,6 +1,6 @@
 """The queue's status for the site's dashboard: <admin_dir>/status.json, its format both ways.
 
-The relay (relay.admin.snapshot builds it, relay.daemon.control publishes it every
+The relay (relay.admin.status.dashboard_snapshot builds it, relay.daemon.control publishes it every
 PUBLISH_EVERY seconds) writes a Snapshot: the status report of `relay status`
 (folder counts and oldest ages, each smart host as the relays last saw it, the
 running relays, the pickup disk, the problems a human must see), the delivery rate

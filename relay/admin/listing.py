@@ -4,7 +4,7 @@ Reads the folders (stat only for totals), the first few KB of each message
 for its envelope (never the body), meta/ID.json for attempts and ID.bdr for
 badmail reasons. Never moves or locks anything, so it is safe beside running
 relays. Used by `relay status`, `relay list` and `relay show`, and for the dashboard's
-snapshot (relay.admin.snapshot): its rows and totals are channel.status's types, the
+snapshot (relay.admin.status.dashboard_snapshot): its rows and totals are channel.status's types, the
 format the site reads them in.
 """
 

@@ -5,7 +5,7 @@ Every REQUEST_POLL seconds it carries out the move requests waiting in
 (channel.status: the site tells a stale snapshot by it), and at once after a request, it
 saves this process's activity (relay.queue.activity) and, unless another relay process
 sharing the queue has just done it (an flock on <queue>/status.lock and the snapshot's
-mtime decide), publishes <admin_dir>/status.json (built by relay.admin.snapshot, written
+mtime decide), publishes <admin_dir>/status.json (built by relay.admin.status, written
 by channel.status). Reads [relay] admin_dir (empty: no thread).
 Nothing it does can stop delivery: each failure is logged once per kind and the
 thread goes on.
@@ -21,8 +21,8 @@ import time
 from collections.abc import Callable
 
 from channel import status
-from relay.admin import snapshot
 from relay.admin.move_requests import RequestCarrier, make_folders
+from relay.admin.status import dashboard_snapshot
 from relay.queue.activity import Activity
 from relay.queue.folders import Queue
 from settings import Config
@@ -96,7 +96,7 @@ class Control:
                         return False
                 except FileNotFoundError:
                     pass
-            status.write(self.admin_dir, snapshot.build(self.config, self.queue, now))
+            status.write(self.admin_dir, dashboard_snapshot(self.config, self.queue, now))
             return True
         finally:
             os.close(fd)

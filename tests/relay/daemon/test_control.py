@@ -1,5 +1,5 @@
 """The relay's side of the dashboard: the status snapshot it publishes and the move requests it
-carries out (relay.daemon.control, relay.admin.snapshot, relay.admin.move_requests), on real queue
+carries out (relay.daemon.control, relay.admin.status, relay.admin.move_requests), on real queue
 folders, read back as the site reads them (channel.status, channel.moves)."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import pytest
 
 from channel import status
 from channel.moves import REQUESTS, RESULTS, RequestRefused, read_result, submit
-from relay.admin import snapshot
+from relay.admin import status as relay_status
 from relay.admin.move_requests import make_folders
 from relay.daemon.control import Control
 from relay.queue.activity import Activity
@@ -65,7 +65,7 @@ def test_the_snapshot_has_counts_rows_history_and_reasons_but_no_subject_or_body
 
 
 def test_the_snapshot_lists_only_the_newest_rows_but_counts_all(config, monkeypatch):
-    monkeypatch.setattr(snapshot, "ROWS_PER_FOLDER", 3)
+    monkeypatch.setattr(relay_status, "ROWS_PER_FOLDER", 3)
     ids = [place_queued(config, DEFERRED, age=100 - n) for n in range(5)]
     control_for(config).publish(time.time(), force=True)
     seen = status.read(config.relay.admin_dir)
