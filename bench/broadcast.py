@@ -59,8 +59,8 @@ from relay.sink import free_port
 from settings import load_config
 from spooler.pickup import PickupWriter
 from webapp import create_app
-from webapp.extensions import db
 from webapp.models import OutboxEvent, User
+from webapp.site.extensions import db
 
 FLASK = Path(sys.executable).with_name("flask")
 ADMIN, PROBE, PASSWORD = "admin@example.org", "reset-probe@example.org", "bench-password-1"

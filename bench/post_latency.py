@@ -62,9 +62,9 @@ from werkzeug.security import generate_password_hash
 from relay.sink import free_port
 from settings import load_config
 from webapp import create_app
-from webapp.extensions import db
 from webapp.fanout import FanoutWorker
 from webapp.models import OutboxEvent, Question, Subscription, User, utcnow
+from webapp.site.extensions import db
 
 FOLLOWERS = (1, 100, 1_000, 10_000)
 FLASK = Path(sys.executable).with_name("flask")

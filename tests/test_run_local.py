@@ -176,8 +176,8 @@ def post_an_answer(config_path: Path) -> int:
     database as the site's request would; returns the question's id."""
     from settings import load_config
     from webapp import create_app, outbox
-    from webapp.extensions import db
     from webapp.models import Answer, Question, Subscription, User, utcnow
+    from webapp.site.extensions import db
 
     app = create_app(load_config(config_path))
     with app.app_context():

@@ -18,7 +18,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from settings import Config, ConfigError, load_config
 from spooler.message import Address
-from webapp.keys import secret_key
+from webapp.site.keys import secret_key
 
 
 def create_app(config: Config | None = None, overrides: dict | None = None) -> Flask:
@@ -77,7 +77,7 @@ def _create_app(config: Config, overrides: dict | None) -> Flask:
     )
     app.config.update(overrides or {})
 
-    from webapp.extensions import csrf, db, limiter, login_manager, migrate
+    from webapp.site.extensions import csrf, db, limiter, login_manager, migrate
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(Path(__file__).parent / "migrations"))
@@ -95,20 +95,17 @@ def _create_app(config: Config, overrides: dict | None) -> Flask:
         auth,
         browse,
         cli,
-        error_pages,
         following,
-        health,
         member_settings,
-        metrics,
         moderation,
         newsletter_admin,
-        page_cache,
         questions,
         queue_dashboard,
         session_store,
         unsubscribe,
     )
-    from webapp.security_headers import add_security_headers
+    from webapp.site import error_pages, health, metrics, page_cache
+    from webapp.site.security_headers import add_security_headers
 
     login_manager.user_loader(session_store.resolve)
     add_security_headers(app, https=secure)

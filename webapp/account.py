@@ -11,7 +11,7 @@ from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_login import current_user, login_required, logout_user
 
 from webapp import session_store
-from webapp.extensions import db
+from webapp.site.extensions import db
 
 bp = Blueprint("account", __name__, url_prefix="/account/sessions")
 

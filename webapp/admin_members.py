@@ -20,10 +20,10 @@ from sqlalchemy import func
 from relay.queue import printable
 from spooler.pickup import PickupError
 from webapp import notify, session_store
-from webapp.extensions import db
 from webapp.listing import Page, read_page
 from webapp.models import User, utcnow
 from webapp.moderation import admin_required
+from webapp.site.extensions import db
 
 bp = Blueprint("admin_members", __name__, url_prefix="/admin/members")
 

@@ -12,11 +12,11 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_login import current_user, login_required
 
 from webapp import listing, qa, subscriptions
-from webapp.extensions import db
 from webapp.models import Article, Comment
 from webapp.post_forms import ArticleForm, CommentForm
 from webapp.post_views import delete_own, refused
 from webapp.questions import posting_limit
+from webapp.site.extensions import db
 
 bp = Blueprint("articles", __name__)
 

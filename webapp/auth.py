@@ -20,9 +20,9 @@ from werkzeug.security import generate_password_hash
 
 from spooler.pickup import PickupError
 from webapp import notify, session_store
-from webapp.extensions import db, limiter
 from webapp.forms import EmailOnlyForm, LoginForm, NewPasswordForm, RegisterForm
 from webapp.models import User, check_password_in_constant_time, utcnow
+from webapp.site.extensions import db, limiter
 from webapp.tokens import TokenError, read_activation_token, read_reset_token
 
 bp = Blueprint("auth", __name__, url_prefix="/account")

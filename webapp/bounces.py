@@ -26,8 +26,8 @@ from pathlib import Path
 
 from sqlalchemy.exc import IntegrityError
 
-from webapp.extensions import db
 from webapp.models import FeedbackCursor, User, utcnow
+from webapp.site.extensions import db
 
 log = logging.getLogger("webapp.bounces")
 _HARD_STATUS = re.compile(r"5\.1\.\d{1,3}")

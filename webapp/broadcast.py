@@ -17,9 +17,9 @@ from datetime import datetime
 
 from sqlalchemy import func
 
-from webapp.extensions import db
 from webapp.markdown import render
 from webapp.models import Broadcast, OutboxEvent, User, utcnow
+from webapp.site.extensions import db
 
 PAUSED = datetime(9999, 1, 1)
 NEWSLETTER = "newsletter"

@@ -9,9 +9,9 @@ from __future__ import annotations
 from flask import Blueprint, abort, render_template, request, url_for
 
 from webapp import listing
-from webapp.extensions import db
 from webapp.models import Tag, User
 from webapp.search import search as full_text_search
+from webapp.site.extensions import db
 
 bp = Blueprint("browse", __name__)
 

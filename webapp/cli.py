@@ -14,8 +14,8 @@ from flask_migrate import upgrade
 
 from spooler.pickup import PickupError
 from webapp import broadcast, outbox, session_store
-from webapp.extensions import db
 from webapp.models import Broadcast, User, utcnow
+from webapp.site.extensions import db
 
 
 def register(app: Flask) -> None:
@@ -157,7 +157,7 @@ def register(app: Flask) -> None:
         """Is this site set up to work? Database, schema, pickup folder, rate-limit store,
         base_url: ok, WARNING or PROBLEM with the fix; exit 1 on any problem. Run it before
         every start (the unit's ExecStartPre does)."""
-        from webapp.site_check import run_checks
+        from webapp.site.check import run_checks
 
         results = run_checks(app)
         for r in results:

@@ -44,8 +44,8 @@ from sqlalchemy.exc import IntegrityError
 from spooler.envelope import UnsafeHeaderError
 from spooler.staged import StagedWriter
 from webapp import digest_mail, placement
-from webapp.extensions import db
 from webapp.models import Digest, OutboxDelivery, OutboxEvent, User
+from webapp.site.extensions import db
 
 log = logging.getLogger("webapp.digest")
 

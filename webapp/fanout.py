@@ -44,8 +44,8 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from spooler.staged import StagedWriter, is_alive
 from webapp import bounces, newsletter_mail, notification_mail, placement
 from webapp.broadcast import NEWSLETTER
-from webapp.extensions import db
 from webapp.models import Answer, Broadcast, OutboxDelivery, OutboxEvent, Subscription, User, utcnow
+from webapp.site.extensions import db
 
 log = logging.getLogger("webapp.fanout")
 

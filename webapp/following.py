@@ -6,7 +6,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user, login_required
 
 from webapp import subscriptions
-from webapp.extensions import db
+from webapp.site.extensions import db
 
 bp = Blueprint("following", __name__)
 

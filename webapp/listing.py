@@ -14,8 +14,8 @@ from typing import Any
 
 from sqlalchemy.orm import selectinload
 
-from webapp.extensions import db
 from webapp.models import Answer, Article, Comment, Question, Tag, User, question_tags
+from webapp.site.extensions import db
 
 PAGE_SIZE = 20
 

@@ -17,9 +17,9 @@ from flask_wtf import FlaskForm
 
 from spooler.pickup import PickupError
 from webapp import bounces, notify, outbox, session_store
-from webapp.extensions import db, limiter
 from webapp.forms import ChangeEmailForm, ChangePasswordForm, PreferencesForm
 from webapp.models import User
+from webapp.site.extensions import db, limiter
 from webapp.tokens import TokenError, read_email_change_token
 
 bp = Blueprint("member_settings", __name__, url_prefix="/account/settings")

@@ -16,7 +16,7 @@ from sqlalchemy import true as sa_true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from webapp.extensions import db
+from webapp.site.extensions import db
 
 # Compared against when the address is unknown, so a login takes as long either way.
 _DUMMY_HASH = generate_password_hash(secrets.token_hex(16))

@@ -14,9 +14,9 @@ from functools import wraps
 from flask import Blueprint, abort, flash, redirect, url_for
 from flask_login import current_user, login_required
 
-from webapp.extensions import db
 from webapp.models import Answer, Article, Comment, Question, utcnow
 from webapp.post_forms import HideForm
+from webapp.site.extensions import db
 
 bp = Blueprint("moderation", __name__, url_prefix="/moderation")
 

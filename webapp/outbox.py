@@ -15,8 +15,8 @@ from datetime import datetime, timedelta
 from flask import current_app
 from sqlalchemy import func
 
-from webapp.extensions import db
 from webapp.models import Article, OutboxDelivery, OutboxEvent, Question, utcnow
+from webapp.site.extensions import db
 
 ANSWER, ACCEPTED, COMMENT = "answer", "accepted", "comment"
 KIND_WORDS = {ANSWER: "New answer", ACCEPTED: "Your answer was accepted", COMMENT: "New comment"}

@@ -19,8 +19,8 @@ from collections import defaultdict
 from datetime import date, datetime
 
 from spooler import staged
-from webapp.extensions import db
 from webapp.models import Digest, OutboxDelivery, OutboxEvent, User
+from webapp.site.extensions import db
 
 log = logging.getLogger("webapp.placement")
 _NOTIFICATION = re.compile(r"n(\d+)-(\d+)")

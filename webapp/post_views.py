@@ -10,7 +10,7 @@ from flask import flash, render_template
 from flask_login import current_user
 
 from webapp import qa
-from webapp.extensions import db
+from webapp.site.extensions import db
 
 
 def refused(error: qa.QAError):

@@ -13,9 +13,9 @@ from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 
 from webapp import outbox, subscriptions
-from webapp.extensions import db
 from webapp.markdown import render
 from webapp.models import Answer, Article, Comment, Question, Tag, User, Vote, utcnow
+from webapp.site.extensions import db
 
 DELETED_TEXT = "deleted by its author"
 

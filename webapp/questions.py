@@ -15,10 +15,10 @@ from flask_login import current_user, login_required
 from sqlalchemy.orm import joinedload, selectinload
 
 from webapp import qa, subscriptions
-from webapp.extensions import db, limiter
 from webapp.models import Answer, Question
 from webapp.post_forms import AnswerForm, EditAnswerForm, EditQuestionForm, QuestionForm, tag_names
 from webapp.post_views import delete_own, refused
+from webapp.site.extensions import db, limiter
 
 bp = Blueprint("questions", __name__)
 

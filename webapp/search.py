@@ -14,8 +14,8 @@ import re
 
 from sqlalchemy import text
 
-from webapp.extensions import db
 from webapp.listing import PAGE_SIZE, Page, articles_by_ids, questions_by_ids
+from webapp.site.extensions import db
 
 MAX_WORDS = 10
 KINDS = {"questions": questions_by_ids, "articles": articles_by_ids}

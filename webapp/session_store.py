@@ -16,8 +16,8 @@ from datetime import datetime, timedelta
 
 from flask import current_app, request
 
-from webapp.extensions import db
 from webapp.models import LoginSession, User, utcnow
+from webapp.site.extensions import db
 
 # last_seen_at is written at most this often, so browsing is not a database write per page.
 LAST_SEEN_PRECISION = timedelta(minutes=1)

@@ -19,8 +19,8 @@ import hmac
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
-from webapp.extensions import db
 from webapp.models import User
+from webapp.site.extensions import db
 
 ACTIVATION = "account-activation"
 RESET = "password-reset"

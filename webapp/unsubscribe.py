@@ -22,8 +22,8 @@ from flask import Blueprint, current_app, render_template
 from itsdangerous import BadSignature, URLSafeSerializer
 
 from webapp import subscriptions
-from webapp.extensions import csrf, db
 from webapp.models import User
+from webapp.site.extensions import csrf, db
 
 bp = Blueprint("unsubscribe", __name__)
 

@@ -15,7 +15,7 @@ from relay.sink import free_port
 from settings import parse_config
 from tests.webapp.postgres_server import BINARIES, throwaway_postgres
 from webapp import create_app
-from webapp.extensions import db
+from webapp.site.extensions import db
 
 POSTGRES_BINARIES = BINARIES
 needs_postgres = pytest.mark.skipif(not POSTGRES_BINARIES, reason="needs PostgreSQL's server binaries")

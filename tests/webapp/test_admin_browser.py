@@ -24,9 +24,9 @@ from tests.smtp_servers import FaultyServer
 from tests.webapp.conftest import csrf_token
 from tests.webapp.qa_helpers import ask, member
 from tests.webapp.test_auth import PASSWORD
-from webapp.extensions import db
 from webapp.fanout import FanoutWorker
 from webapp.models import User, utcnow
+from webapp.site.extensions import db
 
 pytest.importorskip("playwright.sync_api")
 pytestmark = needs_chromium

@@ -10,8 +10,8 @@ from tests.webapp.conftest import post_form
 from tests.webapp.qa_helpers import comment, member, press, write_article
 from tests.webapp.test_browse import titles
 from tests.webapp.test_moderation import admin
-from webapp.extensions import db
 from webapp.models import User
+from webapp.site.extensions import db
 
 
 def comment_ids(html: str) -> list[int]:

@@ -11,8 +11,8 @@ import pytest
 
 from spooler.envelope import parse_pickup
 from tests.webapp.conftest import choose_password, csrf_token, link_in, pickup_messages, post_form
-from webapp.extensions import db
 from webapp.models import User
+from webapp.site.extensions import db
 
 PASSWORD = "correct horse battery"
 

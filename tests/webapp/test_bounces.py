@@ -10,8 +10,8 @@ from tests.webapp.conftest import csrf_token
 from tests.webapp.qa_helpers import answer, ask, member
 from tests.webapp.test_outbox import fan_out, notifications, outcomes
 from webapp import bounces
-from webapp.extensions import db
 from webapp.models import User
+from webapp.site.extensions import db
 
 
 def feedback_line(recipient: str, reply: str, kind: str = "refused", status: str | None = None,

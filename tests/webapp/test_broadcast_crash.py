@@ -18,8 +18,8 @@ from sqlalchemy import insert
 
 from settings import load_config
 from webapp import broadcast, create_app
-from webapp.extensions import db
 from webapp.models import Broadcast, User, utcnow
+from webapp.site.extensions import db
 
 MEMBERS = 5_000
 KILLS = 3

@@ -11,9 +11,9 @@ from tests.webapp.conftest import post_form
 from tests.webapp.qa_helpers import answer, ask, member, press
 from tests.webapp.test_moderation import admin
 from webapp import qa
-from webapp.extensions import db
 from webapp.listing import PAGE_SIZE
 from webapp.models import User
+from webapp.site.extensions import db
 
 
 def titles(html: str) -> list[str]:

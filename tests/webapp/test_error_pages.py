@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from webapp import create_app
-from webapp.extensions import db
+from webapp.site.extensions import db
 
 
 def test_a_missing_page_is_a_404_in_the_sites_layout(client):

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 
 from tests.webapp.qa_helpers import answer, ask, comment, member, press, write_article
-from webapp.extensions import db
 from webapp.models import User
+from webapp.site.extensions import db
 
 
 def followers(html: str) -> int:

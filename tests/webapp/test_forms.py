@@ -8,7 +8,7 @@ from settings import parse_config
 from tests.webapp.conftest import pickup_messages, post_form
 from tests.webapp.test_auth import register
 from webapp import create_app
-from webapp.extensions import db
+from webapp.site.extensions import db
 
 
 @pytest.fixture

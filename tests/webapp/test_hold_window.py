@@ -8,8 +8,8 @@ import time
 from tests.webapp.conftest import post_form
 from tests.webapp.qa_helpers import answer, ask, member, press
 from tests.webapp.test_outbox import fan_out, notifications, outcomes
-from webapp.extensions import db
 from webapp.models import OutboxEvent, utcnow
+from webapp.site.extensions import db
 
 
 def end_the_window(app) -> None:

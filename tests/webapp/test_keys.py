@@ -8,7 +8,7 @@ import pytest
 
 from settings import ConfigError
 from webapp import create_app
-from webapp.keys import ENV_VAR
+from webapp.site.keys import ENV_VAR
 
 
 @pytest.fixture(autouse=True)

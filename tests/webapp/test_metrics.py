@@ -9,7 +9,7 @@ import pytest
 from tests.webapp.qa_helpers import answer, ask, member
 from tests.webapp.test_outbox import fan_out
 from tests.webapp.test_proxy_and_limits import site as site_with
-from webapp.extensions import db
+from webapp.site.extensions import db
 
 NAMES = ("waiting", "in_progress", "held", "done_last_hour", "sent_last_hour", "oldest_waiting_seconds")
 

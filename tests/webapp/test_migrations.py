@@ -6,7 +6,7 @@ import sqlalchemy as sa
 from flask_migrate import downgrade, upgrade
 
 from tests.webapp.test_auth import activated_member, login
-from webapp.extensions import db
+from webapp.site.extensions import db
 
 USERS = "7bedc2d92142"   # 0001: users
 SESSIONS = "3f6c0a9d2b71"  # 0002: login sessions

@@ -9,7 +9,7 @@ from tests.webapp.conftest import csrf_token, post_form
 from tests.webapp.qa_helpers import answer, ask, member, press
 from tests.webapp.test_auth import PASSWORD, login
 from webapp import create_app
-from webapp.extensions import db
+from webapp.site.extensions import db
 
 
 def admin(app):

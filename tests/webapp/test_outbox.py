@@ -10,9 +10,9 @@ import re
 
 from tests.webapp.conftest import pickup_messages
 from tests.webapp.qa_helpers import answer, ask, comment, member, press, write_article
-from webapp.extensions import db
 from webapp.fanout import FanoutWorker
 from webapp.models import OutboxDelivery, OutboxEvent, Subscription, User, utcnow
+from webapp.site.extensions import db
 
 
 def fan_out(app) -> int:

@@ -51,8 +51,8 @@ def seed(config_path: Path, sizes=(FOLLOWERS, *SMALL_THREADS)) -> dict[int, set[
 
     from settings import load_config
     from webapp import create_app, outbox
-    from webapp.extensions import db
     from webapp.models import Answer, Question, Subscription, User, utcnow
+    from webapp.site.extensions import db
 
     app = create_app(load_config(config_path))
     expected = {}
@@ -145,8 +145,8 @@ def receivers_in_pickup(pickup: Path) -> Counter:
 def delivery_rows(config_path: Path) -> tuple[Counter, list]:
     from settings import load_config
     from webapp import create_app
-    from webapp.extensions import db
     from webapp.models import OutboxDelivery, OutboxEvent, User
+    from webapp.site.extensions import db
 
     app = create_app(load_config(config_path))
     with app.app_context():

@@ -6,8 +6,8 @@ from __future__ import annotations
 import time
 
 from tests.webapp.qa_helpers import answer, ask, member
-from webapp.extensions import db
 from webapp.models import Question
+from webapp.site.extensions import db
 
 
 def test_a_visitor_gets_the_kept_copy_until_it_expires(app, config):

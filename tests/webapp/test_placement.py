@@ -57,7 +57,7 @@ def site(tmp_path, database_url):
     """(config path, the one event's id, its expected recipients, an app on the config)."""
     from settings import load_config
     from webapp import create_app
-    from webapp.extensions import db
+    from webapp.site.extensions import db
 
     config_path = site_config(tmp_path, database_url)
     [(event_id, emails)] = seed(config_path, sizes=(MEMBERS,)).items()

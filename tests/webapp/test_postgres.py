@@ -26,7 +26,7 @@ def pg_app(tmp_path, postgres_url):
     from flask_migrate import downgrade, upgrade
 
     from webapp import create_app
-    from webapp.extensions import db
+    from webapp.site.extensions import db
 
     config = parse_config({"pickup": {"dir": "pickup"}, "relay": {"queue_dir": "queue"},
                            "webapp": {"database_url": postgres_url,
@@ -101,8 +101,8 @@ def test_articles_comments_and_their_search_work_on_postgresql(pg_app):
 def test_two_digest_runs_at_once_place_one_digest_per_member_on_postgresql(pg_app, tmp_path):
     from tests.webapp.qa_helpers import answer, ask, member
     from tests.webapp.test_outbox import fan_out
-    from webapp.extensions import db
     from webapp.models import Digest, Subscription, User, utcnow
+    from webapp.site.extensions import db
 
     app, config = pg_app
     ann, bob = member(app, config, "Ann"), member(app, config, "Bob")

@@ -8,7 +8,7 @@ from settings import parse_config
 from tests.webapp.conftest import post_form
 from tests.webapp.test_auth import PASSWORD, activated_member
 from webapp import create_app
-from webapp.extensions import db
+from webapp.site.extensions import db
 
 
 def site(tmp_path, **webapp):

@@ -10,8 +10,8 @@ from sqlalchemy import event
 from tests.webapp.conftest import post_form
 from tests.webapp.qa_helpers import answer, ask, member, press
 from tests.webapp.test_markdown import HOSTILE
-from webapp.extensions import db
 from webapp.models import Answer, Question
+from webapp.site.extensions import db
 
 
 def answer_ids_in_order(html: str) -> list[int]:

@@ -7,7 +7,7 @@ import dataclasses
 import pytest
 
 from webapp import create_app
-from webapp.extensions import db
+from webapp.site.extensions import db
 
 
 @pytest.mark.parametrize("path", ["/", "/account/login", "/account/register", "/no-such-page",

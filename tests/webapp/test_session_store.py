@@ -7,8 +7,8 @@ from datetime import timedelta
 
 from tests.webapp.conftest import csrf_token, pickup_messages
 from tests.webapp.test_auth import activated_member, login
-from webapp.extensions import db
 from webapp.models import LoginSession, utcnow
+from webapp.site.extensions import db
 
 
 def logged_in(client) -> bool:

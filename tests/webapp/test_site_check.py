@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 
-from webapp.extensions import db
+from webapp.site.extensions import db
 
 
 def test_healthz_answers_200_with_json_and_sets_no_cookie(client):

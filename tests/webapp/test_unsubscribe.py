@@ -10,8 +10,8 @@ import zlib
 from tests.conftest import needs_chromium
 from tests.webapp.qa_helpers import answer, ask, comment, member, write_article
 from tests.webapp.test_outbox import fan_out, notifications
-from webapp.extensions import db
 from webapp.models import User
+from webapp.site.extensions import db
 from webapp.subscriptions import is_following_id
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, abort, current_app, request
 
 from webapp import outbox
-from webapp.extensions import limiter
+from webapp.site.extensions import limiter
 
 bp = Blueprint("metrics", __name__)
 

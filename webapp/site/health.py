@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify
 
-from webapp.extensions import limiter
-from webapp.site_check import database_answers, pickup_writable
+from webapp.site.check import database_answers, pickup_writable
+from webapp.site.extensions import limiter
 
 bp = Blueprint("health", __name__)
 

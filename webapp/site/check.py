@@ -6,7 +6,7 @@ can tell: the database answers, its schema is at the newest migration, this user
 write a message into the pickup folder (a hidden file, synced and removed at once),
 the rate-limit store answers, and base_url is public and https. Each result says ok,
 a warning, or what is wrong and how to fix it (relay.check's CheckResult). Also the
-probes behind /healthz (webapp.health): database_answers() and pickup_writable().
+probes behind /healthz (webapp.site.health): database_answers() and pickup_writable().
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from sqlalchemy import text
 
 from relay.check import CheckResult
 from spooler.pickup import PICKUP_FILE_MODE, explain
-from webapp.extensions import db, limiter
+from webapp.site.extensions import db, limiter
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
