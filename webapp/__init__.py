@@ -89,21 +89,18 @@ def _create_app(config: Config, overrides: dict | None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
 
     from webapp import (
-        account,
         admin_members,
         articles,
-        auth,
         browse,
         cli,
         following,
-        member_settings,
         moderation,
         newsletter_admin,
         questions,
         queue_dashboard,
-        session_store,
         unsubscribe,
     )
+    from webapp.accounts import auth, member_settings, session_store, sessions_page
     from webapp.site import error_pages, health, metrics, page_cache
     from webapp.site.security_headers import add_security_headers
 
@@ -111,7 +108,7 @@ def _create_app(config: Config, overrides: dict | None) -> Flask:
     add_security_headers(app, https=secure)
     app.register_blueprint(browse.bp)
     app.register_blueprint(auth.bp)
-    app.register_blueprint(account.bp)
+    app.register_blueprint(sessions_page.bp)
     app.register_blueprint(questions.bp)
     app.register_blueprint(articles.bp)
     app.register_blueprint(moderation.bp)

@@ -3,9 +3,9 @@ whether each is activated, bouncing, an admin or disabled; resend an activation 
 disable an account and enable it again.
 
 Reads users; writes users.disabled_at and disabled_by, and an activation mail to pickup
-(webapp.notify). Every page and POST answers 403 to a member who is not an admin; every
+(webapp.accounts.account_mail). Every page and POST answers 403 to a member who is not an admin; every
 change is a POST with a CSRF token and is logged with the admin's name and address.
-Disabling ends the member's sessions at once (webapp.session_store.end_all); the login
+Disabling ends the member's sessions at once (webapp.accounts.session_store.end_all); the login
 form, the session lookup and the fan-out (reason "disabled") then refuse the member, and a
 new password does not change that. An admin cannot disable themselves. The list is a
 keyset page like every other (webapp.listing), the newest member first.
@@ -19,7 +19,7 @@ from sqlalchemy import func
 
 from relay.queue import printable
 from spooler.pickup import PickupError
-from webapp import notify, session_store
+from webapp.accounts import account_mail, session_store
 from webapp.listing import Page, read_page
 from webapp.models import User, utcnow
 from webapp.moderation import admin_required
@@ -61,7 +61,7 @@ def resend_activation(member: User, admin: User) -> None:
         raise Refused(f"{member.email} is already active: no activation mail was written.")
     if member.is_disabled:
         raise Refused(f"{member.email} is disabled: enable the account first.")
-    notify.send_activation(member)
+    account_mail.send_activation(member)
     _log(admin, "wrote a new activation mail for", member)
 
 

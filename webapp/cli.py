@@ -13,7 +13,8 @@ from flask import Flask
 from flask_migrate import upgrade
 
 from spooler.pickup import PickupError
-from webapp import broadcast, outbox, session_store
+from webapp import broadcast, outbox
+from webapp.accounts import session_store
 from webapp.models import Broadcast, User, utcnow
 from webapp.site.extensions import db
 

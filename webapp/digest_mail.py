@@ -20,8 +20,8 @@ from flask import current_app, render_template, url_for
 from spooler.envelope import envelope_lines, single_line
 from spooler.message import Address, Notification, build
 from webapp import notification_mail, unsubscribe
+from webapp.accounts.account_mail import site_domain
 from webapp.models import OutboxEvent
-from webapp.notify import site_domain
 from webapp.placement import digest_key
 
 LISTED = 50             # items shown in one mail; the rest are counted ("and N more")

@@ -41,7 +41,7 @@ class User(UserMixin, db.Model):
     follow_on_reply: Mapped[bool] = mapped_column(default=True, server_default=sa_true())
     notify_mode: Mapped[str] = mapped_column(String(10), default="instant", server_default="instant")
     newsletter: Mapped[bool] = mapped_column(default=True, server_default=sa_true())
-    # A new address waiting for its confirmation link (webapp.member_settings); None when none.
+    # A new address waiting for its confirmation link (webapp.accounts.member_settings); None when none.
     pending_email: Mapped[str | None] = mapped_column(String(254), default=None)
     # When mail to this address started failing for good (set from the relay's feedback
     # file); a bouncing member gets no notifications or newsletter. None = not bouncing.
@@ -53,7 +53,7 @@ class User(UserMixin, db.Model):
     disabled_at: Mapped[datetime | None] = mapped_column(default=None)
     disabled_by: Mapped[str | None] = mapped_column(String(254), default=None)
 
-    # The key of the login session this request belongs to (set by webapp.session_store);
+    # The key of the login session this request belongs to (set by webapp.accounts.session_store);
     # Flask-Login keeps it in the session cookie. Not a column: the row holds only its hash.
     session_key = None
 

@@ -31,10 +31,10 @@ from spooler.message import Address, build
 from spooler.names import TRANSACTIONAL, new_queue_id
 from spooler.pickup import PickupError, PickupWriter
 from webapp import broadcast, newsletter_mail, unsubscribe
+from webapp.accounts.account_mail import site_domain
 from webapp.markdown import clean
 from webapp.models import Broadcast
 from webapp.moderation import admin_required
-from webapp.notify import site_domain
 from webapp.site.extensions import db
 
 bp = Blueprint("newsletter_admin", __name__, url_prefix="/admin/newsletter")

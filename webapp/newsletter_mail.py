@@ -12,10 +12,10 @@ from flask import current_app, render_template, url_for
 from spooler.envelope import single_line
 from spooler.message import Address, Notification
 from spooler.stamp import Stamp, slot
+from webapp.accounts.account_mail import site_domain
 from webapp.markdown import render
 from webapp.models import Broadcast
 from webapp.notification_mail import EventMail
-from webapp.notify import site_domain
 from webapp.unsubscribe import NEWSLETTER, Links
 
 _RECIPIENT_HEADERS = ("List-Unsubscribe",)

@@ -21,9 +21,9 @@ from spooler.envelope import envelope_lines, single_line
 from spooler.message import Address, Notification
 from spooler.stamp import Stamp, slot
 from webapp import unsubscribe
+from webapp.accounts.account_mail import site_domain
 from webapp.markdown import render
 from webapp.models import Answer, Article, Comment, OutboxEvent, Question, User
-from webapp.notify import site_domain
 from webapp.site.extensions import db
 
 EXCERPT_CHARS = 600

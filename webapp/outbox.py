@@ -4,7 +4,7 @@ A request that posts an answer, accepts one or comments adds one OutboxEvent row
 nothing else: no follower is read and no file is written, so posting costs the same
 for a post with one follower and for one with 10,000. The fan-out worker
 (webapp.fanout) does the rest. Account mail (activation, reset, address change) is
-not here: it is one message, written to pickup by webapp.notify in the request.
+not here: it is one message, written to pickup by webapp.accounts.account_mail in the request.
 """
 
 from __future__ import annotations

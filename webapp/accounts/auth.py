@@ -1,6 +1,6 @@
 """Accounts: register, activate, log in and out, reset a forgotten password.
 
-Mail goes through webapp.notify into pickup (never SMTP from the request); when
+Mail goes through webapp.accounts.account_mail into pickup (never SMTP from the request); when
 it cannot be written the answer is 503 "we could not send your mail" and a new
 account is rolled back. The register, resend and reset forms answer the same, and
 do the same work (a mail written durably, or rehearsed), whether or not the address
@@ -19,11 +19,11 @@ from sqlalchemy.exc import IntegrityError
 from werkzeug.security import generate_password_hash
 
 from spooler.pickup import PickupError
-from webapp import notify, session_store
-from webapp.forms import EmailOnlyForm, LoginForm, NewPasswordForm, RegisterForm
+from webapp.accounts import account_mail, session_store
+from webapp.accounts.forms import EmailOnlyForm, LoginForm, NewPasswordForm, RegisterForm
+from webapp.accounts.tokens import TokenError, read_activation_token, read_reset_token
 from webapp.models import User, check_password_in_constant_time, utcnow
 from webapp.site.extensions import db, limiter
-from webapp.tokens import TokenError, read_activation_token, read_reset_token
 
 bp = Blueprint("auth", __name__, url_prefix="/account")
 
@@ -85,7 +85,7 @@ def _create_account(email: str, display_name: str, password: str) -> User | None
         db.session.rollback()
         return User.by_email(email)
     # The mail first, then the commit: an account never exists without its activation mail.
-    notify.send_activation(user)
+    account_mail.send_activation(user)
     db.session.commit()
     return None
 
@@ -95,7 +95,7 @@ def _remind_of_account(user: User, password: str) -> None:
     work as a new account (a password hash, a durable mail, a write transaction), so the
     answer cannot reveal which addresses have accounts, by its words or by its time."""
     generate_password_hash(password)
-    notify.send_already_registered(user)
+    account_mail.send_already_registered(user)
     db.session.execute(db.update(User).filter_by(id=user.id).values(email=user.email))
     db.session.commit()
 
@@ -126,11 +126,11 @@ def resend_activation():
         user = User.by_email(form.email.data)
         try:
             if user is None:
-                notify.rehearse("activation")
+                account_mail.rehearse("activation")
             elif user.is_activated:  # they forgot it is active: say so, and how to get in
-                notify.send_already_registered(user)
+                account_mail.send_already_registered(user)
             else:
-                notify.send_activation(user)
+                account_mail.send_activation(user)
         except PickupError as e:
             return _mail_failed(e, "activation")
         return render_template("auth/check_inbox.html", email=form.email.data, what="activation")
@@ -191,9 +191,9 @@ def forgot_password():
         user = User.by_email(form.email.data)
         try:
             if user is not None and user.is_activated:
-                notify.send_password_reset(user)
+                account_mail.send_password_reset(user)
             else:
-                notify.rehearse("password_reset")
+                account_mail.rehearse("password_reset")
         except PickupError as e:
             return _mail_failed(e, "password reset")
         return render_template("auth/check_inbox.html", email=form.email.data, what="reset")

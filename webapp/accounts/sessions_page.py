@@ -10,7 +10,7 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_login import current_user, login_required, logout_user
 
-from webapp import session_store
+from webapp.accounts import session_store
 from webapp.site.extensions import db
 
 bp = Blueprint("account", __name__, url_prefix="/account/sessions")

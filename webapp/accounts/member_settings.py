@@ -16,11 +16,12 @@ from flask_login import current_user, login_required, login_user
 from flask_wtf import FlaskForm
 
 from spooler.pickup import PickupError
-from webapp import bounces, notify, outbox, session_store
-from webapp.forms import ChangeEmailForm, ChangePasswordForm, PreferencesForm
+from webapp import bounces, outbox
+from webapp.accounts import account_mail, session_store
+from webapp.accounts.forms import ChangeEmailForm, ChangePasswordForm, PreferencesForm
+from webapp.accounts.tokens import TokenError, read_email_change_token
 from webapp.models import User
 from webapp.site.extensions import db, limiter
-from webapp.tokens import TokenError, read_email_change_token
 
 bp = Blueprint("member_settings", __name__, url_prefix="/account/settings")
 RECENT = 10   # notification outcomes shown, so "why didn't I get the mail?" has an answer
@@ -85,8 +86,8 @@ def change_email():
                 return _page(email=form, status=400)
             current_user.pending_email = new
             try:  # both mails written before the commit: no pending change without its link
-                notify.send_email_change(current_user)
-                notify.send_email_change_notice(current_user)
+                account_mail.send_email_change(current_user)
+                account_mail.send_email_change_notice(current_user)
             except PickupError as e:
                 db.session.rollback()
                 current_app.logger.error("email change mail not written: %s", e)
