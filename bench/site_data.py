@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 from datetime import datetime, timedelta
 
-from webapp.markdown import render
+from webapp.posts.markdown import render
 from webapp.site.extensions import db
 
 MEMBERS, TAGS = 20_000, 1_000

@@ -88,19 +88,9 @@ def _create_app(config: Config, overrides: dict | None) -> Flask:
         hops = web.trusted_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
 
-    from webapp import (
-        admin_members,
-        articles,
-        browse,
-        cli,
-        following,
-        moderation,
-        newsletter_admin,
-        questions,
-        queue_dashboard,
-        unsubscribe,
-    )
+    from webapp import admin_members, cli, moderation, newsletter_admin, queue_dashboard, unsubscribe
     from webapp.accounts import auth, member_settings, session_store, sessions_page
+    from webapp.posts import articles, browse, following, questions
     from webapp.site import error_pages, health, metrics, page_cache
     from webapp.site.security_headers import add_security_headers
 

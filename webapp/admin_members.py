@@ -8,7 +8,7 @@ change is a POST with a CSRF token and is logged with the admin's name and addre
 Disabling ends the member's sessions at once (webapp.accounts.session_store.end_all); the login
 form, the session lookup and the fan-out (reason "disabled") then refuse the member, and a
 new password does not change that. An admin cannot disable themselves. The list is a
-keyset page like every other (webapp.listing), the newest member first.
+keyset page like every other (webapp.posts.listing), the newest member first.
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ from sqlalchemy import func
 from relay.queue import printable
 from spooler.pickup import PickupError
 from webapp.accounts import account_mail, session_store
-from webapp.listing import Page, read_page
 from webapp.models import User, utcnow
 from webapp.moderation import admin_required
+from webapp.posts.listing import Page, read_page
 from webapp.site.extensions import db
 
 bp = Blueprint("admin_members", __name__, url_prefix="/admin/members")

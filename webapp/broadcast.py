@@ -17,8 +17,8 @@ from datetime import datetime
 
 from sqlalchemy import func
 
-from webapp.markdown import render
 from webapp.models import Broadcast, OutboxEvent, User, utcnow
+from webapp.posts.markdown import render
 from webapp.site.extensions import db
 
 PAUSED = datetime(9999, 1, 1)

@@ -127,7 +127,7 @@ class Post:
     an author, an edit mark, a soft delete, and a hiding by an admin (with its reason)."""
 
     body_source: Mapped[str] = mapped_column(Text)
-    body_html: Mapped[str] = mapped_column(Text)   # webapp.markdown.render(body_source), at save
+    body_html: Mapped[str] = mapped_column(Text)   # webapp.posts.markdown.render(body_source), at save
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     edited_at: Mapped[datetime | None] = mapped_column(default=None)
     deleted_at: Mapped[datetime | None] = mapped_column(default=None)

@@ -15,7 +15,7 @@ from flask import Blueprint, abort, flash, redirect, url_for
 from flask_login import current_user, login_required
 
 from webapp.models import Answer, Article, Comment, Question, utcnow
-from webapp.post_forms import HideForm
+from webapp.posts.forms import HideForm
 from webapp.site.extensions import db
 
 bp = Blueprint("moderation", __name__, url_prefix="/moderation")

@@ -32,9 +32,9 @@ from spooler.names import TRANSACTIONAL, new_queue_id
 from spooler.pickup import PickupError, PickupWriter
 from webapp import broadcast, newsletter_mail, unsubscribe
 from webapp.accounts.account_mail import site_domain
-from webapp.markdown import clean
 from webapp.models import Broadcast
 from webapp.moderation import admin_required
+from webapp.posts.markdown import clean
 from webapp.site.extensions import db
 
 bp = Blueprint("newsletter_admin", __name__, url_prefix="/admin/newsletter")

@@ -13,9 +13,9 @@ from spooler.envelope import single_line
 from spooler.message import Address, Notification
 from spooler.stamp import Stamp, slot
 from webapp.accounts.account_mail import site_domain
-from webapp.markdown import render
 from webapp.models import Broadcast
 from webapp.notification_mail import EventMail
+from webapp.posts.markdown import render
 from webapp.unsubscribe import NEWSLETTER, Links
 
 _RECIPIENT_HEADERS = ("List-Unsubscribe",)

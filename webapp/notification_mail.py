@@ -22,8 +22,8 @@ from spooler.message import Address, Notification
 from spooler.stamp import Stamp, slot
 from webapp import unsubscribe
 from webapp.accounts.account_mail import site_domain
-from webapp.markdown import render
 from webapp.models import Answer, Article, Comment, OutboxEvent, Question, User
+from webapp.posts.markdown import render
 from webapp.site.extensions import db
 
 EXCERPT_CHARS = 600

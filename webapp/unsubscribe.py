@@ -21,8 +21,8 @@ import json
 from flask import Blueprint, current_app, render_template
 from itsdangerous import BadSignature, URLSafeSerializer
 
-from webapp import subscriptions
 from webapp.models import User
+from webapp.posts import subscriptions
 from webapp.site.extensions import csrf, db
 
 bp = Blueprint("unsubscribe", __name__)

@@ -10,9 +10,9 @@ from sqlalchemy import event
 from tests.webapp.conftest import post_form
 from tests.webapp.qa_helpers import answer, ask, member, press
 from tests.webapp.test_moderation import admin
-from webapp import qa
-from webapp.listing import PAGE_SIZE
 from webapp.models import User
+from webapp.posts import rules
+from webapp.posts.listing import PAGE_SIZE
 from webapp.site.extensions import db
 
 
@@ -29,7 +29,7 @@ def many_questions(app, n: int, tags=("python",)) -> None:
     with app.app_context():
         author = db.session.execute(db.select(User)).scalars().first()
         for i in range(n):
-            qa.ask(author, f"Question number {i:03d} about things", "A body of some words", list(tags))
+            rules.ask(author, f"Question number {i:03d} about things", "A body of some words", list(tags))
         db.session.commit()
 
 

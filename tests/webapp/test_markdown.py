@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from webapp.markdown import render
+from webapp.posts.markdown import render
 
 HOSTILE = [
     "<script>alert(1)</script>",

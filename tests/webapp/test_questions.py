@@ -184,22 +184,22 @@ def test_every_post_form_refuses_a_post_without_its_csrf_token(app, config, path
 
 
 def test_a_tag_made_by_another_request_meanwhile_is_reused(app):
-    from webapp import qa
     from webapp.models import Tag
+    from webapp.posts import rules
 
     with app.app_context():
         with db.engine.begin() as other:  # another request committed the tag after our look-up
             other.execute(db.insert(Tag).values(name="fresh"))
-        tag = qa._new_tag("fresh")
+        tag = rules._new_tag("fresh")
         db.session.commit()
         assert tag.name == "fresh"
         assert db.session.execute(db.select(db.func.count()).select_from(Tag)).scalar() == 1
 
 
 def test_a_question_with_more_answers_than_a_page_shows_them_a_page_at_a_time(app, config):
-    from webapp import qa
     from webapp.models import User
-    from webapp.questions import ANSWERS_SHOWN
+    from webapp.posts import rules
+    from webapp.posts.questions import ANSWERS_SHOWN
 
     ann = member(app, config, "Ann")
     question_id = ask(ann)
@@ -207,7 +207,7 @@ def test_a_question_with_more_answers_than_a_page_shows_them_a_page_at_a_time(ap
         author = db.session.execute(db.select(User)).scalar_one()
         question = db.session.get(Question, question_id)
         for i in range(ANSWERS_SHOWN + 1):
-            qa.answer(author, question, f"Answer number {i}")
+            rules.answer(author, question, f"Answer number {i}")
         db.session.commit()
     first = app.test_client().get(f"/questions/{question_id}").get_data(as_text=True)
     assert len(answer_ids_in_order(first)) == ANSWERS_SHOWN and f"{ANSWERS_SHOWN + 1} answers" in first

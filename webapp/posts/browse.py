@@ -1,6 +1,6 @@
 """The pages that list posts: home, /questions (newest, unanswered), tags, members, search.
 
-Each shows one page of a keyset list (webapp.listing) with a link to the next ("Older")
+Each shows one page of a keyset list (webapp.posts.listing) with a link to the next ("Older")
 and back to the first; `?before=ID` picks the page. Nothing here writes.
 """
 
@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, render_template, request, url_for
 
-from webapp import listing
 from webapp.models import Tag, User
-from webapp.search import search as full_text_search
+from webapp.posts import listing
+from webapp.posts.search import search as full_text_search
 from webapp.site.extensions import db
 
 bp = Blueprint("browse", __name__)

@@ -12,9 +12,10 @@ from __future__ import annotations
 from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 
-from webapp import outbox, subscriptions
-from webapp.markdown import render
+from webapp import outbox
 from webapp.models import Answer, Article, Comment, Question, Tag, User, Vote, utcnow
+from webapp.posts import subscriptions
+from webapp.posts.markdown import render
 from webapp.site.extensions import db
 
 DELETED_TEXT = "deleted by its author"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from webapp import subscriptions
+from webapp.posts import subscriptions
 from webapp.site.extensions import db
 
 bp = Blueprint("following", __name__)

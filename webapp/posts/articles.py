@@ -11,11 +11,11 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from webapp import listing, qa, subscriptions
 from webapp.models import Article, Comment
-from webapp.post_forms import ArticleForm, CommentForm
-from webapp.post_views import delete_own, refused
-from webapp.questions import posting_limit
+from webapp.posts import listing, rules, subscriptions
+from webapp.posts.forms import ArticleForm, CommentForm
+from webapp.posts.questions import posting_limit
+from webapp.posts.views import delete_own, refused
 from webapp.site.extensions import db
 
 bp = Blueprint("articles", __name__)
@@ -56,10 +56,10 @@ def index():
 @posting_limit
 def write():
     if not may_write_articles(current_user):
-        return refused(qa.QAError("On this site only admins write articles."))
+        return refused(rules.QAError("On this site only admins write articles."))
     form = ArticleForm()
     if form.validate_on_submit():
-        article = qa.write_article(current_user, form.title.data, form.body.data)
+        article = rules.write_article(current_user, form.title.data, form.body.data)
         db.session.commit()
         return redirect(url_for("articles.show", article_id=article.id))
     return render_template("articles/write.html", form=form, heading="Write an article")
@@ -85,8 +85,8 @@ def comment(article_id: int):
     if not form.validate_on_submit():
         return show(article_id, comment_form=form), 400
     try:
-        post = qa.comment(current_user, article, form.body.data)
-    except qa.QAError as e:
+        post = rules.comment(current_user, article, form.body.data)
+    except rules.QAError as e:
         return refused(e)
     db.session.commit()
     return _to_comment(post)
@@ -97,14 +97,14 @@ def comment(article_id: int):
 def edit(article_id: int):
     article = _article_or_404(article_id)
     if article.author_id != current_user.id:
-        return refused(qa.QAError("Only its author can change this post."))
+        return refused(rules.QAError("Only its author can change this post."))
     form = ArticleForm()
     if request.method == "GET":
         form.title.data, form.body.data = article.title, article.body_source
     if form.validate_on_submit():
         try:
-            qa.edit_article(current_user, article, form.title.data, form.body.data)
-        except qa.QAError as e:
+            rules.edit_article(current_user, article, form.title.data, form.body.data)
+        except rules.QAError as e:
             return refused(e)
         db.session.commit()
         flash("Your article is saved.")
@@ -117,14 +117,14 @@ def edit(article_id: int):
 def edit_comment(comment_id: int):
     post = _comment_or_404(comment_id)
     if post.author_id != current_user.id:
-        return refused(qa.QAError("Only its author can change this post."))
+        return refused(rules.QAError("Only its author can change this post."))
     form = CommentForm()
     if request.method == "GET":
         form.body.data = post.body_source
     if form.validate_on_submit():
         try:
-            qa.edit_comment(current_user, post, form.body.data)
-        except qa.QAError as e:
+            rules.edit_comment(current_user, post, form.body.data)
+        except rules.QAError as e:
             return refused(e)
         db.session.commit()
         flash("Your comment is saved.")

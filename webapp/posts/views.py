@@ -1,7 +1,7 @@
 """What the question and article pages share: refusing an action, and deleting one's own post.
 
 Both blueprints (questions.py, articles.py) call these, so a post of any kind is
-deleted, refused and reported the same way. The rules themselves live in qa.py.
+deleted, refused and reported the same way. The rules themselves live in rules.py.
 """
 
 from __future__ import annotations
@@ -9,11 +9,11 @@ from __future__ import annotations
 from flask import flash, render_template
 from flask_login import current_user
 
-from webapp import qa
+from webapp.posts import rules
 from webapp.site.extensions import db
 
 
-def refused(error: qa.QAError):
+def refused(error: rules.QAError):
     """A 403 page saying why (not your post, locked, hidden...); nothing is kept."""
     db.session.rollback()
     return render_template("error.html", title="Not allowed", text=str(error), code=403), 403
@@ -22,8 +22,8 @@ def refused(error: qa.QAError):
 def delete_own(post, what: str, back):
     """Soft-delete the member's own post, say so, and go `back` (a response to return)."""
     try:
-        qa.delete(current_user, post)
-    except qa.QAError as e:
+        rules.delete(current_user, post)
+    except rules.QAError as e:
         return refused(e)
     db.session.commit()
     flash(f"Your {what} is deleted.")

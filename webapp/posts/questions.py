@@ -14,10 +14,10 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_login import current_user, login_required
 from sqlalchemy.orm import joinedload, selectinload
 
-from webapp import qa, subscriptions
 from webapp.models import Answer, Question
-from webapp.post_forms import AnswerForm, EditAnswerForm, EditQuestionForm, QuestionForm, tag_names
-from webapp.post_views import delete_own, refused
+from webapp.posts import rules, subscriptions
+from webapp.posts.forms import AnswerForm, EditAnswerForm, EditQuestionForm, QuestionForm, tag_names
+from webapp.posts.views import delete_own, refused
 from webapp.site.extensions import db, limiter
 
 bp = Blueprint("questions", __name__)
@@ -66,7 +66,7 @@ posting_limit = limiter.shared_limit(_posts_per_minute, scope="posts", key_func=
 def ask():
     form = QuestionForm()
     if form.validate_on_submit():
-        question = qa.ask(current_user, form.title.data, form.body.data, tag_names(form.tags.data))
+        question = rules.ask(current_user, form.title.data, form.body.data, tag_names(form.tags.data))
         db.session.commit()
         return redirect(url_for("questions.show", question_id=question.id))
     return render_template("questions/ask.html", form=form)
@@ -86,7 +86,7 @@ def show(question_id: int, answer_form: AnswerForm | None = None):
     more = start + ANSWERS_SHOWN if len(rows) > ANSWERS_SHOWN else None
     answers = [a for a in rows[:ANSWERS_SHOWN] if a.visible_to(current_user)]
     return render_template("questions/show.html", question=question, answers=answers, start=start, more=more,
-                           form=answer_form or _answer_form(), my_votes=qa.votes_by(current_user, answers),
+                           form=answer_form or _answer_form(), my_votes=rules.votes_by(current_user, answers),
                            following=subscriptions.is_following(current_user, "question", question.id),
                            followers=subscriptions.follower_count("question", question.id))
 
@@ -105,8 +105,8 @@ def answer(question_id: int):
     if not form.validate_on_submit():
         return show(question_id, answer_form=form), 400
     try:
-        post = qa.answer(current_user, question, form.body.data)
-    except qa.QAError as e:
+        post = rules.answer(current_user, question, form.body.data)
+    except rules.QAError as e:
         return refused(e)
     db.session.commit()
     return redirect(url_for("questions.show", question_id=question.id, _anchor=f"answer-{post.id}"))
@@ -122,12 +122,12 @@ def edit_question(question_id: int):
         form.body.data = question.body_source
         form.tags.data = " ".join(t.name for t in question.tags)
     if question.author_id != current_user.id:
-        return refused(qa.QAError("Only its author can change this post."))
+        return refused(rules.QAError("Only its author can change this post."))
     if form.validate_on_submit():
         try:
-            qa.edit_question(current_user, question, form.title.data, form.body.data,
+            rules.edit_question(current_user, question, form.title.data, form.body.data,
                              tag_names(form.tags.data))
-        except qa.QAError as e:
+        except rules.QAError as e:
             return refused(e)
         db.session.commit()
         flash("Your question is saved.")
@@ -143,11 +143,11 @@ def edit_answer(answer_id: int):
     if request.method == "GET":
         form.body.data = post.body_source
     if post.author_id != current_user.id:
-        return refused(qa.QAError("Only its author can change this post."))
+        return refused(rules.QAError("Only its author can change this post."))
     if form.validate_on_submit():
         try:
-            qa.edit_answer(current_user, post, form.body.data)
-        except qa.QAError as e:
+            rules.edit_answer(current_user, post, form.body.data)
+        except rules.QAError as e:
             return refused(e)
         db.session.commit()
         flash("Your answer is saved.")
@@ -174,8 +174,8 @@ def delete_answer(answer_id: int):
 def accept(answer_id: int):
     post = _answer_or_404(answer_id)
     try:
-        accepted = qa.accept(current_user, post)
-    except qa.QAError as e:
+        accepted = rules.accept(current_user, post)
+    except rules.QAError as e:
         return refused(e)
     db.session.commit()
     flash("You accepted this answer." if accepted else "The answer is no longer accepted.")
@@ -190,8 +190,8 @@ def vote(answer_id: int):
     if value is None:
         abort(400)
     try:
-        qa.vote(current_user, post, value)
-    except qa.QAError as e:
+        rules.vote(current_user, post, value)
+    except rules.QAError as e:
         return refused(e)
     db.session.commit()
     return _to_answer(post)

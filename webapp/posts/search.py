@@ -14,7 +14,7 @@ import re
 
 from sqlalchemy import text
 
-from webapp.listing import PAGE_SIZE, Page, articles_by_ids, questions_by_ids
+from webapp.posts.listing import PAGE_SIZE, Page, articles_by_ids, questions_by_ids
 from webapp.site.extensions import db
 
 MAX_WORDS = 10
