@@ -62,7 +62,7 @@ from werkzeug.security import generate_password_hash
 from relay.sink import free_port
 from settings import load_config
 from webapp import create_app
-from webapp.fanout import FanoutWorker
+from webapp.mail.fanout import FanoutWorker
 from webapp.models import OutboxEvent, Question, Subscription, User, utcnow
 from webapp.site.extensions import db
 

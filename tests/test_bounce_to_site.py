@@ -12,7 +12,7 @@ from tests.relay.relay_helpers import RunningRelay, wait_until
 from tests.smtp_servers import Faults, FaultyServer
 from tests.webapp.qa_helpers import answer, ask, member
 from webapp import create_app
-from webapp.fanout import FanoutWorker
+from webapp.mail.fanout import FanoutWorker
 from webapp.models import OutboxDelivery, User
 from webapp.site.extensions import db
 

@@ -175,7 +175,8 @@ def post_an_answer(config_path: Path) -> int:
     """Ann's question, Bob's answer and its outbox event, written straight into the run's
     database as the site's request would; returns the question's id."""
     from settings import load_config
-    from webapp import create_app, outbox
+    from webapp import create_app
+    from webapp.mail import outbox
     from webapp.models import Answer, Question, Subscription, User, utcnow
     from webapp.site.extensions import db
 

@@ -88,8 +88,10 @@ def _create_app(config: Config, overrides: dict | None) -> Flask:
         hops = web.trusted_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
 
-    from webapp import admin_members, cli, moderation, newsletter_admin, queue_dashboard, unsubscribe
+    from webapp import cli
     from webapp.accounts import auth, member_settings, session_store, sessions_page
+    from webapp.admin import members, moderation, newsletter_pages, queue_dashboard
+    from webapp.mail import unsubscribe
     from webapp.posts import articles, browse, following, questions
     from webapp.site import error_pages, health, metrics, page_cache
     from webapp.site.security_headers import add_security_headers
@@ -102,12 +104,12 @@ def _create_app(config: Config, overrides: dict | None) -> Flask:
     app.register_blueprint(questions.bp)
     app.register_blueprint(articles.bp)
     app.register_blueprint(moderation.bp)
-    app.register_blueprint(admin_members.bp)
+    app.register_blueprint(members.bp)
     app.register_blueprint(queue_dashboard.bp)
     app.register_blueprint(following.bp)
     app.register_blueprint(member_settings.bp)
     app.register_blueprint(unsubscribe.bp)
-    app.register_blueprint(newsletter_admin.bp)
+    app.register_blueprint(newsletter_pages.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(metrics.bp)
     error_pages.register(app)

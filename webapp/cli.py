@@ -13,8 +13,8 @@ from flask import Flask
 from flask_migrate import upgrade
 
 from spooler.pickup import PickupError
-from webapp import broadcast, outbox
 from webapp.accounts import session_store
+from webapp.mail import newsletter, outbox
 from webapp.models import Broadcast, User, utcnow
 from webapp.site.extensions import db
 
@@ -52,7 +52,7 @@ def register(app: Flask) -> None:
     def outbox_worker(once: bool, batch: int, lease: float) -> None:
         """Turn notification events into pickup files, one per recipient, exactly once.
         SIGTERM or Ctrl-C: finish the batch in hand, then exit 0."""
-        from webapp.fanout import FanoutWorker
+        from webapp.mail.fanout import FanoutWorker
 
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
         stop = []
@@ -108,7 +108,7 @@ def register(app: Flask) -> None:
     def broadcast_command(subject: str, body_file, admin_email: str | None, wait: bool) -> None:
         """Send a newsletter to every activated member with the newsletter on, through the same
         durable fan-out as notifications (exactly once per member, resumable)."""
-        from webapp.fanout import FanoutWorker
+        from webapp.mail.fanout import FanoutWorker
 
         query = db.select(User).where(User.is_admin).order_by(User.id)
         if admin_email:
@@ -119,7 +119,7 @@ def register(app: Flask) -> None:
         body = body_file.read()
         if len(body.strip()) < 10:
             raise click.ClickException("the body is empty or shorter than 10 characters")
-        sent = broadcast.start(admin, subject.strip(), body)
+        sent = newsletter.start(admin, subject.strip(), body)
         db.session.commit()
         click.echo(f"newsletter {sent.id} to {sent.audience:,} members")
         if not wait:
@@ -130,14 +130,14 @@ def register(app: Flask) -> None:
             with click.progressbar(length=sent.audience, label="written", show_pos=True,
                                    show_eta=True) as bar:
                 def done() -> bool:
-                    figures = broadcast.progress(db.session.get(Broadcast, broadcast_id))
+                    figures = newsletter.progress(db.session.get(Broadcast, broadcast_id))
                     bar.update(figures["written"] - bar.pos)
                     db.session.commit()
                     return figures["state"] != "sending"
                 worker.run(done)
         finally:
             worker.close()
-        figures = broadcast.progress(db.session.get(Broadcast, broadcast_id))
+        figures = newsletter.progress(db.session.get(Broadcast, broadcast_id))
         click.echo(f"newsletter {broadcast_id}: {figures['state']}, {figures['written']:,} written, "
                    f"{figures['left_out']:,} left out, {figures['rate_per_s']:,} a second")
 
@@ -145,7 +145,7 @@ def register(app: Flask) -> None:
     def read_feedback() -> None:
         """Read the relay's feedback file ([relay] feedback_file) now and mark bouncing addresses
         (the outbox worker does this every few seconds)."""
-        from webapp import bounces
+        from webapp.mail import bounces
 
         path = app.config.get("FEEDBACK_FILE")
         if not path:
@@ -175,7 +175,7 @@ def register(app: Flask) -> None:
     def send_digests(day, batch: int) -> None:
         """Place today's daily digest of every member who has new items, once per member per
         day: running it again (or after a kill) places only what is still missing."""
-        from webapp.digest import send_digests as run_digests
+        from webapp.mail.digest import send_digests as run_digests
 
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
         run = run_digests(day.date() if day else None, batch=batch)

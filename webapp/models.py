@@ -48,7 +48,7 @@ class User(UserMixin, db.Model):
     bouncing_at: Mapped[datetime | None] = mapped_column(default=None)
     soft_bounces: Mapped[int] = mapped_column(default=0, server_default="0")  # since the last success
     bounce_reason: Mapped[str] = mapped_column(String(300), default="", server_default="")
-    # When an admin disabled the account (webapp.admin_members) and that admin's address: a
+    # When an admin disabled the account (webapp.admin.members) and that admin's address: a
     # disabled member cannot log in and gets no notifications. None = not disabled.
     disabled_at: Mapped[datetime | None] = mapped_column(default=None)
     disabled_by: Mapped[str | None] = mapped_column(String(254), default=None)
@@ -70,7 +70,7 @@ class User(UserMixin, db.Model):
     @classmethod
     def reachable(cls):
         """SQL: members mail may go to at all (activated, not disabled, address not bouncing);
-        webapp.fanout applies the same rule row by row, to record which one left a member out."""
+        webapp.mail.fanout applies the same rule row by row, to record which one left a member out."""
         return and_(cls.activated_at.is_not(None), cls.disabled_at.is_(None), cls.bouncing_at.is_(None))
 
     @property
@@ -228,7 +228,7 @@ class OutboxEvent(db.Model):
     """Something followers are told about, stored in the transaction that made it.
 
     kind: "answer" (to the question's followers), "accepted" (to the answerer),
-    "comment" (to the article's followers). The fan-out worker (webapp.fanout) claims it
+    "comment" (to the article's followers). The fan-out worker (webapp.mail.fanout) claims it
     with a lease (lease_token, lease_owner, lease_until), walks its recipients in user id
     order past `done_through`, and marks it done; see the README's "Exactly once".
     """
@@ -315,7 +315,7 @@ class OutboxDelivery(db.Model):
 
 
 class FeedbackCursor(db.Model):
-    """How far this host's site has read its relay's feedback file (webapp.bounces): the file's
+    """How far this host's site has read its relay's feedback file (webapp.mail.bounces): the file's
     inode and the offset after the last line taken (read_to). One row per host and path."""
 
     __tablename__ = "feedback_cursors"

@@ -24,7 +24,7 @@ from tests.smtp_servers import FaultyServer
 from tests.webapp.conftest import csrf_token
 from tests.webapp.qa_helpers import ask, member
 from tests.webapp.test_auth import PASSWORD
-from webapp.fanout import FanoutWorker
+from webapp.mail.fanout import FanoutWorker
 from webapp.models import User, utcnow
 from webapp.site.extensions import db
 
@@ -230,9 +230,9 @@ def test_a_member_who_is_not_an_admin_gets_403_on_every_admin_page_and_post(app,
     question = ask(ann)
     with app.app_context():
         ann_id = db.session.execute(db.select(User.id).filter_by(email="ann@example.org")).scalar()
-        from webapp import broadcast
+        from webapp.mail import newsletter
         root = db.session.execute(db.select(User).filter_by(email="root@example.org")).scalar_one()
-        sent = broadcast.start(root, "Earlier news", BODY)
+        sent = newsletter.start(root, "Earlier news", BODY)
         db.session.commit()
         broadcast_id = sent.id
     asked = admin_requests(app, {"broadcast_id": broadcast_id, "user_id": ann_id, "kind": "questions",

@@ -17,7 +17,8 @@ from flask_migrate import upgrade
 from sqlalchemy import insert
 
 from settings import load_config
-from webapp import broadcast, create_app
+from webapp import create_app
+from webapp.mail import newsletter
 from webapp.models import Broadcast, User, utcnow
 from webapp.site.extensions import db
 
@@ -96,7 +97,7 @@ def test_a_broadcast_killed_mid_way_and_resumed_writes_each_member_exactly_once(
                      activated_at=now, newsletter=False)
         db.session.add(admin)
         db.session.flush()
-        broadcast_id = broadcast.start(admin, "Crash news", "Hello all, this one survives a crash.").id
+        broadcast_id = newsletter.start(admin, "Crash news", "Hello all, this one survives a crash.").id
         db.session.commit()
         db.engine.dispose()
 
@@ -129,7 +130,7 @@ def test_a_broadcast_killed_mid_way_and_resumed_writes_each_member_exactly_once(
                                       env=env, capture_output=True, timeout=60)
             assert finisher.returncode == 0, finisher.stderr.decode()[-2000:]
             with app.app_context():
-                figures = broadcast.progress(db.session.get(Broadcast, broadcast_id))
+                figures = newsletter.progress(db.session.get(Broadcast, broadcast_id))
             if figures["state"] == "done":
                 break
     finally:

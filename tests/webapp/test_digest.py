@@ -16,7 +16,7 @@ from pathlib import Path
 
 from tests.webapp.qa_helpers import answer, ask, comment, member, press, write_article
 from tests.webapp.test_outbox import fan_out, follow, notifications, set_member
-from webapp.digest import send_digests
+from webapp.mail.digest import send_digests
 from webapp.models import Digest, OutboxDelivery, Subscription, User, utcnow
 from webapp.site.extensions import db
 

@@ -10,7 +10,7 @@ import re
 
 from tests.webapp.conftest import pickup_messages
 from tests.webapp.qa_helpers import answer, ask, comment, member, press, write_article
-from webapp.fanout import FanoutWorker
+from webapp.mail.fanout import FanoutWorker
 from webapp.models import OutboxDelivery, OutboxEvent, Subscription, User, utcnow
 from webapp.site.extensions import db
 
@@ -165,7 +165,7 @@ def test_every_stamped_message_equals_the_slow_path_and_parses_strictly(app, con
     from spooler.envelope import envelope_lines, single_line
     from spooler.message import Address
     from spooler.stamp import slot
-    from webapp import notification_mail, unsubscribe
+    from webapp.mail import notification_mail, unsubscribe
 
     ann, bob = member(app, config, "Ann"), member(app, config, "Bob")
     question_id = ask(ann)
@@ -309,7 +309,7 @@ def test_a_worker_takes_back_at_once_an_event_it_let_go_of_and_others_on_the_hos
 def test_unsubscribe_tokens_are_what_itsdangerous_makes_and_reads(app):
     from itsdangerous import URLSafeSerializer
 
-    from webapp import unsubscribe
+    from webapp.mail import unsubscribe
 
     with app.app_context():
         serializer = URLSafeSerializer(app.config["SECRET_KEY"], salt="unsubscribe")

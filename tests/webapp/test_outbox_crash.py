@@ -50,7 +50,8 @@ def seed(config_path: Path, sizes=(FOLLOWERS, *SMALL_THREADS)) -> dict[int, set[
     from sqlalchemy import insert
 
     from settings import load_config
-    from webapp import create_app, outbox
+    from webapp import create_app
+    from webapp.mail import outbox
     from webapp.models import Answer, Question, Subscription, User, utcnow
     from webapp.site.extensions import db
 

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from tests.webapp.qa_helpers import answer, ask, member
 from tests.webapp.test_outbox import fan_out, set_member
-from webapp.fanout import FanoutWorker
+from webapp.mail.fanout import FanoutWorker
 from webapp.models import OutboxEvent, utcnow
 from webapp.site.extensions import db
 

@@ -1,4 +1,4 @@
-"""webapp.placement.recover(): a fan-out worker SIGKILLed after its commit has its staged
+"""webapp.mail.placement.recover(): a fan-out worker SIGKILLed after its commit has its staged
 files published by the next worker; one killed before its commit has them discarded, and
 the event's work is redone: one file per member either way."""
 
@@ -28,7 +28,7 @@ DYING_WORKER = """
 import os, signal, sys
 from settings import load_config
 from webapp import create_app
-from webapp.fanout import FanoutWorker
+from webapp.mail.fanout import FanoutWorker
 
 def die(*args, **kwargs):
     os.kill(os.getpid(), signal.SIGKILL)
@@ -78,8 +78,8 @@ def staged_names(pickup: Path) -> list[str]:
 
 
 def recover_then_finish(app) -> tuple[int, int]:
-    from webapp import placement
-    from webapp.fanout import FanoutWorker
+    from webapp.mail import placement
+    from webapp.mail.fanout import FanoutWorker
 
     with app.app_context():
         recovered = placement.recover(app.config["PICKUP_DIR"])
@@ -112,7 +112,7 @@ def test_a_worker_killed_before_its_commit_has_its_files_discarded_and_the_work_
 
 
 def test_recovery_publishes_the_committed_batch_before_any_new_work(site):
-    from webapp import placement
+    from webapp.mail import placement
 
     config_path, event_id, _emails, app = site
     pickup = config_path.parent / "pickup"

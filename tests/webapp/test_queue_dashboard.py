@@ -140,7 +140,7 @@ def test_filters_narrow_the_lists_by_sender_recipient_and_age(app, config):
 
 def test_a_move_with_no_relay_running_says_it_is_waiting(app, config, monkeypatch):
     from relay.move_requests import make_folders
-    from webapp import queue_dashboard
+    from webapp.admin import queue_dashboard
     monkeypatch.setattr(queue_dashboard, "RESULT_WAIT", 0.2)
     make_folders(config.relay.admin_dir)
     queued = place_queued(config, DEFERRED)

@@ -7,7 +7,7 @@ do the same work (a mail written durably, or rehearsed), whether or not the addr
 has an account, and are rate-limited per client and per address (429 when reached,
 and then no mail is written). A link's token is read once from the URL, then kept
 in the session behind a redirect, so it does not stay in the address bar or in
-access logs of later requests. A disabled account (webapp.admin_members) cannot log in,
+access logs of later requests. A disabled account (webapp.admin.members) cannot log in,
 and a new password does not change that.
 """
 

@@ -5,7 +5,7 @@ A new password needs the current one and logs out every other session (this one 
 A new address needs the current password; a confirmation link goes to the new address and
 a notice to the old one (both through pickup, as account mail), and the address changes
 only when the link is opened. If another account took the address meanwhile, the link
-says so and changes nothing. A member whose address bounces (webapp.bounces) confirms it
+says so and changes nothing. A member whose address bounces (webapp.mail.bounces) confirms it
 from the banner, or changes it, and mail starts again. Every form is a POST with a CSRF token.
 """
 
@@ -16,10 +16,10 @@ from flask_login import current_user, login_required, login_user
 from flask_wtf import FlaskForm
 
 from spooler.pickup import PickupError
-from webapp import bounces, outbox
 from webapp.accounts import account_mail, session_store
 from webapp.accounts.forms import ChangeEmailForm, ChangePasswordForm, PreferencesForm
 from webapp.accounts.tokens import TokenError, read_email_change_token
+from webapp.mail import bounces, outbox
 from webapp.models import User
 from webapp.site.extensions import db, limiter
 

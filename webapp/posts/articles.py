@@ -2,7 +2,7 @@
 
 Who may write an article is [webapp] articles_by: "members" (any member) or "admins".
 Any member may comment. Authors edit and delete (softly) their own articles and comments;
-admins hide them (webapp.moderation). Every change is a POST with a CSRF token, and
+admins hide them (webapp.admin.moderation). Every change is a POST with a CSRF token, and
 articles and comments share the posting budget (posts_per_minute) with questions and answers.
 """
 

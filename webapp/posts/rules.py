@@ -3,7 +3,7 @@
 Functions take the acting member and change the session; the caller commits (one
 transaction per request). Every refusal is a QAError whose message says why, in words
 a member can act on. Markdown is rendered here, once, when a post is saved. Answering,
-accepting and commenting add their notification event (webapp.outbox) to the same
+accepting and commenting add their notification event (webapp.mail.outbox) to the same
 transaction.
 """
 
@@ -12,7 +12,7 @@ from __future__ import annotations
 from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 
-from webapp import outbox
+from webapp.mail import outbox
 from webapp.models import Answer, Article, Comment, Question, Tag, User, Vote, utcnow
 from webapp.posts import subscriptions
 from webapp.posts.markdown import render

@@ -1,7 +1,7 @@
 """Who follows what: follow and unfollow a question or an article, counts, a member's list.
 
 A member follows what they ask or write, and what they answer or comment on when their
-setting follow_on_reply is on (the default). The notification fan-out (webapp.fanout)
+setting follow_on_reply is on (the default). The notification fan-out (webapp.mail.fanout)
 reads these rows; this module only keeps them. Following twice is one
 row (a unique constraint), so a double click cannot make two.
 """

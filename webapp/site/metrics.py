@@ -1,4 +1,4 @@
-"""GET /metrics: the outbox figures (webapp.outbox.figures) in Prometheus text format.
+"""GET /metrics: the outbox figures (webapp.mail.outbox.figures) in Prometheus text format.
 
 Answered to loopback clients only (127.0.0.1, ::1), so a scraper on the host reads it and
 the world does not; anyone else gets the site's 404. Behind a reverse proxy the client's
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, abort, current_app, request
 
-from webapp import outbox
+from webapp.mail import outbox
 from webapp.site.extensions import limiter
 
 bp = Blueprint("metrics", __name__)

@@ -20,8 +20,8 @@ from sqlalchemy import func
 from relay.queue import printable
 from spooler.pickup import PickupError
 from webapp.accounts import account_mail, session_store
+from webapp.admin.moderation import admin_required
 from webapp.models import User, utcnow
-from webapp.moderation import admin_required
 from webapp.posts.listing import Page, read_page
 from webapp.site.extensions import db
 

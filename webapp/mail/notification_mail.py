@@ -20,8 +20,8 @@ from sqlalchemy import Row
 from spooler.envelope import envelope_lines, single_line
 from spooler.message import Address, Notification
 from spooler.stamp import Stamp, slot
-from webapp import unsubscribe
 from webapp.accounts.account_mail import site_domain
+from webapp.mail import unsubscribe
 from webapp.models import Answer, Article, Comment, OutboxEvent, Question, User
 from webapp.posts.markdown import render
 from webapp.site.extensions import db

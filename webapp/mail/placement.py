@@ -22,7 +22,7 @@ from spooler import staged
 from webapp.models import Digest, OutboxDelivery, OutboxEvent, User
 from webapp.site.extensions import db
 
-log = logging.getLogger("webapp.placement")
+log = logging.getLogger("webapp.mail.placement")
 _NOTIFICATION = re.compile(r"n(\d+)-(\d+)")
 _DIGEST = re.compile(r"d(\d+)-(\d{8})")
 

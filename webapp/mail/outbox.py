@@ -3,7 +3,7 @@
 A request that posts an answer, accepts one or comments adds one OutboxEvent row and
 nothing else: no follower is read and no file is written, so posting costs the same
 for a post with one follower and for one with 10,000. The fan-out worker
-(webapp.fanout) does the rest. Account mail (activation, reset, address change) is
+(webapp.mail.fanout) does the rest. Account mail (activation, reset, address change) is
 not here: it is one message, written to pickup by webapp.accounts.account_mail in the request.
 """
 
@@ -20,7 +20,7 @@ from webapp.site.extensions import db
 
 ANSWER, ACCEPTED, COMMENT = "answer", "accepted", "comment"
 KIND_WORDS = {ANSWER: "New answer", ACCEPTED: "Your answer was accepted", COMMENT: "New comment"}
-# A delivery's status in words a member reads (webapp.fanout decides the status).
+# A delivery's status in words a member reads (webapp.mail.fanout decides the status).
 OUTCOME_WORDS = {
     "sent": "sent",
     "author": "you wrote it",

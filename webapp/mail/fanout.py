@@ -2,7 +2,7 @@
 
 Events are notifications (a new answer to the question's followers, an accepted answer to
 its author, a new comment to the article's followers) and newsletters (every member;
-webapp.broadcast).
+webapp.mail.newsletter).
 
 `flask --app webapp outbox-worker` runs it; any number may run, on one host or on
 several against one PostgreSQL. A worker claims a due event with a lease (a token, its
@@ -21,7 +21,7 @@ event. It walks the recipients in user id order, a batch at a time:
 
 A worker killed before 3 leaves only staged files, discarded by whoever recovers; killed
 after 3, its staged files are whole and committed, and the next worker on the host
-publishes them (webapp.placement). An expired lease is taken over by another worker,
+publishes them (webapp.mail.placement). An expired lease is taken over by another worker,
 which goes on from the committed progress; the old holder's commit then fails and it
 discards its batch. So each member gets one file per event, whatever is killed when.
 """
@@ -42,19 +42,19 @@ from sqlalchemy import Row, func, insert, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from spooler.staged import StagedWriter, is_alive
-from webapp import bounces, newsletter_mail, notification_mail, placement
-from webapp.broadcast import NEWSLETTER
+from webapp.mail import bounces, newsletter_mail, notification_mail, placement
+from webapp.mail.newsletter import NEWSLETTER
 from webapp.models import Answer, Broadcast, OutboxDelivery, OutboxEvent, Subscription, User, utcnow
 from webapp.site.extensions import db
 
-log = logging.getLogger("webapp.fanout")
+log = logging.getLogger("webapp.mail.fanout")
 
 SENT = "sent"
 REASONS = ("post_gone", "author", "inactive", "disabled", "bouncing", "opted_out", "digest", "cap")
 BATCH = 500             # recipients per commit
 LEASE = 30.0            # seconds a claim lasts without progress before another worker may take it
 CANDIDATES = 20         # due events looked at per claim
-FEEDBACK_EVERY = 5.0    # seconds between reads of the relay's feedback file (webapp.bounces)
+FEEDBACK_EVERY = 5.0    # seconds between reads of the relay's feedback file (webapp.mail.bounces)
 # What a recipient's decision and mail need; rows of these stand in for User objects.
 RECIPIENT_COLUMNS = (User.id, User.email, User.display_name, User.activated_at, User.bouncing_at,
                      User.notify_mode, User.newsletter, User.disabled_at)

@@ -13,10 +13,10 @@ from spooler.envelope import single_line
 from spooler.message import Address, Notification
 from spooler.stamp import Stamp, slot
 from webapp.accounts.account_mail import site_domain
+from webapp.mail.notification_mail import EventMail
+from webapp.mail.unsubscribe import NEWSLETTER, Links
 from webapp.models import Broadcast
-from webapp.notification_mail import EventMail
 from webapp.posts.markdown import render
-from webapp.unsubscribe import NEWSLETTER, Links
 
 _RECIPIENT_HEADERS = ("List-Unsubscribe",)
 

@@ -1,7 +1,7 @@
 """The daily digest run: one mail per member per UTC day listing what the fan-out held for them.
 
 `flask --app webapp send-digests` (daily, contrib/pickup-relay-digest.timer) runs it. A
-member's items are their outbox rows (webapp.fanout) with status "digest" (notify_mode
+member's items are their outbox rows (webapp.mail.fanout) with status "digest" (notify_mode
 "daily") or "cap" (an instant member over max_notifications_per_day) and no digest yet.
 Recipients: activated, not bouncing, notifications not "off", with at least one item
 whose post and question/article still exist, undeleted and not hidden; a member with
@@ -12,7 +12,7 @@ back on does not bring back old news. A bouncing member's items wait (the addres
 be fixed); the mail lists at most digest_mail.LISTED of them.
 
 Exactly once per member per day, whoever runs it how often and whatever is killed when,
-by the fan-out's protocol (spooler.staged, webapp.placement), members in id order, a
+by the fan-out's protocol (spooler.staged, webapp.mail.placement), members in id order, a
 batch at a time:
 
   1. stage each member's digest as `d{user}-{YYYYMMDD}`, then sync() the batch once;
@@ -43,11 +43,11 @@ from sqlalchemy.exc import IntegrityError
 
 from spooler.envelope import UnsafeHeaderError
 from spooler.staged import StagedWriter
-from webapp import digest_mail, placement
+from webapp.mail import digest_mail, placement
 from webapp.models import Digest, OutboxDelivery, OutboxEvent, User
 from webapp.site.extensions import db
 
-log = logging.getLogger("webapp.digest")
+log = logging.getLogger("webapp.mail.digest")
 
 PENDING = ("digest", "cap")   # the fan-out's reasons that mean "in the next digest"
 BATCH = 200                   # members per sync and publish round

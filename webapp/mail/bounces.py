@@ -29,7 +29,7 @@ from sqlalchemy.exc import IntegrityError
 from webapp.models import FeedbackCursor, User, utcnow
 from webapp.site.extensions import db
 
-log = logging.getLogger("webapp.bounces")
+log = logging.getLogger("webapp.mail.bounces")
 _HARD_STATUS = re.compile(r"5\.1\.\d{1,3}")
 READ_AT_MOST = 1_000_000   # bytes a round takes: one transaction stays small
 

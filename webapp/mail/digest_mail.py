@@ -1,6 +1,6 @@
 """The daily digest's mail: one member's new answers, acceptances and comments in one message.
 
-Reads the events behind a member's pending outbox rows (webapp.digest chooses them) and
+Reads the events behind a member's pending outbox rows (webapp.mail.digest chooses them) and
 renders, per item, the question or article, who wrote it, a short excerpt and a link
 straight to the post, grouped by question or article; past `listed` items it says "and N
 more" with a link to the member's Following page. Bulk mail with the headers bulk mail
@@ -19,10 +19,10 @@ from flask import current_app, render_template, url_for
 
 from spooler.envelope import envelope_lines, single_line
 from spooler.message import Address, Notification, build
-from webapp import notification_mail, unsubscribe
 from webapp.accounts.account_mail import site_domain
+from webapp.mail import notification_mail, unsubscribe
+from webapp.mail.placement import digest_key
 from webapp.models import OutboxEvent
-from webapp.placement import digest_key
 
 LISTED = 50             # items shown in one mail; the rest are counted ("and N more")
 EXCERPT_CHARS = 240     # shorter than a notification's: a digest lists many

@@ -2,7 +2,7 @@
 and watch it go out (written / audience, rate, time left), with pause, resume and cancel.
 
 Sending stores the broadcast and its outbox event and returns at once; the fan-out
-workers write the files (webapp.broadcast). The progress page asks
+workers write the files (webapp.mail.newsletter). The progress page asks
 /admin/newsletter/ID.json every second (static/broadcast.js) and works without script
 too (reload). Every action is a POST with a CSRF token and is logged with the admin's
 name; members who are not admins get 403.
@@ -30,10 +30,10 @@ from spooler.envelope import single_line
 from spooler.message import Address, build
 from spooler.names import TRANSACTIONAL, new_queue_id
 from spooler.pickup import PickupError, PickupWriter
-from webapp import broadcast, newsletter_mail, unsubscribe
 from webapp.accounts.account_mail import site_domain
+from webapp.admin.moderation import admin_required
+from webapp.mail import newsletter, newsletter_mail, unsubscribe
 from webapp.models import Broadcast
-from webapp.moderation import admin_required
 from webapp.posts.markdown import clean
 from webapp.site.extensions import db
 
@@ -53,7 +53,7 @@ def index():
     if form.validate_on_submit():
         action = request.form.get("action", "preview")
         if action == "send":
-            sent = broadcast.start(current_user, single_line(form.subject.data), form.body.data)
+            sent = newsletter.start(current_user, single_line(form.subject.data), form.body.data)
             db.session.commit()
             current_app.logger.info("admin %s started newsletter %s (%r) to %d members",
                                     current_user.email, sent.id, sent.subject, sent.audience)
@@ -68,23 +68,23 @@ def index():
         preview = _preview(form.subject.data, form.body.data)
     recent = db.session.execute(db.select(Broadcast).order_by(Broadcast.id.desc()).limit(10)).scalars()
     return render_template("admin/newsletter.html", form=form, preview=preview,
-                           audience=broadcast.audience_size(),
-                           recent=[(b, broadcast.progress(b)) for b in recent])
+                           audience=newsletter.audience_size(),
+                           recent=[(b, newsletter.progress(b)) for b in recent])
 
 
 @bp.route("/<int:broadcast_id>")
 @admin_required
 def show(broadcast_id: int):
     sent = db.session.get(Broadcast, broadcast_id) or abort(404)
-    return render_template("admin/broadcast.html", broadcast=sent, progress=broadcast.progress(sent),
-                           actions=broadcast.ACTIONS)
+    return render_template("admin/broadcast.html", broadcast=sent, progress=newsletter.progress(sent),
+                           actions=newsletter.ACTIONS)
 
 
 @bp.route("/<int:broadcast_id>.json")
 @admin_required
 def progress(broadcast_id: int):
     sent = db.session.get(Broadcast, broadcast_id) or abort(404)
-    return jsonify(broadcast.progress(sent))
+    return jsonify(newsletter.progress(sent))
 
 
 @bp.route("/<int:broadcast_id>/<any(pause, resume, cancel):action>", methods=["POST"])
@@ -93,8 +93,8 @@ def control(broadcast_id: int, action: str):
     sent = db.session.get(Broadcast, broadcast_id) or abort(404)
     if not FlaskForm().validate_on_submit():
         abort(400)
-    if not getattr(broadcast, action)(sent):
-        flash(f"Nothing to {action}: the newsletter is {broadcast.progress(sent)['state']}.")
+    if not getattr(newsletter, action)(sent):
+        flash(f"Nothing to {action}: the newsletter is {newsletter.progress(sent)['state']}.")
         return redirect(url_for("newsletter_admin.show", broadcast_id=sent.id))
     db.session.commit()
     current_app.logger.info("admin %s: %s newsletter %s", current_user.email, action, sent.id)
