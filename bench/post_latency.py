@@ -62,8 +62,11 @@ from werkzeug.security import generate_password_hash
 from relay.sink import free_port
 from settings import load_config
 from webapp import create_app
+from webapp.accounts.models import User
 from webapp.mail.fanout import FanoutWorker
-from webapp.models import OutboxEvent, Question, Subscription, User, utcnow
+from webapp.mail.models import OutboxEvent
+from webapp.posts.models import Question, Subscription
+from webapp.site.database import utcnow
 from webapp.site.extensions import db
 
 FOLLOWERS = (1, 100, 1_000, 10_000)

@@ -176,8 +176,10 @@ def post_an_answer(config_path: Path) -> int:
     database as the site's request would; returns the question's id."""
     from settings import load_config
     from webapp import create_app
+    from webapp.accounts.models import User
     from webapp.mail import outbox
-    from webapp.models import Answer, Question, Subscription, User, utcnow
+    from webapp.posts.models import Answer, Question, Subscription
+    from webapp.site.database import utcnow
     from webapp.site.extensions import db
 
     app = create_app(load_config(config_path))

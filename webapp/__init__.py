@@ -8,16 +8,15 @@ database file (it holds password hashes) is created readable by its owner only.
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
 from flask import Flask
-from sqlalchemy.engine import make_url
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from settings import Config, ConfigError, load_config
 from spooler.message import Address
+from webapp.site.database import database_url
 from webapp.site.keys import secret_key
 
 
@@ -41,7 +40,7 @@ def _create_app(config: Config, overrides: dict | None) -> Flask:
     secure = web.base_url.startswith("https://")
     app.config.update(
         SECRET_KEY=secret_key(web.secret_key_file),
-        SQLALCHEMY_DATABASE_URI=_database_url(web.database_url, config.base_dir),
+        SQLALCHEMY_DATABASE_URI=database_url(web.database_url, config.base_dir),
         BASE_URL=web.base_url,
         MAIL_FROM=web.mail_from,
         PICKUP_DIR=config.pickup.dir,
@@ -116,19 +115,4 @@ def _create_app(config: Config, overrides: dict | None) -> Flask:
     page_cache.init_app(app)
     cli.register(app)
     return app
-
-
-def _database_url(url: str, base_dir: Path) -> str:
-    """A SQLite file resolves against the config file's folder, like every path, and is
-    created mode 0600: it holds the password hashes (SQLite's journals copy its mode)."""
-    parsed = make_url(url)
-    if not parsed.drivername.startswith("sqlite") or parsed.database in (None, "", ":memory:"):
-        return url
-    path = (base_dir / parsed.database).resolve()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-    except FileExistsError:
-        pass
-    return parsed.set(database=str(path)).render_as_string(hide_password=False)
 

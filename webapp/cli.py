@@ -14,8 +14,10 @@ from flask_migrate import upgrade
 
 from spooler.pickup import PickupError
 from webapp.accounts import session_store
+from webapp.accounts.models import User
 from webapp.mail import newsletter, outbox
-from webapp.models import Broadcast, User, utcnow
+from webapp.mail.models import Broadcast
+from webapp.site.database import utcnow
 from webapp.site.extensions import db
 
 

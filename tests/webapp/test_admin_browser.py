@@ -24,8 +24,9 @@ from tests.smtp_servers import FaultyServer
 from tests.webapp.conftest import csrf_token
 from tests.webapp.qa_helpers import ask, member
 from tests.webapp.test_auth import PASSWORD
+from webapp.accounts.models import User
 from webapp.mail.fanout import FanoutWorker
-from webapp.models import User, utcnow
+from webapp.site.database import utcnow
 from webapp.site.extensions import db
 
 pytest.importorskip("playwright.sync_api")

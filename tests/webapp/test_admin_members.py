@@ -10,7 +10,8 @@ from tests.webapp.qa_helpers import answer, ask, member, press
 from tests.webapp.test_auth import login, register
 from tests.webapp.test_moderation import admin
 from tests.webapp.test_outbox import fan_out, follow, outcomes, set_member
-from webapp.models import User, utcnow
+from webapp.accounts.models import User
+from webapp.site.database import utcnow
 from webapp.site.extensions import db
 
 PAGE = "/admin/members"

@@ -10,7 +10,7 @@ from tests.webapp.conftest import post_form
 from tests.webapp.qa_helpers import comment, member, press, write_article
 from tests.webapp.test_browse import titles
 from tests.webapp.test_moderation import admin
-from webapp.models import User
+from webapp.accounts.models import User
 from webapp.site.extensions import db
 
 

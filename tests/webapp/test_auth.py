@@ -11,7 +11,7 @@ import pytest
 
 from spooler.envelope import parse_pickup
 from tests.webapp.conftest import choose_password, csrf_token, link_in, pickup_messages, post_form
-from webapp.models import User
+from webapp.accounts.models import User
 from webapp.site.extensions import db
 
 PASSWORD = "correct horse battery"

@@ -9,8 +9,8 @@ import os
 from tests.webapp.conftest import csrf_token
 from tests.webapp.qa_helpers import answer, ask, member
 from tests.webapp.test_outbox import fan_out, notifications, outcomes
+from webapp.accounts.models import User
 from webapp.mail import bounces
-from webapp.models import User
 from webapp.site.extensions import db
 
 

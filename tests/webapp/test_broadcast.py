@@ -10,7 +10,9 @@ import re
 from tests.webapp.conftest import csrf_token
 from tests.webapp.qa_helpers import member
 from tests.webapp.test_outbox import fan_out, set_member
-from webapp.models import Broadcast, OutboxDelivery, User, utcnow
+from webapp.accounts.models import User
+from webapp.mail.models import Broadcast, OutboxDelivery
+from webapp.site.database import utcnow
 from webapp.site.extensions import db
 
 BODY = "Hello all, **big news**: the site now *threads* notifications.\n\nSee you."

@@ -18,8 +18,10 @@ from sqlalchemy import insert
 
 from settings import load_config
 from webapp import create_app
+from webapp.accounts.models import User
 from webapp.mail import newsletter
-from webapp.models import Broadcast, User, utcnow
+from webapp.mail.models import Broadcast
+from webapp.site.database import utcnow
 from webapp.site.extensions import db
 
 MEMBERS = 5_000

@@ -10,7 +10,7 @@ from sqlalchemy import event
 from tests.webapp.conftest import post_form
 from tests.webapp.qa_helpers import answer, ask, member, press
 from tests.webapp.test_moderation import admin
-from webapp.models import User
+from webapp.accounts.models import User
 from webapp.posts import rules
 from webapp.posts.listing import PAGE_SIZE
 from webapp.site.extensions import db

@@ -16,8 +16,11 @@ from pathlib import Path
 
 from tests.webapp.qa_helpers import answer, ask, comment, member, press, write_article
 from tests.webapp.test_outbox import fan_out, follow, notifications, set_member
+from webapp.accounts.models import User
 from webapp.mail.digest import send_digests
-from webapp.models import Digest, OutboxDelivery, Subscription, User, utcnow
+from webapp.mail.models import Digest, OutboxDelivery
+from webapp.posts.models import Subscription
+from webapp.site.database import utcnow
 from webapp.site.extensions import db
 
 DAY = date(2026, 3, 14)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from tests.webapp.qa_helpers import answer, ask, comment, member, press, write_article
-from webapp.models import User
+from webapp.accounts.models import User
 from webapp.site.extensions import db
 
 

@@ -8,7 +8,8 @@ import time
 from tests.webapp.conftest import post_form
 from tests.webapp.qa_helpers import answer, ask, member, press
 from tests.webapp.test_outbox import fan_out, notifications, outcomes
-from webapp.models import OutboxEvent, utcnow
+from webapp.mail.models import OutboxEvent
+from webapp.site.database import utcnow
 from webapp.site.extensions import db
 
 

@@ -7,7 +7,7 @@ import re
 from tests.webapp.conftest import csrf_token, pickup_messages, post_form
 from tests.webapp.qa_helpers import member
 from tests.webapp.test_auth import PASSWORD, login, mail
-from webapp.models import User
+from webapp.accounts.models import User
 from webapp.site.extensions import db
 
 SETTINGS = "/account/settings"

@@ -58,7 +58,7 @@ def test_the_models_match_the_migrations(app):
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
 
-    from webapp.models import is_modelled
+    from webapp.site.database import is_modelled
 
     with app.app_context(), db.engine.connect() as connection:
         context = MigrationContext.configure(connection, opts={"include_name": is_modelled})

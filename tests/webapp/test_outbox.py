@@ -10,8 +10,11 @@ import re
 
 from tests.webapp.conftest import pickup_messages
 from tests.webapp.qa_helpers import answer, ask, comment, member, press, write_article
+from webapp.accounts.models import User
 from webapp.mail.fanout import FanoutWorker
-from webapp.models import OutboxDelivery, OutboxEvent, Subscription, User, utcnow
+from webapp.mail.models import OutboxDelivery, OutboxEvent
+from webapp.posts.models import Subscription
+from webapp.site.database import utcnow
 from webapp.site.extensions import db
 
 

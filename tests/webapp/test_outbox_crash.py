@@ -51,8 +51,10 @@ def seed(config_path: Path, sizes=(FOLLOWERS, *SMALL_THREADS)) -> dict[int, set[
 
     from settings import load_config
     from webapp import create_app
+    from webapp.accounts.models import User
     from webapp.mail import outbox
-    from webapp.models import Answer, Question, Subscription, User, utcnow
+    from webapp.posts.models import Answer, Question, Subscription
+    from webapp.site.database import utcnow
     from webapp.site.extensions import db
 
     app = create_app(load_config(config_path))
@@ -146,7 +148,8 @@ def receivers_in_pickup(pickup: Path) -> Counter:
 def delivery_rows(config_path: Path) -> tuple[Counter, list]:
     from settings import load_config
     from webapp import create_app
-    from webapp.models import OutboxDelivery, OutboxEvent, User
+    from webapp.accounts.models import User
+    from webapp.mail.models import OutboxDelivery, OutboxEvent
     from webapp.site.extensions import db
 
     app = create_app(load_config(config_path))

@@ -9,7 +9,8 @@ from datetime import timedelta
 from tests.webapp.qa_helpers import answer, ask, member
 from tests.webapp.test_outbox import fan_out, set_member
 from webapp.mail.fanout import FanoutWorker
-from webapp.models import OutboxEvent, utcnow
+from webapp.mail.models import OutboxEvent
+from webapp.site.database import utcnow
 from webapp.site.extensions import db
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 
 from tests.webapp.qa_helpers import answer, ask, member
-from webapp.models import Question
+from webapp.posts.models import Question
 from webapp.site.extensions import db
 
 

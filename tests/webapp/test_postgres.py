@@ -101,7 +101,10 @@ def test_articles_comments_and_their_search_work_on_postgresql(pg_app):
 def test_two_digest_runs_at_once_place_one_digest_per_member_on_postgresql(pg_app, tmp_path):
     from tests.webapp.qa_helpers import answer, ask, member
     from tests.webapp.test_outbox import fan_out
-    from webapp.models import Digest, Subscription, User, utcnow
+    from webapp.accounts.models import User
+    from webapp.mail.models import Digest
+    from webapp.posts.models import Subscription
+    from webapp.site.database import utcnow
     from webapp.site.extensions import db
 
     app, config = pg_app

@@ -10,7 +10,7 @@ from sqlalchemy import event
 from tests.webapp.conftest import post_form
 from tests.webapp.qa_helpers import answer, ask, member, press
 from tests.webapp.test_markdown import HOSTILE
-from webapp.models import Answer, Question
+from webapp.posts.models import Answer, Question
 from webapp.site.extensions import db
 
 
@@ -184,8 +184,8 @@ def test_every_post_form_refuses_a_post_without_its_csrf_token(app, config, path
 
 
 def test_a_tag_made_by_another_request_meanwhile_is_reused(app):
-    from webapp.models import Tag
     from webapp.posts import rules
+    from webapp.posts.models import Tag
 
     with app.app_context():
         with db.engine.begin() as other:  # another request committed the tag after our look-up
@@ -197,7 +197,7 @@ def test_a_tag_made_by_another_request_meanwhile_is_reused(app):
 
 
 def test_a_question_with_more_answers_than_a_page_shows_them_a_page_at_a_time(app, config):
-    from webapp.models import User
+    from webapp.accounts.models import User
     from webapp.posts import rules
     from webapp.posts.questions import ANSWERS_SHOWN
 

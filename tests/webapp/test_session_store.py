@@ -7,7 +7,8 @@ from datetime import timedelta
 
 from tests.webapp.conftest import csrf_token, pickup_messages
 from tests.webapp.test_auth import activated_member, login
-from webapp.models import LoginSession, utcnow
+from webapp.accounts.models import LoginSession
+from webapp.site.database import utcnow
 from webapp.site.extensions import db
 
 

@@ -15,7 +15,8 @@ import pytest
 from tests.webapp.conftest import csrf_token
 from tests.webapp.test_auth import PASSWORD
 from webapp import create_app
-from webapp.models import User, utcnow
+from webapp.accounts.models import User
+from webapp.site.database import utcnow
 from webapp.site.extensions import db
 
 RATIO = (0.75, 1.33)

@@ -10,7 +10,7 @@ import zlib
 from tests.conftest import needs_chromium
 from tests.webapp.qa_helpers import answer, ask, comment, member, write_article
 from tests.webapp.test_outbox import fan_out, notifications
-from webapp.models import User
+from webapp.accounts.models import User
 from webapp.posts.subscriptions import is_following_id
 from webapp.site.extensions import db
 

@@ -21,8 +21,8 @@ from spooler.envelope import single_line
 from spooler.message import Address, Notification, build
 from spooler.names import TRANSACTIONAL, new_queue_id
 from spooler.pickup import PickupWriter
+from webapp.accounts.models import User
 from webapp.accounts.tokens import make_activation_token, make_email_change_token, make_reset_token
-from webapp.models import User
 
 SUBJECTS = {
     "activation": "Activate your account",

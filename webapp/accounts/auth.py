@@ -21,8 +21,9 @@ from werkzeug.security import generate_password_hash
 from spooler.pickup import PickupError
 from webapp.accounts import account_mail, session_store
 from webapp.accounts.forms import EmailOnlyForm, LoginForm, NewPasswordForm, RegisterForm
+from webapp.accounts.models import User, check_password_in_constant_time
 from webapp.accounts.tokens import TokenError, read_activation_token, read_reset_token
-from webapp.models import User, check_password_in_constant_time, utcnow
+from webapp.site.database import utcnow
 from webapp.site.extensions import db, limiter
 
 bp = Blueprint("auth", __name__, url_prefix="/account")

@@ -18,9 +18,9 @@ from flask_wtf import FlaskForm
 from spooler.pickup import PickupError
 from webapp.accounts import account_mail, session_store
 from webapp.accounts.forms import ChangeEmailForm, ChangePasswordForm, PreferencesForm
+from webapp.accounts.models import User
 from webapp.accounts.tokens import TokenError, read_email_change_token
 from webapp.mail import bounces, outbox
-from webapp.models import User
 from webapp.site.extensions import db, limiter
 
 bp = Blueprint("member_settings", __name__, url_prefix="/account/settings")

@@ -16,7 +16,8 @@ from datetime import datetime, timedelta
 
 from flask import current_app, request
 
-from webapp.models import LoginSession, User, utcnow
+from webapp.accounts.models import LoginSession, User
+from webapp.site.database import utcnow
 from webapp.site.extensions import db
 
 # last_seen_at is written at most this often, so browsing is not a database write per page.

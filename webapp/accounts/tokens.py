@@ -19,7 +19,7 @@ import hmac
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
-from webapp.models import User
+from webapp.accounts.models import User
 from webapp.site.extensions import db
 
 ACTIVATION = "account-activation"

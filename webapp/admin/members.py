@@ -20,9 +20,10 @@ from sqlalchemy import func
 from relay.queue import printable
 from spooler.pickup import PickupError
 from webapp.accounts import account_mail, session_store
+from webapp.accounts.models import User
 from webapp.admin.moderation import admin_required
-from webapp.models import User, utcnow
 from webapp.posts.listing import Page, read_page
+from webapp.site.database import utcnow
 from webapp.site.extensions import db
 
 bp = Blueprint("admin_members", __name__, url_prefix="/admin/members")

@@ -14,8 +14,9 @@ from functools import wraps
 from flask import Blueprint, abort, flash, redirect, url_for
 from flask_login import current_user, login_required
 
-from webapp.models import Answer, Article, Comment, Question, utcnow
 from webapp.posts.forms import HideForm
+from webapp.posts.models import Answer, Article, Comment, Question
+from webapp.site.database import utcnow
 from webapp.site.extensions import db
 
 bp = Blueprint("moderation", __name__, url_prefix="/moderation")

@@ -33,7 +33,7 @@ from spooler.pickup import PickupError, PickupWriter
 from webapp.accounts.account_mail import site_domain
 from webapp.admin.moderation import admin_required
 from webapp.mail import newsletter, newsletter_mail, unsubscribe
-from webapp.models import Broadcast
+from webapp.mail.models import Broadcast
 from webapp.posts.markdown import clean
 from webapp.site.extensions import db
 

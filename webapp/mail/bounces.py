@@ -26,7 +26,9 @@ from pathlib import Path
 
 from sqlalchemy.exc import IntegrityError
 
-from webapp.models import FeedbackCursor, User, utcnow
+from webapp.accounts.models import User
+from webapp.mail.models import FeedbackCursor
+from webapp.site.database import utcnow
 from webapp.site.extensions import db
 
 log = logging.getLogger("webapp.mail.bounces")

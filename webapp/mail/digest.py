@@ -43,8 +43,9 @@ from sqlalchemy.exc import IntegrityError
 
 from spooler.envelope import UnsafeHeaderError
 from spooler.staged import StagedWriter
+from webapp.accounts.models import User
 from webapp.mail import digest_mail, placement
-from webapp.models import Digest, OutboxDelivery, OutboxEvent, User
+from webapp.mail.models import Digest, OutboxDelivery, OutboxEvent
 from webapp.site.extensions import db
 
 log = logging.getLogger("webapp.mail.digest")

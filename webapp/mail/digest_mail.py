@@ -21,8 +21,8 @@ from spooler.envelope import envelope_lines, single_line
 from spooler.message import Address, Notification, build
 from webapp.accounts.account_mail import site_domain
 from webapp.mail import notification_mail, unsubscribe
+from webapp.mail.models import OutboxEvent
 from webapp.mail.placement import digest_key
-from webapp.models import OutboxEvent
 
 LISTED = 50             # items shown in one mail; the rest are counted ("and N more")
 EXCERPT_CHARS = 240     # shorter than a notification's: a digest lists many

@@ -42,9 +42,12 @@ from sqlalchemy import Row, func, insert, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from spooler.staged import StagedWriter, is_alive
+from webapp.accounts.models import User
 from webapp.mail import bounces, newsletter_mail, notification_mail, placement
+from webapp.mail.models import Broadcast, OutboxDelivery, OutboxEvent
 from webapp.mail.newsletter import NEWSLETTER
-from webapp.models import Answer, Broadcast, OutboxDelivery, OutboxEvent, Subscription, User, utcnow
+from webapp.posts.models import Answer, Subscription
+from webapp.site.database import utcnow
 from webapp.site.extensions import db
 
 log = logging.getLogger("webapp.mail.fanout")

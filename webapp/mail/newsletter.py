@@ -17,8 +17,10 @@ from datetime import datetime
 
 from sqlalchemy import func
 
-from webapp.models import Broadcast, OutboxEvent, User, utcnow
+from webapp.accounts.models import User
+from webapp.mail.models import Broadcast, OutboxEvent
 from webapp.posts.markdown import render
+from webapp.site.database import utcnow
 from webapp.site.extensions import db
 
 PAUSED = datetime(9999, 1, 1)

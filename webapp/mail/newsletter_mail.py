@@ -13,9 +13,9 @@ from spooler.envelope import single_line
 from spooler.message import Address, Notification
 from spooler.stamp import Stamp, slot
 from webapp.accounts.account_mail import site_domain
+from webapp.mail.models import Broadcast
 from webapp.mail.notification_mail import EventMail
 from webapp.mail.unsubscribe import NEWSLETTER, Links
-from webapp.models import Broadcast
 from webapp.posts.markdown import render
 
 _RECIPIENT_HEADERS = ("List-Unsubscribe",)

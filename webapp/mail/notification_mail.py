@@ -21,9 +21,11 @@ from spooler.envelope import envelope_lines, single_line
 from spooler.message import Address, Notification
 from spooler.stamp import Stamp, slot
 from webapp.accounts.account_mail import site_domain
+from webapp.accounts.models import User
 from webapp.mail import unsubscribe
-from webapp.models import Answer, Article, Comment, OutboxEvent, Question, User
+from webapp.mail.models import OutboxEvent
 from webapp.posts.markdown import render
+from webapp.posts.models import Answer, Article, Comment, Question
 from webapp.site.extensions import db
 
 EXCERPT_CHARS = 600

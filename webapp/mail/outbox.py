@@ -15,7 +15,9 @@ from datetime import datetime, timedelta
 from flask import current_app
 from sqlalchemy import func
 
-from webapp.models import Article, OutboxDelivery, OutboxEvent, Question, utcnow
+from webapp.mail.models import OutboxDelivery, OutboxEvent
+from webapp.posts.models import Article, Question
+from webapp.site.database import utcnow
 from webapp.site.extensions import db
 
 ANSWER, ACCEPTED, COMMENT = "answer", "accepted", "comment"

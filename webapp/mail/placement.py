@@ -19,7 +19,8 @@ from collections import defaultdict
 from datetime import date, datetime
 
 from spooler import staged
-from webapp.models import Digest, OutboxDelivery, OutboxEvent, User
+from webapp.accounts.models import User
+from webapp.mail.models import Digest, OutboxDelivery, OutboxEvent
 from webapp.site.extensions import db
 
 log = logging.getLogger("webapp.mail.placement")

@@ -21,7 +21,7 @@ import json
 from flask import Blueprint, current_app, render_template
 from itsdangerous import BadSignature, URLSafeSerializer
 
-from webapp.models import User
+from webapp.accounts.models import User
 from webapp.posts import subscriptions
 from webapp.site.extensions import csrf, db
 

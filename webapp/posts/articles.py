@@ -11,9 +11,9 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from webapp.models import Article, Comment
 from webapp.posts import listing, rules, subscriptions
 from webapp.posts.forms import ArticleForm, CommentForm
+from webapp.posts.models import Article, Comment
 from webapp.posts.questions import posting_limit
 from webapp.posts.views import delete_own, refused
 from webapp.site.extensions import db

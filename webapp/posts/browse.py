@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, render_template, request, url_for
 
-from webapp.models import Tag, User
+from webapp.accounts.models import User
 from webapp.posts import listing
+from webapp.posts.models import Tag
 from webapp.posts.search import search as full_text_search
 from webapp.site.extensions import db
 

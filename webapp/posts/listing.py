@@ -14,7 +14,8 @@ from typing import Any
 
 from sqlalchemy.orm import selectinload
 
-from webapp.models import Answer, Article, Comment, Question, Tag, User, question_tags
+from webapp.accounts.models import User
+from webapp.posts.models import Answer, Article, Comment, Question, Tag, question_tags
 from webapp.site.extensions import db
 
 PAGE_SIZE = 20

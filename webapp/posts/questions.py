@@ -14,9 +14,9 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_login import current_user, login_required
 from sqlalchemy.orm import joinedload, selectinload
 
-from webapp.models import Answer, Question
 from webapp.posts import rules, subscriptions
 from webapp.posts.forms import AnswerForm, EditAnswerForm, EditQuestionForm, QuestionForm, tag_names
+from webapp.posts.models import Answer, Question
 from webapp.posts.views import delete_own, refused
 from webapp.site.extensions import db, limiter
 

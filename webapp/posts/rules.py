@@ -12,10 +12,12 @@ from __future__ import annotations
 from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 
+from webapp.accounts.models import User
 from webapp.mail import outbox
-from webapp.models import Answer, Article, Comment, Question, Tag, User, Vote, utcnow
 from webapp.posts import subscriptions
 from webapp.posts.markdown import render
+from webapp.posts.models import Answer, Article, Comment, Question, Tag, Vote
+from webapp.site.database import utcnow
 from webapp.site.extensions import db
 
 DELETED_TEXT = "deleted by its author"

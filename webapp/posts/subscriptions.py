@@ -11,8 +11,9 @@ from __future__ import annotations
 from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 
-from webapp.models import Article, Question, Subscription, User
+from webapp.accounts.models import User
 from webapp.posts.listing import PAGE_SIZE, Page, read_page
+from webapp.posts.models import Article, Question, Subscription
 from webapp.site.extensions import db
 
 KINDS = {"question": Question, "article": Article}

@@ -21,16 +21,8 @@ from flask import Flask, Response, g, request, session
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from webapp.models import (
-    Answer,
-    Article,
-    Comment,
-    Question,
-    Subscription,
-    Tag,
-    User,
-    Vote,
-)
+from webapp.accounts.models import User
+from webapp.posts.models import Answer, Article, Comment, Question, Subscription, Tag, Vote
 
 PUBLIC_PAGES = {"browse.index", "browse.questions", "browse.tag", "browse.profile",
                 "questions.show", "articles.index", "articles.show"}
