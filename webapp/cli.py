@@ -17,6 +17,7 @@ from webapp.accounts import session_store
 from webapp.accounts.models import User
 from webapp.mail import newsletter, outbox
 from webapp.mail.models import Broadcast
+from webapp.site.config import site_config
 from webapp.site.database import utcnow
 from webapp.site.extensions import db
 
@@ -149,10 +150,10 @@ def register(app: Flask) -> None:
         (the outbox worker does this every few seconds)."""
         from webapp.mail import bounces
 
-        path = app.config.get("FEEDBACK_FILE")
+        path = site_config().relay.feedback_file
         if not path:
             raise click.ClickException("[relay] feedback_file is not set: the relay writes no feedback")
-        lines, marked = bounces.read_feedback(path, app.config["BOUNCE_SOFT_LIMIT"])
+        lines, marked = bounces.read_feedback(path, site_config().webapp.bounce_soft_limit)
         click.echo(f"{lines} line(s) read, {marked} address(es) marked bouncing")
 
     @app.cli.command("check")

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from tests.webapp.conftest import post_form
+from tests.webapp.conftest import post_form, reconfigure
 from tests.webapp.qa_helpers import comment, member, press, write_article
 from tests.webapp.test_browse import titles
 from tests.webapp.test_moderation import admin
@@ -29,7 +29,7 @@ def test_a_member_writes_an_article_and_others_comment_oldest_first(app, config)
 
 
 def test_when_only_admins_write_articles_a_member_is_refused(app, config):
-    app.config["ARTICLES_BY"] = "admins"
+    reconfigure(app, articles_by="admins")
     ann, root = member(app, config, "Ann"), admin(app)
     refused = post_form(ann, "/articles/write", title="A member's article", body="Not allowed here")
     assert refused.status_code == 403 and "only admins" in refused.get_data(as_text=True)

@@ -10,7 +10,15 @@ from email.policy import default
 import pytest
 
 from spooler.envelope import parse_pickup
-from tests.webapp.conftest import choose_password, csrf_token, link_in, pickup_messages, post_form
+from tests.webapp.conftest import (
+    choose_password,
+    csrf_token,
+    link_in,
+    pickup_messages,
+    post_form,
+    reconfigure,
+)
+from webapp.accounts import tokens
 from webapp.accounts.models import User
 from webapp.site.extensions import db
 
@@ -71,7 +79,7 @@ def test_tampered_and_expired_activation_links_are_refused_plainly(app, client, 
     link = link_in(pickup_messages(config)[0], "activate")
     tampered = client.get(link[:-3] + ("AAA" if not link.endswith("AAA") else "BBB"))
     assert tampered.status_code == 400 and "not valid" in tampered.get_data(as_text=True)
-    app.config["ACTIVATION_MAX_AGE"] = -1
+    reconfigure(app, activation_expiry=-1)
     expired = client.get(link)
     assert expired.status_code == 400 and "expired" in expired.get_data(as_text=True)
 
@@ -139,10 +147,10 @@ def test_reset_link_works_once(client, config):
     assert reused.status_code == 400 and "already been used" in reused.get_data(as_text=True)
 
 
-def test_reset_link_expires_after_an_hour(app, client, config):
+def test_reset_link_expires_after_an_hour(app, client, config, monkeypatch):
     activated_member(client, config)
     post_form(client, "/account/reset", email="ann@example.org")
-    app.config["RESET_MAX_AGE"] = -1
+    monkeypatch.setattr(tokens, "RESET_MAX_AGE", -1)
     expired = client.get(link_in(pickup_messages(config)[-1], "reset"))
     assert expired.status_code == 400 and "expired" in expired.get_data(as_text=True)
 

@@ -14,6 +14,7 @@ import time
 from datetime import date, timedelta
 from pathlib import Path
 
+from tests.webapp.conftest import reconfigure
 from tests.webapp.qa_helpers import answer, ask, comment, member, press, write_article
 from tests.webapp.test_outbox import fan_out, follow, notifications, set_member
 from webapp.accounts.models import User
@@ -117,7 +118,7 @@ def test_nothing_is_sent_when_there_is_nothing(app, config):
 
 
 def test_items_over_an_instant_members_daily_cap_land_in_their_digest(app, config):
-    app.config["MAX_NOTIFICATIONS_PER_DAY"] = 2
+    reconfigure(app, max_notifications_per_day=2)
     ann, bob = member(app, config, "Ann"), member(app, config, "Bob")
     question_id = ask(ann)
     for n in range(3):

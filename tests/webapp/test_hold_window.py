@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 
-from tests.webapp.conftest import post_form
+from tests.webapp.conftest import post_form, reconfigure
 from tests.webapp.qa_helpers import answer, ask, member, press
 from tests.webapp.test_outbox import fan_out, notifications, outcomes
 from webapp.mail.models import OutboxEvent
@@ -21,7 +21,7 @@ def end_the_window(app) -> None:
 
 
 def answered(app, config, delay: float, body="Use `for line in f:` on the open file."):
-    app.config["NOTIFICATION_DELAY"] = delay
+    reconfigure(app, notification_delay=delay)
     ann, bob = member(app, config, "Ann"), member(app, config, "Bob")
     question_id = ask(ann)
     return question_id, answer(bob, question_id, body=body), bob

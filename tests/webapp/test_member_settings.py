@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from tests.webapp.conftest import csrf_token, pickup_messages, post_form
+from tests.webapp.conftest import csrf_token, pickup_messages, post_form, reconfigure
 from tests.webapp.qa_helpers import member
 from tests.webapp.test_auth import PASSWORD, login, mail
 from webapp.accounts.models import User
@@ -139,7 +139,7 @@ def test_only_the_last_ten_outcomes_are_shown(app, config):
     from tests.webapp.qa_helpers import answer, ask
     from tests.webapp.test_outbox import fan_out
 
-    app.config["POSTS_PER_MINUTE"] = 20
+    reconfigure(app, posts_per_minute=20)
     ann, bob = member(app, config, "Ann"), member(app, config, "Bob")
     question_id = ask(ann)
     for n in range(12):

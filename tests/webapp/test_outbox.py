@@ -8,7 +8,7 @@ import email.policy
 import quopri
 import re
 
-from tests.webapp.conftest import pickup_messages
+from tests.webapp.conftest import pickup_messages, reconfigure
 from tests.webapp.qa_helpers import answer, ask, comment, member, press, write_article
 from webapp.accounts.models import User
 from webapp.mail.fanout import FanoutWorker
@@ -151,7 +151,7 @@ def test_accepting_tells_the_answerer_and_comments_tell_the_articles_followers(a
 
 
 def test_the_daily_cap_holds_the_rest_for_the_digest(app, config):
-    app.config["MAX_NOTIFICATIONS_PER_DAY"] = 2
+    reconfigure(app, max_notifications_per_day=2)
     ann, bob = member(app, config, "Ann"), member(app, config, "Bob")
     question_id = ask(ann)
     for n in range(3):

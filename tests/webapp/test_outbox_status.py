@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
+from tests.webapp.conftest import reconfigure
 from tests.webapp.qa_helpers import answer, ask, member
 from tests.webapp.test_outbox import fan_out, set_member
 from webapp.mail.fanout import FanoutWorker
@@ -55,7 +56,7 @@ def test_the_figures_follow_events_from_posted_to_claimed_to_done(app, config):
 
 
 def test_held_events_wait_without_counting_as_late(app, config):
-    app.config["NOTIFICATION_DELAY"] = 3600
+    reconfigure(app, notification_delay=3600)
     ann, bob = member(app, config, "Ann"), member(app, config, "Bob")
     answer(bob, ask(ann))
     figures, code = status(app)

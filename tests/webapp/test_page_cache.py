@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import time
 
+from tests.webapp.conftest import reconfigure
 from tests.webapp.qa_helpers import answer, ask, member
 from webapp.posts.models import Question
 from webapp.site.extensions import db
 
 
 def test_a_visitor_gets_the_kept_copy_until_it_expires(app, config):
-    app.config["PAGE_CACHE_TTL"] = 0.5   # read per process at start: set on the cache itself
+    reconfigure(app, page_cache_ttl=0.5)   # read per process at start: set on the cache itself
     app.extensions["page_cache"].ttl = 0.5
     ann = member(app, config, "Ann")
     question_id = ask(ann, title="How do I read a file line by line?")

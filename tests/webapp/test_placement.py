@@ -80,9 +80,10 @@ def staged_names(pickup: Path) -> list[str]:
 def recover_then_finish(app) -> tuple[int, int]:
     from webapp.mail import placement
     from webapp.mail.fanout import FanoutWorker
+    from webapp.site import config as site_settings
 
     with app.app_context():
-        recovered = placement.recover(app.config["PICKUP_DIR"])
+        recovered = placement.recover(site_settings.site_config().pickup.dir)
         worker = FanoutWorker(batch=BATCH)
         try:
             assert worker.run(lambda: False, once=True) == 1   # takes over the dead worker's lease

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-from tests.webapp.conftest import csrf_token, pickup_messages
+from tests.webapp.conftest import csrf_token, pickup_messages, reconfigure
 from tests.webapp.test_auth import activated_member, login
 from webapp.accounts.models import LoginSession
 from webapp.site.database import utcnow
@@ -81,7 +81,7 @@ def test_an_idle_timeout_when_set_ends_a_session_left_unused(app, config):
     client = member_logged_in(app, config)
     _age_sessions(app, minutes=20)
     assert logged_in(client)  # no idle timeout by default; this request counts as use
-    app.config["SESSION_IDLE_TIMEOUT"] = 30 * 60
+    reconfigure(app, session_idle_timeout=30 * 60)
     _age_sessions(app, minutes=20)
     assert logged_in(client)
     _age_sessions(app, minutes=31)

@@ -23,6 +23,7 @@ from webapp.accounts import account_mail, session_store
 from webapp.accounts.forms import EmailOnlyForm, LoginForm, NewPasswordForm, RegisterForm
 from webapp.accounts.models import User, check_password_in_constant_time
 from webapp.accounts.tokens import TokenError, read_activation_token, read_reset_token
+from webapp.site.config import site_config
 from webapp.site.database import utcnow
 from webapp.site.extensions import db, limiter
 
@@ -139,7 +140,7 @@ def resend_activation():
 
 
 def _failed_logins() -> str:
-    return f"{current_app.config['FAILED_LOGINS_PER_HOUR']} per hour"
+    return f"{site_config().webapp.failed_logins_per_hour} per hour"
 
 
 def _login_failed(response) -> bool:

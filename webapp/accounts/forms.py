@@ -2,18 +2,18 @@
 
 Addresses are checked by email-validator, without a DNS look-up. Reserved domains
 (.test, .localhost, .local, .invalid...) cannot receive mail from the internet and
-are refused saying so, except in a local run (app config LOCAL_MAIL: the smart host
-is the local sink), where the README's examples at example.test must work.
+are refused saying so, except in a local run (webapp.site.config.is_local_run: the
+smart host is the local sink), where the README's examples at example.test must work.
 """
 
 import email_validator
-from flask import current_app
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, PasswordField, RadioField, StringField, SubmitField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import EqualTo, InputRequired, Length, ValidationError
 
 from spooler.envelope import single_line
+from webapp.site.config import is_local_run, site_config
 
 PASSWORD_LENGTH = Length(min=8, max=200,
                          message="Choose a password of at least 8 characters (at most 200).")
@@ -30,7 +30,7 @@ class MailAddress:
         address = field.data or ""
         domain = address.rpartition("@")[2]
         if "@" in address and is_reserved(domain):
-            if not current_app.config.get("LOCAL_MAIL", False):
+            if not is_local_run(site_config()):
                 raise ValidationError(
                     f"Mail cannot reach {domain}: names ending in .test, .local, .localhost or "
                     ".invalid are reserved for testing and private networks. Use an address "

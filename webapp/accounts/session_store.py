@@ -14,9 +14,10 @@ import hashlib
 import secrets
 from datetime import datetime, timedelta
 
-from flask import current_app, request
+from flask import request
 
 from webapp.accounts.models import LoginSession, User
+from webapp.site.config import site_config
 from webapp.site.database import utcnow
 from webapp.site.extensions import db
 
@@ -112,8 +113,9 @@ def _is_live(row: LoginSession, now: datetime) -> bool:
 
 
 def _limits() -> tuple[timedelta, timedelta | None]:
-    idle = current_app.config["SESSION_IDLE_TIMEOUT"]
-    return (timedelta(seconds=current_app.config["SESSION_LIFETIME"]),
+    web = site_config().webapp
+    idle = web.session_idle_timeout
+    return (timedelta(seconds=web.session_lifetime),
             timedelta(seconds=idle) if idle else None)
 
 

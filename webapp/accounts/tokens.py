@@ -3,7 +3,7 @@
 A token carries a user id and a keyed fingerprint (HMAC with the site's secret key),
 never an address: base64 shows a number and 22 random-looking characters.
 Activation: the fingerprint of the address, valid [webapp] activation_expiry (48 h).
-Password reset: the fingerprint of the current password hash, valid 1 hour; it stops
+Password reset: the fingerprint of the current password hash, valid 1 hour (RESET_MAX_AGE); it stops
 working the moment the password changes, so it is single use. A tampered, expired or
 used token raises TokenError with a plain reason.
 Email change: the fingerprint of the current and the pending address, valid as long as
@@ -15,20 +15,69 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from webapp.accounts.models import User
+from webapp.site.config import site_config
 from webapp.site.extensions import db
 
-ACTIVATION = "account-activation"
-RESET = "password-reset"
-EMAIL_CHANGE = "email-change"
+RESET_MAX_AGE = 3600   # seconds a password reset link works
 
 
 class TokenError(Exception):
     """The link cannot be used; str() says why, in words for the person who clicked it."""
+
+
+def activation_max_age() -> int:
+    """Seconds an activation (or address change) link works: [webapp] activation_expiry."""
+    return int(site_config().webapp.activation_expiry)
+
+
+@dataclass(frozen=True)
+class _Purpose:
+    """What a kind of link is signed for: its salt, the value whose change makes it stop
+    working (None: nothing it could be for), how long it works, and the refusal then."""
+    salt: str
+    fingerprinted: Callable[[User], str | None]
+    max_age: Callable[[], int]
+    stale: str
+
+
+ACTIVATION = _Purpose("account-activation", lambda user: user.email, activation_max_age,
+                      "This activation link does not belong to any account.")
+RESET = _Purpose("password-reset", lambda user: user.password_hash, lambda: RESET_MAX_AGE,
+                 "This reset link has already been used. Ask for a new one if you need it.")
+EMAIL_CHANGE = _Purpose(
+    "email-change", lambda user: f"{user.email}\0{user.pending_email}" if user.pending_email else None,
+    activation_max_age, "This link has already been used, or a newer change was asked for.")
+
+
+def make_activation_token(user: User) -> str:
+    return _make(ACTIVATION, user)
+
+
+def make_reset_token(user: User) -> str:
+    return _make(RESET, user)
+
+
+def make_email_change_token(user: User) -> str:
+    return _make(EMAIL_CHANGE, user)
+
+
+def read_activation_token(token: str) -> User:
+    return _read(ACTIVATION, token)
+
+
+def read_reset_token(token: str) -> User:
+    return _read(RESET, token)
+
+
+def read_email_change_token(token: str) -> User:
+    return _read(EMAIL_CHANGE, token)
 
 
 def _serializer(salt: str) -> URLSafeTimedSerializer:
@@ -41,41 +90,16 @@ def _fingerprint(purpose: str, value: str) -> str:
     return base64.urlsafe_b64encode(digest[:16]).decode().rstrip("=")
 
 
-def make_activation_token(user: User) -> str:
-    return _serializer(ACTIVATION).dumps([user.id, _fingerprint(ACTIVATION, user.email)])
+def _make(purpose: _Purpose, user: User) -> str:
+    return _serializer(purpose.salt).dumps([user.id, _fingerprint(purpose.salt, purpose.fingerprinted(user))])
 
 
-def make_reset_token(user: User) -> str:
-    return _serializer(RESET).dumps([user.id, _fingerprint(RESET, user.password_hash)])
-
-
-def make_email_change_token(user: User) -> str:
-    return _serializer(EMAIL_CHANGE).dumps(
-        [user.id, _fingerprint(EMAIL_CHANGE, f"{user.email}\0{user.pending_email}")])
-
-
-def read_email_change_token(token: str) -> User:
-    user_id, fingerprint = _load(EMAIL_CHANGE, token, current_app.config["ACTIVATION_MAX_AGE"])
+def _read(purpose: _Purpose, token: str) -> User:
+    user_id, fingerprint = _load(purpose.salt, token, purpose.max_age())
     user = db.session.get(User, user_id)
-    if user is None or not user.pending_email or not hmac.compare_digest(
-            _fingerprint(EMAIL_CHANGE, f"{user.email}\0{user.pending_email}"), fingerprint):
-        raise TokenError("This link has already been used, or a newer change was asked for.")
-    return user
-
-
-def read_activation_token(token: str) -> User:
-    user_id, fingerprint = _load(ACTIVATION, token, current_app.config["ACTIVATION_MAX_AGE"])
-    user = db.session.get(User, user_id)
-    if user is None or not hmac.compare_digest(_fingerprint(ACTIVATION, user.email), fingerprint):
-        raise TokenError("This activation link does not belong to any account.")
-    return user
-
-
-def read_reset_token(token: str) -> User:
-    user_id, fingerprint = _load(RESET, token, current_app.config["RESET_MAX_AGE"])
-    user = db.session.get(User, user_id)
-    if user is None or not hmac.compare_digest(_fingerprint(RESET, user.password_hash), fingerprint):
-        raise TokenError("This reset link has already been used. Ask for a new one if you need it.")
+    value = purpose.fingerprinted(user) if user is not None else None
+    if value is None or not hmac.compare_digest(_fingerprint(purpose.salt, value), fingerprint):
+        raise TokenError(purpose.stale)
     return user
 
 

@@ -28,13 +28,12 @@ from wtforms.validators import DataRequired, Length
 
 from spooler.envelope import single_line
 from spooler.message import Address, build
-from spooler.names import TRANSACTIONAL, new_queue_id
-from spooler.pickup import PickupError, PickupWriter
-from webapp.accounts.account_mail import site_domain
+from spooler.pickup import PickupError
 from webapp.admin.moderation import admin_required
 from webapp.mail import newsletter, newsletter_mail, unsubscribe
 from webapp.mail.models import Broadcast
 from webapp.posts.markdown import clean
+from webapp.site import outgoing
 from webapp.site.extensions import db
 
 bp = Blueprint("newsletter_admin", __name__, url_prefix="/admin/newsletter")
@@ -116,6 +115,5 @@ def _send_test(subject: str, body: str) -> None:
                                         unsubscribe.link(current_user.id, unsubscribe.NEWSLETTER))
     mail.to = [Address(current_user.email, single_line(current_user.display_name))]
     mail.subject = f"[test] {mail.subject}"
-    mail.message_id = f"{new_queue_id()}@{site_domain()}"
-    PickupWriter(current_app.config["PICKUP_DIR"], max_size=current_app.config["MAX_MESSAGE_SIZE"]) \
-        .write(build(mail), priority=TRANSACTIONAL)
+    mail.message_id = outgoing.new_message_id()
+    outgoing.write_transactional(build(mail))

@@ -36,6 +36,7 @@ from relay.queue import BADMAIL, DEFERRED, HOLD
 from relay.report import matches
 from settings.units import parse_duration
 from webapp.admin.moderation import admin_required
+from webapp.site.config import site_config
 
 bp = Blueprint("queue_dashboard", __name__, url_prefix="/admin")
 
@@ -52,7 +53,7 @@ def moves_for(folder: str) -> list[str]:
 
 
 def _admin_dir():
-    return current_app.config["PICKUP_RELAY_CONFIG"].relay.admin_dir
+    return site_config().relay.admin_dir
 
 
 def _filters() -> tuple[dict, dict, str | None]:

@@ -37,7 +37,6 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
-from flask import current_app
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 
@@ -46,7 +45,9 @@ from spooler.staged import StagedWriter
 from webapp.accounts.models import User
 from webapp.mail import digest_mail, placement
 from webapp.mail.models import Digest, OutboxDelivery, OutboxEvent
+from webapp.site.config import site_config
 from webapp.site.extensions import db
+from webapp.site.links import links_context
 
 log = logging.getLogger("webapp.mail.digest")
 
@@ -83,9 +84,8 @@ def send_digests(day: date | None = None, *, batch: int = BATCH,
                  listed: int = digest_mail.LISTED) -> DigestRun:
     """Place every due digest of `day` (default: today, UTC). Use inside an app context."""
     run = DigestRun(day or today())
-    pickup = current_app.config["PICKUP_DIR"]
-    # url_for needs a request: the links are built against base_url, as in a request.
-    with current_app.test_request_context("/", base_url=current_app.config["BASE_URL"]):
+    pickup = site_config().pickup.dir
+    with links_context():
         run.recovered = placement.recover(pickup)
         run.dropped += _drop_opted_out()
         writer = StagedWriter(pickup)

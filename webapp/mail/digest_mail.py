@@ -15,14 +15,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from flask import current_app, render_template, url_for
+from flask import render_template, url_for
 
 from spooler.envelope import envelope_lines, single_line
 from spooler.message import Address, Notification, build
-from webapp.accounts.account_mail import site_domain
 from webapp.mail import notification_mail, unsubscribe
 from webapp.mail.models import OutboxEvent
 from webapp.mail.placement import digest_key
+from webapp.site import outgoing
+from webapp.site.links import base_url, site_domain
 
 LISTED = 50             # items shown in one mail; the rest are counted ("and N more")
 EXCERPT_CHARS = 240     # shorter than a notification's: a digest lists many
@@ -78,7 +79,7 @@ def message(member: Recipient, day: date, items: list[Item], *, listed: int = LI
     """The pickup file's bytes (envelope lines, then the message) of the member's digest.
     Needs a request context (the links are built against base_url)."""
     domain = site_domain()
-    base = current_app.config["BASE_URL"].rstrip("/")
+    base = base_url()
     shown = items[-listed:]   # the newest, when there are too many
     groups: dict[tuple[str, int], list[Item]] = {}
     for i in shown:
@@ -89,7 +90,7 @@ def message(member: Recipient, day: date, items: list[Item], *, listed: int = LI
                    following=base + url_for("following.index"),
                    settings=base + url_for("member_settings.index"),
                    unsubscribe=link, site_url=base)
-    sender = Address.parse(current_app.config["MAIL_FROM"])
+    sender = outgoing.sender()
     built = build(Notification(
         sender=sender,
         to=[Address(member.email, single_line(member.display_name))],

@@ -37,7 +37,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
-from flask import current_app
 from sqlalchemy import Row, func, insert, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 
@@ -47,8 +46,10 @@ from webapp.mail import bounces, newsletter_mail, notification_mail, placement
 from webapp.mail.models import Broadcast, OutboxDelivery, OutboxEvent
 from webapp.mail.newsletter import NEWSLETTER
 from webapp.posts.models import Answer, Subscription
+from webapp.site.config import site_config
 from webapp.site.database import utcnow
 from webapp.site.extensions import db
+from webapp.site.links import links_context
 
 log = logging.getLogger("webapp.mail.fanout")
 
@@ -76,9 +77,11 @@ class FanoutWorker:
         self.batch = batch
         self.lease = lease
         self.poll = poll
-        self.pickup = current_app.config["PICKUP_DIR"]
-        self.cap = current_app.config["MAX_NOTIFICATIONS_PER_DAY"]
-        self.feedback_file = current_app.config.get("FEEDBACK_FILE")
+        config = site_config()
+        self.pickup = config.pickup.dir
+        self.cap = config.webapp.max_notifications_per_day
+        self.feedback_file = config.relay.feedback_file
+        self.bounce_soft_limit = config.webapp.bounce_soft_limit
         self.writer = StagedWriter(self.pickup)
         self.host = socket.gethostname()
         self.owner = f"{self.host} {os.getpid()} {self.writer.token}"
@@ -91,8 +94,7 @@ class FanoutWorker:
             recover_every: float = 30.0) -> int:
         """Fan out due events until should_stop() (or, with once, until none is due);
         returns how many events this worker finished."""
-        # url_for needs a request: the site's links are built against base_url, as in a request.
-        with current_app.test_request_context("/", base_url=current_app.config["BASE_URL"]):
+        with links_context():
             return self._run(should_stop, once, recover_every)
 
     def _run(self, should_stop: Callable[[], bool], once: bool, recover_every: float) -> int:
@@ -103,7 +105,7 @@ class FanoutWorker:
                 placement.recover(self.pickup)
                 last_recovery = time.monotonic()
             if self.feedback_file and time.monotonic() - last_feedback >= FEEDBACK_EVERY:
-                bounces.read_feedback(self.feedback_file, current_app.config["BOUNCE_SOFT_LIMIT"])
+                bounces.read_feedback(self.feedback_file, self.bounce_soft_limit)
                 last_feedback = time.monotonic()
             claim = self.claim()
             if claim is None:

@@ -7,16 +7,17 @@ List-Unsubscribe (RFC 8058) that turns the newsletter off for that member.
 
 from __future__ import annotations
 
-from flask import current_app, render_template, url_for
+from flask import render_template, url_for
 
 from spooler.envelope import single_line
 from spooler.message import Address, Notification
 from spooler.stamp import Stamp, slot
-from webapp.accounts.account_mail import site_domain
 from webapp.mail.models import Broadcast
 from webapp.mail.notification_mail import EventMail
 from webapp.mail.unsubscribe import NEWSLETTER, Links
 from webapp.posts.markdown import render
+from webapp.site import outgoing
+from webapp.site.links import base_url, site_domain
 
 _RECIPIENT_HEADERS = ("List-Unsubscribe",)
 
@@ -32,8 +33,8 @@ def notification(subject: str, body_source: str, body_html: str | None, name: st
                  unsubscribe_link: str) -> Notification:
     """The newsletter for one member with these values (slots when stamping)."""
     domain = site_domain()
-    base = current_app.config["BASE_URL"].rstrip("/")
-    sender = Address.parse(current_app.config["MAIL_FROM"])
+    base = base_url()
+    sender = outgoing.sender()
     context = dict(name=name, body_text=body_source,
                    body_html=body_html if body_html is not None else render(body_source),
                    unsubscribe=unsubscribe_link, settings=base + url_for("member_settings.index"),

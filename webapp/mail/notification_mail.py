@@ -14,19 +14,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import current_app, render_template, url_for
+from flask import render_template, url_for
 from sqlalchemy import Row
 
 from spooler.envelope import envelope_lines, single_line
 from spooler.message import Address, Notification
 from spooler.stamp import Stamp, slot
-from webapp.accounts.account_mail import site_domain
 from webapp.accounts.models import User
 from webapp.mail import unsubscribe
 from webapp.mail.models import OutboxEvent
 from webapp.posts.markdown import render
 from webapp.posts.models import Answer, Article, Comment, Question
+from webapp.site import outgoing
 from webapp.site.extensions import db
+from webapp.site.links import base_url, site_domain
 
 EXCERPT_CHARS = 600
 SUBJECTS = {
@@ -93,7 +94,7 @@ def notification(event: OutboxEvent, thread, post, name: str, unsubscribe_link: 
     """The Notification for one recipient with these values (slots when stamping): the one
     place the mail is written, for the stamp and for the slow path the tests compare with."""
     domain = site_domain()
-    base = current_app.config["BASE_URL"].rstrip("/")
+    base = base_url()
     text_excerpt, html_excerpt = excerpt(post)
     context = dict(kind=event.kind, thread=thread, thread_kind=event.thread_kind,
                    actor=single_line(post.author.display_name), name=name,
@@ -102,7 +103,7 @@ def notification(event: OutboxEvent, thread, post, name: str, unsubscribe_link: 
                    unsubscribe=unsubscribe_link,
                    settings=base + url_for("member_settings.index"), site_url=base)
     root = f"<{thread_id(event.thread_kind, thread.id, domain)}>"
-    sender = Address.parse(current_app.config["MAIL_FROM"])
+    sender = outgoing.sender()
     return Notification(
         sender=sender,
         to=[Address("recipient@stamp.invalid")],
@@ -124,7 +125,7 @@ def post_link(kind: str, thread_kind: str, target_id: int, post_id: int) -> str:
     """The absolute link straight to an answer or comment on its question's or article's page."""
     endpoint = "articles.show" if thread_kind == "article" else "questions.show"
     anchor = f"#{kind if kind == 'comment' else 'answer'}-{post_id}"
-    base = current_app.config["BASE_URL"].rstrip("/")
+    base = base_url()
     return base + url_for(endpoint, **{f"{thread_kind}_id": target_id}) + anchor
 
 

@@ -12,11 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from flask import current_app
 from sqlalchemy import func
 
 from webapp.mail.models import OutboxDelivery, OutboxEvent
 from webapp.posts.models import Article, Question
+from webapp.site.config import site_config
 from webapp.site.database import utcnow
 from webapp.site.extensions import db
 
@@ -38,7 +38,7 @@ OUTCOME_WORDS = {
 def record(kind: str, thread_kind: str, thread_id: int, post_id: int, actor_id: int) -> None:
     """Add the event to the current transaction; the caller's commit makes it real."""
     now = utcnow()
-    delay = timedelta(seconds=current_app.config["NOTIFICATION_DELAY"])
+    delay = timedelta(seconds=site_config().webapp.notification_delay)
     db.session.add(OutboxEvent(kind=kind, thread_kind=thread_kind, thread_id=thread_id,
                                post_id=post_id, actor_id=actor_id, created_at=now,
                                not_before=now + delay))

@@ -24,6 +24,7 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from webapp.accounts.models import User
 from webapp.posts import subscriptions
 from webapp.site.extensions import csrf, db
+from webapp.site.links import base_url
 
 bp = Blueprint("unsubscribe", __name__)
 
@@ -52,7 +53,7 @@ class Links:
     followers, where the HMAC itself costs a few µs. _read() checks it with itsdangerous."""
 
     def __init__(self, kind: str, target_id: int = 0):
-        self._base = f"{current_app.config['BASE_URL'].rstrip('/')}/unsubscribe/"
+        self._base = f"{base_url()}/unsubscribe/"
         self._key = _signing_key(current_app.config["SECRET_KEY"])
         self._rest = "," + json.dumps([kind, target_id], separators=(",", ":"))[1:]
 

@@ -8,7 +8,7 @@ articles and comments share the posting budget (posts_per_minute) with questions
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from webapp.posts import listing, rules, subscriptions
@@ -16,6 +16,7 @@ from webapp.posts.forms import ArticleForm, CommentForm
 from webapp.posts.models import Article, Comment
 from webapp.posts.questions import posting_limit
 from webapp.posts.views import delete_own, refused
+from webapp.site.config import site_config
 from webapp.site.extensions import db
 
 bp = Blueprint("articles", __name__)
@@ -24,7 +25,7 @@ bp = Blueprint("articles", __name__)
 def may_write_articles(user) -> bool:
     if not getattr(user, "is_authenticated", False):
         return False
-    return current_app.config["ARTICLES_BY"] == "members" or user.is_admin
+    return site_config().webapp.articles_by == "members" or user.is_admin
 
 
 def _article_or_404(article_id: int) -> Article:

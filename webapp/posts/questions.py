@@ -10,7 +10,7 @@ by score, then oldest first; a hidden post is shown to admins and its author onl
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy.orm import joinedload, selectinload
 
@@ -18,6 +18,7 @@ from webapp.posts import rules, subscriptions
 from webapp.posts.forms import AnswerForm, EditAnswerForm, EditQuestionForm, QuestionForm, tag_names
 from webapp.posts.models import Answer, Question
 from webapp.posts.views import delete_own, refused
+from webapp.site.config import site_config
 from webapp.site.extensions import db, limiter
 
 bp = Blueprint("questions", __name__)
@@ -40,7 +41,7 @@ def _answer_or_404(answer_id: int) -> Answer:
 
 
 def _posts_per_minute() -> str:
-    return f"{current_app.config['POSTS_PER_MINUTE']} per minute"
+    return f"{site_config().webapp.posts_per_minute} per minute"
 
 
 def _poster() -> str:

@@ -16,27 +16,28 @@ from urllib.parse import urlsplit
 
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from flask import Flask, current_app
+from flask import Flask
 from sqlalchemy import text
 
 from relay.check import CheckResult
 from spooler.pickup import PICKUP_FILE_MODE, explain
+from webapp.site.config import site_config
 from webapp.site.extensions import db, limiter
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 def run_checks(app: Flask) -> list[CheckResult]:
-    config = app.config["PICKUP_RELAY_CONFIG"]
+    config = site_config()
     results = [CheckResult("config", True, str(config.path or "embedded defaults (no config.toml)")),
                CheckResult("secret key", True, "loaded; long enough and private"),
-               CheckResult("mail_from", True, app.config["MAIL_FROM"])]
+               CheckResult("mail_from", True, config.webapp.mail_from)]
     results.append(_database())
     if results[-1].ok:
         results.append(_migrations(app))
     results.append(_pickup())
     results.append(_ratelimit_storage())
-    results.append(_base_url(app.config["BASE_URL"]))
+    results.append(_base_url(config.webapp.base_url))
     return results
 
 
@@ -54,7 +55,7 @@ def database_answers(schema: bool = True) -> str | None:
 
 def pickup_writable() -> str | None:
     """None when this process can place a file in pickup (written, synced, removed), else why not."""
-    folder = current_app.config["PICKUP_DIR"]
+    folder = site_config().pickup.dir
     probe = folder / f".check-{os.getpid()}.tmp"
     try:
         fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, PICKUP_FILE_MODE)
@@ -91,7 +92,7 @@ def _migrations(app: Flask) -> CheckResult:
 
 
 def _pickup() -> CheckResult:
-    folder = current_app.config["PICKUP_DIR"]
+    folder = site_config().pickup.dir
     problem = pickup_writable()
     if problem:
         return CheckResult("pickup folder", False, problem,
@@ -100,7 +101,7 @@ def _pickup() -> CheckResult:
 
 
 def _ratelimit_storage() -> CheckResult:
-    uri = current_app.config["RATELIMIT_STORAGE_URI"]
+    uri = site_config().webapp.ratelimit_storage
     shown = urlsplit(uri)._replace(netloc=urlsplit(uri).hostname or "").geturl() if "@" in uri else uri
     try:
         answers = limiter.storage.check()

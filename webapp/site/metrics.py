@@ -9,9 +9,10 @@ of, and is refused too. No session is touched (no cookie is set) and no rate lim
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, current_app, request
+from flask import Blueprint, Response, abort, request
 
 from webapp.mail import outbox
+from webapp.site.config import site_config
 from webapp.site.extensions import limiter
 
 bp = Blueprint("metrics", __name__)
@@ -48,4 +49,4 @@ def exposition(figures: dict) -> str:
 
 
 def _through_an_untrusted_proxy() -> bool:
-    return not current_app.config["TRUSTED_PROXIES"] and "X-Forwarded-For" in request.headers
+    return not site_config().webapp.trusted_proxies and "X-Forwarded-For" in request.headers

@@ -51,8 +51,8 @@ class PageCache:
         self.pages.clear()
 
 
-def init_app(app: Flask) -> None:
-    ttl = app.config["PAGE_CACHE_TTL"]
+def init_app(app: Flask, ttl: float) -> None:
+    """Keep `app`'s public pages `ttl` seconds ([webapp] page_cache_ttl); 0: keep nothing."""
     if not ttl:
         return
     cache = PageCache(ttl)
