@@ -87,11 +87,13 @@ def _bind_extensions(app: Flask, config: Config) -> None:
 
 
 def _register_features(app: Flask, config: Config) -> None:
-    from webapp import cli
     from webapp.accounts import auth, member_settings, session_store, sessions_page
+    from webapp.accounts import commands as account_commands
     from webapp.admin import members, moderation, newsletter_pages, queue_dashboard
-    from webapp.mail import unsubscribe
+    from webapp.mail import commands as mail_commands
+    from webapp.mail import newsletter_commands, unsubscribe
     from webapp.posts import articles, browse, following, questions
+    from webapp.site import commands as site_commands
     from webapp.site import error_pages, health, metrics, page_cache
     from webapp.site.extensions import login_manager
     from webapp.site.security_headers import add_security_headers
@@ -104,4 +106,6 @@ def _register_features(app: Flask, config: Config) -> None:
         app.register_blueprint(blueprint)
     error_pages.register(app)
     page_cache.init_app(app, config.webapp.page_cache_ttl)
-    cli.register(app)
+    for command in (*site_commands.COMMANDS, *account_commands.COMMANDS, *mail_commands.COMMANDS,
+                    *newsletter_commands.COMMANDS):
+        app.cli.add_command(command)

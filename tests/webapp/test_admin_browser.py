@@ -235,8 +235,8 @@ def test_a_member_who_is_not_an_admin_gets_403_on_every_admin_page_and_post(app,
         root = db.session.execute(db.select(User).filter_by(email="root@example.org")).scalar_one()
         sent = newsletter.start(root, "Earlier news", BODY)
         db.session.commit()
-        broadcast_id = sent.id
-    asked = admin_requests(app, {"broadcast_id": broadcast_id, "user_id": ann_id, "kind": "questions",
+        newsletter_id = sent.id
+    asked = admin_requests(app, {"newsletter_id": newsletter_id, "user_id": ann_id, "kind": "questions",
                                  "post_id": question, "question_id": question})
     assert len(asked) >= 15 and ("POST", "/admin/queue/move") in asked
     before = database_dump(app), sorted(p.name for p in config.pickup.dir.iterdir())

@@ -11,7 +11,7 @@ from tests.webapp.conftest import csrf_token
 from tests.webapp.qa_helpers import member
 from tests.webapp.test_outbox import fan_out, set_member
 from webapp.accounts.models import User
-from webapp.mail.models import Broadcast, OutboxDelivery
+from webapp.mail.models import Newsletter, OutboxDelivery
 from webapp.site.database import utcnow
 from webapp.site.extensions import db
 
@@ -66,14 +66,14 @@ def test_sending_returns_at_once_and_the_fan_out_writes_one_file_per_subscriber(
     members(app, 2, newsletter=False)
     response = send(ada, "send")
     assert response.status_code == 302
-    broadcast_id = int(re.search(r"/admin/newsletter/(\d+)", response.location).group(1))
+    newsletter_id = int(re.search(r"/admin/newsletter/(\d+)", response.location).group(1))
     assert newsletter_files(config) == []          # nothing is written in the request
     fan_out(app)
     mails = newsletter_files(config)
     assert len(mails) == 6 and len({m["To"] for m in mails}) == 6
     assert all(m["Subject"] == "News from Q&A" and m["Precedence"] == "bulk" for m in mails)
     assert all(m["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click" for m in mails)
-    progress = ada.get(f"/admin/newsletter/{broadcast_id}.json").get_json()
+    progress = ada.get(f"/admin/newsletter/{newsletter_id}.json").get_json()
     assert progress["written"] == 6 and progress["state"] == "done" and progress["left_out"] == 2
     with app.app_context():
         reasons = db.session.execute(db.select(OutboxDelivery.status, db.func.count())
@@ -101,8 +101,8 @@ def test_the_one_click_link_turns_the_newsletter_off(app, config):
 def test_pause_holds_the_fan_out_and_resume_and_cancel_do_what_they_say(app, config):
     ada = admin_client(app, config)
     members(app, 4)
-    broadcast_id = int(re.search(r"(\d+)$", send(ada, "send").location).group(1))
-    page = f"/admin/newsletter/{broadcast_id}"
+    newsletter_id = int(re.search(r"(\d+)$", send(ada, "send").location).group(1))
+    page = f"/admin/newsletter/{newsletter_id}"
     assert ada.post(f"{page}/pause", data={"csrf_token": csrf_token(ada, page)}).status_code == 302
     fan_out(app)
     assert newsletter_files(config) == []
@@ -122,8 +122,8 @@ def test_pause_holds_the_fan_out_and_resume_and_cancel_do_what_they_say(app, con
 def test_a_finished_newsletter_stays_done_and_shows_no_buttons(app, config):
     ada = admin_client(app, config)
     members(app, 2)
-    broadcast_id = int(re.search(r"(\d+)$", send(ada, "send").location).group(1))
-    page = f"/admin/newsletter/{broadcast_id}"
+    newsletter_id = int(re.search(r"(\d+)$", send(ada, "send").location).group(1))
+    page = f"/admin/newsletter/{newsletter_id}"
     assert 'data-action="pause"' in ada.get(page).get_data(as_text=True)
     fan_out(app)
     for action in ("pause", "cancel", "resume"):
@@ -136,18 +136,18 @@ def test_a_finished_newsletter_stays_done_and_shows_no_buttons(app, config):
 
 def test_members_who_are_not_admins_get_403_everywhere(app, config):
     ada = admin_client(app, config)
-    broadcast_id = int(re.search(r"(\d+)$", send(ada, "send").location).group(1))
+    newsletter_id = int(re.search(r"(\d+)$", send(ada, "send").location).group(1))
     bob = member(app, config, "Bob")
     token = csrf_token(bob, "/")
-    for path in ("/admin/newsletter", f"/admin/newsletter/{broadcast_id}",
-                 f"/admin/newsletter/{broadcast_id}.json"):
+    for path in ("/admin/newsletter", f"/admin/newsletter/{newsletter_id}",
+                 f"/admin/newsletter/{newsletter_id}.json"):
         assert bob.get(path).status_code == 403, path
-    for path in ("/admin/newsletter", f"/admin/newsletter/{broadcast_id}/pause",
-                 f"/admin/newsletter/{broadcast_id}/cancel"):
+    for path in ("/admin/newsletter", f"/admin/newsletter/{newsletter_id}/pause",
+                 f"/admin/newsletter/{newsletter_id}/cancel"):
         assert bob.post(path, data={"csrf_token": token, "subject": "x", "body": BODY,
                                     "action": "send"}).status_code == 403, path
     with app.app_context():
-        assert db.session.execute(db.select(db.func.count()).select_from(Broadcast)).scalar() == 1
+        assert db.session.execute(db.select(db.func.count()).select_from(Newsletter)).scalar() == 1
 
 
 def test_the_broadcast_command_writes_every_file_with_a_progress_bar(app, config, tmp_path):

@@ -20,7 +20,7 @@ from settings import load_config
 from webapp import create_app
 from webapp.accounts.models import User
 from webapp.mail import newsletter
-from webapp.mail.models import Broadcast
+from webapp.mail.models import Newsletter
 from webapp.site.database import utcnow
 from webapp.site.extensions import db
 
@@ -99,7 +99,7 @@ def test_a_broadcast_killed_mid_way_and_resumed_writes_each_member_exactly_once(
                      activated_at=now, newsletter=False)
         db.session.add(admin)
         db.session.flush()
-        broadcast_id = newsletter.start(admin, "Crash news", "Hello all, this one survives a crash.").id
+        newsletter_id = newsletter.start(admin, "Crash news", "Hello all, this one survives a crash.").id
         db.session.commit()
         db.engine.dispose()
 
@@ -132,7 +132,7 @@ def test_a_broadcast_killed_mid_way_and_resumed_writes_each_member_exactly_once(
                                       env=env, capture_output=True, timeout=60)
             assert finisher.returncode == 0, finisher.stderr.decode()[-2000:]
             with app.app_context():
-                figures = newsletter.progress(db.session.get(Broadcast, broadcast_id))
+                figures = newsletter.progress(db.session.get(Newsletter, newsletter_id))
             if figures["state"] == "done":
                 break
     finally:

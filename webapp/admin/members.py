@@ -21,7 +21,7 @@ from relay.queue import printable
 from spooler.pickup import PickupError
 from webapp.accounts import account_mail, session_store
 from webapp.accounts.models import User
-from webapp.admin.moderation import admin_required
+from webapp.admin.access import admin_required
 from webapp.posts.listing import Page, read_page
 from webapp.site.database import utcnow
 from webapp.site.extensions import db

@@ -9,12 +9,10 @@ a POST with a CSRF token, and a member who is not an admin gets 403.
 
 from __future__ import annotations
 
-from functools import wraps
-
 from flask import Blueprint, abort, flash, redirect, url_for
-from flask_login import current_user, login_required
 
-from webapp.posts.forms import HideForm
+from webapp.admin.access import admin_required
+from webapp.admin.forms import HideForm
 from webapp.posts.models import Answer, Article, Comment, Question
 from webapp.site.database import utcnow
 from webapp.site.extensions import db
@@ -22,17 +20,7 @@ from webapp.site.extensions import db
 bp = Blueprint("moderation", __name__, url_prefix="/moderation")
 
 
-def admin_required(view):
-    @wraps(view)
-    @login_required
-    def checked(*args, **kwargs):
-        if not current_user.is_admin:
-            abort(403)
-        return view(*args, **kwargs)
-    return checked
-
-
-KINDS = {"questions": Question, "answers": Answer, "articles": Article, "comments": Comment}
+MODERATED = {"questions": Question, "answers": Answer, "articles": Article, "comments": Comment}
 
 
 def hide(post, reason: str) -> None:
@@ -54,7 +42,7 @@ def _count_answer(post: Answer, change: int) -> None:
 
 
 def _post_or_404(kind: str, post_id: int):
-    post = db.session.get(KINDS.get(kind) or abort(404), post_id)
+    post = db.session.get(MODERATED.get(kind) or abort(404), post_id)
     return post or abort(404)
 
 

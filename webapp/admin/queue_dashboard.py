@@ -35,7 +35,7 @@ from relay.move_requests import RequestRefused, read_result, submit
 from relay.queue import BADMAIL, DEFERRED, HOLD
 from relay.report import matches
 from settings.units import parse_duration
-from webapp.admin.moderation import admin_required
+from webapp.admin.access import admin_required
 from webapp.site.config import site_config
 
 bp = Blueprint("queue_dashboard", __name__, url_prefix="/admin")

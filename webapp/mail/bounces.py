@@ -31,7 +31,7 @@ from webapp.mail.models import FeedbackCursor
 from webapp.site.database import utcnow
 from webapp.site.extensions import db
 
-log = logging.getLogger("webapp.mail.bounces")
+log = logging.getLogger(__name__)
 _HARD_STATUS = re.compile(r"5\.1\.\d{1,3}")
 READ_AT_MOST = 1_000_000   # bytes a round takes: one transaction stays small
 

@@ -44,14 +44,14 @@ from spooler.envelope import UnsafeHeaderError
 from spooler.staged import StagedWriter
 from webapp.accounts.models import User
 from webapp.mail import digest_mail, placement
+from webapp.mail.kinds import FOR_THE_DIGEST, SkipReason
 from webapp.mail.models import Digest, OutboxDelivery, OutboxEvent
 from webapp.site.config import site_config
 from webapp.site.extensions import db
 from webapp.site.links import links_context
 
-log = logging.getLogger("webapp.mail.digest")
+log = logging.getLogger(__name__)
 
-PENDING = ("digest", "cap")   # the fan-out's reasons that mean "in the next digest"
 BATCH = 200                   # members per sync and publish round
 
 
@@ -105,15 +105,15 @@ def send_digests(day: date | None = None, *, batch: int = BATCH,
 def _drop_opted_out() -> int:
     dropped = db.session.execute(
         update(OutboxDelivery).where(
-            OutboxDelivery.status.in_(PENDING), OutboxDelivery.digest_id.is_(None),
+            OutboxDelivery.status.in_(FOR_THE_DIGEST), OutboxDelivery.digest_id.is_(None),
             OutboxDelivery.user_id.in_(db.select(User.id).where(User.notify_mode == "off")))
-        .values(status="opted_out")).rowcount
+        .values(status=SkipReason.OPTED_OUT)).rowcount
     db.session.commit()
     return dropped
 
 
 def _next_members(day: date, after: int, batch: int) -> list[digest_mail.Recipient]:
-    pending = db.select(OutboxDelivery.user_id).where(OutboxDelivery.status.in_(PENDING),
+    pending = db.select(OutboxDelivery.user_id).where(OutboxDelivery.status.in_(FOR_THE_DIGEST),
                                                       OutboxDelivery.digest_id.is_(None))
     done = db.select(Digest.id).where(Digest.user_id == User.id, Digest.day == day).exists()
     rows = db.session.execute(
@@ -131,7 +131,7 @@ def _place_batch(writer: StagedWriter, run: DigestRun, members, listed: int) -> 
             db.select(OutboxDelivery.user_id, OutboxEvent)
             .join(OutboxEvent, OutboxEvent.id == OutboxDelivery.event_id)
             .where(OutboxDelivery.user_id.in_([m.id for m in members]),
-                   OutboxDelivery.status.in_(PENDING), OutboxDelivery.digest_id.is_(None))
+                   OutboxDelivery.status.in_(FOR_THE_DIGEST), OutboxDelivery.digest_id.is_(None))
             .order_by(OutboxDelivery.user_id, OutboxDelivery.event_id)).all():
         pending[user_id].append(event)
     items: dict[int, digest_mail.Item | None] = {}   # one rendering per event for the batch
@@ -200,7 +200,7 @@ def _commit(writer: StagedWriter, day: date, plans: list[_Plan], *, lost: Digest
 
 
 def _write(writer: StagedWriter, day: date, plan: _Plan) -> None:
-    taken = OutboxDelivery.user_id == plan.user_id, OutboxDelivery.status.in_(PENDING), \
+    taken = OutboxDelivery.user_id == plan.user_id, OutboxDelivery.status.in_(FOR_THE_DIGEST), \
         OutboxDelivery.digest_id.is_(None)
     # Crash safety: recover() takes this lock before it reads the Digest rows, so a commit
     # sent by a writer that then died has happened or never will when it decides.
@@ -216,4 +216,4 @@ def _write(writer: StagedWriter, day: date, plan: _Plan) -> None:
             raise _Changed
     if plan.gone:
         db.session.execute(update(OutboxDelivery).where(
-            *taken, OutboxDelivery.event_id.in_(plan.gone)).values(status="post_gone"))
+            *taken, OutboxDelivery.event_id.in_(plan.gone)).values(status=SkipReason.POST_GONE))

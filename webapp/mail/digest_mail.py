@@ -20,6 +20,7 @@ from flask import render_template, url_for
 from spooler.envelope import envelope_lines, single_line
 from spooler.message import Address, Notification, build
 from webapp.mail import notification_mail, unsubscribe
+from webapp.mail.kinds import EventKind
 from webapp.mail.models import OutboxEvent
 from webapp.mail.placement import digest_key
 from webapp.site import outgoing
@@ -27,13 +28,16 @@ from webapp.site.links import base_url, site_domain
 
 LISTED = 50             # items shown in one mail; the rest are counted ("and N more")
 EXCERPT_CHARS = 240     # shorter than a notification's: a digest lists many
+# What the subject counts, in its order.
+_COUNTED = {EventKind.ANSWER: "new answer", EventKind.COMMENT: "new comment",
+            EventKind.ACCEPTED: "accepted answer"}
 
 
 @dataclass(frozen=True)
 class Item:
     """One answer, acceptance or comment as the digest shows it (plain values, no ORM rows)."""
     event_id: int
-    kind: str               # "answer" | "accepted" | "comment"
+    kind: EventKind         # ANSWER, ACCEPTED or COMMENT
     thread_kind: str        # "question" | "article"
     thread_id: int
     title: str
@@ -56,17 +60,16 @@ def item(event: OutboxEvent) -> Item | None:
     if notification_mail.is_gone(thread, post):
         return None
     text, html = notification_mail.excerpt(post, EXCERPT_CHARS)
-    return Item(event.id, event.kind, event.thread_kind, thread.id, single_line(thread.title),
+    return Item(event.id, EventKind(event.kind), event.thread_kind, thread.id, single_line(thread.title),
                 single_line(post.author.display_name), text, html,
                 notification_mail.post_link(event.kind, event.thread_kind, thread.id, post.id))
 
 
 def subject(items: list[Item]) -> str:
     """"Your daily digest: 3 new answers and 1 new comment" (and "1 accepted answer")."""
-    counts = {kind: sum(1 for i in items if i.kind == kind) for kind in ("answer", "comment", "accepted")}
-    parts = [f"{n} {label}{'s' if n != 1 else ''}" for n, label in (
-        (counts["answer"], "new answer"), (counts["comment"], "new comment"),
-        (counts["accepted"], "accepted answer")) if n]
+    counts = {kind: sum(1 for i in items if i.kind == kind) for kind in _COUNTED}
+    parts = [f"{n} {label}{'s' if n != 1 else ''}" for kind, label in _COUNTED.items()
+             if (n := counts[kind])]
     said = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
     return f"Your daily digest: {said}"
 
@@ -84,7 +87,7 @@ def message(member: Recipient, day: date, items: list[Item], *, listed: int = LI
     groups: dict[tuple[str, int], list[Item]] = {}
     for i in shown:
         groups.setdefault((i.thread_kind, i.thread_id), []).append(i)
-    link = unsubscribe.link(member.id, unsubscribe.NOTIFICATIONS)
+    link = unsubscribe.link(member.id, unsubscribe.NOTIFICATIONS_SETTING)
     context = dict(name=single_line(member.display_name), day=day, count=len(items),
                    groups=list(groups.values()), more=len(items) - len(shown),
                    following=base + url_for("following.index"),

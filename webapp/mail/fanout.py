@@ -10,9 +10,9 @@ owner, an expiry), chosen with SELECT ... FOR UPDATE SKIP LOCKED on PostgreSQL a
 by a compare-and-set on the token on both databases, so two workers never hold one
 event. It walks the recipients in user id order, a batch at a time:
 
-  1. decide each recipient: "sent", or the reason they are left out (the post is gone,
-     they wrote it, not activated, disabled by an admin, address bouncing, notifications
-     off, daily digest, over max_notifications_per_day);
+  1. decide each recipient: sent, or the reason they are left out (webapp.mail.recipients:
+     the post is gone, they wrote it, not activated, disabled by an admin, address
+     bouncing, notifications off, daily digest, over max_notifications_per_day);
   2. stage the "sent" ones' files (spooler.staged: names the relay ignores) and flush
      them to disk once;
   3. commit, in one transaction, a row per recipient (the delivery key (event, member)
@@ -37,31 +37,24 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import Row, func, insert, update
+from sqlalchemy import Row, insert, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from spooler.staged import StagedWriter, is_alive
-from webapp.accounts.models import User
-from webapp.mail import bounces, newsletter_mail, notification_mail, placement
-from webapp.mail.models import Broadcast, OutboxDelivery, OutboxEvent
-from webapp.mail.newsletter import NEWSLETTER
-from webapp.posts.models import Answer, Subscription
+from webapp.mail import bounces, newsletter_mail, notification_mail, placement, recipients
+from webapp.mail.kinds import SENT, EventKind
+from webapp.mail.models import Newsletter, OutboxDelivery, OutboxEvent
 from webapp.site.config import site_config
 from webapp.site.database import utcnow
 from webapp.site.extensions import db
 from webapp.site.links import links_context
 
-log = logging.getLogger("webapp.mail.fanout")
+log = logging.getLogger(__name__)
 
-SENT = "sent"
-REASONS = ("post_gone", "author", "inactive", "disabled", "bouncing", "opted_out", "digest", "cap")
 BATCH = 500             # recipients per commit
 LEASE = 30.0            # seconds a claim lasts without progress before another worker may take it
 CANDIDATES = 20         # due events looked at per claim
 FEEDBACK_EVERY = 5.0    # seconds between reads of the relay's feedback file (webapp.mail.bounces)
-# What a recipient's decision and mail need; rows of these stand in for User objects.
-RECIPIENT_COLUMNS = (User.id, User.email, User.display_name, User.activated_at, User.bouncing_at,
-                     User.notify_mode, User.newsletter, User.disabled_at)
 
 
 @dataclass(frozen=True)
@@ -191,46 +184,13 @@ class FanoutWorker:
                 return False
 
     def _next_recipients(self, event: OutboxEvent, done_through: int) -> list[Row]:
-        """The next batch as rows of the columns deciding and stamping read (RECIPIENT_COLUMNS):
-        loading 10,000 User objects through the ORM cost more than writing their files."""
-        if event.kind == NEWSLETTER:   # every member, in id order (the primary key)
-            query = db.select(*RECIPIENT_COLUMNS).where(User.id > done_through).order_by(User.id) \
-                .limit(self.batch)
-        elif event.kind == "accepted":
-            answerer = db.select(Answer.author_id).where(Answer.id == event.post_id).scalar_subquery()
-            query = db.select(*RECIPIENT_COLUMNS).where(User.id == answerer, User.id > done_through)
-        else:  # in the order of ix_subscriptions_kind_target_id_user_id: no sort
-            query = (db.select(*RECIPIENT_COLUMNS).join(Subscription, Subscription.user_id == User.id)
-                     .where(Subscription.kind == event.thread_kind,
-                            Subscription.target_id == event.thread_id,
-                            Subscription.user_id > done_through)
-                     .order_by(Subscription.user_id).limit(self.batch))
-        return list(db.session.execute(query))
+        return recipients.next_batch(event, done_through, self.batch)
 
-    def _decide(self, event: OutboxEvent, mail, recipients: list[Row]) -> list[tuple[Row, str]]:
-        if event.kind == NEWSLETTER:
-            return [(m, "post_gone" if mail is None else _newsletter_reason(m)) for m in recipients]
-        gone = mail is None or notification_mail.is_gone(*notification_mail.load_posts(event))
-        decisions = [(m, _reason(event, m, gone)) for m in recipients]
-        sent_today = self._sent_today([m.id for m, status in decisions if status == SENT])
-        capped = []
-        for member, status in decisions:
-            if status == SENT:
-                if sent_today.get(member.id, 0) >= self.cap:
-                    status = "cap"
-                sent_today[member.id] = sent_today.get(member.id, 0) + 1
-            capped.append((member, status))
-        return capped
-
-    def _sent_today(self, user_ids: list[int]) -> dict[int, int]:
-        if not user_ids:
-            return {}
-        since = utcnow() - timedelta(days=1)
-        rows = db.session.execute(
-            db.select(OutboxDelivery.user_id, func.count()).where(
-                OutboxDelivery.user_id.in_(user_ids), OutboxDelivery.status == SENT,
-                OutboxDelivery.created_at >= since).group_by(OutboxDelivery.user_id))
-        return dict(rows.all())
+    def _decide(self, event: OutboxEvent, mail, batch: list[Row]) -> list[tuple[Row, str]]:
+        # Read again for every batch: a post deleted or hidden meanwhile mails nobody more.
+        gone = mail is None or (event.kind != EventKind.NEWSLETTER and notification_mail.is_gone(
+            *notification_mail.load_posts(event)))
+        return recipients.decide(event, gone, batch, self.cap)
 
     def _commit(self, claim: Claim, done_through: int, decisions) -> bool:
         """The batch's rows and the event's progress, in one transaction, if the lease is ours."""
@@ -299,36 +259,7 @@ class FanoutWorker:
 
 
 def _mail_for(event: OutboxEvent):
-    if event.kind == NEWSLETTER:
-        broadcast = db.session.get(Broadcast, event.thread_id)
-        return newsletter_mail.prepare(broadcast) if broadcast is not None else None
+    if event.kind == EventKind.NEWSLETTER:
+        newsletter = db.session.get(Newsletter, event.thread_id)
+        return newsletter_mail.prepare(newsletter) if newsletter is not None else None
     return notification_mail.prepare(event)
-
-
-def _address_reason(member: Row | User) -> str | None:
-    """Why no mail may go to this member at all (None: it may): the one rule for every kind."""
-    if member.activated_at is None:
-        return "inactive"
-    if member.disabled_at is not None:
-        return "disabled"
-    if member.bouncing_at is not None:
-        return "bouncing"
-    return None
-
-
-def _newsletter_reason(member: Row | User) -> str:
-    return _address_reason(member) or (SENT if member.newsletter else "opted_out")
-
-
-def _reason(event: OutboxEvent, member: Row | User, gone: bool) -> str:
-    if gone:
-        return "post_gone"
-    if member.id == event.actor_id:
-        return "author"
-    if (why := _address_reason(member)) is not None:
-        return why
-    if member.notify_mode == "off":
-        return "opted_out"
-    if member.notify_mode == "daily":
-        return "digest"
-    return SENT

@@ -47,8 +47,9 @@ class OutboxEvent(db.Model):
     done_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
-class Broadcast(db.Model):
-    """A newsletter an admin sent to every activated member with the newsletter on.
+class Newsletter(db.Model):
+    """A newsletter an admin sent to every activated member with the newsletter on (the table
+    keeps the name it was made with, broadcasts).
 
     Its fan-out is an OutboxEvent of kind "newsletter" (thread_id = this id): the same
     durable, exactly-once path as notifications. Pausing moves the event's not_before to

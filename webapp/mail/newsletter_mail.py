@@ -12,9 +12,9 @@ from flask import render_template, url_for
 from spooler.envelope import single_line
 from spooler.message import Address, Notification
 from spooler.stamp import Stamp, slot
-from webapp.mail.models import Broadcast
+from webapp.mail.models import Newsletter
 from webapp.mail.notification_mail import EventMail
-from webapp.mail.unsubscribe import NEWSLETTER, Links
+from webapp.mail.unsubscribe import NEWSLETTER_SETTING, Links
 from webapp.posts.markdown import render
 from webapp.site import outgoing
 from webapp.site.links import base_url, site_domain
@@ -22,11 +22,11 @@ from webapp.site.links import base_url, site_domain
 _RECIPIENT_HEADERS = ("List-Unsubscribe",)
 
 
-def prepare(broadcast: Broadcast) -> EventMail:
-    template = notification(broadcast.subject, broadcast.body_source, broadcast.body_html,
+def prepare(newsletter: Newsletter) -> EventMail:
+    template = notification(newsletter.subject, newsletter.body_source, newsletter.body_html,
                             slot("name"), slot("unsubscribe"))
-    return EventMail(Stamp(template, _RECIPIENT_HEADERS), NEWSLETTER, 0, site_domain(),
-                     Links(NEWSLETTER, 0))
+    return EventMail(Stamp(template, _RECIPIENT_HEADERS), NEWSLETTER_SETTING, 0, site_domain(),
+                     Links(NEWSLETTER_SETTING, 0))
 
 
 def notification(subject: str, body_source: str, body_html: str | None, name: str,

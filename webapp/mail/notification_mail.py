@@ -22,6 +22,7 @@ from spooler.message import Address, Notification
 from spooler.stamp import Stamp, slot
 from webapp.accounts.models import User
 from webapp.mail import unsubscribe
+from webapp.mail.kinds import EventKind
 from webapp.mail.models import OutboxEvent
 from webapp.posts.markdown import render
 from webapp.posts.models import Answer, Article, Comment, Question
@@ -30,10 +31,10 @@ from webapp.site.extensions import db
 from webapp.site.links import base_url, site_domain
 
 EXCERPT_CHARS = 600
-SUBJECTS = {
-    "answer": "New answer: {title}",
-    "accepted": "Your answer was accepted: {title}",
-    "comment": "New comment: {title}",
+NOTIFICATION_SUBJECTS = {
+    EventKind.ANSWER: "New answer: {title}",
+    EventKind.ACCEPTED: "Your answer was accepted: {title}",
+    EventKind.COMMENT: "New comment: {title}",
 }
 _RECIPIENT_HEADERS = ("List-Unsubscribe",)
 
@@ -71,7 +72,7 @@ def thread_id(thread_kind: str, thread_id: int, domain: str) -> str:
 
 def load_posts(event: OutboxEvent) -> tuple[Question | Article | None, Answer | Comment | None]:
     thread_model = Question if event.thread_kind == "question" else Article
-    post_model = Comment if event.kind == "comment" else Answer
+    post_model = Comment if event.kind == EventKind.COMMENT else Answer
     return db.session.get(thread_model, event.thread_id), db.session.get(post_model, event.post_id)
 
 
@@ -107,7 +108,7 @@ def notification(event: OutboxEvent, thread, post, name: str, unsubscribe_link: 
     return Notification(
         sender=sender,
         to=[Address("recipient@stamp.invalid")],
-        subject=SUBJECTS[event.kind].format(title=single_line(thread.title)),
+        subject=NOTIFICATION_SUBJECTS[event.kind].format(title=single_line(thread.title)),
         text=render_template("email/notification.txt", **context),
         html=render_template("email/notification.html", **context),
         extra_headers={
@@ -124,7 +125,7 @@ def notification(event: OutboxEvent, thread, post, name: str, unsubscribe_link: 
 def post_link(kind: str, thread_kind: str, target_id: int, post_id: int) -> str:
     """The absolute link straight to an answer or comment on its question's or article's page."""
     endpoint = "articles.show" if thread_kind == "article" else "questions.show"
-    anchor = f"#{kind if kind == 'comment' else 'answer'}-{post_id}"
+    anchor = f"#{'comment' if kind == EventKind.COMMENT else 'answer'}-{post_id}"
     base = base_url()
     return base + url_for(endpoint, **{f"{thread_kind}_id": target_id}) + anchor
 

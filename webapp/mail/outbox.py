@@ -1,10 +1,12 @@
-"""The outbox: notification events written in the transaction of the post that causes them.
+"""The outbox: events written in the transaction of what causes them, and what they did.
 
-A request that posts an answer, accepts one or comments adds one OutboxEvent row and
-nothing else: no follower is read and no file is written, so posting costs the same
-for a post with one follower and for one with 10,000. The fan-out worker
-(webapp.mail.fanout) does the rest. Account mail (activation, reset, address change) is
-not here: it is one message, written to pickup by webapp.accounts.account_mail in the request.
+record() makes every event, the newsletter's included. A request that posts an answer,
+accepts one or comments adds one OutboxEvent row and nothing else: no follower is read
+and no file is written, so posting costs the same for a post with one follower and for
+one with 10,000. The fan-out worker (webapp.mail.fanout) does the rest. Account mail
+(activation, reset, address change) is not here: it is one message, written to pickup by
+webapp.accounts.account_mail in the request. figures() and outcomes_for() are what
+`outbox-status`, /metrics, `outbox-log` and the settings page show.
 """
 
 from __future__ import annotations
@@ -14,34 +16,25 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import func
 
+from webapp.mail.kinds import EventKind, status_words
 from webapp.mail.models import OutboxDelivery, OutboxEvent
 from webapp.posts.models import Article, Question
 from webapp.site.config import site_config
 from webapp.site.database import utcnow
 from webapp.site.extensions import db
 
-ANSWER, ACCEPTED, COMMENT = "answer", "accepted", "comment"
-KIND_WORDS = {ANSWER: "New answer", ACCEPTED: "Your answer was accepted", COMMENT: "New comment"}
-# A delivery's status in words a member reads (webapp.mail.fanout decides the status).
-OUTCOME_WORDS = {
-    "sent": "sent",
-    "author": "you wrote it",
-    "opted_out": "notifications off",
-    "digest": "in your daily digest",
-    "bouncing": "address bouncing",
-    "post_gone": "post deleted",
-    "cap": "daily limit reached",
-    "inactive": "account not activated",
-}
 
-
-def record(kind: str, thread_kind: str, thread_id: int, post_id: int, actor_id: int) -> None:
-    """Add the event to the current transaction; the caller's commit makes it real."""
+def record(kind: EventKind, thread_kind: str, thread_id: int, post_id: int,
+           actor_id: int) -> OutboxEvent:
+    """The one way an event is made: added to the current transaction (the caller's commit
+    makes it real) and returned. A notification waits [webapp] notification_delay, so an
+    author's quick delete or edit still counts; a newsletter, previewed by its admin, is due now."""
     now = utcnow()
-    delay = timedelta(seconds=site_config().webapp.notification_delay)
-    db.session.add(OutboxEvent(kind=kind, thread_kind=thread_kind, thread_id=thread_id,
-                               post_id=post_id, actor_id=actor_id, created_at=now,
-                               not_before=now + delay))
+    hold = 0.0 if kind == EventKind.NEWSLETTER else site_config().webapp.notification_delay
+    event = OutboxEvent(kind=kind, thread_kind=thread_kind, thread_id=thread_id, post_id=post_id,
+                        actor_id=actor_id, created_at=now, not_before=now + timedelta(seconds=hold))
+    db.session.add(event)
+    return event
 
 
 def figures() -> dict:
@@ -69,8 +62,9 @@ def figures() -> dict:
 
 
 @dataclass(frozen=True)
-class Outcome:
-    """What one event did for one member; `title` is None when the thread is gone or hidden."""
+class DeliveryOutcome:
+    """What one event did for one member (its outbox_deliveries row, with the event's thread);
+    `title` is None when the thread is gone or hidden."""
     at: datetime
     event_id: int
     kind: str
@@ -81,14 +75,14 @@ class Outcome:
 
     @property
     def words(self) -> str:
-        return OUTCOME_WORDS.get(self.status, self.status)
+        return status_words(self.status)
 
     @property
     def what(self) -> str:
-        return KIND_WORDS.get(self.kind, self.kind)
+        return EventKind(self.kind).words
 
 
-def outcomes_for(user_id: int, limit: int) -> list[Outcome]:
+def outcomes_for(user_id: int, limit: int) -> list[DeliveryOutcome]:
     """The member's latest outcomes, newest first: what `outbox-log` and the settings page show."""
     rows = db.session.execute(
         db.select(OutboxDelivery, OutboxEvent).join(OutboxEvent)
@@ -102,5 +96,5 @@ def outcomes_for(user_id: int, limit: int) -> list[Outcome]:
             for thread in db.session.execute(db.select(model).where(model.id.in_(ids))).scalars():
                 if not (thread.is_deleted or thread.is_hidden):
                     titles[(thread_kind, thread.id)] = thread.title
-    return [Outcome(d.created_at, e.id, e.kind, e.thread_kind, e.thread_id,
+    return [DeliveryOutcome(d.created_at, e.id, e.kind, e.thread_kind, e.thread_id,
                     titles.get((e.thread_kind, e.thread_id)), d.status) for d, e in rows]

@@ -20,10 +20,11 @@ from datetime import date, datetime
 
 from spooler import staged
 from webapp.accounts.models import User
+from webapp.mail.kinds import SENT
 from webapp.mail.models import Digest, OutboxDelivery, OutboxEvent
 from webapp.site.extensions import db
 
-log = logging.getLogger("webapp.mail.placement")
+log = logging.getLogger(__name__)
 _NOTIFICATION = re.compile(r"n(\d+)-(\d+)")
 _DIGEST = re.compile(r"d(\d+)-(\d{8})")
 
@@ -56,7 +57,7 @@ def recover(pickup_dir) -> tuple[int, int]:
         _fence(db.select(OutboxEvent.id).where(OutboxEvent.id == event_id))
         committed = set(db.session.execute(
             db.select(OutboxDelivery.user_id, OutboxDelivery.placer).where(
-                OutboxDelivery.event_id == event_id, OutboxDelivery.status == "sent",
+                OutboxDelivery.event_id == event_id, OutboxDelivery.status == SENT,
                 OutboxDelivery.user_id.in_([user_id for user_id, _o in items]))).all())
         db.session.commit()
         for user_id, orphan in items:

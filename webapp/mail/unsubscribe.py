@@ -17,6 +17,7 @@ import functools
 import hashlib
 import hmac
 import json
+from dataclasses import dataclass
 
 from flask import Blueprint, current_app, render_template
 from itsdangerous import BadSignature, URLSafeSerializer
@@ -28,9 +29,10 @@ from webapp.site.links import base_url
 
 bp = Blueprint("unsubscribe", __name__)
 
-NEWSLETTER = "newsletter"
-NOTIFICATIONS = "notifications"
-_SETTINGS = (NEWSLETTER, NOTIFICATIONS)   # kinds that change a setting, not a subscription
+# Links that turn a setting off rather than end a subscription ("question", "article").
+NEWSLETTER_SETTING = "newsletter"         # the newsletter
+NOTIFICATIONS_SETTING = "notifications"   # all mail about followed posts (the digest's link)
+_SETTINGS = (NEWSLETTER_SETTING, NOTIFICATIONS_SETTING)
 _SALT = "unsubscribe"
 
 
@@ -76,52 +78,67 @@ def _b64(data: bytes) -> bytes:
     return base64.urlsafe_b64encode(data).rstrip(b"=")
 
 
-def _read(token: str) -> tuple[User, str, int, object] | None:
+@dataclass(frozen=True)
+class _Named:
+    """What a valid link names: the member, what they leave, and the post when it is one."""
+    user: User
+    kind: str
+    target_id: int
+    post: object
+
+    def subscribed(self) -> bool:
+        if self.kind == NEWSLETTER_SETTING:
+            return self.user.newsletter
+        if self.kind == NOTIFICATIONS_SETTING:
+            return self.user.notify_mode != "off"
+        return subscriptions.is_following_id(self.user.id, self.kind, self.target_id)
+
+    def unsubscribe(self) -> None:
+        if self.kind == NEWSLETTER_SETTING:
+            self.user.newsletter = False
+        elif self.kind == NOTIFICATIONS_SETTING:
+            self.user.notify_mode = "off"
+        else:
+            subscriptions.unfollow(self.user, self.kind, self.target_id)
+
+
+def _read(token: str) -> _Named | None:
     try:
         user_id, kind, target_id = URLSafeSerializer(current_app.config["SECRET_KEY"],
                                                      salt=_SALT).loads(token)
     except (BadSignature, ValueError, TypeError):
         return None
     user = db.session.get(User, user_id) if isinstance(user_id, int) else None
-    if user is None or (kind not in _SETTINGS and kind not in subscriptions.KINDS):
+    if user is None or (kind not in _SETTINGS and kind not in subscriptions.FOLLOWABLE):
         return None
-    post = db.session.get(subscriptions.KINDS[kind], target_id) if kind not in _SETTINGS else None
-    return user, kind, target_id, post
+    post = db.session.get(subscriptions.FOLLOWABLE[kind], target_id) if kind not in _SETTINGS else None
+    return _Named(user, kind, target_id, post)
 
 
 @bp.route("/unsubscribe/<token>", methods=["GET"])
 def confirm(token: str):
-    found = _read(token)
-    if found is None:
+    named = _read(token)
+    if named is None:
         return _bad_link()
-    user, kind, target_id, post = found
-    if kind == NEWSLETTER:
-        subscribed = user.newsletter
-    elif kind == NOTIFICATIONS:
-        subscribed = user.notify_mode != "off"
-    else:
-        subscribed = subscriptions.is_following_id(user.id, kind, target_id)
-    return render_template("unsubscribe/confirm.html", kind=kind, post=post, done=False,
-                           subscribed=subscribed)
+    return _page(named, done=False, subscribed=named.subscribed())
 
 
 @bp.route("/unsubscribe/<token>", methods=["POST"])
 @csrf.exempt
 def one_click(token: str):
-    found = _read(token)
-    if found is None:
+    named = _read(token)
+    if named is None:
         return _bad_link()
-    user, kind, target_id, post = found
-    if kind == NEWSLETTER:
-        user.newsletter = False
-    elif kind == NOTIFICATIONS:
-        user.notify_mode = "off"
-    else:
-        subscriptions.unfollow(user, kind, target_id)
+    named.unsubscribe()
     db.session.commit()
-    current_app.logger.info("unsubscribed member %s from %s %s by link", user.id, kind, target_id)
-    return render_template("unsubscribe/confirm.html", kind=kind, post=post, done=True,
-                           subscribed=False)
+    current_app.logger.info("unsubscribed member %s from %s %s by link", named.user.id, named.kind,
+                            named.target_id)
+    return _page(named, done=True, subscribed=False)
+
+
+def _page(named: _Named, *, done: bool, subscribed: bool):
+    return render_template("unsubscribe/confirm.html", kind=named.kind, post=named.post, done=done,
+                           subscribed=subscribed)
 
 
 def _bad_link():

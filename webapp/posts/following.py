@@ -12,7 +12,7 @@ bp = Blueprint("following", __name__)
 
 
 def _target_or_404(kind: str, target_id: int):
-    model = subscriptions.KINDS.get(kind) or abort(404)
+    model = subscriptions.FOLLOWABLE.get(kind) or abort(404)
     post = db.session.get(model, target_id)
     if post is None or not post.visible_to(current_user):
         abort(404)

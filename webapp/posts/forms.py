@@ -10,7 +10,7 @@ import re
 
 from flask_wtf import FlaskForm
 from wtforms import StringField, SubmitField, TextAreaField
-from wtforms.validators import DataRequired, InputRequired, Length, ValidationError
+from wtforms.validators import InputRequired, Length, ValidationError
 
 from spooler.envelope import single_line
 
@@ -40,17 +40,18 @@ def _valid_tags(form, field) -> None:
                                   "(at most 35 characters).")
 
 
-def _one_line(value):
+def one_line_trimmed(value):
+    """A form filter: the text on one line, without spaces around it."""
     return single_line(value).strip() if isinstance(value, str) else value
 
 
 class QuestionForm(FlaskForm):
-    title = StringField("Title", filters=[_one_line], validators=[
+    title = StringField("Title", filters=[one_line_trimmed], validators=[
         InputRequired("Give your question a title."),
         Length(min=10, max=150, message="A title has 10 to 150 characters.")])
     body = TextAreaField("Your question (Markdown)", validators=[
         InputRequired("Say what you want to know."), BODY_LENGTH])
-    tags = StringField("Tags (up to 5, separated by spaces)", filters=[_one_line],
+    tags = StringField("Tags (up to 5, separated by spaces)", filters=[one_line_trimmed],
                        validators=[_valid_tags])
     submit = SubmitField("Post your question")
 
@@ -69,14 +70,8 @@ class EditQuestionForm(QuestionForm):
     submit = SubmitField("Save your edit")
 
 
-class HideForm(FlaskForm):
-    reason = StringField("Reason", filters=[_one_line], validators=[
-        DataRequired("Say why it is hidden."),
-        Length(max=200, message="A reason has at most 200 characters.")])
-
-
 class ArticleForm(FlaskForm):
-    title = StringField("Title", filters=[_one_line], validators=[
+    title = StringField("Title", filters=[one_line_trimmed], validators=[
         InputRequired("Give your article a title."),
         Length(min=10, max=150, message="A title has 10 to 150 characters.")])
     body = TextAreaField("Your article (Markdown)", validators=[

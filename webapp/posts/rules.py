@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 
 from webapp.accounts.models import User
 from webapp.mail import outbox
+from webapp.mail.kinds import EventKind
 from webapp.posts import subscriptions
 from webapp.posts.markdown import render
 from webapp.posts.models import Answer, Article, Comment, Question, Tag, Vote
@@ -46,7 +47,7 @@ def answer(author: User, question: Question, body: str) -> Answer:
     question.answer_count = Question.answer_count + 1  # in SQL: two answers at once both count
     db.session.flush()
     subscriptions.follow_reply(author, "question", question.id)
-    outbox.record(outbox.ANSWER, "question", question.id, post.id, author.id)
+    outbox.record(EventKind.ANSWER, "question", question.id, post.id, author.id)
     return post
 
 
@@ -83,7 +84,7 @@ def comment(author: User, article: Article, body: str) -> Comment:
     db.session.add(post)
     db.session.flush()
     subscriptions.follow_reply(author, "article", article.id)
-    outbox.record(outbox.COMMENT, "article", article.id, post.id, author.id)
+    outbox.record(EventKind.COMMENT, "article", article.id, post.id, author.id)
     return post
 
 
@@ -117,7 +118,7 @@ def accept(member: User, post: Answer) -> bool:
     db.session.execute(db.update(Answer).where(Answer.question_id == question.id, Answer.is_accepted)
                        .values(is_accepted=False))
     post.is_accepted = True
-    outbox.record(outbox.ACCEPTED, "question", question.id, post.id, member.id)
+    outbox.record(EventKind.ACCEPTED, "question", question.id, post.id, member.id)
     return True
 
 

@@ -18,7 +18,7 @@ from webapp.posts.listing import PAGE_SIZE, Page, articles_by_ids, questions_by_
 from webapp.site.extensions import db
 
 MAX_WORDS = 10
-KINDS = {"questions": questions_by_ids, "articles": articles_by_ids}
+SEARCHABLE = {"questions": questions_by_ids, "articles": articles_by_ids}
 NO_LIMIT = 2**62
 
 
@@ -36,7 +36,7 @@ def _postgresql(table: str):
         "AND hidden_at IS NULL AND deleted_at IS NULL ORDER BY id DESC LIMIT :limit")
 
 
-_QUERIES = {kind: {"sqlite": _sqlite(kind), "postgresql": _postgresql(kind)} for kind in KINDS}
+_QUERIES = {kind: {"sqlite": _sqlite(kind), "postgresql": _postgresql(kind)} for kind in SEARCHABLE}
 
 
 def words_of(query: str) -> list[str]:
@@ -57,4 +57,4 @@ def search(query: str, before: int | None = None, size: int = PAGE_SIZE, kind: s
         match = " ".join(f'"{w}"' for w in words)
         ids = db.session.execute(_QUERIES[kind]["sqlite"], {**values, "match": match}).scalars().all()
     more = len(ids) > size
-    return Page(KINDS[kind](ids[:size]), ids[size - 1] if more else None)
+    return Page(SEARCHABLE[kind](ids[:size]), ids[size - 1] if more else None)

@@ -16,7 +16,7 @@ from webapp.posts.listing import PAGE_SIZE, Page, read_page
 from webapp.posts.models import Article, Question, Subscription
 from webapp.site.extensions import db
 
-KINDS = {"question": Question, "article": Article}
+FOLLOWABLE = {"question": Question, "article": Article}
 
 
 def follow(member: User, kind: str, target_id: int) -> None:
@@ -61,7 +61,7 @@ def followed_by(member: User, before: int | None = None) -> tuple[Page, dict]:
     page = read_page(db.select(Subscription).filter_by(user_id=member.id), Subscription.id, before,
                      PAGE_SIZE)
     posts = {}
-    for kind, model in KINDS.items():
+    for kind, model in FOLLOWABLE.items():
         ids = [s.target_id for s in page.items if s.kind == kind]
         if ids:
             for post in db.session.execute(db.select(model).where(model.id.in_(ids))).scalars():

@@ -1,4 +1,4 @@
-"""`flask --app webapp check`: is this site set up to work? Run before every start.
+"""The checks behind `flask --app webapp check` (webapp.site.commands): is this site set up to work?
 
 The config, the signing key and mail_from were already checked when the app was made
 (create_app stops with the reason otherwise); this adds what only a running system
@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from flask import Flask
+from flask import current_app
 from sqlalchemy import text
 
 from relay.check import CheckResult
@@ -27,14 +27,15 @@ from webapp.site.extensions import db, limiter
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
-def run_checks(app: Flask) -> list[CheckResult]:
+def run_checks() -> list[CheckResult]:
+    """Every check of this app (an app context), in the order `flask check` prints them."""
     config = site_config()
     results = [CheckResult("config", True, str(config.path or "embedded defaults (no config.toml)")),
                CheckResult("secret key", True, "loaded; long enough and private"),
                CheckResult("mail_from", True, config.webapp.mail_from)]
     results.append(_database())
     if results[-1].ok:
-        results.append(_migrations(app))
+        results.append(_migrations())
     results.append(_pickup())
     results.append(_ratelimit_storage())
     results.append(_base_url(config.webapp.base_url))
@@ -79,8 +80,8 @@ def _database() -> CheckResult:
     return CheckResult("database", True, url)
 
 
-def _migrations(app: Flask) -> CheckResult:
-    script = ScriptDirectory.from_config(app.extensions["migrate"].migrate.get_config())
+def _migrations() -> CheckResult:
+    script = ScriptDirectory.from_config(current_app.extensions["migrate"].migrate.get_config())
     heads = set(script.get_heads())
     with db.engine.connect() as connection:
         current = set(MigrationContext.configure(connection).get_current_heads())

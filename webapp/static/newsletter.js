@@ -1,7 +1,7 @@
 // Keeps a newsletter's progress page current: asks its JSON every second until it is over.
 (function () {
   "use strict";
-  var box = document.getElementById("broadcast-progress");
+  var box = document.getElementById("newsletter-progress");
   if (!box) { return; }
   var bar = box.querySelector("progress");
   function show(p) {
