@@ -178,6 +178,7 @@ def post_an_answer(config_path: Path) -> int:
     from webapp import create_app
     from webapp.accounts.models import User
     from webapp.mail import outbox
+    from webapp.mail.kinds import EventKind
     from webapp.posts.models import Answer, Question, Subscription
     from webapp.site.database import utcnow
     from webapp.site.extensions import db
@@ -199,7 +200,7 @@ def post_an_answer(config_path: Path) -> int:
             db.session.add_all([reply, Subscription(user_id=ann.id, kind="question",
                                                     target_id=question.id)])
             db.session.flush()
-            outbox.record(outbox.ANSWER, "question", question.id, reply.id, bob.id)
+            outbox.record(EventKind.ANSWER, "question", question.id, reply.id, bob.id)
             db.session.commit()
             return question.id
         finally:

@@ -92,7 +92,7 @@ def _register_features(app: Flask, config: Config) -> None:
     from webapp.admin import members, moderation, newsletter_pages, queue_dashboard
     from webapp.mail import commands as mail_commands
     from webapp.mail import newsletter_commands, unsubscribe
-    from webapp.posts import articles, browse, following, questions
+    from webapp.posts import articles, browse, following, own_posts, questions
     from webapp.site import commands as site_commands
     from webapp.site import error_pages, health, metrics, page_cache
     from webapp.site.extensions import login_manager
@@ -100,7 +100,8 @@ def _register_features(app: Flask, config: Config) -> None:
 
     login_manager.user_loader(session_store.resolve)
     add_security_headers(app, https=_https(config))
-    for blueprint in (browse.bp, auth.bp, sessions_page.bp, questions.bp, articles.bp, moderation.bp,
+    for blueprint in (browse.bp, auth.bp, sessions_page.bp, questions.bp, articles.bp, own_posts.bp,
+                      moderation.bp,
                       members.bp, queue_dashboard.bp, following.bp, member_settings.bp,
                       unsubscribe.bp, newsletter_pages.bp, health.bp, metrics.bp):
         app.register_blueprint(blueprint)

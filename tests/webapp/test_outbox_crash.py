@@ -53,6 +53,7 @@ def seed(config_path: Path, sizes=(FOLLOWERS, *SMALL_THREADS)) -> dict[int, set[
     from webapp import create_app
     from webapp.accounts.models import User
     from webapp.mail import outbox
+    from webapp.mail.kinds import EventKind
     from webapp.posts.models import Answer, Question, Subscription
     from webapp.site.database import utcnow
     from webapp.site.extensions import db
@@ -78,7 +79,7 @@ def seed(config_path: Path, sizes=(FOLLOWERS, *SMALL_THREADS)) -> dict[int, set[
             db.session.flush()
             db.session.execute(insert(Subscription), [
                 {"user_id": f.id, "kind": "question", "target_id": question.id} for f in followers[:size]])
-            outbox.record(outbox.ANSWER, "question", question.id, answer.id, answerer.id)
+            outbox.record(EventKind.ANSWER, "question", question.id, answer.id, answerer.id)
             db.session.commit()
             expected[question.id] = {f.email for f in followers[:size]}
         events = db.session.execute(db.text("SELECT id, thread_id FROM outbox_events")).all()

@@ -2,8 +2,9 @@
 
 Every mail of this module is transactional and written durably through the
 spooler, never sent over SMTP from the request. Reads [webapp] mail_from and
-base_url and [pickup] dir (webapp.site.outgoing writes). Fails with spooler.pickup.PickupError when the mail
-cannot be placed (nothing is then left in pickup).
+base_url and [pickup] dir (webapp.site.outgoing writes). Fails with AccountMailFailed (a
+spooler.pickup.PickupError) when the mail cannot be placed (nothing is then left in
+pickup); the account pages answer it with 503 "we could not send your ... email".
 
 A display name appears only in mail to an activated account: anyone can register
 someone else's address with a "name" that reads like a message, so mail to an
@@ -17,13 +18,9 @@ from flask import render_template
 
 from spooler.envelope import single_line
 from spooler.message import Address, Notification, OutgoingMessage, build
+from spooler.pickup import PickupError
+from webapp.accounts import tokens
 from webapp.accounts.models import User
-from webapp.accounts.tokens import (
-    activation_max_age,
-    make_activation_token,
-    make_email_change_token,
-    make_reset_token,
-)
 from webapp.site import outgoing
 from webapp.site.config import site_config
 from webapp.site.links import external_url
@@ -35,39 +32,49 @@ ACCOUNT_SUBJECTS = {
     "email_change": "Confirm your new address",
     "email_change_notice": "Your address is being changed",
 }
+# Each mail as the person who asked for it names it ("we could not send your ... email").
+ASKED_FOR = {"activation": "activation", "already_registered": "activation",
+             "password_reset": "password reset", "email_change": "confirmation",
+             "email_change_notice": "confirmation"}
+
+
+class AccountMailFailed(PickupError):
+    """Pickup refused an account mail; `asked_for` names it as the person who asked would."""
+
+    def __init__(self, kind: str, error: PickupError):
+        super().__init__(str(error))
+        self.asked_for = ASKED_FOR[kind]
 
 
 def send_activation(user: User) -> None:
-    link = external_url("auth.activate", token=make_activation_token(user))
-    outgoing.write_transactional(_render("activation", user.email, "", link=link, hours=_activation_hours()))
+    link = external_url("auth.activate", token=tokens.make(tokens.ACTIVATION, user))
+    _send("activation", user.email, "", link=link, hours=_activation_hours())
 
 
 def send_password_reset(user: User) -> None:
-    link = external_url("auth.reset_password", token=make_reset_token(user))
-    outgoing.write_transactional(_render("password_reset", user.email, _confirmed_name(user), link=link))
+    link = external_url("auth.reset_password", token=tokens.make(tokens.RESET, user))
+    _send("password_reset", user.email, _confirmed_name(user), link=link)
 
 
 def send_already_registered(user: User) -> None:
     """To an address someone tried to register again: log in, reset, or (not active yet) activate."""
-    link = external_url("auth.activate", token=make_activation_token(user)) \
+    link = external_url("auth.activate", token=tokens.make(tokens.ACTIVATION, user)) \
         if not user.is_activated else None
-    outgoing.write_transactional(_render("already_registered", user.email, _confirmed_name(user), link=link,
-                   hours=_activation_hours(), login=external_url("auth.login"),
-                   reset=external_url("auth.forgot_password")))
+    _send("already_registered", user.email, _confirmed_name(user), link=link,
+          hours=_activation_hours(), login=external_url("auth.login"),
+          reset=external_url("auth.forgot_password"))
 
 
 def send_email_change(user: User) -> None:
     """To the new address (user.pending_email): the link that makes the change."""
-    link = external_url("member_settings.confirm_email", token=make_email_change_token(user))
-    outgoing.write_transactional(_render("email_change", user.pending_email, "", link=link,
-                                         hours=_activation_hours()))
+    link = external_url("member_settings.confirm_email", token=tokens.make(tokens.EMAIL_CHANGE, user))
+    _send("email_change", user.pending_email, "", link=link, hours=_activation_hours())
 
 
 def send_email_change_notice(user: User) -> None:
     """To the current address: a change was asked for; nothing happens until it is confirmed."""
-    outgoing.write_transactional(_render("email_change_notice", user.email, _confirmed_name(user),
-                   new_address=user.pending_email, settings=external_url("member_settings.index"),
-                   reset=external_url("auth.forgot_password")))
+    _send("email_change_notice", user.email, _confirmed_name(user), new_address=user.pending_email,
+          settings=external_url("member_settings.index"), reset=external_url("auth.forgot_password"))
 
 
 def rehearse(kind: str) -> None:
@@ -76,7 +83,17 @@ def rehearse(kind: str) -> None:
     link = external_url("auth.activate", token="x" * 60)
     message = _render(kind, "nobody@invalid.example", "", link=link, hours=_activation_hours(),
                       login=external_url("auth.login"), reset=external_url("auth.forgot_password"))
-    outgoing.pickup_writer().rehearse(message)
+    try:
+        outgoing.pickup_writer().rehearse(message)
+    except PickupError as e:
+        raise AccountMailFailed(kind, e) from e
+
+
+def _send(kind: str, address: str, display_name: str, **context) -> None:
+    try:
+        outgoing.write_transactional(_render(kind, address, display_name, **context))
+    except PickupError as e:
+        raise AccountMailFailed(kind, e) from e
 
 
 def _confirmed_name(user: User) -> str:
@@ -84,7 +101,7 @@ def _confirmed_name(user: User) -> str:
 
 
 def _activation_hours() -> int:
-    return activation_max_age() // 3600
+    return tokens.activation_max_age() // 3600
 
 
 def _render(kind: str, address: str, display_name: str, **context) -> OutgoingMessage:

@@ -13,21 +13,24 @@ and a new password does not change that.
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import generate_password_hash
 
-from spooler.pickup import PickupError
-from webapp.accounts import account_mail, session_store
+from webapp.accounts import account_mail, session_store, tokens
+from webapp.accounts.account_mail import AccountMailFailed
+from webapp.accounts.failures import link_problem, mail_failed
 from webapp.accounts.forms import EmailOnlyForm, LoginForm, NewPasswordForm, RegisterForm
 from webapp.accounts.models import User, check_password_in_constant_time
-from webapp.accounts.tokens import TokenError, read_activation_token, read_reset_token
+from webapp.accounts.tokens import TokenError
 from webapp.site.config import site_config
 from webapp.site.database import utcnow
 from webapp.site.extensions import db, limiter
 
 bp = Blueprint("auth", __name__, url_prefix="/account")
+bp.register_error_handler(TokenError, link_problem)
+bp.register_error_handler(AccountMailFailed, mail_failed)
 
 PER_CLIENT = "20 per hour"
 PER_ADDRESS = "3 per hour"
@@ -39,8 +42,14 @@ def _address_key() -> str:
     return "address:" + User.normalize_email(request.form.get("email", ""))
 
 
-def _post_only() -> bool:
+def _not_posted() -> bool:
     return request.method != "POST"
+
+
+def _mail_form(view):
+    """A form that writes mail: PER_CLIENT a client and PER_ADDRESS an address, POSTs only."""
+    view = limiter.limit(PER_ADDRESS, key_func=_address_key, exempt_when=_not_posted)(view)
+    return limiter.limit(PER_CLIENT, exempt_when=_not_posted)(view)
 
 
 def _prefill(form) -> None:
@@ -48,15 +57,8 @@ def _prefill(form) -> None:
         form.email.data = session.pop(PREFILL)
 
 
-def _mail_failed(error: PickupError, what: str, *, registering: bool = False):
-    db.session.rollback()
-    current_app.logger.error("account mail (%s) not written: %s", what, error)
-    return render_template("auth/mail_failed.html", what=what, registering=registering), 503
-
-
 @bp.route("/register", methods=["GET", "POST"])
-@limiter.limit(PER_CLIENT, exempt_when=_post_only)
-@limiter.limit(PER_ADDRESS, key_func=_address_key, exempt_when=_post_only)
+@_mail_form
 def register():
     if current_user.is_authenticated:
         return redirect(url_for("browse.index"))
@@ -64,13 +66,10 @@ def register():
     if form.validate_on_submit():
         email = User.normalize_email(form.email.data)
         existing = User.by_email(email)
-        try:
-            if existing is None:
-                existing = _create_account(email, form.display_name.data, form.password.data)
-            if existing is not None:
-                _remind_of_account(existing, form.password.data)
-        except PickupError as e:
-            return _mail_failed(e, "activation", registering=True)
+        if existing is None:
+            existing = _create_account(email, form.display_name.data, form.password.data)
+        if existing is not None:
+            _remind_of_account(existing, form.password.data)
         return render_template("auth/check_inbox.html", email=email, what="activation")
     return render_template("auth/register.html", form=form)
 
@@ -104,10 +103,7 @@ def _remind_of_account(user: User, password: str) -> None:
 
 @bp.route("/activate/<token>")
 def activate(token: str):
-    try:
-        user = read_activation_token(token)
-    except TokenError as e:
-        return render_template("auth/link_problem.html", problem=str(e)), 400
+    user = tokens.read(tokens.ACTIVATION, token)
     if user.is_activated:
         flash("Your account is already active. Log in below.")
     else:
@@ -119,22 +115,18 @@ def activate(token: str):
 
 
 @bp.route("/activate", methods=["GET", "POST"])
-@limiter.limit(PER_CLIENT, exempt_when=_post_only)
-@limiter.limit(PER_ADDRESS, key_func=_address_key, exempt_when=_post_only)
+@_mail_form
 def resend_activation():
     form = EmailOnlyForm()
     _prefill(form)
     if form.validate_on_submit():
         user = User.by_email(form.email.data)
-        try:
-            if user is None:
-                account_mail.rehearse("activation")
-            elif user.is_activated:  # they forgot it is active: say so, and how to get in
-                account_mail.send_already_registered(user)
-            else:
-                account_mail.send_activation(user)
-        except PickupError as e:
-            return _mail_failed(e, "activation")
+        if user is None:
+            account_mail.rehearse("activation")
+        elif user.is_activated:  # they forgot it is active: say so, and how to get in
+            account_mail.send_already_registered(user)
+        else:
+            account_mail.send_activation(user)
         return render_template("auth/check_inbox.html", email=form.email.data, what="activation")
     return render_template("auth/resend_activation.html", form=form)
 
@@ -149,8 +141,8 @@ def _login_failed(response) -> bool:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(PER_CLIENT, exempt_when=_post_only)
-@limiter.limit(_failed_logins, key_func=lambda: "login-" + _address_key(), exempt_when=_post_only,
+@limiter.limit(PER_CLIENT, exempt_when=_not_posted)
+@limiter.limit(_failed_logins, key_func=lambda: "login-" + _address_key(), exempt_when=_not_posted,
                deduct_when=_login_failed)
 def login():
     if current_user.is_authenticated:
@@ -185,19 +177,15 @@ def logout():
 
 
 @bp.route("/reset", methods=["GET", "POST"])
-@limiter.limit(PER_CLIENT, exempt_when=_post_only)
-@limiter.limit(PER_ADDRESS, key_func=_address_key, exempt_when=_post_only)
+@_mail_form
 def forgot_password():
     form = EmailOnlyForm()
     if form.validate_on_submit():
         user = User.by_email(form.email.data)
-        try:
-            if user is not None and user.is_activated:
-                account_mail.send_password_reset(user)
-            else:
-                account_mail.rehearse("password_reset")
-        except PickupError as e:
-            return _mail_failed(e, "password reset")
+        if user is not None and user.is_activated:
+            account_mail.send_password_reset(user)
+        else:
+            account_mail.rehearse("password_reset")
         return render_template("auth/check_inbox.html", email=form.email.data, what="reset")
     return render_template("auth/forgot_password.html", form=form)
 
@@ -205,10 +193,7 @@ def forgot_password():
 @bp.route("/reset/<token>")
 def reset_password(token: str):
     """The link in the mail: checked, then kept in the session; the form is at a plain URL."""
-    try:
-        read_reset_token(token)
-    except TokenError as e:
-        return render_template("auth/link_problem.html", problem=str(e)), 400
+    tokens.read(tokens.RESET, token)
     session[RESET_TOKEN] = token
     return redirect(url_for("auth.new_password"))
 
@@ -220,10 +205,10 @@ def new_password():
         problem = "Open the link from your password reset email again (in this browser)."
         return render_template("auth/link_problem.html", problem=problem), 400
     try:
-        user = read_reset_token(token)
+        user = tokens.read(tokens.RESET, token)
     except TokenError as e:
         session.pop(RESET_TOKEN, None)
-        return render_template("auth/link_problem.html", problem=str(e)), 400
+        return link_problem(e)
     form = NewPasswordForm()
     if form.validate_on_submit():
         user.set_password(form.password.data)

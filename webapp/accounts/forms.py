@@ -53,18 +53,36 @@ def is_reserved(domain: str) -> bool:
                for reserved in email_validator.SPECIAL_USE_DOMAIN_NAMES)
 
 
+# Fields more than one form asks for, made anew for each (a form's fields show in the
+# order they were made).
+def _display_name() -> StringField:
+    return StringField("Display name", filters=[_one_line], validators=[
+        InputRequired("Choose a display name."),
+        Length(min=2, max=80, message="A display name has 2 to 80 characters.")])
+
+
+def _address(label: str = "Email", missing: str = "Enter your email address.") -> EmailField:
+    return EmailField(label, validators=[InputRequired(missing), MailAddress(), Length(max=254)])
+
+
+def _new_password(label: str = "New password") -> PasswordField:
+    return PasswordField(label, validators=[InputRequired("Choose a password."), PASSWORD_LENGTH])
+
+
+def _repeated(label: str = "Repeat new password") -> PasswordField:
+    return PasswordField(label, validators=[InputRequired("Repeat the password."),
+                                            EqualTo("password", "The passwords differ.")])
+
+
+def _current_password() -> PasswordField:
+    return PasswordField("Current password", validators=[InputRequired("Enter your current password.")])
+
+
 class RegisterForm(FlaskForm):
-    display_name = StringField(
-        "Display name", filters=[_one_line],
-        validators=[InputRequired("Choose a display name."),
-                    Length(min=2, max=80, message="A display name has 2 to 80 characters.")])
-    email = EmailField("Email", validators=[InputRequired("Enter your email address."), MailAddress(),
-                                            Length(max=254)])
-    password = PasswordField("Password", validators=[InputRequired("Choose a password."),
-                                                     PASSWORD_LENGTH])
-    confirm = PasswordField("Repeat password",
-                            validators=[InputRequired("Repeat the password."),
-                                        EqualTo("password", "The passwords differ.")])
+    display_name = _display_name()
+    email = _address()
+    password = _new_password("Password")
+    confirm = _repeated("Repeat password")
     submit = SubmitField("Create account")
 
 
@@ -75,25 +93,18 @@ class LoginForm(FlaskForm):
 
 
 class EmailOnlyForm(FlaskForm):
-    email = EmailField("Email", validators=[InputRequired("Enter your email address."), MailAddress(),
-                                            Length(max=254)])
+    email = _address()
     submit = SubmitField("Send")
 
 
 class NewPasswordForm(FlaskForm):
-    password = PasswordField("New password", validators=[InputRequired("Choose a password."),
-                                                         PASSWORD_LENGTH])
-    confirm = PasswordField("Repeat new password",
-                            validators=[InputRequired("Repeat the password."),
-                                        EqualTo("password", "The passwords differ.")])
+    password = _new_password()
+    confirm = _repeated()
     submit = SubmitField("Set password")
 
 
 class PreferencesForm(FlaskForm):
-    display_name = StringField(
-        "Display name", filters=[_one_line],
-        validators=[InputRequired("Choose a display name."),
-                    Length(min=2, max=80, message="A display name has 2 to 80 characters.")])
+    display_name = _display_name()
     notify_mode = RadioField("Email about what you follow", choices=[
         SelectChoice("instant", "At once"), SelectChoice("daily", "A daily digest"),
         SelectChoice("off", "Never")], default="instant")
@@ -103,19 +114,13 @@ class PreferencesForm(FlaskForm):
 
 
 class ChangePasswordForm(FlaskForm):
-    current_password = PasswordField("Current password",
-                                     validators=[InputRequired("Enter your current password.")])
-    password = PasswordField("New password", validators=[InputRequired("Choose a password."),
-                                                         PASSWORD_LENGTH])
-    confirm = PasswordField("Repeat new password",
-                            validators=[InputRequired("Repeat the password."),
-                                        EqualTo("password", "The passwords differ.")])
+    current_password = _current_password()
+    password = _new_password()
+    confirm = _repeated()
     submit = SubmitField("Change password")
 
 
 class ChangeEmailForm(FlaskForm):
-    email = EmailField("New email", validators=[InputRequired("Enter the new address."), MailAddress(),
-                                                Length(max=254)])
-    current_password = PasswordField("Current password",
-                                     validators=[InputRequired("Enter your current password.")])
+    email = _address("New email", "Enter the new address.")
+    current_password = _current_password()
     submit = SubmitField("Send a confirmation link")

@@ -11,19 +11,24 @@ from the banner, or changes it, and mail starts again. Every form is a POST with
 
 from __future__ import annotations
 
+from functools import wraps
+
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user
 from flask_wtf import FlaskForm
 
-from spooler.pickup import PickupError
-from webapp.accounts import account_mail, session_store
+from webapp.accounts import account_mail, session_store, tokens
+from webapp.accounts.account_mail import AccountMailFailed
+from webapp.accounts.failures import link_problem, mail_failed
 from webapp.accounts.forms import ChangeEmailForm, ChangePasswordForm, PreferencesForm
 from webapp.accounts.models import User
-from webapp.accounts.tokens import TokenError, read_email_change_token
+from webapp.accounts.tokens import TokenError
 from webapp.mail import bounces, outbox
 from webapp.site.extensions import db, limiter
 
 bp = Blueprint("member_settings", __name__, url_prefix="/account/settings")
+bp.register_error_handler(TokenError, link_problem)
+bp.register_error_handler(AccountMailFailed, mail_failed)
 RECENT = 10   # notification outcomes shown, so "why didn't I get the mail?" has an answer
 
 
@@ -51,58 +56,54 @@ def index():
     return _page(preferences=form, status=400 if _posted() else 200)
 
 
+def _with_the_password(form_class, shown_as: str):
+    """A change that needs the current password: a logged-in member's POST, 10 an hour; the
+    view gets the valid form, else the page shows the form (`shown_as`) and why (400)."""
+    def decorate(view):
+        @wraps(view)
+        def checked():
+            form = form_class()
+            if not form.validate_on_submit():
+                return _page(**{shown_as: form}, status=400)
+            if not current_user.check_password(form.current_password.data):
+                form.current_password.errors.append("That is not your current password.")
+                return _page(**{shown_as: form}, status=400)
+            return view(form)
+        return login_required(limiter.limit("10 per hour")(checked))
+    return decorate
+
+
 @bp.route("/password", methods=["POST"])
-@login_required
-@limiter.limit("10 per hour")
-def change_password():
-    form = ChangePasswordForm()
-    if form.validate_on_submit():
-        if not current_user.check_password(form.current_password.data):
-            form.current_password.errors.append("That is not your current password.")
-        else:
-            user = current_user._get_current_object()
-            user.set_password(form.password.data)
-            session_store.end_all(user)  # whoever knew the old password is logged out
-            db.session.commit()
-            session_store.start(user)    # ... but not this browser
-            login_user(user)
-            flash("Your password is changed. Every other session is logged out.")
-            return redirect(url_for("member_settings.index"))
-    return _page(password=form, status=400)
+@_with_the_password(ChangePasswordForm, "password")
+def change_password(form: ChangePasswordForm):
+    user = current_user._get_current_object()
+    user.set_password(form.password.data)
+    session_store.end_all(user)  # whoever knew the old password is logged out
+    db.session.commit()
+    session_store.start(user)    # ... but not this browser
+    login_user(user)
+    flash("Your password is changed. Every other session is logged out.")
+    return redirect(url_for("member_settings.index"))
 
 
 @bp.route("/email", methods=["POST"])
-@login_required
-@limiter.limit("10 per hour")
-def change_email():
-    form = ChangeEmailForm()
-    if form.validate_on_submit():
-        if not current_user.check_password(form.current_password.data):
-            form.current_password.errors.append("That is not your current password.")
-        else:
-            new = User.normalize_email(form.email.data)
-            if new == current_user.email:
-                form.email.errors.append("That is already your address.")
-                return _page(email=form, status=400)
-            current_user.pending_email = new
-            try:  # both mails written before the commit: no pending change without its link
-                account_mail.send_email_change(current_user)
-                account_mail.send_email_change_notice(current_user)
-            except PickupError as e:
-                db.session.rollback()
-                current_app.logger.error("email change mail not written: %s", e)
-                return render_template("auth/mail_failed.html", what="confirmation"), 503
-            db.session.commit()
-            return render_template("auth/check_inbox.html", email=new, what="email change")
-    return _page(email=form, status=400)
+@_with_the_password(ChangeEmailForm, "email")
+def change_email(form: ChangeEmailForm):
+    new = User.normalize_email(form.email.data)
+    if new == current_user.email:
+        form.email.errors.append("That is already your address.")
+        return _page(email=form, status=400)
+    current_user.pending_email = new
+    # Both mails written before the commit: no pending change without its link.
+    account_mail.send_email_change(current_user)
+    account_mail.send_email_change_notice(current_user)
+    db.session.commit()
+    return render_template("auth/check_inbox.html", email=new, what="email change")
 
 
 @bp.route("/email/<token>")
 def confirm_email(token: str):
-    try:
-        user = read_email_change_token(token)
-    except TokenError as e:
-        return render_template("auth/link_problem.html", problem=str(e)), 400
+    user = tokens.read(tokens.EMAIL_CHANGE, token)
     if User.by_email(user.pending_email) is not None:
         user.pending_email = None
         db.session.commit()

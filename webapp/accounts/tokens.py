@@ -56,30 +56,6 @@ EMAIL_CHANGE = _Purpose(
     activation_max_age, "This link has already been used, or a newer change was asked for.")
 
 
-def make_activation_token(user: User) -> str:
-    return _make(ACTIVATION, user)
-
-
-def make_reset_token(user: User) -> str:
-    return _make(RESET, user)
-
-
-def make_email_change_token(user: User) -> str:
-    return _make(EMAIL_CHANGE, user)
-
-
-def read_activation_token(token: str) -> User:
-    return _read(ACTIVATION, token)
-
-
-def read_reset_token(token: str) -> User:
-    return _read(RESET, token)
-
-
-def read_email_change_token(token: str) -> User:
-    return _read(EMAIL_CHANGE, token)
-
-
 def _serializer(salt: str) -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=salt)
 
@@ -90,11 +66,13 @@ def _fingerprint(purpose: str, value: str) -> str:
     return base64.urlsafe_b64encode(digest[:16]).decode().rstrip("=")
 
 
-def _make(purpose: _Purpose, user: User) -> str:
+def make(purpose: _Purpose, user: User) -> str:
+    """The token of a link for `purpose` (ACTIVATION, RESET, EMAIL_CHANGE) and `user`."""
     return _serializer(purpose.salt).dumps([user.id, _fingerprint(purpose.salt, purpose.fingerprinted(user))])
 
 
-def _read(purpose: _Purpose, token: str) -> User:
+def read(purpose: _Purpose, token: str) -> User:
+    """The member a link for `purpose` names; TokenError saying why it cannot be used."""
     user_id, fingerprint = _load(purpose.salt, token, purpose.max_age())
     user = db.session.get(User, user_id)
     value = purpose.fingerprinted(user) if user is not None else None

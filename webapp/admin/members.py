@@ -56,13 +56,18 @@ def find_members(query: str = "", show: str = "all", before: int | None = None) 
 
 
 def resend_activation(member: User, admin: User) -> None:
-    """Write a fresh activation mail for a member who is not active yet.
-    Raises Refused, or spooler.pickup.PickupError when the mail cannot be written."""
+    """Write a fresh activation mail for a member who is not active yet; Refused (logged) also
+    when the pickup folder refuses the mail."""
     if member.is_activated:
         raise Refused(f"{member.email} is already active: no activation mail was written.")
     if member.is_disabled:
         raise Refused(f"{member.email} is disabled: enable the account first.")
-    account_mail.send_activation(member)
+    try:
+        account_mail.send_activation(member)
+    except PickupError as e:
+        current_app.logger.error("activation mail for %s not written: %s", member.email, e)
+        raise Refused("The activation mail could not be written (the outgoing mail folder refused it); "
+                      "try again later.") from None
     _log(admin, "wrote a new activation mail for", member)
 
 
@@ -84,6 +89,14 @@ def enable(member: User, admin: User) -> None:
     member.disabled_at, member.disabled_by = None, None
     db.session.commit()
     _log(admin, "enabled", member)
+
+
+# The buttons on a member (the last part of their URL): what each does, and what the admin reads.
+ACTIONS = {
+    "resend-activation": (resend_activation, "A new activation mail to {email} is on its way."),
+    "disable": (disable, "{email} is disabled and logged out everywhere."),
+    "enable": (enable, "{email} is enabled: they can log in again."),
+}
 
 
 def _log(admin: User, did: str, member: User) -> None:
@@ -111,44 +124,16 @@ def _back_to(member: User):
     return redirect(url_for("admin_members.index", q=member.email))
 
 
-@bp.route("/<int:user_id>/resend-activation", methods=["POST"])
+@bp.route("/<int:user_id>/<any('resend-activation', disable, enable):action>", methods=["POST"])
 @admin_required
-def resend(user_id: int):
+def act(user_id: int, action: str):
+    """A member's button: do it, and say what happened or why it did not."""
     member = _member_or_404(user_id)
+    do, done = ACTIONS[action]
     try:
-        resend_activation(member, current_user)
-    except Refused as e:
-        flash(str(e))
-    except PickupError as e:
-        current_app.logger.error("activation mail for %s not written: %s", member.email, e)
-        flash("The activation mail could not be written (the outgoing mail folder refused it); "
-              "try again later.")
-    else:
-        flash(f"A new activation mail to {member.email} is on its way.")
-    return _back_to(member)
-
-
-@bp.route("/<int:user_id>/disable", methods=["POST"])
-@admin_required
-def disable_account(user_id: int):
-    member = _member_or_404(user_id)
-    try:
-        disable(member, current_user)
+        do(member, current_user)
     except Refused as e:
         flash(str(e))
     else:
-        flash(f"{member.email} is disabled and logged out everywhere.")
-    return _back_to(member)
-
-
-@bp.route("/<int:user_id>/enable", methods=["POST"])
-@admin_required
-def enable_account(user_id: int):
-    member = _member_or_404(user_id)
-    try:
-        enable(member, current_user)
-    except Refused as e:
-        flash(str(e))
-    else:
-        flash(f"{member.email} is enabled: they can log in again.")
+        flash(done.format(email=member.email))
     return _back_to(member)

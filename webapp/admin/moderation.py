@@ -9,18 +9,16 @@ a POST with a CSRF token, and a member who is not an admin gets 403.
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, url_for
+from flask import Blueprint, flash
 
 from webapp.admin.access import admin_required
 from webapp.admin.forms import HideForm
-from webapp.posts.models import Answer, Article, Comment, Question
+from webapp.posts.models import Answer, Question
+from webapp.posts.views import post_or_404, shown_at
 from webapp.site.database import utcnow
 from webapp.site.extensions import db
 
 bp = Blueprint("moderation", __name__, url_prefix="/moderation")
-
-
-MODERATED = {"questions": Question, "answers": Answer, "articles": Article, "comments": Comment}
 
 
 def hide(post, reason: str) -> None:
@@ -41,50 +39,35 @@ def _count_answer(post: Answer, change: int) -> None:
                        .values(answer_count=Question.answer_count + change))
 
 
-def _post_or_404(kind: str, post_id: int):
-    post = db.session.get(MODERATED.get(kind) or abort(404), post_id)
-    return post or abort(404)
-
-
-def _back_to(post):
-    if isinstance(post, Article):
-        return redirect(url_for("articles.show", article_id=post.id))
-    if isinstance(post, Comment):
-        return redirect(url_for("articles.show", article_id=post.article_id, _anchor=f"comment-{post.id}"))
-    if isinstance(post, Answer):
-        return redirect(url_for("questions.show", question_id=post.question_id, _anchor=f"answer-{post.id}"))
-    return redirect(url_for("questions.show", question_id=post.id))
-
-
 @bp.route("/<kind>/<int:post_id>/hide", methods=["POST"])
 @admin_required
 def hide_post(kind: str, post_id: int):
-    post = _post_or_404(kind, post_id)
+    post = post_or_404(kind, post_id)
     form = HideForm()
     if not form.validate_on_submit():
         flash(" ".join(form.reason.errors) or "Say why it is hidden.")
-        return _back_to(post)
+        return shown_at(post)
     hide(post, form.reason.data)
     db.session.commit()
     flash("Hidden: only admins and its author see it now.")
-    return _back_to(post)
+    return shown_at(post)
 
 
 @bp.route("/<kind>/<int:post_id>/unhide", methods=["POST"])
 @admin_required
 def unhide_post(kind: str, post_id: int):
-    post = _post_or_404(kind, post_id)
+    post = post_or_404(kind, post_id)
     unhide(post)
     db.session.commit()
     flash("Shown to everyone again.")
-    return _back_to(post)
+    return shown_at(post)
 
 
 @bp.route("/questions/<int:question_id>/lock", methods=["POST"])
 @admin_required
 def lock(question_id: int):
-    question = _post_or_404("questions", question_id)
+    question = post_or_404("questions", question_id)
     question.locked_at = None if question.is_locked else utcnow()
     db.session.commit()
     flash("Locked: no new answers." if question.is_locked else "Unlocked: it takes answers again.")
-    return _back_to(question)
+    return shown_at(question)

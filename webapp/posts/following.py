@@ -25,23 +25,17 @@ def _back(kind: str, target_id: int):
     return redirect(url_for("articles.show", article_id=target_id))
 
 
-@bp.route("/follow/<kind>/<int:target_id>", methods=["POST"])
+@bp.route("/<any(follow, unfollow):action>/<kind>/<int:target_id>", methods=["POST"])
 @login_required
-def follow(kind: str, target_id: int):
+def change(action: str, kind: str, target_id: int):
+    """The Follow and Unfollow buttons."""
     _target_or_404(kind, target_id)
-    subscriptions.follow(current_user, kind, target_id)
+    if action == "follow":
+        subscriptions.follow(current_user, kind, target_id)
+    else:
+        subscriptions.unfollow(current_user, kind, target_id)
     db.session.commit()
-    flash(f"You follow this {kind}.")
-    return _back(kind, target_id)
-
-
-@bp.route("/unfollow/<kind>/<int:target_id>", methods=["POST"])
-@login_required
-def unfollow(kind: str, target_id: int):
-    _target_or_404(kind, target_id)
-    subscriptions.unfollow(current_user, kind, target_id)
-    db.session.commit()
-    flash(f"You no longer follow this {kind}.")
+    flash(f"You follow this {kind}." if action == "follow" else f"You no longer follow this {kind}.")
     return _back(kind, target_id)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship
 
 from webapp.accounts.models import User
 from webapp.site.database import utcnow
@@ -33,9 +33,12 @@ class Tag(db.Model):
 
 
 class Post:
-    """What a question and an answer share: a Markdown body stored with its rendered HTML,
-    an author, an edit mark, a soft delete, and a hiding by an admin (with its reason)."""
+    """What questions, answers, articles and comments share: an id, an author, a Markdown
+    body stored with its rendered HTML, an edit mark, a soft delete, and a hiding by an admin
+    (with its reason)."""
 
+    id: Mapped[int] = mapped_column(primary_key=True)
+    author_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     body_source: Mapped[str] = mapped_column(Text)
     body_html: Mapped[str] = mapped_column(Text)   # webapp.posts.markdown.render(body_source), at save
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -43,6 +46,10 @@ class Post:
     deleted_at: Mapped[datetime | None] = mapped_column(default=None)
     hidden_at: Mapped[datetime | None] = mapped_column(default=None)
     hidden_reason: Mapped[str] = mapped_column(String(200), default="")
+
+    @declared_attr
+    def author(cls) -> Mapped[User]:
+        return relationship(User)
 
     @property
     def is_deleted(self) -> bool:
@@ -65,13 +72,11 @@ class Question(Post, db.Model):
     __table_args__ = (Index("ix_questions_created_at_id", "created_at", "id"),
                       Index("ix_questions_answer_count_id", "answer_count", "id"))  # unanswered
 
-    id: Mapped[int] = mapped_column(primary_key=True)
     author_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     title: Mapped[str] = mapped_column(String(150))
     answer_count: Mapped[int] = mapped_column(default=0)   # visible, not deleted answers
     locked_at: Mapped[datetime | None] = mapped_column(default=None)
 
-    author: Mapped[User] = relationship()
     tags: Mapped[list[Tag]] = relationship(secondary=question_tags, order_by=Tag.name)
 
     @property
@@ -84,13 +89,10 @@ class Answer(Post, db.Model):
     __table_args__ = (Index("ix_answers_question_id_id", "question_id", "id"),
                       Index("ix_answers_author_id_id", "author_id", "id"))   # a member's answers
 
-    id: Mapped[int] = mapped_column(primary_key=True)
     question_id: Mapped[int] = mapped_column(ForeignKey("questions.id", ondelete="CASCADE"))
-    author_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     is_accepted: Mapped[bool] = mapped_column(default=False)
     score: Mapped[int] = mapped_column(default=0)   # the sum of its votes, kept with each vote
 
-    author: Mapped[User] = relationship()
     question: Mapped[Question] = relationship()
 
 
@@ -98,11 +100,7 @@ class Article(Post, db.Model):
     __tablename__ = "articles"
     __table_args__ = (Index("ix_articles_author_id_id", "author_id", "id"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    author_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     title: Mapped[str] = mapped_column(String(150))
-
-    author: Mapped[User] = relationship()
 
 
 class Comment(Post, db.Model):
@@ -111,11 +109,9 @@ class Comment(Post, db.Model):
     __tablename__ = "comments"
     __table_args__ = (Index("ix_comments_article_id_id", "article_id", "id"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
     article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"))
     author_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
 
-    author: Mapped[User] = relationship()
     article: Mapped[Article] = relationship()
 
 

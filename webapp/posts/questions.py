@@ -1,11 +1,12 @@
-"""The question pages: ask, show a question with its answers, answer, accept, vote, edit, delete.
+"""The question pages: ask, show a question with its answers, answer, accept, vote.
 
 Reading is open to everyone; every change needs a logged-in, activated member and is a
 POST with a CSRF token (forms work without JavaScript). A refused action (not yours,
-locked, deleted) is 403 with the reason in words. A member posts at most [webapp]
-posts_per_minute questions and answers a minute (only posts that were made count);
-then 429 with the site's "too many" page. Answers are shown accepted first, then
-by score, then oldest first; a hidden post is shown to admins and its author only.
+locked, deleted) is 403 with the reason in words. Editing and deleting one's own posts is
+webapp.posts.own_posts. A member posts at most [webapp] posts_per_minute posts a minute
+(webapp.posts.posting_limit); then 429 with the site's "too many" page. Answers are shown
+accepted first, then by score, then oldest first; a hidden post is shown to admins and its
+author only.
 """
 
 from __future__ import annotations
@@ -15,13 +16,14 @@ from flask_login import current_user, login_required
 from sqlalchemy.orm import joinedload, selectinload
 
 from webapp.posts import rules, subscriptions
-from webapp.posts.forms import AnswerForm, EditAnswerForm, EditQuestionForm, QuestionForm, tag_names
+from webapp.posts.forms import AnswerForm, QuestionForm, tag_names
 from webapp.posts.models import Answer, Question
-from webapp.posts.views import delete_own, refused
-from webapp.site.config import site_config
-from webapp.site.extensions import db, limiter
+from webapp.posts.posting_limit import posting_limit
+from webapp.posts.views import refused, reply, shown_at, visible_or_404
+from webapp.site.extensions import db
 
 bp = Blueprint("questions", __name__)
+bp.register_error_handler(rules.PostRefused, refused)
 
 ANSWERS_SHOWN = 100   # a page never renders more answers than this; ?from=100 shows the next
 
@@ -31,34 +33,6 @@ def _question_or_404(question_id: int, options=()) -> Question:
     if question is None or not question.visible_to(current_user):
         abort(404)
     return question
-
-
-def _answer_or_404(answer_id: int) -> Answer:
-    post = db.session.get(Answer, answer_id)
-    if post is None or not post.visible_to(current_user) or not post.question.visible_to(current_user):
-        abort(404)
-    return post
-
-
-def _posts_per_minute() -> str:
-    return f"{site_config().webapp.posts_per_minute} per minute"
-
-
-def _poster() -> str:
-    return f"poster:{current_user.get_id() and current_user.id}"
-
-
-def _not_a_post() -> bool:
-    return request.method != "POST" or not current_user.is_authenticated
-
-
-def _posted(response) -> bool:
-    return response.status_code == 302
-
-
-# One budget for questions and answers together, per member.
-posting_limit = limiter.shared_limit(_posts_per_minute, scope="posts", key_func=_poster,
-                                     exempt_when=_not_a_post, deduct_when=_posted)
 
 
 @bp.route("/questions/ask", methods=["GET", "POST"])
@@ -102,101 +76,27 @@ def _answer_form() -> AnswerForm | None:
 @posting_limit
 def answer(question_id: int):
     question = _question_or_404(question_id)
-    form = AnswerForm()
-    if not form.validate_on_submit():
-        return show(question_id, answer_form=form), 400
-    try:
-        post = rules.answer(current_user, question, form.body.data)
-    except rules.QAError as e:
-        return refused(e)
-    db.session.commit()
-    return redirect(url_for("questions.show", question_id=question.id, _anchor=f"answer-{post.id}"))
-
-
-@bp.route("/questions/<int:question_id>/edit", methods=["GET", "POST"])
-@login_required
-def edit_question(question_id: int):
-    question = _question_or_404(question_id)
-    form = EditQuestionForm()
-    if request.method == "GET":
-        form.title.data = question.title
-        form.body.data = question.body_source
-        form.tags.data = " ".join(t.name for t in question.tags)
-    if question.author_id != current_user.id:
-        return refused(rules.QAError("Only its author can change this post."))
-    if form.validate_on_submit():
-        try:
-            rules.edit_question(current_user, question, form.title.data, form.body.data,
-                             tag_names(form.tags.data))
-        except rules.QAError as e:
-            return refused(e)
-        db.session.commit()
-        flash("Your question is saved.")
-        return redirect(url_for("questions.show", question_id=question.id))
-    return render_template("questions/edit.html", form=form, what="question", question=question)
-
-
-@bp.route("/answers/<int:answer_id>/edit", methods=["GET", "POST"])
-@login_required
-def edit_answer(answer_id: int):
-    post = _answer_or_404(answer_id)
-    form = EditAnswerForm()
-    if request.method == "GET":
-        form.body.data = post.body_source
-    if post.author_id != current_user.id:
-        return refused(rules.QAError("Only its author can change this post."))
-    if form.validate_on_submit():
-        try:
-            rules.edit_answer(current_user, post, form.body.data)
-        except rules.QAError as e:
-            return refused(e)
-        db.session.commit()
-        flash("Your answer is saved.")
-        return _to_answer(post)
-    return render_template("questions/edit.html", form=form, what="answer", question=post.question)
-
-
-@bp.route("/questions/<int:question_id>/delete", methods=["POST"])
-@login_required
-def delete_question(question_id: int):
-    question = _question_or_404(question_id)
-    return delete_own(question, "question", redirect(url_for("questions.show", question_id=question.id)))
-
-
-@bp.route("/answers/<int:answer_id>/delete", methods=["POST"])
-@login_required
-def delete_answer(answer_id: int):
-    post = _answer_or_404(answer_id)
-    return delete_own(post, "answer", _to_answer(post))
+    return reply(AnswerForm(), lambda body: rules.answer(current_user, question, body),
+                 lambda form: show(question_id, answer_form=form))
 
 
 @bp.route("/answers/<int:answer_id>/accept", methods=["POST"])
 @login_required
 def accept(answer_id: int):
-    post = _answer_or_404(answer_id)
-    try:
-        accepted = rules.accept(current_user, post)
-    except rules.QAError as e:
-        return refused(e)
+    post = visible_or_404("answers", answer_id)
+    accepted = rules.accept(current_user, post)
     db.session.commit()
     flash("You accepted this answer." if accepted else "The answer is no longer accepted.")
-    return _to_answer(post)
+    return shown_at(post)
 
 
 @bp.route("/answers/<int:answer_id>/vote", methods=["POST"])
 @login_required
 def vote(answer_id: int):
-    post = _answer_or_404(answer_id)
+    post = visible_or_404("answers", answer_id)
     value = {"up": 1, "down": -1}.get(request.form.get("direction", ""))
     if value is None:
         abort(400)
-    try:
-        rules.vote(current_user, post, value)
-    except rules.QAError as e:
-        return refused(e)
+    rules.vote(current_user, post, value)
     db.session.commit()
-    return _to_answer(post)
-
-
-def _to_answer(post: Answer):
-    return redirect(url_for("questions.show", question_id=post.question_id, _anchor=f"answer-{post.id}"))
+    return shown_at(post)

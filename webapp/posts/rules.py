@@ -1,7 +1,7 @@
 """The rules of posts: ask, answer, accept, vote; write an article, comment; edit, delete.
 
 Functions take the acting member and change the session; the caller commits (one
-transaction per request). Every refusal is a QAError whose message says why, in words
+transaction per request). Every refusal is a PostRefused whose message says why, in words
 a member can act on. Markdown is rendered here, once, when a post is saved. Answering,
 accepting and commenting add their notification event (webapp.mail.outbox) to the same
 transaction.
@@ -21,75 +21,69 @@ from webapp.posts.models import Answer, Article, Comment, Question, Tag, Vote
 from webapp.site.database import utcnow
 from webapp.site.extensions import db
 
-DELETED_TEXT = "deleted by its author"
 
-
-class QAError(Exception):
+class PostRefused(Exception):
     """An action the rules refuse; str() says why."""
 
 
 def ask(author: User, title: str, body: str, tags: list[str]) -> Question:
-    question = Question(author_id=author.id, title=title, body_source=body, body_html=render(body))
+    question = Question(author_id=author.id, title=title, **_body(body))
     question.tags = _tags(tags)
-    db.session.add(question)
-    db.session.flush()
-    subscriptions.follow(author, "question", question.id)
-    return question
+    return _started(author, question, "question")
+
+
+def write_article(author: User, title: str, body: str) -> Article:
+    return _started(author, Article(author_id=author.id, title=title, **_body(body)), "article")
 
 
 def answer(author: User, question: Question, body: str) -> Answer:
     if question.is_deleted:
-        raise QAError("This question was deleted; it takes no new answers.")
+        raise PostRefused("This question was deleted; it takes no new answers.")
     if question.is_locked:
-        raise QAError("This question is locked: it takes no new answers.")
-    post = Answer(question_id=question.id, author_id=author.id, body_source=body, body_html=render(body))
-    db.session.add(post)
+        raise PostRefused("This question is locked: it takes no new answers.")
     question.answer_count = Question.answer_count + 1  # in SQL: two answers at once both count
-    db.session.flush()
-    subscriptions.follow_reply(author, "question", question.id)
-    outbox.record(EventKind.ANSWER, "question", question.id, post.id, author.id)
-    return post
-
-
-def edit_question(member: User, question: Question, title: str, body: str, tags: list[str]) -> None:
-    _check_own(member, question)
-    question.title = title
-    question.tags = _tags(tags)
-    _set_body(question, body)
-
-
-def edit_answer(member: User, post: Answer, body: str) -> None:
-    _check_own(member, post)
-    _set_body(post, body)
-
-
-def write_article(author: User, title: str, body: str) -> Article:
-    article = Article(author_id=author.id, title=title, body_source=body, body_html=render(body))
-    db.session.add(article)
-    db.session.flush()
-    subscriptions.follow(author, "article", article.id)
-    return article
-
-
-def edit_article(member: User, article: Article, title: str, body: str) -> None:
-    _check_own(member, article)
-    article.title = title
-    _set_body(article, body)
+    post = Answer(question_id=question.id, author_id=author.id, **_body(body))
+    return _replied(author, post, EventKind.ANSWER, "question", question.id)
 
 
 def comment(author: User, article: Article, body: str) -> Comment:
     if article.is_deleted:
-        raise QAError("This article was deleted; it takes no new comments.")
-    post = Comment(article_id=article.id, author_id=author.id, body_source=body, body_html=render(body))
+        raise PostRefused("This article was deleted; it takes no new comments.")
+    post = Comment(article_id=article.id, author_id=author.id, **_body(body))
+    return _replied(author, post, EventKind.COMMENT, "article", article.id)
+
+
+def _body(source: str) -> dict:
+    """A post's body as it is stored: the Markdown, and its HTML rendered once, now."""
+    return {"body_source": source, "body_html": render(source)}
+
+
+def _started(author: User, post, kind: str):
+    """A new question or article, stored; its author follows it."""
     db.session.add(post)
     db.session.flush()
-    subscriptions.follow_reply(author, "article", article.id)
-    outbox.record(EventKind.COMMENT, "article", article.id, post.id, author.id)
+    subscriptions.follow(author, kind, post.id)
     return post
 
 
-def edit_comment(member: User, post: Comment, body: str) -> None:
+def _replied(author: User, post, event: EventKind, thread_kind: str, thread_id: int):
+    """A new answer or comment, stored with its event; its author follows the thread if their
+    setting says so."""
+    db.session.add(post)
+    db.session.flush()
+    subscriptions.follow_reply(author, thread_kind, thread_id)
+    outbox.record(event, thread_kind, thread_id, post.id, author.id)
+    return post
+
+
+def edit(member: User, post, *, body: str, title: str | None = None, tags: list[str] | None = None) -> None:
+    """The author changes their post: its body, and a question's or article's title (and a
+    question's tags) when given. Marked "edited"."""
     _check_own(member, post)
+    if title is not None:
+        post.title = title
+    if tags is not None:
+        post.tags = _tags(tags)
     _set_body(post, body)
 
 
@@ -109,9 +103,9 @@ def accept(member: User, post: Answer) -> bool:
     the accepted answer again takes the mark away. Returns whether it is now accepted."""
     question = post.question
     if member.id != question.author_id:
-        raise QAError("Only the member who asked can accept an answer.")
+        raise PostRefused("Only the member who asked can accept an answer.")
     if post.is_deleted or post.is_hidden:
-        raise QAError("That answer cannot be accepted.")
+        raise PostRefused("That answer cannot be accepted.")
     if post.is_accepted:
         post.is_accepted = False
         return False
@@ -126,11 +120,11 @@ def vote(member: User, post: Answer, value: int) -> int:
     """Vote `post` up (+1) or down (-1), once; the same vote again takes it back, the other
     one changes it. Returns the answer's new score."""
     if value not in (1, -1):
-        raise QAError("A vote is up or down.")
+        raise PostRefused("A vote is up or down.")
     if post.author_id == member.id:
-        raise QAError("You cannot vote on your own answer.")
+        raise PostRefused("You cannot vote on your own answer.")
     if post.is_deleted:
-        raise QAError("That answer was deleted.")
+        raise PostRefused("That answer was deleted.")
     existing = db.session.get(Vote, (post.id, member.id))
     if existing is None:
         db.session.add(Vote(answer_id=post.id, user_id=member.id, value=value))
@@ -156,17 +150,22 @@ def votes_by(member: User | None, answers: list[Answer]) -> dict[int, int]:
 
 def _set_body(post, body: str) -> None:
     if post.is_deleted:
-        raise QAError("A deleted post cannot be edited.")
+        raise PostRefused("A deleted post cannot be edited.")
     if body != post.body_source:
         post.body_source, post.body_html = body, render(body)
     post.edited_at = utcnow()
 
 
-def _check_own(member: User, post) -> None:
+def check_author(member: User, post) -> None:
+    """The one author check: only a post's author changes it (the edit pages ask it first)."""
     if post.author_id != member.id:
-        raise QAError("Only its author can change this post.")
+        raise PostRefused("Only its author can change this post.")
+
+
+def _check_own(member: User, post) -> None:
+    check_author(member, post)
     if post.is_deleted:
-        raise QAError("This post was deleted.")
+        raise PostRefused("This post was deleted.")
 
 
 def _tags(names: list[str]) -> list[Tag]:
