@@ -1,14 +1,14 @@
 """Accounts: register, activate, log in and out, reset a forgotten password.
 
-Mail goes through webapp.accounts.account_mail into pickup (never SMTP from the request); when
-it cannot be written the answer is 503 "we could not send your mail" and a new
-account is rolled back. The register, resend and reset forms answer the same, and
-do the same work (a mail written durably, or rehearsed), whether or not the address
-has an account, and are rate-limited per client and per address (429 when reached,
-and then no mail is written). A link's token is read once from the URL, then kept
-in the session behind a redirect, so it does not stay in the address bar or in
-access logs of later requests. A disabled account (webapp.admin.members) cannot log in,
-and a new password does not change that.
+Mail goes through webapp.accounts.account_mail into pickup (never SMTP from the request);
+when it cannot be written the answer is 503 "we could not send your mail" and a new
+account is rolled back. The register, resend and reset forms answer the same, and do the
+same work (a mail written durably, or rehearsed), whether or not the address has an
+account, and are rate-limited per client and per address (429 when reached, and then no
+mail is written). A link's token is read once from the URL, then kept in the session
+behind a redirect, so it does not stay in the address bar or in access logs of later
+requests. A disabled account (webapp.admin.members) cannot log in, and a new password does
+not change that.
 """
 
 from __future__ import annotations

@@ -1,12 +1,12 @@
 """A member's settings: display name, mail about followed posts, newsletter, password, address,
 and the outcome of their last notifications (sent, or why not).
 
-A new password needs the current one and logs out every other session (this one stays).
-A new address needs the current password; a confirmation link goes to the new address and
-a notice to the old one (both through pickup, as account mail), and the address changes
-only when the link is opened. If another account took the address meanwhile, the link
-says so and changes nothing. A member whose address bounces (webapp.mail.bounces) confirms it
-from the banner, or changes it, and mail starts again. Every form is a POST with a CSRF token.
+A new password needs the current one and logs out every other session (this one stays). A
+new address needs the current password; a confirmation link goes to the new address and a
+notice to the old one (both through pickup, as account mail), and the address changes only
+when the link is opened. If another account took the address meanwhile, the link says so
+and changes nothing. A member whose address bounces (webapp.mail.bounces) confirms it from
+the banner, or changes it, and mail starts again. Every form is a POST with a CSRF token.
 """
 
 from __future__ import annotations

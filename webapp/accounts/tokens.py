@@ -3,8 +3,8 @@
 A token carries a user id and a keyed fingerprint (HMAC with the site's secret key),
 never an address: base64 shows a number and 22 random-looking characters.
 Activation: the fingerprint of the address, valid [webapp] activation_expiry (48 h).
-Password reset: the fingerprint of the current password hash, valid 1 hour (RESET_MAX_AGE); it stops
-working the moment the password changes, so it is single use. A tampered, expired or
+Password reset: the fingerprint of the current password hash, valid RESET_MAX_AGE (1 hour);
+it stops working the moment the password changes, so it is single use. A tampered, expired or
 used token raises TokenError with a plain reason.
 Email change: the fingerprint of the current and the pending address, valid as long as
 activation; it stops working once the address changed or another change was asked for.

@@ -3,12 +3,13 @@ whether each is activated, bouncing, an admin or disabled; resend an activation 
 disable an account and enable it again.
 
 Reads users; writes users.disabled_at and disabled_by, and an activation mail to pickup
-(webapp.accounts.account_mail). Every page and POST answers 403 to a member who is not an admin; every
-change is a POST with a CSRF token and is logged with the admin's name and address.
-Disabling ends the member's sessions at once (webapp.accounts.session_store.end_all); the login
-form, the session lookup and the fan-out (reason "disabled") then refuse the member, and a
-new password does not change that. An admin cannot disable themselves. The list is a
-keyset page like every other (webapp.posts.listing), the newest member first.
+(webapp.accounts.account_mail). Every page and POST answers 403 to a member who is not an
+admin; every change is a POST with a CSRF token and is logged with the admin's name and
+address. Disabling ends the member's sessions at once
+(webapp.accounts.session_store.end_all); the login form, the session lookup and the fan-
+out (reason "disabled") then refuse the member, and a new password does not change that.
+An admin cannot disable themselves. The list is a keyset page like every other
+(webapp.posts.listing), the newest member first.
 """
 
 from __future__ import annotations

@@ -1,10 +1,11 @@
-"""`flask --app webapp outbox-worker | outbox-status | outbox-log | send-digests | read-feedback`:
-the mail's workers and what they show people.
+"""The mail's commands: `flask --app webapp outbox-worker | outbox-status | outbox-log |
+send-digests | read-feedback`, the workers and what they show people.
 
 Thin: each command calls what the site itself runs (webapp.mail.fanout, outbox, digest,
 bounces) and prints the result. outbox-worker and send-digests log to stderr; a missing or
 unwritable pickup folder is a message, not a traceback. Exit 1 from outbox-status when an
-event has waited over five minutes; read-feedback refuses when [relay] feedback_file is unset.
+event has waited over five minutes; read-feedback refuses when [relay] feedback_file is
+unset.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from flask.cli import with_appcontext
 from spooler.pickup import PickupError
 from webapp.accounts.models import User
 from webapp.mail import bounces, outbox
-from webapp.mail.digest import send_digests as place_digests
+from webapp.mail.digest import send_digests
 from webapp.mail.fanout import FanoutWorker
 from webapp.mail.kinds import SENT
 from webapp.site.config import site_config
@@ -38,7 +39,7 @@ def _log_to_stderr() -> None:
 @click.option("--lease", default=30.0, show_default=True,
               help="Seconds a claimed event stays ours without progress.")
 @with_appcontext
-def outbox_worker(once: bool, batch: int, lease: float) -> None:
+def run_outbox_worker(once: bool, batch: int, lease: float) -> None:
     """Turn notification events into pickup files, one per recipient, exactly once.
     SIGTERM or Ctrl-C: finish the batch in hand, then exit 0."""
     _log_to_stderr()
@@ -59,7 +60,7 @@ def outbox_worker(once: bool, batch: int, lease: float) -> None:
 @click.command("outbox-status")
 @click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout.")
 @with_appcontext
-def outbox_status(as_json: bool) -> None:
+def print_outbox_status(as_json: bool) -> None:
     """Events waiting, in progress and done in the last hour; the oldest waiting one's age.
     Exit 1 when an event has waited over five minutes."""
     figures = outbox.figures()
@@ -75,7 +76,7 @@ def outbox_status(as_json: bool) -> None:
 @click.option("--email", required=True, help="The member's address.")
 @click.option("--limit", default=20, show_default=True)
 @with_appcontext
-def outbox_log(email: str, limit: int) -> None:
+def print_outbox_log(email: str, limit: int) -> None:
     """Why a member did or did not get a notification: the latest events and the outcome
     for them ("sent", or the reason they were left out)."""
     user = User.by_email(email)
@@ -95,18 +96,18 @@ def outbox_log(email: str, limit: int) -> None:
               help="The digests' day, YYYY-MM-DD (default: today, UTC).")
 @click.option("--batch", default=200, show_default=True, help="Members per sync and publish round.")
 @with_appcontext
-def send_digests(day, batch: int) -> None:
+def place_todays_digests(day, batch: int) -> None:
     """Place today's daily digest of every member who has new items, once per member per
     day: running it again (or after a kill) places only what is still missing."""
     _log_to_stderr()
-    run = place_digests(day.date() if day else None, batch=batch)
+    run = send_digests(day.date() if day else None, batch=batch)
     click.echo(f"send-digests {run.day}: {run.placed} digest(s) placed listing {run.items} "
                f"item(s); {run.lost} done by another run; {run.dropped} item(s) dropped", err=True)
 
 
 @click.command("read-feedback")
 @with_appcontext
-def read_feedback() -> None:
+def mark_bounces() -> None:
     """Read the relay's feedback file ([relay] feedback_file) now and mark bouncing addresses
     (the outbox worker does this every few seconds)."""
     config = site_config()
@@ -116,4 +117,4 @@ def read_feedback() -> None:
     click.echo(f"{lines} line(s) read, {marked} address(es) marked bouncing")
 
 
-COMMANDS = (outbox_worker, outbox_status, outbox_log, send_digests, read_feedback)
+COMMANDS = (run_outbox_worker, print_outbox_status, print_outbox_log, place_todays_digests, mark_bounces)

@@ -15,16 +15,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from flask import render_template, url_for
+from flask import render_template
 
 from spooler.envelope import envelope_lines, single_line
 from spooler.message import Address, Notification, build
 from webapp.mail import notification_mail, unsubscribe
+from webapp.mail.bulk_mail import bulk_headers
 from webapp.mail.kinds import EventKind
 from webapp.mail.models import OutboxEvent
 from webapp.mail.placement import digest_key
 from webapp.site import outgoing
-from webapp.site.links import base_url, site_domain
+from webapp.site.links import base_url, external_url, site_domain
 
 LISTED = 50             # items shown in one mail; the rest are counted ("and N more")
 EXCERPT_CHARS = 240     # shorter than a notification's: a digest lists many
@@ -74,7 +75,7 @@ def subject(items: list[Item]) -> str:
     return f"Your daily digest: {said}"
 
 
-def message_id(user_id: int, day: date, domain: str) -> str:
+def digest_message_id(user_id: int, day: date, domain: str) -> str:
     return f"{digest_key(user_id, day)}@{domain}"
 
 
@@ -90,8 +91,8 @@ def message(member: Recipient, day: date, items: list[Item], *, listed: int = LI
     link = unsubscribe.link(member.id, unsubscribe.NOTIFICATIONS_SETTING)
     context = dict(name=single_line(member.display_name), day=day, count=len(items),
                    groups=list(groups.values()), more=len(items) - len(shown),
-                   following=base + url_for("following.index"),
-                   settings=base + url_for("member_settings.index"),
+                   following=external_url("following.index"),
+                   settings=external_url("member_settings.index"),
                    unsubscribe=link, site_url=base)
     sender = outgoing.sender()
     built = build(Notification(
@@ -100,12 +101,7 @@ def message(member: Recipient, day: date, items: list[Item], *, listed: int = LI
         subject=subject(items),
         text=render_template("email/digest.txt", **context),
         html=render_template("email/digest.html", **context),
-        message_id=message_id(member.id, day, domain),
-        extra_headers={
-            "List-Id": notification_mail.list_id(sender, domain),
-            "List-Unsubscribe": f"<{link}>",
-            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
-            "Precedence": "bulk",
-        },
+        message_id=digest_message_id(member.id, day, domain),
+        extra_headers=bulk_headers(sender, domain, "notifications", link),
     ))
     return envelope_lines(built.sender, built.recipients) + built.content

@@ -1,5 +1,5 @@
 """The outbox's words as types: what an event is about (EventKind) and why a member was left
-out of one (SkipReason), each with the string the database stores and the words a member reads.
+out of one (SkipReason), each with the string the database stores and the words shown.
 
 outbox_events.kind holds an EventKind; outbox_deliveries.status holds SENT or a SkipReason.
 Both are StrEnums, so a value read back from the database compares equal to its member.

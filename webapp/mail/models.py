@@ -21,10 +21,10 @@ from webapp.site.extensions import db
 class OutboxEvent(db.Model):
     """Something followers are told about, stored in the transaction that made it.
 
-    kind: "answer" (to the question's followers), "accepted" (to the answerer),
-    "comment" (to the article's followers). The fan-out worker (webapp.mail.fanout) claims it
-    with a lease (lease_token, lease_owner, lease_until), walks its recipients in user id
-    order past `done_through`, and marks it done; see the README's "Exactly once".
+    kind: a webapp.mail.kinds.EventKind (made by webapp.mail.outbox.record() only). The
+    fan-out worker (webapp.mail.fanout) claims it with a lease (lease_token, lease_owner,
+    lease_until), walks its recipients in user id order past `done_through`, and marks it
+    done; see the README's "Exactly once".
     """
 
     __tablename__ = "outbox_events"
@@ -90,9 +90,9 @@ class OutboxDelivery(db.Model):
 
     The primary key (event, member) is the delivery key: it names the file and the
     Message-ID, and a second row for the pair cannot exist. `placer` is the staging token
-    of the process whose file this row commits (spooler.staged). Reasons: author,
-    inactive, disabled, opted_out, digest, bouncing, post_gone, cap ("digest" and "cap" items
-    go into the member's next digest, which sets digest_id).
+    of the process whose file this row commits (spooler.staged). status: kinds.SENT or a
+    webapp.mail.kinds.SkipReason (kinds.FOR_THE_DIGEST items go into the member's next
+    digest, which sets digest_id).
     """
 
     __tablename__ = "outbox_deliveries"

@@ -1,16 +1,17 @@
 """Newsletters: the rule for their text, start, pause, resume, cancel, and how far one has got.
 
-start() stores the Newsletter (table broadcasts) and its outbox event (EventKind.NEWSLETTER,
-made by webapp.mail.outbox.record) in the caller's transaction, so the admin's page returns
-at once and the fan-out workers write the files, exactly once per member, surviving a
-restart of everything. It refuses a text shorter than MIN_BODY_CHARS (NewsletterRefused):
-the admin's form and `flask --app webapp broadcast` ask body_problem() first. The audience
-is every activated, not disabled member with the newsletter on and an address that is not
-bouncing, decided per member when the worker reaches them (a member who turns the
-newsletter off meanwhile gets nothing). Pausing takes the event's lease away and holds it
-(not_before = PAUSED): the batch a worker has in hand is discarded uncommitted, and what
-is already in pickup still goes. Cancelling marks the event done the same way. A
-newsletter the fan-out has finished stays done: pause and cancel then change nothing.
+start() stores the Newsletter (table broadcasts) and its outbox event
+(EventKind.NEWSLETTER, made by webapp.mail.outbox.record) in the caller's transaction, so
+the admin's page returns at once and the fan-out workers write the files, exactly once per
+member, surviving a restart of everything. It refuses a text shorter than MIN_BODY_CHARS
+(NewsletterRefused, which `flask --app webapp broadcast` prints); the admin's form asks
+body_problem() first. The audience is every activated, not disabled member with the
+newsletter on and an address that is not bouncing, decided per member when the worker
+reaches them (a member who turns the newsletter off meanwhile gets nothing). Pausing takes
+the event's lease away and holds it (not_before = PAUSED): the batch a worker has in hand
+is discarded uncommitted, and what is already in pickup still goes. Cancelling marks the
+event done the same way. A newsletter the fan-out has finished stays done: pause and
+cancel then change nothing.
 """
 
 from __future__ import annotations

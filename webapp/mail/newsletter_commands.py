@@ -26,7 +26,7 @@ from webapp.site.extensions import db
 @click.option("--wait/--no-wait", default=True, show_default=True,
               help="Write the files here with a progress bar, or leave that to the outbox workers.")
 @with_appcontext
-def broadcast(subject: str, body_file, admin_email: str | None, wait: bool) -> None:
+def send_newsletter(subject: str, body_file, admin_email: str | None, wait: bool) -> None:
     """Send a newsletter to every activated member with the newsletter on, through the same
     durable fan-out as notifications (exactly once per member, resumable)."""
     admin = _sender(admin_email)
@@ -67,4 +67,4 @@ def _write_with_progress(newsletter_id: int, audience: int) -> None:
                f"{figures['left_out']:,} left out, {figures['rate_per_s']:,} a second")
 
 
-COMMANDS = (broadcast,)
+COMMANDS = (send_newsletter,)

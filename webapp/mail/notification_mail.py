@@ -12,23 +12,20 @@ headers bulk mail needs: List-Id, Precedence: bulk, Auto-Submitted (RFC 3834).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from flask import render_template
 
-from flask import render_template, url_for
-from sqlalchemy import Row
-
-from spooler.envelope import envelope_lines, single_line
-from spooler.message import Address, Notification
+from spooler.envelope import single_line
+from spooler.message import Notification
 from spooler.stamp import Stamp, slot
-from webapp.accounts.models import User
-from webapp.mail import unsubscribe
+from webapp.mail.bulk_mail import STAMP_RECIPIENT, STAMPED_HEADERS, StampedMail, bulk_headers
 from webapp.mail.kinds import EventKind
 from webapp.mail.models import OutboxEvent
+from webapp.mail.unsubscribe import UnsubscribeLinks
 from webapp.posts.markdown import render
 from webapp.posts.models import Answer, Article, Comment, Question
 from webapp.site import outgoing
 from webapp.site.extensions import db
-from webapp.site.links import base_url, site_domain
+from webapp.site.links import base_url, external_url, site_domain
 
 EXCERPT_CHARS = 600
 NOTIFICATION_SUBJECTS = {
@@ -36,34 +33,6 @@ NOTIFICATION_SUBJECTS = {
     EventKind.ACCEPTED: "Your answer was accepted: {title}",
     EventKind.COMMENT: "New comment: {title}",
 }
-_RECIPIENT_HEADERS = ("List-Unsubscribe",)
-
-
-@dataclass
-class EventMail:
-    """One event's mail, ready to stamp. The one-click link unsubscribes from
-    `unsubscribe_kind` ("question", "article", "newsletter") `unsubscribe_target`."""
-    stamp: Stamp
-    unsubscribe_kind: str
-    unsubscribe_target: int
-    domain: str
-    links: unsubscribe.Links
-
-    def for_member(self, event_id: int, member: User | Row) -> bytes:
-        """The pickup file's bytes (envelope lines, then the message) for one member (a User, or
-        a row with its id, email and display_name)."""
-        link = self.links.link(member.id)
-        message = self.stamp.message(
-            Address(member.email, single_line(member.display_name)),
-            message_id(event_id, member.id, self.domain),
-            headers={"List-Unsubscribe": f"<{link}>"},
-            values={"name": member.display_name, "unsubscribe": link})
-        return envelope_lines(message.sender, message.recipients) + message.content
-
-
-def message_id(event_id: int, user_id: int, domain: str) -> str:
-    """The Message-ID of the delivery key (event, member): the same however often it is made."""
-    return f"n{event_id}.{user_id}@{domain}"
 
 
 def thread_id(thread_kind: str, thread_id: int, domain: str) -> str:
@@ -81,14 +50,14 @@ def is_gone(thread, post) -> bool:
     return any(p is None or p.is_deleted or p.is_hidden for p in (thread, post))
 
 
-def prepare(event: OutboxEvent) -> EventMail | None:
+def prepare(event: OutboxEvent) -> StampedMail | None:
     """The event's mail as it reads now (after any edit in the hold window); None when gone."""
     thread, post = load_posts(event)
     if is_gone(thread, post):
         return None
-    return EventMail(Stamp(notification(event, thread, post, slot("name"), slot("unsubscribe")),
-                           _RECIPIENT_HEADERS), event.thread_kind, event.thread_id, site_domain(),
-                     unsubscribe.Links(event.thread_kind, event.thread_id))
+    return StampedMail(Stamp(notification(event, thread, post, slot("name"), slot("unsubscribe")),
+                             STAMPED_HEADERS), site_domain(),
+                       UnsubscribeLinks(event.thread_kind, event.thread_id))
 
 
 def notification(event: OutboxEvent, thread, post, name: str, unsubscribe_link: str) -> Notification:
@@ -102,23 +71,17 @@ def notification(event: OutboxEvent, thread, post, name: str, unsubscribe_link: 
                    text_excerpt=text_excerpt, html_excerpt=html_excerpt,
                    link=post_link(event.kind, event.thread_kind, thread.id, post.id),
                    unsubscribe=unsubscribe_link,
-                   settings=base + url_for("member_settings.index"), site_url=base)
+                   settings=external_url("member_settings.index"), site_url=base)
     root = f"<{thread_id(event.thread_kind, thread.id, domain)}>"
     sender = outgoing.sender()
     return Notification(
         sender=sender,
-        to=[Address("recipient@stamp.invalid")],
+        to=[STAMP_RECIPIENT],
         subject=NOTIFICATION_SUBJECTS[event.kind].format(title=single_line(thread.title)),
         text=render_template("email/notification.txt", **context),
         html=render_template("email/notification.html", **context),
-        extra_headers={
-            "In-Reply-To": root,
-            "References": root,
-            "List-Id": list_id(sender, domain),
-            "List-Unsubscribe": f"<{unsubscribe_link}>",
-            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
-            "Precedence": "bulk",
-        },
+        extra_headers={"In-Reply-To": root, "References": root,
+                       **bulk_headers(sender, domain, "notifications", unsubscribe_link)},
     )
 
 
@@ -126,13 +89,7 @@ def post_link(kind: str, thread_kind: str, target_id: int, post_id: int) -> str:
     """The absolute link straight to an answer or comment on its question's or article's page."""
     endpoint = "articles.show" if thread_kind == "article" else "questions.show"
     anchor = f"#{'comment' if kind == EventKind.COMMENT else 'answer'}-{post_id}"
-    base = base_url()
-    return base + url_for(endpoint, **{f"{thread_kind}_id": target_id}) + anchor
-
-
-def list_id(sender: Address, domain: str) -> str:
-    """The List-Id of every notification and digest: one filter catches them all."""
-    return f"{single_line(sender.name) or domain} notifications <notifications.{domain}>"
+    return external_url(endpoint, **{f"{thread_kind}_id": target_id}) + anchor
 
 
 def excerpt(post, chars: int = EXCERPT_CHARS) -> tuple[str, str]:

@@ -39,14 +39,14 @@ _SALT = "unsubscribe"
 def make_token(user_id: int, kind: str, target_id: int = 0) -> str:
     """The signed part of a member's unsubscribe link for `kind` ("question", "article",
     "newsletter", "notifications") and, for a post, its id."""
-    return Links(kind, target_id).token(user_id)
+    return UnsubscribeLinks(kind, target_id).token(user_id)
 
 
 def link(user_id: int, kind: str, target_id: int = 0) -> str:
-    return Links(kind, target_id).link(user_id)
+    return UnsubscribeLinks(kind, target_id).link(user_id)
 
 
-class Links:
+class UnsubscribeLinks:
     """The unsubscribe links of many members for one thing (a fan-out): the key, the site's
     address and the thing looked up once.
 

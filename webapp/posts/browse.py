@@ -1,7 +1,7 @@
 """The pages that list posts: home, /questions (newest, unanswered), tags, members, search.
 
-Each shows one page of a keyset list (webapp.posts.listing) with a link to the next ("Older")
-and back to the first; `?before=ID` picks the page. Nothing here writes.
+Each shows one page of a keyset list (webapp.posts.listing) with a link to the next
+("Older") and back to the first; `?before=ID` picks the page. Nothing here writes.
 """
 
 from __future__ import annotations

@@ -2,8 +2,8 @@
 
 A member follows what they ask or write, and what they answer or comment on when their
 setting follow_on_reply is on (the default). The notification fan-out (webapp.mail.fanout)
-reads these rows; this module only keeps them. Following twice is one
-row (a unique constraint), so a double click cannot make two.
+reads these rows; this module only keeps them. Following twice is one row (a unique
+constraint), so a double click cannot make two.
 """
 
 from __future__ import annotations

@@ -2,8 +2,9 @@
 /comments/9...), finding one a member may see, the page that shows a post, and refusing.
 
 The question, article, own-post and moderation pages all go through these, so a post of
-any kind is found, shown, replied to and refused the same way. refused() is the error handler of
-rules.PostRefused (403 with the reason, nothing kept); the rules live in rules.py.
+any kind is found, shown, replied to and refused the same way. refused() is the error
+handler of rules.PostRefused (403 with the reason, nothing kept); the rules live in
+rules.py.
 """
 
 from __future__ import annotations

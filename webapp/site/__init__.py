@@ -1,2 +1,2 @@
-"""What every page and process of the site shares: its settings, database and extensions, the
-signing key, security headers, error pages, the page cache, /healthz, /metrics and `flask check`."""
+"""What every page and process of the site shares: settings, database, extensions, signing
+key, links and outgoing mail, headers, error pages, page cache, /healthz, /metrics, checks."""

@@ -1,4 +1,4 @@
-"""The checks behind `flask --app webapp check` (webapp.site.commands): is this site set up to work?
+"""Is this site set up to work? The checks behind `flask --app webapp check` and /healthz.
 
 The config, the signing key and mail_from were already checked when the app was made
 (create_app stops with the reason otherwise); this adds what only a running system
@@ -24,7 +24,7 @@ from spooler.pickup import PICKUP_FILE_MODE, explain
 from webapp.site.config import site_config
 from webapp.site.extensions import db, limiter
 
-LOOPBACK = ("127.0.0.1", "localhost", "::1")
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")   # a base_url that only this machine reaches
 
 
 def run_checks() -> list[CheckResult]:
@@ -121,7 +121,7 @@ def _ratelimit_storage() -> CheckResult:
 
 def _base_url(url: str) -> CheckResult:
     parts = urlsplit(url)
-    if parts.hostname in LOOPBACK:
+    if parts.hostname in LOCAL_HOSTS:
         return CheckResult("base_url", True, f"{url} (a local run: links work on this machine only)",
                            warn=True)
     if parts.scheme != "https":

@@ -27,7 +27,7 @@ def init_db() -> None:
 
 @click.command("check")
 @with_appcontext
-def check() -> None:
+def check_site() -> None:
     """Is this site set up to work? Database, schema, pickup folder, rate-limit store,
     base_url: ok, WARNING or PROBLEM with the fix; exit 1 on any problem. Run it before
     every start (the unit's ExecStartPre does)."""
@@ -40,4 +40,4 @@ def check() -> None:
     sys.exit(0 if all(r.ok for r in results) else 1)
 
 
-COMMANDS = (init_db, check)
+COMMANDS = (init_db, check_site)

@@ -1,4 +1,5 @@
-"""The Flask extensions, created unbound here and bound in create_app()."""
+"""The Flask extensions, created unbound here and bound in create_app(): the database (every
+feature's models), migrations, CSRF, logins, and rate limits ([webapp] ratelimit_storage)."""
 
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address

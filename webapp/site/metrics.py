@@ -17,7 +17,7 @@ from webapp.site.extensions import limiter
 
 bp = Blueprint("metrics", __name__)
 
-LOOPBACK = ("127.0.0.1", "::1")
+LOOPBACK_CLIENTS = ("127.0.0.1", "::1")
 PREFIX = "pickup_relay_outbox_"
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 # figures() key -> (metric name, help text); every one is a gauge: the last hour is a window.
@@ -35,7 +35,7 @@ METRICS = {
 @bp.route("/metrics")
 @limiter.exempt
 def metrics():
-    if request.remote_addr not in LOOPBACK or _through_an_untrusted_proxy():
+    if request.remote_addr not in LOOPBACK_CLIENTS or _through_an_untrusted_proxy():
         abort(404)
     return Response(exposition(outbox.figures()), content_type=CONTENT_TYPE)
 

@@ -3,7 +3,8 @@ site's domain, and the writer of single messages into pickup.
 
 The writer is spooler.pickup.PickupWriter on [pickup] dir, durable, with [relay]
 max_message_size: the writer checks the size (MessageTooLarge) and the site checks it
-nowhere else. Writing fails with spooler.pickup.PickupError (nothing is then left in pickup).
+nowhere else. Writing fails with spooler.pickup.PickupError (nothing is then left in
+pickup).
 """
 
 from __future__ import annotations

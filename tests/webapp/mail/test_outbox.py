@@ -168,7 +168,7 @@ def test_every_stamped_message_equals_the_slow_path_and_parses_strictly(app, con
     from spooler.envelope import envelope_lines, single_line
     from spooler.message import Address
     from spooler.stamp import slot
-    from webapp.mail import notification_mail, unsubscribe
+    from webapp.mail import bulk_mail, notification_mail, unsubscribe
 
     ann, bob = member(app, config, "Ann"), member(app, config, "Bob")
     question_id = ask(ann)
@@ -185,7 +185,7 @@ def test_every_stamped_message_equals_the_slow_path_and_parses_strictly(app, con
             link = unsubscribe.link(user.id, "question", question_id)
             slow = notification_mail.notification(event, thread, post, user.display_name, link)
             slow.to = [Address(user.email, single_line(user.display_name))]
-            slow.message_id = notification_mail.message_id(event.id, user.id, "qa.example.test")
+            slow.message_id = bulk_mail.delivery_message_id(event.id, user.id, "qa.example.test")
             expected = mail.stamp.slow_path(slow)
             assert stamped == envelope_lines(expected.sender, expected.recipients) + expected.content
             parsed = email.message_from_bytes(expected.content, policy=email.policy.strict)
