@@ -93,7 +93,7 @@ def enable(member: User, admin: User) -> None:
 
 
 # The buttons on a member (the last part of their URL): what each does, and what the admin reads.
-ACTIONS = {
+BUTTONS = {
     "resend-activation": (resend_activation, "A new activation mail to {email} is on its way."),
     "disable": (disable, "{email} is disabled and logged out everywhere."),
     "enable": (enable, "{email} is enabled: they can log in again."),
@@ -130,7 +130,7 @@ def _back_to(member: User):
 def act(user_id: int, action: str):
     """A member's button: do it, and say what happened or why it did not."""
     member = _member_or_404(user_id)
-    do, done = ACTIONS[action]
+    do, done = BUTTONS[action]
     try:
         do(member, current_user)
     except Refused as e:
