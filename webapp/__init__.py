@@ -100,10 +100,11 @@ def _register_features(app: Flask, config: Config) -> None:
 
     login_manager.user_loader(session_store.resolve)
     add_security_headers(app, https=_https(config))
-    for blueprint in (browse.bp, auth.bp, sessions_page.bp, questions.bp, articles.bp, own_posts.bp,
-                      moderation.bp,
-                      members.bp, queue_dashboard.bp, following.bp, member_settings.bp,
-                      unsubscribe.bp, newsletter_pages.bp, health.bp, metrics.bp):
+    for blueprint in (browse.bp, questions.bp, articles.bp, own_posts.bp, following.bp,  # posts/
+                      auth.bp, sessions_page.bp, member_settings.bp,                      # accounts/
+                      moderation.bp, members.bp, queue_dashboard.bp, newsletter_pages.bp,  # admin/
+                      unsubscribe.bp,                                                     # mail/
+                      health.bp, metrics.bp):                                             # site/
         app.register_blueprint(blueprint)
     error_pages.register(app)
     page_cache.init_app(app, config.webapp.page_cache_ttl)

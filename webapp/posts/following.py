@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, render_template, request
 from flask_login import current_user, login_required
 
 from webapp.posts import subscriptions
+from webapp.posts.views import shown_at
 from webapp.site.extensions import db
 
 bp = Blueprint("following", __name__)
@@ -19,24 +20,18 @@ def _target_or_404(kind: str, target_id: int):
     return post
 
 
-def _back(kind: str, target_id: int):
-    if kind == "question":
-        return redirect(url_for("questions.show", question_id=target_id))
-    return redirect(url_for("articles.show", article_id=target_id))
-
-
 @bp.route("/<any(follow, unfollow):action>/<kind>/<int:target_id>", methods=["POST"])
 @login_required
 def change(action: str, kind: str, target_id: int):
     """The Follow and Unfollow buttons."""
-    _target_or_404(kind, target_id)
+    post = _target_or_404(kind, target_id)
     if action == "follow":
         subscriptions.follow(current_user, kind, target_id)
     else:
         subscriptions.unfollow(current_user, kind, target_id)
     db.session.commit()
     flash(f"You follow this {kind}." if action == "follow" else f"You no longer follow this {kind}.")
-    return _back(kind, target_id)
+    return shown_at(post)
 
 
 @bp.route("/following")
