@@ -59,8 +59,9 @@ from relay.sink.server import free_port
 from settings import load_config
 from spooler.pickup import PickupWriter
 from webapp import create_app
-from webapp.extensions import db
-from webapp.models import OutboxEvent, User
+from webapp.accounts.models import User
+from webapp.mail.models import OutboxEvent
+from webapp.site.extensions import db
 
 FLASK = Path(sys.executable).with_name("flask")
 ADMIN, PROBE, PASSWORD = "admin@example.org", "reset-probe@example.org", "bench-password-1"

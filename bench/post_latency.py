@@ -62,9 +62,13 @@ from werkzeug.security import generate_password_hash
 from relay.sink.server import free_port
 from settings import load_config
 from webapp import create_app
-from webapp.extensions import db
-from webapp.fanout import FanoutWorker
-from webapp.models import OutboxEvent, Question, Subscription, User, utcnow
+from webapp.accounts.models import User
+from webapp.mail.fanout import FanoutWorker
+from webapp.mail.models import OutboxEvent
+from webapp.posts.models import Question, Subscription
+from webapp.site.config import site_config
+from webapp.site.database import utcnow
+from webapp.site.extensions import db
 
 FOLLOWERS = (1, 100, 1_000, 10_000)
 FLASK = Path(sys.executable).with_name("flask")
@@ -179,7 +183,7 @@ def notification_files(pickup: Path) -> list[Path]:
 def measure_fanout(app, poster: Poster, qid: int, rounds: int, profile: bool) -> list[dict]:
     """Per round: one answer, then one in-process worker on its event; the files of the round
     before are removed first. Returns files, seconds, files/s and this process's CPU per file."""
-    pickup = Path(app.config["PICKUP_DIR"])
+    pickup = site_config(app).pickup.dir
     results = []
     for round_ in range(rounds):
         with app.app_context():
@@ -287,7 +291,7 @@ def wait_until(check, timeout: float, what: str) -> None:
 
 def measure_end_to_end(app, poster: Poster, qid: int, followers: int, config_path: Path,
                        port: int, dump_parent: Path) -> dict:
-    pickup = Path(app.config["PICKUP_DIR"])
+    pickup = site_config(app).pickup.dir
     with app.app_context():
         close_events()
     for path in notification_files(pickup):   # the fan-out's files: this run starts empty
@@ -390,7 +394,7 @@ def main() -> None:
         figures["latency_ratio_10k"] = latency[max(FOLLOWERS)][0] / latency[1][0]
         fanout = measure_fanout(app, poster, questions[max(FOLLOWERS)], args.fanout_rounds, args.profile)
         figures["fanout_per_s"] = fanout[-1]["per_s"]
-        ceiling = filesystem_ceiling(Path(app.config["PICKUP_DIR"]))
+        ceiling = filesystem_ceiling(site_config(app).pickup.dir)
         e2e = None
         if end_to_end:
             e2e = measure_end_to_end(app, poster, questions[max(FOLLOWERS)], max(FOLLOWERS),

@@ -11,8 +11,8 @@ from __future__ import annotations
 import random
 from datetime import datetime, timedelta
 
-from webapp.extensions import db
-from webapp.markdown import render
+from webapp.posts.markdown import render
+from webapp.site.extensions import db
 
 MEMBERS, TAGS = 20_000, 1_000
 ANSWERS_PER_QUESTION = 3

@@ -43,9 +43,9 @@ from bench.site_data import MEMBERS, TAGS, analyze, fill, fill_members_and_tags,
 from relay.sink.server import free_port  # noqa: E402
 from settings import parse_config  # noqa: E402
 from tests.webapp.postgres_server import BINARIES, throwaway_postgres  # noqa: E402
-from tests.webapp.test_gunicorn import ROOT, get, unit_command, wait_for  # noqa: E402
+from tests.webapp.site.test_gunicorn import ROOT, get, unit_command, wait_for  # noqa: E402
 from webapp import create_app  # noqa: E402
-from webapp.extensions import db  # noqa: E402
+from webapp.site.extensions import db  # noqa: E402
 
 QUESTIONS, QUESTION_ANSWERS = 10_000, 20
 # The stylesheet (no database, no template) is the ceiling of gunicorn and the site's hooks.

@@ -39,7 +39,7 @@ from bench.site_data import (  # noqa: E402
 )
 from settings import parse_config  # noqa: E402
 from webapp import create_app  # noqa: E402
-from webapp.extensions import db  # noqa: E402
+from webapp.site.extensions import db  # noqa: E402
 
 SIZES = (10_000, 100_000)
 

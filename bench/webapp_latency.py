@@ -27,8 +27,9 @@ from relay.sink.server import Sink  # noqa: E402
 from settings import parse_config  # noqa: E402
 from spooler.envelope import parse_pickup  # noqa: E402
 from webapp import create_app  # noqa: E402
-from webapp.extensions import db, limiter  # noqa: E402
-from webapp.models import User, utcnow  # noqa: E402
+from webapp.accounts.models import User  # noqa: E402
+from webapp.site.database import utcnow  # noqa: E402
+from webapp.site.extensions import db, limiter  # noqa: E402
 
 
 def csrf(client, path):

@@ -2,7 +2,7 @@
 
 The relay (relay.delivery.feedback) appends a FeedbackLine's to_line() to [relay]
 feedback_file for each recipient the smart host refused for good (kind "refused")
-or a message that expired still owed (kind "expired"); the site (webapp.bounces)
+or a message that expired still owed (kind "expired"); the site (webapp.mail.bounces)
 reads each back with from_line(). The file is mode FEEDBACK_MODE (the site reads it
 through the relay's group); over a size the relay renames it to rotated(path), which
 a reader finishes before it follows the new file. The shape on disk, one object a

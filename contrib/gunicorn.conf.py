@@ -23,7 +23,7 @@ preload_app = False
 # One line per request on stderr (the journal), with tokens in link paths replaced by [token].
 accesslog = "-"
 errorlog = "-"
-logger_class = "webapp.access_log.RedactingLogger"
+logger_class = "webapp.site.access_log.RedactingLogger"
 access_log_format = '%(h)s "%(r)s" %(s)s %(B)s %(M)sms "%(f)s" "%(a)s"'
 # The site's X-Forwarded-* come from nginx on this machine; [webapp] trusted_proxies says
 # how many hops the site believes (ProxyFix), so gunicorn itself trusts none.

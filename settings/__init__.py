@@ -189,7 +189,7 @@ class WebappConfig:
     failed_logins_per_hour: int = _key("count", 10)  # per account, then 429 until the hour is over
     posts_per_minute: int = _key("count", 10)        # posts of any kind per member, then 429
     articles_by: str = _key("choice", "members", choices=("members", "admins"))  # who may write one
-    # Notifications (webapp.fanout): instant mails one member gets a day before the rest wait
+    # Notifications (webapp.mail.fanout): instant mails one member gets a day before the rest wait
     # for the next digest; how long an event waits so a quick delete or edit still counts.
     max_notifications_per_day: int = _key("count", 50)
     notification_delay: float = _key("duration", "0s")

@@ -12,9 +12,10 @@ from tests.relay.relay_helpers import RunningRelay, wait_until
 from tests.smtp_servers import Faults, FaultyServer
 from tests.webapp.qa_helpers import answer, ask, member
 from webapp import create_app
-from webapp.extensions import db
-from webapp.fanout import FanoutWorker
-from webapp.models import OutboxDelivery, User
+from webapp.accounts.models import User
+from webapp.mail.fanout import FanoutWorker
+from webapp.mail.models import OutboxDelivery
+from webapp.site.extensions import db
 
 
 @pytest.fixture

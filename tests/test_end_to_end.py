@@ -12,7 +12,7 @@ from settings import parse_config
 from tests.relay.relay_helpers import RunningRelay, wait_until
 from tests.webapp.conftest import post_form
 from webapp import create_app
-from webapp.extensions import db
+from webapp.site.extensions import db
 
 
 def test_registering_makes_the_activation_mail_arrive_in_the_sinks_maildir(tmp_path):

@@ -175,9 +175,13 @@ def post_an_answer(config_path: Path) -> int:
     """Ann's question, Bob's answer and its outbox event, written straight into the run's
     database as the site's request would; returns the question's id."""
     from settings import load_config
-    from webapp import create_app, outbox
-    from webapp.extensions import db
-    from webapp.models import Answer, Question, Subscription, User, utcnow
+    from webapp import create_app
+    from webapp.accounts.models import User
+    from webapp.mail import outbox
+    from webapp.mail.kinds import EventKind
+    from webapp.posts.models import Answer, Question, Subscription
+    from webapp.site.database import utcnow
+    from webapp.site.extensions import db
 
     app = create_app(load_config(config_path))
     with app.app_context():
@@ -196,7 +200,7 @@ def post_an_answer(config_path: Path) -> int:
             db.session.add_all([reply, Subscription(user_id=ann.id, kind="question",
                                                     target_id=question.id)])
             db.session.flush()
-            outbox.record(outbox.ANSWER, "question", question.id, reply.id, bob.id)
+            outbox.record(EventKind.ANSWER, "question", question.id, reply.id, bob.id)
             db.session.commit()
             return question.id
         finally:

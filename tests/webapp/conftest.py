@@ -3,6 +3,7 @@ and a throwaway PostgreSQL server with a fresh database for each test that asks 
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import secrets
 import threading
@@ -15,7 +16,8 @@ from relay.sink.server import free_port
 from settings import parse_config
 from tests.webapp.postgres_server import BINARIES, throwaway_postgres
 from webapp import create_app
-from webapp.extensions import db
+from webapp.site.config import site_config, use_config
+from webapp.site.extensions import db
 
 POSTGRES_BINARIES = BINARIES
 needs_postgres = pytest.mark.skipif(not POSTGRES_BINARIES, reason="needs PostgreSQL's server binaries")
@@ -50,7 +52,7 @@ def client(app):
 def site(app):
     """The app served for real on 127.0.0.1 (for a browser); stopped after the test."""
     port = free_port()
-    app.config["BASE_URL"] = f"http://127.0.0.1:{port}"
+    reconfigure(app, base_url=f"http://127.0.0.1:{port}")
     server = make_server("127.0.0.1", port, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, name="site-server")
     thread.start()
@@ -59,6 +61,12 @@ def site(app):
     finally:
         server.shutdown()
         thread.join(timeout=10)
+
+
+def reconfigure(app, **webapp) -> None:
+    """Run `app` from now on with these [webapp] values: its Config, built again with them."""
+    config = site_config(app)
+    use_config(app, dataclasses.replace(config, webapp=dataclasses.replace(config.webapp, **webapp)))
 
 
 def csrf_token(client, path: str) -> str:

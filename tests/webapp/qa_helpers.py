@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
+from tests.webapp.accounts.test_auth import activated_member, login
 from tests.webapp.conftest import csrf_token, post_form
-from tests.webapp.test_auth import activated_member, login
 
 
 def member(app, config, name: str):

@@ -7,7 +7,7 @@ import stat
 from flask_migrate import upgrade
 
 from webapp import create_app
-from webapp.extensions import db
+from webapp.site.extensions import db
 
 
 def test_the_sqlite_file_is_created_readable_by_its_owner_only(config, tmp_path):

@@ -87,7 +87,7 @@ def run_migrations_online():
                 logger.info('No changes in schema detected.')
 
     conf_args = current_app.extensions['migrate'].configure_args
-    from webapp.models import is_modelled
+    from webapp.site.database import is_modelled
     conf_args.setdefault("include_name", is_modelled)
     if conf_args.get("process_revision_directives") is None:
         conf_args["process_revision_directives"] = process_revision_directives

@@ -1,0 +1,178 @@
+"""The account pages in a real browser (headless Chromium): sign up, activate from the mail, log in."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import needs_chromium
+from tests.webapp.conftest import link_in, pickup_messages
+
+pytest.importorskip("playwright.sync_api")
+pytestmark = needs_chromium
+
+
+def test_sign_up_activate_and_log_in_in_a_browser(site, page, config):
+    refused = []  # what the Content-Security-Policy blocked, as the browser reports it
+    page.on("console", lambda m: refused.append(m.text) if "Content Security Policy" in m.text else None)
+    page.goto(f"{site}/account/register")
+    page.fill("#display_name", "Zoë <b>Z</b>")
+    page.fill("#email", "zoe@example.org")
+    page.fill("#password", "a long password")
+    page.fill("#confirm", "a long password")
+    page.click("text=Create account")
+    assert page.inner_text("h1") == "Check your inbox"
+
+    [mail] = pickup_messages(config)
+    page.goto(site + link_in(mail, "activate"))
+    assert "Your account is active" in page.inner_text(".flash")
+    assert page.url == f"{site}/account/login"  # the token is off the address bar
+    assert page.input_value("#email") == "zoe@example.org"
+
+    page.fill("#password", "a long password")
+    page.click("input[type=submit]")
+    assert page.inner_text("main").startswith("Questions and answers")
+    assert page.inner_text(".who") == "Zoë <b>Z</b>"  # shown as text, never as markup
+    # The stylesheet loaded from the site itself: the button is the accent colour.
+    colour = page.eval_on_selector(".bar button.link", "e => getComputedStyle(e).color")
+    assert colour == "rgb(36, 84, 214)"
+
+    page.click(".bar a:has-text('Sessions')")
+    assert page.inner_text("h1") == "Your sessions" and "(this browser)" in page.inner_text("main")
+    page.click("button:has-text('Log out everywhere')")
+    assert "logged out everywhere" in page.inner_text(".flash")
+    page.goto(f"{site}/no-such-page")
+    assert page.inner_text("h1") == "Page not found"
+    assert refused == []
+
+
+def test_the_html_mail_fits_a_800_pixel_window_long_link_included(site, page, config):
+    from email import message_from_bytes
+    from email.policy import default
+
+    from spooler.envelope import parse_pickup
+
+    page.goto(f"{site}/account/register")
+    page.fill("#display_name", "Ann")
+    page.fill("#email", "a.rather.long.address.for.the.test@example.org")
+    page.fill("#password", "a long password")
+    page.fill("#confirm", "a long password")
+    page.click("text=Create account")
+    [raw] = pickup_messages(config)
+    content = parse_pickup(raw).content.replace(b"\r\n", b"\n")
+    html = message_from_bytes(content, policy=default).get_body(("html",)).get_content()
+    page.set_viewport_size({"width": 800, "height": 600})
+    page.goto("about:blank")  # a mail reader's page: not the site's, whose policy forbids inline style
+    page.set_content(html)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 800
+
+
+def test_a_form_with_mistakes_says_what_is_wrong(site, page, config):
+    page.goto(f"{site}/account/register")
+    page.fill("#display_name", "Ann")
+    page.fill("#email", "not-an-address")
+    page.fill("#password", "short")
+    page.fill("#confirm", "different")
+    page.click("text=Create account")
+    page.wait_for_selector(".error")  # all_inner_texts() does not wait for the answer page
+    errors = page.locator(".error").all_inner_texts()
+    assert any("email" in e.lower() for e in errors)
+    assert any("8" in e for e in errors)  # the minimum password length
+    assert pickup_messages(config) == []
+
+
+def browser_login(page, site, email):
+    if page.locator(".bar button:has-text('Log out')").count():
+        page.click(".bar button:has-text('Log out')")
+    page.goto(f"{site}/account/login")
+    page.fill("#email", email)
+    page.fill("#password", "correct horse battery")
+    page.click("input[type=submit]")
+
+
+def test_ask_answer_accept_and_vote_in_a_browser(site, app, page, config):
+    from tests.webapp.accounts.test_auth import activated_member
+
+    for name in ("Ann", "Bob", "Cat"):
+        activated_member(app.test_client(), config, email=f"{name.lower()}@example.org", name=name)
+    refused = []
+    page.on("console", lambda m: refused.append(m.text) if "Content Security Policy" in m.text else None)
+
+    browser_login(page, site, "ann@example.org")
+    page.click(".bar a:has-text('Ask')")
+    page.fill("#title", "How do I list a folder's files?")
+    page.fill("#body", "I need **every** file, in order:\n\n    ls -1\n\nbut from Python.")
+    page.fill("#tags", "python files")
+    page.click("text=Post your question")
+    assert page.inner_text("h1") == "How do I list a folder's files?"
+    assert page.inner_text("#question strong") == "every"
+    question_url = page.url
+
+    browser_login(page, site, "bob@example.org")
+    page.goto(question_url)
+    page.fill("#body", "Use `sorted(pathlib.Path('.').iterdir())`.")
+    page.click("text=Post your answer")
+    assert "sorted(pathlib.Path('.').iterdir())" in page.inner_text(".answer code")
+
+    browser_login(page, site, "ann@example.org")
+    page.goto(question_url)
+    page.click("button:has-text('Accept this answer')")
+    assert "You accepted this answer" in page.inner_text(".flash")
+    assert page.inner_text(".answer.accepted .accepted-mark") == "✓ Accepted answer"
+
+    browser_login(page, site, "cat@example.org")
+    page.goto(question_url)
+    page.click(".answer button:has-text('Up')")
+    assert page.inner_text(".answer .count") == "1"
+    assert page.locator(".answer button.vote.chosen").count() == 1
+    assert refused == []
+
+
+def test_an_answer_an_admin_hides_is_invisible_to_other_members(site, app, page, config):
+    from tests.webapp.qa_helpers import answer, ask, member
+
+    ann, bob = member(app, config, "Ann"), member(app, config, "Bob")
+    question_id = ask(ann)
+    answer(bob, question_id, "Cheap watches at spam.example, click now")
+    result = app.test_cli_runner().invoke(args=["create-admin", "--email", "root@example.org",
+                                                "--name", "Root", "--password", "correct horse battery"])
+    assert result.exit_code == 0
+    browser_login(page, site, "root@example.org")
+    page.goto(f"{site}/questions/{question_id}")
+    page.fill(".answer input[name=reason]", "spam")
+    page.click(".answer .hide-form button")
+    assert "only admins and its author" in page.inner_text(".flash")
+    assert "Hidden by an admin: spam" in page.inner_text(".answer")  # the admin still sees it
+
+    browser_login(page, site, "ann@example.org")
+    page.goto(f"{site}/questions/{question_id}")
+    assert page.locator(".answer").count() == 0 and "spam.example" not in page.content()
+
+
+def test_follow_unfollow_and_the_settings_page_in_a_browser(site, app, page, config):
+    from tests.webapp.qa_helpers import ask, member
+
+    question_id = ask(member(app, config, "Ann"), title="Which relay keeps my mail?")
+    member(app, config, "Bob")
+    browser_login(page, site, "bob@example.org")
+    page.goto(f"{site}/questions/{question_id}")
+    assert page.inner_text(".follow .followers") == "1 follower"  # the asker
+    page.click(".follow button:has-text('Follow')")
+    assert page.inner_text(".flash") == "You follow this question."
+    assert page.inner_text(".follow .followers") == "2 followers"
+    page.click(".bar a:has-text('Following')")
+    assert page.inner_text(".question-list .title") == "Which relay keeps my mail?"
+    page.goto(f"{site}/questions/{question_id}")
+    page.click(".follow button:has-text('Unfollow')")
+    assert page.inner_text(".flash") == "You no longer follow this question."
+    page.click(".bar a:has-text('Following')")
+    assert "You follow nothing yet" in page.inner_text(".question-list")
+
+    page.click(".bar a:has-text('Settings')")
+    page.fill("#display_name", "Bobby")
+    page.check("text=A daily digest")
+    page.uncheck("text=Send me the newsletter")
+    page.click("text=Save settings")
+    assert page.inner_text(".flash") == "Your settings are saved."
+    page.reload()
+    assert page.input_value("#display_name") == "Bobby"
+    assert page.is_checked("text=A daily digest") and not page.is_checked("text=Send me the newsletter")

@@ -1,0 +1,58 @@
+"""`flask --app webapp check` and GET /healthz: what a deploy and a load balancer rely on."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from webapp.site.extensions import db
+
+
+def test_healthz_answers_200_with_json_and_sets_no_cookie(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.get_json() == {"status": "ok", "database": "ok", "pickup": "ok"}
+    assert "Set-Cookie" not in response.headers and response.headers["Cache-Control"] == "no-store"
+
+
+def test_healthz_answers_503_naming_what_failed(app, client, config):
+    config.pickup.dir.rename(config.pickup.dir.with_name("elsewhere"))
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    assert response.get_json() == {"status": "failing", "database": "ok", "pickup": "failing"}
+    database = config.base_dir / "var" / "site.db"
+    with app.app_context():
+        db.engine.dispose()
+    database.write_bytes(b"this is not a database" * 100)
+    assert client.get("/healthz").get_json()["database"] == "failing"
+
+
+def test_check_passes_on_a_ready_site_and_names_a_schema_behind(app):
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["check"])
+    assert result.exit_code == 0, result.output
+    assert "ok       schema: at the newest migration" in result.output
+    with app.app_context():
+        from flask_migrate import downgrade
+        downgrade(revision="-1")
+    result = runner.invoke(args=["check"])
+    assert result.exit_code == 1
+    assert "PROBLEM  schema:" in result.output and "fix: flask --app webapp db upgrade" in result.output
+
+
+def test_check_names_a_pickup_folder_it_cannot_write(app, config):
+    config.pickup.dir.rmdir()
+    result = app.test_cli_runner().invoke(args=["check"])
+    assert result.exit_code == 1
+    assert f"PROBLEM  pickup folder: pickup folder {config.pickup.dir} does not exist" in result.output
+
+
+def test_a_bad_config_is_one_line_and_exit_status_2(tmp_path):
+    (tmp_path / "config.toml").write_text('[webapp]\nmail_from = "not an address"\n')
+    result = subprocess.run([sys.executable, "-m", "flask", "--app", "webapp", "check"],
+                            cwd=tmp_path, capture_output=True, text=True, timeout=60,
+                            env={**os.environ, "PICKUP_RELAY_CONFIG": str(tmp_path / "config.toml")})
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1].startswith("config error: ")
+    assert "Traceback" not in result.stderr

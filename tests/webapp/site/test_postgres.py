@@ -1,0 +1,138 @@
+"""The site on PostgreSQL, by changing only [webapp] database_url: migrations and the account flow.
+
+Runs on the throwaway PostgreSQL server of tests/webapp/conftest.py (`postgres_url`).
+Skipped with a reason when the server binaries are not installed (`make test` installs them
+as root).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from settings import parse_config
+from tests.webapp.conftest import choose_password, link_in, needs_postgres, pickup_messages, post_form
+
+pytestmark = needs_postgres
+pytest.importorskip("psycopg")
+
+
+@pytest.fixture
+def pg_app(tmp_path, postgres_url):
+    from flask_migrate import downgrade, upgrade
+
+    from webapp import create_app
+    from webapp.site.extensions import db
+
+    config = parse_config({"pickup": {"dir": "pickup"}, "relay": {"queue_dir": "queue"},
+                           "webapp": {"database_url": postgres_url,
+                                      "base_url": "http://qa.example.test"}},
+                          base_dir=tmp_path, source=None)
+    config.pickup.dir.mkdir()
+    app = create_app(config, {"TESTING": True})
+    with app.app_context():
+        upgrade()
+    yield app, config
+    with app.app_context():
+        downgrade(revision="base")  # the migrations go both ways
+        db.engine.dispose()
+
+
+def test_accounts_work_on_postgresql(pg_app):
+    app, config = pg_app
+    client = app.test_client()
+    password = "a long password"
+    post_form(client, "/account/register", display_name="Pat", email="pat@example.org",
+              password=password, confirm=password)
+    client.get(link_in(pickup_messages(config)[-1], "activate"))
+    assert post_form(client, "/account/login", email="PAT@example.org", password=password).status_code == 302
+    assert "Welcome back, Pat" in client.get("/").get_data(as_text=True)
+    post_form(client, "/account/reset", email="pat@example.org")
+    link = link_in(pickup_messages(config)[-1], "reset")
+    assert choose_password(client, link, "another password").status_code == 302
+    assert client.get(link).status_code == 400  # used once
+
+
+def test_questions_answers_and_votes_work_on_postgresql(pg_app):
+    from tests.webapp.qa_helpers import answer, ask, member, press
+
+    app, config = pg_app
+    ann, bob, cat = (member(app, config, n) for n in ("Ann", "Bob", "Cat"))
+    question_id = ask(ann, tags="postgres sql")
+    answer_id = answer(bob, question_id)
+    page = f"/questions/{question_id}"
+    assert press(ann, page, f"/answers/{answer_id}/accept").status_code == 302
+    assert press(cat, page, f"/answers/{answer_id}/vote", direction="up").status_code == 302
+    html = cat.get(page).get_data(as_text=True)
+    assert "✓ Accepted answer" in html and '<span class="count" title="score">1</span>' in html
+
+
+def test_lists_and_full_text_search_work_on_postgresql(pg_app):
+    from tests.webapp.qa_helpers import ask, member
+
+    app, config = pg_app
+    ann = member(app, config, "Ann")
+    ask(ann, title="Reading large files in chunks", body="Memory runs out when I read it all.")
+    ask(ann, title="Writing files atomically", body="Rename after fsync?", tags="io")
+    visitor = app.test_client()
+    found = visitor.get("/search?q=read+files").get_data(as_text=True)
+    assert "Reading large files in chunks" in found and "Writing files" not in found
+    assert visitor.get("/search", query_string={"q": "files & | ! ("}).status_code == 200
+    assert "Writing files atomically" in visitor.get("/tags/io").get_data(as_text=True)
+    assert "Reading large files" in visitor.get("/questions?tab=unanswered").get_data(as_text=True)
+
+
+def test_articles_comments_and_their_search_work_on_postgresql(pg_app):
+    from tests.webapp.qa_helpers import comment, member, write_article
+
+    app, config = pg_app
+    ann, bob = member(app, config, "Ann"), member(app, config, "Bob")
+    article_id = write_article(ann, title="Vacuuming tables by hand", body="When autovacuum lags behind.")
+    comment(bob, article_id, "Also see pg_stat_user_tables.")
+    visitor = app.test_client()
+    assert "pg_stat_user_tables" in visitor.get(f"/articles/{article_id}").get_data(as_text=True)
+    assert "Vacuuming tables" in visitor.get("/search?q=autovacuum&in=articles").get_data(as_text=True)
+
+
+def test_two_digest_runs_at_once_place_one_digest_per_member_on_postgresql(pg_app, tmp_path):
+    from tests.webapp.mail.test_outbox import fan_out
+    from tests.webapp.qa_helpers import answer, ask, member
+    from webapp.accounts.models import User
+    from webapp.mail.models import Digest
+    from webapp.posts.models import Subscription
+    from webapp.site.database import utcnow
+    from webapp.site.extensions import db
+
+    app, config = pg_app
+    ann, bob = member(app, config, "Ann"), member(app, config, "Bob")
+    question_id = ask(ann)
+    with app.app_context():
+        users = [User(email=f"m{n}@example.org", display_name=f"M{n}", password_hash="x",
+                      activated_at=utcnow(), notify_mode="daily") for n in range(200)]
+        db.session.add_all(users)
+        db.session.flush()
+        db.session.add_all(Subscription(user_id=u.id, kind="question", target_id=question_id)
+                           for u in users)
+        db.session.commit()
+        ids = [u.id for u in users]
+    answer(bob, question_id)
+    fan_out(app)
+    (tmp_path / "config.toml").write_text(
+        f'[pickup]\ndir = "pickup"\n[relay]\nqueue_dir = "queue"\n[webapp]\n'
+        f'database_url = "{app.config["SQLALCHEMY_DATABASE_URI"]}"\nbase_url = "http://qa.example.test"\n')
+    env = {**os.environ, "PICKUP_RELAY_CONFIG": str(tmp_path / "config.toml")}
+    command = [str(Path(sys.executable).parent / "flask"), "--app", "webapp", "send-digests",
+               "--day", "2026-03-14", "--batch", "25"]
+    runs = [subprocess.Popen(command, env=env, cwd=tmp_path, stderr=subprocess.PIPE, text=True)
+            for _ in range(2)]
+    outputs = [run.communicate(timeout=120)[1] for run in runs]
+    assert [run.returncode for run in runs] == [0, 0], outputs
+    placed = sorted(p.name for p in config.pickup.dir.glob("d*.bulk.eml"))
+    assert placed == sorted(f"d{i}-20260314.bulk.eml" for i in ids)
+    assert [p.name for p in config.pickup.dir.iterdir() if p.name.startswith(".")] == []
+    with app.app_context():
+        assert db.session.execute(db.select(db.func.count()).select_from(Digest)).scalar_one() == 200

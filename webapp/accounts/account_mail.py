@@ -1,0 +1,118 @@
+"""Account mail: render the text and HTML templates and put the message in pickup.
+
+Every mail of this module is transactional and written durably through the
+spooler, never sent over SMTP from the request. Reads [webapp] mail_from and
+base_url and [pickup] dir (webapp.site.outgoing writes). Fails with AccountMailFailed (a
+spooler.pickup.PickupError) when the mail cannot be placed (nothing is then left in
+pickup); the account pages answer it with 503 "we could not send your ... email".
+
+A display name appears only in mail to an activated account: anyone can register
+someone else's address with a "name" that reads like a message, so mail to an
+unconfirmed address says only what the site itself wrote. Where it appears it is
+made single-line before it reaches a header and is escaped by Jinja in the HTML part.
+"""
+
+from __future__ import annotations
+
+from flask import render_template
+
+from spooler.envelope import single_line
+from spooler.message import Address, Notification, OutgoingMessage, build
+from spooler.pickup import PickupError
+from webapp.accounts import tokens
+from webapp.accounts.models import User
+from webapp.site import outgoing
+from webapp.site.config import site_config
+from webapp.site.links import external_url
+
+ACCOUNT_SUBJECTS = {
+    "activation": "Activate your account",
+    "password_reset": "Reset your password",
+    "already_registered": "You already have an account",
+    "email_change": "Confirm your new address",
+    "email_change_notice": "Your address is being changed",
+}
+# Each mail as the person who asked for it names it ("we could not send your ... email").
+ASKED_FOR = {"activation": "activation", "already_registered": "activation",
+             "password_reset": "password reset", "email_change": "confirmation",
+             "email_change_notice": "confirmation"}
+
+
+class AccountMailFailed(PickupError):
+    """Pickup refused an account mail; `asked_for` names it as the person who asked would."""
+
+    def __init__(self, kind: str, error: PickupError):
+        super().__init__(str(error))
+        self.asked_for = ASKED_FOR[kind]
+
+
+def send_activation(user: User) -> None:
+    link = external_url("auth.activate", token=tokens.make(tokens.ACTIVATION, user))
+    _send("activation", user.email, "", link=link, hours=_activation_hours())
+
+
+def send_password_reset(user: User) -> None:
+    link = external_url("auth.reset_password", token=tokens.make(tokens.RESET, user))
+    _send("password_reset", user.email, _confirmed_name(user), link=link)
+
+
+def send_already_registered(user: User) -> None:
+    """To an address someone tried to register again: log in, reset, or (not active yet) activate."""
+    link = external_url("auth.activate", token=tokens.make(tokens.ACTIVATION, user)) \
+        if not user.is_activated else None
+    _send("already_registered", user.email, _confirmed_name(user), link=link,
+          hours=_activation_hours(), login=external_url("auth.login"),
+          reset=external_url("auth.forgot_password"))
+
+
+def send_email_change(user: User) -> None:
+    """To the new address (user.pending_email): the link that makes the change."""
+    link = external_url("member_settings.confirm_email", token=tokens.make(tokens.EMAIL_CHANGE, user))
+    _send("email_change", user.pending_email, "", link=link, hours=_activation_hours())
+
+
+def send_email_change_notice(user: User) -> None:
+    """To the current address: a change was asked for; nothing happens until it is confirmed."""
+    _send("email_change_notice", user.email, _confirmed_name(user), new_address=user.pending_email,
+          settings=external_url("member_settings.index"), reset=external_url("auth.forgot_password"))
+
+
+def rehearse(kind: str) -> None:
+    """The work of sending `kind` (a key of ACCOUNT_SUBJECTS) with nothing sent, for an address
+    with no account: the answer then takes as long either way."""
+    link = external_url("auth.activate", token="x" * 60)
+    message = _render(kind, "nobody@invalid.example", "", link=link, hours=_activation_hours(),
+                      login=external_url("auth.login"), reset=external_url("auth.forgot_password"))
+    try:
+        outgoing.pickup_writer().rehearse(message)
+    except PickupError as e:
+        raise AccountMailFailed(kind, e) from e
+
+
+def _send(kind: str, address: str, display_name: str, **context) -> None:
+    try:
+        outgoing.write_transactional(_render(kind, address, display_name, **context))
+    except PickupError as e:
+        raise AccountMailFailed(kind, e) from e
+
+
+def _confirmed_name(user: User) -> str:
+    return user.display_name if user.is_activated else ""
+
+
+def _activation_hours() -> int:
+    return tokens.activation_max_age() // 3600
+
+
+def _render(kind: str, address: str, display_name: str, **context) -> OutgoingMessage:
+    name = single_line(display_name)
+    context.update(name=name, site_url=site_config().webapp.base_url)
+    return build(Notification(
+        sender=outgoing.sender(),
+        to=[Address(address, name)],
+        subject=ACCOUNT_SUBJECTS[kind],
+        text=render_template(f"email/{kind}.txt", **context),
+        html=render_template(f"email/{kind}.html", **context),
+        message_id=outgoing.new_message_id(),
+    ))
+

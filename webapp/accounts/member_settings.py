@@ -1,0 +1,136 @@
+"""A member's settings: display name, mail about followed posts, newsletter, password, address,
+and the outcome of their last notifications (sent, or why not).
+
+A new password needs the current one and logs out every other session (this one stays). A
+new address needs the current password; a confirmation link goes to the new address and a
+notice to the old one (both through pickup, as account mail), and the address changes only
+when the link is opened. If another account took the address meanwhile, the link says so
+and changes nothing. A member whose address bounces (webapp.mail.bounces) confirms it from
+the banner, or changes it, and mail starts again. Every form is a POST with a CSRF token.
+"""
+
+from __future__ import annotations
+
+from functools import wraps
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required, login_user
+from flask_wtf import FlaskForm
+
+from webapp.accounts import account_mail, session_store, tokens
+from webapp.accounts.account_mail import AccountMailFailed
+from webapp.accounts.failures import link_problem, mail_failed
+from webapp.accounts.forms import ChangeEmailForm, ChangePasswordForm, PreferencesForm
+from webapp.accounts.models import User
+from webapp.accounts.tokens import TokenError
+from webapp.mail import bounces, outbox
+from webapp.site.extensions import db, limiter
+
+bp = Blueprint("member_settings", __name__, url_prefix="/account/settings")
+bp.register_error_handler(TokenError, link_problem)
+bp.register_error_handler(AccountMailFailed, mail_failed)
+RECENT = 10   # notification outcomes shown, so "why didn't I get the mail?" has an answer
+
+
+def _page(preferences=None, password=None, email=None, status=200):
+    # formdata=None: a form not the one posted shows the account, not the other form's fields.
+    return render_template("account/settings.html",
+                           preferences=preferences or PreferencesForm(formdata=None, obj=current_user),
+                           password=password or ChangePasswordForm(formdata=None),
+                           email=email or ChangeEmailForm(formdata=None),
+                           recent=outbox.outcomes_for(current_user.id, RECENT)), status
+
+
+@bp.route("", methods=["GET", "POST"])
+@login_required
+def index():
+    form = PreferencesForm() if _posted() else PreferencesForm(formdata=None, obj=current_user)
+    if form.validate_on_submit():
+        current_user.display_name = form.display_name.data
+        current_user.notify_mode = form.notify_mode.data
+        current_user.follow_on_reply = form.follow_on_reply.data
+        current_user.newsletter = form.newsletter.data
+        db.session.commit()
+        flash("Your settings are saved.")
+        return redirect(url_for("member_settings.index"))
+    return _page(preferences=form, status=400 if _posted() else 200)
+
+
+def _with_the_password(form_class, shown_as: str):
+    """A change that needs the current password: a logged-in member's POST, 10 an hour; the
+    view gets the valid form, else the page shows the form (`shown_as`) and why (400)."""
+    def decorate(view):
+        @wraps(view)
+        def checked():
+            form = form_class()
+            if not form.validate_on_submit():
+                return _page(**{shown_as: form}, status=400)
+            if not current_user.check_password(form.current_password.data):
+                form.current_password.errors.append("That is not your current password.")
+                return _page(**{shown_as: form}, status=400)
+            return view(form)
+        return login_required(limiter.limit("10 per hour")(checked))
+    return decorate
+
+
+@bp.route("/password", methods=["POST"])
+@_with_the_password(ChangePasswordForm, "password")
+def change_password(form: ChangePasswordForm):
+    user = current_user._get_current_object()
+    user.set_password(form.password.data)
+    session_store.end_all(user)  # whoever knew the old password is logged out
+    db.session.commit()
+    session_store.start(user)    # ... but not this browser
+    login_user(user)
+    flash("Your password is changed. Every other session is logged out.")
+    return redirect(url_for("member_settings.index"))
+
+
+@bp.route("/email", methods=["POST"])
+@_with_the_password(ChangeEmailForm, "email")
+def change_email(form: ChangeEmailForm):
+    new = User.normalize_email(form.email.data)
+    if new == current_user.email:
+        form.email.errors.append("That is already your address.")
+        return _page(email=form, status=400)
+    current_user.pending_email = new
+    # Both mails written before the commit: no pending change without its link.
+    account_mail.send_email_change(current_user)
+    account_mail.send_email_change_notice(current_user)
+    db.session.commit()
+    return render_template("auth/check_inbox.html", email=new, what="email change")
+
+
+@bp.route("/email/<token>")
+def confirm_email(token: str):
+    user = tokens.read(tokens.EMAIL_CHANGE, token)
+    if User.by_email(user.pending_email) is not None:
+        user.pending_email = None
+        db.session.commit()
+        problem = "Another account uses that address now, so yours was not changed."
+        return render_template("auth/link_problem.html", problem=problem), 409
+    user.email, user.pending_email = user.pending_email, None
+    bounces.confirm_address(user)   # a new address starts with a clean record
+    db.session.commit()
+    flash(f"Your address is now {user.email}.")
+    return redirect(url_for("member_settings.index" if current_user.is_authenticated else "auth.login"))
+
+
+@bp.route("/address-ok", methods=["POST"])
+@login_required
+def address_ok():
+    """The banner's "my address is right": mail to it starts again."""
+    if FlaskForm().validate_on_submit() and current_user.bouncing_at is not None:
+        current_app.logger.info("member %s confirmed their bouncing address", current_user.id)
+        bounces.confirm_address(current_user)
+        db.session.commit()
+        flash(f"Thank you: we write to {current_user.email} again.")
+    return redirect(request.referrer if _same_site(request.referrer) else url_for("member_settings.index"))
+
+
+def _same_site(url: str | None) -> bool:
+    return bool(url) and url.startswith(request.host_url)
+
+
+def _posted() -> bool:
+    return request.method == "POST"

@@ -1,0 +1,162 @@
+"""Bounces that reach the site: the relay's feedback file marks members' addresses as bouncing.
+
+The relay appends one JSON line per recipient refused for good or expired to [relay]
+feedback_file, a channel.feedback.FeedbackLine, read back here with the same class. The
+outbox worker reads the new lines every few
+seconds (`flask --app webapp read-feedback` does it once) and, for a member's address:
+  - a hard failure (an enhanced status 5.1.x: no such mailbox, no such domain; or a bare
+    550) marks it bouncing at once;
+  - any other permanent failure or an expiry (a full mailbox, a policy refusal, a host
+    that never answered) counts as soft; [webapp] bounce_soft_limit of them mark it.
+A bouncing member gets no notifications, digests or newsletters, and sees a banner on
+every page asking them to confirm the address or change it; confirming clears the mark.
+How far the file was read is kept per host and file (feedback_cursors: inode and offset)
+and moved in the same transaction as the marks, so a line counts once however many
+workers read, and a rotation (FILE renamed to FILE.1) loses nothing: FILE.1 is finished first.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import socket
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy.exc import IntegrityError
+
+from channel.feedback import EXPIRED, REFUSED, FeedbackLine, FeedbackLineError, rotated
+from webapp.accounts.models import User
+from webapp.mail.models import FeedbackCursor
+from webapp.site.database import utcnow
+from webapp.site.extensions import db
+
+log = logging.getLogger(__name__)
+_HARD_STATUS = re.compile(r"5\.1\.\d{1,3}")
+READ_AT_MOST = 1_000_000   # bytes a round takes: one transaction stays small
+
+
+def classify(line: FeedbackLine) -> str | None:
+    """"hard", "soft", or None for a line that is not about a failed recipient."""
+    if line.kind == EXPIRED:
+        return "soft"
+    if line.kind != REFUSED:
+        return None
+    status = line.status or ""
+    if _HARD_STATUS.fullmatch(status) or (not status and line.code == 550):
+        return "hard"
+    return "soft"
+
+
+def read_feedback(path: Path, soft_limit: int) -> tuple[int, int]:
+    """Take the lines added since the last call; returns (lines read, members marked)."""
+    read = marked = 0
+    for _round in range(100):   # bounded: a file growing faster than we read waits for next time
+        lines, members, done = _read_round(path, soft_limit)
+        read += lines
+        marked += members
+        if done:
+            break
+    return read, marked
+
+
+def _read_round(path: Path, soft_limit: int) -> tuple[int, int, bool]:
+    """One transaction's worth: (lines taken, members marked, nothing more to read now)."""
+    cursor = _cursor(str(path))
+    try:
+        current = os.stat(path)
+    except FileNotFoundError:
+        current = None
+    data, inode, read_to = b"", cursor.inode, cursor.read_to
+    if cursor.inode and (current is None or current.st_ino != cursor.inode):
+        data, read_to = _complete_lines(rotated(path), cursor.inode, read_to)
+        if not data and current is not None:   # the old file is finished: follow the new one
+            inode, read_to = current.st_ino, 0
+    elif current is not None:
+        inode = current.st_ino
+    if not data and current is not None and inode == current.st_ino:
+        data, read_to = _complete_lines(path, inode, read_to)
+    if (inode, read_to) == (cursor.inode, cursor.read_to):
+        db.session.commit()
+        return 0, 0, True
+    marked = _apply(data, soft_limit)
+    moved = db.session.execute(
+        db.update(FeedbackCursor).where(FeedbackCursor.id == cursor.id,
+                                        FeedbackCursor.inode == cursor.inode,
+                                        FeedbackCursor.read_to == cursor.read_to)
+        .values(inode=inode, read_to=read_to))
+    if moved.rowcount != 1:   # another worker took these lines first
+        db.session.rollback()
+        return 0, 0, False
+    db.session.commit()
+    return data.count(b"\n"), marked, False
+
+
+def _cursor(path: str) -> FeedbackCursor:
+    host = socket.gethostname()
+    query = db.select(FeedbackCursor).filter_by(host=host, path=path)
+    cursor = db.session.execute(query).scalar_one_or_none()
+    if cursor is None:
+        try:
+            with db.session.begin_nested():
+                db.session.add(FeedbackCursor(host=host, path=path, inode=0, read_to=0))
+        except IntegrityError:
+            pass
+        cursor = db.session.execute(query).scalar_one()
+    return cursor
+
+
+def _complete_lines(path: Path, inode: int, start: int) -> tuple[bytes, int]:
+    """The whole lines of `path` (if it is still the file `inode`) after `start`, and the
+    offset after them; a line still being written waits for the next round."""
+    try:
+        with open(path, "rb") as f:
+            if inode and os.fstat(f.fileno()).st_ino != inode:
+                return b"", start
+            f.seek(start)
+            chunk = f.read(READ_AT_MOST)
+    except FileNotFoundError:
+        return b"", start
+    except OSError as e:
+        log.warning("cannot read the relay's feedback file %s: %s", path, e.strerror)
+        return b"", start
+    end = chunk.rfind(b"\n") + 1
+    return chunk[:end], start + end
+
+
+def _apply(data: bytes, soft_limit: int) -> int:
+    marked = 0
+    for raw in data.splitlines():
+        try:
+            line = FeedbackLine.from_line(raw)
+        except FeedbackLineError as e:
+            log.warning("feedback file: a line was skipped: %s", e)
+            continue
+        kind = classify(line)
+        member = User.by_email(line.recipient) if kind else None
+        if member is None:
+            continue
+        member.bounce_reason = line.reply[:300]
+        if kind == "soft":
+            member.soft_bounces += 1
+        if member.bouncing_at is None and (kind == "hard" or member.soft_bounces >= soft_limit):
+            member.bouncing_at = _when(line)
+            marked += 1
+            log.info("member %s: address marked bouncing (%s)", member.id, member.bounce_reason)
+        db.session.flush()
+    return marked
+
+
+def _when(line: FeedbackLine) -> datetime:
+    try:
+        return datetime.fromtimestamp(line.at, UTC).replace(tzinfo=None)
+    except (TypeError, ValueError, OverflowError, OSError):   # no time, or not a possible one
+        return utcnow()
+
+
+def confirm_address(member: User) -> None:
+    """The member says the address is right: clear the mark and start counting again."""
+    member.bouncing_at = None
+    member.soft_bounces = 0
+    member.bounce_reason = ""

@@ -1,0 +1,102 @@
+"""The mail of one outbox event, rendered once and stamped for each recipient.
+
+Subject and body name the question or article and quote the start of the answer or
+comment (its Markdown rendered and sanitised for the HTML part, the source for the
+text part), with a link straight to it. Every notification about one question (or
+article) answers the same stable id in In-Reply-To and References, so a mail client
+shows one thread per question. Each recipient gets their own Message-ID, made from
+the delivery key (event, member), and their own signed one-click unsubscribe link
+(List-Unsubscribe with List-Unsubscribe-Post, RFC 8058, and in the body) beside the
+headers bulk mail needs: List-Id, Precedence: bulk, Auto-Submitted (RFC 3834).
+"""
+
+from __future__ import annotations
+
+from flask import render_template
+
+from spooler.envelope import single_line
+from spooler.message import Notification
+from spooler.stamp import Stamp, slot
+from webapp.mail.bulk_mail import STAMP_RECIPIENT, STAMPED_HEADERS, StampedMail, bulk_headers
+from webapp.mail.kinds import EventKind
+from webapp.mail.models import OutboxEvent
+from webapp.mail.unsubscribe import UnsubscribeLinks
+from webapp.posts.markdown import render
+from webapp.posts.models import Answer, Article, Comment, Question
+from webapp.site import outgoing
+from webapp.site.extensions import db
+from webapp.site.links import base_url, external_url, site_domain
+
+EXCERPT_CHARS = 600
+NOTIFICATION_SUBJECTS = {
+    EventKind.ANSWER: "New answer: {title}",
+    EventKind.ACCEPTED: "Your answer was accepted: {title}",
+    EventKind.COMMENT: "New comment: {title}",
+}
+
+
+def thread_id(thread_kind: str, thread_id: int, domain: str) -> str:
+    return f"{thread_kind}-{thread_id}@{domain}"
+
+
+def load_posts(event: OutboxEvent) -> tuple[Question | Article | None, Answer | Comment | None]:
+    thread_model = Question if event.thread_kind == "question" else Article
+    post_model = Comment if event.kind == EventKind.COMMENT else Answer
+    return db.session.get(thread_model, event.thread_id), db.session.get(post_model, event.post_id)
+
+
+def is_gone(thread, post) -> bool:
+    """Deleted or hidden, the post or what it belongs to: nobody is told about it."""
+    return any(p is None or p.is_deleted or p.is_hidden for p in (thread, post))
+
+
+def prepare(event: OutboxEvent) -> StampedMail | None:
+    """The event's mail as it reads now (after any edit in the hold window); None when gone."""
+    thread, post = load_posts(event)
+    if is_gone(thread, post):
+        return None
+    return StampedMail(Stamp(notification(event, thread, post, slot("name"), slot("unsubscribe")),
+                             STAMPED_HEADERS), site_domain(),
+                       UnsubscribeLinks(event.thread_kind, event.thread_id))
+
+
+def notification(event: OutboxEvent, thread, post, name: str, unsubscribe_link: str) -> Notification:
+    """The Notification for one recipient with these values (slots when stamping): the one
+    place the mail is written, for the stamp and for the slow path the tests compare with."""
+    domain = site_domain()
+    base = base_url()
+    text_excerpt, html_excerpt = excerpt(post)
+    context = dict(kind=event.kind, thread=thread, thread_kind=event.thread_kind,
+                   actor=single_line(post.author.display_name), name=name,
+                   text_excerpt=text_excerpt, html_excerpt=html_excerpt,
+                   link=post_link(event.kind, event.thread_kind, thread.id, post.id),
+                   unsubscribe=unsubscribe_link,
+                   settings=external_url("member_settings.index"), site_url=base)
+    root = f"<{thread_id(event.thread_kind, thread.id, domain)}>"
+    sender = outgoing.sender()
+    return Notification(
+        sender=sender,
+        to=[STAMP_RECIPIENT],
+        subject=NOTIFICATION_SUBJECTS[event.kind].format(title=single_line(thread.title)),
+        text=render_template("email/notification.txt", **context),
+        html=render_template("email/notification.html", **context),
+        extra_headers={"In-Reply-To": root, "References": root,
+                       **bulk_headers(sender, domain, "notifications", unsubscribe_link)},
+    )
+
+
+def post_link(kind: str, thread_kind: str, target_id: int, post_id: int) -> str:
+    """The absolute link straight to an answer or comment on its question's or article's page."""
+    endpoint = "articles.show" if thread_kind == "article" else "questions.show"
+    anchor = f"#{'comment' if kind == EventKind.COMMENT else 'answer'}-{post_id}"
+    return external_url(endpoint, **{f"{thread_kind}_id": target_id}) + anchor
+
+
+def excerpt(post, chars: int = EXCERPT_CHARS) -> tuple[str, str]:
+    """(text, HTML) of the post's start: the Markdown source cut at a word near `chars`,
+    and that cut rendered and sanitised (the stored HTML when nothing was cut)."""
+    source = post.body_source
+    if len(source) <= chars:
+        return source, post.body_html
+    cut = source[:chars].rsplit(None, 1)[0] + " …"
+    return cut, render(cut)

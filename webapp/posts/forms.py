@@ -1,0 +1,87 @@
+"""The forms members write posts with (Flask-WTF: each carries a CSRF token), and tag names.
+
+A tag is lower case letters, digits and + # . - (like "python3", "c++", "asp.net"),
+1 to 35 characters; a question has one to five, given separated by spaces or commas.
+"""
+
+from __future__ import annotations
+
+import re
+
+from flask_wtf import FlaskForm
+from wtforms import StringField, SubmitField, TextAreaField
+from wtforms.validators import InputRequired, Length, ValidationError
+
+from spooler.envelope import single_line
+
+MAX_TAGS = 5
+TAG = re.compile(r"[a-z0-9+#][a-z0-9+#.\-]{0,34}")
+BODY_LENGTH = Length(min=10, max=30_000, message="Write 10 to 30,000 characters.")
+
+
+def tag_names(text: str) -> list[str]:
+    """The tag names in `text`, lower-cased, each once, in the order given."""
+    names: list[str] = []
+    for name in re.split(r"[\s,]+", (text or "").strip().lower()):
+        if name and name not in names:
+            names.append(name)
+    return names
+
+
+def _valid_tags(form, field) -> None:
+    names = tag_names(field.data)
+    if not names:
+        raise ValidationError("Add at least one tag, like python or sqlite.")
+    if len(names) > MAX_TAGS:
+        raise ValidationError(f"A question has at most {MAX_TAGS} tags; you gave {len(names)}.")
+    for name in names:
+        if not TAG.fullmatch(name):
+            raise ValidationError(f"“{name}” is not a tag: use letters, digits and + # . - "
+                                  "(at most 35 characters).")
+
+
+def one_line_trimmed(value):
+    """A form filter: the text on one line, without spaces around it."""
+    return single_line(value).strip() if isinstance(value, str) else value
+
+
+class QuestionForm(FlaskForm):
+    title = StringField("Title", filters=[one_line_trimmed], validators=[
+        InputRequired("Give your question a title."),
+        Length(min=10, max=150, message="A title has 10 to 150 characters.")])
+    body = TextAreaField("Your question (Markdown)", validators=[
+        InputRequired("Say what you want to know."), BODY_LENGTH])
+    tags = StringField("Tags (up to 5, separated by spaces)", filters=[one_line_trimmed],
+                       validators=[_valid_tags])
+    submit = SubmitField("Post your question")
+
+
+class AnswerForm(FlaskForm):
+    body = TextAreaField("Your answer (Markdown)", validators=[
+        InputRequired("Write your answer."), BODY_LENGTH])
+    submit = SubmitField("Post your answer")
+
+
+class EditAnswerForm(AnswerForm):
+    submit = SubmitField("Save your edit")
+
+
+class EditQuestionForm(QuestionForm):
+    submit = SubmitField("Save your edit")
+
+
+class ArticleForm(FlaskForm):
+    title = StringField("Title", filters=[one_line_trimmed], validators=[
+        InputRequired("Give your article a title."),
+        Length(min=10, max=150, message="A title has 10 to 150 characters.")])
+    body = TextAreaField("Your article (Markdown)", validators=[
+        InputRequired("Write your article."), Length(min=10, max=100_000,
+                                                     message="Write 10 to 100,000 characters.")])
+    submit = SubmitField("Publish")
+
+
+class CommentForm(FlaskForm):
+    body = TextAreaField("Your comment (Markdown)", validators=[
+        InputRequired("Write your comment."),
+        Length(min=2, max=5_000, message="A comment has 2 to 5,000 characters.")])
+    submit = SubmitField("Post your comment")
