@@ -76,7 +76,6 @@ def test_smarthost_up_is_0_while_the_host_is_down_and_1_once_it_answers(tmp_path
         assert 1 <= metric(relay, "relay_attempts_total", outcome="deferred") <= 2
         wait_until(lambda: sum(metric(relay, "relay_queue_messages", folder=f)
                                for f in ("pickup", "deferred")) == 6, what="all six waiting")
-        assert metric(relay, "relay_attempts_total", outcome="deferred") <= 2
         with FaultyServer(port=port) as server:
             wait_until(lambda: len(server.received) == 6, timeout=20, what="all six")
             wait_until(lambda: metric(relay, "relay_smarthost_up") == 1, what="the host seen up")
