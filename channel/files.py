@@ -21,6 +21,8 @@ import os
 import secrets
 from pathlib import Path
 
+from spooler.pickup import unlink_quietly
+
 TEMP_TRIES = 3   # a name taken by someone else's file or link: try another random one
 
 
@@ -31,7 +33,7 @@ def replace_file(path: str | os.PathLike, data: bytes, mode: int, fsync: bool = 
     try:
         os.rename(temp, target)
     except BaseException:
-        _unlink_quietly(temp)
+        unlink_quietly(temp)
         raise
 
 
@@ -42,7 +44,7 @@ def create_file(path: str | os.PathLike, data: bytes, mode: int, fsync: bool = F
     try:
         os.link(temp, target)   # unlike rename(), never replaces what is there
     finally:
-        _unlink_quietly(temp)
+        unlink_quietly(temp)
 
 
 def _write_temp(target: Path, data: bytes, mode: int, fsync: bool) -> Path:
@@ -62,7 +64,7 @@ def _write_temp(target: Path, data: bytes, mode: int, fsync: bool) -> Path:
         finally:
             os.close(fd)
     except BaseException:
-        _unlink_quietly(temp)
+        unlink_quietly(temp)
         raise
     return temp
 
@@ -81,10 +83,3 @@ def _open_temp(target: Path, mode: int) -> tuple[Path, int]:
 
 def _temp_name(target: Path) -> Path:
     return target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
-
-
-def _unlink_quietly(path: Path) -> None:
-    try:
-        os.unlink(path)
-    except OSError:
-        pass

@@ -73,7 +73,7 @@ class PickupWriter:
         try:
             os.rename(temp, final)
         except OSError as e:
-            _unlink_quietly(temp)
+            unlink_quietly(temp)
             raise PickupError(self._explain(e)) from e
         if self.durable:
             try:
@@ -107,8 +107,8 @@ class PickupWriter:
         except OSError as e:
             raise PickupError(self._explain(e)) from e
         finally:
-            _unlink_quietly(temp)
-            _unlink_quietly(renamed)
+            unlink_quietly(temp)
+            unlink_quietly(renamed)
 
     def _write_temp(self, temp: Path, data: bytes) -> None:
         """Create `temp` (O_EXCL), write all of `data`, fsync it; on any failure remove it."""
@@ -127,7 +127,7 @@ class PickupWriter:
             finally:
                 os.close(fd)
         except BaseException as e:
-            _unlink_quietly(temp)
+            unlink_quietly(temp)
             if isinstance(e, OSError):
                 raise PickupError(self._explain(e)) from e
             raise
@@ -183,7 +183,7 @@ def _copy_without_bcc(message: EmailMessage) -> EmailMessage:
     return copy
 
 
-def _unlink_quietly(path: Path) -> None:
+def unlink_quietly(path: Path) -> None:
     try:
         os.unlink(path)
     except OSError:

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from spooler.names import BULK, message_name
-from spooler.pickup import PICKUP_FILE_MODE, PickupError, explain
+from spooler.pickup import PICKUP_FILE_MODE, PickupError, explain, unlink_quietly
 
 _KEY = re.compile(r"[a-z0-9][a-z0-9-]{0,60}")
 _STAGED = re.compile(r"\.([a-z0-9][a-z0-9-]{0,60})\.([0-9a-f]{16})\.tmp")
@@ -79,7 +79,7 @@ class StagedWriter:
             finally:
                 os.close(fd)
         except OSError as e:
-            _unlink_quietly(path)
+            unlink_quietly(path)
             raise PickupError(explain(self.dir, e)) from e
         self._staged.add(key)
 
@@ -110,14 +110,14 @@ class StagedWriter:
     def discard(self, keys=None) -> None:
         """Throw staged files away (their commit failed or will not happen); all when keys is None."""
         for key in list(self._staged) if keys is None else keys:
-            _unlink_quietly(self._staged_path(key))
+            unlink_quietly(self._staged_path(key))
             self._staged.discard(key)
 
     def close(self) -> None:
         """Give up the lock. Whatever is still staged is left for recovery, as after a kill:
         an exception may have left a batch whose commit happened (or whose COMMIT's answer was
         lost), and only the database can say whether to publish or discard it."""
-        _unlink_quietly(self._lock_path)
+        unlink_quietly(self._lock_path)
         os.close(self._lock_fd)
 
     def _staged_path(self, key: str) -> str:
@@ -169,7 +169,7 @@ def publish_orphans(pickup_dir: str | os.PathLike, found: list[Orphan], *,
 
 def discard_orphans(found: list[Orphan]) -> None:
     for orphan in found:
-        _unlink_quietly(orphan.path)
+        unlink_quietly(orphan.path)
 
 
 def remove_dead_locks(pickup_dir: str | os.PathLike) -> None:
@@ -179,7 +179,7 @@ def remove_dead_locks(pickup_dir: str | os.PathLike) -> None:
     for name in os.listdir(folder):
         match = _LOCK.fullmatch(name)
         if match and match.group(1) not in staged_tokens and not is_alive(folder, match.group(1)):
-            _unlink_quietly(folder / name)
+            unlink_quietly(folder / name)
 
 
 def _publish(folder: Path, staged: str | Path, key: str, priority: str) -> bool:
@@ -198,10 +198,3 @@ def _fsync_dir(folder: Path) -> None:
         pass  # the files are placed and their data synced; only the entries' durability is in doubt
     finally:
         os.close(fd)
-
-
-def _unlink_quietly(path: str | Path) -> None:
-    try:
-        os.unlink(path)
-    except OSError:
-        pass

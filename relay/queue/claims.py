@@ -26,18 +26,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from relay.queue.files import (
-    PRIVATE_FILE,
-    HardLinked,
-    copy_bytes,
-    drop_unlocked,
-    open_locked,
-    same_file,
-    unlink_quietly,
-)
+from relay.queue.files import PRIVATE_FILE, HardLinked, copy_bytes, drop_unlocked, open_locked, same_file
 from relay.queue.folders import ACTIVE, Queue
 from relay.queue.history import History
 from spooler.names import id_time, is_queue_id, message_name, new_queue_id, priority_of, queue_id_of
+from spooler.pickup import unlink_quietly
 
 
 @dataclass

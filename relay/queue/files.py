@@ -19,6 +19,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from spooler.pickup import unlink_quietly
+
 PRIVATE_DIR, PRIVATE_FILE = 0o700, 0o600   # the queue is the relay's user's alone
 NO_SPACE_ERRNOS = (errno.ENOSPC, errno.EDQUOT)
 
@@ -87,13 +89,6 @@ def drop_unlocked(path: str) -> None:
     if fd is not None:
         unlink_quietly(path)
         os.close(fd)
-
-
-def unlink_quietly(path: str | Path) -> None:
-    try:
-        os.unlink(path)
-    except OSError:
-        pass
 
 
 def open_locked(path: Path) -> int | None:

@@ -26,6 +26,7 @@ from relay.queue.files import NO_SPACE_ERRNOS, PRIVATE_DIR, PRIVATE_FILE
 from relay.queue.history import History
 from settings import Config
 from spooler.names import BULK, TRANSACTIONAL, is_message_name, is_queue_id, message_name, priority_of
+from spooler.pickup import unlink_quietly
 
 PICKUP = "pickup"
 ACTIVE, DEFERRED, HOLD, BADMAIL, SENT = "active", "deferred", "hold", "badmail", "sent"
@@ -160,17 +161,11 @@ class Queue:
     def sweep_stale_temp_files(self, now: float) -> int:
         """Remove what a relay killed in mid-write left in meta/ and badmail/ (its hidden
         `.NAME.RANDOM.tmp`), once it is an hour old: no live write takes that long."""
-        removed = 0
-        for folder in (self.meta_dir, self.dirs[BADMAIL]):
-            for entry in os.scandir(folder):
-                if entry.name.startswith(".") and entry.name.endswith(".tmp"):
-                    try:
-                        if now - entry.stat(follow_symlinks=False).st_mtime > STALE_TEMP_AGE:
-                            os.unlink(entry.path)
-                            removed += 1
-                    except FileNotFoundError:
-                        continue
-        return removed
+        stale = [entry.path for folder in (self.meta_dir, self.dirs[BADMAIL])
+                 for entry in os.scandir(folder) if _stale_temp(entry, now)]
+        for path in stale:
+            unlink_quietly(path)
+        return len(stale)
 
     def exposed_folders(self) -> list[str]:
         """Queue folders whose modes let other users in (queued mail holds reset links)."""
@@ -184,3 +179,11 @@ class Queue:
                 found.append(f"{path} is mode {stat.S_IMODE(mode):04o}")
         return found
 
+
+def _stale_temp(entry: os.DirEntry, now: float) -> bool:
+    if not (entry.name.startswith(".") and entry.name.endswith(".tmp")):
+        return False
+    try:
+        return now - entry.stat(follow_symlinks=False).st_mtime > STALE_TEMP_AGE
+    except FileNotFoundError:
+        return False
