@@ -37,7 +37,7 @@ _HARD_STATUS = re.compile(r"5\.1\.\d{1,3}")
 READ_AT_MOST = 1_000_000   # bytes a round takes: one transaction stays small
 
 
-def classify(line: FeedbackLine) -> str | None:
+def bounce_kind(line: FeedbackLine) -> str | None:
     """"hard", "soft", or None for a line that is not about a failed recipient."""
     if line.kind == EXPIRED:
         return "soft"
@@ -133,7 +133,7 @@ def _apply(data: bytes, soft_limit: int) -> int:
         except FeedbackLineError as e:
             log.warning("feedback file: a line was skipped: %s", e)
             continue
-        kind = classify(line)
+        kind = bounce_kind(line)
         member = User.by_email(line.recipient) if kind else None
         if member is None:
             continue

@@ -190,7 +190,7 @@ class FanoutWorker:
         # Read again for every batch: a post deleted or hidden meanwhile mails nobody more.
         gone = mail is None or (event.kind != EventKind.NEWSLETTER and notification_mail.is_gone(
             *notification_mail.load_posts(event)))
-        return recipients.decide(event, gone, batch, self.cap)
+        return recipients.statuses(event, gone, batch, self.cap)
 
     def _commit(self, claim: Claim, done_through: int, decisions) -> bool:
         """The batch's rows and the event's progress, in one transaction, if the lease is ours."""

@@ -2,7 +2,7 @@
 
 The fan-out worker (webapp.mail.fanout) asks next_batch() for the recipients past its
 committed progress, in user id order (a newsletter: every member; an accepted answer: its
-author; an answer or a comment: the question's or article's followers), and decide() for
+author; an answer or a comment: the question's or article's followers), and statuses() for
 each one's status, a kinds.SENT or a kinds.SkipReason: the post is gone, they wrote it, not
 activated, disabled by an admin, address bouncing, notifications (or the newsletter) off,
 the daily digest, or over [webapp] max_notifications_per_day in the last 24 hours. Reads
@@ -45,7 +45,7 @@ def next_batch(event: OutboxEvent, done_through: int, size: int) -> list[Row]:
     return list(db.session.execute(query))
 
 
-def decide(event: OutboxEvent, gone: bool, recipients: list[Row], cap: int) -> list[tuple[Row, str]]:
+def statuses(event: OutboxEvent, gone: bool, recipients: list[Row], cap: int) -> list[tuple[Row, str]]:
     """(member, status) for each recipient; `gone`: the post is deleted or hidden by now."""
     if event.kind == EventKind.NEWSLETTER:
         return [(m, SkipReason.POST_GONE if gone else _newsletter_reason(m)) for m in recipients]
