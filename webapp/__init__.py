@@ -91,10 +91,10 @@ def _register_features(app: Flask, config: Config) -> None:
     from webapp.accounts import commands as account_commands
     from webapp.admin import members, moderation, newsletter_pages, queue_dashboard
     from webapp.mail import commands as mail_commands
-    from webapp.mail import newsletter_commands, unsubscribe
+    from webapp.mail import metrics, newsletter_commands, unsubscribe
     from webapp.posts import articles, browse, following, own_posts, questions
     from webapp.site import commands as site_commands
-    from webapp.site import error_pages, health, metrics, page_cache
+    from webapp.site import error_pages, health, page_cache
     from webapp.site.extensions import login_manager
     from webapp.site.security_headers import add_security_headers
 
@@ -103,8 +103,8 @@ def _register_features(app: Flask, config: Config) -> None:
     for blueprint in (browse.bp, questions.bp, articles.bp, own_posts.bp, following.bp,  # posts/
                       auth.bp, sessions_page.bp, member_settings.bp,                      # accounts/
                       moderation.bp, members.bp, queue_dashboard.bp, newsletter_pages.bp,  # admin/
-                      unsubscribe.bp,                                                     # mail/
-                      health.bp, metrics.bp):                                             # site/
+                      unsubscribe.bp, metrics.bp,                                         # mail/
+                      health.bp):                                                         # site/
         app.register_blueprint(blueprint)
     error_pages.register(app)
     page_cache.init_app(app, config.webapp.page_cache_ttl)

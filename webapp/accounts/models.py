@@ -16,6 +16,7 @@ from sqlalchemy import true as sa_true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from webapp.site import page_cache
 from webapp.site.database import utcnow
 from webapp.site.extensions import db
 
@@ -109,3 +110,7 @@ def check_password_in_constant_time(user: User | None, password: str) -> bool:
         check_password_hash(_DUMMY_HASH, password)
         return False
     return user.check_password(password)
+
+
+# Names and profiles show on public pages: a change makes the visitor page cache forget.
+page_cache.shows(User)

@@ -13,6 +13,7 @@ from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship
 
 from webapp.accounts.models import User
+from webapp.site import page_cache
 from webapp.site.database import utcnow
 from webapp.site.extensions import db
 
@@ -141,3 +142,7 @@ class Vote(db.Model):
                                          index=True)
     value: Mapped[int] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# A change to any of these shows on public pages (names, profiles): the visitor page cache forgets.
+page_cache.shows(Question, Answer, Article, Comment, Vote, Subscription, Tag)

@@ -21,12 +21,9 @@ from flask import Flask, Response, g, request, session
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from webapp.accounts.models import User
-from webapp.posts.models import Answer, Article, Comment, Question, Subscription, Tag, Vote
-
 PUBLIC_PAGES = {"browse.index", "browse.questions", "browse.tag", "browse.profile",
                 "questions.show", "articles.index", "articles.show"}
-SHOWN_MODELS = (Question, Answer, Article, Comment, Vote, Subscription, Tag, User)
+_shown: tuple[type, ...] = ()   # models whose rows public pages show: each feature names its own
 MAX_PAGES = 2000
 
 
@@ -49,6 +46,12 @@ class PageCache:
 
     def clear(self) -> None:
         self.pages.clear()
+
+
+def shows(*models: type) -> None:
+    """Name models whose rows the public pages show: a change to any of them forgets every page."""
+    global _shown
+    _shown = (*_shown, *models)
 
 
 def init_app(app: Flask, ttl: float) -> None:
@@ -85,7 +88,7 @@ _caches: weakref.WeakSet[PageCache] = weakref.WeakSet()   # every app's in this 
 
 @event.listens_for(Session, "after_flush")
 def _forget_after_flush(session, _context) -> None:
-    if any(isinstance(o, SHOWN_MODELS) for o in (*session.new, *session.dirty, *session.deleted)):
+    if any(isinstance(o, _shown) for o in (*session.new, *session.dirty, *session.deleted)):
         _forget_all()
 
 
@@ -93,7 +96,7 @@ def _forget_after_flush(session, _context) -> None:
 def _forget_after_statement(state) -> None:
     """UPDATE/DELETE/INSERT statements on the models (a vote count, an unfollow): no flush sees them."""
     if (state.is_update or state.is_delete or state.is_insert) and \
-            any(m.class_ in SHOWN_MODELS for m in state.all_mappers):
+            any(m.class_ in _shown for m in state.all_mappers):
         _forget_all()
 
 
