@@ -37,6 +37,7 @@ class DeliveryAgent:
     def __init__(self, relay: RelayConfig, hosts: SmartHosts, signer: DkimSigner, exit_: Exit, *,
                  settle: float, stopping: threading.Event, on_host_down: Callable[[], None]):
         self.relay, self.hosts, self.signer, self.exit = relay, hosts, signer, exit_
+        self.policy, self.figures = exit_.policy, exit_.figures   # the same as the exit's
         self.settle = settle              # how long a file must stand still (relay.daemon.watch)
         self.stopping = stopping          # set when the relay stops: a rate limit stops waiting
         self.on_host_down = on_host_down  # the dispatcher puts back what waits for a connection
@@ -69,7 +70,7 @@ class DeliveryAgent:
         recipients = history.recipients_left or list(message.recipients)
         now = time.time()
         event = self._send(connections, claimed, history, message, recipients, paid)
-        fate = decide(event, history, now, self.exit.policy, recipients)
+        fate = decide(event, history, now, self.policy, recipients)
         if isinstance(event, DeliveryResult):
             _log_replies(claimed, message.sender, event, len(history.attempts) + 1)
         else:
@@ -80,7 +81,7 @@ class DeliveryAgent:
 
     def _leave(self, claimed: Claimed, history: History, event: Untried | Unsendable,
                recipients: tuple[str, ...] | list[str] = ()) -> Fate:
-        return self.exit.leave(claimed, history, decide(event, history, time.time(), self.exit.policy,
+        return self.exit.leave(claimed, history, decide(event, history, time.time(), self.policy,
                                                         recipients))
 
     def _send(self, connections: dict[str, SmtpConnection], claimed: Claimed, history: History,
@@ -97,7 +98,7 @@ class DeliveryAgent:
             message = signed.message
         answer, tried = send(self.hosts, connections, message, recipients, paid=paid,
                              stopping=self.stopping)
-        self.exit.figures.sent(answer, tried, len(recipients))
+        self.figures.sent(answer, tried, len(recipients))
         if isinstance(answer, NoHost):
             self.on_host_down()
         return answer
