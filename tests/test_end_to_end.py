@@ -8,7 +8,7 @@ import re
 from flask_migrate import upgrade
 
 from relay.sink.server import Sink
-from settings import parse_config
+from tests.configs import SITE, build_config
 from tests.relay.relay_helpers import RunningRelay, wait_until
 from tests.webapp.conftest import post_form
 from webapp import create_app
@@ -17,12 +17,7 @@ from webapp.site.extensions import db
 
 def test_registering_makes_the_activation_mail_arrive_in_the_sinks_maildir(tmp_path):
     with Sink(tmp_path / "sink") as sink:
-        config = parse_config({
-            "pickup": {"dir": "pickup"},
-            "relay": {"queue_dir": "queue", "smarthost": {"port": sink.port, "timeout": "5s"}},
-            "webapp": {"database_url": "sqlite:///site.db", "base_url": "http://qa.example.test"},
-        }, base_dir=tmp_path, source=None)
-        config.pickup.dir.mkdir()
+        config = build_config(tmp_path, SITE, relay={"smarthost": {"port": sink.port, "timeout": "5s"}})
         app = create_app(config, {"TESTING": True})
         with app.app_context():
             upgrade()

@@ -3,7 +3,6 @@ and a throwaway PostgreSQL server with a fresh database for each test that asks 
 
 from __future__ import annotations
 
-import dataclasses
 import re
 import secrets
 import threading
@@ -13,7 +12,7 @@ import pytest
 from werkzeug.serving import make_server
 
 from relay.sink.server import free_port
-from settings import parse_config
+from tests.configs import SITE, build_config, replaced
 from tests.webapp.postgres_server import BINARIES, throwaway_postgres
 from webapp import create_app
 from webapp.site.config import site_config, use_config
@@ -25,11 +24,7 @@ needs_postgres = pytest.mark.skipif(not POSTGRES_BINARIES, reason="needs Postgre
 
 @pytest.fixture
 def config(tmp_path: Path):
-    data = {"pickup": {"dir": "pickup"}, "relay": {"queue_dir": "queue"},
-            "webapp": {"database_url": "sqlite:///var/site.db", "base_url": "http://qa.example.test"}}
-    cfg = parse_config(data, base_dir=tmp_path, source=None)
-    cfg.pickup.dir.mkdir()
-    return cfg
+    return build_config(tmp_path, SITE)
 
 
 @pytest.fixture
@@ -65,8 +60,7 @@ def site(app):
 
 def reconfigure(app, **webapp) -> None:
     """Run `app` from now on with these [webapp] values: its Config, built again with them."""
-    config = site_config(app)
-    use_config(app, dataclasses.replace(config, webapp=dataclasses.replace(config.webapp, **webapp)))
+    use_config(app, replaced(site_config(app), webapp=webapp))
 
 
 def csrf_token(client, path: str) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from settings import parse_config
+from tests.configs import SITE, build_config
 from tests.webapp.accounts.test_auth import register
 from tests.webapp.conftest import pickup_messages, post_form
 from webapp import create_app
@@ -14,11 +14,8 @@ from webapp.site.extensions import db
 @pytest.fixture
 def public_app(tmp_path):
     """A site whose smart host is a real mail server, not the local sink: mail leaves the machine."""
-    config = parse_config({"pickup": {"dir": "pickup"}, "relay": {"queue_dir": "queue", "smarthost": {
-        "host": "smtp.example.org", "port": 587}},
-        "webapp": {"database_url": "sqlite:///var/site.db", "base_url": "http://qa.example.org"}},
-        base_dir=tmp_path, source=None)
-    config.pickup.dir.mkdir()
+    config = build_config(tmp_path, SITE, relay={"smarthost": {"host": "smtp.example.org", "port": 587}},
+                          webapp={"base_url": "http://qa.example.org"})
     app = create_app(config, {"TESTING": True})
     with app.app_context():
         from flask_migrate import upgrade

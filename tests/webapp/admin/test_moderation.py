@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from settings import parse_config
+from tests.configs import SITE, build_config
 from tests.webapp.accounts.test_auth import PASSWORD, login
 from tests.webapp.conftest import csrf_token, post_form
 from tests.webapp.qa_helpers import answer, ask, member, press
@@ -92,11 +92,7 @@ def test_every_moderation_form_refuses_a_post_without_its_csrf_token(app, config
 
 
 def test_a_member_posting_too_fast_gets_the_429_page(tmp_path):
-    config = parse_config({"pickup": {"dir": "pickup"}, "relay": {"queue_dir": "queue"},
-                           "webapp": {"database_url": "sqlite:///var/site.db", "posts_per_minute": 3,
-                                      "base_url": "http://qa.example.test"}},
-                          base_dir=tmp_path, source=None)
-    config.pickup.dir.mkdir()
+    config = build_config(tmp_path, SITE, webapp={"posts_per_minute": 3})
     app = create_app(config, {"TESTING": True})
     try:
         with app.app_context():

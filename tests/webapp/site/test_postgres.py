@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from settings import parse_config
+from tests.configs import SITE, build_config, config_file
 from tests.webapp.conftest import choose_password, link_in, needs_postgres, pickup_messages, post_form
 
 pytestmark = needs_postgres
@@ -28,11 +28,7 @@ def pg_app(tmp_path, postgres_url):
     from webapp import create_app
     from webapp.site.extensions import db
 
-    config = parse_config({"pickup": {"dir": "pickup"}, "relay": {"queue_dir": "queue"},
-                           "webapp": {"database_url": postgres_url,
-                                      "base_url": "http://qa.example.test"}},
-                          base_dir=tmp_path, source=None)
-    config.pickup.dir.mkdir()
+    config = build_config(tmp_path, SITE, webapp={"database_url": postgres_url})
     app = create_app(config, {"TESTING": True})
     with app.app_context():
         upgrade()
@@ -121,10 +117,8 @@ def test_two_digest_runs_at_once_place_one_digest_per_member_on_postgresql(pg_ap
         ids = [u.id for u in users]
     answer(bob, question_id)
     fan_out(app)
-    (tmp_path / "config.toml").write_text(
-        f'[pickup]\ndir = "pickup"\n[relay]\nqueue_dir = "queue"\n[webapp]\n'
-        f'database_url = "{app.config["SQLALCHEMY_DATABASE_URI"]}"\nbase_url = "http://qa.example.test"\n')
-    env = {**os.environ, "PICKUP_RELAY_CONFIG": str(tmp_path / "config.toml")}
+    config_path = config_file(tmp_path, SITE, webapp={"database_url": app.config["SQLALCHEMY_DATABASE_URI"]})
+    env = {**os.environ, "PICKUP_RELAY_CONFIG": str(config_path)}
     command = [str(Path(sys.executable).parent / "flask"), "--app", "webapp", "send-digests",
                "--day", "2026-03-14", "--batch", "25"]
     runs = [subprocess.Popen(command, env=env, cwd=tmp_path, stderr=subprocess.PIPE, text=True)
