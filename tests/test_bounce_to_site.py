@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from relay.sink.server import free_port
 from tests.configs import SITE, build_config
+from tests.ports import free_port
 from tests.relay.relay_helpers import RunningRelay, wait_until
 from tests.smtp_servers import Faults, FaultyServer
 from tests.webapp.qa_helpers import answer, ask, member

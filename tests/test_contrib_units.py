@@ -9,8 +9,8 @@ import sys
 import time
 from pathlib import Path
 
-from relay.sink.server import free_port
 from tests.configs import config_file
+from tests.ports import free_port
 
 CONTRIB = Path(__file__).resolve().parents[1] / "contrib"
 FLASK = Path(sys.executable).parent / "flask"

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from relay.sink.server import free_port
 from tests.configs import config_file
+from tests.ports import free_port
 from tests.relay.relay_helpers import wait_until
 
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "run_local.py"

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from werkzeug.serving import make_server
 
-from relay.sink.server import free_port
 from tests.configs import SITE, build_config, replaced
+from tests.ports import free_port
 from tests.webapp.postgres_server import BINARIES, throwaway_postgres
 from webapp import create_app
 from webapp.site.config import site_config, use_config

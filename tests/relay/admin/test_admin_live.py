@@ -9,9 +9,9 @@ import socket
 import subprocess
 import time
 
-from relay.sink.server import free_port
 from settings import load_config
 from tests.configs import write_toml
+from tests.ports import free_port
 from tests.relay.relay_helpers import (
     RELAY_BIN,
     drop_notification,

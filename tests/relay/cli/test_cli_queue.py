@@ -8,7 +8,7 @@ import socket
 import time
 
 from relay.queue.pids import PidFile
-from relay.sink.server import free_port
+from tests.ports import free_port
 from tests.relay.relay_helpers import (
     drop_notification,
     files,

@@ -7,9 +7,9 @@ import subprocess
 
 import pytest
 
-from relay.sink.server import free_port
 from settings import load_config
 from spooler.envelope import parse_pickup
+from tests.ports import free_port
 from tests.relay.relay_helpers import RELAY_BIN, RunningRelay, relay_config_file, wait_until
 from tests.smtp_servers import FaultyServer, RecordingServer
 

@@ -7,8 +7,8 @@ import logging
 import time
 
 from relay.queue.history import History
-from relay.sink.server import free_port
 from settings import load_config
+from tests.ports import free_port
 from tests.relay.relay_helpers import (
     RunningRelay,
     drop_notification,

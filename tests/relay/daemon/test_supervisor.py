@@ -8,8 +8,8 @@ import signal
 import urllib.request
 
 from relay.queue.pids import running_relays
-from relay.sink.server import free_port
 from settings import load_config
+from tests.ports import free_port
 from tests.relay.relay_helpers import (
     drop_notification,
     log_count,

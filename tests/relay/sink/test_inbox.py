@@ -16,9 +16,10 @@ import pytest
 
 from relay.sink.inbox import LIST_CAP, create_inbox
 from relay.sink.maildir import Maildir
-from relay.sink.server import Sink, free_port
+from relay.sink.server import Sink
 from spooler.message import Address, Notification, build
 from tests.configs import config_file
+from tests.ports import free_port
 from tests.relay.relay_helpers import wait_until
 
 RELAY = Path(sys.executable).parent / "relay"

@@ -16,8 +16,9 @@ import pytest
 import trustme
 
 from relay.sink.maildir import Maildir
-from relay.sink.server import Sink, free_port, server_context
+from relay.sink.server import Sink, server_context
 from tests.configs import config_file
+from tests.ports import free_port
 
 RELAY = Path(sys.executable).parent / "relay"
 

@@ -15,10 +15,10 @@ import pytest
 from relay.admin.status import status_report
 from relay.queue.folders import BADMAIL, DEFERRED, Queue
 from relay.queue.history import History
-from relay.sink.server import free_port
 from relay.smtp.smarthosts import SmartHosts
 from settings import ConfigError, load_config
 from tests.configs import write_toml
+from tests.ports import free_port
 from tests.relay.daemon.test_metrics_ratelimit import metric, timed
 from tests.relay.relay_helpers import (
     RunningRelay,

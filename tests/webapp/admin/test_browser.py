@@ -16,9 +16,9 @@ import pytest
 from sqlalchemy import insert
 
 from channel import status
-from relay.sink.server import free_port
 from tests.configs import SITE, build_config
 from tests.conftest import needs_chromium
+from tests.ports import free_port
 from tests.relay.relay_helpers import RunningRelay, wait_until
 from tests.smtp_servers import FaultyServer
 from tests.webapp.accounts.test_auth import PASSWORD

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from relay.sink.server import free_port
 from tests.configs import SITE, config_file
+from tests.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[3]
 pytest.importorskip("gunicorn")

@@ -20,8 +20,8 @@ import urllib.request
 
 import pytest
 
-from relay.sink.server import free_port
 from tests.configs import config_file
+from tests.ports import free_port
 from tests.webapp.site.test_gunicorn import ROOT, unit_command, wait_for
 
 REDIS = shutil.which("redis-server")
