@@ -95,26 +95,16 @@ def test_articles_comments_and_their_search_work_on_postgresql(pg_app):
 
 
 def test_two_digest_runs_at_once_place_one_digest_per_member_on_postgresql(pg_app, tmp_path):
+    from tests.webapp.mail.test_digest import daily_followers
     from tests.webapp.mail.test_outbox import fan_out
     from tests.webapp.qa_helpers import answer, ask, member
-    from webapp.accounts.models import User
     from webapp.mail.models import Digest
-    from webapp.posts.models import Subscription
-    from webapp.site.database import utcnow
     from webapp.site.extensions import db
 
     app, config = pg_app
     ann, bob = member(app, config, "Ann"), member(app, config, "Bob")
     question_id = ask(ann)
-    with app.app_context():
-        users = [User(email=f"m{n}@example.org", display_name=f"M{n}", password_hash="x",
-                      activated_at=utcnow(), notify_mode="daily") for n in range(200)]
-        db.session.add_all(users)
-        db.session.flush()
-        db.session.add_all(Subscription(user_id=u.id, kind="question", target_id=question_id)
-                           for u in users)
-        db.session.commit()
-        ids = [u.id for u in users]
+    ids = daily_followers(app, question_id, 200)
     answer(bob, question_id)
     fan_out(app)
     config_path = config_file(tmp_path, SITE, webapp={"database_url": app.config["SQLALCHEMY_DATABASE_URI"]})
