@@ -10,8 +10,8 @@ from tests.configs import SITE, build_config
 from tests.ports import free_port
 from tests.relay.relay_helpers import RunningRelay, wait_until
 from tests.smtp_servers import Faults, FaultyServer
+from tests.webapp.conftest import site_app
 from tests.webapp.qa_helpers import answer, ask, member
-from webapp import create_app
 from webapp.accounts.models import User
 from webapp.mail.fanout import FanoutWorker
 from webapp.mail.models import OutboxDelivery
@@ -25,13 +25,8 @@ def chain(tmp_path):
         "retry_schedule": ["1s"], "feedback_file": "var/feedback.jsonl",
         "smarthost": {"port": port, "timeout": "2s"}})
     (tmp_path / "var").mkdir(exist_ok=True)
-    app = create_app(config, {"TESTING": True})
-    with app.app_context():
-        from flask_migrate import upgrade
-        upgrade()
-    yield app, config, port
-    with app.app_context():
-        db.engine.dispose()
+    with site_app(config) as app:
+        yield app, config, port
 
 
 def work_outbox(app) -> None:

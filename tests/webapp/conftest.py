@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import secrets
 import threading
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -27,15 +28,24 @@ def config(tmp_path: Path):
     return build_config(tmp_path, SITE)
 
 
+@contextmanager
+def site_app(config):
+    """The site on `config` (testing mode), its database migrated; the engine disposed after."""
+    app = create_app(config, {"TESTING": True})
+    try:
+        with app.app_context():
+            from flask_migrate import upgrade
+            upgrade()
+        yield app
+    finally:
+        with app.app_context():
+            db.engine.dispose()
+
+
 @pytest.fixture
 def app(config):
-    app = create_app(config, {"TESTING": True})
-    with app.app_context():
-        from flask_migrate import upgrade
-        upgrade()
-    yield app
-    with app.app_context():
-        db.engine.dispose()
+    with site_app(config) as app:
+        yield app
 
 
 @pytest.fixture
