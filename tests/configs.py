@@ -1,5 +1,6 @@
-"""The tests' one way to make a config: tables as nested dicts over test defaults, given either as
-a settings.Config (build_config) or as the same data in tmp_path/config.toml (config_file).
+"""The tests' one way to make a config: tables as nested dicts over test defaults, given as a
+settings.Config (build_config) or as the same data in tmp_path/config.toml (config_file);
+replaced() swaps a few typed values in one already built (an app running on it).
 
 The one exception is write_toml: raw text, for tests whose subject is the config text itself
 (a file that is not TOML, a value the loader must refuse).

@@ -29,7 +29,7 @@ def relay_config(tmp_path: Path, port: int | None, *, pickup: dict | None = None
     timeout of 2s unless a table says otherwise. Other keywords are [relay] keys."""
     defaults = {"retry_schedule": ["1s"], "connections": 2}
     return build_config(tmp_path, relay=relay_table(port, "2s", defaults, relay),
-                        **others(pickup=pickup, sink=sink, webapp=webapp))
+                        **given(pickup=pickup, sink=sink, webapp=webapp))
 
 
 def relay_config_file(tmp_path: Path, port: int | None, *, pickup: dict | None = None,
@@ -38,7 +38,7 @@ def relay_config_file(tmp_path: Path, port: int | None, *, pickup: dict | None =
     connections, log_level "info" and a host timeout of 5s."""
     defaults = {"retry_schedule": ["1s"], "log_level": "info", "processes": 1}
     return config_file(tmp_path, relay=relay_table(port, "5s", defaults, relay),
-                       **others(pickup=pickup, sink=sink, webapp=webapp))
+                       **given(pickup=pickup, sink=sink, webapp=webapp))
 
 
 def relay_table(port: int | None, timeout: str, defaults: dict, relay: dict) -> dict:
@@ -53,8 +53,8 @@ def relay_table(port: int | None, timeout: str, defaults: dict, relay: dict) -> 
     return merged(merged(defaults, hosts), relay)
 
 
-def others(**tables: dict | None) -> dict:
-    """The tables besides [relay] that a test gave."""
+def given(**tables: dict | None) -> dict:
+    """The tables besides [relay] that a test gave (None: not given)."""
     return {name: table for name, table in tables.items() if table is not None}
 
 
