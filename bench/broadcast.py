@@ -50,18 +50,20 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from flask_migrate import upgrade
-from relay_throughput import RELAY, SMTP_SINK, filesystem_of, message, stop
-from sqlalchemy import insert
-from werkzeug.security import generate_password_hash
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # the checkout: tests.ports
 
-from relay.sink.server import free_port
-from settings import load_config
-from spooler.pickup import PickupWriter
-from webapp import create_app
-from webapp.accounts.models import User
-from webapp.mail.models import OutboxEvent
-from webapp.site.extensions import db
+from flask_migrate import upgrade  # noqa: E402
+from relay_throughput import RELAY, SMTP_SINK, filesystem_of, message, stop  # noqa: E402
+from sqlalchemy import insert  # noqa: E402
+from werkzeug.security import generate_password_hash  # noqa: E402
+
+from settings import load_config  # noqa: E402
+from spooler.pickup import PickupWriter  # noqa: E402
+from tests.ports import free_port  # noqa: E402
+from webapp import create_app  # noqa: E402
+from webapp.accounts.models import User  # noqa: E402
+from webapp.mail.models import OutboxEvent  # noqa: E402
+from webapp.site.extensions import db  # noqa: E402
 
 FLASK = Path(sys.executable).with_name("flask")
 ADMIN, PROBE, PASSWORD = "admin@example.org", "reset-probe@example.org", "bench-password-1"

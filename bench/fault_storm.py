@@ -37,9 +37,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from relay_throughput import RELAY, SMTP_SINK, BenchError, RelayRun, Sink, filesystem_of, message, stop
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # the checkout: tests.ports
 
-from relay.sink.server import free_port
+from relay_throughput import RELAY, SMTP_SINK, BenchError, RelayRun, Sink, filesystem_of, message, stop  # noqa: E402
+
+from tests.ports import free_port  # noqa: E402
 
 GIVE_UP = 300.0            # seconds the drain may take before the benchmark gives up
 KILL_GAP = (0.05, 0.4)     # seconds between two kills, drawn uniformly

@@ -20,9 +20,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from relay.sink.server import free_port  # noqa: E402
 from spooler.message import Address, Notification, build  # noqa: E402
 from spooler.pickup import PickupWriter  # noqa: E402
+from tests.ports import free_port  # noqa: E402
 
 TICKS = os.sysconf("SC_CLK_TCK")
 

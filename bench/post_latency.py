@@ -54,21 +54,23 @@ import threading
 import time
 from pathlib import Path
 
-from flask_migrate import upgrade
-from relay_throughput import RELAY, SMTP_SINK, filesystem_of, stop  # bench/ is sys.path[0]
-from sqlalchemy import insert, update
-from werkzeug.security import generate_password_hash
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # the checkout: tests.ports
 
-from relay.sink.server import free_port
-from settings import load_config
-from webapp import create_app
-from webapp.accounts.models import User
-from webapp.mail.fanout import FanoutWorker
-from webapp.mail.models import OutboxEvent
-from webapp.posts.models import Question, Subscription
-from webapp.site.config import site_config
-from webapp.site.database import utcnow
-from webapp.site.extensions import db
+from flask_migrate import upgrade  # noqa: E402
+from relay_throughput import RELAY, SMTP_SINK, filesystem_of, stop  # noqa: E402 - bench/ is on sys.path
+from sqlalchemy import insert, update  # noqa: E402
+from werkzeug.security import generate_password_hash  # noqa: E402
+
+from settings import load_config  # noqa: E402
+from tests.ports import free_port  # noqa: E402
+from webapp import create_app  # noqa: E402
+from webapp.accounts.models import User  # noqa: E402
+from webapp.mail.fanout import FanoutWorker  # noqa: E402
+from webapp.mail.models import OutboxEvent  # noqa: E402
+from webapp.posts.models import Question, Subscription  # noqa: E402
+from webapp.site.config import site_config  # noqa: E402
+from webapp.site.database import utcnow  # noqa: E402
+from webapp.site.extensions import db  # noqa: E402
 
 FOLLOWERS = (1, 100, 1_000, 10_000)
 FLASK = Path(sys.executable).with_name("flask")

@@ -24,10 +24,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from relay.queue.folders import Queue  # noqa: E402
 from relay.queue.history import Attempt, History
-from relay.sink.server import free_port  # noqa: E402
 from spooler.message import Address, Notification, build  # noqa: E402
 from spooler.names import new_queue_id  # noqa: E402
 from spooler.pickup import PickupWriter  # noqa: E402
+from tests.ports import free_port  # noqa: E402
 
 RELAY = str(Path(sys.executable).parent / "relay")
 

@@ -49,9 +49,11 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from relay.sink.server import free_port
-from spooler.message import Address, Notification, build
-from spooler.pickup import PickupWriter
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # the checkout: tests.ports
+
+from spooler.message import Address, Notification, build  # noqa: E402
+from spooler.pickup import PickupWriter  # noqa: E402
+from tests.ports import free_port  # noqa: E402
 
 SMTP_SINK, POSTFIX, SENDMAIL = "/usr/sbin/smtp-sink", "/usr/sbin/postfix", "/usr/sbin/sendmail"
 RELAY = Path(sys.executable).with_name("relay")

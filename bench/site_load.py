@@ -40,8 +40,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from flask_migrate import upgrade  # noqa: E402
 
 from bench.site_data import MEMBERS, TAGS, analyze, fill, fill_members_and_tags, vote_on  # noqa: E402
-from relay.sink.server import free_port  # noqa: E402
 from settings import parse_config  # noqa: E402
+from tests.ports import free_port  # noqa: E402
 from tests.webapp.postgres_server import BINARIES, throwaway_postgres  # noqa: E402
 from tests.webapp.site.test_gunicorn import ROOT, get, unit_command, wait_for  # noqa: E402
 from webapp import create_app  # noqa: E402

@@ -41,13 +41,6 @@ def sink(tmp_path: Path):
         yield server
 
 
-def write_config(tmp_path: Path, text: str = "") -> Path:
-    """A config.toml in tmp_path whose relative paths land in tmp_path."""
-    path = tmp_path / "config.toml"
-    path.write_text(text)
-    return path
-
-
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason="needs Chromium (make test installs it as root)")
 BROWSER_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from aiosmtpd.controller import Controller
 
-from relay.sink.server import free_port
+from tests.ports import free_port
 
 
 @dataclass

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import pytest
 
-from relay.sink.server import free_port
-from settings import parse_config
+from tests.configs import SITE, build_config
+from tests.ports import free_port
 from tests.relay.relay_helpers import RunningRelay, wait_until
 from tests.smtp_servers import Faults, FaultyServer
+from tests.webapp.conftest import site_app
 from tests.webapp.qa_helpers import answer, ask, member
-from webapp import create_app
 from webapp.accounts.models import User
 from webapp.mail.fanout import FanoutWorker
 from webapp.mail.models import OutboxDelivery
@@ -21,21 +21,12 @@ from webapp.site.extensions import db
 @pytest.fixture
 def chain(tmp_path):
     port = free_port()
-    config = parse_config({
-        "pickup": {"dir": "pickup"},
-        "relay": {"queue_dir": "queue", "retry_schedule": ["1s"], "feedback_file": "var/feedback.jsonl",
-                  "smarthost": {"port": port, "timeout": "2s"}},
-        "webapp": {"database_url": "sqlite:///var/site.db", "base_url": "http://qa.example.test"},
-    }, base_dir=tmp_path, source=None)
-    config.pickup.dir.mkdir()
+    config = build_config(tmp_path, SITE, relay={
+        "retry_schedule": ["1s"], "feedback_file": "var/feedback.jsonl",
+        "smarthost": {"port": port, "timeout": "2s"}})
     (tmp_path / "var").mkdir(exist_ok=True)
-    app = create_app(config, {"TESTING": True})
-    with app.app_context():
-        from flask_migrate import upgrade
-        upgrade()
-    yield app, config, port
-    with app.app_context():
-        db.engine.dispose()
+    with site_app(config) as app:
+        yield app, config, port
 
 
 def work_outbox(app) -> None:

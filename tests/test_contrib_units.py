@@ -9,7 +9,8 @@ import sys
 import time
 from pathlib import Path
 
-from relay.sink.server import free_port
+from tests.configs import config_file
+from tests.ports import free_port
 
 CONTRIB = Path(__file__).resolve().parents[1] / "contrib"
 FLASK = Path(sys.executable).parent / "flask"
@@ -47,9 +48,10 @@ def test_the_outbox_unit_runs_the_worker_as_the_site_with_the_relays_config():
 
 
 def test_the_worker_exits_0_on_the_units_kill_signal(tmp_path):
-    (tmp_path / "config.toml").write_text(
-        f'[relay.smarthost]\nport = {free_port()}\n[webapp]\nbase_url = "http://127.0.0.1:5000"\n')
-    env = {"PICKUP_RELAY_CONFIG": str(tmp_path / "config.toml"), "PATH": "/usr/bin:/bin"}
+    config_path = config_file(tmp_path, relay={"smarthost": {"port": free_port()}},
+                              webapp={"base_url": "http://127.0.0.1:5000"})
+    (tmp_path / "pickup").rmdir()   # the relay makes it: the worker must wait for it
+    env = {"PICKUP_RELAY_CONFIG": str(config_path), "PATH": "/usr/bin:/bin"}
     subprocess.run([str(FLASK), "--app", "webapp", "init-db"], env=env, cwd=tmp_path, check=True,
                    capture_output=True, timeout=60)
     missing = subprocess.run([str(FLASK), "--app", "webapp", "outbox-worker"], env=env, cwd=tmp_path,

@@ -5,28 +5,16 @@ from __future__ import annotations
 import quopri
 import re
 
-from flask_migrate import upgrade
-
 from relay.sink.server import Sink
-from settings import parse_config
+from tests.configs import SITE, build_config
 from tests.relay.relay_helpers import RunningRelay, wait_until
-from tests.webapp.conftest import post_form
-from webapp import create_app
-from webapp.site.extensions import db
+from tests.webapp.conftest import post_form, site_app
 
 
 def test_registering_makes_the_activation_mail_arrive_in_the_sinks_maildir(tmp_path):
     with Sink(tmp_path / "sink") as sink:
-        config = parse_config({
-            "pickup": {"dir": "pickup"},
-            "relay": {"queue_dir": "queue", "smarthost": {"port": sink.port, "timeout": "5s"}},
-            "webapp": {"database_url": "sqlite:///site.db", "base_url": "http://qa.example.test"},
-        }, base_dir=tmp_path, source=None)
-        config.pickup.dir.mkdir()
-        app = create_app(config, {"TESTING": True})
-        with app.app_context():
-            upgrade()
-        try:
+        config = build_config(tmp_path, SITE, relay={"smarthost": {"port": sink.port, "timeout": "5s"}})
+        with site_app(config) as app:
             with RunningRelay(config) as relay:
                 client = app.test_client()
                 post_form(client, "/account/register", display_name="Zoë", email="zoe@example.org",
@@ -40,6 +28,3 @@ def test_registering_makes_the_activation_mail_arrive_in_the_sinks_maildir(tmp_p
             text = quopri.decodestring(stored.content).decode()
             link = re.search(r"http://qa\.example\.test(/account/activate/\S+)", text).group(1)
             assert client.get(link).status_code == 302  # the mailed link activates the account
-        finally:
-            with app.app_context():
-                db.engine.dispose()

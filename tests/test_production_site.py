@@ -17,7 +17,7 @@ from pathlib import Path
 
 import trustme
 
-from relay.sink.server import free_port
+from tests.ports import free_port
 from tests.relay.relay_helpers import files, wait_until
 from tests.relay.test_production_layout import (  # noqa: F401  (fixtures)
     REPO,

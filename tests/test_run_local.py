@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from relay.sink.server import free_port
+from tests.configs import config_file
+from tests.ports import free_port
 from tests.relay.relay_helpers import wait_until
 
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "run_local.py"
@@ -46,11 +47,8 @@ def alive(pids: set[int]) -> set[int]:
 @pytest.fixture
 def local_config(tmp_path):
     site, sink, inbox = free_port(), free_port(), free_port()
-    path = tmp_path / "config.toml"
-    path.write_text(f'[relay]\nprocesses = 1\n[relay.smarthost]\nport = {sink}\n'
-                    f'[sink]\nport = {sink}\nweb_port = {inbox}\n'
-                    f'[webapp]\nbase_url = "http://127.0.0.1:{site}"\n')
-    return path
+    return config_file(tmp_path, relay={"processes": 1, "smarthost": {"port": sink}},
+                       sink={"port": sink, "web_port": inbox}, webapp={"base_url": f"http://127.0.0.1:{site}"})
 
 
 def start(config: Path, *options: str, via_parent: bool = False) -> subprocess.Popen:

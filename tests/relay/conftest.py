@@ -8,7 +8,7 @@ import subprocess
 import pytest
 
 from settings import load_config
-from tests.relay.relay_helpers import write_relay_toml
+from tests.relay.relay_helpers import relay_config_file
 from tests.smtp_servers import FaultyServer
 
 
@@ -21,9 +21,7 @@ def upstream():
 
 @pytest.fixture
 def config_path(tmp_path, upstream):
-    path = write_relay_toml(tmp_path, upstream.port)
-    path.write_text(path.read_text().replace('["1s"]', '["1h"]'))  # deferred mail stays put
-    return path
+    return relay_config_file(tmp_path, upstream.port, retry_schedule=["1h"])  # deferred mail stays put
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
-"""Helpers for daemon tests: a config on tmp_path, a relay running in a thread, bounded waits."""
+"""Helpers for daemon tests: a config on tmp_path (tests.configs with the relay's defaults), a relay
+running in a thread, bounded waits."""
 
 from __future__ import annotations
 
@@ -13,28 +14,48 @@ from pathlib import Path
 from relay.daemon.relay import Relay
 from relay.queue.folders import BADMAIL, DEFERRED, Queue
 from relay.queue.history import Attempt, History
-from settings import Config, parse_config
+from settings import Config
 from spooler.envelope import envelope_lines
 from spooler.message import Address, Notification, build
 from spooler.names import message_name
 from spooler.pickup import PickupWriter
+from tests.configs import build_config, config_file, merged
 
 
-def relay_config(tmp_path: Path, port: int | None, **relay: object) -> Config:
-    """A config in tmp_path for a smart host on 127.0.0.1:port, or, with smarthosts=[{...}, ...]
-    (port None), for several: each table gets timeout "2s" unless it says otherwise."""
+def relay_config(tmp_path: Path, port: int | None, *, pickup: dict | None = None,
+                 sink: dict | None = None, webapp: dict | None = None, **relay: object) -> Config:
+    """A config in tmp_path for a relay in this process: a smart host on 127.0.0.1:port, or, with
+    smarthosts=[{...}, ...] (port None), several; 2 connections, a retry after 1s, and a host
+    timeout of 2s unless a table says otherwise. Other keywords are [relay] keys."""
+    defaults = {"retry_schedule": ["1s"], "connections": 2}
+    return build_config(tmp_path, relay=relay_table(port, "2s", defaults, relay),
+                        **given(pickup=pickup, sink=sink, webapp=webapp))
+
+
+def relay_config_file(tmp_path: Path, port: int | None, *, pickup: dict | None = None,
+                      sink: dict | None = None, webapp: dict | None = None, **relay: object) -> Path:
+    """The config.toml for `relay` processes: as relay_config but one process, the default
+    connections, log_level "info" and a host timeout of 5s."""
+    defaults = {"retry_schedule": ["1s"], "log_level": "info", "processes": 1}
+    return config_file(tmp_path, relay=relay_table(port, "5s", defaults, relay),
+                       **given(pickup=pickup, sink=sink, webapp=webapp))
+
+
+def relay_table(port: int | None, timeout: str, defaults: dict, relay: dict) -> dict:
+    """[relay]: `relay` over `defaults`, with [relay.smarthost] on 127.0.0.1:port, or, given
+    smarthosts=[...], a [[relay.smarthosts]] table each on 127.0.0.1; `timeout` unless they say."""
+    relay = dict(relay)
     several = relay.pop("smarthosts", None)
     if several is not None:
-        relay["smarthosts"] = [{"host": "127.0.0.1", "timeout": "2s", **t} for t in several]  # type: ignore[union-attr]
+        hosts = {"smarthosts": [{"host": "127.0.0.1", "timeout": timeout, **t} for t in several]}
     else:
-        relay["smarthost"] = {"port": port, "timeout": "2s", **relay.pop("smarthost", {})}  # type: ignore[dict-item]
-    data = {
-        "pickup": {"dir": "pickup"},
-        "relay": {"queue_dir": "queue", "retry_schedule": ["1s"], "connections": 2, **relay},
-    }
-    config = parse_config(data, base_dir=tmp_path, source=None)
-    config.pickup.dir.mkdir(exist_ok=True)
-    return config
+        hosts = {"smarthost": {"port": port, "timeout": timeout}}
+    return merged(merged(defaults, hosts), relay)
+
+
+def given(**tables: dict | None) -> dict:
+    """The tables besides [relay] that a test gave (None: not given)."""
+    return {name: table for name, table in tables.items() if table is not None}
 
 
 def wait_until(predicate: Callable[[], object], timeout: float = 15.0, what: str = "") -> None:
@@ -82,21 +103,6 @@ def files(folder: Path, pattern: str = "*.eml") -> list[Path]:
 
 
 RELAY_BIN = Path(sys.executable).parent / "relay"
-
-
-def write_relay_toml(tmp_path: Path, port: int, extra_relay: str = "", processes: int = 1,
-                     extra_smarthost: str = "", timeout: str = "5s", pickup: Path | str = "pickup",
-                     queue: Path | str = "queue") -> Path:
-    """A config.toml for `relay run` subprocesses: pickup and queue inside tmp_path (or where
-    `pickup` and `queue` say; the config file itself stays in tmp_path)."""
-    path = tmp_path / "config.toml"
-    path.write_text(
-        f'[pickup]\ndir = "{pickup}"\n'
-        f'[relay]\nqueue_dir = "{queue}"\nretry_schedule = ["1s"]\nlog_level = "info"\n'
-        f'processes = {processes}\n{extra_relay}\n'
-        f'[relay.smarthost]\nport = {port}\ntimeout = "{timeout}"\n{extra_smarthost}\n')
-    (tmp_path / pickup).mkdir(exist_ok=True)
-    return path
 
 
 def fill_disk(folder: Path) -> Path:

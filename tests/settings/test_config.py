@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from settings import ENV_VAR, ConfigError, load_config
-from tests.conftest import write_config
+from tests.configs import write_toml
 
 
 @pytest.fixture(autouse=True)
@@ -17,11 +17,11 @@ def no_config_env(monkeypatch):
 
 
 def load_text(tmp_path: Path, text: str):
-    return load_config(write_config(tmp_path, text))
+    return load_config(write_toml(tmp_path, text))
 
 
 def config_error(tmp_path: Path, text: str) -> str:
-    path = write_config(tmp_path, text)
+    path = write_toml(tmp_path, text)
     with pytest.raises(ConfigError) as caught:
         load_config(path)
     message = str(caught.value)
@@ -53,7 +53,7 @@ def test_no_file_at_the_default_path_gives_the_embedded_defaults(tmp_path, monke
 
 
 def test_config_toml_in_the_current_folder_is_read_by_default(tmp_path, monkeypatch):
-    write_config(tmp_path, "[relay]\nconnections = 7\n")
+    write_toml(tmp_path, "[relay]\nconnections = 7\n")
     monkeypatch.chdir(tmp_path)
     config = load_config()
     assert config.relay.connections == 7
@@ -64,7 +64,7 @@ def test_env_var_names_the_config_file(tmp_path, monkeypatch):
     elsewhere = tmp_path / "etc"
     elsewhere.mkdir()
     (elsewhere / "relay.toml").write_text("[relay]\nconnections = 9\n")
-    write_config(tmp_path, "[relay]\nconnections = 7\n")  # ./config.toml loses to the env var
+    write_toml(tmp_path, "[relay]\nconnections = 7\n")  # ./config.toml loses to the env var
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv(ENV_VAR, str(elsewhere / "relay.toml"))
     assert load_config().relay.connections == 9
@@ -72,7 +72,7 @@ def test_env_var_names_the_config_file(tmp_path, monkeypatch):
 
 def test_explicit_path_wins_over_the_env_var(tmp_path, monkeypatch):
     monkeypatch.setenv(ENV_VAR, str(tmp_path / "missing.toml"))
-    path = write_config(tmp_path, "[relay]\nconnections = 3\n")
+    path = write_toml(tmp_path, "[relay]\nconnections = 3\n")
     assert load_config(path).relay.connections == 3
 
 
@@ -93,10 +93,9 @@ def test_env_var_naming_a_missing_file_is_an_error_not_the_defaults(tmp_path, mo
 def test_relative_paths_resolve_against_the_config_folder_not_cwd(tmp_path, monkeypatch):
     etc = tmp_path / "etc"
     etc.mkdir()
-    (etc / "config.toml").write_text(
-        '[pickup]\ndir = "spool/pickup"\n'
-        '[relay]\nqueue_dir = "spool/queue"\nlog_file = "log/relay.log"\n'
-        '[sink]\nmaildir = "/srv/sink"\n')
+    write_toml(etc, '[pickup]\ndir = "spool/pickup"\n'
+                    '[relay]\nqueue_dir = "spool/queue"\nlog_file = "log/relay.log"\n'
+                    '[sink]\nmaildir = "/srv/sink"\n')
     cwd = tmp_path / "somewhere_else"
     cwd.mkdir()
     monkeypatch.chdir(cwd)
@@ -192,7 +191,7 @@ def test_out_of_range_numbers_are_refused(tmp_path):
 
 
 def test_sink_web_port_zero_turns_the_inbox_off_and_a_port_out_of_range_is_refused(tmp_path):
-    assert load_config(write_config(tmp_path, "[sink]\nweb_port = 0\n")).sink.web_port == 0
+    assert load_config(write_toml(tmp_path, "[sink]\nweb_port = 0\n")).sink.web_port == 0
     assert "[sink] web_port: 70000 is outside 0..65535" in config_error(
         tmp_path, "[sink]\nweb_port = 70000\n")
 
@@ -289,7 +288,7 @@ def test_the_shipped_config_files_load(shipped):
 
 
 def test_delivery_reports_are_off_by_default_and_report_from_must_be_a_bare_address(tmp_path):
-    relay = load_config(write_config(tmp_path, "[relay]\n")).relay
+    relay = load_config(write_toml(tmp_path, "[relay]\n")).relay
     assert relay.delivery_reports is False and relay.report_from == ""
     message = config_error(tmp_path, '[relay]\nreport_from = "Bounces <bounces@example.org>"\n')
     assert "[relay] report_from" in message and "not an address" in message

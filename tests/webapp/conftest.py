@@ -3,17 +3,17 @@ and a throwaway PostgreSQL server with a fresh database for each test that asks 
 
 from __future__ import annotations
 
-import dataclasses
 import re
 import secrets
 import threading
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from werkzeug.serving import make_server
 
-from relay.sink.server import free_port
-from settings import parse_config
+from tests.configs import SITE, build_config, replaced
+from tests.ports import free_port
 from tests.webapp.postgres_server import BINARIES, throwaway_postgres
 from webapp import create_app
 from webapp.site.config import site_config, use_config
@@ -25,22 +25,27 @@ needs_postgres = pytest.mark.skipif(not POSTGRES_BINARIES, reason="needs Postgre
 
 @pytest.fixture
 def config(tmp_path: Path):
-    data = {"pickup": {"dir": "pickup"}, "relay": {"queue_dir": "queue"},
-            "webapp": {"database_url": "sqlite:///var/site.db", "base_url": "http://qa.example.test"}}
-    cfg = parse_config(data, base_dir=tmp_path, source=None)
-    cfg.pickup.dir.mkdir()
-    return cfg
+    return build_config(tmp_path, SITE)
+
+
+@contextmanager
+def site_app(config):
+    """The site on `config` (testing mode), its database migrated; the engine disposed after."""
+    app = create_app(config, {"TESTING": True})
+    try:
+        with app.app_context():
+            from flask_migrate import upgrade
+            upgrade()
+        yield app
+    finally:
+        with app.app_context():
+            db.engine.dispose()
 
 
 @pytest.fixture
 def app(config):
-    app = create_app(config, {"TESTING": True})
-    with app.app_context():
-        from flask_migrate import upgrade
-        upgrade()
-    yield app
-    with app.app_context():
-        db.engine.dispose()
+    with site_app(config) as app:
+        yield app
 
 
 @pytest.fixture
@@ -65,8 +70,7 @@ def site(app):
 
 def reconfigure(app, **webapp) -> None:
     """Run `app` from now on with these [webapp] values: its Config, built again with them."""
-    config = site_config(app)
-    use_config(app, dataclasses.replace(config, webapp=dataclasses.replace(config.webapp, **webapp)))
+    use_config(app, replaced(site_config(app), webapp=webapp))
 
 
 def csrf_token(client, path: str) -> str:

@@ -6,6 +6,7 @@ import stat
 
 from flask_migrate import upgrade
 
+from tests.configs import replaced
 from webapp import create_app
 from webapp.site.extensions import db
 
@@ -21,11 +22,8 @@ def test_the_sqlite_file_is_created_readable_by_its_owner_only(config, tmp_path)
 
 
 def test_an_absolute_sqlite_path_is_created_readable_by_its_owner_only(config, tmp_path):
-    import dataclasses
-
     database = tmp_path / "elsewhere/abs.db"
-    absolute = dataclasses.replace(config, webapp=dataclasses.replace(
-        config.webapp, database_url=f"sqlite:///{database}"))
+    absolute = replaced(config, webapp={"database_url": f"sqlite:///{database}"})
     app = create_app(absolute)
     assert stat.S_IMODE(database.stat().st_mode) == 0o600
     assert app.config["SQLALCHEMY_DATABASE_URI"] == f"sqlite:///{database}"

@@ -11,7 +11,7 @@ from relay.admin.status import status_report
 from relay.queue import folders
 from relay.queue.folders import BADMAIL, DEFERRED, HOLD, Queue
 from settings import load_config
-from tests.relay.relay_helpers import files, place_queued, write_relay_toml
+from tests.relay.relay_helpers import files, place_queued, relay_config_file
 
 
 def queue_of(config) -> Queue:
@@ -21,7 +21,7 @@ def queue_of(config) -> Queue:
 
 
 def test_a_clean_queue_has_no_problems_and_each_rule_adds_its_own(tmp_path):
-    config = load_config(write_relay_toml(tmp_path, 1))
+    config = load_config(relay_config_file(tmp_path, 1))
     queue = queue_of(config)
     assert status_report(config, queue, warn_age=3600, probe_smarthost=False).problems == []
     place_queued(config, DEFERRED, age=7200)
@@ -32,14 +32,14 @@ def test_a_clean_queue_has_no_problems_and_each_rule_adds_its_own(tmp_path):
 
 
 def test_the_smart_host_being_down_is_a_problem_only_when_asked_about(tmp_path):
-    config = load_config(write_relay_toml(tmp_path, 1))  # nothing listens on port 1
+    config = load_config(relay_config_file(tmp_path, 1))  # nothing listens on port 1
     report = status_report(config, queue_of(config), warn_age=3600)
     assert report.smarthost.reachable is False and report.smarthost.unreachable
     assert report.problems == [f"smart host unreachable: {report.smarthost.detail}"]
 
 
 def test_moves_report_each_id_and_keep_going_after_a_failure(tmp_path):
-    config = load_config(write_relay_toml(tmp_path, 1))
+    config = load_config(relay_config_file(tmp_path, 1))
     queue = queue_of(config)
     first, second = place_queued(config, DEFERRED), place_queued(config, DEFERRED, sender="x@example.test")
     results = apply_move(queue, "hold", [first, "0" * 24, second])

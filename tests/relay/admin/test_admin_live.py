@@ -9,8 +9,9 @@ import socket
 import subprocess
 import time
 
-from relay.sink.server import free_port
 from settings import load_config
+from tests.configs import write_toml
+from tests.ports import free_port
 from tests.relay.relay_helpers import (
     RELAY_BIN,
     drop_notification,
@@ -18,17 +19,10 @@ from tests.relay.relay_helpers import (
     log_count,
     message_ids,
     relay_cmd,
+    relay_config_file,
     start_relay,
     wait_until,
-    write_relay_toml,
 )
-
-
-def long_retry_toml(tmp_path, port: int):
-    """A config whose deferred mail would wait an hour unless an admin says otherwise."""
-    path = write_relay_toml(tmp_path, port)
-    path.write_text(path.read_text().replace('["1s"]', '["1h"]'))
-    return path
 
 
 def listed(config_path, *args: str) -> list[dict]:
@@ -46,12 +40,10 @@ def stop(relay: subprocess.Popen) -> None:
 
 
 def test_status_list_hold_and_release_during_a_200_message_flow_lose_and_duplicate_nothing(
-        tmp_path, upstream):
+        tmp_path, upstream, config_path, config):
     upstream.faults.data_delay = 0.01
     greylisted = {f"user{n}@example.test" for n in range(0, 200, 20)}  # ten messages get deferred
     upstream.faults.rcpt_replies.update(dict.fromkeys(greylisted, "451 4.7.1 Greylisted"))
-    config_path = long_retry_toml(tmp_path, upstream.port)
-    config = load_config(config_path)
     deferred, hold = config.relay.queue_dir / "deferred", config.relay.queue_dir / "hold"
     log = tmp_path / "relay.log"
     relay = start_relay(config_path, log)
@@ -89,11 +81,10 @@ def test_status_list_hold_and_release_during_a_200_message_flow_lose_and_duplica
     assert not files(config.relay.queue_dir / "active")
 
 
-def test_retry_all_sends_deferred_mail_at_once_despite_an_hour_long_schedule(tmp_path, upstream):
+def test_retry_all_sends_deferred_mail_at_once_despite_an_hour_long_schedule(tmp_path, upstream,
+                                                                            config_path, config):
     recipients = [f"user{n}@example.test" for n in range(5)]
     upstream.faults.rcpt_replies.update(dict.fromkeys(recipients, "451 4.3.0 Try again later"))
-    config_path = long_retry_toml(tmp_path, upstream.port)
-    config = load_config(config_path)
     log = tmp_path / "relay.log"
     relay = start_relay(config_path, log)
     try:
@@ -123,8 +114,7 @@ def accepting(port: int) -> bool:
 
 def test_check_exits_0_when_set_up_1_with_the_sink_down_naming_the_fix_2_for_a_broken_config(tmp_path):
     port = free_port()
-    config_path = write_relay_toml(tmp_path, port)
-    config_path.write_text(config_path.read_text() + f'[sink]\nport = {port}\nmaildir = "sink"\n')
+    config_path = relay_config_file(tmp_path, port, sink={"port": port, "maildir": "sink"})
     config = load_config(config_path)
     sink = subprocess.Popen([str(RELAY_BIN), "--config", str(config_path), "sink"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -150,18 +140,16 @@ def test_check_exits_0_when_set_up_1_with_the_sink_down_naming_the_fix_2_for_a_b
         sink.wait(timeout=10)
         if relay is not None:
             stop(relay)
-    broken = tmp_path / "broken.toml"
-    broken.write_text('[relay]\nconnections = "four"\n')
+    broken = write_toml(tmp_path, '[relay]\nconnections = "four"\n')   # a value the loader refuses
     result = relay_cmd(broken, "check")
     assert result.returncode == 2
     assert "config error" in result.stderr and "[relay] connections" in result.stderr
     assert relay_cmd(tmp_path / "missing.toml", "check").returncode == 2
 
 
-def test_retry_wakes_the_relay_for_the_ids_it_moved_even_when_another_id_is_unknown(tmp_path, upstream):
+def test_retry_wakes_the_relay_for_the_ids_it_moved_even_when_another_id_is_unknown(
+        tmp_path, upstream, config_path, config):
     upstream.faults.rcpt_replies["user0@example.test"] = "451 4.3.0 Try again later"
-    config_path = long_retry_toml(tmp_path, upstream.port)
-    config = load_config(config_path)
     log = tmp_path / "relay.log"
     relay = start_relay(config_path, log)
     try:

@@ -8,7 +8,7 @@ import subprocess
 import pytest
 
 from relay.cli.main import main
-from tests.relay.relay_helpers import RELAY_BIN, relay_cli, write_relay_toml
+from tests.relay.relay_helpers import RELAY_BIN, relay_cli, relay_config_file
 
 
 @pytest.mark.parametrize("command", sorted(main.commands))
@@ -18,7 +18,7 @@ def test_every_sub_command_takes_config_after_its_name(command, tmp_path):
 
 
 def test_config_after_the_sub_command_is_the_one_used(tmp_path):
-    config = write_relay_toml(tmp_path, 1)
+    config = relay_config_file(tmp_path, 1)
     done = subprocess.run([str(RELAY_BIN), "status", "--json", "--no-smarthost", "--config",
                            str(config)], capture_output=True, text=True, timeout=30, check=False)
     assert json.loads(done.stdout)["config"] == str(config.resolve())
@@ -36,6 +36,6 @@ def test_status_run_from_a_folder_without_config_names_the_defaults_and_exits_1(
 
 
 def test_list_says_which_config_it_read(tmp_path):
-    config = write_relay_toml(tmp_path, 1)
+    config = relay_config_file(tmp_path, 1)
     listed = relay_cli(config, "list", "--json")
     assert json.loads(listed.output)["config"] == str(config.resolve())

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from relay.cli.main import main
-from tests.conftest import write_config
+from tests.configs import config_file, write_toml
 from tests.relay.relay_helpers import RELAY_BIN
 
 GOOD = (
@@ -24,7 +24,7 @@ GOOD = (
 
 @pytest.fixture
 def config(tmp_path: Path, pickup_dir: Path) -> Path:
-    return write_config(tmp_path, f'[pickup]\ndir = "{pickup_dir.name}"\n')
+    return config_file(tmp_path, pickup={"dir": pickup_dir.name})
 
 
 @pytest.fixture
@@ -121,8 +121,7 @@ def test_unsendable_file_is_refused_with_a_reason_and_pickup_stays_empty(
 
 
 def test_file_over_max_message_size_is_refused(tmp_path, pickup_dir, monkeypatch):
-    config = write_config(tmp_path, '[pickup]\ndir = "pickup"\n'
-                                    '[relay]\nmax_message_size = "1KB"\n')
+    config = config_file(tmp_path, relay={"max_message_size": "1KB"})
     monkeypatch.delenv("PICKUP_RELAY_CONFIG", raising=False)
     big = eml(tmp_path, "big.eml", GOOD + b"x" * 1000 + b"\r\n")
     small = eml(tmp_path, "small.eml", GOOD)
@@ -174,7 +173,8 @@ def test_good_files_are_placed_even_when_others_are_refused(relay, tmp_path, pic
 
 
 def test_missing_pickup_folder_is_refused_with_advice(tmp_path, monkeypatch):
-    config = write_config(tmp_path, '[pickup]\ndir = "no-such-folder"\n')
+    config = config_file(tmp_path, pickup={"dir": "no-such-folder"})
+    (tmp_path / "no-such-folder").rmdir()   # config_file made it: its absence is the subject
     monkeypatch.delenv("PICKUP_RELAY_CONFIG", raising=False)
     source = eml(tmp_path, "a.eml", GOOD)
     result = CliRunner().invoke(main, ["--config", str(config), "drop", str(source)])
@@ -183,7 +183,7 @@ def test_missing_pickup_folder_is_refused_with_advice(tmp_path, monkeypatch):
 
 
 def test_config_error_exits_2_and_names_the_key(tmp_path, pickup_dir):
-    config = write_config(tmp_path, '[relay]\nmax_message_size = "big"\n')
+    config = write_toml(tmp_path, '[relay]\nmax_message_size = "big"\n')   # a value the loader refuses
     result = CliRunner().invoke(main, ["--config", str(config), "drop",
                                        str(eml(tmp_path, "a.eml", GOOD))])
     assert result.exit_code == 2
@@ -218,7 +218,7 @@ def test_help_exits_0_and_describes_the_command(relay, args, described):
 
 # Help for the command that fixes things must not depend on the config.
 def test_subcommand_help_works_with_a_broken_config(tmp_path):
-    broken = write_config(tmp_path, "[relay\n")
+    broken = write_toml(tmp_path, "[relay\n")   # not TOML
     result = CliRunner().invoke(main, ["--config", str(broken), "drop", "--help"])
     assert result.exit_code == 0, result.output
     assert "Usage:" in result.stdout

@@ -8,13 +8,13 @@ import socket
 import time
 
 from relay.queue.pids import PidFile
-from relay.sink.server import free_port
+from tests.ports import free_port
 from tests.relay.relay_helpers import (
     drop_notification,
     files,
     place_queued,
     relay_cli,
-    write_relay_toml,
+    relay_config_file,
 )
 
 
@@ -54,7 +54,7 @@ def test_status_counts_bytes_and_oldest_age_per_folder_and_exits_0_when_all_is_w
 
 
 def test_status_names_an_unreachable_smart_host_and_exits_1(tmp_path):
-    config_path = write_relay_toml(tmp_path, free_port())  # nothing listens there
+    config_path = relay_config_file(tmp_path, free_port())  # nothing listens there
     report = as_json(config_path, "status")
     assert report["smarthost"]["reachable"] is False and "refused" in report["smarthost"]["detail"]
     assert any("smart host unreachable" in p for p in report["problems"])

@@ -10,21 +10,19 @@ from tests.relay.relay_helpers import (
     relay_cli,
     relay_config,
     wait_until,
-    write_relay_toml,
 )
 
 
-def test_the_id_drop_prints_is_the_one_show_and_the_delivery_log_know(tmp_path, upstream, caplog):
+def test_the_id_drop_prints_is_the_one_show_and_the_delivery_log_know(tmp_path, upstream, config_path,
+                                                                      config, caplog):
     upstream.faults.rcpt_replies["later@example.test"] = "451 4.7.1 Greylisted"
-    config = relay_config(tmp_path, upstream.port, retry_schedule=["1h"])
-    config_file = write_relay_toml(tmp_path, upstream.port)
     message = tmp_path / "hi.eml"
     message.write_bytes(b"From: me@example.test\nTo: later@example.test\nSubject: hi\n\nhello\n")
-    dropped = relay_cli(config_file, "drop", str(message))
+    dropped = relay_cli(config_path, "drop", str(message))
     (queue_id,) = re.findall(r"/([0-9a-f]{24})\.eml", dropped.output)
     with caplog.at_level(logging.INFO, logger="relay"), RunningRelay(config) as relay:
         wait_until(lambda: relay.counts["deferred"] == 1, what="the message deferred")
-    shown = relay_cli(config_file, "show", queue_id)
+    shown = relay_cli(config_path, "show", queue_id)
     assert shown.exit_code == 0 and f"id:         {queue_id}" in shown.output
     assert any(record.getMessage().startswith(f"{queue_id}: from=<me@example.test>")
                for record in caplog.records)

@@ -7,10 +7,10 @@ import subprocess
 
 import pytest
 
-from relay.sink.server import free_port
 from settings import load_config
 from spooler.envelope import parse_pickup
-from tests.relay.relay_helpers import RELAY_BIN, RunningRelay, wait_until, write_relay_toml
+from tests.ports import free_port
+from tests.relay.relay_helpers import RELAY_BIN, RunningRelay, relay_config_file, wait_until
 from tests.smtp_servers import FaultyServer, RecordingServer
 
 # printf formats: \n is a newline, \000 a NUL; no % in them.
@@ -27,7 +27,7 @@ def sendmail(config_path, printf_format: str, *args: str) -> subprocess.Complete
 
 @pytest.fixture
 def config_path(tmp_path):
-    return write_relay_toml(tmp_path, free_port())  # nothing is sent: pickup is the end here
+    return relay_config_file(tmp_path, free_port())  # nothing is sent: pickup is the end here
 
 
 def in_pickup(config_path) -> list[bytes]:
@@ -83,7 +83,7 @@ def test_a_lone_dot_line_ends_input_unless_i(config_path, flags, dot_ends_input)
 
 def test_piped_mail_reaches_the_smart_host_with_bcc_in_the_envelope_only(tmp_path):
     with FaultyServer() as upstream:
-        config_path = write_relay_toml(tmp_path, upstream.port)
+        config_path = relay_config_file(tmp_path, upstream.port)
         with RunningRelay(load_config(config_path)):
             body = r"All fine.\n.\n..two dots\n"
             result = sendmail(config_path, HEADERS + body, "-t", "-i", "-f", "cron@example.test")
@@ -122,7 +122,7 @@ def test_envelope_lines_at_the_top_of_the_message_are_removed_with_a_warning(con
                          ids=["-f and a recipient", "-t"])
 def test_the_piped_message_cannot_add_a_recipient_or_change_the_sender(tmp_path, args):
     with RecordingServer() as server:
-        config_path = write_relay_toml(tmp_path, server.port)
+        config_path = relay_config_file(tmp_path, server.port)
         with RunningRelay(load_config(config_path)) as relay:
             result = sendmail(config_path, FORGED, *args)
             assert result.returncode == 0, result.stderr

@@ -7,8 +7,8 @@ import logging
 import time
 
 from relay.queue.history import History
-from relay.sink.server import free_port
 from settings import load_config
+from tests.ports import free_port
 from tests.relay.relay_helpers import (
     RunningRelay,
     drop_notification,
@@ -16,8 +16,8 @@ from tests.relay.relay_helpers import (
     message_ids,
     relay_cli,
     relay_config,
+    relay_config_file,
     wait_until,
-    write_relay_toml,
 )
 from tests.smtp_servers import BusyServer, FaultyServer
 
@@ -84,7 +84,7 @@ def test_550_for_one_recipient_delivers_the_others_and_keeps_the_refusal_findabl
         wait_until(lambda: relay.counts["badmail"] == 1, what="the refusal kept in badmail")
     assert [r.recipients for r in upstream.received] == [["ok@example.test", "also@example.test"]]
     assert not files(queue_folder(config, "deferred"))
-    config_file = write_relay_toml(tmp_path, upstream.port)
+    config_file = relay_config_file(tmp_path, upstream.port)
     (row,) = json.loads(relay_cli(config_file, "list", "--folder", "badmail", "--json").output)["messages"]
     assert row["recipients"] == ["gone@example.test"]
     assert row["last_error"].startswith("refused by the smart host for 1 recipient; delivered to "
@@ -172,7 +172,7 @@ def test_a_slow_rcpt_answer_within_command_timeout_is_sent_once(tmp_path, upstre
 def test_no_answer_to_the_final_dot_within_data_timeout_is_deferred_as_may_have_been_delivered(
         tmp_path, upstream, caplog):
     upstream.faults.data_delay = 2
-    config_path = write_relay_toml(tmp_path, upstream.port, extra_smarthost='data_timeout = "0.5s"')
+    config_path = relay_config_file(tmp_path, upstream.port, smarthost={"data_timeout": "0.5s"})
     config = load_config(config_path)
     drop_notification(config)
     with caplog.at_level(logging.INFO, logger="relay"), RunningRelay(config):

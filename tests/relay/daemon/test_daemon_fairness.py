@@ -17,8 +17,8 @@ from tests.relay.relay_helpers import (
     place_queued,
     relay_cli,
     relay_config,
+    relay_config_file,
     wait_until,
-    write_relay_toml,
 )
 
 
@@ -75,6 +75,6 @@ def test_a_file_dated_a_day_ahead_is_delivered_and_status_is_clean(tmp_path, ups
     os.utime(path, (time.time() + 86400,) * 2)  # a clock stepped back, `touch -d tomorrow`
     with RunningRelay(config) as relay:
         wait_until(lambda: relay.counts["sent"] == 1, timeout=10, what="the future-dated file sent")
-    status = relay_cli(write_relay_toml(tmp_path, upstream.port), "status", "--json")
+    status = relay_cli(relay_config_file(tmp_path, upstream.port), "status", "--json")
     assert json.loads(status.output)["folders"]["pickup"]["count"] == 0
     assert not files(config.pickup.dir)

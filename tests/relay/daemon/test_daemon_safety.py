@@ -18,9 +18,9 @@ from tests.relay.relay_helpers import (
     log_count,
     message_ids,
     relay_config,
+    relay_config_file,
     start_relay,
     wait_until,
-    write_relay_toml,
 )
 
 GOOD = b"From: a@example.test\r\nTo: b@example.test\r\nSubject: good %d\r\n\r\nbody\r\n"
@@ -148,10 +148,8 @@ def test_refuses_to_start_when_pickup_and_queue_are_on_two_filesystems(tmp_path,
     shm = "/dev/shm"
     if not os.path.isdir(shm) or os.stat(shm).st_dev == os.stat(tmp_path).st_dev:
         pytest.skip("needs a second filesystem at /dev/shm")
-    config_path = write_relay_toml(tmp_path, upstream.port)
     pickup = os.path.join(shm, f"pickup-{os.getpid()}-{random.randrange(10**9)}")
-    text = config_path.read_text().replace('dir = "pickup"', f'dir = "{pickup}"')
-    config_path.write_text(text)
+    config_path = relay_config_file(tmp_path, upstream.port, pickup={"dir": pickup})
     try:
         relay = start_relay(config_path, tmp_path / "relay.log")
         assert relay.wait(timeout=20) == 2
@@ -163,7 +161,7 @@ def test_refuses_to_start_when_pickup_and_queue_are_on_two_filesystems(tmp_path,
 
 def test_sigterm_finishes_in_flight_sends_and_exits_0(tmp_path, upstream):
     upstream.faults.data_delay = 0.5
-    config_path = write_relay_toml(tmp_path, upstream.port)
+    config_path = relay_config_file(tmp_path, upstream.port)
     config = load_config(config_path)
     for n in range(20):
         drop_notification(config, n)
@@ -183,7 +181,7 @@ def test_sigterm_finishes_in_flight_sends_and_exits_0(tmp_path, upstream):
 
 
 def test_four_relays_on_one_folder_deliver_2000_messages_exactly_once(tmp_path, upstream):
-    config_path = write_relay_toml(tmp_path, upstream.port)
+    config_path = relay_config_file(tmp_path, upstream.port)
     config = load_config(config_path)
     relays = [start_relay(config_path, tmp_path / f"relay{n}.log") for n in range(4)]
     try:
@@ -205,7 +203,7 @@ def test_four_relays_on_one_folder_deliver_2000_messages_exactly_once(tmp_path, 
 
 def test_sigkill_at_random_moments_loses_nothing_and_duplicates_stay_bounded(tmp_path, upstream):
     upstream.faults.data_delay = 0.001
-    config_path = write_relay_toml(tmp_path, upstream.port)
+    config_path = relay_config_file(tmp_path, upstream.port)
     config = load_config(config_path)
     for n in range(2000):
         drop_notification(config, n)

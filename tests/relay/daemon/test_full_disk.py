@@ -21,19 +21,19 @@ from tests.relay.relay_helpers import (
     message_ids,
     place_queued,
     relay_cli,
+    relay_config_file,
     start_relay,
     wait_until,
-    write_relay_toml,
 )
 
 GOOD = b"From: a@example.test\r\nTo: b@example.test\r\nSubject: %s\r\n\r\nbody\r\n"
 
 
-def disk_config(tmp_path, small_disk, port: int, kilobytes: int = 512, **kwargs):
+def disk_config(tmp_path, small_disk, port: int, kilobytes: int = 512, **relay):
     """A config.toml in tmp_path whose pickup and queue, made, are on a fresh small tmpfs."""
     disk = small_disk(kilobytes)
-    config_path = write_relay_toml(tmp_path, port, pickup=disk / "pickup", queue=disk / "queue",
-                                   **kwargs)
+    config_path = relay_config_file(tmp_path, port, pickup={"dir": disk / "pickup"},
+                                    queue_dir=disk / "queue", **relay)
     Queue(disk / "queue", disk / "pickup").create()
     return disk, config_path
 

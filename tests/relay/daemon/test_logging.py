@@ -6,11 +6,11 @@ import os
 import signal
 
 from settings import load_config
-from tests.relay.relay_helpers import drop_notification, log_count, start_relay, wait_until, write_relay_toml
+from tests.relay.relay_helpers import drop_notification, log_count, relay_config_file, start_relay, wait_until
 
 
 def test_log_file_moved_away_and_sighup_continue_in_a_new_file(tmp_path, upstream):
-    config_path = write_relay_toml(tmp_path, upstream.port, extra_relay='log_file = "relay.log"')
+    config_path = relay_config_file(tmp_path, upstream.port, log_file="relay.log")
     config = load_config(config_path)
     log = tmp_path / "relay.log"
     relay = start_relay(config_path, tmp_path / "stderr.log")
@@ -36,7 +36,7 @@ def test_log_file_moved_away_and_sighup_continue_in_a_new_file(tmp_path, upstrea
 def test_a_storm_of_signals_never_deadlocks_the_relay(tmp_path, upstream):
     # Signal handlers only set flags: one that took a lock held by the code it interrupted
     # would hang the process. Hundreds of SIGUSR1/SIGHUP, then SIGTERM: it must still stop.
-    config_path = write_relay_toml(tmp_path, upstream.port, processes=2)
+    config_path = relay_config_file(tmp_path, upstream.port, processes=2)
     config = load_config(config_path)
     relay = start_relay(config_path, tmp_path / "relay.log")
     try:

@@ -9,7 +9,7 @@ import urllib.request
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from relay.sink.server import free_port
+from tests.ports import free_port
 from tests.relay.relay_helpers import (
     RunningRelay,
     drop_notification,

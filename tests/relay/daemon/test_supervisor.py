@@ -8,16 +8,16 @@ import signal
 import urllib.request
 
 from relay.queue.pids import running_relays
-from relay.sink.server import free_port
 from settings import load_config
+from tests.ports import free_port
 from tests.relay.relay_helpers import (
     drop_notification,
     log_count,
     message_ids,
     relay_cli,
+    relay_config_file,
     start_relay,
     wait_until,
-    write_relay_toml,
 )
 
 
@@ -38,8 +38,8 @@ def children_of(config) -> list[int]:
 
 def test_two_processes_deliver_every_message_once_and_stop_with_exit_0(tmp_path, upstream):
     metrics_port = free_port()
-    config_path = write_relay_toml(tmp_path, upstream.port, processes=2,
-                                   extra_relay=f'metrics_listen = "127.0.0.1:{metrics_port}"')
+    config_path = relay_config_file(tmp_path, upstream.port, processes=2,
+                                    metrics_listen=f"127.0.0.1:{metrics_port}")
     config = load_config(config_path)
     supervisor = start_relay(config_path, tmp_path / "relay.log")
     try:
@@ -66,7 +66,7 @@ def test_two_processes_deliver_every_message_once_and_stop_with_exit_0(tmp_path,
 
 
 def test_a_child_that_dies_is_restarted_and_mail_keeps_flowing(tmp_path, upstream):
-    config_path = write_relay_toml(tmp_path, upstream.port, processes=2)
+    config_path = relay_config_file(tmp_path, upstream.port, processes=2)
     config = load_config(config_path)
     supervisor = start_relay(config_path, tmp_path / "relay.log")
     try:
@@ -86,7 +86,7 @@ def test_a_child_that_dies_is_restarted_and_mail_keeps_flowing(tmp_path, upstrea
 
 
 def test_killing_the_supervisor_takes_its_children_down(tmp_path, upstream):
-    config_path = write_relay_toml(tmp_path, upstream.port, processes=2)
+    config_path = relay_config_file(tmp_path, upstream.port, processes=2)
     config = load_config(config_path)
     supervisor = start_relay(config_path, tmp_path / "relay.log")
     try:
@@ -104,7 +104,7 @@ def test_status_lists_each_process(tmp_path, upstream):
 
     from relay.cli.main import main
 
-    config_path = write_relay_toml(tmp_path, upstream.port, processes=2)
+    config_path = relay_config_file(tmp_path, upstream.port, processes=2)
     config = load_config(config_path)
     supervisor = start_relay(config_path, tmp_path / "relay.log")
     try:

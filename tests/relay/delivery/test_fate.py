@@ -4,21 +4,17 @@ the ways out that are no attempt (still being written, given back, unsendable)."
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from relay.delivery.fate import GONE, UNTRIED, BadmailClass, NotSent, RetryPolicy, Unsendable, Untried, decide
+from relay.delivery.retry import RetrySchedule
 from relay.queue.folders import BADMAIL, DEFERRED
 from relay.queue.history import Attempt, History, Refusal
 from relay.smtp.failover import NoHost
 from relay.smtp.replies import DeliveryResult, RecipientReply
-from settings import parse_config
 
 NOW = 1_800_000_000.0
-POLICY = RetryPolicy.from_config(parse_config(
-    {"relay": {"retry_schedule": ["1m", "5m", "1h"], "max_lifetime": "2d"}},
-    base_dir=Path("."), source=None).relay)
+POLICY = RetryPolicy(RetrySchedule((60.0, 300.0, 3600.0)), max_lifetime=2 * 86400.0)   # 1m, 5m, 1h; 2d
 
 
 def result(*replies: tuple[str, int | None, str]) -> DeliveryResult:

@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 from relay.queue.folders import DEFERRED, Queue
 from relay.queue.history import History
 from settings import load_config
+from tests.configs import write_toml
 from tests.relay.relay_helpers import (
     RunningRelay,
     drop_notification,
@@ -22,8 +23,8 @@ from tests.relay.relay_helpers import (
     relay_cli,
     relay_cmd,
     relay_config,
+    relay_config_file,
     wait_until,
-    write_relay_toml,
 )
 from tests.smtp_servers import FaultyServer
 
@@ -167,8 +168,8 @@ def test_a_message_that_cannot_be_signed_is_deferred_with_the_reason_and_nothing
 def test_relay_check_prints_the_txt_record_that_verifies_what_the_relay_signs(tmp_path, rsa_pem):
     key_file(tmp_path, "dkim.key", rsa_pem)
     with FaultyServer() as server:
-        config_path = write_relay_toml(tmp_path, server.port, extra_relay=(
-            '[relay.dkim]\ndomain = "example.org"\nselector = "mail"\nkey_file = "dkim.key"\n'))
+        config_path = relay_config_file(tmp_path, server.port,
+                                        dkim=dkim_table("example.org", "mail", "dkim.key"))
         config = load_config(config_path)
         Queue.from_config(config).create()
         check = relay_cli(config_path, "check")
@@ -189,8 +190,8 @@ def test_relay_check_prints_the_txt_record_that_verifies_what_the_relay_signs(tm
 def test_a_group_readable_key_is_a_problem_for_relay_check_and_relay_run_exits_2(tmp_path, rsa_pem):
     key_file(tmp_path, "dkim.key", rsa_pem, mode=0o640)
     with FaultyServer() as server:
-        config_path = write_relay_toml(tmp_path, server.port, extra_relay=(
-            '[[relay.dkim]]\ndomain = "example.org"\nselector = "mail"\nkey_file = "dkim.key"\n'))
+        config_path = relay_config_file(tmp_path, server.port,
+                                        dkim=[dkim_table("example.org", "mail", "dkim.key")])
         config = load_config(config_path)
         Queue.from_config(config).create()
         check = relay_cli(config_path, "check")
@@ -230,10 +231,11 @@ def test_a_file_that_is_not_a_key_for_the_algorithm_stops_the_start_saying_what_
      "[relay.dkim #2] selector: required"),
 ])
 def test_dkim_config_errors_name_the_table_and_the_key(tmp_path, dkim, error):
+    # Written as text: config_file would refuse these tables before the loader saw the file.
     toml = "".join("[[relay.dkim]]\n" + "".join(f"{k} = {json.dumps(v)}\n" for k, v in t.items())
                    for t in (dkim if isinstance(dkim, list) else [dkim]))
-    (tmp_path / "config.toml").write_text(toml)
+    path = write_toml(tmp_path, toml)
     from settings import ConfigError
     with pytest.raises(ConfigError) as caught:
-        load_config(tmp_path / "config.toml")
+        load_config(path)
     assert error in str(caught.value) and "config.toml" in str(caught.value)

@@ -15,12 +15,15 @@ from relay.daemon.relay import Relay
 from relay.queue.claims import claim_from_pickup
 from relay.queue.folders import ACTIVE, BADMAIL, DEFERRED, Queue
 from relay.smtp.client import SmtpConnection
+from settings import load_config
+from tests.configs import config_file
 from tests.relay.relay_helpers import (
     RunningRelay,
     drop_notification,
     files,
     relay_cli,
     relay_config,
+    relay_config_file,
     wait_until,
 )
 
@@ -71,9 +74,9 @@ def test_a_hard_linked_pickup_file_goes_to_badmail_unread_and_unsent(tmp_path, u
 
 
 def relay_cli_for(config, *args: str):
-    path = config.base_dir / "config.toml"
-    path.write_text(f'[pickup]\ndir = "{config.pickup.dir}"\n'
-                    f'[relay]\nqueue_dir = "{config.relay.queue_dir}"\n')
+    """`relay ARGS...` on a config.toml naming the same pickup and queue as `config`."""
+    path = config_file(config.base_dir, pickup={"dir": config.pickup.dir},
+                       relay={"queue_dir": config.relay.queue_dir})
     return relay_cli(path, *args)
 
 
@@ -226,15 +229,11 @@ def test_another_users_file_that_changes_while_it_is_copied_stays_in_pickup_unco
 
 
 def test_check_without_the_smart_host_passes_while_it_is_down_but_not_with_a_bad_password(tmp_path):
-    config = relay_config(tmp_path, 1, smarthost={"username": "relay@example.test",
-                                                  "password_file": "secret", "tls": "starttls"})
-    Queue.from_config(config).create()
+    path = relay_config_file(tmp_path, 1, smarthost={"username": "relay@example.test",
+                                                     "password_file": "secret", "tls": "starttls"})
+    Queue.from_config(load_config(path)).create()
     (tmp_path / "secret").write_text("s3cret\n")
     os.chmod(tmp_path / "secret", 0o600)
-    path = tmp_path / "config.toml"
-    path.write_text(f'[pickup]\ndir = "{config.pickup.dir}"\n[relay]\nqueue_dir = '
-                    f'"{config.relay.queue_dir}"\n[relay.smarthost]\nport = 1\ntls = "starttls"\n'
-                    f'username = "relay@example.test"\npassword_file = "secret"\n')
     down = relay_cli(path, "check", "--no-smarthost")
     assert down.exit_code == 0, down.output
     assert "smart host: not checked" in down.output and "s3cret" not in down.output

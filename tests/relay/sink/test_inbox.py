@@ -16,9 +16,10 @@ import pytest
 
 from relay.sink.inbox import LIST_CAP, create_inbox
 from relay.sink.maildir import Maildir
-from relay.sink.server import Sink, free_port
+from relay.sink.server import Sink
 from spooler.message import Address, Notification, build
-from tests.conftest import write_config
+from tests.configs import config_file
+from tests.ports import free_port
 from tests.relay.relay_helpers import wait_until
 
 RELAY = Path(sys.executable).parent / "relay"
@@ -206,7 +207,7 @@ def test_a_maildir_of_1000_messages_lists_only_the_newest(tmp_path):
 def test_relay_inbox_serves_the_configured_maildir_and_stops_on_sigterm(tmp_path):
     port = free_port()
     Maildir(tmp_path / "mail").store("a@example.test", ["b@example.test"], b"Subject: kept\n\nx\n")
-    config = write_config(tmp_path, f'[sink]\nmaildir = "mail"\nweb_port = {port}\n')
+    config = config_file(tmp_path, sink={"maildir": "mail", "web_port": port})
     env = {k: v for k, v in os.environ.items() if k != "PICKUP_RELAY_CONFIG"}
     proc = subprocess.Popen([str(RELAY), "--config", str(config), "inbox"], cwd=tmp_path, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -234,7 +235,7 @@ def test_relay_inbox_serves_the_configured_maildir_and_stops_on_sigterm(tmp_path
 
 
 def test_relay_inbox_with_web_port_0_says_it_is_off(tmp_path):
-    config = write_config(tmp_path, "[sink]\nweb_port = 0\n")
+    config = config_file(tmp_path, sink={"web_port": 0})
     proc = subprocess.run([str(RELAY), "--config", str(config), "inbox"], capture_output=True,
                           text=True, timeout=30)
     assert proc.returncode == 2 and "web_port = 0" in proc.stderr

@@ -16,8 +16,9 @@ import pytest
 import trustme
 
 from relay.sink.maildir import Maildir
-from relay.sink.server import Sink, free_port, server_context
-from tests.conftest import write_config
+from relay.sink.server import Sink, server_context
+from tests.configs import config_file
+from tests.ports import free_port
 
 RELAY = Path(sys.executable).parent / "relay"
 
@@ -133,7 +134,7 @@ def accepts_connections(port: int) -> bool:
 
 
 def start_sink(tmp_path: Path, *args: str) -> tuple[subprocess.Popen, Path]:
-    config = write_config(tmp_path, '[sink]\nhost = "127.0.0.1"\nmaildir = "config-maildir"\n')
+    config = config_file(tmp_path, sink={"host": "127.0.0.1", "maildir": "config-maildir"})
     out = tmp_path / "sink.out"
     env = {k: v for k, v in os.environ.items() if k != "PICKUP_RELAY_CONFIG"}
     with open(out, "wb") as stdout, open(tmp_path / "sink.err", "wb") as stderr:
@@ -227,6 +228,6 @@ def test_relay_sink_command_with_tls_cert_and_key_requires_starttls(tmp_path, ce
 
 
 def test_relay_sink_command_refuses_a_certificate_without_its_key(tmp_path, certificate):
-    proc = subprocess.run([str(RELAY), "--config", str(write_config(tmp_path)), "sink",
+    proc = subprocess.run([str(RELAY), "--config", str(config_file(tmp_path)), "sink",
                            "--tls-cert", str(certificate[0])], capture_output=True, text=True, timeout=30)
     assert proc.returncode == 2 and "--tls-key" in proc.stderr

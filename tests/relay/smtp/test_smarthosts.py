@@ -15,10 +15,10 @@ import pytest
 from relay.admin.status import status_report
 from relay.queue.folders import BADMAIL, DEFERRED, Queue
 from relay.queue.history import History
-from relay.sink.server import free_port
 from relay.smtp.smarthosts import SmartHosts
 from settings import ConfigError, load_config
-from tests.conftest import write_config
+from tests.configs import write_toml
+from tests.ports import free_port
 from tests.relay.daemon.test_metrics_ratelimit import metric, timed
 from tests.relay.relay_helpers import (
     RunningRelay,
@@ -26,6 +26,7 @@ from tests.relay.relay_helpers import (
     files,
     relay_cli,
     relay_config,
+    relay_config_file,
     wait_until,
 )
 from tests.relay.smtp.test_tls_auth import PASSWORD, USER, Logins
@@ -46,19 +47,13 @@ def histories(config) -> list[History]:
     return [History.from_json(p.read_text()) for p in (config.relay.queue_dir / "meta").glob("*.json")]
 
 
-def several_hosts_toml(tmp_path, *ports: int, extra: str = "") -> str:
-    tables = "".join(f'[[relay.smarthosts]]\nhost = "127.0.0.1"\nport = {p}\ntimeout = "2s"\n\n'
-                     for p in ports)
-    return f'[pickup]\ndir = "pickup"\n[relay]\nqueue_dir = "queue"\n{extra}\n{tables}'
-
-
-# -- the config ----------------------------------------------------------------------------
+# -- the config, written as text: its two forms and its mistakes are the subject ---------------
 
 
 def test_one_smarthost_table_and_several_smarthosts_tables_both_give_the_list_of_hosts(tmp_path):
-    one = load_config(write_config(tmp_path, '[relay.smarthost]\nhost = "mx.example.test"\nport = 587\n'))
+    one = load_config(write_toml(tmp_path, '[relay.smarthost]\nhost = "mx.example.test"\nport = 587\n'))
     assert [h.label for h in one.relay.hosts] == ["mx.example.test:587"]
-    several = load_config(write_config(tmp_path, (
+    several = load_config(write_toml(tmp_path, (
         '[relay]\nsmarthost_cooldown = "5m"\n'
         '[[relay.smarthosts]]\nhost = "mx1.example.test"\nport = 587\ntls = "starttls"\n'
         'username = "relay"\npassword_env = "MX1_PASSWORD"\n'
@@ -69,7 +64,7 @@ def test_one_smarthost_table_and_several_smarthosts_tables_both_give_the_list_of
     assert (second.label, second.tls, second.rate_limit, second.weight) == (
         "mx2.example.test:2525", "none", "10/s", 3)
     assert several.relay.smarthost_cooldown == 300
-    assert [h.label for h in load_config(write_config(tmp_path, "")).relay.hosts] == ["127.0.0.1:2525"]
+    assert [h.label for h in load_config(write_toml(tmp_path, "")).relay.hosts] == ["127.0.0.1:2525"]
 
 
 @pytest.mark.parametrize("text, expected", [
@@ -84,7 +79,7 @@ def test_one_smarthost_table_and_several_smarthosts_tables_both_give_the_list_of
     ('[relay]\nsmarthost_cooldown = "0s"\n', "[relay] smarthost_cooldown:"),
 ])
 def test_config_mistakes_with_several_hosts_name_the_file_the_table_and_the_key(tmp_path, text, expected):
-    path = write_config(tmp_path, text)
+    path = write_toml(tmp_path, text)
     with pytest.raises(ConfigError) as raised:
         load_config(path)
     assert str(raised.value).startswith(f"{path}: ") and expected in str(raised.value)
@@ -214,9 +209,8 @@ def test_with_every_host_down_mail_is_deferred_naming_each_and_the_relay_waits_w
 def test_status_shows_each_host_its_probe_and_the_one_the_relays_skip(tmp_path):
     (closed,) = closed_ports(1)
     with FaultyServer() as second:
-        path = write_config(tmp_path, several_hosts_toml(tmp_path, closed, second.port))
+        path = relay_config_file(tmp_path, None, smarthosts=[{"port": closed}, {"port": second.port}])
         config = load_config(path)
-        config.pickup.dir.mkdir()
         drop_notification(config, 0)
         with RunningRelay(config):
             wait_until(lambda: second.received, what="the delivery through the second host")
@@ -243,8 +237,7 @@ def test_status_shows_each_host_its_probe_and_the_one_the_relays_skip(tmp_path):
 def test_relay_check_probes_each_host(tmp_path):
     (closed,) = closed_ports(1)
     with FaultyServer() as second:
-        path = write_config(tmp_path, several_hosts_toml(tmp_path, closed, second.port))
-        (tmp_path / "pickup").mkdir()
+        path = relay_config_file(tmp_path, None, smarthosts=[{"port": closed}, {"port": second.port}])
         (tmp_path / "queue").mkdir()
         result = relay_cli(path, "check")
     assert result.exit_code == 1

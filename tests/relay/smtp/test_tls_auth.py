@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime
-import json
 import logging
 import ssl
 import warnings
@@ -24,8 +23,8 @@ from tests.relay.relay_helpers import (
     files,
     relay_cli,
     relay_cmd,
+    relay_config_file,
     wait_until,
-    write_relay_toml,
 )
 from tests.smtp_servers import Faults, FaultyServer, TlsHandshakeServer
 
@@ -68,14 +67,12 @@ class Logins:
         return AuthResult(success=ok, handled=False, auth_data=login if ok else None)  # 535 if not ok
 
 
-def config_file(tmp_path, port, ca_for=None, **smarthost):
-    """config.toml with [relay.smarthost] keys; ca_for: a CA whose PEM becomes ca_file."""
+def smarthost_config(tmp_path, port, ca_for=None, **smarthost):
+    """config.toml with these [relay.smarthost] keys; ca_for: a CA whose PEM becomes ca_file."""
     if ca_for is not None:
         ca_for.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
         smarthost.setdefault("ca_file", "ca.pem")
-    timeout = smarthost.pop("timeout", "5s")
-    lines = "".join(f"{key} = {json.dumps(value)}\n" for key, value in smarthost.items())
-    return write_relay_toml(tmp_path, port, extra_smarthost=lines, timeout=timeout)
+    return relay_config_file(tmp_path, port, smarthost=smarthost)
 
 
 def relay_check(config_path):
@@ -119,7 +116,7 @@ def defer_once(config_path):
 
 def test_starttls_delivers_over_tls_verified_against_the_ca_file(tmp_path, ca):
     with FaultyServer(tls=tls_context(ca), require_starttls=True) as server:
-        config = load_config(config_file(tmp_path, server.port, ca, tls="starttls"))
+        config = load_config(smarthost_config(tmp_path, server.port, ca, tls="starttls"))
         drop_notification(config)
         with RunningRelay(config) as relay:
             wait_until(lambda: relay.counts["sent"] == 1, what="delivery")
@@ -129,8 +126,8 @@ def test_starttls_delivers_over_tls_verified_against_the_ca_file(tmp_path, ca):
 
 def test_after_starttls_the_final_dot_still_gets_data_timeout_not_timeout(tmp_path, ca):
     with FaultyServer(Faults(data_delay=1.5), tls=tls_context(ca), require_starttls=True) as server:
-        result = send_one(config_file(tmp_path, server.port, ca, tls="starttls", timeout="0.5s",
-                                      data_timeout="10s"))
+        result = send_one(smarthost_config(tmp_path, server.port, ca, tls="starttls", timeout="0.5s",
+                                           data_timeout="10s"))
     assert result.recipients(Outcome.SENT) == ["user@example.test"]
     [got] = server.received
     assert got.tls in ("TLSv1.2", "TLSv1.3")
@@ -138,14 +135,14 @@ def test_after_starttls_the_final_dot_still_gets_data_timeout_not_timeout(tmp_pa
 
 def test_implicit_tls_delivers_verified_against_the_ca_file(tmp_path, ca):
     with FaultyServer(tls=tls_context(ca), implicit_tls=True) as server:
-        result = send_one(config_file(tmp_path, server.port, ca, tls="tls"))
+        result = send_one(smarthost_config(tmp_path, server.port, ca, tls="tls"))
     assert result.recipients(Outcome.SENT) == ["user@example.test"]
     assert server.received[0].tls in ("TLSv1.2", "TLSv1.3")
 
 
 def test_untrusted_ca_defers_with_a_reason_naming_the_issuer(tmp_path, ca):
     with FaultyServer(tls=tls_context(ca), implicit_tls=True) as server:
-        result = send_one(config_file(tmp_path, server.port, trustme.CA(), tls="tls"))
+        result = send_one(smarthost_config(tmp_path, server.port, trustme.CA(), tls="tls"))
         assert server.mail_from == []
     reason = deferred_reason(result)
     assert reason.startswith("TLS: certificate issuer not trusted")
@@ -154,14 +151,14 @@ def test_untrusted_ca_defers_with_a_reason_naming_the_issuer(tmp_path, ca):
 
 def test_system_store_does_not_trust_a_private_ca(tmp_path, ca):
     with FaultyServer(tls=tls_context(ca), require_starttls=True) as server:
-        result = send_one(config_file(tmp_path, server.port, tls="starttls"))
+        result = send_one(smarthost_config(tmp_path, server.port, tls="starttls"))
         assert server.mail_from == []
     assert "certificate issuer not trusted" in deferred_reason(result)
 
 
 def test_certificate_for_another_name_defers_with_a_reason_naming_the_name(tmp_path, ca):
     with FaultyServer(tls=tls_context(ca, "mail.example.test"), require_starttls=True) as server:
-        result = send_one(config_file(tmp_path, server.port, ca, tls="starttls"))
+        result = send_one(smarthost_config(tmp_path, server.port, ca, tls="starttls"))
         assert server.mail_from == []
     reason = deferred_reason(result)
     assert "certificate name does not match" in reason and "'127.0.0.1'" in reason
@@ -169,7 +166,7 @@ def test_certificate_for_another_name_defers_with_a_reason_naming_the_name(tmp_p
 
 def test_expired_certificate_defers_with_a_reason_saying_it_expired(tmp_path, ca):
     with FaultyServer(tls=tls_context(ca, expired=True), implicit_tls=True) as server:
-        result = send_one(config_file(tmp_path, server.port, ca, tls="tls"))
+        result = send_one(smarthost_config(tmp_path, server.port, ca, tls="tls"))
         assert server.mail_from == []
     assert deferred_reason(result).startswith("TLS: certificate expired")
 
@@ -181,15 +178,15 @@ def test_server_offering_only_old_tls_defers_with_a_reason_naming_the_protocol_v
         context.minimum_version = context.maximum_version = ssl.TLSVersion.TLSv1_1
     context.set_ciphers("DEFAULT:@SECLEVEL=0")   # else OpenSSL 3 will not speak TLS 1.1 at all
     with TlsHandshakeServer(context) as server:
-        result = send_one(config_file(tmp_path, server.port, ca, tls="tls"))
+        result = send_one(smarthost_config(tmp_path, server.port, ca, tls="tls"))
         wait_until(lambda: server.handshakes_failed == 1, what="the server's side of the handshake")
     assert "no protocol version in common" in deferred_reason(result)
 
 
 def test_tls_name_is_the_name_checked_when_host_is_an_ip_address(tmp_path, ca):
     with FaultyServer(tls=tls_context(ca, "mail.example.test"), require_starttls=True) as server:
-        result = send_one(config_file(tmp_path, server.port, ca, tls="starttls",
-                                      tls_name="mail.example.test"))
+        result = send_one(smarthost_config(tmp_path, server.port, ca, tls="starttls",
+                                           tls_name="mail.example.test"))
     assert result.recipients(Outcome.SENT) == ["user@example.test"]
 
 
@@ -197,7 +194,7 @@ def test_verify_false_delivers_to_any_certificate_and_warns_at_start(tmp_path, c
     caplog.set_level(logging.INFO, logger="relay")
     with FaultyServer(tls=tls_context(ca, "elsewhere.example.test", expired=True),
                       require_starttls=True) as server:
-        config = load_config(config_file(tmp_path, server.port, tls="starttls", verify=False))
+        config = load_config(smarthost_config(tmp_path, server.port, tls="starttls", verify=False))
         drop_notification(config)
         with RunningRelay(config) as relay:
             wait_until(lambda: relay.counts["sent"] == 1, what="delivery")
@@ -208,7 +205,7 @@ def test_verify_false_delivers_to_any_certificate_and_warns_at_start(tmp_path, c
 
 def test_host_not_offering_starttls_gets_nothing_in_plaintext_and_the_message_is_deferred(tmp_path):
     with FaultyServer() as server:
-        config, history = defer_once(config_file(tmp_path, server.port, tls="starttls"))
+        config, history = defer_once(smarthost_config(tmp_path, server.port, tls="starttls"))
         assert server.mail_from == [] and server.received == []
     reply = history.attempts[0].reply
     assert "STARTTLS not offered" in reply and "nothing sent" in reply
@@ -217,7 +214,7 @@ def test_host_not_offering_starttls_gets_nothing_in_plaintext_and_the_message_is
 
 def test_tls_failure_reason_shows_in_relay_status_and_relay_list(tmp_path, ca):
     with FaultyServer(tls=tls_context(ca, expired=True), require_starttls=True) as server:
-        config_path = config_file(tmp_path, server.port, ca, tls="starttls")
+        config_path = smarthost_config(tmp_path, server.port, ca, tls="starttls")
         defer_once(config_path)
         status = relay_cli(config_path, "status")
         listing = relay_cli(config_path, "list")
@@ -228,7 +225,7 @@ def test_tls_failure_reason_shows_in_relay_status_and_relay_list(tmp_path, ca):
 
 def test_relay_check_prints_the_protocol_the_subject_and_the_days_to_expiry(tmp_path, ca):
     with FaultyServer(tls=tls_context(ca, valid_days=200.5), require_starttls=True) as server:
-        result = relay_check(config_file(tmp_path, server.port, ca, tls="starttls"))
+        result = relay_check(smarthost_config(tmp_path, server.port, ca, tls="starttls"))
     assert result.exit_code == 0, result.stdout
     [line] = [x for x in result.stdout.splitlines() if "smart host TLS" in x]
     assert line.startswith("ok ") and "TLSv1.3" in line and "(127.0.0.1)" in line
@@ -237,7 +234,7 @@ def test_relay_check_prints_the_protocol_the_subject_and_the_days_to_expiry(tmp_
 
 def test_relay_check_warns_when_the_certificate_expires_within_14_days(tmp_path, ca):
     with FaultyServer(tls=tls_context(ca, valid_days=10.5), implicit_tls=True) as server:
-        result = relay_check(config_file(tmp_path, server.port, ca, tls="tls"))
+        result = relay_check(smarthost_config(tmp_path, server.port, ca, tls="tls"))
     assert result.exit_code == 0, result.stdout   # a warning does not stop `relay run`
     assert "WARNING  smart host TLS:" in result.stdout and "expires in 10 days" in result.stdout
     assert "renewed" in result.stdout
@@ -249,8 +246,8 @@ def test_login_uses_the_password_from_password_env_over_starttls(tmp_path, ca, m
     monkeypatch.setenv("SMARTHOST_PASSWORD", PASSWORD)
     logins = Logins()
     with FaultyServer(tls=tls_context(ca), authenticator=logins, auth_required=True) as server:
-        result = send_one(config_file(tmp_path, server.port, ca, tls="starttls", username=USER,
-                                      password_env="SMARTHOST_PASSWORD"))
+        result = send_one(smarthost_config(tmp_path, server.port, ca, tls="starttls", username=USER,
+                                           password_env="SMARTHOST_PASSWORD"))
     assert result.recipients(Outcome.SENT) == ["user@example.test"]
     assert logins.tries == [("PLAIN", USER)] and server.received[0].login == USER
 
@@ -262,8 +259,8 @@ def test_login_uses_the_password_from_password_file_and_login_when_plain_is_not_
     # aiosmtpd counts only STARTTLS as TLS for auth_require_tls; this connection is TLS from the start
     with FaultyServer(tls=tls_context(ca), implicit_tls=True, authenticator=logins,
                       auth_require_tls=False, auth_exclude_mechanism=["PLAIN"]) as server:
-        result = send_one(config_file(tmp_path, server.port, ca, tls="tls", username=USER,
-                                      password_file="password"))
+        result = send_one(smarthost_config(tmp_path, server.port, ca, tls="tls", username=USER,
+                                           password_file="password"))
     assert result.recipients(Outcome.SENT) == ["user@example.test"]
     assert logins.tries == [("LOGIN", USER)]
 
@@ -273,8 +270,8 @@ def test_group_readable_password_file_is_refused_with_a_clear_error(tmp_path, ca
     (tmp_path / "password").chmod(0o640)
     logins = Logins()
     with FaultyServer(tls=tls_context(ca), authenticator=logins) as server:
-        config_path = config_file(tmp_path, server.port, ca, tls="starttls", username=USER,
-                                  password_file="password")
+        config_path = smarthost_config(tmp_path, server.port, ca, tls="starttls", username=USER,
+                                       password_file="password")
         result = send_one(config_path)
         check = relay_check(config_path)
         run = relay_cmd(config_path, "run", timeout=30)
@@ -289,8 +286,8 @@ def test_group_readable_password_file_is_refused_with_a_clear_error(tmp_path, ca
 def test_535_defers_with_login_refused_and_makes_relay_status_exit_1(tmp_path, ca, monkeypatch):
     monkeypatch.setenv("SMARTHOST_PASSWORD", "not the password")
     with FaultyServer(tls=tls_context(ca), authenticator=Logins()) as server:
-        config_path = config_file(tmp_path, server.port, ca, tls="starttls", username=USER,
-                                  password_env="SMARTHOST_PASSWORD")
+        config_path = smarthost_config(tmp_path, server.port, ca, tls="starttls", username=USER,
+                                       password_env="SMARTHOST_PASSWORD")
         config, history = defer_once(config_path)
         status = relay_cli(config_path, "status")
         assert server.mail_from == []
@@ -305,10 +302,10 @@ def test_auth_over_plaintext_is_refused_unless_allowed(tmp_path, monkeypatch):
     logins = Logins()
     with FaultyServer(authenticator=logins, auth_require_tls=False) as server:
         keys = {"username": USER, "password_env": "SMARTHOST_PASSWORD"}
-        refused = send_one(config_file(tmp_path, server.port, **keys))
+        refused = send_one(smarthost_config(tmp_path, server.port, **keys))
         assert logins.tries == [] and server.mail_from == []
         check_refused = relay_check(tmp_path / "config.toml")
-        allowed_path = config_file(tmp_path, server.port, allow_plaintext_auth=True, **keys)
+        allowed_path = smarthost_config(tmp_path, server.port, allow_plaintext_auth=True, **keys)
         allowed = send_one(allowed_path)
         tries = list(logins.tries)
         check_allowed = relay_check(allowed_path)
@@ -325,8 +322,8 @@ def test_the_password_never_shows_in_logs_or_admin_output(tmp_path, ca, monkeypa
     monkeypatch.setenv("SMARTHOST_PASSWORD", PASSWORD)
     logins = Logins(refuse=True)
     with FaultyServer(tls=tls_context(ca), authenticator=logins) as server:
-        config_path = config_file(tmp_path, server.port, ca, tls="starttls", username=USER,
-                                  password_env="SMARTHOST_PASSWORD")
+        config_path = smarthost_config(tmp_path, server.port, ca, tls="starttls", username=USER,
+                                       password_env="SMARTHOST_PASSWORD")
         config, _ = defer_once(config_path)
         queue_id = files(config.relay.queue_dir / DEFERRED)[0].name.split(".")[0]
         outputs = [relay_cli(config_path, *args).output for args in (

@@ -10,6 +10,7 @@ from email.policy import default
 import pytest
 
 from spooler.envelope import parse_pickup
+from tests.configs import replaced
 from tests.webapp.conftest import (
     choose_password,
     csrf_token,
@@ -234,13 +235,10 @@ def test_logout_needs_a_post_with_csrf(client, config):
 
 
 def test_a_bad_mail_from_stops_the_site_at_start(config):
-    import dataclasses
-
     from settings import ConfigError
     from webapp import create_app
 
-    bad = dataclasses.replace(config, webapp=dataclasses.replace(
-        config.webapp, mail_from="Q&A <noreply@example.test>\nBcc: victim@example.org"))
+    bad = replaced(config, webapp={"mail_from": "Q&A <noreply@example.test>\nBcc: victim@example.org"})
     with pytest.raises(ConfigError, match="mail_from"):
         create_app(bad)
 

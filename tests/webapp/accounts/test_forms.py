@@ -4,28 +4,18 @@ from __future__ import annotations
 
 import pytest
 
-from settings import parse_config
+from tests.configs import SITE, build_config
 from tests.webapp.accounts.test_auth import register
-from tests.webapp.conftest import pickup_messages, post_form
-from webapp import create_app
-from webapp.site.extensions import db
+from tests.webapp.conftest import pickup_messages, post_form, site_app
 
 
 @pytest.fixture
 def public_app(tmp_path):
     """A site whose smart host is a real mail server, not the local sink: mail leaves the machine."""
-    config = parse_config({"pickup": {"dir": "pickup"}, "relay": {"queue_dir": "queue", "smarthost": {
-        "host": "smtp.example.org", "port": 587}},
-        "webapp": {"database_url": "sqlite:///var/site.db", "base_url": "http://qa.example.org"}},
-        base_dir=tmp_path, source=None)
-    config.pickup.dir.mkdir()
-    app = create_app(config, {"TESTING": True})
-    with app.app_context():
-        from flask_migrate import upgrade
-        upgrade()
-    yield app, config
-    with app.app_context():
-        db.engine.dispose()
+    config = build_config(tmp_path, SITE, relay={"smarthost": {"host": "smtp.example.org", "port": 587}},
+                          webapp={"base_url": "http://qa.example.org"})
+    with site_app(config) as app:
+        yield app, config
 
 
 @pytest.mark.parametrize("address", ["ann@example.test", "ann@mail.example.test", "bob@localhost",

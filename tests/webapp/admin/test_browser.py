@@ -16,9 +16,9 @@ import pytest
 from sqlalchemy import insert
 
 from channel import status
-from relay.sink.server import free_port
-from settings import parse_config
+from tests.configs import SITE, build_config
 from tests.conftest import needs_chromium
+from tests.ports import free_port
 from tests.relay.relay_helpers import RunningRelay, wait_until
 from tests.smtp_servers import FaultyServer
 from tests.webapp.accounts.test_auth import PASSWORD
@@ -49,14 +49,9 @@ def upstream():
 def config(tmp_path, upstream):
     """One config for the site and the relay: the relay publishes the dashboard's status, and a
     smart host that cannot be reached cools down for up to a minute (only a retry ends it early)."""
-    data = {"pickup": {"dir": "pickup"},
-            "relay": {"queue_dir": "queue", "retry_schedule": ["1s"], "connections": 2,
-                      "smarthost_cooldown": "1m", "admin_dir": "var/relay-admin",
-                      "smarthost": {"port": upstream.port, "timeout": "2s"}},
-            "webapp": {"database_url": "sqlite:///var/site.db", "base_url": "http://qa.example.test"}}
-    cfg = parse_config(data, base_dir=tmp_path, source=None)
-    cfg.pickup.dir.mkdir()
-    return cfg
+    return build_config(tmp_path, SITE, relay={
+        "retry_schedule": ["1s"], "connections": 2, "smarthost_cooldown": "1m",
+        "admin_dir": "var/relay-admin", "smarthost": {"port": upstream.port, "timeout": "2s"}})
 
 
 class OutboxWorker:

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from settings import parse_config
+from tests.configs import SITE, build_config
 from tests.webapp.accounts.test_auth import PASSWORD, login
-from tests.webapp.conftest import csrf_token, post_form
+from tests.webapp.conftest import csrf_token, post_form, site_app
 from tests.webapp.qa_helpers import answer, ask, member, press
-from webapp import create_app
-from webapp.site.extensions import db
 
 
 def admin(app):
@@ -92,16 +90,8 @@ def test_every_moderation_form_refuses_a_post_without_its_csrf_token(app, config
 
 
 def test_a_member_posting_too_fast_gets_the_429_page(tmp_path):
-    config = parse_config({"pickup": {"dir": "pickup"}, "relay": {"queue_dir": "queue"},
-                           "webapp": {"database_url": "sqlite:///var/site.db", "posts_per_minute": 3,
-                                      "base_url": "http://qa.example.test"}},
-                          base_dir=tmp_path, source=None)
-    config.pickup.dir.mkdir()
-    app = create_app(config, {"TESTING": True})
-    try:
-        with app.app_context():
-            from flask_migrate import upgrade
-            upgrade()
+    config = build_config(tmp_path, SITE, webapp={"posts_per_minute": 3})
+    with site_app(config) as app:
         ann, bob = member(app, config, "Ann"), member(app, config, "Bob")
         refused = post_form(ann, "/questions/ask", title="short", body="", tags="")
         assert refused.status_code == 200  # a form with mistakes does not count
@@ -113,6 +103,3 @@ def test_a_member_posting_too_fast_gets_the_429_page(tmp_path):
         assert limited.status_code == 429 and "Too many requests" in limited.get_data(as_text=True)
         assert ann.get(f"/questions/{question_id}").status_code == 200  # reading is not limited
         answer(bob, question_id)  # another member has a budget of their own
-    finally:
-        with app.app_context():
-            db.engine.dispose()

@@ -15,7 +15,7 @@ from relay.admin.move_requests import make_folders
 from relay.daemon.control import Control
 from relay.queue.activity import Activity
 from relay.queue.folders import BADMAIL, DEFERRED, HOLD, Queue
-from settings import parse_config
+from tests.configs import SITE, build_config
 from tests.relay.relay_helpers import RunningRelay, place_queued, wait_until
 from tests.smtp_servers import FaultyServer
 from tests.webapp.admin.test_moderation import admin
@@ -32,13 +32,8 @@ def upstream():
 @pytest.fixture
 def config(tmp_path, upstream):
     """One config for the site and the relay: deferred mail would wait an hour."""
-    data = {"pickup": {"dir": "pickup"},
-            "relay": {"queue_dir": "queue", "retry_schedule": ["1h"], "connections": 1,
-                      "smarthost": {"port": upstream.port, "timeout": "2s"}},
-            "webapp": {"database_url": "sqlite:///var/site.db", "base_url": "http://qa.example.test"}}
-    cfg = parse_config(data, base_dir=tmp_path, source=None)
-    cfg.pickup.dir.mkdir()
-    return cfg
+    return build_config(tmp_path, SITE, relay={"retry_schedule": ["1h"], "connections": 1,
+                                               "smarthost": {"port": upstream.port, "timeout": "2s"}})
 
 
 def move(client, what: str, *ids: str, **filters):

@@ -14,6 +14,7 @@ import time
 from datetime import date, timedelta
 from pathlib import Path
 
+from tests.configs import SITE, config_file
 from tests.webapp.conftest import reconfigure
 from tests.webapp.mail.test_outbox import fan_out, follow, notifications, set_member
 from tests.webapp.qa_helpers import answer, ask, comment, member, press, write_article
@@ -219,25 +220,27 @@ def _mode(app, name: str) -> str:
 MEMBERS = 300
 
 
-def test_a_run_killed_mid_way_still_gives_exactly_one_digest_per_member(app, config, tmp_path):
-    ann, bob = member(app, config, "Ann"), member(app, config, "Bob")
-    question_id = ask(ann)
+def daily_followers(app, question_id: int, count: int) -> list[int]:
+    """`count` activated members on the daily digest, each following the question; their ids."""
     with app.app_context():
         users = [User(email=f"m{n}@example.org", display_name=f"M{n}", password_hash="x",
-                      activated_at=utcnow(), notify_mode="daily") for n in range(MEMBERS)]
+                      activated_at=utcnow(), notify_mode="daily") for n in range(count)]
         db.session.add_all(users)
         db.session.flush()
         db.session.add_all(Subscription(user_id=u.id, kind="question", target_id=question_id)
                            for u in users)
         db.session.commit()
-        ids = [u.id for u in users]
+        return [u.id for u in users]
+
+
+def test_a_run_killed_mid_way_still_gives_exactly_one_digest_per_member(app, config, tmp_path):
+    ann, bob = member(app, config, "Ann"), member(app, config, "Bob")
+    question_id = ask(ann)
+    ids = daily_followers(app, question_id, MEMBERS)
     for n in range(2):
         answer(bob, question_id, body=f"Answer number {n}.")
     fan_out(app)
-    (tmp_path / "config.toml").write_text(
-        '[pickup]\ndir = "pickup"\n[relay]\nqueue_dir = "queue"\n'
-        '[webapp]\ndatabase_url = "sqlite:///var/site.db"\nbase_url = "http://qa.example.test"\n')
-    env = {**os.environ, "PICKUP_RELAY_CONFIG": str(tmp_path / "config.toml")}
+    env = {**os.environ, "PICKUP_RELAY_CONFIG": str(config_file(tmp_path, SITE))}   # the app's config
     command = [str(Path(sys.executable).parent / "flask"), "--app", "webapp", "send-digests",
                "--day", f"{DAY:%Y-%m-%d}", "--batch", "20"]
     rng = random.Random()

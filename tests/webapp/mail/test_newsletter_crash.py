@@ -17,6 +17,7 @@ from flask_migrate import upgrade
 from sqlalchemy import insert
 
 from settings import load_config
+from tests.configs import SITE, config_file
 from webapp import create_app
 from webapp.accounts.models import User
 from webapp.mail import newsletter
@@ -82,11 +83,7 @@ def kill_all(workers: list[subprocess.Popen]) -> None:
 
 
 def test_a_broadcast_killed_mid_way_and_resumed_writes_each_member_exactly_once(tmp_path):
-    (tmp_path / "pickup").mkdir()
-    config_path = tmp_path / "config.toml"
-    config_path.write_text('[pickup]\ndir = "pickup"\n[relay]\nqueue_dir = "queue"\n'
-                           '[webapp]\ndatabase_url = "sqlite:///site.db"\n'
-                           'base_url = "http://qa.example.test"\n')
+    config_path = config_file(tmp_path, SITE)
     pickup = tmp_path / "pickup"
     app = create_app(load_config(config_path), {"TESTING": True})
     with app.app_context():

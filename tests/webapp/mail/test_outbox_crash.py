@@ -16,7 +16,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from tests.conftest import write_config
+from tests.configs import SITE, config_file
 from tests.webapp.conftest import needs_postgres
 
 FOLLOWERS = 2000
@@ -27,19 +27,8 @@ WORKER_TIMEOUT = 60          # seconds the last, uninterrupted run may take
 SEED = int(os.environ.get("OUTBOX_CRASH_SEED", "20261128"))   # another seed: other kill moments
 
 
-def site_config(tmp_path: Path, database_url: str) -> Path:
-    path = write_config(tmp_path, f"""
-[pickup]
-dir = "pickup"
-[relay]
-queue_dir = "queue"
-[webapp]
-database_url = "{database_url}"
-base_url = "http://qa.example.test"
-notification_delay = "0s"
-""")
-    (tmp_path / "pickup").mkdir()
-    return path
+def site_config_file(tmp_path: Path, database_url: str) -> Path:
+    return config_file(tmp_path, SITE, webapp={"database_url": database_url, "notification_delay": "0s"})
 
 
 def seed(config_path: Path, sizes=(FOLLOWERS, *SMALL_THREADS)) -> dict[int, set[str]]:
@@ -210,7 +199,7 @@ def check_exactly_once(config_path: Path, pickup: Path, expected: dict[int, set[
 
 
 def crash_and_check(tmp_path: Path, database_url: str, seed_value: int) -> None:
-    config_path = site_config(tmp_path, database_url)
+    config_path = site_config_file(tmp_path, database_url)
     expected = seed(config_path)
     assert len(expected) == 3 and max(map(len, expected.values())) == FOLLOWERS
     pickup = tmp_path / "pickup"

@@ -17,7 +17,7 @@ from tests.webapp.mail.test_outbox_crash import (
     delivery_rows,
     receivers_in_pickup,
     seed,
-    site_config,
+    site_config_file,
 )
 
 REPO = Path(__file__).parents[3]
@@ -59,7 +59,7 @@ def site(tmp_path, database_url):
     from webapp import create_app
     from webapp.site.extensions import db
 
-    config_path = site_config(tmp_path, database_url)
+    config_path = site_config_file(tmp_path, database_url)
     [(event_id, emails)] = seed(config_path, sizes=(MEMBERS,)).items()
     app = create_app(load_config(config_path))
     yield config_path, event_id, emails, app

@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 
+from tests.configs import config_file
 from webapp.site.extensions import db
 
 
@@ -49,10 +50,10 @@ def test_check_names_a_pickup_folder_it_cannot_write(app, config):
 
 
 def test_a_bad_config_is_one_line_and_exit_status_2(tmp_path):
-    (tmp_path / "config.toml").write_text('[webapp]\nmail_from = "not an address"\n')
+    config_path = config_file(tmp_path, webapp={"mail_from": "not an address"})
     result = subprocess.run([sys.executable, "-m", "flask", "--app", "webapp", "check"],
                             cwd=tmp_path, capture_output=True, text=True, timeout=60,
-                            env={**os.environ, "PICKUP_RELAY_CONFIG": str(tmp_path / "config.toml")})
+                            env={**os.environ, "PICKUP_RELAY_CONFIG": str(config_path)})
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1].startswith("config error: ")
     assert "Traceback" not in result.stderr

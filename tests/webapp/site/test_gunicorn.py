@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from relay.sink.server import free_port
+from tests.configs import SITE, config_file
+from tests.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[3]
 pytest.importorskip("gunicorn")
@@ -53,10 +54,7 @@ def wait_for(url: str, proc: subprocess.Popen, timeout: float = 30.0) -> None:
 
 @pytest.fixture
 def site_config(tmp_path) -> Path:
-    (tmp_path / "pickup").mkdir()
-    path = tmp_path / "config.toml"
-    path.write_text('[pickup]\ndir = "pickup"\n[webapp]\ndatabase_url = "sqlite:///var/site.db"\n'
-                    'base_url = "https://qa.example.org"\n')
+    path = config_file(tmp_path, SITE, webapp={"base_url": "https://qa.example.org"})
     env = {**os.environ, "PICKUP_RELAY_CONFIG": str(path)}
     subprocess.run([sys.executable, "-m", "flask", "--app", "webapp", "db", "upgrade"], env=env,
                    check=True, capture_output=True, timeout=120)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from relay.sink.server import free_port
+from tests.ports import free_port
 from tests.webapp.site.test_gunicorn import ROOT, site_config, unit_command, wait_for  # noqa: F401
 
 NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)

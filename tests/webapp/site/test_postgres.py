@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from settings import parse_config
+from tests.configs import SITE, build_config, config_file
 from tests.webapp.conftest import choose_password, link_in, needs_postgres, pickup_messages, post_form
 
 pytestmark = needs_postgres
@@ -28,11 +28,7 @@ def pg_app(tmp_path, postgres_url):
     from webapp import create_app
     from webapp.site.extensions import db
 
-    config = parse_config({"pickup": {"dir": "pickup"}, "relay": {"queue_dir": "queue"},
-                           "webapp": {"database_url": postgres_url,
-                                      "base_url": "http://qa.example.test"}},
-                          base_dir=tmp_path, source=None)
-    config.pickup.dir.mkdir()
+    config = build_config(tmp_path, SITE, webapp={"database_url": postgres_url})
     app = create_app(config, {"TESTING": True})
     with app.app_context():
         upgrade()
@@ -99,32 +95,20 @@ def test_articles_comments_and_their_search_work_on_postgresql(pg_app):
 
 
 def test_two_digest_runs_at_once_place_one_digest_per_member_on_postgresql(pg_app, tmp_path):
+    from tests.webapp.mail.test_digest import daily_followers
     from tests.webapp.mail.test_outbox import fan_out
     from tests.webapp.qa_helpers import answer, ask, member
-    from webapp.accounts.models import User
     from webapp.mail.models import Digest
-    from webapp.posts.models import Subscription
-    from webapp.site.database import utcnow
     from webapp.site.extensions import db
 
     app, config = pg_app
     ann, bob = member(app, config, "Ann"), member(app, config, "Bob")
     question_id = ask(ann)
-    with app.app_context():
-        users = [User(email=f"m{n}@example.org", display_name=f"M{n}", password_hash="x",
-                      activated_at=utcnow(), notify_mode="daily") for n in range(200)]
-        db.session.add_all(users)
-        db.session.flush()
-        db.session.add_all(Subscription(user_id=u.id, kind="question", target_id=question_id)
-                           for u in users)
-        db.session.commit()
-        ids = [u.id for u in users]
+    ids = daily_followers(app, question_id, 200)
     answer(bob, question_id)
     fan_out(app)
-    (tmp_path / "config.toml").write_text(
-        f'[pickup]\ndir = "pickup"\n[relay]\nqueue_dir = "queue"\n[webapp]\n'
-        f'database_url = "{app.config["SQLALCHEMY_DATABASE_URI"]}"\nbase_url = "http://qa.example.test"\n')
-    env = {**os.environ, "PICKUP_RELAY_CONFIG": str(tmp_path / "config.toml")}
+    config_path = config_file(tmp_path, SITE, webapp={"database_url": app.config["SQLALCHEMY_DATABASE_URI"]})
+    env = {**os.environ, "PICKUP_RELAY_CONFIG": str(config_path)}
     command = [str(Path(sys.executable).parent / "flask"), "--app", "webapp", "send-digests",
                "--day", "2026-03-14", "--batch", "25"]
     runs = [subprocess.Popen(command, env=env, cwd=tmp_path, stderr=subprocess.PIPE, text=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from settings import parse_config
+from tests.configs import SITE, build_config
 from tests.webapp.accounts.test_auth import PASSWORD, activated_member
 from tests.webapp.conftest import post_form
 from webapp import create_app
@@ -12,11 +12,7 @@ from webapp.site.extensions import db
 
 
 def site(tmp_path, **webapp):
-    config = parse_config({"pickup": {"dir": "pickup"}, "relay": {"queue_dir": "queue"},
-                           "webapp": {"database_url": "sqlite:///var/site.db",
-                                      "base_url": "http://qa.example.test", **webapp}},
-                          base_dir=tmp_path, source=None)
-    config.pickup.dir.mkdir(exist_ok=True)
+    config = build_config(tmp_path, SITE, webapp=webapp)
     app = create_app(config, {"TESTING": True})
     with app.app_context():
         from flask_migrate import upgrade

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import pytest
 
+from tests.configs import replaced
 from webapp import create_app
 from webapp.site.extensions import db
 
@@ -30,8 +29,7 @@ def test_no_hsts_when_the_site_is_served_over_http(client):
 
 
 def test_hsts_when_base_url_is_https_even_behind_a_tls_terminating_proxy(config):
-    https = dataclasses.replace(config, webapp=dataclasses.replace(
-        config.webapp, base_url="https://qa.example.test"))
+    https = replaced(config, webapp={"base_url": "https://qa.example.test"})
     app = create_app(https, {"TESTING": True})
     try:
         # The proxy speaks plain HTTP to the site and says nothing of the scheme.

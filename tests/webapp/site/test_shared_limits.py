@@ -20,7 +20,8 @@ import urllib.request
 
 import pytest
 
-from relay.sink.server import free_port
+from tests.configs import config_file
+from tests.ports import free_port
 from tests.webapp.site.test_gunicorn import ROOT, unit_command, wait_for
 
 REDIS = shutil.which("redis-server")
@@ -68,11 +69,8 @@ class Browser:
 
 def test_two_sites_on_one_redis_and_postgresql_share_the_failed_login_limit(tmp_path, redis_url,
                                                                            postgres_database):
-    (tmp_path / "pickup").mkdir()
-    config = tmp_path / "config.toml"
-    config.write_text(f'[pickup]\ndir = "pickup"\n[webapp]\ndatabase_url = "{postgres_database}"\n'
-                      f'ratelimit_storage = "{redis_url}"\nfailed_logins_per_hour = 4\n'
-                      'base_url = "http://127.0.0.1"\n')
+    config = config_file(tmp_path, webapp={"database_url": postgres_database, "ratelimit_storage": redis_url,
+                                           "failed_logins_per_hour": 4, "base_url": "http://127.0.0.1"})
     env = {**os.environ, "PICKUP_RELAY_CONFIG": str(config)}
     subprocess.run([sys.executable, "-m", "flask", "--app", "webapp", "db", "upgrade"], env=env,
                    check=True, capture_output=True, timeout=120)
