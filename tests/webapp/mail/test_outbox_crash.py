@@ -154,18 +154,30 @@ def delivery_rows(config_path: Path) -> tuple[Counter, list]:
 
 
 def kill_and_restart_at_random(workers: Workers, total: int, seed_value: int) -> int:
-    """ROUNDS times: start two workers, let them work a random moment, SIGKILL one, then the
-    other a random moment later. Returns how many kills landed while files were still due."""
+    """ROUNDS times: start two workers, SIGKILL one once a random number of new files is in
+    pickup (placed by the count, not the clock: a fast machine cannot finish before the kill),
+    then the other a random moment later. Returns how many kills landed while files were due."""
     rng = random.Random(seed_value)
     mid_work = 0
     for _ in range(ROUNDS):
         first, second = rng.sample(workers.start_working(2), 2)
-        time.sleep(rng.uniform(0.05, 0.6))
+        placed = len(list(workers.pickup.glob("n*.bulk.eml")))
+        if placed < total:
+            wait_for_count(workers, placed + rng.randrange(1, max(2, (total - placed) // ROUNDS)),
+                           (first, second))
         for process in (first, second):
             mid_work += len(list(workers.pickup.glob("n*.bulk.eml"))) < total
             workers.kill(process)
             time.sleep(rng.uniform(0.0, 0.3))
     return mid_work
+
+
+def wait_for_count(workers: Workers, count: int, processes, timeout: float = 30.0) -> None:
+    """Until pickup holds `count` files, or both workers stopped, or `timeout` passed."""
+    deadline = time.monotonic() + timeout
+    while len(list(workers.pickup.glob("n*.bulk.eml"))) < count and time.monotonic() < deadline \
+            and any(p.poll() is None for p in processes):
+        time.sleep(0.01)
 
 
 def run_to_completion(workers: Workers, config_path: Path) -> None:
