@@ -1,6 +1,6 @@
 # gunicorn settings for the site (contrib/pickup-relay-site.service runs
 # `gunicorn -c contrib/gunicorn.conf.py 'webapp:create_app()'`). Read "Running the site in
-# production" in README.md. Environment variables override the defaults below.
+# production" in docs/production.md. Environment variables override the defaults below.
 import multiprocessing
 import os
 

@@ -22,7 +22,7 @@ from spooler.message import OutgoingMessage
 from spooler.names import TRANSACTIONAL, message_name, new_queue_id
 
 # Readable by the pickup folder's group (the relay's, via the folder's setgid bit), never by
-# others, and never writable by anyone but its writer (see the README's production layout).
+# others, and never writable by anyone but its writer (see docs/production.md).
 PICKUP_FILE_MODE = 0o640
 
 

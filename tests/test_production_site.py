@@ -1,4 +1,4 @@
-"""The README's "Running the site in production", followed on a scratch root as far as a machine
+"""docs/production.md's "Running the site in production", followed on a scratch root as far as a machine
 without systemd allows: the site's user migrates the database and passes `flask check` (the
 unit's ExecStartPre), gunicorn starts with the unit's command line and umask, /healthz answers,
 and a registration's activation mail lands in pickup as the site's user's file, which the relay,

@@ -316,7 +316,7 @@ def sendmail(ctx: click.Context, extract: bool, sender: str | None, ignore_dots:
     """Read a message on stdin and put it in pickup, like /usr/sbin/sendmail.
 
     For cron, PHP's mail() and anything else that pipes into sendmail.
-    Link it in place of sendmail (see README): `relay sendmail -t -i < message.eml`.
+    Link it in place of sendmail (docs/production.md): `relay sendmail -t -i < message.eml`.
     The envelope is the command line's (and -t's) alone: X-Sender and X-Receiver
     lines at the top of the message are removed, with a warning.
     """

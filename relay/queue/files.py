@@ -127,7 +127,7 @@ def unreadable_reason(path: Path) -> str:
     except OSError:
         whose = "its owner and mode unknown"
     return (f"not readable by the relay's user ({whose}): writers must leave pickup files "
-            "readable by the relay's group (see the README's production layout)")
+            "readable by the relay's group (see docs/production.md)")
 
 
 def user_name(uid: int) -> str:

@@ -1,6 +1,6 @@
-"""The README's production layout, followed on a scratch root: the site and the relay as two users.
+"""docs/production.md's production layout, followed on a scratch root: the site and the relay as two users.
 
-Runs `contrib/install-layout.sh` (what the README tells a sysadmin to run) under a scratch
+Runs `contrib/install-layout.sh` (what docs/production.md tells a sysadmin to run) under a scratch
 PREFIX with throwaway system users, sets fs.protected_hardlinks = 1 as Debian does, writes
 mail as the site's user under umask 0027 and runs `relay run` as the relay's user with
 `contrib/config.production.toml` installed as step 2 says (its paths moved under the scratch
@@ -155,7 +155,7 @@ def python_for(user: str) -> str:
 
 
 def install_config(layout: Layout, port: int, ca: trustme.CA) -> None:
-    """Step 2 of the README: config.toml and the password file, as it says, under the scratch
+    """Step 2 of "Running the relay in production" (docs/production.md): config.toml and the password file, as it says, under the scratch
     root; the smart host set to the test server (STARTTLS, AUTH), ca_file for its private CA."""
     relay_gid = pwd.getpwnam(layout.relay).pw_gid
     etc = layout.root / "etc/pickup-relay"

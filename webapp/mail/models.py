@@ -24,7 +24,7 @@ class OutboxEvent(db.Model):
     kind: a webapp.mail.kinds.EventKind (made by webapp.mail.outbox.record() only). The
     fan-out worker (webapp.mail.fanout) claims it with a lease (lease_token, lease_owner,
     lease_until), walks its recipients in user id order past `done_through`, and marks it
-    done; see the README's "Exactly once".
+    done; see "Exactly once" in docs/notifications.md.
     """
 
     __tablename__ = "outbox_events"

@@ -98,7 +98,7 @@ def _pickup() -> CheckResult:
     problem = pickup_writable()
     if problem:
         return CheckResult("pickup folder", False, problem,
-                           f"make {folder} writable by this user (the README's production layout)")
+                           f"make {folder} writable by this user (docs/production.md)")
     return CheckResult("pickup folder", True, f"{folder}: this user can place mail there")
 
 
