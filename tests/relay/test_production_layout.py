@@ -155,8 +155,9 @@ def python_for(user: str) -> str:
 
 
 def install_config(layout: Layout, port: int, ca: trustme.CA) -> None:
-    """Step 2 of "Running the relay in production" (docs/production.md): config.toml and the password file, as it says, under the scratch
-    root; the smart host set to the test server (STARTTLS, AUTH), ca_file for its private CA."""
+    """Step 2 of "Running the relay in production" (docs/production.md): config.toml and the
+    password file, as it says, under the scratch root; the smart host set to the test server
+    (STARTTLS, AUTH), ca_file for its private CA."""
     relay_gid = pwd.getpwnam(layout.relay).pw_gid
     etc = layout.root / "etc/pickup-relay"
     text = (REPO / "contrib/config.production.toml").read_text()
