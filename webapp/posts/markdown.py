@@ -3,9 +3,10 @@
 render() parses CommonMark (markdown-it-py, with tables and strikethrough; raw HTML in
 the source is shown as text, never passed through) and then cleans the result with nh3
 (ammonia) against an allow-list: no script, style, iframe, form, event or style attributes;
-links only to http, https and mailto (and relative ones), each with rel="nofollow ugc". An
-image becomes a link to it (the site's CSP loads images from the site only, and a remote
-image would tell its host who reads the page). Code blocks keep their text and line breaks.
+links only to http, https and mailto, or relative ones that stay on the site (an href a
+browser reads as another host, "//evil.example" and its spellings, is dropped), each with
+rel="nofollow ugc". An image becomes a link to it (the site's CSP loads images from the site
+only, and a remote image would tell its host who reads the page). Code blocks keep their text and line breaks.
 Posts store the output beside their source when saved: a page renders nothing per request.
 """
 
@@ -25,6 +26,9 @@ ALLOWED_ATTRIBUTES = {
     "ol": {"start"},
 }
 URL_SCHEMES = {"http", "https", "mailto"}
+# What a browser's URL parser drops or reads as "/" before it decides a URL's host (WHATWG URL).
+_C0_AND_SPACE = "".join(map(chr, range(0x21)))
+_IGNORED_IN_URLS = str.maketrans({"\t": None, "\n": None, "\r": None, "\\": "/"})
 
 _parser = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False}) \
     .enable(["table", "strikethrough"])
@@ -51,6 +55,15 @@ def clean(html: str) -> str:
         tags=ALLOWED_TAGS,
         attributes=ALLOWED_ATTRIBUTES,
         url_schemes=URL_SCHEMES,
+        attribute_filter=_no_other_host_by_a_relative_link,
         link_rel="nofollow ugc",
         strip_comments=True,
     )
+
+
+def _no_other_host_by_a_relative_link(_tag: str, attribute: str, value: str) -> str | None:
+    """None (the attribute dropped) for an href without a scheme that names a host anyway."""
+    if attribute != "href":
+        return value
+    seen_by_a_browser = value.lstrip(_C0_AND_SPACE).translate(_IGNORED_IN_URLS)
+    return None if seen_by_a_browser.startswith("//") else value

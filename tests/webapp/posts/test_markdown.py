@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from webapp.posts.markdown import render
+from webapp.posts.markdown import clean, render
 
 HOSTILE = [
     "<script>alert(1)</script>",
@@ -69,3 +69,32 @@ def test_ordinary_formatting_survives():
 def test_an_image_becomes_a_link_to_it_not_a_remote_load():
     assert render("![a cat](https://img.example/cat.png)") == (
         '<p><a href="https://img.example/cat.png" rel="nofollow ugc">a cat</a></p>\n')
+
+
+ELSEWHERE = [
+    "[x](//evil.example/login)",
+    "[x](///evil.example)",
+    "[x](<//evil.example>)",
+    "[x]: //evil.example\n\nSee [x].",
+    "![a cat](//evil.example/cat.png)",
+]
+
+
+@pytest.mark.parametrize("source", ELSEWHERE)
+def test_a_relative_looking_link_to_another_host_is_dropped(source):
+    html = render(source)
+    assert "evil.example" not in html, html
+    assert "href" not in html, html
+
+
+@pytest.mark.parametrize("href", ["//evil.example", " //evil.example", "/\\evil.example", "\\\\evil.example",
+                                  "/\t/evil.example", "\n//evil.example"])
+def test_html_cleaned_for_a_page_loses_hrefs_a_browser_reads_as_another_host(href):
+    html = clean(f'<a href="{href}">x</a>')
+    assert html == '<a rel="nofollow ugc">x</a>', html
+
+
+def test_links_within_the_site_stay():
+    for target in ("/questions/5", "/questions/5#answer-3", "#answer-3", "../articles/2", "?before=7",
+                   "https://qa.example.org/questions/5", "mailto:ann@example.org"):
+        assert f'href="{target}"' in render(f"[x]({target})"), target
