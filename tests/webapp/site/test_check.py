@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 
 from tests.configs import config_file
 from webapp.site.extensions import db
@@ -26,7 +27,20 @@ def test_healthz_answers_503_naming_what_failed(app, client, config):
     with app.app_context():
         db.engine.dispose()
     database.write_bytes(b"this is not a database" * 100)
+    time.sleep(1.1)   # the last probe's answer serves a second
     assert client.get("/healthz").get_json()["database"] == "failing"
+
+
+def test_a_flood_of_healthz_hits_probes_pickup_once_a_second(client, config):
+    assert client.get("/healthz").status_code == 200
+    probed = config.pickup.dir.stat().st_mtime_ns   # the probe's file came and went
+    for _ in range(20):
+        assert client.get("/healthz").get_json()["pickup"] == "ok"
+        time.sleep(0.01)
+    assert config.pickup.dir.stat().st_mtime_ns == probed, "a hit wrote into pickup again"
+    config.pickup.dir.rename(config.pickup.dir.with_name("elsewhere"))
+    time.sleep(1.1)
+    assert client.get("/healthz").status_code == 503   # a second later it looks again
 
 
 def test_check_passes_on_a_ready_site_and_names_a_schema_behind(app):

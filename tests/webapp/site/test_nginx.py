@@ -1,6 +1,7 @@
 """contrib/nginx.conf in front of the site under gunicorn: TLS, static files from disk with cache
-headers, the site's security headers each sent once, the body-size limit, /metrics closed, http
-sent to https, and an access log without link tokens. nginx runs unprivileged ports on 127.0.0.1."""
+headers, the site's security headers each sent once, the body-size limit, /metrics closed,
+/healthz for this host only, http sent to https, and an access log without link tokens. nginx
+runs unprivileged ports on 127.0.0.1."""
 
 from __future__ import annotations
 
@@ -101,8 +102,9 @@ def _wait_for_port(port: int, proc: subprocess.Popen, output: Path, timeout: flo
     raise AssertionError(f"nginx did not listen on {port}")
 
 
-def request(port, context, method, path, body=None, headers=None):
-    conn = http.client.HTTPSConnection("127.0.0.1", port, context=context, timeout=10)
+def request(port, context, method, path, body=None, headers=None, source="127.0.0.1"):
+    conn = http.client.HTTPSConnection("127.0.0.1", port, context=context, timeout=10,
+                                       source_address=(source, 0))
     try:
         conn.request(method, path, body=body, headers=headers or {})
         response = conn.getresponse()
@@ -133,6 +135,9 @@ def test_nginx_in_front_of_gunicorn_does_what_contrib_nginx_conf_says(proxied_si
                                       headers={"Content-Type": "application/x-www-form-urlencoded"})
     assert status == 413
     assert request(https_port, context, "GET", "/metrics")[0] == 404
+    # /healthz for a monitor on this host (or the addresses allowed beside it), not the world.
+    assert request(https_port, context, "GET", "/healthz")[0] == 200
+    assert request(https_port, context, "GET", "/healthz", source="127.0.0.2")[0] == 403
     request(https_port, context, "GET", "/account/reset/secret-token-value")
 
     plain = http.client.HTTPConnection("127.0.0.1", http_port, timeout=10)
