@@ -8,6 +8,7 @@ without a login, and a link cannot be altered to name another member or another 
 POST unsubscribes at once and answers 200: mail providers send it without cookies or a
 CSRF token, which is why this route alone is exempt from CSRF. A GET never changes
 anything (mail scanners open links): it shows a page with the button that makes that POST.
+The link never expires, so its pages send no Referer (webapp.site.security_headers.no_referrer).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from webapp.accounts.models import User
 from webapp.posts import subscriptions
 from webapp.site.extensions import csrf, db
 from webapp.site.links import base_url
+from webapp.site.security_headers import no_referrer
 
 bp = Blueprint("unsubscribe", __name__)
 
@@ -116,6 +118,7 @@ def _read(token: str) -> _Named | None:
 
 
 @bp.route("/unsubscribe/<token>", methods=["GET"])
+@no_referrer
 def confirm(token: str):
     named = _read(token)
     if named is None:
@@ -125,6 +128,7 @@ def confirm(token: str):
 
 @bp.route("/unsubscribe/<token>", methods=["POST"])
 @csrf.exempt
+@no_referrer
 def one_click(token: str):
     named = _read(token)
     if named is None:

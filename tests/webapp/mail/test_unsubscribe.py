@@ -78,6 +78,16 @@ def test_opening_the_link_never_unsubscribes_it_shows_a_button(app, config):
     assert following(app, "Ann", "question", question_id)
 
 
+def test_every_unsubscribe_page_tells_the_browser_to_send_no_referer(app, config):
+    answered_question(app, config)
+    link = link_to(config, "Ann")
+    client = app.test_client()
+    for response in (client.get(link), client.post(link), client.get(link[:-3]), client.post(link[:-3])):
+        # The page's address holds a token that never expires: a link followed from it keeps it.
+        assert response.headers.getlist("Referrer-Policy") == ["no-referrer"], response.status_code
+    assert client.get("/").headers.getlist("Referrer-Policy") == ["same-origin"]
+
+
 def test_a_link_altered_to_name_another_member_does_not_work_and_changes_nothing(app, config):
     question_id, _ann, _bob = answered_question(app, config)
     link = link_to(config, "Ann")

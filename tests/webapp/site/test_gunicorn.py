@@ -11,6 +11,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -31,9 +32,10 @@ def unit_command() -> list[str]:
     raise AssertionError("no ExecStart in the unit")
 
 
-def get(url: str, timeout: float = 5.0) -> tuple[int, bytes]:
+def get(url: str, timeout: float = 5.0, headers: dict | None = None) -> tuple[int, bytes]:
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers or {}),
+                                    timeout=timeout) as response:
             return response.status, response.read()
     except urllib.error.HTTPError as e:
         return e.code, e.read()
@@ -61,16 +63,28 @@ def site_config(tmp_path) -> Path:
     return path
 
 
-def test_gunicorn_serves_the_site_as_the_unit_starts_it(site_config, tmp_path):
+@contextmanager
+def gunicorn(site_config: Path, log: Path, workers: int = 2):
+    """gunicorn as the unit starts it on a free loopback port, answering /healthz; its address
+    and process. Stopped (killed if it has to be) after."""
     port = free_port()
-    log = tmp_path / "gunicorn.log"
     env = {**os.environ, "PICKUP_RELAY_CONFIG": str(site_config), "GUNICORN_BIND": f"127.0.0.1:{port}",
-           "WEB_CONCURRENCY": "2"}
+           "WEB_CONCURRENCY": str(workers)}
     with open(log, "wb") as out:
         proc = subprocess.Popen(unit_command(), cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
     try:
         base = f"http://127.0.0.1:{port}"
         wait_for(f"{base}/healthz", proc)
+        yield base, proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
+def test_gunicorn_serves_the_site_as_the_unit_starts_it(site_config, tmp_path):
+    log = tmp_path / "gunicorn.log"
+    with gunicorn(site_config, log) as (base, proc):
         status, body = get(f"{base}/")
         assert status == 200 and b"Q&amp;A" in body
         assert get(f"{base}/account/reset/secret-token-value")[0] in (302, 400)
@@ -79,11 +93,20 @@ def test_gunicorn_serves_the_site_as_the_unit_starts_it(site_config, tmp_path):
         wait_for(f"{base}/healthz", proc)
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=40) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(timeout=10)
     text = log.read_text()
     assert '"GET /healthz HTTP/1.1" 200' in text
     assert "/account/reset/[token]" in text and "secret-token-value" not in text
     assert text.count("Booting worker") >= 4      # two at start, two more after the reload
+
+
+def test_a_token_in_the_referer_is_not_in_the_access_log(site_config, tmp_path):
+    log = tmp_path / "gunicorn.log"
+    with gunicorn(site_config, log, workers=1) as (base, proc):
+        # A link followed from an unsubscribe page by a browser that ignored its no-referrer.
+        referer = "https://qa.example.org/unsubscribe/secret-token-value"
+        assert get(f"{base}/questions", headers={"Referer": referer})[0] == 200
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=40) == 0
+    text = log.read_text()
+    assert '"GET /questions HTTP/1.1" 200' in text
+    assert '"https://qa.example.org/unsubscribe/[token]"' in text and "secret-token-value" not in text
