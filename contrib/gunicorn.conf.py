@@ -4,7 +4,8 @@
 import multiprocessing
 import os
 
-# nginx in front talks to this address (contrib/nginx.conf); never a public one.
+# nginx in front talks to this address (contrib/nginx.conf): loopback or a unix socket, never
+# one others reach (they would pick the X-Forwarded-For the site believes); `flask check` warns.
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
 # The site's requests are short and CPU-bound (templates, SQLite or PostgreSQL round trips):
 # two sync workers per CPU keep the CPUs busy while one waits on the database.

@@ -4,7 +4,8 @@ The config, the signing key and mail_from were already checked when the app was 
 (create_app stops with the reason otherwise); this adds what only a running system
 can tell: the database answers, its schema is at the newest migration, this user can
 write a message into the pickup folder (a hidden file, synced and removed at once),
-the rate-limit store answers, and base_url is public and https. Each result says ok,
+the rate-limit store answers, base_url is public and https, and gunicorn will listen where
+only this host reaches it (webapp.site.gunicorn_bind). Each result says ok,
 a warning, or what is wrong and how to fix it (settings.checks.CheckResult, the type
 `relay check` answers with too). Also the probes behind /healthz (webapp.site.health):
 database_answers() and pickup_writable().
@@ -24,6 +25,7 @@ from settings.checks import CheckResult
 from spooler.pickup import PICKUP_FILE_MODE, explain
 from webapp.site.config import site_config
 from webapp.site.extensions import db, limiter
+from webapp.site.gunicorn_bind import gunicorn_binds, this_host_only
 
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")   # a base_url that only this machine reaches
 
@@ -40,6 +42,7 @@ def run_checks() -> list[CheckResult]:
     results.append(_pickup())
     results.append(_ratelimit_storage())
     results.append(_base_url(config.webapp.base_url))
+    results.append(_gunicorn_bind())
     return results
 
 
@@ -129,6 +132,19 @@ def _base_url(url: str) -> CheckResult:
         return CheckResult("base_url", True, f"{url}: links in mail and cookies go without TLS",
                            "set [webapp] base_url to the https:// address", warn=True)
     return CheckResult("base_url", True, url)
+
+
+def _gunicorn_bind() -> CheckResult:
+    binds = gunicorn_binds()
+    shown = ", ".join(binds)
+    if not binds:
+        return CheckResult("gunicorn bind", True, "no contrib/gunicorn.conf.py beside the code: not checked")
+    if all(this_host_only(b) for b in binds):
+        return CheckResult("gunicorn bind", True, f"{shown} (this host only)")
+    return CheckResult("gunicorn bind", True, f"{shown}: others reach gunicorn without the proxy, and "
+                       "choose the X-Forwarded-For the site believes from it ([webapp] trusted_proxies)",
+                       "listen on 127.0.0.1 or a unix socket: GUNICORN_BIND in "
+                       "/etc/pickup-relay/site.env (docs/production.md)", warn=True)
 
 
 def _several_workers() -> bool:

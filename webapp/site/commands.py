@@ -29,8 +29,8 @@ def init_db() -> None:
 @with_appcontext
 def check_site() -> None:
     """Is this site set up to work? Database, schema, pickup folder, rate-limit store,
-    base_url: ok, WARNING or PROBLEM with the fix; exit 1 on any problem. Run it before
-    every start (the unit's ExecStartPre does)."""
+    base_url, gunicorn's bind: ok, WARNING or PROBLEM with the fix; exit 1 on any problem.
+    Run it before every start (the unit's ExecStartPre does)."""
     results = run_checks()
     for r in results:
         label = "PROBLEM" if not r.ok else "WARNING" if r.warn else "ok     "

@@ -7,6 +7,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from tests.configs import config_file
 from webapp.site.extensions import db
 
@@ -61,6 +63,38 @@ def test_check_names_a_pickup_folder_it_cannot_write(app, config):
     result = app.test_cli_runner().invoke(args=["check"])
     assert result.exit_code == 1
     assert f"PROBLEM  pickup folder: pickup folder {config.pickup.dir} does not exist" in result.output
+
+
+def check_with(app, **env):
+    """`flask check`'s output with these variables set, and GUNICORN_BIND/_CMD_ARGS unset otherwise."""
+    result = app.test_cli_runner().invoke(args=["check"], env={"GUNICORN_BIND": None,
+                                                               "GUNICORN_CMD_ARGS": None, **env})
+    assert result.exit_code == 0, result.output   # a warning at worst: the site works
+    return result.output
+
+
+@pytest.mark.parametrize("bind", ["127.0.0.1:8000", "[::1]:8000", "localhost:8000",
+                                  "unix:/run/pickup-relay-site/gunicorn.sock"])
+def test_check_says_gunicorn_listens_for_this_host_only(app, bind):
+    assert f"ok       gunicorn bind: {bind} (this host only)" in check_with(app, GUNICORN_BIND=bind)
+
+
+def test_check_reads_the_bind_gunicorn_conf_py_falls_back_on(app):
+    assert "ok       gunicorn bind: 127.0.0.1:8000 (this host only)" in check_with(app)
+
+
+@pytest.mark.parametrize("bind", ["0.0.0.0:8000", ":8000", "[::]:8000", "192.0.2.10:8000"])
+def test_check_warns_when_gunicorn_would_listen_where_others_reach_it(app, bind):
+    # Straight to gunicorn, anyone sends the X-Forwarded-For the site believes from its proxy.
+    output = check_with(app, GUNICORN_BIND=bind)
+    assert f"WARNING  gunicorn bind: {bind}: others reach gunicorn without the proxy" in output
+    assert "fix: listen on 127.0.0.1 or a unix socket" in output
+
+
+def test_a_bind_in_gunicorn_cmd_args_counts_over_the_config_file(app):
+    output = check_with(app, GUNICORN_BIND="127.0.0.1:8000",
+                        GUNICORN_CMD_ARGS="--workers 3 --bind=0.0.0.0:8000")
+    assert "WARNING  gunicorn bind: 0.0.0.0:8000: " in output
 
 
 def test_a_bad_config_is_one_line_and_exit_status_2(tmp_path):
