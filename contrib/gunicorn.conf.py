@@ -27,6 +27,10 @@ errorlog = "-"
 logger_class = "webapp.site.access_log.RedactingLogger"
 access_log_format = '%(h)s "%(r)s" %(s)s %(B)s %(M)sms "%(f)s" "%(a)s"'
 # The site's X-Forwarded-* come from nginx on this machine; [webapp] trusted_proxies says
-# how many hops the site believes (ProxyFix), so gunicorn itself trusts none.
+# how many hops the site believes (ProxyFix). From nginx gunicorn believes only what nginx
+# really sends: the scheme in X-Forwarded-Proto, and no SCRIPT_NAME or PATH_INFO header (any
+# process on this host could otherwise move every link of the pages it is answered).
 forwarded_allow_ips = "127.0.0.1"
+secure_scheme_headers = {"X-FORWARDED-PROTO": "https"}
+forwarder_headers = ""
 proc_name = "pickup-relay-site"

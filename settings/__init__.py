@@ -195,6 +195,7 @@ class WebappConfig:
     notification_delay: float = _key("duration", "0s")
     bounce_soft_limit: int = _key("count", 3)   # soft failures (full mailbox, expiry) that mark an address
     page_cache_ttl: float = _key("duration", "1s")   # public pages kept for cookieless visitors; "0s" = off
+    page_cache_size: int = _key("size", "32MB")      # bytes of them a process keeps; none over a 16th of it
 
 
 @dataclass(frozen=True)

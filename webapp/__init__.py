@@ -107,7 +107,7 @@ def _register_features(app: Flask, config: Config) -> None:
                       health.bp):                                                         # site/
         app.register_blueprint(blueprint)
     error_pages.register(app)
-    page_cache.init_app(app, config.webapp.page_cache_ttl)
+    page_cache.init_app(app, config.webapp.page_cache_ttl, config.webapp.page_cache_size)
     for command in (*site_commands.COMMANDS, *account_commands.COMMANDS, *mail_commands.COMMANDS,
                     *newsletter_commands.COMMANDS):
         app.cli.add_command(command)

@@ -110,3 +110,12 @@ def test_a_token_in_the_referer_is_not_in_the_access_log(site_config, tmp_path):
     text = log.read_text()
     assert '"GET /questions HTTP/1.1" 200' in text
     assert '"https://qa.example.org/unsubscribe/[token]"' in text and "secret-token-value" not in text
+
+
+def test_a_script_name_header_sent_to_gunicorn_moves_no_link(site_config, tmp_path):
+    with gunicorn(site_config, tmp_path / "gunicorn.log", workers=1) as (base, _proc):
+        # From this host, as nginx would be: nginx sends no such header, so none is believed.
+        status, body = get(f"{base}/evil/", headers={"SCRIPT_NAME": "/evil"})
+        assert b'href="/evil/' not in body and status == 404
+        status, body = get(f"{base}/")   # the next visitor, within page_cache_ttl
+        assert status == 200 and b'href="/evil/' not in body and b'href="/questions' in body
