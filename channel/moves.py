@@ -24,6 +24,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from channel.files import replace_file
+from channel.jsondoc import parse_json
 from channel.status import BADMAIL, DEFERRED, HOLD
 from spooler.names import is_queue_id, printable
 
@@ -96,8 +97,8 @@ def parse_request(request_id: str, data: bytes) -> MoveRequest:
     if len(data) > MAX_REQUEST_BYTES:
         raise RequestRefused(f"over {MAX_REQUEST_BYTES} bytes")
     try:
-        doc = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as e:
+        doc = parse_json(data.decode("utf-8"))
+    except ValueError as e:   # UnicodeDecodeError is one
         raise RequestRefused(f"not JSON: {e}") from None
     if not isinstance(doc, dict):
         raise RequestRefused("not a JSON object")
@@ -185,7 +186,7 @@ def read_result(admin_dir: Path, request_id: str) -> RequestResult | None:
     if not is_request_id(request_id):
         return None
     try:
-        doc = json.loads((Path(admin_dir) / RESULTS / f"{request_id}.json").read_bytes())
+        doc = parse_json((Path(admin_dir) / RESULTS / f"{request_id}.json").read_bytes())
         return RequestResult.from_json(doc)
     except (OSError, KeyError, TypeError, ValueError, AttributeError):
         return None

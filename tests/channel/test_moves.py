@@ -68,6 +68,8 @@ def test_anything_not_exactly_a_request_is_refused_saying_why(doc, why):
     (b"{" + b" " * MAX_REQUEST_BYTES + b"}", "over 65536 bytes"),
     (b"not json", "not JSON"),
     (b"\xff\xfe", "not JSON"),
+    (b"[" * 60_000, "not JSON: nested too deeply"),
+    (b'{"a": ' * 9_000 + b"1" + b"}" * 9_000, "not JSON: nested too deeply"),
 ])
 def test_big_or_unreadable_requests_are_refused(data, why):
     with pytest.raises(RequestRefused, match=why):
