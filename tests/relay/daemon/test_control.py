@@ -166,6 +166,18 @@ def test_any_failure_on_one_request_refuses_that_one_and_the_pass_goes_on(config
     assert Queue.from_config(config).locate(held)[0] == HOLD   # not deleted by the broken one
 
 
+def test_who_asked_is_logged_on_one_line_whatever_the_request_file_says(config, caplog):
+    held = place_queued(config, DEFERRED)
+    control = control_for(config)
+    forged = "Root\n2030-01-01 relay: all mail delivered\u2028" + "x" * 300
+    submit(config.relay.admin_dir, "hold", [held], forged)
+    with caplog.at_level(logging.INFO, logger="relay"):
+        control.run_once(time.time())
+    [line] = [r.getMessage() for r in caplog.records if f"{held}: held by admin" in r.getMessage()]
+    assert "Root\\n2030-01-01 relay: all mail delivered\\u2028xxx" in line
+    assert not any(c in line for c in "\r\n\u2028")
+
+
 def test_a_symlink_or_a_stray_name_in_requests_is_refused_and_removed(config, caplog, tmp_path):
     secret = tmp_path / "secret.json"
     secret.write_text(json.dumps({"move": "delete", "ids": ["0" * 24], "admin": "x", "at": 1}))
