@@ -8,14 +8,18 @@ through the relay's group); over a size the relay renames it to rotated(path), w
 a reader finishes before it follows the new file. The shape on disk, one object a
 line with the keys at, queue_id, message_id, recipient, kind, code, status, reply,
 is what the relay has always written. from_line() raises FeedbackLineError for a
-line that is not such an object: the reader skips it, saying so.
+line that is not such an object (not JSON, nested too deeply for the parser, a field
+of the wrong type, an `at` that is no time): the reader skips it, saying so.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
+
+from channel.jsondoc import parse_json
 
 REFUSED, EXPIRED = "refused", "expired"
 FEEDBACK_MODE = 0o640
@@ -43,16 +47,16 @@ class FeedbackLine:
     @classmethod
     def from_line(cls, raw: bytes | str) -> FeedbackLine:
         try:
-            doc = json.loads(raw)
-        except ValueError:
-            raise FeedbackLineError(f"not JSON: {raw[:200]!r}") from None
+            doc = parse_json(raw)
+        except ValueError as e:
+            raise FeedbackLineError(f"not JSON: {e}: {raw[:200]!r}") from None
         if not isinstance(doc, dict):
             raise FeedbackLineError(f"not a JSON object: {raw[:200]!r}")
         text = {k: doc.get(k) or "" for k in _TEXT_FIELDS}
         wrong = [k for k, v in text.items() if not isinstance(v, str)]
         at, code, status = doc.get("at"), doc.get("code"), doc.get("status")
-        if not isinstance(at, int | float) or isinstance(at, bool):
-            at = None
+        if at is not None and not _is_time(at):
+            raise FeedbackLineError(f"at is not a time (seconds since the epoch): {raw[:200]!r}")
         if not isinstance(code, int) or isinstance(code, bool):
             code = None
         if status is not None and not isinstance(status, str):
@@ -60,6 +64,10 @@ class FeedbackLine:
         if wrong:
             raise FeedbackLineError(f"{', '.join(wrong)} not text: {raw[:200]!r}")
         return cls(at=None if at is None else float(at), code=code, status=status or None, **text)
+
+
+def _is_time(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def rotated(path: Path) -> Path:

@@ -24,13 +24,15 @@ from enum import StrEnum
 from pathlib import Path
 
 from channel.files import replace_file
+from channel.jsondoc import parse_json
 from channel.status import BADMAIL, DEFERRED, HOLD
+from spooler.envelope import single_line
 from spooler.names import is_queue_id, printable
 
 REQUESTS, RESULTS = "requests", "results"
 MAX_REQUEST_BYTES = 64 * 1024
 MAX_IDS = 1000
-MAX_ADMIN = 200
+MAX_ADMIN = 400           # who asked: the forms' longest name (80) and address (254) fit whole
 SHARED_MODE = 0o640       # the request and result files: the other side reads them through the group
 # admin_dir and results/: the admin group (the site's user and the relay's) passes through and
 # lists nothing; requests/: it may add files. setgid: every file gets that group; sticky: no
@@ -81,6 +83,22 @@ class MoveRequest:
     at: float
 
 
+def admin_name(name: str, address: str) -> str:
+    """Who asks, as a request names them: "Name <address>", on one line (each line break a
+    space), at most MAX_ADMIN characters: a longer name is cut short with "…", the address
+    only when it alone does not fit."""
+    name, address = single_line(name), single_line(address)
+    if len(name) + len(address) + 3 > MAX_ADMIN:
+        room = MAX_ADMIN - len(address) - 3
+        name = _cut(name, room if room >= 2 else 80)
+        address = _cut(address, MAX_ADMIN - len(name) - 3)
+    return f"{name} <{address}>" if name else f"<{_cut(address, MAX_ADMIN - 2)}>"
+
+
+def _cut(text: str, length: int) -> str:
+    return text if len(text) <= length else text[:length - 1] + "…"
+
+
 def is_request_id(text: str) -> bool:
     return bool(_REQUEST_ID.fullmatch(text))
 
@@ -96,8 +114,8 @@ def parse_request(request_id: str, data: bytes) -> MoveRequest:
     if len(data) > MAX_REQUEST_BYTES:
         raise RequestRefused(f"over {MAX_REQUEST_BYTES} bytes")
     try:
-        doc = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as e:
+        doc = parse_json(data.decode("utf-8"))
+    except ValueError as e:   # UnicodeDecodeError is one
         raise RequestRefused(f"not JSON: {e}") from None
     if not isinstance(doc, dict):
         raise RequestRefused("not a JSON object")
@@ -185,7 +203,7 @@ def read_result(admin_dir: Path, request_id: str) -> RequestResult | None:
     if not is_request_id(request_id):
         return None
     try:
-        doc = json.loads((Path(admin_dir) / RESULTS / f"{request_id}.json").read_bytes())
+        doc = parse_json((Path(admin_dir) / RESULTS / f"{request_id}.json").read_bytes())
         return RequestResult.from_json(doc)
     except (OSError, KeyError, TypeError, ValueError, AttributeError):
         return None

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from channel.files import replace_file
+from channel.jsondoc import parse_json
 
 STATUS_NAME = "status.json"
 SNAPSHOT_MODE = 0o640
@@ -275,7 +276,7 @@ def read(admin_dir: Path, now: float | None = None) -> Snapshot | None:
     unreadable, or not of this version)."""
     now = time.time() if now is None else now
     try:
-        doc = json.loads((Path(admin_dir) / STATUS_NAME).read_bytes())
+        doc = parse_json((Path(admin_dir) / STATUS_NAME).read_bytes())
         return Snapshot.from_json(doc).seen_at(now)
     except (OSError, KeyError, TypeError, ValueError, AttributeError):
         return None

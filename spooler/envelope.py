@@ -16,7 +16,8 @@ Dot-stuffing comes after all this, in relay/smtp/client.py. The priority class
 lives in the file *name* (`ID.eml` transactional, `ID.bulk.eml` bulk), so
 ordering needs no open(). Raises MalformedMessage, with a reason a person
 can act on, for anything that cannot be sent: empty, NUL, not a header
-block, no sender, no recipients.
+block, no sender, no recipients; and its TruncatedMessage for a whole file
+whose structure shows its end is missing (spooler.truncation: "looks truncated").
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from dataclasses import dataclass
 from email.parser import BytesHeaderParser
 from email.policy import compat32
 from email.utils import getaddresses
+
+from spooler.truncation import truncation
 
 # Anything that could end a header line or smuggle one in, in any form.
 _LINE_BREAKERS = re.compile("[\r\n\0\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
@@ -40,6 +43,10 @@ _ADDRESS = re.compile(r"^[^\s<>(),;:\"\[\]\\@]+@[^\s<>(),;:\"\[\]\\@]+$")
 
 class MalformedMessage(ValueError):
     """The file cannot be sent as it is; str() says why."""
+
+
+class TruncatedMessage(MalformedMessage):
+    """The file's own structure shows it was cut short (spooler.truncation); str() says how."""
 
 
 class UnsafeHeaderError(ValueError):
@@ -94,8 +101,9 @@ def envelope_lines(sender: str, recipients: list[str] | tuple[str, ...]) -> byte
     return "".join(lines).encode("utf-8")
 
 
-def parse_pickup(data: bytes) -> ParsedMessage:
-    """Read a pickup file's bytes into envelope + wire content, or raise MalformedMessage."""
+def parse_pickup(data: bytes, whole: bool = True) -> ParsedMessage:
+    """Read a pickup file's bytes into envelope + wire content, or raise MalformedMessage
+    (TruncatedMessage when it looks cut short; whole=False: `data` is only the file's start)."""
     if not data.strip():
         raise MalformedMessage("empty file: no headers, no body")
     data, long_lines = _wire_lines(data)
@@ -108,6 +116,8 @@ def parse_pickup(data: bytes) -> ParsedMessage:
     fields = _header_fields(head)
     if not fields:
         raise MalformedMessage("no header lines after the envelope")
+    if whole and (cut := truncation(fields, body)) is not None:
+        raise TruncatedMessage(f"looks truncated: {cut}")
     # The header parser is the costly part: only files without a full envelope need it.
     headers = None
     if x_sender is None or not x_receivers:
@@ -138,7 +148,7 @@ def read_envelope(head: bytes) -> tuple[str, tuple[str, ...]]:
     x_sender, x_receivers, _rest = split_envelope_lines(head)
     if x_sender is not None and x_receivers:
         return x_sender, tuple(dict.fromkeys(x_receivers))
-    parsed = parse_pickup(head)
+    parsed = parse_pickup(head, whole=False)
     return parsed.sender, parsed.recipients
 
 

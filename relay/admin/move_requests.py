@@ -4,8 +4,9 @@ The format of a request and of its result, the folders and their modes are
 channel.moves's, which the site writes with. RequestCarrier (a pass per call of the
 control thread, relay.daemon.control) takes each request under an flock (one relay
 process carries it out, however many share the queue), refuses a link, a fifo, a
-folder, a file with a second name or anything channel.moves.parse_request refuses,
-runs relay.admin.moves.apply_move (MOVES, nothing else), logs every id's result with
+folder, a file with a second name, anything channel.moves.parse_request refuses and
+any file whose reading raises (each file is handled on its own: one bad request never
+holds up those after it), runs relay.admin.moves.apply_move (MOVES, nothing else), logs every id's result with
 the admin's name, writes the result (channel.moves.write_result) and removes the
 request. Results, and writers' forgotten temporary files, are removed after
 KEEP_RESULTS. make_folders() makes the folders when a relay finds them missing. Who
@@ -76,7 +77,12 @@ class RequestCarrier:
             if name.startswith("."):
                 self._drop_if_forgotten(name, now)
                 continue
-            request = self._take(name, now)
+            try:
+                request = self._take(name, now)
+            except Exception as e:   # one request's trouble is its own: the others go on
+                self._refuse(self.folder / name, name, request_id_of(name),
+                             f"the relay failed on it: {_error(e)}")
+                continue
             if request is not None:
                 done.append(request)
         return done
@@ -118,9 +124,7 @@ class RequestCarrier:
             except FileNotFoundError:
                 return None   # done by another relay process while we waited
             try:
-                if not stat.S_ISREG(st.st_mode) or st.st_nlink != 1:
-                    raise RequestRefused("not a regular file with one name")
-                request = parse_request(request_id, os.read(fd, MAX_REQUEST_BYTES + 1))
+                request = _read(fd, st, request_id)
             except RequestRefused as e:
                 self._refuse(path, name, request_id, str(e))
                 return None
@@ -179,3 +183,21 @@ class RequestCarrier:
                 path.unlink()
         except OSError:
             pass
+
+
+def _read(fd: int, st: os.stat_result, request_id: str) -> MoveRequest:
+    """The request in the open file, or RequestRefused saying why: whatever goes wrong while
+    one file is read refuses that file alone (the parser's RecursionError on a deep nest too)."""
+    if not stat.S_ISREG(st.st_mode) or st.st_nlink != 1:
+        raise RequestRefused("not a regular file with one name")
+    try:
+        return parse_request(request_id, os.read(fd, MAX_REQUEST_BYTES + 1))
+    except RequestRefused:
+        raise
+    except Exception as e:
+        raise RequestRefused(f"cannot be read: {_error(e)}") from None
+
+
+def _error(e: Exception) -> str:
+    """An unexpected exception in one line of the log: its type and its words."""
+    return printable(f"{type(e).__name__}: {getattr(e, 'strerror', None) or e}")

@@ -54,8 +54,10 @@ def drop(ctx: click.Context, files: tuple[str, ...], priority: str) -> None:
     Sender/From and To/Cc/Bcc headers (the pickup contract): a file that should not
     choose its envelope goes through `relay sendmail -f SENDER RCPT...` instead.
     A file is refused, and pickup left untouched, if it is not a regular file (a
-    fifo, a folder), is empty, holds a NUL byte, is not a message, is over [relay]
-    max_message_size, or has no sender or recipient. Exit status 1 if any file was refused.
+    fifo, a folder), is empty, holds a NUL byte, is not a message, looks truncated (a
+    multipart without its closing boundary, a base64 body of impossible length), is over
+    [relay] max_message_size, or has no sender or recipient. Exit status 1 if any file
+    was refused.
     """
     config = config_of(ctx)
     writer = PickupWriter(config.pickup.dir, max_size=config.relay.max_message_size)

@@ -2,7 +2,8 @@
 
 attempt() reads the claimed file (at most [relay] max_message_size + 1 bytes), gives it
 back untried when its writer is still at it (its size changed since the claim), parses
-it (relay.queue knows no mail format: spooler.envelope does), DKIM-signs it when
+it (relay.queue knows no mail format: spooler.envelope does; a file that is no message,
+or looks cut short, goes to badmail untried), DKIM-signs it when
 [relay.dkim] asks (relay.delivery.signing; a failure is NotSent: deferred, never sent
 unsigned), sends it across the smart hosts (relay.smtp.failover), asks
 relay.delivery.fate what becomes of it, logs one line per outcome and hands the Fate to
@@ -27,7 +28,7 @@ from relay.smtp.failover import NoHost, send
 from relay.smtp.replies import DeliveryResult, Outcome
 from relay.smtp.smarthosts import SmartHost, SmartHosts
 from settings import RelayConfig
-from spooler.envelope import MalformedMessage, ParsedMessage, parse_pickup
+from spooler.envelope import MalformedMessage, ParsedMessage, TruncatedMessage, parse_pickup
 from spooler.names import printable
 
 log = logging.getLogger("relay")
@@ -64,6 +65,8 @@ class DeliveryAgent:
                 "max_message_size)", BadmailClass.TOO_BIG), owed)
         try:
             message = parse_pickup(data)
+        except TruncatedMessage as e:   # a copy cut short: what arrived must not go out as mail
+            return self._leave(claimed, history, Unsendable(str(e), BadmailClass.TRUNCATED), owed)
         except MalformedMessage as e:
             return self._leave(claimed, history, Unsendable(
                 f"not a message that can be sent: {e}", BadmailClass.MALFORMED), owed)

@@ -20,7 +20,8 @@ The events, nullmailer's success/tempfail/permfail and what comes before them:
   due again as soon as a host answers, not charged a retry step; expired all the same.
 - NotSent: the message could not be made ready to send (its DKIM signature failed):
   a charged retry, as a 4xx; never sent unsigned.
-- Unsendable: it can never be sent as it is (too big, not a message): badmail, untried.
+- Unsendable: it can never be sent as it is (too big, not a message, a file cut short):
+  badmail, untried.
 - Untried: given back before any attempt (still being written, the hosts paused, the
   relay stopping, no space to record the outcome, an unexpected error): back to
   deferred/, due after the event's delay, its history untouched.
@@ -51,6 +52,7 @@ class BadmailClass(StrEnum):
     EXPIRED = "expired"
     TOO_BIG = "too_big"
     MALFORMED = "malformed"
+    TRUNCATED = "truncated"      # its structure shows its end is missing (spooler.truncation)
     UNREADABLE = "unreadable"
 
 
@@ -64,7 +66,7 @@ class NotSent:
 class Unsendable:
     """The message can never be sent as it is."""
     why: str
-    kind: BadmailClass           # TOO_BIG or MALFORMED
+    kind: BadmailClass           # TOO_BIG, MALFORMED or TRUNCATED
 
 
 @dataclass(frozen=True)

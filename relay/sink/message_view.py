@@ -3,7 +3,8 @@
 Parses with the stdlib `email` package (policy.default): RFC 2047 words, quoted-printable,
 base64 and charsets are decoded here, so the web inbox (relay/sink/inbox.py) only escapes and shows.
 Trusts nothing: a header the parser cannot read is shown as it came, an unknown charset is
-read as UTF-8 with replacement characters, and nothing here ever returns markup.
+read as UTF-8 with replacement characters, a header or an attachment's name is one line
+(its line breaks spaces), and nothing here ever returns markup.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from email.message import EmailMessage
 from email.parser import BytesParser
 
 from relay.sink.maildir import StoredMessage
+from spooler.envelope import single_line
+from spooler.names import printable
 
 
 @dataclass(frozen=True)
@@ -109,8 +112,11 @@ def _attachment(index: int, part: EmailMessage) -> Attachment:
 
 
 def _filename(part: EmailMessage) -> str:
+    """The part's file name on one line: every line break (CR, LF, U+2028, an RFC 2231 or 2047
+    encoded one) a space and any other control character escaped, so that it can stand in a
+    page and in the download's Content-Disposition header."""
     try:
-        return _printable(part.get_filename() or "")
+        return printable(single_line(_printable(part.get_filename() or "")))
     except Exception:  # as for headers: a hostile Content-Disposition must not break the page
         return ""
 

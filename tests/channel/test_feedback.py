@@ -30,6 +30,10 @@ def test_an_expiry_without_a_reply_code_or_time_reads_with_none():
     (b'"a string"', "not a JSON object"),
     (b'{"recipient": ["a@example.org"], "kind": "refused"}', "recipient not text"),
     (b'{"recipient": "a@example.org", "kind": "refused", "status": 5}', "status not text"),
+    (b'{"recipient": "a@example.org", "kind": "refused", "at": 1e999}', "at is not a time"),
+    (b'{"recipient": "a@example.org", "kind": "refused", "at": NaN}', "at is not a time"),
+    (b'{"recipient": "a@example.org", "kind": "refused", "at": "today"}', "at is not a time"),
+    (b"[" * 60_000, "not JSON: nested too deeply"),
 ])
 def test_what_is_not_a_feedback_line_is_refused_saying_why(raw, why):
     with pytest.raises(FeedbackLineError, match=why):

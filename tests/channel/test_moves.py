@@ -11,6 +11,7 @@ import pytest
 
 from channel.moves import (
     FOLDER_MODES,
+    MAX_ADMIN,
     MAX_REQUEST_BYTES,
     REQUESTS,
     RESULTS,
@@ -18,6 +19,7 @@ from channel.moves import (
     MoveResult,
     RequestRefused,
     RequestResult,
+    admin_name,
     parse_request,
     read_result,
     request_id_of,
@@ -68,10 +70,28 @@ def test_anything_not_exactly_a_request_is_refused_saying_why(doc, why):
     (b"{" + b" " * MAX_REQUEST_BYTES + b"}", "over 65536 bytes"),
     (b"not json", "not JSON"),
     (b"\xff\xfe", "not JSON"),
+    (b"[" * 60_000, "not JSON: nested too deeply"),
+    (b'{"a": ' * 9_000 + b"1" + b"}" * 9_000, "not JSON: nested too deeply"),
 ])
 def test_big_or_unreadable_requests_are_refused(data, why):
     with pytest.raises(RequestRefused, match=why):
         parse_request("ab" * 16, data)
+
+
+def test_an_admin_is_named_on_one_line_whole_when_the_forms_allowed_it():
+    name, address = "N" * 80, "a" * 64 + "@" + "d" * 189   # the longest the forms take
+    assert admin_name(name, address) == f"{name} <{address}>"
+    assert admin_name("Root\r\nAdmin\u2028of\x0bthe queue", "root@example.org") == \
+        "Root Admin of the queue <root@example.org>"
+
+
+def test_a_name_longer_than_a_request_carries_is_cut_short_keeping_the_address():
+    named = admin_name("Ann " * 200, "ann@example.org")
+    assert len(named) == MAX_ADMIN and named.endswith("\u2026 <ann@example.org>")
+    assert named.startswith("Ann Ann ")
+    very = admin_name("Ann", "a" * 1000 + "@example.org")
+    assert len(very) == MAX_ADMIN and very.startswith("Ann <aaa") and very.endswith("\u2026>")
+    parse_request("ab" * 16, json.dumps({**GOOD, "admin": very}).encode())   # the relay takes it
 
 
 def test_submit_writes_the_request_whole_readable_by_the_group_whatever_the_umask(admin_dir):

@@ -31,7 +31,15 @@ from flask import (
 from flask_login import current_user
 
 from channel import status
-from channel.moves import MOVE_NAMES, MoveName, RequestRefused, is_request_id, read_result, submit
+from channel.moves import (
+    MOVE_NAMES,
+    MoveName,
+    RequestRefused,
+    admin_name,
+    is_request_id,
+    read_result,
+    submit,
+)
 from settings.units import format_age, parse_duration
 from webapp.admin.access import admin_required
 from webapp.site.config import site_config
@@ -143,7 +151,7 @@ def move():
     if admin_dir is None:
         flash("The dashboard is off: [relay] admin_dir is empty in the config.")
         return redirect(url_for(".index", **back))
-    admin = f"{current_user.display_name} <{current_user.email}>"
+    admin = admin_name(current_user.display_name, current_user.email)
     try:
         request_id = submit(admin_dir, what, ids, admin)
     except RequestRefused as e:

@@ -13,6 +13,9 @@ every page asking them to confirm the address or change it; confirming clears th
 How far the file was read is kept per host and file (feedback_cursors: inode and offset)
 and moved in the same transaction as the marks, so a line counts once however many
 workers read, and a rotation (FILE renamed to FILE.1) loses nothing: FILE.1 is finished first.
+A line that is not a feedback line (channel.feedback.FeedbackLineError: not JSON, nested too
+deeply, a field of the wrong type) is skipped: logged with its file, byte offset and why, and
+counted in what read_feedback() returns (FeedbackRead.skipped); the lines around it count.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import logging
 import os
 import re
 import socket
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -49,38 +53,56 @@ def bounce_kind(line: FeedbackLine) -> str | None:
     return "soft"
 
 
-def read_feedback(path: Path, soft_limit: int) -> tuple[int, int]:
-    """Take the lines added since the last call; returns (lines read, members marked)."""
-    read = marked = 0
+@dataclass(frozen=True)
+class FeedbackRead:
+    """What one read_feedback() took: lines read (the skipped among them), members marked."""
+    lines: int
+    marked: int
+    skipped: int = 0       # lines that were not feedback lines: logged one by one
+
+    def __add__(self, other: FeedbackRead) -> FeedbackRead:
+        return FeedbackRead(self.lines + other.lines, self.marked + other.marked,
+                            self.skipped + other.skipped)
+
+
+NOTHING = FeedbackRead(0, 0)
+
+
+def read_feedback(path: Path, soft_limit: int) -> FeedbackRead:
+    """Take the lines added since the last call: how many, how many members marked, how many
+    skipped. Raises only for the database (the lines wait for the next call)."""
+    total = NOTHING
     for _round in range(100):   # bounded: a file growing faster than we read waits for next time
-        lines, members, done = _read_round(path, soft_limit)
-        read += lines
-        marked += members
+        taken, done = _read_round(path, soft_limit)
+        total += taken
         if done:
             break
-    return read, marked
+    return total
 
 
-def _read_round(path: Path, soft_limit: int) -> tuple[int, int, bool]:
-    """One transaction's worth: (lines taken, members marked, nothing more to read now)."""
+def _read_round(path: Path, soft_limit: int) -> tuple[FeedbackRead, bool]:
+    """One transaction's worth: what it took, and whether there is nothing more to read now."""
     cursor = _cursor(str(path))
     try:
         current = os.stat(path)
     except FileNotFoundError:
         current = None
     data, inode, read_to = b"", cursor.inode, cursor.read_to
+    source, start = path, read_to
     if cursor.inode and (current is None or current.st_ino != cursor.inode):
-        data, read_to = _complete_lines(rotated(path), cursor.inode, read_to)
+        source = rotated(path)
+        data, read_to = _complete_lines(source, cursor.inode, read_to)
         if not data and current is not None:   # the old file is finished: follow the new one
             inode, read_to = current.st_ino, 0
     elif current is not None:
         inode = current.st_ino
     if not data and current is not None and inode == current.st_ino:
+        source, start = path, read_to
         data, read_to = _complete_lines(path, inode, read_to)
     if (inode, read_to) == (cursor.inode, cursor.read_to):
         db.session.commit()
-        return 0, 0, True
-    marked = _apply(data, soft_limit)
+        return NOTHING, True
+    marked, skipped = _apply(data, soft_limit, source, start)
     moved = db.session.execute(
         db.update(FeedbackCursor).where(FeedbackCursor.id == cursor.id,
                                         FeedbackCursor.inode == cursor.inode,
@@ -88,9 +110,9 @@ def _read_round(path: Path, soft_limit: int) -> tuple[int, int, bool]:
         .values(inode=inode, read_to=read_to))
     if moved.rowcount != 1:   # another worker took these lines first
         db.session.rollback()
-        return 0, 0, False
+        return NOTHING, False
     db.session.commit()
-    return data.count(b"\n"), marked, False
+    return FeedbackRead(data.count(b"\n"), marked, skipped), False
 
 
 def _cursor(path: str) -> FeedbackCursor:
@@ -125,27 +147,47 @@ def _complete_lines(path: Path, inode: int, start: int) -> tuple[bytes, int]:
     return chunk[:end], start + end
 
 
-def _apply(data: bytes, soft_limit: int) -> int:
-    marked = 0
-    for raw in data.splitlines():
-        try:
-            line = FeedbackLine.from_line(raw)
-        except FeedbackLineError as e:
-            log.warning("feedback file: a line was skipped: %s", e)
-            continue
-        kind = bounce_kind(line)
-        member = User.by_email(line.recipient) if kind else None
-        if member is None:
-            continue
-        member.bounce_reason = line.reply[:300]
-        if kind == "soft":
-            member.soft_bounces += 1
-        if member.bouncing_at is None and (kind == "hard" or member.soft_bounces >= soft_limit):
-            member.bouncing_at = _when(line)
-            marked += 1
-            log.info("member %s: address marked bouncing (%s)", member.id, member.bounce_reason)
-        db.session.flush()
-    return marked
+def _apply(data: bytes, soft_limit: int, source: Path, start: int) -> tuple[int, int]:
+    """Mark the members the whole lines in `data` (read from `source` at byte `start`) are
+    about; returns (members marked, lines skipped)."""
+    marked = skipped = 0
+    at = start
+    for raw in data.split(b"\n")[:-1]:
+        line, at = _feedback_line(raw, source, at), at + len(raw) + 1
+        if line is None:
+            skipped += 1
+        else:
+            marked += _mark(line, soft_limit)
+    return marked, skipped
+
+
+def _feedback_line(raw: bytes, source: Path, at: int) -> FeedbackLine | None:
+    """The line read typed, or None when it is not a feedback line: said, with where it is."""
+    try:
+        return FeedbackLine.from_line(raw)
+    except FeedbackLineError as e:
+        why = str(e)
+    except Exception as e:   # whatever a line can make the reader raise: that line alone is lost
+        why = f"unreadable ({type(e).__name__}: {e})"
+    log.warning("feedback file %s: the line at byte %d skipped: %s", source, at, why)
+    return None
+
+
+def _mark(line: FeedbackLine, soft_limit: int) -> int:
+    """Count one failure against the member it is about; 1 when that marks them bouncing."""
+    kind = bounce_kind(line)
+    member = User.by_email(line.recipient) if kind else None
+    if member is None:
+        return 0
+    member.bounce_reason = line.reply[:300]
+    if kind == "soft":
+        member.soft_bounces += 1
+    marks = member.bouncing_at is None and (kind == "hard" or member.soft_bounces >= soft_limit)
+    if marks:
+        member.bouncing_at = _when(line)
+        log.info("member %s: address marked bouncing (%s)", member.id, member.bounce_reason)
+    db.session.flush()
+    return int(marks)
 
 
 def _when(line: FeedbackLine) -> datetime:

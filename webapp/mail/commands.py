@@ -113,8 +113,10 @@ def mark_bounces() -> None:
     config = site_config()
     if not config.relay.feedback_file:
         raise click.ClickException("[relay] feedback_file is not set: the relay writes no feedback")
-    lines, marked = bounces.read_feedback(config.relay.feedback_file, config.webapp.bounce_soft_limit)
-    click.echo(f"{lines} line(s) read, {marked} address(es) marked bouncing")
+    _log_to_stderr()   # a skipped line is said there, with where it is and why
+    taken = bounces.read_feedback(config.relay.feedback_file, config.webapp.bounce_soft_limit)
+    click.echo(f"{taken.lines} line(s) read, {taken.marked} address(es) marked bouncing, "
+               f"{taken.skipped} line(s) skipped")
 
 
 COMMANDS = (run_outbox_worker, print_outbox_status, print_outbox_log, place_todays_digests, mark_bounces)

@@ -75,6 +75,7 @@ class FanoutWorker:
         self.cap = config.webapp.max_notifications_per_day
         self.feedback_file = config.relay.feedback_file
         self.bounce_soft_limit = config.webapp.bounce_soft_limit
+        self.feedback_skipped = 0   # lines of the feedback file that were not feedback lines
         self.writer = StagedWriter(self.pickup)
         self.host = socket.gethostname()
         self.owner = f"{self.host} {os.getpid()} {self.writer.token}"
@@ -98,7 +99,7 @@ class FanoutWorker:
                 placement.recover(self.pickup)
                 last_recovery = time.monotonic()
             if self.feedback_file and time.monotonic() - last_feedback >= FEEDBACK_EVERY:
-                bounces.read_feedback(self.feedback_file, self.bounce_soft_limit)
+                self.read_feedback()
                 last_feedback = time.monotonic()
             claim = self.claim()
             if claim is None:
@@ -109,6 +110,22 @@ class FanoutWorker:
             if self.fan_out(claim, should_stop):
                 finished += 1
         return finished
+
+    def read_feedback(self) -> None:
+        """Mark the members the relay's new feedback lines are about. Nothing there stops the
+        worker: a bad line is skipped and counted (webapp.mail.bounces), and a failure of the
+        database leaves the lines for the next read, FEEDBACK_EVERY seconds on."""
+        try:
+            taken = bounces.read_feedback(self.feedback_file, self.bounce_soft_limit)
+        except Exception as e:
+            db.session.rollback()
+            log.error("cannot read the relay's feedback file %s now (%s): tried again in %gs; "
+                      "notifications go on", self.feedback_file, e, FEEDBACK_EVERY)
+            return
+        if taken.skipped:
+            self.feedback_skipped += taken.skipped
+            log.warning("%d line(s) of the relay's feedback file skipped so far by this worker "
+                        "(each said above, with where it is)", self.feedback_skipped)
 
     def claim(self) -> Claim | None:
         """Lease the oldest due event that is free, expired, or held by a dead worker here."""

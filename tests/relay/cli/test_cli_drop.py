@@ -120,6 +120,22 @@ def test_unsendable_file_is_refused_with_a_reason_and_pickup_stays_empty(
     assert in_pickup(pickup_dir) == []
 
 
+def test_a_file_that_looks_truncated_is_refused_in_the_words_badmail_uses(relay, tmp_path,
+                                                                          pickup_dir):
+    from tests.spooler.test_truncation import single_base64, with_attachment
+    attached, pdf = with_attachment(), single_base64(b"%PDF-1.7 " * 100)
+    cut = eml(tmp_path, "cut.eml", attached[:len(attached) // 2])
+    cut_pdf = eml(tmp_path, "cut-pdf.eml", pdf[:-4])
+    whole = eml(tmp_path, "whole.eml", attached)
+    result = relay("drop", str(cut), str(cut_pdf), str(whole))
+    assert result.exit_code == 1
+    assert f"refused {cut}: looks truncated: its multipart body has no closing boundary line --" \
+        in result.stderr
+    assert f"refused {cut_pdf}: looks truncated: its base64 body has" in result.stderr
+    [placed] = in_pickup(pickup_dir)
+    assert placed.read_bytes() == attached
+
+
 def test_file_over_max_message_size_is_refused(tmp_path, pickup_dir, monkeypatch):
     config = config_file(tmp_path, relay={"max_message_size": "1KB"})
     monkeypatch.delenv("PICKUP_RELAY_CONFIG", raising=False)

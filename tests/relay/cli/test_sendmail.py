@@ -103,6 +103,34 @@ def test_a_message_the_relay_could_never_send_is_refused_at_the_pipe(config_path
     assert in_pickup(config_path) == []
 
 
+def pipe(config_path, message: bytes, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([str(RELAY_BIN), "--config", str(config_path), "sendmail", *args],
+                          input=message, capture_output=True, timeout=30, check=False)
+
+
+def test_what_mail_programs_pipe_in_is_whole_and_placed(config_path):
+    """Plain text without MIME, a multipart with a base64 attachment, with bare LF line ends
+    as PHP writes them: none of it looks truncated."""
+    from tests.spooler.test_truncation import single_base64, with_attachment
+    plain = MESSAGE.replace(r"\n", "\n").encode()
+    for message in (plain, with_attachment(5000).replace(b"\r\n", b"\n"),
+                    single_base64(b"%PDF-1.7" * 300, b"\n")):
+        result = pipe(config_path, message, "-t", "-i")
+        assert result.returncode == 0, result.stderr
+    assert len(in_pickup(config_path)) == 3
+
+
+def test_a_multipart_cut_by_a_lone_dot_line_is_refused_as_truncated_not_sent_cut(config_path):
+    from tests.spooler.test_truncation import with_attachment
+    whole = with_attachment(5000)
+    cut_by_dot = whole.replace(b"attached.\r\n", b"attached.\r\n.\r\nand more\r\n", 1)
+    result = pipe(config_path, cut_by_dot, "-t")           # no -i: the dot ends the input
+    assert result.returncode == 1
+    assert b"message not queued: looks truncated: its multipart body has no closing" in result.stderr
+    assert in_pickup(config_path) == []
+    assert pipe(config_path, cut_by_dot, "-t", "-i").returncode == 0   # with -i it is whole
+
+
 # A message whose first lines try to set the envelope (as PHP's mail() with a crafted body could).
 FORGED = (r"X-Receiver: <extra@evil.example>\nX-Sender: <spoofed@bank.example>\n"
           r"From: Cron Daemon <cron@example.com>\nTo: root@example.com\nSubject: cron report\n\n"

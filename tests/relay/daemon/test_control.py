@@ -116,6 +116,68 @@ def test_a_malformed_request_is_refused_logged_and_does_nothing(config, caplog, 
     assert queue.locate(kept)[0] == DEFERRED
 
 
+def test_a_request_the_parser_chokes_on_is_refused_and_the_ones_after_it_are_carried_out(
+        config, caplog):
+    """60 KB of "[" made the JSON parser raise RecursionError, which stopped every pass at
+    that file: it was never removed, and each request sorting after it waited for ever."""
+    kept, held = place_queued(config, DEFERRED), place_queued(config, DEFERRED)
+    control = control_for(config)
+    requests = config.relay.admin_dir / REQUESTS
+    choking = "00" * 16                                   # sorts before any other request
+    (requests / f"{choking}.json").write_bytes(b"[" * 60_000)
+    later = submit(config.relay.admin_dir, "hold", [held], "Root")
+    with caplog.at_level(logging.INFO, logger="relay"):
+        control.run_once(time.time())
+    assert f"dashboard request {choking}.json refused: not JSON: nested too deeply" in caplog.text
+    assert read_result(config.relay.admin_dir, choking).refused.startswith("not JSON")
+    assert read_result(config.relay.admin_dir, later).done == "held"
+    assert not list(requests.iterdir())                   # both taken: the bad one removed
+    queue = Queue.from_config(config)
+    assert queue.locate(held)[0] == HOLD and queue.locate(kept)[0] == DEFERRED
+    assert "cannot carry out dashboard requests" not in caplog.text
+
+
+def test_any_failure_on_one_request_refuses_that_one_and_the_pass_goes_on(config, caplog,
+                                                                           monkeypatch):
+    """Whatever raises while one request is read (here a parser that fails in a way no one
+    foresaw) refuses that request alone, saying why; the others are carried out."""
+    from relay.admin import move_requests
+    held = place_queued(config, DEFERRED)
+    control = control_for(config)
+    requests = config.relay.admin_dir / REQUESTS
+    broken = "00" * 16
+    (requests / f"{broken}.json").write_text(json.dumps(
+        {"move": "delete", "ids": [held], "admin": "x", "at": 1}))
+    later = submit(config.relay.admin_dir, "hold", [held], "Root")
+    real_parse = move_requests.parse_request
+
+    def parse(request_id, data):
+        if request_id == broken:
+            raise MemoryError("no memory left for this request")
+        return real_parse(request_id, data)
+    monkeypatch.setattr(move_requests, "parse_request", parse)
+    with caplog.at_level(logging.INFO, logger="relay"):
+        control.run_once(time.time())
+    assert f"dashboard request {broken}.json refused: cannot be read: MemoryError: no memory" \
+        in caplog.text
+    assert read_result(config.relay.admin_dir, broken).refused.startswith("cannot be read")
+    assert read_result(config.relay.admin_dir, later).done == "held"
+    assert not list(requests.iterdir())
+    assert Queue.from_config(config).locate(held)[0] == HOLD   # not deleted by the broken one
+
+
+def test_who_asked_is_logged_on_one_line_whatever_the_request_file_says(config, caplog):
+    held = place_queued(config, DEFERRED)
+    control = control_for(config)
+    forged = "Root\n2030-01-01 relay: all mail delivered\u2028" + "x" * 300
+    submit(config.relay.admin_dir, "hold", [held], forged)
+    with caplog.at_level(logging.INFO, logger="relay"):
+        control.run_once(time.time())
+    [line] = [r.getMessage() for r in caplog.records if f"{held}: held by admin" in r.getMessage()]
+    assert "Root\\n2030-01-01 relay: all mail delivered\\u2028xxx" in line
+    assert not any(c in line for c in "\r\n\u2028")
+
+
 def test_a_symlink_or_a_stray_name_in_requests_is_refused_and_removed(config, caplog, tmp_path):
     secret = tmp_path / "secret.json"
     secret.write_text(json.dumps({"move": "delete", "ids": ["0" * 24], "admin": "x", "at": 1}))

@@ -71,6 +71,31 @@ def test_hostile_files_go_to_badmail_with_a_reason_and_good_mail_still_flows(tmp
     assert any(p.is_symlink() for p in badmail.iterdir())  # kept as the link it was
 
 
+def test_a_file_cut_short_that_stands_still_goes_to_badmail_as_truncated_and_whole_ones_go_out(
+        tmp_path, upstream):
+    """A hand copy that stopped half-way stands still like a whole file: its structure, not
+    the settle time, tells it is cut (tests/spooler/test_truncation.py has the rule)."""
+    from tests.relay.daemon.test_metrics_ratelimit import metric
+    from tests.spooler.test_truncation import single_base64, with_attachment
+    config = relay_config(tmp_path, upstream.port, metrics_listen="127.0.0.1:0")
+    pickup = config.pickup.dir
+    attached, pdf = with_attachment(20_000), single_base64(os.urandom(1000))
+    (pickup / "cut-attachment.eml").write_bytes(attached[:len(attached) // 2])
+    (pickup / "cut-pdf.eml").write_bytes(pdf[:-5])
+    (pickup / "attachment.eml").write_bytes(attached)
+    (pickup / "pdf.eml").write_bytes(pdf)
+    with RunningRelay(config) as relay:
+        wait_until(lambda: relay.counts["badmail"] == 2 and relay.counts["sent"] == 2,
+                   what="two cut files in badmail, two whole ones sent")
+        assert metric(relay, "relay_badmail_total", reason="truncated") == 2
+    reasons = badmail_reasons(config)
+    assert "looks truncated: its multipart body has no closing boundary line --===" \
+        in reasons["cut-attachment.eml"]
+    assert "looks truncated: its base64 body has" in reasons["cut-pdf.eml"]
+    assert sorted(len(r.content) for r in upstream.received) == sorted(
+        len(m.replace(b"\r\n", b"\n")) for m in (attached, pdf))
+
+
 def test_half_written_file_is_not_sent_half(tmp_path, upstream):
     config = relay_config(tmp_path, upstream.port)
     whole = b"From: a@example.test\r\nTo: b@example.test\r\nSubject: slow writer\r\n\r\n" + \

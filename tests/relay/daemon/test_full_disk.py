@@ -9,6 +9,7 @@ import json
 import logging
 import os
 import signal
+import subprocess
 import time
 
 from relay.queue.folders import Queue
@@ -25,6 +26,7 @@ from tests.relay.relay_helpers import (
     start_relay,
     wait_until,
 )
+from tests.spooler.test_truncation import with_attachment
 
 GOOD = b"From: a@example.test\r\nTo: b@example.test\r\nSubject: %s\r\n\r\nbody\r\n"
 
@@ -152,3 +154,30 @@ def test_requeue_badmail_on_a_full_disk_says_why_and_leaves_the_message_in_badma
     assert f"not requeued: {queue_id}: left in badmail/: No space left on device" in result.stderr
     assert [p.name for p in files(disk / "queue" / "badmail")] == [f"{queue_id}.eml"]
     assert list((disk / "queue" / "meta").iterdir()) == []  # no history for an id never used
+
+
+def test_a_hand_copy_cut_short_by_a_full_disk_goes_to_badmail_as_truncated_not_to_the_host(
+        tmp_path, small_disk, upstream, caplog):
+    """`cp` into pickup on a disk that fills half-way leaves a cut file that stands still: after
+    the settle time the relay used to send it (290,760 of 576,150 bytes)."""
+    disk, config_path = disk_config(tmp_path, small_disk, upstream.port)
+    config = load_config(config_path)
+    whole = tmp_path / "report.eml"
+    whole.write_bytes(with_attachment(420_000))                    # ~576 KB, off the small disk
+    ballast = disk / "ballast"
+    ballast.write_bytes(b"\0" * 160_000)                           # what the sysadmin frees later
+    copy = subprocess.run(["cp", str(whole), str(disk / "pickup" / "report.eml")],
+                          capture_output=True, text=True, timeout=30, check=False)
+    assert copy.returncode != 0 and "No space left on device" in copy.stderr
+    cut = (disk / "pickup" / "report.eml").stat().st_size
+    assert 100_000 < cut < whole.stat().st_size
+    ballast.unlink()                                               # room for the badmail reason
+    with caplog.at_level(logging.INFO, logger="relay"), RunningRelay(config) as relay:
+        wait_until(lambda: relay.counts["badmail"] + relay.counts["sent"] >= 1, timeout=30,
+                   what="the cut file taken, once it stood still")
+    assert upstream.received == []
+    [reason] = files(disk / "queue" / "badmail", "*.bdr")
+    text = reason.read_text()
+    assert "looks truncated: " in text and "--" in text              # the missing closing boundary
+    [kept] = files(disk / "queue" / "badmail")
+    assert kept.stat().st_size == cut                              # kept as it came, for a look

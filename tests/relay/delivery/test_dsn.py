@@ -280,3 +280,11 @@ def test_a_report_that_cannot_be_written_is_logged_and_the_message_is_in_badmail
     assert len(files(config.relay.queue_dir / BADMAIL)) == 1
     assert "delivery report to <alice@example.test> not written" in caplog.text
     assert reports(upstream) == []
+
+
+def test_a_delivery_report_placed_in_pickup_never_looks_truncated():
+    expired = Failure("late@example.test", EXPIRED_STATUS, "expired after 2d", time.time(), True)
+    data = build_report(parse_pickup(original()), [REFUSED, expired], queue_id="q",
+                        arrived=0.0, report_from=REPORTER, now=time.time())
+    parsed = parse_pickup(envelope_lines("", [SENDER]) + data)   # as the exit writes it
+    assert parsed.recipients == (SENDER,) and b"multipart/report" in parsed.content

@@ -124,6 +124,33 @@ def test_a_script_in_a_message_is_never_served_as_html_outside_the_sandbox(sink,
     assert download.headers["Content-Disposition"] == "attachment; filename=x.html"
 
 
+@pytest.mark.parametrize("disposition", [
+    "attachment; filename*=utf-8''evil%0D%0ASet-Cookie%3A%20x%3D1%0D%0A.txt",     # RFC 2231
+    'attachment; filename="=?utf-8?b?ZXZpbA0KU2V0LUNvb2tpZTogeD0xDQoudHh0?="',   # RFC 2047
+    'attachment; filename="evil\u2028Set-Cookie: x=1\u0085.txt"',
+])
+def test_an_attachment_name_with_a_line_break_is_shown_and_served_on_one_line(sink, client,
+                                                                             disposition):
+    """CR/LF in a file name reached the download's Content-Disposition: a 500, not the file."""
+    data = base64.b64encode(b"the file").decode()
+    send(sink, ('From: a@example.test\r\nTo: b@example.test\r\nSubject: a file\r\n'
+                'MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="b"\r\n\r\n'
+                '--b\r\nContent-Type: text/plain\r\n\r\nsee the file\r\n'
+                '--b\r\nContent-Type: application/octet-stream\r\n'
+                f'Content-Transfer-Encoding: base64\r\nContent-Disposition: {disposition}\r\n\r\n'
+                f'{data}\r\n--b--\r\n').encode())
+    name = only_name(sink)
+    download = client.get(f"/messages/{name}/attachments/0")
+    assert download.status_code == 200 and download.data == b"the file"
+    assert "Set-Cookie" not in download.headers
+    disposition_sent = download.headers["Content-Disposition"]
+    assert disposition_sent.startswith("attachment; filename=") and "evil" in disposition_sent
+    assert not any(c in disposition_sent for c in "\r\n\u2028\x85")
+    page = client.get(f"/messages/{name}")
+    assert page.status_code == 200
+    assert "evil Set-Cookie: x=1 .txt" in page.get_data(as_text=True)
+
+
 def test_headers_view_shows_every_header_decoded(sink, client):
     send(sink, b"From: =?utf-8?q?Zo=C3=AB?= <zoe@example.test>\r\nTo: b@example.test\r\n"
                b"Subject: =?utf-8?b?Q2Fmw6kgb3BlbnM=?=\r\nX-Mailer: test\r\n\r\nbody\r\n")

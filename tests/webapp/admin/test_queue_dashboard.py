@@ -4,11 +4,13 @@ who are not admins get 403 on every page and POST."""
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from markupsafe import escape
 
 from channel import status
 from relay.admin.move_requests import make_folders
@@ -18,6 +20,7 @@ from relay.queue.folders import BADMAIL, DEFERRED, HOLD, Queue
 from tests.configs import SITE, build_config
 from tests.relay.relay_helpers import RunningRelay, place_queued, wait_until
 from tests.smtp_servers import FaultyServer
+from tests.webapp.accounts.test_auth import PASSWORD, login
 from tests.webapp.admin.test_moderation import admin
 from tests.webapp.conftest import csrf_token
 from tests.webapp.qa_helpers import member
@@ -123,6 +126,33 @@ def test_every_move_asked_on_the_page_is_carried_out_by_the_running_relay(app, c
         assert relay.activity.to_json(0)["sent"]
     rate = status.read(config.relay.admin_dir).activity
     assert rate.sent_last_minute == 3
+
+
+def test_an_admin_with_a_long_name_and_address_moves_and_is_named_whole_on_one_log_line(
+        app, config, caplog):
+    """An 80-character name and a 240-character address (what the forms allow) used to pass
+    the request's 200-character limit for who asked: every move of that admin was refused."""
+    name = "Ada Lovelace-Byron, Countess of Lovelace\u2028keeper of the queue and the relay"
+    address = ("ada.lovelace.byron.countess.of.lovelace.keeper.of.the.queue.x@"
+               + ".".join(["mail-relay-of-the-analytical-engine-society-london"] * 3) + ".example.org")
+    assert len(name) <= 80 and len(address) <= 254 and len(name) + len(address) > 200
+    created = app.test_cli_runner().invoke(args=["create-admin", "--email", address, "--name", name,
+                                                 "--password", PASSWORD])
+    assert created.exit_code == 0, created.output
+    ada = app.test_client()
+    assert login(ada, email=address).status_code == 302
+    make_folders(config.relay.admin_dir)
+    queued = place_queued(config, DEFERRED)
+
+    response = move(ada, "hold", queued)
+    assert "request=" in response.location, ada.get(response.location).get_data(as_text=True)
+    with caplog.at_level(logging.INFO, logger="relay"):
+        Control(config, Queue.from_config(config), Activity()).run_once(time.time())
+    who = f"Ada Lovelace-Byron, Countess of Lovelace keeper of the queue and the relay <{address}>"
+    assert f"{queued}: held by admin {who} (dashboard request" in caplog.text
+    assert all("\n" not in r.getMessage() and "\u2028" not in r.getMessage() for r in caplog.records)
+    assert folder_of(config, queued) == HOLD
+    assert f"asked by {escape(who)}" in answer_page(ada, response)
 
 
 def test_filters_narrow_the_lists_by_sender_recipient_and_age(app, config):
