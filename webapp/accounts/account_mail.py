@@ -52,7 +52,7 @@ def send_activation(user: User) -> None:
 
 
 def send_password_reset(user: User) -> None:
-    link = external_url("auth.reset_password", token=tokens.make(tokens.RESET, user))
+    link = external_url("passwords.reset_password", token=tokens.make(tokens.RESET, user))
     _send("password_reset", user.email, _confirmed_name(user), link=link)
 
 
@@ -62,7 +62,7 @@ def send_already_registered(user: User) -> None:
         if not user.is_activated else None
     _send("already_registered", user.email, _confirmed_name(user), link=link,
           hours=_activation_hours(), login=external_url("auth.login"),
-          reset=external_url("auth.forgot_password"))
+          reset=external_url("passwords.forgot_password"))
 
 
 def send_email_change(user: User) -> None:
@@ -74,7 +74,7 @@ def send_email_change(user: User) -> None:
 def send_email_change_notice(user: User) -> None:
     """To the current address: a change was asked for; nothing happens until it is confirmed."""
     _send("email_change_notice", user.email, _confirmed_name(user), new_address=user.pending_email,
-          settings=external_url("member_settings.index"), reset=external_url("auth.forgot_password"))
+          settings=external_url("member_settings.index"), reset=external_url("passwords.forgot_password"))
 
 
 def rehearse(kind: str) -> None:
@@ -82,7 +82,7 @@ def rehearse(kind: str) -> None:
     with no account: the answer then takes as long either way."""
     link = external_url("auth.activate", token="x" * 60)
     message = _render(kind, "nobody@invalid.example", "", link=link, hours=_activation_hours(),
-                      login=external_url("auth.login"), reset=external_url("auth.forgot_password"))
+                      login=external_url("auth.login"), reset=external_url("passwords.forgot_password"))
     try:
         outgoing.pickup_writer().rehearse(message)
     except PickupError as e:
