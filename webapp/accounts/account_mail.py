@@ -67,14 +67,16 @@ def send_already_registered(user: User) -> None:
 
 def send_email_change(user: User) -> None:
     """To the new address (user.pending_email): the link that makes the change."""
-    link = external_url("member_settings.confirm_email", token=tokens.make(tokens.EMAIL_CHANGE, user))
+    link = external_url("address_change.open_confirmation", token=tokens.make(tokens.EMAIL_CHANGE, user))
     _send("email_change", user.pending_email, "", link=link, hours=_activation_hours())
 
 
 def send_email_change_notice(user: User) -> None:
-    """To the current address: a change was asked for; nothing happens until it is confirmed."""
+    """To the current address: a change was asked for, and the "this was not me" link that
+    cancels it without a login."""
+    not_me = external_url("address_change.open_not_me", token=tokens.make(tokens.NOT_ME, user))
     _send("email_change_notice", user.email, _confirmed_name(user), new_address=user.pending_email,
-          settings=external_url("member_settings.index"), reset=external_url("passwords.forgot_password"))
+          not_me=not_me, hours=_activation_hours())
 
 
 def rehearse(kind: str) -> None:

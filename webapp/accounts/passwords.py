@@ -1,19 +1,18 @@
 """A forgotten password: the reset form, the link mailed for it, and choosing the new password.
 
 The reset form answers the same, and does the same work (a mail written durably, or rehearsed),
-whether or not the address has an account (webapp.accounts.mail_forms limits it). The link's
-token is read once from the URL, then kept in the session behind a redirect to
-/account/new-password, so it does not stay in the address bar or in access logs of later
-requests. A new password ends every session of the account; a disabled account
+whether or not the address has an account (webapp.accounts.mail_forms limits it). The link
+opens /account/new-password as webapp.accounts.mail_links says (its token off the URL). A new
+password ends every session of the account (and a pending address change); a disabled account
 (webapp.admin.members) stays disabled.
 """
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, session, url_for
+from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_login import current_user, logout_user
 
-from webapp.accounts import account_mail, session_store, tokens
+from webapp.accounts import account_mail, mail_links, session_store, tokens
 from webapp.accounts.account_mail import AccountMailFailed
 from webapp.accounts.failures import link_problem, mail_failed
 from webapp.accounts.forms import EmailOnlyForm, NewPasswordForm
@@ -25,8 +24,8 @@ from webapp.site.extensions import db
 bp = Blueprint("passwords", __name__, url_prefix="/account")
 bp.register_error_handler(TokenError, link_problem)
 bp.register_error_handler(AccountMailFailed, mail_failed)
-
-RESET_TOKEN = "reset_token"  # session key: the reset link's token, off the URL
+bp.record_once(mail_links.keep_no_referrer)
+mail_links.route(bp, "/reset/<token>", "reset_password", tokens.RESET, "passwords.new_password")
 
 
 @bp.route("/reset", methods=["GET", "POST"])
@@ -43,31 +42,15 @@ def forgot_password():
     return render_template("auth/forgot_password.html", form=form)
 
 
-@bp.route("/reset/<token>")
-def reset_password(token: str):
-    """The link in the mail: checked, then kept in the session; the form is at a plain URL."""
-    tokens.read(tokens.RESET, token)
-    session[RESET_TOKEN] = token
-    return redirect(url_for("passwords.new_password"))
-
-
 @bp.route("/new-password", methods=["GET", "POST"])
 def new_password():
-    token = session.get(RESET_TOKEN)
-    if token is None:
-        problem = "Open the link from your password reset email again (in this browser)."
-        return render_template("auth/link_problem.html", problem=problem), 400
-    try:
-        user = tokens.read(tokens.RESET, token)
-    except TokenError as e:
-        session.pop(RESET_TOKEN, None)
-        return link_problem(e)
+    user = mail_links.member(tokens.RESET)
     form = NewPasswordForm()
     if form.validate_on_submit():
         user.set_password(form.password.data)
         session_store.end_all(user)  # whoever knew the old password is logged out everywhere
         db.session.commit()
-        session.pop(RESET_TOKEN, None)
+        mail_links.forget(tokens.RESET)
         if current_user.is_authenticated:
             logout_user()
         prefill_next_form(user.email)

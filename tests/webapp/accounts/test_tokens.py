@@ -36,6 +36,7 @@ def test_a_reset_link_moves_its_token_into_the_session_and_off_the_url(client, c
     token = link.rsplit("/", 1)[1]
     opened = client.get(link)
     assert opened.status_code == 302 and opened.location == "/account/new-password"
+    assert opened.headers["Referrer-Policy"] == "no-referrer"
     form = client.get(opened.location)
     assert form.status_code == 200 and token not in form.get_data(as_text=True)
     changed = post_form(client, "/account/new-password", password="a brand new secret",
@@ -56,3 +57,11 @@ def test_an_activation_link_answers_with_a_redirect_to_a_url_without_the_token(c
     register(client)
     response = client.get(link_in(pickup_messages(config)[0], "activate"))
     assert response.status_code == 302 and response.location == "/account/login"
+
+
+def test_a_link_refused_as_tampered_is_answered_without_a_referrer_too(client, config):
+    activated_member(client, config)
+    post_form(client, "/account/reset", email="ann@example.org")
+    refused = client.get(link_in(pickup_messages(config)[-1], "reset") + "x")
+    assert refused.status_code == 400 and refused.headers["Referrer-Policy"] == "no-referrer"
+    assert client.get("/account/login").headers["Referrer-Policy"] == "same-origin"  # other pages keep theirs
