@@ -31,7 +31,7 @@ bp.register_error_handler(TokenError, link_problem)
 bp.register_error_handler(AccountMailFailed, mail_failed)
 bp.record_once(mail_links.keep_no_referrer)
 mail_links.route(bp, "/<token>", "open_confirmation", tokens.EMAIL_CHANGE, "address_change.confirmation")
-mail_links.route(bp, "/not-me/<token>", "open_not_me", tokens.NOT_ME, "address_change.not_me")
+mail_links.route(bp, "/not-me-<token>", "open_not_me", tokens.NOT_ME, "address_change.not_me")
 
 
 class AddressTaken(Exception):

@@ -1,10 +1,11 @@
-"""Accounts: register, activate, log in and out (a forgotten password: webapp.accounts.passwords).
+"""Accounts: register, log in and out (activation: webapp.accounts.activation; a forgotten
+password: webapp.accounts.passwords).
 
 Mail goes through webapp.accounts.account_mail into pickup (never SMTP from the request);
 when it cannot be written the answer is 503 "we could not send your mail" and a new
-account is rolled back. The register and resend forms answer the same, and do the
-same work (a mail written durably, or rehearsed), whether or not the address has an
-account, and are rate-limited per client and per address (webapp.accounts.mail_forms).
+account is rolled back. The register form answers the same, and does the same work (a mail
+written durably), whether or not the address has an account, and is rate-limited per client
+and per address (webapp.accounts.mail_forms).
 A disabled account (webapp.admin.members) cannot log in, and a new password does not
 change that.
 """
@@ -16,18 +17,15 @@ from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import generate_password_hash
 
-from webapp.accounts import account_mail, mail_forms, session_store, tokens
+from webapp.accounts import account_mail, mail_forms, session_store
 from webapp.accounts.account_mail import AccountMailFailed
-from webapp.accounts.failures import link_problem, mail_failed
-from webapp.accounts.forms import EmailOnlyForm, LoginForm, RegisterForm
+from webapp.accounts.failures import mail_failed
+from webapp.accounts.forms import LoginForm, RegisterForm
 from webapp.accounts.models import User, check_password_in_constant_time
-from webapp.accounts.tokens import TokenError
 from webapp.site.config import site_config
-from webapp.site.database import utcnow
 from webapp.site.extensions import db, limiter
 
 bp = Blueprint("auth", __name__, url_prefix="/account")
-bp.register_error_handler(TokenError, link_problem)
 bp.register_error_handler(AccountMailFailed, mail_failed)
 
 
@@ -75,36 +73,6 @@ def _remind_of_account(user: User, password: str) -> None:
     db.session.commit()
 
 
-@bp.route("/activate/<token>")
-def activate(token: str):
-    user = tokens.read(tokens.ACTIVATION, token)
-    if user.is_activated:
-        flash("Your account is already active. Log in below.")
-    else:
-        user.activated_at = utcnow()
-        db.session.commit()
-        flash("Your account is active. Welcome! Log in below.")
-    mail_forms.prefill_next_form(user.email)
-    return redirect(url_for("auth.login"))
-
-
-@bp.route("/activate", methods=["GET", "POST"])
-@mail_forms.mail_form
-def resend_activation():
-    form = EmailOnlyForm()
-    mail_forms.prefill(form)
-    if form.validate_on_submit():
-        user = User.by_email(form.email.data)
-        if user is None:
-            account_mail.rehearse("activation")
-        elif user.is_activated:  # they forgot it is active: say so, and how to get in
-            account_mail.send_already_registered(user)
-        else:
-            account_mail.send_activation(user)
-        return render_template("auth/check_inbox.html", email=form.email.data, what="activation")
-    return render_template("auth/resend_activation.html", form=form)
-
-
 def _failed_logins() -> str:
     return f"{site_config().webapp.failed_logins_per_hour} per hour"
 
@@ -133,7 +101,7 @@ def login():
             flash("Your account is not active yet: follow the link in the activation email, "
                   "or ask for a new one below.")
             mail_forms.prefill_next_form(user.email)
-            return redirect(url_for("auth.resend_activation"))
+            return redirect(url_for("activation.resend"))
         else:
             session_store.start(user)
             login_user(user)

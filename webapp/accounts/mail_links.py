@@ -21,7 +21,9 @@ NO_REFERRER = "no-referrer"
 
 
 def route(bp: Blueprint, rule: str, endpoint: str, purpose: tokens.Purpose, page: str) -> None:
-    """Make `rule` of `bp` (it ends in <token>) the link for `purpose`, opening the endpoint `page`."""
+    """Make `rule` of `bp` the link for `purpose`, opening the endpoint `page`. The rule ends in
+    <token>, in the segment after /account/activate/, /account/reset/ or /account/settings/email/:
+    the access logs (webapp.site.access_log, contrib/nginx.conf) write that segment as [token]."""
     bp.add_url_rule(rule, endpoint, lambda token: opened(purpose, token, page))
 
 
@@ -35,6 +37,11 @@ def opened(purpose: tokens.Purpose, token: str, page: str):
 
 def keep(purpose: tokens.Purpose, token: str) -> None:
     session[_key(purpose)] = token
+
+
+def kept(*purposes: tokens.Purpose) -> tokens.Purpose:
+    """Of `purposes`, the one whose link this browser opened (the first, if none)."""
+    return next((purpose for purpose in purposes if _key(purpose) in session), purposes[0])
 
 
 def member(purpose: tokens.Purpose) -> User:

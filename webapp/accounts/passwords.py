@@ -1,10 +1,12 @@
-"""A forgotten password: the reset form, the link mailed for it, and choosing the new password.
+"""Choosing a password by a link to the account's mailbox: a forgotten password's reset (the
+form, its link), and the "choose your password" link that activates a waiting account.
 
 The reset form answers the same, and does the same work (a mail written durably, or rehearsed),
-whether or not the address has an account (webapp.accounts.mail_forms limits it). The link
-opens /account/new-password as webapp.accounts.mail_links says (its token off the URL). A new
-password ends every session of the account (and a pending address change); a disabled account
-(webapp.admin.members) stays disabled.
+whether or not the address has an account (webapp.accounts.mail_forms limits it). Both links
+open /account/new-password as webapp.accounts.mail_links says (the token off the URL). A new
+password ends every session of the account (and a pending address change); a waiting account
+becomes active (webapp.accounts.activation says why); a disabled account (webapp.admin.members)
+stays disabled.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from webapp.accounts.forms import EmailOnlyForm, NewPasswordForm
 from webapp.accounts.mail_forms import mail_form, prefill_next_form
 from webapp.accounts.models import User
 from webapp.accounts.tokens import TokenError
+from webapp.site.database import utcnow
 from webapp.site.extensions import db
 
 bp = Blueprint("passwords", __name__, url_prefix="/account")
@@ -44,16 +47,27 @@ def forgot_password():
 
 @bp.route("/new-password", methods=["GET", "POST"])
 def new_password():
-    user = mail_links.member(tokens.RESET)
+    """The page a reset or choose-password link opens."""
+    purpose = mail_links.kept(tokens.RESET, tokens.CHOOSE_PASSWORD)
+    user = mail_links.member(purpose)
     form = NewPasswordForm()
-    if form.validate_on_submit():
-        user.set_password(form.password.data)
-        session_store.end_all(user)  # whoever knew the old password is logged out everywhere
-        db.session.commit()
-        mail_links.forget(tokens.RESET)
-        if current_user.is_authenticated:
-            logout_user()
-        prefill_next_form(user.email)
-        flash("Your password is changed. Log in with the new one.")
-        return redirect(url_for("auth.login"))
-    return render_template("auth/reset_password.html", form=form)
+    if not form.validate_on_submit():
+        return render_template("auth/reset_password.html", form=form, activating=not user.is_activated)
+    mail_links.forget(purpose)
+    flash("Your password is changed. Log in with the new one." if user.is_activated
+          else "Your account is active, with the password you chose. Log in with it.")
+    choose(user, form.password.data)
+    db.session.commit()
+    if current_user.is_authenticated:
+        logout_user()
+    prefill_next_form(user.email)
+    return redirect(url_for("auth.login"))
+
+
+def choose(user: User, password: str) -> None:
+    """A password chosen through a link to the account's own mailbox. It activates a waiting
+    account (the mailbox proved itself and chose the password), and ends every session and a
+    pending address change: whoever knew the old password keeps nothing. The caller commits."""
+    user.set_password(password)
+    user.activated_at = user.activated_at or utcnow()
+    session_store.end_all(user)

@@ -2,7 +2,10 @@
 
 A token carries a user id and a keyed fingerprint (HMAC with the site's secret key),
 never an address: base64 shows a number and 22 random-looking characters.
-Activation: the fingerprint of the address, valid [webapp] activation_expiry (48 h).
+Activation: the fingerprint of the address and the password hash, valid [webapp]
+activation_expiry (48 h): it activates the password typed at registration and no other.
+Choose password (a resent activation, "you already have an account"): the same fingerprint,
+as long; it stops working once a password is chosen with it.
 Password reset: the fingerprint of the current password hash, valid RESET_MAX_AGE (1 hour);
 it stops working the moment the password changes, so it is single use. A tampered, expired or
 used token raises TokenError with a plain reason.
@@ -56,8 +59,17 @@ def _pending_change(user: User, *more: str) -> str | None:
     return "\0".join((user.email, user.pending_email, *more)) if user.pending_email else None
 
 
-ACTIVATION = Purpose("account-activation", lambda user: user.email, activation_max_age,
-                     "This activation link does not belong to any account.", "activation")
+def _address_and_password(user: User) -> str:
+    return f"{user.email}\0{user.password_hash}"
+
+
+ACTIVATION = Purpose("account-activation", _address_and_password,
+                     activation_max_age, "This activation link no longer works: the account's "
+                     "password was chosen since. Log in with it, or ask for a new activation email.",
+                     "activation")
+CHOOSE_PASSWORD = Purpose("choose-password", _address_and_password,
+                          activation_max_age, "This link has already been used: the password is "
+                          "chosen. Log in with it, or ask for a new activation email.", "activation")
 RESET = Purpose("password-reset", lambda user: user.password_hash, lambda: RESET_MAX_AGE,
                 "This reset link has already been used. Ask for a new one if you need it.",
                 "password reset")
@@ -81,7 +93,8 @@ def _fingerprint(purpose: str, value: str) -> str:
 
 
 def make(purpose: Purpose, user: User) -> str:
-    """The token of a link for `purpose` (ACTIVATION, RESET, EMAIL_CHANGE, NOT_ME) and `user`."""
+    """The token of a link for `purpose` (ACTIVATION, CHOOSE_PASSWORD, RESET, EMAIL_CHANGE,
+    NOT_ME) and `user`."""
     return _serializer(purpose.salt).dumps([user.id, _fingerprint(purpose.salt, purpose.fingerprinted(user))])
 
 

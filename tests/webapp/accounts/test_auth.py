@@ -12,6 +12,7 @@ import pytest
 from spooler.envelope import parse_pickup
 from tests.configs import replaced
 from tests.webapp.conftest import (
+    activate,
     choose_password,
     csrf_token,
     link_in,
@@ -41,7 +42,7 @@ def mail(raw: bytes):
 
 def activated_member(client, config, email="ann@example.org", name="Ann"):
     register(client, email=email, name=name)
-    client.get(link_in(pickup_messages(config)[-1], "activate"))
+    assert activate(client, link_in(pickup_messages(config)[-1], "activate")).status_code == 302
 
 
 def test_registration_writes_one_activation_mail_to_pickup(client, config):
@@ -61,8 +62,7 @@ def test_account_cannot_log_in_until_its_link_is_followed(client, config):
     register(client)
     response = login(client)
     assert response.status_code == 302 and "/account/activate" in response.location
-    activation = client.get(link_in(pickup_messages(config)[0], "activate"))
-    assert activation.status_code == 302
+    assert activate(client, link_in(pickup_messages(config)[0], "activate")).status_code == 302
     assert login(client).status_code == 302
     assert "Welcome back, Ann" in client.get("/").get_data(as_text=True)
 
@@ -70,7 +70,7 @@ def test_account_cannot_log_in_until_its_link_is_followed(client, config):
 def test_used_activation_link_says_the_account_is_already_active(client, config):
     register(client)
     link = link_in(pickup_messages(config)[0], "activate")
-    client.get(link)
+    activate(client, link)
     again = client.get(link, follow_redirects=True)
     assert "already active" in again.get_data(as_text=True)
 
@@ -106,13 +106,14 @@ def test_registering_a_taken_address_answers_the_same_and_mails_its_owner(client
     assert "Impostor" not in reminder.as_string()
 
 
-def test_registering_again_before_activating_mails_a_new_activation_link(client, config):
+def test_registering_again_before_activating_mails_a_link_to_choose_the_password(client, config):
     register(client)
-    register(client, name="Ann again")
+    register(client, name="Ann again", password="the second password")
     reminder = pickup_messages(config)[-1]
     assert mail(reminder)["Subject"] == "You already have an account"
-    assert client.get(link_in(reminder, "activate")).status_code == 302
-    assert login(client).status_code == 302
+    link = link_in(reminder, "activate")
+    assert choose_password(client, link, "the second password").status_code == 302
+    assert login(client, password="the second password").status_code == 302
     assert "Welcome back, Ann." in client.get("/").get_data(as_text=True)
 
 
@@ -259,7 +260,8 @@ def email_field_value(page: str) -> str | None:
 
 def test_after_activation_the_login_form_has_the_address_filled_in(client, config):
     register(client)
-    page = client.get(link_in(pickup_messages(config)[0], "activate"), follow_redirects=True)
+    page = activate(client, link_in(pickup_messages(config)[0], "activate"))
+    page = client.get(page.location)
     assert email_field_value(page.get_data(as_text=True)) == "ann@example.org"
     assert email_field_value(client.get("/account/login").get_data(as_text=True)) is None  # once
 
