@@ -12,7 +12,7 @@ change that.
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import generate_password_hash
@@ -105,8 +105,18 @@ def login():
         else:
             session_store.start(user)
             login_user(user)
-            return redirect(url_for("browse.index"))
+            return redirect(_next_page())
     return render_template("auth/login.html", form=form)
+
+
+def _next_page() -> str:
+    """The page that sent the visitor to log in (login_required's ?next=), if it is a path on
+    this site; else the front page. Anything a browser could read as another site is refused."""
+    target = request.args.get("next", "")
+    if target.startswith("/") and not target.startswith("//") and "\\" not in target \
+            and all(" " < c < "\x7f" for c in target):
+        return target
+    return url_for("browse.index")
 
 
 @bp.route("/logout", methods=["POST"])

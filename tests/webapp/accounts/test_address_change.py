@@ -201,3 +201,14 @@ def test_an_old_password_no_longer_moves_the_account_once_the_owner_changed_it(a
     assert login(app.test_client(), email=NEW, password="a new passphrase").status_code == 200
     assert "do not match" in login(eve).get_data(as_text=True)
     assert login(app.test_client(), password="a new passphrase").status_code == 302  # Ann gets in
+
+
+def test_logging_in_from_the_link_leads_back_to_the_confirmation_page(app, config):
+    ann = member(app, config, "Ann")
+    link, _notice = ask_for(ann, config)
+    elsewhere = app.test_client()
+    asked = confirm(elsewhere, link)
+    assert asked.location == "/account/login?next=%2Faccount%2Fsettings%2Femail%2Fconfirm"
+    logged_in = post_form(elsewhere, asked.location, email="ann@example.org", password=PASSWORD)
+    assert logged_in.location == "/account/settings/email/confirm"
+    assert NEW in elsewhere.get(logged_in.location).get_data(as_text=True)

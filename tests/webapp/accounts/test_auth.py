@@ -6,6 +6,7 @@ import os
 import re
 from email import message_from_bytes
 from email.policy import default
+from urllib.parse import urlencode
 
 import pytest
 
@@ -328,3 +329,12 @@ def test_reset_and_resend_with_a_full_pickup_folder_answer_503(client, full_pick
     for path in ("/account/reset", "/account/activate"):
         response = post_form(client, path, email="nobody@example.org")
         assert response.status_code == 503 and "We could not send your" in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example/x", "/\\evil.example",
+                                    "/\t/evil.example", "javascript:alert(1)", ""])
+def test_logging_in_never_leads_off_the_site(client, config, target):
+    activated_member(client, config)
+    response = post_form(client, "/account/login?" + urlencode({"next": target}),
+                         email="ann@example.org", password=PASSWORD)
+    assert response.status_code == 302 and response.location == "/"
