@@ -13,22 +13,17 @@ the same, and does the same work, whether or not the address has an account.
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, url_for
+from flask import flash, redirect, render_template, url_for
 from flask_wtf import FlaskForm
 
 from webapp.accounts import account_mail, mail_forms, mail_links, tokens
-from webapp.accounts.account_mail import AccountMailFailed
-from webapp.accounts.failures import link_problem, mail_failed
+from webapp.accounts.failures import account_blueprint
 from webapp.accounts.forms import EmailOnlyForm
 from webapp.accounts.models import User
-from webapp.accounts.tokens import TokenError
 from webapp.site.database import utcnow
 from webapp.site.extensions import db
 
-bp = Blueprint("activation", __name__, url_prefix="/account")
-bp.register_error_handler(TokenError, link_problem)
-bp.register_error_handler(AccountMailFailed, mail_failed)
-bp.record_once(mail_links.keep_no_referrer)
+bp = account_blueprint("activation", "/account")
 mail_links.route(bp, "/activate/<token>", "activate", tokens.ACTIVATION, "activation.welcome")
 mail_links.route(bp, "/activate/choose-<token>", "choose_password", tokens.CHOOSE_PASSWORD,
                  "passwords.new_password")

@@ -14,22 +14,17 @@ password. Links open as webapp.accounts.mail_links says; every change is a POST 
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, url_for
+from flask import flash, redirect, render_template, url_for
 from flask_login import current_user, login_required, logout_user
 from flask_wtf import FlaskForm
 
 from webapp.accounts import account_mail, mail_links, session_store, tokens
-from webapp.accounts.account_mail import AccountMailFailed
-from webapp.accounts.failures import link_problem, mail_failed
+from webapp.accounts.failures import account_blueprint
 from webapp.accounts.models import User
-from webapp.accounts.tokens import TokenError
 from webapp.mail import bounces
 from webapp.site.extensions import db
 
-bp = Blueprint("address_change", __name__, url_prefix="/account/settings/email")
-bp.register_error_handler(TokenError, link_problem)
-bp.register_error_handler(AccountMailFailed, mail_failed)
-bp.record_once(mail_links.keep_no_referrer)
+bp = account_blueprint("address_change", "/account/settings/email")
 mail_links.route(bp, "/<token>", "open_confirmation", tokens.EMAIL_CHANGE, "address_change.confirmation")
 mail_links.route(bp, "/not-me-<token>", "open_not_me", tokens.NOT_ME, "address_change.not_me")
 

@@ -6,27 +6,24 @@ when it cannot be written the answer is 503 "we could not send your mail" and a 
 account is rolled back. The register form answers the same, and does the same work (a mail
 written durably), whether or not the address has an account, and is rate-limited per client
 and per address (webapp.accounts.mail_forms).
-A disabled account (webapp.admin.members) cannot log in, and a new password does not
-change that.
+Failed logins are counted per account and client, and per account (webapp.accounts.login_limits).
+A disabled account (webapp.admin.members) cannot log in, and a new password does not change that.
 """
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import generate_password_hash
 
-from webapp.accounts import account_mail, mail_forms, session_store
-from webapp.accounts.account_mail import AccountMailFailed
-from webapp.accounts.failures import mail_failed
+from webapp.accounts import account_mail, login_limits, mail_forms, session_store
+from webapp.accounts.failures import account_blueprint
 from webapp.accounts.forms import LoginForm, RegisterForm
 from webapp.accounts.models import User, check_password_in_constant_time
-from webapp.site.config import site_config
 from webapp.site.extensions import db, limiter
 
-bp = Blueprint("auth", __name__, url_prefix="/account")
-bp.register_error_handler(AccountMailFailed, mail_failed)
+bp = account_blueprint("auth", "/account")
 
 
 @bp.route("/register", methods=["GET", "POST"])
@@ -73,27 +70,20 @@ def _remind_of_account(user: User, password: str) -> None:
     db.session.commit()
 
 
-def _failed_logins() -> str:
-    return f"{site_config().webapp.failed_logins_per_hour} per hour"
-
-
-def _login_failed(response) -> bool:
-    """A login POST that did not log in (the form again); a success is a redirect."""
-    return response.status_code == 200
-
-
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit(mail_forms.PER_CLIENT, exempt_when=mail_forms.not_posted)
-@limiter.limit(_failed_logins, key_func=lambda: "login-" + mail_forms.address_key(),
-               exempt_when=mail_forms.not_posted, deduct_when=_login_failed)
 def login():
     if current_user.is_authenticated:
         return redirect(url_for("browse.index"))
     form = LoginForm()
     mail_forms.prefill(form)
     if form.validate_on_submit():
+        paused = login_limits.pause(form.email.data)
+        if paused is not None:   # the right password too: guessing stops here
+            return render_template("auth/login_paused.html", pause=paused), 429
         user = User.by_email(form.email.data)
         if not check_password_in_constant_time(user, form.password.data):
+            login_limits.failed(form.email.data)
             flash("That email and password do not match an account.")
         elif user.is_disabled:  # told only to whoever knows the password: no address is revealed
             flash("This account is disabled by an admin, so you cannot log in.")

@@ -12,20 +12,18 @@ from __future__ import annotations
 
 from functools import wraps
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user
 from flask_wtf import FlaskForm
 
 from webapp.accounts import address_change, session_store
-from webapp.accounts.account_mail import AccountMailFailed
-from webapp.accounts.failures import mail_failed
+from webapp.accounts.failures import account_blueprint
 from webapp.accounts.forms import ChangeEmailForm, ChangePasswordForm, PreferencesForm
 from webapp.accounts.models import User
 from webapp.mail import bounces, outbox
 from webapp.site.extensions import db, limiter
 
-bp = Blueprint("member_settings", __name__, url_prefix="/account/settings")
-bp.register_error_handler(AccountMailFailed, mail_failed)
+bp = account_blueprint("member_settings", "/account/settings")
 RECENT = 10   # notification outcomes shown, so "why didn't I get the mail?" has an answer
 
 

@@ -11,28 +11,22 @@ stays disabled.
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, url_for
-from flask_login import current_user, logout_user
+from flask import flash, redirect, render_template, url_for
+from flask_login import current_user, login_user, logout_user
 
-from webapp.accounts import account_mail, mail_links, session_store, tokens
-from webapp.accounts.account_mail import AccountMailFailed
-from webapp.accounts.failures import link_problem, mail_failed
+from webapp.accounts import account_mail, mail_forms, mail_links, session_store, tokens
+from webapp.accounts.failures import account_blueprint
 from webapp.accounts.forms import EmailOnlyForm, NewPasswordForm
-from webapp.accounts.mail_forms import mail_form, prefill_next_form
 from webapp.accounts.models import User
-from webapp.accounts.tokens import TokenError
 from webapp.site.database import utcnow
 from webapp.site.extensions import db
 
-bp = Blueprint("passwords", __name__, url_prefix="/account")
-bp.register_error_handler(TokenError, link_problem)
-bp.register_error_handler(AccountMailFailed, mail_failed)
-bp.record_once(mail_links.keep_no_referrer)
+bp = account_blueprint("passwords", "/account")
 mail_links.route(bp, "/reset/<token>", "reset_password", tokens.RESET, "passwords.new_password")
 
 
 @bp.route("/reset", methods=["GET", "POST"])
-@mail_form
+@mail_forms.mail_form
 def forgot_password():
     form = EmailOnlyForm()
     if form.validate_on_submit():
@@ -47,21 +41,26 @@ def forgot_password():
 
 @bp.route("/new-password", methods=["GET", "POST"])
 def new_password():
-    """The page a reset or choose-password link opens."""
+    """The page a reset or choose-password link opens; the password chosen, it logs the member in
+    (the mailbox proved itself: no password login, so no failed-login pause, stands in the way)."""
     purpose = mail_links.kept(tokens.RESET, tokens.CHOOSE_PASSWORD)
     user = mail_links.member(purpose)
     form = NewPasswordForm()
     if not form.validate_on_submit():
         return render_template("auth/reset_password.html", form=form, activating=not user.is_activated)
     mail_links.forget(purpose)
-    flash("Your password is changed. Log in with the new one." if user.is_activated
-          else "Your account is active, with the password you chose. Log in with it.")
+    flash("Your password is changed, and you are logged in." if user.is_activated
+          else "Your account is active, with the password you chose. Welcome!")
     choose(user, form.password.data)
     db.session.commit()
     if current_user.is_authenticated:
         logout_user()
-    prefill_next_form(user.email)
-    return redirect(url_for("auth.login"))
+    if user.is_disabled:   # a new password does not change that (webapp.admin.members)
+        mail_forms.prefill_next_form(user.email)
+        return redirect(url_for("auth.login"))
+    session_store.start(user)
+    login_user(user)
+    return redirect(url_for("browse.index"))
 
 
 def choose(user: User, password: str) -> None:

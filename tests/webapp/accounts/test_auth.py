@@ -41,6 +41,11 @@ def mail(raw: bytes):
     return message_from_bytes(parse_pickup(raw).content.replace(b"\r\n", b"\n"), policy=default)
 
 
+def app_client(client):
+    """Another browser on the same site."""
+    return client.application.test_client()
+
+
 def activated_member(client, config, email="ann@example.org", name="Ann"):
     register(client, email=email, name=name)
     assert activate(client, link_in(pickup_messages(config)[-1], "activate")).status_code == 302
@@ -113,9 +118,9 @@ def test_registering_again_before_activating_mails_a_link_to_choose_the_password
     reminder = pickup_messages(config)[-1]
     assert mail(reminder)["Subject"] == "You already have an account"
     link = link_in(reminder, "activate")
-    assert choose_password(client, link, "the second password").status_code == 302
-    assert login(client, password="the second password").status_code == 302
-    assert "Welcome back, Ann." in client.get("/").get_data(as_text=True)
+    assert choose_password(client, link, "the second password").location == "/"
+    assert "Welcome back, Ann." in client.get("/").get_data(as_text=True)   # logged in at once
+    assert login(app_client(client), password="the second password").status_code == 302
 
 
 def test_wrong_password_and_unknown_address_get_the_same_answer(client, config):
@@ -137,8 +142,8 @@ def test_password_reset_end_to_end(client, config):
     link = link_in(pickup_messages(config)[-1], "reset")
     changed = choose_password(client, link, "a brand new secret")
     assert changed.status_code == 302
-    assert "do not match" in login(client).get_data(as_text=True)
-    assert login(client, password="a brand new secret").status_code == 302
+    assert "do not match" in login(app_client(client)).get_data(as_text=True)
+    assert login(app_client(client), password="a brand new secret").status_code == 302
 
 
 def test_reset_link_works_once(client, config):
@@ -274,11 +279,11 @@ def test_not_active_yet_leads_to_the_resend_form_with_the_address_filled_in(clie
     assert email_field_value(client.get(page.location).get_data(as_text=True)) == "ann@example.org"
 
 
-def test_after_a_new_password_the_login_form_has_the_address_filled_in(client, config):
+def test_a_new_password_logs_in_at_once(client, config):
     activated_member(client, config)
     post_form(client, "/account/reset", email="ann@example.org")
-    choose_password(client, link_in(pickup_messages(config)[-1], "reset"), "a brand new secret")
-    assert email_field_value(client.get("/account/login").get_data(as_text=True)) == "ann@example.org"
+    changed = choose_password(client, link_in(pickup_messages(config)[-1], "reset"), "a brand new secret")
+    assert changed.location == "/" and "Welcome back, Ann" in client.get("/").get_data(as_text=True)
 
 
 @pytest.fixture
