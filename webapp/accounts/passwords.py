@@ -49,15 +49,17 @@ def new_password():
     if not form.validate_on_submit():
         return render_template("auth/reset_password.html", form=form, activating=not user.is_activated)
     mail_links.forget(purpose)
-    flash("Your password is changed, and you are logged in." if user.is_activated
-          else "Your account is active, with the password you chose. Welcome!")
+    done = ("Your password is changed" if user.is_activated
+            else "Your account is active, with the password you chose")
     choose(user, form.password.data)
     db.session.commit()
     if current_user.is_authenticated:
         logout_user()
     if user.is_disabled:   # a new password does not change that (webapp.admin.members)
+        flash(f"{done}, but an admin disabled this account, so you cannot log in.")
         mail_forms.prefill_next_form(user.email)
         return redirect(url_for("auth.login"))
+    flash(f"{done}. You are logged in.")
     session_store.start(user)
     login_user(user)
     return redirect(url_for("browse.index"))

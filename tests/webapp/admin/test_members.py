@@ -116,7 +116,11 @@ def test_disabling_ends_an_open_session_and_blocks_login_even_after_a_new_passwo
     wrong = login(app.test_client(), password="not the password")
     assert "disabled" not in wrong.get_data(as_text=True)   # who has an account stays unsaid
     post_form(app.test_client(), "/account/reset", email="ann@example.org")
-    choose_password(app.test_client(), link_in(pickup_messages(config)[-1], "reset"), "a new passphrase")
+    owner = app.test_client()
+    chosen = choose_password(owner, link_in(pickup_messages(config)[-1], "reset"), "a new passphrase")
+    assert chosen.location == "/account/login"          # a reset logs in, but not a disabled member
+    assert "disabled" in owner.get(chosen.location).get_data(as_text=True)
+    assert owner.get("/account/sessions").status_code == 302
     assert "disabled" in login(app.test_client(), password="a new passphrase").get_data(as_text=True)
     press(root, PAGE, f"{PAGE}/{ann_id}/enable")
     assert login(app.test_client(), password="a new passphrase").status_code == 302
