@@ -2,7 +2,8 @@
 form, its link), and the "choose your password" link that activates a waiting account.
 
 The reset form answers the same, and does the same work (a mail written durably, or rehearsed),
-whether or not the address has an account (webapp.accounts.mail_forms limits it). Both links
+whether or not the address has an account (webapp.accounts.mail_forms limits it); for an account
+never activated it mails the "choose your password" link. Both links
 open /account/new-password as webapp.accounts.mail_links says (the token off the URL). A new
 password ends every session of the account (and a pending address change); a waiting account
 becomes active (webapp.accounts.activation says why); a disabled account (webapp.admin.members)
@@ -31,10 +32,12 @@ def forgot_password():
     form = EmailOnlyForm()
     if form.validate_on_submit():
         user = User.by_email(form.email.data)
-        if user is not None and user.is_activated:
-            account_mail.send_password_reset(user)
-        else:
+        if user is None:
             account_mail.rehearse("password_reset")
+        elif user.is_activated:
+            account_mail.send_password_reset(user)
+        else:  # never activated: perhaps registered by someone else, so its owner chooses one
+            account_mail.send_choose_password(user)
         return render_template("auth/check_inbox.html", email=form.email.data, what="reset")
     return render_template("auth/forgot_password.html", form=form)
 

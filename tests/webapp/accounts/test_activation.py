@@ -92,3 +92,12 @@ def test_a_choose_your_password_link_works_once(app, config):
     again = act_on(app.test_client(), choose, password="a third password")
     assert again.status_code == 400
     assert login(app.test_client(), password=ANNS).status_code == 302
+
+
+def test_forgot_password_for_a_waiting_account_leads_to_choosing_its_password(app, config):
+    register(app.test_client(), password=EVE)
+    ann = app.test_client()
+    post_form(ann, "/account/reset", email="ann@example.org")   # "I never knew that password"
+    act_on(ann, pickup_messages(config)[-1], password=ANNS)
+    assert login(app.test_client(), password=EVE).status_code != 302
+    assert is_active(app) and login(app.test_client(), password=ANNS).status_code == 302
