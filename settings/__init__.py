@@ -186,7 +186,10 @@ class WebappConfig:
     session_idle_timeout: float | None = _key("optional_duration", "")   # "" = no idle timeout
     trusted_proxies: int = _key("whole", 0)          # reverse-proxy hops whose X-Forwarded-* count
     ratelimit_storage: str = _key("str", "memory://")  # shared (redis://...) with several processes
-    failed_logins_per_hour: int = _key("count", 10)  # per account, then 429 until the hour is over
+    # Wrong passwords an hour per account from one client address, then that client waits; and
+    # per account from every client together, then password logins wait (a reset by mail logs in).
+    failed_logins_per_hour: int = _key("count", 10)
+    failed_logins_all_clients_per_hour: int = _key("count", 100)
     posts_per_minute: int = _key("count", 10)        # posts of any kind per member, then 429
     articles_by: str = _key("choice", "members", choices=("members", "admins"))  # who may write one
     # Notifications (webapp.mail.fanout): instant mails one member gets a day before the rest wait

@@ -87,7 +87,15 @@ def _bind_extensions(app: Flask, config: Config) -> None:
 
 
 def _register_features(app: Flask, config: Config) -> None:
-    from webapp.accounts import auth, member_settings, session_store, sessions_page
+    from webapp.accounts import (
+        activation,
+        address_change,
+        auth,
+        member_settings,
+        passwords,
+        session_store,
+        sessions_page,
+    )
     from webapp.accounts import commands as account_commands
     from webapp.admin import members, moderation, newsletter_pages, queue_dashboard
     from webapp.mail import commands as mail_commands
@@ -101,7 +109,8 @@ def _register_features(app: Flask, config: Config) -> None:
     login_manager.user_loader(session_store.resolve)
     add_security_headers(app, https=_https(config))
     for blueprint in (browse.bp, questions.bp, articles.bp, own_posts.bp, following.bp,  # posts/
-                      auth.bp, sessions_page.bp, member_settings.bp,                      # accounts/
+                      auth.bp, passwords.bp, sessions_page.bp, member_settings.bp,         # accounts/
+                      activation.bp, address_change.bp,
                       moderation.bp, members.bp, queue_dashboard.bp, newsletter_pages.bp,  # admin/
                       unsubscribe.bp, metrics.bp,                                         # mail/
                       health.bp):                                                         # site/

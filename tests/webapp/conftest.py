@@ -90,6 +90,13 @@ def choose_password(client, link: str, password: str):
     return post_form(client, opened.location, password=password, confirm=password)
 
 
+def activate(client, link: str):
+    """Open an activation link (it redirects to the page without the token) and press its button."""
+    opened = client.get(link)
+    assert opened.status_code == 302, opened.status_code
+    return post_form(client, opened.location)
+
+
 def pickup_messages(config) -> list[bytes]:
     return [p.read_bytes() for p in sorted(config.pickup.dir.glob("*.eml"))]
 

@@ -27,13 +27,14 @@ from webapp.site.links import external_url
 
 ACCOUNT_SUBJECTS = {
     "activation": "Activate your account",
+    "choose_password": "Activate your account: choose its password",
     "password_reset": "Reset your password",
     "already_registered": "You already have an account",
     "email_change": "Confirm your new address",
     "email_change_notice": "Your address is being changed",
 }
 # Each mail as the person who asked for it names it ("we could not send your ... email").
-ASKED_FOR = {"activation": "activation", "already_registered": "activation",
+ASKED_FOR = {"activation": "activation", "choose_password": "activation", "already_registered": "activation",
              "password_reset": "password reset", "email_change": "confirmation",
              "email_change_notice": "confirmation"}
 
@@ -47,42 +48,54 @@ class AccountMailFailed(PickupError):
 
 
 def send_activation(user: User) -> None:
-    link = external_url("auth.activate", token=tokens.make(tokens.ACTIVATION, user))
+    """At registration: the link that activates the account with the password just typed."""
+    link = external_url("activation.activate", token=tokens.make(tokens.ACTIVATION, user))
     _send("activation", user.email, "", link=link, hours=_activation_hours())
 
 
+def send_choose_password(user: User) -> None:
+    """A resent activation: the link activates the account with a password chosen on its page."""
+    _send("choose_password", user.email, "", link=_choose_password_link(user), hours=_activation_hours())
+
+
+def _choose_password_link(user: User) -> str:
+    return external_url("activation.choose_password", token=tokens.make(tokens.CHOOSE_PASSWORD, user))
+
+
 def send_password_reset(user: User) -> None:
-    link = external_url("auth.reset_password", token=tokens.make(tokens.RESET, user))
+    link = external_url("passwords.reset_password", token=tokens.make(tokens.RESET, user))
     _send("password_reset", user.email, _confirmed_name(user), link=link)
 
 
 def send_already_registered(user: User) -> None:
-    """To an address someone tried to register again: log in, reset, or (not active yet) activate."""
-    link = external_url("auth.activate", token=tokens.make(tokens.ACTIVATION, user)) \
-        if not user.is_activated else None
+    """To an address someone tried to register again: log in, reset, or (not active yet) choose
+    the password, which activates the account (whoever registered it first may not be its owner)."""
+    link = _choose_password_link(user) if not user.is_activated else None
     _send("already_registered", user.email, _confirmed_name(user), link=link,
           hours=_activation_hours(), login=external_url("auth.login"),
-          reset=external_url("auth.forgot_password"))
+          reset=external_url("passwords.forgot_password"))
 
 
 def send_email_change(user: User) -> None:
     """To the new address (user.pending_email): the link that makes the change."""
-    link = external_url("member_settings.confirm_email", token=tokens.make(tokens.EMAIL_CHANGE, user))
+    link = external_url("address_change.open_confirmation", token=tokens.make(tokens.EMAIL_CHANGE, user))
     _send("email_change", user.pending_email, "", link=link, hours=_activation_hours())
 
 
 def send_email_change_notice(user: User) -> None:
-    """To the current address: a change was asked for; nothing happens until it is confirmed."""
+    """To the current address: a change was asked for, and the "this was not me" link that
+    cancels it without a login."""
+    not_me = external_url("address_change.open_not_me", token=tokens.make(tokens.NOT_ME, user))
     _send("email_change_notice", user.email, _confirmed_name(user), new_address=user.pending_email,
-          settings=external_url("member_settings.index"), reset=external_url("auth.forgot_password"))
+          not_me=not_me, hours=_activation_hours())
 
 
 def rehearse(kind: str) -> None:
     """The work of sending `kind` (a key of ACCOUNT_SUBJECTS) with nothing sent, for an address
     with no account: the answer then takes as long either way."""
-    link = external_url("auth.activate", token="x" * 60)
+    link = external_url("activation.activate", token="x" * 60)
     message = _render(kind, "nobody@invalid.example", "", link=link, hours=_activation_hours(),
-                      login=external_url("auth.login"), reset=external_url("auth.forgot_password"))
+                      login=external_url("auth.login"), reset=external_url("passwords.forgot_password"))
     try:
         outgoing.pickup_writer().rehearse(message)
     except PickupError as e:

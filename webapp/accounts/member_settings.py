@@ -2,33 +2,28 @@
 and the outcome of their last notifications (sent, or why not).
 
 A new password needs the current one and logs out every other session (this one stays). A
-new address needs the current password; a confirmation link goes to the new address and a
-notice to the old one (both through pickup, as account mail), and the address changes only
-when the link is opened. If another account took the address meanwhile, the link says so
-and changes nothing. A member whose address bounces (webapp.mail.bounces) confirms it from
-the banner, or changes it, and mail starts again. Every form is a POST with a CSRF token.
+new address needs the current password; webapp.accounts.address_change mails the link to it
+and a notice to the old one, and confirms it. A member whose address bounces
+(webapp.mail.bounces) confirms it from the banner, or changes it, and mail starts again.
+Every form is a POST with a CSRF token.
 """
 
 from __future__ import annotations
 
 from functools import wraps
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user
 from flask_wtf import FlaskForm
 
-from webapp.accounts import account_mail, session_store, tokens
-from webapp.accounts.account_mail import AccountMailFailed
-from webapp.accounts.failures import link_problem, mail_failed
+from webapp.accounts import address_change, session_store
+from webapp.accounts.failures import account_blueprint
 from webapp.accounts.forms import ChangeEmailForm, ChangePasswordForm, PreferencesForm
 from webapp.accounts.models import User
-from webapp.accounts.tokens import TokenError
 from webapp.mail import bounces, outbox
 from webapp.site.extensions import db, limiter
 
-bp = Blueprint("member_settings", __name__, url_prefix="/account/settings")
-bp.register_error_handler(TokenError, link_problem)
-bp.register_error_handler(AccountMailFailed, mail_failed)
+bp = account_blueprint("member_settings", "/account/settings")
 RECENT = 10   # notification outcomes shown, so "why didn't I get the mail?" has an answer
 
 
@@ -93,27 +88,9 @@ def change_email(form: ChangeEmailForm):
     if new == current_user.email:
         form.email.errors.append("That is already your address.")
         return _page(email=form, status=400)
-    current_user.pending_email = new
-    # Both mails written before the commit: no pending change without its link.
-    account_mail.send_email_change(current_user)
-    account_mail.send_email_change_notice(current_user)
+    address_change.ask(current_user._get_current_object(), new)
     db.session.commit()
     return render_template("auth/check_inbox.html", email=new, what="email change")
-
-
-@bp.route("/email/<token>")
-def confirm_email(token: str):
-    user = tokens.read(tokens.EMAIL_CHANGE, token)
-    if User.by_email(user.pending_email) is not None:
-        user.pending_email = None
-        db.session.commit()
-        problem = "Another account uses that address now, so yours was not changed."
-        return render_template("auth/link_problem.html", problem=problem), 409
-    user.email, user.pending_email = user.pending_email, None
-    bounces.confirm_address(user)   # a new address starts with a clean record
-    db.session.commit()
-    flash(f"Your address is now {user.email}.")
-    return redirect(url_for("member_settings.index" if current_user.is_authenticated else "auth.login"))
 
 
 @bp.route("/address-ok", methods=["POST"])

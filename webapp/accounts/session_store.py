@@ -3,9 +3,9 @@
 Logging in makes a row (a random key goes in Flask's signed session cookie, only its
 sha256 in the database); each request looks the key up, so logging out, "log out
 everywhere", a new password and an admin disabling the account end a session on the
-server: a copied cookie stops working. A session ends [webapp] session_lifetime after it
-began, or after session_idle_timeout without a request when that is set. Rows past their
-end are deleted at the next login.
+server: a copied cookie stops working; ending them all cancels a pending address change
+too. A session ends [webapp] session_lifetime after it began, or after session_idle_timeout
+without a request when that is set. Rows past their end are deleted at the next login.
 """
 
 from __future__ import annotations
@@ -95,8 +95,11 @@ def end_current(user: User) -> None:
 
 
 def end_all(user: User) -> None:
-    """End every session of `user` (log out everywhere; a new password). The caller commits."""
+    """End every session of `user` and what a session asked for and waits for a link: a new
+    address (log out everywhere, a new password, a reset, disabling: whoever knew the old
+    password keeps nothing it gave them). The caller commits."""
     db.session.execute(db.delete(LoginSession).filter_by(user_id=user.id))
+    user.pending_email = None   # its link (webapp.accounts.tokens EMAIL_CHANGE) stops working
 
 
 def ends_at(row: LoginSession) -> datetime:

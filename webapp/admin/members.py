@@ -3,12 +3,13 @@ whether each is activated, bouncing, an admin or disabled; resend an activation 
 disable an account and enable it again.
 
 Reads users; writes users.disabled_at and disabled_by, and an activation mail to pickup
-(webapp.accounts.account_mail). Every page and POST answers 403 to a member who is not an
-admin; every change is a POST with a CSRF token and is logged with the admin's name and
-address. Disabling ends the member's sessions at once
-(webapp.accounts.session_store.end_all); the login form, the session lookup and the fan-
-out (reason "disabled") then refuse the member, and a new password does not change that.
-An admin cannot disable themselves. The list is a keyset page like every other
+(webapp.accounts.account_mail: its link leads to choosing the password, so a password typed by
+whoever registered the address is never activated by its owner's click). Every page and POST
+answers 403 to a member who is not an admin; every change is a POST with a CSRF token and is
+logged with the admin's name and address. Disabling ends the member's sessions (and a pending
+address change) at once (webapp.accounts.session_store.end_all); the login form, the session
+lookup and the fan-out (reason "disabled") then refuse the member, and a new password does not
+change that. An admin cannot disable themselves. The list is a keyset page like every other
 (webapp.posts.listing), the newest member first.
 """
 
@@ -57,14 +58,15 @@ def find_members(query: str = "", show: str = "all", before: int | None = None) 
 
 
 def resend_activation(member: User, admin: User) -> None:
-    """Write a fresh activation mail for a member who is not active yet; Refused (logged) also
-    when the pickup folder refuses the mail."""
+    """Write a fresh activation mail for a member who is not active yet, whose link leads to
+    choosing the password (webapp.accounts.activation says why); Refused (logged) also when the
+    pickup folder refuses the mail."""
     if member.is_activated:
         raise Refused(f"{member.email} is already active: no activation mail was written.")
     if member.is_disabled:
         raise Refused(f"{member.email} is disabled: enable the account first.")
     try:
-        account_mail.send_activation(member)
+        account_mail.send_choose_password(member)
     except PickupError as e:
         current_app.logger.error("activation mail for %s not written: %s", member.email, e)
         raise Refused("The activation mail could not be written (the outgoing mail folder refused it); "

@@ -6,12 +6,14 @@ import os
 import re
 from email import message_from_bytes
 from email.policy import default
+from urllib.parse import urlencode
 
 import pytest
 
 from spooler.envelope import parse_pickup
 from tests.configs import replaced
 from tests.webapp.conftest import (
+    activate,
     choose_password,
     csrf_token,
     link_in,
@@ -39,9 +41,14 @@ def mail(raw: bytes):
     return message_from_bytes(parse_pickup(raw).content.replace(b"\r\n", b"\n"), policy=default)
 
 
+def app_client(client):
+    """Another browser on the same site."""
+    return client.application.test_client()
+
+
 def activated_member(client, config, email="ann@example.org", name="Ann"):
     register(client, email=email, name=name)
-    client.get(link_in(pickup_messages(config)[-1], "activate"))
+    assert activate(client, link_in(pickup_messages(config)[-1], "activate")).status_code == 302
 
 
 def test_registration_writes_one_activation_mail_to_pickup(client, config):
@@ -61,8 +68,7 @@ def test_account_cannot_log_in_until_its_link_is_followed(client, config):
     register(client)
     response = login(client)
     assert response.status_code == 302 and "/account/activate" in response.location
-    activation = client.get(link_in(pickup_messages(config)[0], "activate"))
-    assert activation.status_code == 302
+    assert activate(client, link_in(pickup_messages(config)[0], "activate")).status_code == 302
     assert login(client).status_code == 302
     assert "Welcome back, Ann" in client.get("/").get_data(as_text=True)
 
@@ -70,7 +76,7 @@ def test_account_cannot_log_in_until_its_link_is_followed(client, config):
 def test_used_activation_link_says_the_account_is_already_active(client, config):
     register(client)
     link = link_in(pickup_messages(config)[0], "activate")
-    client.get(link)
+    activate(client, link)
     again = client.get(link, follow_redirects=True)
     assert "already active" in again.get_data(as_text=True)
 
@@ -106,14 +112,15 @@ def test_registering_a_taken_address_answers_the_same_and_mails_its_owner(client
     assert "Impostor" not in reminder.as_string()
 
 
-def test_registering_again_before_activating_mails_a_new_activation_link(client, config):
+def test_registering_again_before_activating_mails_a_link_to_choose_the_password(client, config):
     register(client)
-    register(client, name="Ann again")
+    register(client, name="Ann again", password="the second password")
     reminder = pickup_messages(config)[-1]
     assert mail(reminder)["Subject"] == "You already have an account"
-    assert client.get(link_in(reminder, "activate")).status_code == 302
-    assert login(client).status_code == 302
-    assert "Welcome back, Ann." in client.get("/").get_data(as_text=True)
+    link = link_in(reminder, "activate")
+    assert choose_password(client, link, "the second password").location == "/"
+    assert "Welcome back, Ann." in client.get("/").get_data(as_text=True)   # logged in at once
+    assert login(app_client(client), password="the second password").status_code == 302
 
 
 def test_wrong_password_and_unknown_address_get_the_same_answer(client, config):
@@ -135,8 +142,8 @@ def test_password_reset_end_to_end(client, config):
     link = link_in(pickup_messages(config)[-1], "reset")
     changed = choose_password(client, link, "a brand new secret")
     assert changed.status_code == 302
-    assert "do not match" in login(client).get_data(as_text=True)
-    assert login(client, password="a brand new secret").status_code == 302
+    assert "do not match" in login(app_client(client)).get_data(as_text=True)
+    assert login(app_client(client), password="a brand new secret").status_code == 302
 
 
 def test_reset_link_works_once(client, config):
@@ -259,7 +266,8 @@ def email_field_value(page: str) -> str | None:
 
 def test_after_activation_the_login_form_has_the_address_filled_in(client, config):
     register(client)
-    page = client.get(link_in(pickup_messages(config)[0], "activate"), follow_redirects=True)
+    page = activate(client, link_in(pickup_messages(config)[0], "activate"))
+    page = client.get(page.location)
     assert email_field_value(page.get_data(as_text=True)) == "ann@example.org"
     assert email_field_value(client.get("/account/login").get_data(as_text=True)) is None  # once
 
@@ -271,11 +279,11 @@ def test_not_active_yet_leads_to_the_resend_form_with_the_address_filled_in(clie
     assert email_field_value(client.get(page.location).get_data(as_text=True)) == "ann@example.org"
 
 
-def test_after_a_new_password_the_login_form_has_the_address_filled_in(client, config):
+def test_a_new_password_logs_in_at_once(client, config):
     activated_member(client, config)
     post_form(client, "/account/reset", email="ann@example.org")
-    choose_password(client, link_in(pickup_messages(config)[-1], "reset"), "a brand new secret")
-    assert email_field_value(client.get("/account/login").get_data(as_text=True)) == "ann@example.org"
+    changed = choose_password(client, link_in(pickup_messages(config)[-1], "reset"), "a brand new secret")
+    assert changed.location == "/" and "Welcome back, Ann" in client.get("/").get_data(as_text=True)
 
 
 @pytest.fixture
@@ -326,3 +334,12 @@ def test_reset_and_resend_with_a_full_pickup_folder_answer_503(client, full_pick
     for path in ("/account/reset", "/account/activate"):
         response = post_form(client, path, email="nobody@example.org")
         assert response.status_code == 503 and "We could not send your" in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example/x", "/\\evil.example",
+                                    "/\t/evil.example", "javascript:alert(1)", ""])
+def test_logging_in_never_leads_off_the_site(client, config, target):
+    activated_member(client, config)
+    response = post_form(client, "/account/login?" + urlencode({"next": target}),
+                         email="ann@example.org", password=PASSWORD)
+    assert response.status_code == 302 and response.location == "/"

@@ -1,4 +1,5 @@
-"""The account pages in a real browser (headless Chromium): sign up, activate from the mail, log in."""
+"""The account pages in a real browser (headless Chromium): sign up, activate from the mail's
+link with the button of the page it opens, log in; confirm a new address the same way."""
 
 from __future__ import annotations
 
@@ -11,21 +12,28 @@ pytest.importorskip("playwright.sync_api")
 pytestmark = needs_chromium
 
 
+def sign_up(page, site, name, email, password="a long password", confirm="a long password"):
+    page.goto(f"{site}/account/register")
+    page.fill("#display_name", name)
+    page.fill("#email", email)
+    page.fill("#password", password)
+    page.fill("#confirm", confirm)
+    page.click("text=Create account")
+
+
 def test_sign_up_activate_and_log_in_in_a_browser(site, page, config):
     refused = []  # what the Content-Security-Policy blocked, as the browser reports it
     page.on("console", lambda m: refused.append(m.text) if "Content Security Policy" in m.text else None)
-    page.goto(f"{site}/account/register")
-    page.fill("#display_name", "Zoë <b>Z</b>")
-    page.fill("#email", "zoe@example.org")
-    page.fill("#password", "a long password")
-    page.fill("#confirm", "a long password")
-    page.click("text=Create account")
+    sign_up(page, site, "Zoë <b>Z</b>", "zoe@example.org")
     assert page.inner_text("h1") == "Check your inbox"
 
     [mail] = pickup_messages(config)
     page.goto(site + link_in(mail, "activate"))
+    assert page.url == f"{site}/account/welcome"  # the token is off the address bar
+    assert page.inner_text("h1") == "Activate your account" and "zoe@example.org" in page.inner_text("main")
+    page.click("button:has-text('Activate my account')")
     assert "Your account is active" in page.inner_text(".flash")
-    assert page.url == f"{site}/account/login"  # the token is off the address bar
+    assert page.url == f"{site}/account/login"
     assert page.input_value("#email") == "zoe@example.org"
 
     page.fill("#password", "a long password")
@@ -51,12 +59,7 @@ def test_the_html_mail_fits_a_800_pixel_window_long_link_included(site, page, co
 
     from spooler.envelope import parse_pickup
 
-    page.goto(f"{site}/account/register")
-    page.fill("#display_name", "Ann")
-    page.fill("#email", "a.rather.long.address.for.the.test@example.org")
-    page.fill("#password", "a long password")
-    page.fill("#confirm", "a long password")
-    page.click("text=Create account")
+    sign_up(page, site, "Ann", "a.rather.long.address.for.the.test@example.org")
     [raw] = pickup_messages(config)
     content = parse_pickup(raw).content.replace(b"\r\n", b"\n")
     html = message_from_bytes(content, policy=default).get_body(("html",)).get_content()
@@ -67,12 +70,7 @@ def test_the_html_mail_fits_a_800_pixel_window_long_link_included(site, page, co
 
 
 def test_a_form_with_mistakes_says_what_is_wrong(site, page, config):
-    page.goto(f"{site}/account/register")
-    page.fill("#display_name", "Ann")
-    page.fill("#email", "not-an-address")
-    page.fill("#password", "short")
-    page.fill("#confirm", "different")
-    page.click("text=Create account")
+    sign_up(page, site, "Ann", "not-an-address", "short", "different")
     page.wait_for_selector(".error")  # all_inner_texts() does not wait for the answer page
     errors = page.locator(".error").all_inner_texts()
     assert any("email" in e.lower() for e in errors)
@@ -176,3 +174,39 @@ def test_follow_unfollow_and_the_settings_page_in_a_browser(site, app, page, con
     page.reload()
     assert page.input_value("#display_name") == "Bobby"
     assert page.is_checked("text=A daily digest") and not page.is_checked("text=Send me the newsletter")
+
+
+def test_a_new_address_is_confirmed_with_the_button_of_the_page_its_link_opens(site, app, page, config):
+    from tests.webapp.qa_helpers import member
+
+    member(app, config, "Ann")
+    browser_login(page, site, "ann@example.org")
+    page.click(".bar a:has-text('Settings')")
+    form = page.locator("form[action='/account/settings/email']")
+    form.locator("input[name=email]").fill("ann.new@example.org")
+    form.locator("input[name=current_password]").fill("correct horse battery")
+    form.locator("text=Send a confirmation link").click()
+    assert page.inner_text("h1") == "Check your inbox"
+    [confirmation] = [m for m in pickup_messages(config) if b"To: ann.new@example.org" in m]
+    page.goto(site + link_in(confirmation, "settings/email"))
+    assert page.url == f"{site}/account/settings/email/confirm"
+    assert page.inner_text("h1") == "Confirm your new address"
+    page.click("button:has-text('Use ann.new@example.org')")
+    assert page.inner_text(".flash") == "Your address is now ann.new@example.org."
+
+
+def test_signing_up_for_an_address_someone_registered_first_leads_to_choosing_its_password(site, app, page,
+                                                                                           config):
+    from tests.webapp.accounts.test_auth import register
+
+    register(app.test_client(), email="zoe@example.org", password="typed by someone else")
+    sign_up(page, site, "Zoë", "zoe@example.org")
+    assert page.inner_text("h1") == "Check your inbox"
+    page.goto(site + link_in(pickup_messages(config)[-1], "activate"))
+    assert page.url == f"{site}/account/new-password" and page.inner_text("h1") == "Choose your password"
+    page.fill("#password", "a long password")
+    page.fill("#confirm", "a long password")
+    page.click("input[type=submit]")
+    assert "Your account is active" in page.inner_text(".flash")
+    assert page.url == f"{site}/"                                        # logged in at once
+    assert page.locator(".bar button:has-text('Log out')").count() == 1

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from tests.webapp.accounts.test_auth import PASSWORD, login, mail
+from tests.webapp.accounts.test_auth import PASSWORD, login
 from tests.webapp.conftest import csrf_token, pickup_messages, post_form, reconfigure
 from tests.webapp.qa_helpers import member
 from webapp.accounts.models import User
@@ -55,37 +55,6 @@ def test_a_new_password_needs_the_current_one_and_ends_the_other_sessions(app, c
     assert ann.get(SETTINGS).status_code == 200           # this browser stays logged in
     assert other.get(SETTINGS).status_code == 302         # the other session is over
     assert login(app.test_client(), password="a new password").status_code == 302
-
-
-def test_a_new_address_changes_only_when_its_link_is_opened(app, config):
-    ann = member(app, config, "Ann")
-    before = len(pickup_messages(config))
-    response = send(ann, f"{SETTINGS}/email", email="ann.new@example.org", current_password=PASSWORD)
-    assert response.status_code == 200 and "Check your inbox" in response.get_data(as_text=True)
-    by_recipient = {m["To"].addresses[0].addr_spec: m for m in map(mail, pickup_messages(config)[before:])}
-    assert set(by_recipient) == {"ann.new@example.org", "ann@example.org"}
-    confirm, notice = by_recipient["ann.new@example.org"], by_recipient["ann@example.org"]
-    assert "ann.new@example.org" in notice.get_body(("plain",)).get_content()
-    assert user(app).email == "ann@example.org"  # not yet
-    link = re.search(r"https?://[^/\s]+(/account/settings/email/\S+)",
-                     confirm.get_body(("plain",)).get_content()).group(1)
-    assert ann.get(link).status_code == 302
-    assert user(app).email == "ann.new@example.org"
-    assert ann.get(link).status_code == 400  # once
-    assert login(app.test_client(), email="ann.new@example.org").status_code == 302
-
-
-def test_a_new_address_taken_meanwhile_is_not_applied(app, config):
-    ann = member(app, config, "Ann")
-    before = len(pickup_messages(config))
-    send(ann, f"{SETTINGS}/email", email="bob@example.org", current_password=PASSWORD)
-    mails = [mail(raw) for raw in pickup_messages(config)[before:]]
-    [confirm] = [m for m in mails if m["To"].addresses[0].addr_spec == "bob@example.org"]
-    member(app, config, "Bob")
-    link = re.search(r"(/account/settings/email/\S+)", confirm.get_body(("plain",)).get_content()).group(1)
-    response = ann.get(link)
-    assert response.status_code == 409 and "Another account" in response.get_data(as_text=True)
-    assert user(app).email == "ann@example.org"
 
 
 def test_the_address_form_needs_the_current_password(app, config):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 
+from tests.webapp.accounts.test_activation import act_on
 from tests.webapp.accounts.test_auth import login, register
 from tests.webapp.admin.test_moderation import admin
 from tests.webapp.conftest import choose_password, link_in, pickup_messages, post_form
@@ -80,17 +81,17 @@ def test_the_flags_show_activated_bouncing_admin_and_disabled(app, config):
     assert "ann@example.org" in disabled and "by root@example.org" in disabled
 
 
-def test_resend_writes_one_activation_mail_whose_link_activates(app, config):
-    newcomer = app.test_client()
-    register(newcomer, email="new@example.org", name="New")
+def test_resend_leads_to_choosing_the_password_so_whoever_registered_the_address_cannot_log_in(app, config):
+    register(app.test_client(), email="new@example.org", name="New", password="not the owner's")
     root = admin(app)
     before = len(pickup_messages(config))
     response = press(root, PAGE, f"{PAGE}/{user_id(app, 'new@example.org')}/resend-activation")
     assert response.status_code == 302
     messages = pickup_messages(config)
     assert len(messages) == before + 1
-    assert newcomer.get(link_in(messages[-1], "activate")).status_code == 302
-    assert login(newcomer, email="new@example.org").location == "/"
+    act_on(app.test_client(), messages[-1], password="the owner's own")
+    assert login(app.test_client(), email="new@example.org", password="not the owner's").status_code == 200
+    assert login(app.test_client(), email="new@example.org", password="the owner's own").location == "/"
 
 
 def test_resend_is_refused_for_an_active_member(app, config):
@@ -115,7 +116,11 @@ def test_disabling_ends_an_open_session_and_blocks_login_even_after_a_new_passwo
     wrong = login(app.test_client(), password="not the password")
     assert "disabled" not in wrong.get_data(as_text=True)   # who has an account stays unsaid
     post_form(app.test_client(), "/account/reset", email="ann@example.org")
-    choose_password(app.test_client(), link_in(pickup_messages(config)[-1], "reset"), "a new passphrase")
+    owner = app.test_client()
+    chosen = choose_password(owner, link_in(pickup_messages(config)[-1], "reset"), "a new passphrase")
+    assert chosen.location == "/account/login"          # a reset logs in, but not a disabled member
+    assert "disabled" in owner.get(chosen.location).get_data(as_text=True)
+    assert owner.get("/account/sessions").status_code == 302
     assert "disabled" in login(app.test_client(), password="a new passphrase").get_data(as_text=True)
     press(root, PAGE, f"{PAGE}/{ann_id}/enable")
     assert login(app.test_client(), password="a new passphrase").status_code == 302

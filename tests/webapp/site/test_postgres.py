@@ -15,7 +15,14 @@ from pathlib import Path
 import pytest
 
 from tests.configs import SITE, build_config, config_file
-from tests.webapp.conftest import choose_password, link_in, needs_postgres, pickup_messages, post_form
+from tests.webapp.conftest import (
+    activate,
+    choose_password,
+    link_in,
+    needs_postgres,
+    pickup_messages,
+    post_form,
+)
 
 pytestmark = needs_postgres
 pytest.importorskip("psycopg")
@@ -44,7 +51,7 @@ def test_accounts_work_on_postgresql(pg_app):
     password = "a long password"
     post_form(client, "/account/register", display_name="Pat", email="pat@example.org",
               password=password, confirm=password)
-    client.get(link_in(pickup_messages(config)[-1], "activate"))
+    activate(client, link_in(pickup_messages(config)[-1], "activate"))
     assert post_form(client, "/account/login", email="PAT@example.org", password=password).status_code == 302
     assert "Welcome back, Pat" in client.get("/").get_data(as_text=True)
     post_form(client, "/account/reset", email="pat@example.org")

@@ -1,4 +1,5 @@
-"""Behind a reverse proxy and under attack: whose address a limit counts, and failed logins per account."""
+"""Behind a reverse proxy and under attack: whose address a limit counts, and failed logins per
+account and client (webapp.accounts.login_limits; tests/webapp/accounts/test_login_limits.py)."""
 
 from __future__ import annotations
 
@@ -42,7 +43,7 @@ def test_clients_behind_a_trusted_proxy_get_a_limit_each(tmp_path, hops, shared)
             db.engine.dispose()
 
 
-def test_failed_logins_are_limited_per_account_and_a_success_does_not_count(tmp_path):
+def test_failed_logins_are_limited_per_account_and_client_and_a_success_does_not_count(tmp_path):
     app, config = site(tmp_path, failed_logins_per_hour=3)
     try:
         client = app.test_client()
@@ -54,7 +55,7 @@ def test_failed_logins_are_limited_per_account_and_a_success_does_not_count(tmp_
         codes = [post_form(other, "/account/login", email="ann@example.org",
                            password="wrong guess").status_code for _ in range(4)]
         assert codes == [200, 200, 200, 429]
-        # The right password is refused too until the hour is over: guessing stops here.
+        # From that client the right password is refused too until the hour is over: guessing stops.
         assert post_form(app.test_client(), "/account/login", **login).status_code == 429
         assert post_form(app.test_client(), "/account/login", email="bob@example.org",
                          password="wrong guess").status_code == 200  # another account is not
