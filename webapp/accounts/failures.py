@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, render_template, request
 
-from webapp.accounts import mail_forms, mail_links
+from webapp.accounts import mail_forms
 from webapp.accounts.account_mail import AccountMailFailed
 from webapp.accounts.tokens import TokenError
 from webapp.site.extensions import db
@@ -34,5 +34,4 @@ def account_blueprint(name: str, url_prefix: str) -> Blueprint:
     bp.register_error_handler(TokenError, link_problem)
     bp.register_error_handler(AccountMailFailed, mail_failed)
     bp.register_error_handler(429, mail_forms.too_many)
-    bp.record_once(mail_links.keep_no_referrer)
     return bp

@@ -11,25 +11,24 @@ a mail scanner that fetches every link in a message changes nothing.
 
 from __future__ import annotations
 
-from flask import Blueprint, g, redirect, session, url_for
+from flask import Blueprint, redirect, session, url_for
 
 from webapp.accounts import tokens
 from webapp.accounts.models import User
 from webapp.accounts.tokens import TokenError
-
-NO_REFERRER = "no-referrer"
+from webapp.site.security_headers import no_referrer
 
 
 def route(bp: Blueprint, rule: str, endpoint: str, purpose: tokens.Purpose, page: str) -> None:
     """Make `rule` of `bp` the link for `purpose`, opening the endpoint `page`. The rule ends in
     <token>, in the segment after /account/activate/, /account/reset/ or /account/settings/email/:
     the access logs (webapp.site.access_log, contrib/nginx.conf) write that segment as [token]."""
-    bp.add_url_rule(rule, endpoint, lambda token: opened(purpose, token, page))
+    # no-referrer on the redirect and on the refusal of a bad link: both carry the token.
+    bp.add_url_rule(rule, endpoint, no_referrer(lambda token: opened(purpose, token, page)))
 
 
 def opened(purpose: tokens.Purpose, token: str, page: str):
     """The answer to the link's GET: `purpose`'s token kept, a redirect to the endpoint `page`."""
-    g.referrer_policy = NO_REFERRER   # the refusal of a bad link carries its token too
     tokens.read(purpose, token)
     keep(purpose, token)
     return redirect(url_for(page))
@@ -62,17 +61,3 @@ def forget(purpose: tokens.Purpose) -> None:
 
 def _key(purpose: tokens.Purpose) -> str:
     return f"link:{purpose.salt}"
-
-
-def keep_no_referrer(state) -> None:
-    """Blueprint.record_once: make the site's headers (Talisman's Referrer-Policy: same-origin on
-    every response) leave a link's no-referrer in place."""
-    last = state.app.after_request_funcs.setdefault(None, [])
-    if _no_referrer not in last:
-        last.insert(0, _no_referrer)  # Flask runs the app's after_request last-registered first
-
-
-def _no_referrer(response):
-    if g.get("referrer_policy"):
-        response.headers["Referrer-Policy"] = g.referrer_policy
-    return response
