@@ -1,0 +1,58 @@
+"""One file of the drop folder, read: its envelope, its message, and what became of it.
+
+`relay receive` and `relay deliver-inbound` write each inbound message durably as one file in
+[inbound] dir, in the pickup format: X-Sender / X-Receiver lines (the SMTP envelope) at the
+top, then the message as it arrived. read_drop_file() parses that (spooler.envelope, the one
+reader of the format) into a DropFile; a file that is not one raises MalformedMessage with the
+reason. Handled names what the inbound worker made of a file, one word per kind, as its
+records and the admins' figures count them. Trusts nothing in the file.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from enum import StrEnum
+from pathlib import Path
+
+from spooler.envelope import parse_pickup
+
+MAX_DROP_FILE = 50 * 1024 * 1024   # bytes read of one file at most; [inbound] max_message_size is below
+
+
+class Handled(StrEnum):
+    """What a drop file became."""
+    BOUNCE = "bounce"                  # a delivery failure for a member's address
+    COMPLAINT = "complaint"            # an ARF report: the member pressed "this is spam"
+    REPLY = "reply"                    # a member's reply, posted as an answer or a comment
+    REPLY_REFUSED = "reply_refused"    # a reply that could not be posted (the member is told why)
+    AUTO_REPLY = "auto_reply"          # out of office and the like: never counted, posted or answered
+    DROPPED = "dropped"                # none of these: kept in the drop folder's badmail with the reason
+
+
+@dataclass(frozen=True)
+class DropFile:
+    name: str                          # the file's name in the drop folder
+    sender: str                        # envelope sender ("" for a null sender: bounces, reports)
+    recipients: tuple[str, ...]        # envelope recipients (the +token addresses)
+    content: bytes                     # the message as it arrived, without the envelope lines
+    message: EmailMessage = field(compare=False)
+
+
+@dataclass(frozen=True)
+class Result:
+    """What the worker made of one file, for its record, its log line and the figures."""
+    handled: Handled
+    detail: str                        # a person reads this: the DSN's text, why a reply was refused
+    member_id: int | None = None
+
+
+def read_drop_file(path: Path) -> DropFile:
+    """The drop file at `path`; MalformedMessage (spooler.envelope) when it is not one."""
+    with open(path, "rb") as f:
+        data = f.read(MAX_DROP_FILE)
+    parsed = parse_pickup(data)
+    message = email.message_from_bytes(parsed.content, policy=email.policy.default)
+    return DropFile(path.name, parsed.sender, parsed.recipients, parsed.content, message)
