@@ -11,7 +11,7 @@ from __future__ import annotations
 from email.message import EmailMessage
 
 _AUTO_PRECEDENCE = {"auto_reply", "bulk", "junk", "list"}
-_AUTO_HEADERS = ("X-Autoreply", "X-Autorespond", "X-Auto-Response-Suppress")
+_AUTO_HEADERS = ("X-Autoreply", "X-Autorespond")
 _AUTO_SUBJECT_STARTS = ("auto:", "automatic reply", "autoreply", "out of office", "abwesenheit")
 
 
@@ -26,10 +26,8 @@ def why_automatic(message: EmailMessage, envelope_sender: str) -> str | None:
     if precedence in _AUTO_PRECEDENCE:
         return f"Precedence: {precedence}"
     for name in _AUTO_HEADERS:
-        if message.get(name) is not None and name != "X-Auto-Response-Suppress":
+        if message.get(name) is not None:
             return f"{name} header"
-    if message.get("X-Auto-Response-Suppress") and "oof" in message["X-Auto-Response-Suppress"].lower():
-        return "X-Auto-Response-Suppress: OOF"
     subject = (message.get("Subject") or "").strip().lower()
     if subject.startswith(_AUTO_SUBJECT_STARTS):
         return f"subject {subject[:60]!r}"
