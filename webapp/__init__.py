@@ -98,6 +98,7 @@ def _register_features(app: Flask, config: Config) -> None:
     )
     from webapp.accounts import commands as account_commands
     from webapp.admin import members, moderation, newsletter_pages, queue_dashboard
+    from webapp.inbound import models as inbound_models  # noqa: F401  (its table, for Alembic)
     from webapp.mail import commands as mail_commands
     from webapp.mail import metrics, newsletter_commands, unsubscribe
     from webapp.posts import articles, browse, following, own_posts, questions
