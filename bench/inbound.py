@@ -33,6 +33,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # the checkout: tests.ports
 
 from relay_throughput import MASTER_CF, POSTFIX, proc_field, stop  # noqa: E402
+
 from tests.ports import free_port  # noqa: E402
 
 RELAY = Path(sys.executable).with_name("relay")

@@ -305,7 +305,8 @@ def test_inbound_defaults_receive_nothing_until_domains_are_set(tmp_path):
 
 
 def test_inbound_domains_are_kept_lowercase_once_and_must_be_domain_names(tmp_path):
-    inbound = load_text(tmp_path, '[inbound]\ndomains = ["Example.ORG", "example.org", "xn--bcher-kva.test"]\n').inbound
+    domains = '["Example.ORG", "example.org", "xn--bcher-kva.test"]'
+    inbound = load_text(tmp_path, f"[inbound]\ndomains = {domains}\n").inbound
     assert inbound.domains == ("example.org", "xn--bcher-kva.test")
     for bad in ('["@example.org"]', '["example"]', '["a b.org"]', '["-x.org"]'):
         message = config_error(tmp_path, f"[inbound]\ndomains = {bad}\n")
