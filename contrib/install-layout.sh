@@ -35,6 +35,10 @@ install -d -o "$RELAY_USER" -g "$RELAY_USER" -m 0700 "$spool/queue"
 # requests/ takes its files (setgid; sticky: no writer removes or replaces another's)
 install -d -o "$RELAY_USER" -g "$ADMIN_GROUP" -m 2710 "$spool/admin" "$spool/admin/results"
 install -d -o "$RELAY_USER" -g "$ADMIN_GROUP" -m 3730 "$spool/admin/requests"
+# mail coming back ([inbound] dir): `relay receive` writes each message 0640; the site's
+# inbound-worker (in the group) renames, reads and removes them; setgid keeps the relay's group
+# on what the site makes there (its processing/ and badmail/), so `relay status` counts them
+install -d -o "$RELAY_USER" -g "$RELAY_USER" -m 2770 "$spool/drop"
 install -d -o "$RELAY_USER" -g "$RELAY_USER" -m 0750 "$PREFIX/var/log/pickup-relay"
 # the site's own state: its SQLite database and its signing key, private to the site's user
 if id -u "$SITE_USER" >/dev/null 2>&1; then

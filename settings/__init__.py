@@ -6,6 +6,7 @@ from settings.tables import (
     Config,
     ConfigError,
     DkimConfig,
+    InboundConfig,
     PickupConfig,
     RelayConfig,
     SinkConfig,
@@ -13,6 +14,6 @@ from settings.tables import (
     WebappConfig,
 )
 
-__all__ = ["ENV_VAR", "Config", "ConfigError", "DkimConfig", "PickupConfig", "RelayConfig",
+__all__ = ["ENV_VAR", "Config", "ConfigError", "DkimConfig", "InboundConfig", "PickupConfig", "RelayConfig",
            "SinkConfig", "SmartHostConfig", "WebappConfig", "default_config_path", "load_config",
            "parse_config", "parse_rate"]

@@ -14,8 +14,16 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from settings.tables import Config, ConfigError, PickupConfig, RelayConfig, SinkConfig, WebappConfig
-from settings.units import parse_duration, parse_size
+from settings.tables import (
+    Config,
+    ConfigError,
+    InboundConfig,
+    PickupConfig,
+    RelayConfig,
+    SinkConfig,
+    WebappConfig,
+)
+from settings.units import parse_duration, parse_listen, parse_size
 
 ENV_VAR = "PICKUP_RELAY_CONFIG"
 DEFAULT_NAME = "config.toml"
@@ -47,8 +55,8 @@ def parse_config(data: dict, *, base_dir: Path, source: Path | None) -> Config:
     """Build a Config from already-parsed TOML (tests and tools that hold a dict)."""
     where = str(source) if source else "embedded defaults"
     reader = _Reader(where, base_dir)
-    sections = {"pickup": PickupConfig, "relay": RelayConfig, "sink": SinkConfig,
-                "webapp": WebappConfig}
+    sections = {"pickup": PickupConfig, "relay": RelayConfig, "inbound": InboundConfig,
+                "sink": SinkConfig, "webapp": WebappConfig}
     reader.reject_unknown(data, sections, "")
     built = {name: reader.section(data.get(name, {}), cls, name) for name, cls in sections.items()}
     return Config(path=source, base_dir=base_dir, **built)
@@ -139,6 +147,14 @@ class _Reader:
                         not all(isinstance(x, str) for x in raw):
                     raise ValueError(f"expected a non-empty list of header names, got {raw!r}")
                 return tuple(raw)
+            if kind == "domains":   # checked as names by the table; compared without case
+                if not isinstance(raw, list | tuple) or not all(isinstance(x, str) for x in raw):
+                    raise ValueError(f"expected a list of domain names like [\"example.org\"], got {raw!r}")
+                return tuple(dict.fromkeys(x.strip().lower() for x in raw))
+            if kind == "listen":
+                value = self.typed(raw, str, table, key)
+                parse_listen(value)
+                return value
             if kind == "tables":
                 return self.tables(raw, meta["cls"], f"{table}.{key}")
             if kind == "rate":

@@ -1,5 +1,6 @@
 """The configuration's tables as typed, frozen dataclasses: [pickup], [relay] (and its smart
-hosts and DKIM keys), [sink], [webapp]; each field's metadata says how its TOML value is read.
+hosts and DKIM keys), [inbound], [sink], [webapp]; each field's metadata says how its TOML value
+is read.
 
 A table is one dataclass here and one line in settings.loader's `sections`; validation that
 needs more than a field's kind (a DKIM domain, a selector) lives beside the table it checks.
@@ -161,6 +162,35 @@ class RelayConfig:
 
 
 @dataclass(frozen=True)
+class InboundConfig:
+    """Mail coming back (bounces, complaints, replies): `relay receive` and `relay deliver-inbound`
+    store it in `dir`, the drop folder the site reads."""
+    listen: str = _key("listen", "127.0.0.1:2526")     # `relay receive`: address:port, [IPv6]:port
+    domains: tuple[str, ...] = _key("domains", [])     # mail for these only; none = nothing received
+    dir: Path = _key("path", "var/drop")
+    max_message_size: int = _key("size", "25MB")
+    max_recipients: int = _key("count", 100)           # per message; RFC 5321 4.5.3.1.8 asks for 100
+    hostname: str = _key("str", "")                    # the greeting's and Received's name; "" = this host's
+    tls_cert: Path | None = _key("optional_path", "")   # PEM chain: STARTTLS offered (never required)
+    tls_key: Path | None = _key("optional_path", "")
+    connections: int = _key("count", 100)              # at once, from every client together
+    client_connections: int = _key("count", 10)        # at once, from one client address
+    client_message_rate: str = _key("rate", "300/m")   # MAIL FROMs per client address; "" = no limit
+    timeout: float = _key("timeout", "5m")             # a client silent this long is cut off
+
+    def conflicts(self) -> list[tuple[str, str]]:
+        problems = [("domains", f"{d!r} is not a domain name like \"example.org\" (an IDN in its "
+                                "xn-- form)") for d in self.domains if not _DOMAIN.fullmatch(d)]
+        if bool(self.tls_cert) != bool(self.tls_key):
+            problems.append(("tls_key" if self.tls_cert else "tls_cert",
+                             "tls_cert and tls_key go together: set both, or neither"))
+        if self.client_connections > self.connections:
+            problems.append(("client_connections", f"{self.client_connections} is more than "
+                                                   f"connections ({self.connections})"))
+        return problems
+
+
+@dataclass(frozen=True)
 class SinkConfig:
     host: str = _key("str", "127.0.0.1")
     port: int = _key("port", 2525)
@@ -200,5 +230,6 @@ class Config:
     base_dir: Path
     pickup: PickupConfig
     relay: RelayConfig
+    inbound: InboundConfig
     sink: SinkConfig
     webapp: WebappConfig

@@ -1,7 +1,8 @@
-"""Durations and sizes as people write them in config.toml.
+"""Durations, sizes and listening addresses as people write them in config.toml.
 
-parse_duration("90s" | "5m" | "2h" | "2d") -> seconds; parse_size("25MB") -> bytes.
-Both raise ValueError with a message saying what was expected. format_duration,
+parse_duration("90s" | "5m" | "2h" | "2d") -> seconds; parse_size("25MB") -> bytes;
+parse_listen("127.0.0.1:2526" | "[::1]:25") -> (host, port).
+Each raises ValueError with a message saying what was expected. format_duration,
 format_age and format_size go the other way, for people (the CLI and the site alike).
 """
 
@@ -50,6 +51,19 @@ def parse_size(text: str | int) -> int:
         raise ValueError(f"{text!r} is not a size like \"25MB\", \"512KB\" or \"10MiB\"")
     unit = (match.group(2) or "B").lower()
     return int(float(match.group(1)) * _SIZE_UNITS[unit])
+
+
+def parse_listen(text: str) -> tuple[str, int]:
+    """(host, port) of an address to listen on: "127.0.0.1:2526", "0.0.0.0:25", "[::]:25"."""
+    host, colon, port = text.rpartition(":")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    elif ":" in host:
+        host = ""   # an IPv6 address needs its brackets, or its port is ambiguous
+    if not colon or not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise ValueError(f"{text!r} is not an address to listen on like \"127.0.0.1:2526\", "
+                         "\"0.0.0.0:25\" or \"[::]:25\"")
+    return host, int(port)
 
 
 def format_duration(seconds: float) -> str:

@@ -202,6 +202,14 @@ def _envelope_block(data: bytes) -> tuple[list[tuple[bytes, bytes]], int]:
     return lines, offset
 
 
+def crlf_lines(data: bytes) -> bytes:
+    """`data` with every line end (CRLF, a bare CR, a bare LF) made CRLF, as SMTP carries them."""
+    crlf = data.count(b"\r\n")
+    if data.count(b"\r") != crlf or data.count(b"\n") != crlf:
+        return _LINE_END.sub(b"\r\n", data)
+    return data
+
+
 def _wire_lines(data: bytes) -> tuple[bytes, bool]:
     """`data` with every line end CRLF, and whether a line is over MAX_LINE; refuses NUL."""
     nul = data.find(b"\0")
@@ -210,9 +218,7 @@ def _wire_lines(data: bytes) -> tuple[bytes, bool]:
         raise MalformedMessage(f"line {line} contains a NUL byte, which SMTP cannot carry (a binary "
                                "file?): remove it, or attach binary data base64-encoded")
     # The common case (CRLF already, short lines) is three counts and two searches, all in C.
-    crlf = data.count(b"\r\n")
-    if data.count(b"\r") != crlf or data.count(b"\n") != crlf:
-        data = _LINE_END.sub(b"\r\n", data)
+    data = crlf_lines(data)
     first = data.find(b"\r\n")
     long_lines = (first if first >= 0 else len(data)) > MAX_LINE or bool(_LONG_LINE.search(data))
     return data, long_lines

@@ -35,7 +35,13 @@ class MessageTooLarge(PickupError):
 
 
 class PickupWriter:
-    """Places messages in one pickup folder. Cheap to create; safe to share between threads."""
+    """Places messages in one pickup folder. Cheap to create; safe to share between threads.
+
+    A writer for another folder of whole files (the relay's drop folder) is a subclass that
+    names its folder and setting for the errors (FOLDER, FOLDER_KEY)."""
+
+    FOLDER = "pickup folder"
+    FOLDER_KEY = "[pickup] dir"
 
     def __init__(self, pickup_dir: str | os.PathLike, *, durable: bool = True,
                  max_size: int | None = None):
@@ -61,12 +67,14 @@ class PickupWriter:
         if self.max_size is not None and len(data) > self.max_size:
             raise MessageTooLarge(f"larger than the {self.max_size:,}-byte limit ([relay] max_message_size)")
 
-    def write_bytes(self, data: bytes, *, priority: str = TRANSACTIONAL) -> Path:
-        """Place ready pickup-format bytes (envelope lines included, if any).
+    def write_bytes(self, data: bytes, *, priority: str = TRANSACTIONAL,
+                    queue_id: str | None = None) -> Path:
+        """Place ready pickup-format bytes (envelope lines included, if any) as `queue_id`'s file
+        (default: a new id).
 
         A file over max_size is refused (MessageTooLarge, nothing written)."""
         self.check_size(data)
-        queue_id = new_queue_id()
+        queue_id = queue_id or new_queue_id()
         final = self.dir / message_name(queue_id, priority)
         temp = self.dir / f".{queue_id}.tmp"
         self._write_temp(temp, data)
@@ -160,14 +168,16 @@ class PickupWriter:
         return envelope_lines(sender or "", list(recipients)) + content
 
     def _explain(self, error: OSError) -> str:
-        return explain(self.dir, error)
+        return explain(self.dir, error, self.FOLDER, self.FOLDER_KEY)
 
 
-def explain(folder: Path, error: OSError) -> str:
-    """What an OSError on the pickup folder means, in words a sysadmin can act on."""
-    where = f"pickup folder {folder}"
+def explain(folder: Path, error: OSError, what: str = PickupWriter.FOLDER,
+            key: str = PickupWriter.FOLDER_KEY) -> str:
+    """What an OSError on the pickup folder (or `what`, set by `key`) means, in words a
+    sysadmin can act on."""
+    where = f"{what} {folder}"
     if error.errno == errno.ENOENT:
-        return f"{where} does not exist: create it or set [pickup] dir in config.toml"
+        return f"{where} does not exist: create it or set {key} in config.toml"
     if error.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
         return f"{where} is not writable by this user ({error.strerror})"
     if error.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):

@@ -74,3 +74,13 @@ def test_the_worker_exits_0_on_the_units_kill_signal(tmp_path):
             worker.kill()
             worker.wait()
         worker.stderr.close()
+
+
+def test_the_receive_unit_is_sandboxed_as_the_relay_and_may_only_bind_port_25():
+    relay, receive = sandbox("pickup-relay.service"), sandbox("pickup-relay-receive.service")
+    assert relay - {("CapabilityBoundingSet", "")} <= receive
+    assert ("CapabilityBoundingSet", "CAP_NET_BIND_SERVICE") in receive
+    unit = dict(settings("pickup-relay-receive.service"))
+    assert unit["ExecStart"].endswith("/.venv/bin/relay receive") and unit["User"] == "pickup-relay"
+    assert unit["AmbientCapabilities"] == "CAP_NET_BIND_SERVICE"
+    assert "/var/spool/pickup-relay" in unit["ReadWritePaths"].split()

@@ -1,5 +1,6 @@
 """`relay check`: is this relay set up to work? Config, folders, filesystem and its free
-space, smart host.
+space, smart host; with [inbound] domains, the drop folder and the listening address
+(relay.admin.inbound_check).
 
 Each check says ok, a warning, or what is wrong and how to fix it. Reads the
 config, stats and test-writes the folders (a hidden file, removed at once), and
@@ -29,10 +30,12 @@ from settings.checks import CheckResult
 def run_checks(config: Config, smarthost: bool = True) -> list[CheckResult]:
     """Every check; smarthost=False leaves out the connection (a host down now is no reason
     not to start: mail waits in pickup), not the settings and the password."""
+    from relay.admin.inbound_check import inbound_checks  # it imports writable_folder from here
+
     results = [CheckResult("config", True, str(config.path or "embedded defaults (no config.toml)"))]
-    results.append(_writable_folder("pickup folder", config.pickup.dir, "[pickup] dir"))
+    results.append(writable_folder("pickup folder", config.pickup.dir, "[pickup] dir"))
     queue = config.relay.queue_dir
-    results.append(_writable_folder("queue folder", queue, "[relay] queue_dir"))
+    results.append(writable_folder("queue folder", queue, "[relay] queue_dir"))
     missing = [f for f in FOLDERS if not (queue / f).is_dir()]
     if queue.is_dir() and missing:
         # Not a problem: a first start (the unit runs this check before `relay run`) makes them.
@@ -51,6 +54,7 @@ def run_checks(config: Config, smarthost: bool = True) -> list[CheckResult]:
     results += folder_modes(config)
     results += admin_dir_checks(config)
     results += dkim_checks(config)
+    results += inbound_checks(config)
     several = len(config.relay.hosts) > 1
     for host in config.relay.hosts:
         results += _smarthost_checks(host, smarthost, f"smart host {host.label}" if several else "smart host")
@@ -167,7 +171,7 @@ def admin_dir_checks(config: Config) -> list[CheckResult]:
     return [CheckResult("dashboard folder", True, f"{admin_dir}: the admin group's alone")]
 
 
-def _writable_folder(name: str, path: Path, key: str) -> CheckResult:
+def writable_folder(name: str, path: Path, key: str) -> CheckResult:
     if not path.exists():
         return CheckResult(name, False, f"{path} does not exist", f"mkdir -p {path} (or set {key})")
     if not path.is_dir():

@@ -37,6 +37,13 @@ class MessageDetail:
 
 def folder_totals(queue: Queue, folder: str, now: float) -> FolderTotals:
     path = queue.pickup if folder == PICKUP else queue.dirs[folder]
+    # deferred/ mtimes are next-attempt times; the id carries the arrival.
+    return totals_of(path, now, arrival_in_name=folder in (DEFERRED, HOLD))
+
+
+def totals_of(path: Path, now: float, *, arrival_in_name: bool = False) -> FolderTotals:
+    """Count, bytes and oldest age of the *.eml files in `path` (none when it is missing);
+    a file arrived at its mtime, or with arrival_in_name at its queue id's time."""
     try:
         entries = os.scandir(path)
     except FileNotFoundError:
@@ -53,8 +60,7 @@ def folder_totals(queue: Queue, folder: str, now: float) -> FolderTotals:
                 continue
             count += 1
             size += st.st_size
-            # deferred/ mtimes are next-attempt times; the id carries the arrival.
-            arrived = id_time(entry.name) if folder in (DEFERRED, HOLD) else st.st_mtime
+            arrived = id_time(entry.name) if arrival_in_name else st.st_mtime
             oldest = arrived if oldest is None else min(oldest, arrived)
     return FolderTotals(count, size, None if oldest is None else max(0.0, now - oldest))
 

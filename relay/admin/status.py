@@ -3,10 +3,12 @@ and the same status as the site's dashboard reads it (dashboard_snapshot()).
 
 status_report() gathers the folders' totals, each smart host's answer and what the
 running relays last saw of it (cooling down and why: relay.smtp.smarthosts), the running
-relays and the pickup filesystem's space, and decides what needs a human (the
+relays and the pickup filesystem's space, and, with [inbound] domains set, the drop folder
+and the site's badmail in it; and decides what needs a human (the
 problem rules: a missing folder, a host that does not answer or refuses, or that
 the relays skip for a cool-down when it was not probed, badmail,
-an old deferral, stale pid files, a nearly full disk). No click and no printing
+an old deferral, stale pid files, a nearly full disk, a drop file the site has not taken
+within warn_age, drop files the site could not handle). No click and no printing
 here: the `relay` commands (relay/cli/queue.py) only parse and format.
 """
 
@@ -25,7 +27,8 @@ from channel.status import (
     ShownMessage,
     Snapshot,
 )
-from relay.admin.listing import STATUS_FOLDERS, folder_totals, newest_rows
+from relay.admin.listing import STATUS_FOLDERS, folder_totals, newest_rows, totals_of
+from relay.inbound.store import BADMAIL_FOLDER
 from relay.queue.activity import combined
 from relay.queue.diskspace import DiskSpace, disk_space
 from relay.queue.folders import BADMAIL, DEFERRED, Queue
@@ -39,6 +42,7 @@ WARN_AGE = 3600.0            # a deferred message older than this needs a human 
 ROWS_PER_FOLDER = 500       # newest first; the counts are of every message
 HISTORY_SHOWN = 10          # the last attempts of each message
 REASON_SHOWN = 4000         # characters of a badmail reason
+DROP, DROP_BADMAIL = "drop", f"drop/{BADMAIL_FOLDER}"   # the inbound folders, as status names them
 
 
 @dataclass
@@ -77,6 +81,7 @@ class StatusReport:
     relays: list[RelayProcess]
     disk: DiskSpace | None
     problems: list[str] = field(default_factory=list)
+    inbound: dict[str, FolderTotals] | None = None   # DROP, DROP_BADMAIL; None: [inbound] unused
 
     @property
     def smarthost(self) -> SmartHostState:
@@ -95,6 +100,8 @@ class StatusReport:
                         "supervisor": r.supervisor} for r in self.relays],
             "disk": self.disk.to_json() if self.disk is not None else None,
             "problems": self.problems,
+            "inbound": None if self.inbound is None else
+                {f: t.__dict__ for f, t in self.inbound.items()},
         }
 
 
@@ -129,6 +136,9 @@ def status_report(config: Config, queue: Queue, *, warn_age: float = WARN_AGE,
     report = StatusReport(config_source(config), folders, smarthosts, relays,
                           disk_space(config.pickup.dir))
     problems = report.problems
+    if config.inbound.domains:
+        report.inbound = drop_totals(config, now)
+        problems += drop_problems(config, report.inbound, warn_age)
     for what, path in (("pickup folder", config.pickup.dir), ("queue folder", config.relay.queue_dir)):
         if not path.is_dir():
             problems.append(f"{what} {path} does not exist: is this the right config? "
@@ -155,6 +165,31 @@ def status_report(config: Config, queue: Queue, *, warn_age: float = WARN_AGE,
         problems.append(f"pickup filesystem nearly full: {report.disk.warning()}; when it is full a "
                         "`cp` into pickup is cut short: free space (`relay check` says where)")
     return report
+
+
+def drop_totals(config: Config, now: float) -> dict[str, FolderTotals]:
+    """The drop folder ([inbound] dir) and the site's badmail in it."""
+    drop = config.inbound.dir
+    return {DROP: totals_of(drop, now), DROP_BADMAIL: totals_of(drop / BADMAIL_FOLDER, now)}
+
+
+def drop_problems(config: Config, totals: dict[str, FolderTotals], warn_age: float) -> list[str]:
+    """What needs a human in the drop folder: missing, not read by the site, or files the
+    site could not handle."""
+    drop = config.inbound.dir
+    if not drop.is_dir():
+        return [f"drop folder {drop} does not exist: mail for {', '.join(config.inbound.domains)} "
+                "cannot be stored (contrib/install-layout.sh makes it; `relay receive` too)"]
+    problems = []
+    oldest = totals[DROP].oldest_age
+    if oldest is not None and oldest > warn_age:
+        problems.append(f"the drop folder's oldest message is {format_duration(oldest)} old "
+                        f"(over {format_duration(warn_age)}): is `flask --app webapp "
+                        "inbound-worker` running?")
+    if totals[DROP_BADMAIL].count:
+        problems.append(f"the drop folder's badmail holds {totals[DROP_BADMAIL].count} message(s) "
+                        f"the site could not handle: see {drop / BADMAIL_FOLDER}")
+    return problems
 
 
 def _seen_reachable(seen: HostState) -> bool | None:

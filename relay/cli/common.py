@@ -1,8 +1,11 @@
-"""What every `relay` sub-command shares: the config from the context, the exit codes, formatting."""
+"""What every `relay` sub-command shares: the config from the context, the exit codes, formatting,
+running a server until a stop signal."""
 
 from __future__ import annotations
 
 import os
+import signal
+import time
 from pathlib import Path
 
 import click
@@ -89,3 +92,21 @@ def shorten(text: str, width: int) -> str:
 def printable_lines(text: str) -> str:
     """Text for a terminal: control characters (a binary file's bytes) shown escaped, never sent."""
     return printable(text.replace("\r\n", "\n"), keep="\t\n")
+
+
+def stop_on_signals() -> list[int]:
+    """A list Ctrl-C and SIGTERM append to; the handler only appends (one that takes a lock
+    the interrupted thread holds can deadlock the process)."""
+    stop: list[int] = []
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda signum, _frame: stop.append(signum))
+    return stop
+
+
+def serve_until(stop: list[int], server) -> None:
+    """Let a started server run until a stop signal, then stop it."""
+    try:
+        while not stop:
+            time.sleep(0.2)
+    finally:
+        server.stop()

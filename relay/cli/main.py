@@ -13,7 +13,6 @@ import os
 import signal
 import stat
 import sys
-import time
 from pathlib import Path
 
 import click
@@ -25,6 +24,8 @@ from relay.cli.common import (
     act_as_queue_owner,
     config_of,
     config_option,
+    serve_until,
+    stop_on_signals,
 )
 from relay.queue.files import file_kind
 from spooler.envelope import MalformedMessage, parse_pickup
@@ -218,7 +219,7 @@ def sink(ctx: click.Context, host: str | None, port: int | None, maildir: str | 
         context = server_context(tls_cert, tls_key) if tls_cert else None
     except (OSError, ssl.SSLError) as e:
         raise UsageFailure(f"cannot use --tls-cert {tls_cert} / --tls-key {tls_key}: {e}") from None
-    stop = _stop_on_signals()
+    stop = stop_on_signals()
     server = Sink(folder, host=host, port=port, on_message=lambda line: click.echo(f"sink: {line}"),
                   tls_context=context, implicit_tls=implicit_tls)
     try:
@@ -227,7 +228,7 @@ def sink(ctx: click.Context, host: str | None, port: int | None, maildir: str | 
         raise click.ClickException(f"cannot listen on {host}:{port}: {e}") from None
     mode = "" if context is None else ", implicit TLS" if implicit_tls else ", STARTTLS required"
     click.echo(f"sink: listening on {host}:{port}{mode}, storing in {folder}/new")
-    _serve_until(stop, server)
+    serve_until(stop, server)
     click.echo("sink: stopped")
 
 
@@ -254,32 +255,14 @@ def inbox(ctx: click.Context, host: str | None, port: int | None, maildir: str |
     if not port:
         raise UsageFailure("the web inbox is off ([sink] web_port = 0): give --port, "
                            "or set [sink] web_port")
-    stop = _stop_on_signals()
+    stop = stop_on_signals()
     try:
         server = InboxServer(folder, host=host, port=port).start()
     except OSError as e:
         raise click.ClickException(f"cannot listen on {host}:{port}: {e.strerror or e}") from None
     click.echo(f"inbox: {server.url} shows {folder}/new")
-    _serve_until(stop, server)
+    serve_until(stop, server)
     click.echo("inbox: stopped")
-
-
-def _stop_on_signals() -> list[int]:
-    """A list Ctrl-C and SIGTERM append to; the handler only appends (one that takes a lock
-    the interrupted thread holds can deadlock the process)."""
-    stop: list[int] = []
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda signum, _frame: stop.append(signum))
-    return stop
-
-
-def _serve_until(stop: list[int], server) -> None:
-    """Let a started server run until a stop signal, then stop it."""
-    try:
-        while not stop:
-            time.sleep(0.2)
-    finally:
-        server.stop()
 
 
 @main.command()
@@ -346,9 +329,10 @@ def sendmail(ctx: click.Context, extract: bool, sender: str | None, ignore_dots:
 
 
 def _register() -> None:
-    from relay.cli.queue import COMMANDS
+    from relay.cli.inbound import COMMANDS as INBOUND
+    from relay.cli.queue import COMMANDS as QUEUE
 
-    for command in COMMANDS:
+    for command in (*QUEUE, *INBOUND):
         main.add_command(command)
     for command in main.commands.values():  # `relay status --config F` as well as `relay --config F status`
         command.params.append(config_option())

@@ -56,7 +56,9 @@ def status(ctx: click.Context, as_json: bool, warn_age: float, no_smarthost: boo
     Exit status 1 when something needs a human: the smart host does not
     answer or refuses the relay (TLS, login), badmail is not empty, a
     deferred message is older than --warn-age, or the pickup filesystem is
-    nearly full (under 5% or 100 MB free, whichever is larger).
+    nearly full (under 5% or 100 MB free, whichever is larger). With [inbound]
+    domains set, also the drop folder and its badmail/: missing, a file older
+    than --warn-age (the site is not reading it), or badmail not empty.
     Usable as a monitoring check.
     """
     config = config_of(ctx)
@@ -64,8 +66,9 @@ def status(ctx: click.Context, as_json: bool, warn_age: float, no_smarthost: boo
     if as_json:
         click.echo(json.dumps(report.to_json(), indent=2))
     else:
+        folders = {**report.folders, **(report.inbound or {})}
         rows = [[f, str(t.count), format_size(t.bytes), format_age(t.oldest_age)]
-                for f, t in report.folders.items()]
+                for f, t in folders.items()]
         click.echo(f"config: {report.config}\n")
         click.echo(table(["folder", "messages", "size", "oldest"], rows, right={1, 2, 3}))
         click.echo("")

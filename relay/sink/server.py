@@ -53,6 +53,15 @@ def server_context(cert_file: str | os.PathLike, key_file: str | os.PathLike) ->
     return context
 
 
+def refuse_taken_port(host: str, port: int) -> None:
+    """OSError at once when host:port cannot be bound (taken, not this host's address): an
+    aiosmtpd controller would wait out its ready_timeout first."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind((host, port))
+
+
 class Sink:
     """A running sink; a context manager that always stops the server it started."""
 
@@ -74,10 +83,7 @@ class Sink:
         )
 
     def start(self) -> Sink:
-        # Fail at once on a taken port; the controller would wait out its ready_timeout.
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            probe.bind((self.host, self.port))
+        refuse_taken_port(self.host, self.port)
         self.controller.start()
         return self
 

@@ -292,3 +292,44 @@ def test_delivery_reports_are_off_by_default_and_report_from_must_be_a_bare_addr
     assert relay.delivery_reports is False and relay.report_from == ""
     message = config_error(tmp_path, '[relay]\nreport_from = "Bounces <bounces@example.org>"\n')
     assert "[relay] report_from" in message and "not an address" in message
+
+
+# --- [inbound] ------------------------------------------------------------------------------
+
+def test_inbound_defaults_receive_nothing_until_domains_are_set(tmp_path):
+    inbound = load_text(tmp_path, "").inbound
+    assert inbound.domains == () and inbound.listen == "127.0.0.1:2526"
+    assert inbound.dir == tmp_path / "var/drop" and inbound.max_message_size == 25_000_000
+    assert (inbound.tls_cert, inbound.tls_key, inbound.client_message_rate) == (None, None, "300/m")
+    assert inbound.timeout == 300
+
+
+def test_inbound_domains_are_kept_lowercase_once_and_must_be_domain_names(tmp_path):
+    domains = '["Example.ORG", "example.org", "xn--bcher-kva.test"]'
+    inbound = load_text(tmp_path, f"[inbound]\ndomains = {domains}\n").inbound
+    assert inbound.domains == ("example.org", "xn--bcher-kva.test")
+    for bad in ('["@example.org"]', '["example"]', '["a b.org"]', '["-x.org"]'):
+        message = config_error(tmp_path, f"[inbound]\ndomains = {bad}\n")
+        assert "[inbound] domains" in message and "not a domain name" in message
+    assert "[inbound] domains" in config_error(tmp_path, '[inbound]\ndomains = "example.org"\n')
+
+
+@pytest.mark.parametrize("listen", ["127.0.0.1", "2526", "127.0.0.1:0", "127.0.0.1:65536", "::1:25",
+                                    "[::1]", ":25", "127.0.0.1:25x"])
+def test_inbound_listen_must_be_an_address_and_port(tmp_path, listen):
+    message = config_error(tmp_path, f'[inbound]\nlisten = "{listen}"\n')
+    assert "[inbound] listen" in message and "not an address to listen on" in message
+
+
+def test_inbound_listen_takes_ipv6_in_brackets(tmp_path):
+    assert load_text(tmp_path, '[inbound]\nlisten = "[::]:25"\n').inbound.listen == "[::]:25"
+
+
+def test_inbound_certificate_and_key_go_together_and_limits_must_agree(tmp_path):
+    assert "tls_key" in config_error(tmp_path, '[inbound]\ntls_cert = "mx.pem"\n')
+    assert "tls_cert" in config_error(tmp_path, '[inbound]\ntls_key = "mx.key"\n')
+    message = config_error(tmp_path, "[inbound]\nconnections = 5\nclient_connections = 6\n")
+    assert "[inbound] client_connections" in message and "more than connections (5)" in message
+    assert "[inbound] client_message_rate" in config_error(
+        tmp_path, '[inbound]\nclient_message_rate = "many"\n')
+    assert load_text(tmp_path, '[inbound]\nclient_message_rate = ""\n').inbound.client_message_rate == ""
