@@ -153,6 +153,7 @@ def main() -> int:
     if options.config:
         os.environ["PICKUP_RELAY_CONFIG"] = str(Path(options.config).resolve())
     from settings import load_config
+    from settings.units import parse_listen
 
     config = load_config()
     if options.port or options.smtp_port or options.web_port is not None:
@@ -167,6 +168,8 @@ def main() -> int:
     ports = [("site", site_host, site_port), ("sink", config.sink.host, config.sink.port)]
     if config.sink.web_port:
         ports.append(("inbox", config.sink.host, config.sink.web_port))
+    if config.inbound.domains:
+        ports.append(("inbound SMTP server", *parse_listen(config.inbound.listen)))
     for what, host, port in ports:
         if port_taken(host, port):
             sys.exit(f"run_local: the {what}'s port {host}:{port} is taken by another program; "
@@ -181,6 +184,8 @@ def main() -> int:
     }
     if config.sink.web_port:
         parts["inbox"] = [str(BIN / "relay"), *args, "inbox"]
+    if config.inbound.domains:   # mail coming back: bounces, complaints, replies
+        parts["receive"] = [str(BIN / "relay"), *args, "receive"]
     children: dict[str, subprocess.Popen] = {}
     digests = Digests([*flask, "send-digests"], options.digests_every)
     stop = False
