@@ -63,6 +63,8 @@ def refusal(content: bytes, lookup: KeyLookup = dns_txt) -> str | None:
         verifier.domain = None
         try:
             good = verifier.verify(idx=index, dnsfunc=lookups)
+        except dkim.ValidationError:   # a body hash that does not match: changed after signing
+            return _failed(verifier.domain, lookups.timed_out)
         except dkim.DKIMException as e:   # a malformed or expired signature, a key too small
             return f"Its DKIM signature does not verify ({e})."
         if not good:
