@@ -44,6 +44,13 @@ def test_outlook_from_sent_block_under_a_rule_is_cut():
     assert reply_text(plain(text)).words == "Thanks, that works for me."
 
 
+def test_outlook_from_sent_block_alone_is_cut():
+    text = ("Thanks, that works for me.\n\nFrom: Q&A <noreply@example.test>\n"
+            "Sent: Sunday, December 6, 2026 10:00 AM\nTo: Ann <ann@example.org>\n"
+            "Subject: New answer to your question\n\nBob answered\n")
+    assert reply_text(plain(text)).words == "Thanks, that works for me."
+
+
 def test_apple_mail_quote_header_with_at_time_is_cut():
     text = ("Works on my Mac too, thanks.\n\n"
             "> On 6 Dec 2026, at 10:00, Q&A <noreply@example.test> wrote:\n> \n" + NOTIFICATION)
