@@ -30,7 +30,7 @@ With --json, ends with one JSON line holding latency_ratio_10k, fanout_per_s,
 end_to_end_10k_s and reset_during_fanout_s (null when that part did not run).
 
 Run:  .venv/bin/python bench/post_latency.py [-n 30] [--warmup 3] [--dir /dev/shm]
-          [--fanout-rounds 2] [--no-end-to-end] [--profile] [--json]
+          [--fanout-rounds 2] [--no-end-to-end] [--profile] [--json] [--reply-address ADDRESS]
 The work folder is DIR/bench-post-XXXX (default DIR ./var), removed at the end; smtp-sink's
 dumps go to a folder on /dev/shm when there is one. The root fs here is ext4 without a journal
 (file creation slows after thousands of files): the fan-out figure depends on it, so the
@@ -86,14 +86,14 @@ class BenchError(Exception):
     pass
 
 
-def write_config(work: Path, smtp_port: int) -> Path:
+def write_config(work: Path, smtp_port: int, reply_address: str = "") -> Path:
     path = work / "config.toml"
     path.write_text(
         '[pickup]\ndir = "pickup"\n\n[relay]\nqueue_dir = "queue"\nlog_level = "warning"\n\n'
         f'[relay.smarthost]\nhost = "127.0.0.1"\nport = {smtp_port}\n\n'
         '[webapp]\ndatabase_url = "sqlite:///site.db"\nbase_url = "http://qa.example.test"\n'
         'secret_key_file = "secret_key"\nposts_per_minute = 1000\n'
-        'max_notifications_per_day = 1000\n')
+        f'max_notifications_per_day = 1000\nreply_address = "{reply_address}"\n')
     (work / "pickup").mkdir()
     return path
 
@@ -369,6 +369,9 @@ def main() -> None:
                         help="fan-out runs, the last one is the figure (default 2: one warm-up)")
     parser.add_argument("--profile", action="store_true", help="cProfile the last fan-out (to stderr)")
     parser.add_argument("--json", action="store_true", help="end with the figures as one JSON line")
+    parser.add_argument("--reply-address", default="", metavar="ADDRESS",
+                        help="[webapp] reply_address, e.g. reply@qa.example.test: each notification "
+                             "stamped with its member's Reply-To (default: none)")
     args = parser.parse_args()
     if not 2 <= args.n <= 200 or not 0 <= args.warmup <= 20 or not 1 <= args.fanout_rounds <= 5:
         parser.error("-n must be 2..200, --warmup 0..20 (posts_per_minute is 1000), --fanout-rounds 1..5")
@@ -383,7 +386,7 @@ def main() -> None:
     load_before = os.getloadavg()
     try:
         port = free_port()
-        config_path = write_config(work, port)
+        config_path = write_config(work, port, args.reply_address)
         app = create_app(load_config(config_path))
         with app.app_context():
             upgrade()

@@ -7,7 +7,10 @@ article) answers the same stable id in In-Reply-To and References, so a mail cli
 shows one thread per question. Each recipient gets their own Message-ID, made from
 the delivery key (event, member), and their own signed one-click unsubscribe link
 (List-Unsubscribe with List-Unsubscribe-Post, RFC 8058, and in the body) beside the
-headers bulk mail needs: List-Id, Precedence: bulk, Auto-Submitted (RFC 3834).
+headers bulk mail needs: List-Id, Precedence: bulk, Auto-Submitted (RFC 3834). While
+[webapp] reply_address is set, a notification of an answer or a comment also carries the
+member's own Reply-To (webapp.mail.reply_addresses), stamped like the unsubscribe link, and
+says that replying posts the reply.
 """
 
 from __future__ import annotations
@@ -17,7 +20,8 @@ from flask import render_template
 from spooler.envelope import single_line
 from spooler.message import Notification
 from spooler.stamp import Stamp, slot
-from webapp.mail.bulk_mail import STAMP_RECIPIENT, STAMPED_HEADERS, StampedMail, bulk_headers
+from webapp.mail import reply_addresses
+from webapp.mail.bulk_mail import REPLY_TO, STAMP_RECIPIENT, STAMPED_HEADERS, StampedMail, bulk_headers
 from webapp.mail.kinds import EventKind
 from webapp.mail.models import OutboxEvent
 from webapp.mail.unsubscribe import UnsubscribeLinks
@@ -55,14 +59,19 @@ def prepare(event: OutboxEvent) -> StampedMail | None:
     thread, post = load_posts(event)
     if is_gone(thread, post):
         return None
-    return StampedMail(Stamp(notification(event, thread, post, slot("name"), slot("unsubscribe")),
-                             STAMPED_HEADERS), site_domain(),
-                       UnsubscribeLinks(event.thread_kind, event.thread_id))
+    replies = reply_addresses.for_event(event.kind, event.thread_kind, event.thread_id)
+    reply_to = STAMP_RECIPIENT.address if replies else None   # a stand-in, stamped per member
+    template = notification(event, thread, post, slot("name"), slot("unsubscribe"), reply_to)
+    stamped = (*STAMPED_HEADERS, REPLY_TO) if replies else STAMPED_HEADERS
+    return StampedMail(Stamp(template, stamped), site_domain(),
+                       UnsubscribeLinks(event.thread_kind, event.thread_id), replies)
 
 
-def notification(event: OutboxEvent, thread, post, name: str, unsubscribe_link: str) -> Notification:
+def notification(event: OutboxEvent, thread, post, name: str, unsubscribe_link: str,
+                 reply_to: str | None = None) -> Notification:
     """The Notification for one recipient with these values (slots when stamping): the one
-    place the mail is written, for the stamp and for the slow path the tests compare with."""
+    place the mail is written, for the stamp and for the slow path the tests compare with.
+    `reply_to`: the member's reply address, when the mail takes replies."""
     domain = site_domain()
     base = base_url()
     text_excerpt, html_excerpt = excerpt(post)
@@ -70,18 +79,21 @@ def notification(event: OutboxEvent, thread, post, name: str, unsubscribe_link: 
                    actor=single_line(post.author.display_name), name=name,
                    text_excerpt=text_excerpt, html_excerpt=html_excerpt,
                    link=post_link(event.kind, event.thread_kind, thread.id, post.id),
-                   unsubscribe=unsubscribe_link,
+                   unsubscribe=unsubscribe_link, takes_replies=reply_to is not None,
                    settings=external_url("member_settings.index"), site_url=base)
     root = f"<{thread_id(event.thread_kind, thread.id, domain)}>"
     sender = outgoing.sender()
+    headers = {"In-Reply-To": root, "References": root,
+               **bulk_headers(sender, domain, "notifications", unsubscribe_link)}
+    if reply_to is not None:
+        headers[REPLY_TO] = reply_to
     return Notification(
         sender=sender,
         to=[STAMP_RECIPIENT],
         subject=NOTIFICATION_SUBJECTS[event.kind].format(title=single_line(thread.title)),
         text=render_template("email/notification.txt", **context),
         html=render_template("email/notification.html", **context),
-        extra_headers={"In-Reply-To": root, "References": root,
-                       **bulk_headers(sender, domain, "notifications", unsubscribe_link)},
+        extra_headers=headers,
     )
 
 

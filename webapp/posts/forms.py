@@ -17,6 +17,7 @@ from spooler.envelope import single_line
 MAX_TAGS = 5
 TAG = re.compile(r"[a-z0-9+#][a-z0-9+#.\-]{0,34}")
 BODY_LENGTH = Length(min=10, max=30_000, message="Write 10 to 30,000 characters.")
+COMMENT_LENGTH = Length(min=2, max=5_000, message="A comment has 2 to 5,000 characters.")
 
 
 def tag_names(text: str) -> list[str]:
@@ -82,6 +83,5 @@ class ArticleForm(FlaskForm):
 
 class CommentForm(FlaskForm):
     body = TextAreaField("Your comment (Markdown)", validators=[
-        InputRequired("Write your comment."),
-        Length(min=2, max=5_000, message="A comment has 2 to 5,000 characters.")])
+        InputRequired("Write your comment."), COMMENT_LENGTH])
     submit = SubmitField("Post your comment")

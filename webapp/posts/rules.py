@@ -36,19 +36,29 @@ def write_article(author: User, title: str, body: str) -> Article:
     return _started(author, Article(author_id=author.id, title=title, **_body(body)), "article")
 
 
-def answer(author: User, question: Question, body: str) -> Answer:
+def check_takes_answers(question: Question) -> None:
+    """PostRefused when `question` takes no new answers (deleted, locked)."""
     if question.is_deleted:
         raise PostRefused("This question was deleted; it takes no new answers.")
     if question.is_locked:
         raise PostRefused("This question is locked: it takes no new answers.")
+
+
+def check_takes_comments(article: Article) -> None:
+    """PostRefused when `article` takes no new comments (deleted)."""
+    if article.is_deleted:
+        raise PostRefused("This article was deleted; it takes no new comments.")
+
+
+def answer(author: User, question: Question, body: str) -> Answer:
+    check_takes_answers(question)
     question.answer_count = Question.answer_count + 1  # in SQL: two answers at once both count
     post = Answer(question_id=question.id, author_id=author.id, **_body(body))
     return _replied(author, post, EventKind.ANSWER, "question", question.id)
 
 
 def comment(author: User, article: Article, body: str) -> Comment:
-    if article.is_deleted:
-        raise PostRefused("This article was deleted; it takes no new comments.")
+    check_takes_comments(article)
     post = Comment(article_id=article.id, author_id=author.id, **_body(body))
     return _replied(author, post, EventKind.COMMENT, "article", article.id)
 

@@ -1,0 +1,81 @@
+"""DKIM on a member's reply: every DKIM-Signature the message carries must verify (dkimpy), or
+the reply is not posted.
+
+A message without a signature passes: the reply's token and its From are what admit it, and
+most providers (Gmail, Outlook.com, Yahoo, iCloud, Fastmail) sign all their mail, so a
+signature that is there and fails is the sign of a message changed on its way or not sent
+by the provider it names. Every signature must verify, not one of them: otherwise a copy of
+a member's real, signed reply with a changed body could be admitted by adding a good
+signature of one's own domain. At most MAX_SIGNATURES are checked; a message with more is
+refused.
+
+The public keys come from DNS through a KeyLookup, dkimpy's `dnsfunc` (name, timeout) ->
+TXT record or None: in production dns_txt(), dkimpy's dnspython lookup, bounded by
+DNS_TIMEOUT seconds a query, so a silent DNS server cannot hang the inbound worker; tests
+pass a table. refusal() never raises: what dkimpy raises becomes the reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import dkim
+from dkim.dnsplug import get_txt
+
+DNS_TIMEOUT = 5.0     # seconds for one key lookup, all tries included (dnspython's lifetime)
+MAX_SIGNATURES = 5
+
+KeyLookup = Callable[..., bytes | None]   # dnsfunc(name: bytes, timeout: float) -> TXT or None
+
+
+def dns_txt(name: bytes, timeout: float = DNS_TIMEOUT) -> bytes | None:
+    """The TXT record at `name`, asked of DNS, within `timeout` (dkim.DnsTimeoutError past it)."""
+    return get_txt(name, timeout=min(timeout, DNS_TIMEOUT))
+
+
+class _Lookups:
+    """A KeyLookup that remembers whether DNS failed to answer (dkimpy only says "fails")."""
+
+    def __init__(self, lookup: KeyLookup):
+        self.lookup = lookup
+        self.timed_out = False
+
+    def __call__(self, name: bytes, timeout: float = DNS_TIMEOUT) -> bytes | None:
+        try:
+            return self.lookup(name, timeout=timeout)
+        except dkim.DnsTimeoutError:
+            self.timed_out = True
+            raise
+
+
+def refusal(content: bytes, lookup: KeyLookup = dns_txt) -> str | None:
+    """None when `content` carries no DKIM signature or every one verifies; else why not, in
+    words for the member."""
+    try:
+        verifier = dkim.DKIM(content, timeout=DNS_TIMEOUT)
+    except dkim.DKIMException as e:
+        return f"Its DKIM signature could not be read ({e})."
+    count = sum(1 for name, _value in verifier.headers if name.lower() == b"dkim-signature")
+    if count > MAX_SIGNATURES:
+        return f"It carries {count} DKIM signatures; at most {MAX_SIGNATURES} are checked."
+    lookups = _Lookups(lookup)
+    for index in range(count):
+        verifier.domain = None
+        try:
+            good = verifier.verify(idx=index, dnsfunc=lookups)
+        except dkim.ValidationError:   # a body hash that does not match: changed after signing
+            return _failed(verifier.domain, lookups.timed_out)
+        except dkim.DKIMException as e:   # a malformed or expired signature, a key too small
+            return f"Its DKIM signature does not verify ({e})."
+        if not good:
+            return _failed(verifier.domain, lookups.timed_out)
+    return None
+
+
+def _failed(domain: bytes | None, timed_out: bool) -> str:
+    signer = domain.decode("ascii", "replace") if domain else "an unnamed domain"
+    if timed_out:
+        return (f"The key of its DKIM signature (from {signer}) could not be looked up in DNS in "
+                "time. Send it again later.")
+    return (f"Its DKIM signature (from {signer}) does not verify: the message was changed after "
+            "it was signed, or was not sent by that domain's mail servers.")
