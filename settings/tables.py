@@ -192,6 +192,36 @@ class WebappConfig:
     bounce_soft_limit: int = _key("count", 3)   # soft failures (full mailbox, expiry) that mark an address
     page_cache_ttl: float = _key("duration", "1s")   # public pages kept for cookieless visitors; "0s" = off
     page_cache_size: int = _key("size", "32MB")      # bytes of them a process keeps; none over a 16th of it
+    # Mail that comes back (webapp.inbound): bulk and account mail go out with the envelope
+    # sender bounces+TOKEN@ this address's domain (webapp.site.return_path); "" = off.
+    bounce_address: str = _key("str", "")
+    reply_address: str = _key("str", "")   # replies to notifications: reply+TOKEN@ its domain; "" = off
+
+    def conflicts(self) -> list[tuple[str, str]]:
+        problems = [(key, problem) for key in ("bounce_address", "reply_address")
+                    if (problem := _return_address_problem(getattr(self, key)))]
+        if self.bounce_address and self.bounce_address.lower() == self.reply_address.lower():
+            problems.append(("reply_address", "must differ from bounce_address: the worker tells "
+                                              "bounces from replies by the address they come to"))
+        return problems
+
+
+RETURN_LOCAL_PART_MAX = 20   # a token of up to 40 characters follows, within SMTP's 64
+
+
+def _return_address_problem(address: str) -> str | None:
+    """Why `address` cannot carry +TOKEN addresses, or None (also for "", which is off)."""
+    if not address:
+        return None
+    try:
+        check_address(address)
+    except UnsafeHeaderError:
+        return f"{address!r} is not an address like \"bounces@mail.example.org\" (no name, no <>)"
+    local = address.rpartition("@")[0]
+    if "+" in local or len(local) > RETURN_LOCAL_PART_MAX:
+        return (f"{address!r}: its local part must be at most {RETURN_LOCAL_PART_MAX} characters "
+                "without a \"+\" (\"+TOKEN\" is added to it, and SMTP allows 64 in all)")
+    return None
 
 
 @dataclass(frozen=True)

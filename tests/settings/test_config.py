@@ -292,3 +292,17 @@ def test_delivery_reports_are_off_by_default_and_report_from_must_be_a_bare_addr
     assert relay.delivery_reports is False and relay.report_from == ""
     message = config_error(tmp_path, '[relay]\nreport_from = "Bounces <bounces@example.org>"\n')
     assert "[relay] report_from" in message and "not an address" in message
+
+
+def test_the_return_addresses_are_off_by_default_and_must_leave_room_for_a_token(tmp_path):
+    webapp = load_config(write_toml(tmp_path, "[webapp]\n")).webapp
+    assert webapp.bounce_address == "" and webapp.reply_address == ""
+    message = config_error(tmp_path, '[webapp]\nbounce_address = "Bounces <b@example.org>"\n')
+    assert "[webapp] bounce_address" in message and "not an address" in message
+    message = config_error(tmp_path, '[webapp]\nbounce_address = "b+x@example.org"\n')
+    assert "[webapp] bounce_address" in message and "+" in message
+    message = config_error(tmp_path, f'[webapp]\nreply_address = "{"r" * 21}@example.org"\n')
+    assert "[webapp] reply_address" in message and "at most 20" in message
+    message = config_error(tmp_path, '[webapp]\nbounce_address = "b@example.org"\n'
+                                     'reply_address = "B@example.org"\n')
+    assert "[webapp] reply_address" in message and "differ" in message

@@ -4,7 +4,8 @@ bulk_headers(): the List-Id of a list ("notifications": notification mail and th
 one filter catches them all; "newsletter"), a one-click List-Unsubscribe (RFC 8058) and
 Precedence: bulk (spooler.message adds Auto-Submitted). StampedMail: one mail rendered
 once (spooler.stamp) and stamped per recipient with To, the Message-ID of the delivery key
-(event, member), the member's signed unsubscribe link and their name.
+(event, member), the member's signed unsubscribe link and their name, and, with [webapp]
+bounce_address set, the envelope sender that names them (webapp.site.return_path).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from spooler.message import Address
 from spooler.stamp import Stamp
 from webapp.accounts.models import User
 from webapp.mail.unsubscribe import UnsubscribeLinks
+from webapp.site.return_path import ReturnPaths
 
 STAMPED_HEADERS = ("List-Unsubscribe",)      # the header lines each recipient gets their own of
 STAMP_RECIPIENT = Address("recipient@stamp.invalid")   # the To of the mail before it is stamped
@@ -39,10 +41,12 @@ def delivery_message_id(event_id: int, user_id: int, domain: str) -> str:
 
 @dataclass
 class StampedMail:
-    """One event's mail, ready to stamp; `links` make each member's unsubscribe link."""
+    """One event's mail, ready to stamp; `links` make each member's unsubscribe link, and
+    `return_paths` (None: off) each member's envelope sender."""
     stamp: Stamp
     domain: str
     links: UnsubscribeLinks
+    return_paths: ReturnPaths | None = None
 
     def for_member(self, event_id: int, member: User | Row) -> bytes:
         """The pickup file's bytes (envelope lines, then the message) for one member (a User, or
@@ -53,4 +57,6 @@ class StampedMail:
             delivery_message_id(event_id, member.id, self.domain),
             headers={"List-Unsubscribe": f"<{link}>"},
             values={"name": member.display_name, "unsubscribe": link})
-        return envelope_lines(message.sender, message.recipients) + message.content
+        sender = message.sender if self.return_paths is None else \
+            self.return_paths.for_member(member.id, member.email)
+        return envelope_lines(sender, message.recipients) + message.content

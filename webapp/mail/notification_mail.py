@@ -26,6 +26,7 @@ from webapp.posts.models import Answer, Article, Comment, Question
 from webapp.site import outgoing
 from webapp.site.extensions import db
 from webapp.site.links import base_url, external_url, site_domain
+from webapp.site.return_path import ReturnKind, paths_for
 
 EXCERPT_CHARS = 600
 NOTIFICATION_SUBJECTS = {
@@ -57,7 +58,8 @@ def prepare(event: OutboxEvent) -> StampedMail | None:
         return None
     return StampedMail(Stamp(notification(event, thread, post, slot("name"), slot("unsubscribe")),
                              STAMPED_HEADERS), site_domain(),
-                       UnsubscribeLinks(event.thread_kind, event.thread_id))
+                       UnsubscribeLinks(event.thread_kind, event.thread_id),
+                       paths_for(ReturnKind.NOTIFICATION, event.id))
 
 
 def notification(event: OutboxEvent, thread, post, name: str, unsubscribe_link: str) -> Notification:
