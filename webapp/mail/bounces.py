@@ -3,10 +3,10 @@ and the relay's feedback file read into it.
 
 count_failure() is the one change a failure makes to a member, whether the relay's feedback
 file says it or a bounce that came back to the return path (webapp.inbound.returned_mail);
-is_hard() is the one rule of which failures mark at once. The relay appends one JSON line per recipient refused for good or expired to [relay]
-feedback_file, a channel.feedback.FeedbackLine, read back here with the same class. The
-outbox worker reads the new lines every few
-seconds (`flask --app webapp read-feedback` does it once) and, for a member's address:
+is_hard() is the one rule of which failures mark at once. The relay appends one JSON line
+per recipient refused for good or expired to [relay] feedback_file, a
+channel.feedback.FeedbackLine, read back here with the same class. The outbox worker reads
+the new lines every few seconds (`flask --app webapp read-feedback` does it once) and, for a member's address:
   - a hard failure (an enhanced status 5.1.x: no such mailbox, no such domain; without a
     status, a bare 550 or a reply that says the user is unknown) marks it bouncing at once;
   - any other failure, permanent or temporary, or an expiry (a full mailbox, a policy
