@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sqlite3
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -135,6 +136,7 @@ class InboundWorker:
         """Handle one file in a savepoint and add its row; what it became."""
         received_at = datetime.fromtimestamp(os.stat(path).st_mtime, UTC).replace(tzinfo=None)
         message_id = sender = ""
+        _begin_for_savepoints()
         try:
             with db.session.begin_nested():
                 drop = read_drop_file(path)
@@ -165,3 +167,14 @@ class InboundWorker:
     def _hand_back(self, paths: list[Path]) -> None:
         for path in paths:
             os.rename(path, self.folder.path / path.name)
+
+
+def _begin_for_savepoints() -> None:
+    """Make sure the session's SQLite connection is inside a transaction. Python's sqlite3 begins
+    one only before a write, and a SAVEPOINT outside a transaction is a transaction of its own
+    that its RELEASE commits: a file's effect would be committed before, and without, its
+    record, and done again after a crash. A real BEGIN first keeps the savepoint a part of the
+    batch. Other databases begin with the session: nothing to do."""
+    driver = db.session.connection().connection.driver_connection
+    if isinstance(driver, sqlite3.Connection) and not driver.in_transaction:
+        driver.execute("BEGIN")

@@ -18,9 +18,11 @@ from tests.webapp.inbound.helpers import (
     settings_of,
 )
 from webapp.accounts.models import User
+from webapp.inbound.worker import InboundWorker
 from webapp.mail.bounces import is_hard
 from webapp.site import return_path
 from webapp.site.extensions import db
+from webapp.site.links import links_context
 from webapp.site.return_path import ReturnKind
 
 ANN = "ann@example.org"
@@ -203,3 +205,20 @@ def test_a_malformed_drop_file_is_kept_in_badmail_with_the_reason(app, config, c
     assert handled == "dropped" and detail.startswith("not a message") and member_id is None
     assert (folder / "badmail" / "m.eml").read_bytes() == content
     assert (folder / "badmail" / "m.eml.reason").read_text().strip()
+
+
+def test_a_files_effect_is_part_of_its_batch_until_the_batch_commits(app, config):
+    """On SQLite a savepoint outside a transaction commits on its release: the worker begins
+    one first, so a batch rolled back (a crash before its commit) leaves no file's effect."""
+    sent = notification_to_ann(app, config)
+    path = samples.drop(folder_of(config), "b.eml", samples.postfix(sent.content, ANN),
+                        sent.return_path)
+    with app.app_context():
+        worker = InboundWorker()
+        try:
+            with links_context():
+                assert worker._record(path).handled == "bounce"
+            db.session.rollback()
+        finally:
+            worker.close()
+    assert bounce_state(app, ANN) == (False, 0, "") and records(app) == []
