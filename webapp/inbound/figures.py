@@ -1,7 +1,7 @@
 """What came back, per day: bounces, complaints, replies, auto-replies and dropped files from the
 inbound worker's records, beside the bulk mail sent that day and the complaint rate.
 
-daily() serves the admins' page (webapp.admin.returned_mail_page) and `flask --app webapp
+daily() serves the admins' queue dashboard (webapp.admin.queue_dashboard) and `flask --app webapp
 inbound-status`. Bulk mail sent on a day is the notifications and newsletters of the outbox
 events finished that day (outbox_events.sent by done_at: an event's mail is written within
 seconds) and that day's digests. The complaint rate is complaints / bulk mail sent; Gmail asks
