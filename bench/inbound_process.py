@@ -151,7 +151,7 @@ def run(args, work: Path) -> dict:
               f"{handled / seconds:,.0f} files/s ({cpu / handled * 1e6:.0f} us CPU per file)",
               file=sys.stderr)
         if profiler:
-            pstats.Stats(profiler, stream=sys.stderr).sort_stats("tottime").print_stats(30)
+            pstats.Stats(profiler, stream=sys.stderr).sort_stats(args.sort).print_stats(30)
     with app.app_context():
         recorded = db.session.execute(
             db.select(InboundMessage.handled, func.count()).group_by(InboundMessage.handled)).all()
@@ -181,6 +181,7 @@ def main() -> None:
     kind.add_argument("--mixed", action="store_true", help="the six servers' shapes in turn")
     parser.add_argument("--dir", default="var", help="where the work folder is made")
     parser.add_argument("--profile", action="store_true", help="cProfile of the last round")
+    parser.add_argument("--sort", default="tottime", help="the profile's order (cumulative...)")
     parser.add_argument("--json", action="store_true", help="end with the figures as one JSON line")
     args = parser.parse_args()
     parent = Path(args.dir)

@@ -60,17 +60,22 @@ def _from_delivery_status(message: EmailMessage) -> ReportedFailure | None:
               for block in part.get_payload() if isinstance(block, EmailMessage)]
     for wanted in ("failed", "delayed"):
         for block in blocks:
-            if str(block.get("Action", "")).strip().lower().startswith(wanted):
+            if _raw(block, "Action").strip().lower().startswith(wanted):
                 return _failure_of_block(block, wanted == "failed")
     return None
 
 
 def _failure_of_block(block: EmailMessage, failed: bool) -> ReportedFailure:
-    recipient = _one_line(block.get("Original-Recipient") or block.get("Final-Recipient") or "")
+    # The fields as written (RFC 3464 fields are plain text): the email package's parse of
+    # each unstructured field was most of a bounce's time, and changes nothing here.
+    fields = {}
+    for name, value in block.raw_items():
+        fields.setdefault(name.lower(), value)
+    recipient = _one_line(fields.get("original-recipient") or fields.get("final-recipient") or "")
     address = _ADDRESS.search(recipient.rpartition(";")[2].strip())
-    diagnostic = _one_line(block.get("Diagnostic-Code") or "")
+    diagnostic = _one_line(fields.get("diagnostic-code") or "")
     text = diagnostic.partition(";")[2].strip() if ";" in diagnostic else diagnostic
-    status = _STATUS.search(str(block.get("Status", ""))) or _STATUS.search(text)
+    status = _STATUS.search(fields.get("status", "")) or _STATUS.search(text)
     code = _CODE.search(text)
     status_text = status.group(1) if status else None
     return ReportedFailure(
@@ -113,6 +118,12 @@ def _reason_line(message: EmailMessage) -> str:
             if _STATUS.search(line) or re.search(r"^\s*[45]\d\d[\s\-:]", line):
                 return _one_line(line)
     return ""
+
+
+def _raw(block: EmailMessage, name: str) -> str:
+    """A field's value as written, or "" (no parse: see _failure_of_block)."""
+    wanted = name.lower()
+    return next((value for key, value in block.raw_items() if key.lower() == wanted), "")
 
 
 def _one_line(value) -> str:

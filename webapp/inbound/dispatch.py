@@ -18,6 +18,7 @@ from webapp.inbound import replies
 from webapp.inbound.feedback_reports import read_complaint
 from webapp.inbound.message import DropFile, Handled, Result
 from webapp.inbound.returned_mail import take_returned
+from webapp.site import return_path
 
 
 def take(drop: DropFile, webapp: WebappConfig) -> Result:
@@ -34,6 +35,17 @@ def take(drop: DropFile, webapp: WebappConfig) -> Result:
         if token:
             return replies.take_reply(drop, token)
     return Result(Handled.DROPPED, f"not for a known address: {', '.join(drop.recipients)[:300]}")
+
+
+def members_named(recipients: list[str], webapp: WebappConfig) -> set[int]:
+    """The ids of the members whose return paths are among `recipients` (for reading them
+    all in one query before a batch)."""
+    ids = set()
+    for recipient in recipients:
+        token = token_for(recipient, webapp.bounce_address)
+        if token and (said := return_path.read(token)) is not None:
+            ids.add(said.member_id)
+    return ids
 
 
 def token_for(recipient: str, base_address: str) -> str | None:

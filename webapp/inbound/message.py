@@ -15,11 +15,35 @@ import email.policy
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from enum import StrEnum
+from functools import lru_cache
 from pathlib import Path
 
 from spooler.envelope import parse_pickup
 
 MAX_DROP_FILE = 50 * 1024 * 1024   # bytes read of one file at most; [inbound] max_message_size is below
+
+
+class _ParsedOnce:
+    """email.policy.default's header registry, remembering what it parsed. The default policy
+    parses a header again at every message.get(), and the readers ask a report's Content-Type
+    and its parts' fields many times (walk(), get_content_type(), get_param()); most of a
+    bounce's time went there. Header objects are immutable, and the same (name, value) makes
+    the same one, so sharing them between messages changes nothing but the time."""
+
+    def __init__(self, registry):
+        self._registry = registry
+        self._parse = lru_cache(maxsize=4096)(registry.__call__)
+
+    def __call__(self, name: str, value: str):
+        if len(value) > 2000:   # a long one is rare, and is not kept
+            return self._registry(name, value)
+        return self._parse(name, value)
+
+    def __getattr__(self, name: str):   # map_to_type() and the rest: the registry's own
+        return getattr(self._registry, name)
+
+
+POLICY = email.policy.default.clone(header_factory=_ParsedOnce(email.policy.default.header_factory))
 
 
 class Handled(StrEnum):
@@ -54,5 +78,5 @@ def read_drop_file(path: Path) -> DropFile:
     with open(path, "rb") as f:
         data = f.read(MAX_DROP_FILE)
     parsed = parse_pickup(data)
-    message = email.message_from_bytes(parsed.content, policy=email.policy.default)
+    message = email.message_from_bytes(parsed.content, policy=POLICY)
     return DropFile(path.name, parsed.sender, parsed.recipients, parsed.content, message)

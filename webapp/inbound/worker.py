@@ -10,8 +10,10 @@ belongs to its host); any number may run on one folder. A batch at a time:
      commit and its unlink): it is removed, or put in badmail if it was dropped; nothing else;
   3. read each of the others (webapp.inbound.message) and hand it to its handler by the
      address it came to (webapp.inbound.dispatch): the member's state changes and the file's
-     row (file_name unique) are added in a savepoint of their own, so a handler that fails
-     costs only its file, which is then recorded as dropped with the error;
+     row (file_name unique) are added to the batch's transaction (the members the files'
+     return paths name read first, in one query); should a handler fail, the batch is done
+     again file by file, each in a savepoint, so a handler that fails costs only its file,
+     which is then recorded as dropped with the error;
   4. commit the batch: the moment the files are handled;
   5. remove the handled files; move the dropped ones to badmail/ with their reason.
 
@@ -31,12 +33,14 @@ import os
 import sqlite3
 import time
 from collections.abc import Callable
+from contextlib import nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from spooler.envelope import MalformedMessage
+from spooler.envelope import MalformedMessage, read_envelope
+from webapp.accounts.models import User
 from webapp.inbound import dispatch
 from webapp.inbound.drop_folder import DropFolder, drop_folder
 from webapp.inbound.message import Handled, Result, read_drop_file
@@ -48,6 +52,11 @@ from webapp.site.links import links_context
 log = logging.getLogger(__name__)
 
 BATCH = 200   # files per commit
+ENVELOPE_HEAD = 4096   # bytes of a file read for its envelope before the batch is handled
+
+
+class _HandlerFailed(Exception):
+    """A handler raised in a batch without savepoints: the batch is done again file by file."""
 
 
 class InboundWorker:
@@ -59,6 +68,7 @@ class InboundWorker:
         self.batch = batch
         self.poll = poll
         self.folder = DropFolder(folder or drop_folder(config))
+        self._members: list[User] = []
 
     def close(self) -> None:
         self.folder.close()
@@ -113,17 +123,21 @@ class InboundWorker:
         return {name: Result(Handled(handled), detail) for name, handled, detail in rows}
 
     def _commit(self, paths: list[Path]) -> list[tuple[Path, Result]]:
-        """Handle and record `paths` in one transaction; if a row of them exists by now, one
-        transaction each (those are then only finished). Returns what each became."""
-        results = [(path, self._record(path)) for path in paths]
+        """Handle and record `paths` in one transaction, the members they name read in one
+        query, no savepoint per file. Should a handler fail, or a row of them exist by now,
+        the batch is rolled back and done again one transaction per file, each handler in a
+        savepoint of its own: a failing file is then recorded as dropped with its error, and a
+        recorded one is only finished. Returns what each became."""
         try:
+            self._load_members(paths)
+            results = [(path, self._record(path, alone=False)) for path in paths]
             db.session.commit()
             return results
-        except IntegrityError:
+        except (_HandlerFailed, IntegrityError):
             db.session.rollback()
         results = []
         for path in paths:
-            result = self._record(path)
+            result = self._record(path, alone=True)
             try:
                 db.session.commit()
             except IntegrityError:
@@ -132,21 +146,40 @@ class InboundWorker:
             results.append((path, result))
         return results
 
-    def _record(self, path: Path) -> Result:
-        """Handle one file in a savepoint and add its row; what it became."""
+    def _load_members(self, paths: list[Path]) -> None:
+        """The members the files' return paths name, in one query (the session keeps them:
+        each handler then finds its member without asking the database)."""
+        recipients = []
+        for path in paths:
+            try:
+                with open(path, "rb") as f:
+                    recipients += read_envelope(f.read(ENVELOPE_HEAD))[1]
+            except (OSError, ValueError):   # a malformed file: its handling says why
+                continue
+        ids = dispatch.members_named(recipients, self.webapp)
+        # Held until the next batch: the session's identity map only keeps what is referenced.
+        self._members = db.session.execute(db.select(User).where(User.id.in_(ids))).scalars().all() \
+            if ids else []
+
+    def _record(self, path: Path, *, alone: bool) -> Result:
+        """Handle one file and add its row; what it became. `alone`: in a savepoint, a failing
+        handler costing only its file; else a failing handler raises _HandlerFailed."""
         received_at = datetime.fromtimestamp(os.stat(path).st_mtime, UTC).replace(tzinfo=None)
         message_id = sender = ""
-        _begin_for_savepoints()
+        if alone:
+            _begin_for_savepoints()
         try:
-            with db.session.begin_nested():
+            with db.session.begin_nested() if alone else nullcontext():
                 drop = read_drop_file(path)
                 message_id, sender = str(drop.message.get("Message-ID", "")), drop.sender
                 result = dispatch.take(drop, self.webapp)
-        except MalformedMessage as e:
+        except MalformedMessage as e:   # raised before any change
             result = Result(Handled.DROPPED, f"not a message: {e}")
         except OperationalError:   # the database, not the file: the batch waits (take())
             raise
         except Exception as e:   # one file's surprise must not stop the folder: kept with the error
+            if not alone:
+                raise _HandlerFailed(path.name) from e
             log.exception("inbound %s: the handler failed", path.name)
             result = Result(Handled.DROPPED, f"the worker failed on it: {type(e).__name__}: {e}")
         db.session.add(InboundMessage(

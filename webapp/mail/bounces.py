@@ -85,7 +85,6 @@ def count_failure(member: User, failure: Failure, soft_limit: int) -> bool:
     if marks:
         member.bouncing_at = failure.at
         log.info("member %s: address marked bouncing (%s)", member.id, member.bounce_reason)
-    db.session.flush()
     return marks
 
 

@@ -207,9 +207,11 @@ def test_a_malformed_drop_file_is_kept_in_badmail_with_the_reason(app, config, c
     assert (folder / "badmail" / "m.eml.reason").read_text().strip()
 
 
-def test_a_files_effect_is_part_of_its_batch_until_the_batch_commits(app, config):
+@pytest.mark.parametrize("alone", [False, True])
+def test_a_files_effect_is_part_of_its_batch_until_the_batch_commits(app, config, alone):
     """On SQLite a savepoint outside a transaction commits on its release: the worker begins
-    one first, so a batch rolled back (a crash before its commit) leaves no file's effect."""
+    one first, so a batch rolled back (a crash before its commit) leaves no file's effect,
+    whether its files are handled together or (after a handler failed) one by one."""
     sent = notification_to_ann(app, config)
     path = samples.drop(folder_of(config), "b.eml", samples.postfix(sent.content, ANN),
                         sent.return_path)
@@ -217,8 +219,28 @@ def test_a_files_effect_is_part_of_its_batch_until_the_batch_commits(app, config
         worker = InboundWorker()
         try:
             with links_context():
-                assert worker._record(path).handled == "bounce"
+                assert worker._record(path, alone=alone).handled == "bounce"
             db.session.rollback()
         finally:
             worker.close()
     assert bounce_state(app, ANN) == (False, 0, "") and records(app) == []
+
+
+def test_a_file_the_database_refuses_costs_only_that_file(app, config):
+    sent = notification_to_ann(app, config)
+    with app.app_context():
+        bob = User.by_email("bob@example.org")
+        bobs_path = return_path.envelope_sender(ReturnKind.NOTIFICATION, 1, bob.id, bob.email)
+        db.session.execute(db.text(
+            "CREATE TRIGGER refuse_bob BEFORE UPDATE ON users WHEN NEW.email = 'bob@example.org' "
+            "BEGIN SELECT RAISE(ABORT, 'bob may not change'); END"))
+        db.session.commit()
+    folder = folder_of(config)
+    samples.drop(folder, "a.eml", samples.postfix(sent.content, ANN), sent.return_path)
+    samples.drop(folder, "b.eml", samples.postfix(sent.content, "bob@example.org"), bobs_path)
+    assert run_worker(app) == 2
+    assert bounce_state(app, ANN)[0] and not bounce_state(app, "bob@example.org")[0]
+    [(_a, a_handled, _d, _m), (_b, b_handled, b_detail, _m2)] = records(app)
+    assert (a_handled, b_handled) == ("bounce", "dropped")
+    assert "the worker failed on it" in b_detail and "bob may not change" in b_detail
+    assert "bob may not change" in (folder / "badmail" / "b.eml.reason").read_text()
