@@ -53,6 +53,7 @@ log = logging.getLogger(__name__)
 
 BATCH = 200   # files per commit
 ENVELOPE_HEAD = 4096   # bytes of a file read for its envelope before the batch is handled
+KEPT_READ = 256 * 1024   # a file up to this size is read once, kept for its handling
 
 
 class _HandlerFailed(Exception):
@@ -69,6 +70,7 @@ class InboundWorker:
         self.poll = poll
         self.folder = DropFolder(folder or drop_folder(config))
         self._members: list[User] = []
+        self._read: dict[Path, bytes] = {}
 
     def close(self) -> None:
         self.folder.close()
@@ -150,10 +152,14 @@ class InboundWorker:
         """The members the files' return paths name, in one query (the session keeps them:
         each handler then finds its member without asking the database)."""
         recipients = []
+        self._read = {}
         for path in paths:
             try:
                 with open(path, "rb") as f:
-                    recipients += read_envelope(f.read(ENVELOPE_HEAD))[1]
+                    data = f.read(KEPT_READ + 1)
+                if len(data) <= KEPT_READ:   # the whole file: not read again to be handled
+                    self._read[path] = data
+                recipients += read_envelope(data[:ENVELOPE_HEAD])[1]
             except (OSError, ValueError):   # a malformed file: its handling says why
                 continue
         ids = dispatch.members_named(recipients, self.webapp)
@@ -170,7 +176,7 @@ class InboundWorker:
             _begin_for_savepoints()
         try:
             with db.session.begin_nested() if alone else nullcontext():
-                drop = read_drop_file(path)
+                drop = read_drop_file(path, self._read.pop(path, None))
                 message_id, sender = str(drop.message.get("Message-ID", "")), drop.sender
                 result = dispatch.take(drop, self.webapp)
         except MalformedMessage as e:   # raised before any change
