@@ -76,8 +76,6 @@ _DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z
 _SELECTOR = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$",
                        re.IGNORECASE)
 _FIELD_NAME = re.compile(r"^[!-9;-~]+$")
-# [webapp] reply_address gets "+" and a 34-character token before its @ (webapp.mail.reply_addresses).
-MAX_REPLY_LOCAL_PART = 64 - 35
 
 
 @dataclass(frozen=True)
@@ -224,25 +222,39 @@ class WebappConfig:
     bounce_soft_limit: int = _key("count", 3)   # soft failures (full mailbox, expiry) that mark an address
     page_cache_ttl: float = _key("duration", "1s")   # public pages kept for cookieless visitors; "0s" = off
     page_cache_size: int = _key("size", "32MB")      # bytes of them a process keeps; none over a 16th of it
+    # Mail that comes back (webapp.inbound): bulk and account mail go out with the envelope
+    # sender bounces+TOKEN@ this address's domain (webapp.site.return_path); "" = off.
+    bounce_address: str = _key("str", "")
     # Replies by mail (webapp.inbound.replies): notifications of answers and comments carry
     # Reply-To: LOCAL+TOKEN@DOMAIN of this address; "" = off. A token works this long after its day.
     reply_address: str = _key("str", "")
     reply_expiry: float = _key("duration", "30d")
 
     def conflicts(self) -> list[tuple[str, str]]:
-        if not self.reply_address:
-            return []
-        try:
-            check_address(self.reply_address, "reply_address")
-        except UnsafeHeaderError:
-            return [("reply_address", f"{self.reply_address!r} is not an address like "
-                                      "\"reply@example.org\" (no name, no <>)")]
-        local = self.reply_address.rpartition("@")[0]
-        if "+" in local or len(local) > MAX_REPLY_LOCAL_PART:
-            return [("reply_address", f"the part before @ of {self.reply_address!r} must have no \"+\" "
-                                      f"and at most {MAX_REPLY_LOCAL_PART} characters: \"+TOKEN\" "
-                                      "is added to it, and a local part has at most 64")]
-        return []
+        problems = [(key, problem) for key in ("bounce_address", "reply_address")
+                    if (problem := _return_address_problem(getattr(self, key)))]
+        if self.bounce_address and self.bounce_address.lower() == self.reply_address.lower():
+            problems.append(("reply_address", "must differ from bounce_address: the worker tells "
+                                              "bounces from replies by the address they come to"))
+        return problems
+
+
+RETURN_LOCAL_PART_MAX = 20   # a token of up to 40 characters follows, within SMTP's 64
+
+
+def _return_address_problem(address: str) -> str | None:
+    """Why `address` cannot carry +TOKEN addresses, or None (also for "", which is off)."""
+    if not address:
+        return None
+    try:
+        check_address(address)
+    except UnsafeHeaderError:
+        return f"{address!r} is not an address like \"bounces@mail.example.org\" (no name, no <>)"
+    local = address.rpartition("@")[0]
+    if "+" in local or len(local) > RETURN_LOCAL_PART_MAX:
+        return (f"{address!r}: its local part must be at most {RETURN_LOCAL_PART_MAX} characters "
+                "without a \"+\" (\"+TOKEN\" is added to it, and SMTP allows 64 in all)")
+    return None
 
 
 @dataclass(frozen=True)

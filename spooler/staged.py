@@ -54,12 +54,8 @@ class StagedWriter:
         self.durable = durable
         self.token = secrets.token_hex(8)
         self._lock_path = self.dir / f".placer-{self.token}.lock"
-        # Locked under another name first: a lock file never shows unlocked while we live.
-        making = self.dir / f".placer-{self.token}.making"
         try:
-            self._lock_fd = os.open(making, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
-            fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
-            os.rename(making, self._lock_path)
+            self._lock_fd = hold_lock(self._lock_path, self.dir / f".placer-{self.token}.making")
         except OSError as e:
             raise PickupError(f"pickup folder {self.dir}: cannot create a lock file: "
                               f"{e.strerror}") from e
@@ -125,10 +121,31 @@ class StagedWriter:
         return f"{self.dir}/.{key}.{self.token}.tmp"
 
 
+def hold_lock(path: Path, making: Path) -> int:
+    """Create the lock file `path` and hold an flock on it for as long as the returned fd is
+    open: the kernel drops it when the process dies, even by SIGKILL, so is_held() tells a live
+    holder from a dead one. Locked under the name `making` first, so the file never shows
+    unlocked while its holder lives. Raises OSError."""
+    fd = os.open(making, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        os.rename(making, path)
+    except OSError:
+        os.close(fd)
+        unlink_quietly(making)
+        raise
+    return fd
+
+
 def is_alive(pickup_dir: str | os.PathLike, token: str) -> bool:
     """Whether the process that staged under `token` in this folder still runs."""
+    return is_held(Path(pickup_dir) / f".placer-{token}.lock")
+
+
+def is_held(lock_path: str | os.PathLike) -> bool:
+    """Whether a live process holds the lock file (hold_lock()) at `lock_path`."""
     try:
-        fd = os.open(Path(pickup_dir) / f".placer-{token}.lock", os.O_RDONLY | os.O_CLOEXEC)
+        fd = os.open(lock_path, os.O_RDONLY | os.O_CLOEXEC)
     except FileNotFoundError:
         return False
     try:

@@ -98,7 +98,7 @@ def _register_features(app: Flask, config: Config) -> None:
     )
     from webapp.accounts import commands as account_commands
     from webapp.admin import members, moderation, newsletter_pages, queue_dashboard
-    from webapp.inbound import models as inbound_models  # noqa: F401  (its table, for Alembic)
+    from webapp.inbound import commands as inbound_commands
     from webapp.mail import commands as mail_commands
     from webapp.mail import metrics, newsletter_commands, unsubscribe
     from webapp.posts import articles, browse, following, own_posts, questions
@@ -119,5 +119,5 @@ def _register_features(app: Flask, config: Config) -> None:
     error_pages.register(app)
     page_cache.init_app(app, config.webapp.page_cache_ttl, config.webapp.page_cache_size)
     for command in (*site_commands.COMMANDS, *account_commands.COMMANDS, *mail_commands.COMMANDS,
-                    *newsletter_commands.COMMANDS):
+                    *newsletter_commands.COMMANDS, *inbound_commands.COMMANDS):
         app.cli.add_command(command)

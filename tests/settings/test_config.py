@@ -333,3 +333,17 @@ def test_inbound_certificate_and_key_go_together_and_limits_must_agree(tmp_path)
     assert "[inbound] client_message_rate" in config_error(
         tmp_path, '[inbound]\nclient_message_rate = "many"\n')
     assert load_text(tmp_path, '[inbound]\nclient_message_rate = ""\n').inbound.client_message_rate == ""
+
+
+def test_the_return_addresses_are_off_by_default_and_must_leave_room_for_a_token(tmp_path):
+    webapp = load_config(write_toml(tmp_path, "[webapp]\n")).webapp
+    assert webapp.bounce_address == "" and webapp.reply_address == ""
+    message = config_error(tmp_path, '[webapp]\nbounce_address = "Bounces <b@example.org>"\n')
+    assert "[webapp] bounce_address" in message and "not an address" in message
+    message = config_error(tmp_path, '[webapp]\nbounce_address = "b+x@example.org"\n')
+    assert "[webapp] bounce_address" in message and "+" in message
+    message = config_error(tmp_path, f'[webapp]\nreply_address = "{"r" * 21}@example.org"\n')
+    assert "[webapp] reply_address" in message and "at most 20" in message
+    message = config_error(tmp_path, '[webapp]\nbounce_address = "b@example.org"\n'
+                                     'reply_address = "B@example.org"\n')
+    assert "[webapp] reply_address" in message and "differ" in message

@@ -1,8 +1,9 @@
 """Account mail: render the text and HTML templates and put the message in pickup.
 
 Every mail of this module is transactional and written durably through the
-spooler, never sent over SMTP from the request. Reads [webapp] mail_from and
-base_url and [pickup] dir (webapp.site.outgoing writes). Fails with AccountMailFailed (a
+spooler, never sent over SMTP from the request. Reads [webapp] mail_from,
+base_url and bounce_address (the envelope sender names the member and the kind of mail:
+webapp.site.return_path) and [pickup] dir (webapp.site.outgoing writes). Fails with AccountMailFailed (a
 spooler.pickup.PickupError) when the mail cannot be placed (nothing is then left in
 pickup); the account pages answer it with 503 "we could not send your ... email".
 
@@ -24,6 +25,7 @@ from webapp.accounts.models import User
 from webapp.site import outgoing
 from webapp.site.config import site_config
 from webapp.site.links import external_url
+from webapp.site.return_path import ReturnKind, envelope_sender
 
 ACCOUNT_SUBJECTS = {
     "activation": "Activate your account",
@@ -33,6 +35,8 @@ ACCOUNT_SUBJECTS = {
     "email_change": "Confirm your new address",
     "email_change_notice": "Your address is being changed",
 }
+# Each kind's number in its return path (webapp.site.return_path): append new kinds, never reorder.
+RETURN_NUMBERS = {kind: number for number, kind in enumerate(ACCOUNT_SUBJECTS, start=1)}
 # Each mail as the person who asked for it names it ("we could not send your ... email").
 ASKED_FOR = {"activation": "activation", "choose_password": "activation", "already_registered": "activation",
              "password_reset": "password reset", "email_change": "confirmation",
@@ -50,12 +54,13 @@ class AccountMailFailed(PickupError):
 def send_activation(user: User) -> None:
     """At registration: the link that activates the account with the password just typed."""
     link = external_url("activation.activate", token=tokens.make(tokens.ACTIVATION, user))
-    _send("activation", user.email, "", link=link, hours=_activation_hours())
+    _send("activation", user, user.email, "", link=link, hours=_activation_hours())
 
 
 def send_choose_password(user: User) -> None:
     """A resent activation: the link activates the account with a password chosen on its page."""
-    _send("choose_password", user.email, "", link=_choose_password_link(user), hours=_activation_hours())
+    _send("choose_password", user, user.email, "", link=_choose_password_link(user),
+          hours=_activation_hours())
 
 
 def _choose_password_link(user: User) -> str:
@@ -64,14 +69,14 @@ def _choose_password_link(user: User) -> str:
 
 def send_password_reset(user: User) -> None:
     link = external_url("passwords.reset_password", token=tokens.make(tokens.RESET, user))
-    _send("password_reset", user.email, _confirmed_name(user), link=link)
+    _send("password_reset", user, user.email, _confirmed_name(user), link=link)
 
 
 def send_already_registered(user: User) -> None:
     """To an address someone tried to register again: log in, reset, or (not active yet) choose
     the password, which activates the account (whoever registered it first may not be its owner)."""
     link = _choose_password_link(user) if not user.is_activated else None
-    _send("already_registered", user.email, _confirmed_name(user), link=link,
+    _send("already_registered", user, user.email, _confirmed_name(user), link=link,
           hours=_activation_hours(), login=external_url("auth.login"),
           reset=external_url("passwords.forgot_password"))
 
@@ -79,14 +84,14 @@ def send_already_registered(user: User) -> None:
 def send_email_change(user: User) -> None:
     """To the new address (user.pending_email): the link that makes the change."""
     link = external_url("address_change.open_confirmation", token=tokens.make(tokens.EMAIL_CHANGE, user))
-    _send("email_change", user.pending_email, "", link=link, hours=_activation_hours())
+    _send("email_change", user, user.pending_email, "", link=link, hours=_activation_hours())
 
 
 def send_email_change_notice(user: User) -> None:
     """To the current address: a change was asked for, and the "this was not me" link that
     cancels it without a login."""
     not_me = external_url("address_change.open_not_me", token=tokens.make(tokens.NOT_ME, user))
-    _send("email_change_notice", user.email, _confirmed_name(user), new_address=user.pending_email,
+    _send("email_change_notice", user, user.email, _confirmed_name(user), new_address=user.pending_email,
           not_me=not_me, hours=_activation_hours())
 
 
@@ -102,9 +107,10 @@ def rehearse(kind: str) -> None:
         raise AccountMailFailed(kind, e) from e
 
 
-def _send(kind: str, address: str, display_name: str, **context) -> None:
+def _send(kind: str, user: User, address: str, display_name: str, **context) -> None:
+    sender = envelope_sender(ReturnKind.ACCOUNT, RETURN_NUMBERS[kind], user.id, address)
     try:
-        outgoing.write_transactional(_render(kind, address, display_name, **context))
+        outgoing.write_transactional(_render(kind, address, display_name, **context), sender=sender)
     except PickupError as e:
         raise AccountMailFailed(kind, e) from e
 

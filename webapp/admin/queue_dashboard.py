@@ -10,7 +10,8 @@ shows the relay's answer per message once it exists, and until then says it is a
 (the script, static/queue_dashboard.js, asks /admin/queue/result.json for the answer
 and shows it when it comes). The lists are filtered by channel.status.matches, the rule
 of `relay list`. /admin/queue.json gives the page's parts for the script that refreshes
-them. Members who are not admins get 403.
+them. Below the queue, what came back per day (webapp.inbound.figures): bounces, complaints,
+replies and the complaint rate, and the newest complaints. Members who are not admins get 403.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from channel.moves import (
 )
 from settings.units import format_age, parse_duration
 from webapp.admin.access import admin_required
+from webapp.inbound import figures
 from webapp.site.config import site_config
 
 bp = Blueprint("queue_dashboard", __name__, url_prefix="/admin")
@@ -50,6 +52,7 @@ REFRESH_EVERY = 3           # seconds between the script's refreshes
 STALE_AFTER = 4 * status.PUBLISH_EVERY   # an older snapshot: no relay is publishing
 FOLDERS = status.SHOWN_FOLDERS
 FILTERS = ("sender", "recipient", "older_than")
+COMPLAINTS_SHOWN = 10
 
 
 def moves_for(folder: str) -> list[MoveName]:
@@ -104,7 +107,9 @@ def index():
         asked = ""
     view["result"] = read_result(view["admin_dir"], asked) if asked else None
     view["waiting_for"] = asked if asked and view["result"] is None else None
-    return render_template("admin/queue.html", **view)
+    return render_template("admin/queue.html", **view, returned=figures.daily(),
+                           complaints=figures.recent_complaints(COMPLAINTS_SHOWN),
+                           rate_limit=figures.COMPLAINT_RATE_LIMIT)
 
 
 @bp.route("/queue/result.json")

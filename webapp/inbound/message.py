@@ -15,11 +15,34 @@ import email.policy
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from enum import StrEnum
+from functools import lru_cache
 from pathlib import Path
 
 from spooler.envelope import parse_pickup
 
 MAX_DROP_FILE = 50 * 1024 * 1024   # bytes read of one file at most; [inbound] max_message_size is below
+
+
+@lru_cache(maxsize=4096)
+def _parsed_header(name: str, value: str):
+    return email.policy.default.header_fetch_parse(name, value)
+
+
+class _ParsedOncePolicy(email.policy.EmailPolicy):
+    """email.policy.default, remembering the headers it parsed. The default policy parses a
+    header again at every message.get(), and the readers ask a report's Content-Type and its
+    parts' fields many times (the parser itself, walk(), get_content_type(), get_param());
+    most of a bounce's time went there. Header objects are immutable, and the same (name,
+    value) makes the same one, so sharing them between messages changes nothing but the time.
+    A long value (rare) is parsed each time and not kept."""
+
+    def header_fetch_parse(self, name, value):
+        if hasattr(value, "name") or len(value) > 2000:
+            return super().header_fetch_parse(name, value)
+        return _parsed_header(name, value)
+
+
+POLICY = _ParsedOncePolicy()
 
 
 class Handled(StrEnum):
@@ -49,10 +72,12 @@ class Result:
     member_id: int | None = None
 
 
-def read_drop_file(path: Path) -> DropFile:
-    """The drop file at `path`; MalformedMessage (spooler.envelope) when it is not one."""
-    with open(path, "rb") as f:
-        data = f.read(MAX_DROP_FILE)
+def read_drop_file(path: Path, data: bytes | None = None) -> DropFile:
+    """The drop file at `path` (its bytes `data` when read already); MalformedMessage
+    (spooler.envelope) when it is not one."""
+    if data is None:
+        with open(path, "rb") as f:
+            data = f.read(MAX_DROP_FILE)
     parsed = parse_pickup(data)
-    message = email.message_from_bytes(parsed.content, policy=email.policy.default)
+    message = email.message_from_bytes(parsed.content, policy=POLICY)
     return DropFile(path.name, parsed.sender, parsed.recipients, parsed.content, message)

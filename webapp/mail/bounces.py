@@ -1,13 +1,18 @@
-"""Bounces that reach the site: the relay's feedback file marks members' addresses as bouncing.
+"""Bounces that reach the site: one rule for what a failed delivery does to a member's address,
+and the relay's feedback file read into it.
 
-The relay appends one JSON line per recipient refused for good or expired to [relay]
-feedback_file, a channel.feedback.FeedbackLine, read back here with the same class. The
-outbox worker reads the new lines every few
-seconds (`flask --app webapp read-feedback` does it once) and, for a member's address:
-  - a hard failure (an enhanced status 5.1.x: no such mailbox, no such domain; or a bare
-    550) marks it bouncing at once;
-  - any other permanent failure or an expiry (a full mailbox, a policy refusal, a host
-    that never answered) counts as soft; [webapp] bounce_soft_limit of them mark it.
+count_failure() is the one change a failure makes to a member, whether the relay's feedback
+file says it or a bounce that came back to the return path (webapp.inbound.returned_mail);
+is_hard() is the one rule of which failures mark at once. The relay appends one JSON line
+per recipient refused for good or expired to [relay] feedback_file, a
+channel.feedback.FeedbackLine, read back here with the same class. The outbox worker reads
+the new lines every few seconds (`flask --app webapp read-feedback` does it once) and, for a member's address:
+  - a hard failure (an enhanced status 5.1.x: no such mailbox, no such domain; without a
+    status, a bare 550 or a reply that says the user is unknown) marks it bouncing at once;
+  - any other failure, permanent or temporary, or an expiry (a full mailbox, a policy
+    refusal, a host that never answered) counts as soft; [webapp] bounce_soft_limit of
+    them mark it. users.bounce_reason keeps the last one's text (the reply, the DSN's
+    Diagnostic-Code), which the member's banner and settings page show.
 A bouncing member gets no notifications, digests or newsletters, and sees a banner on
 every page asking them to confirm the address or change it; confirming clears the mark.
 How far the file was read is kept per host and file (feedback_cursors: inode and offset)
@@ -38,6 +43,10 @@ from webapp.site.extensions import db
 
 log = logging.getLogger(__name__)
 _HARD_STATUS = re.compile(r"5\.1\.\d{1,3}")
+# What servers say, without an enhanced status, when the mailbox does not exist.
+_UNKNOWN_USER = re.compile(r"user unknown|unknown user|no such (user|mailbox|recipient)|"
+                           r"does not exist|doesn't have an? \S+ account|no mailbox here",
+                           re.IGNORECASE)
 READ_AT_MOST = 1_000_000   # bytes a round takes: one transaction stays small
 
 
@@ -47,10 +56,36 @@ def bounce_kind(line: FeedbackLine) -> str | None:
         return "soft"
     if line.kind != REFUSED:
         return None
-    status = line.status or ""
-    if _HARD_STATUS.fullmatch(status) or (not status and line.code == 550):
-        return "hard"
-    return "soft"
+    return "hard" if is_hard(line.status, line.code, line.reply) else "soft"
+
+
+def is_hard(status: str | None, code: int | None, text: str = "") -> bool:
+    """Whether a failure says the address itself is gone (marks at once): an enhanced status
+    decides (5.1.x); without one, a 550 or a `text` saying the user is unknown."""
+    if status:
+        return bool(_HARD_STATUS.fullmatch(status))
+    return code == 550 or bool(_UNKNOWN_USER.search(text))
+
+
+@dataclass(frozen=True)
+class Failure:
+    """One failed delivery to a member's address, however the site learned of it."""
+    hard: bool        # is_hard(): marks at once; else counts towards [webapp] bounce_soft_limit
+    reason: str       # what a person reads: the server's reply, the DSN's Diagnostic-Code
+    at: datetime      # when it failed (naive UTC)
+
+
+def count_failure(member: User, failure: Failure, soft_limit: int) -> bool:
+    """The one change a failure makes to a member: the reason kept, a soft one counted, the
+    address marked bouncing when hard or at the limit; True when this call marked it."""
+    member.bounce_reason = failure.reason[:300]
+    if not failure.hard:
+        member.soft_bounces += 1
+    marks = member.bouncing_at is None and (failure.hard or member.soft_bounces >= soft_limit)
+    if marks:
+        member.bouncing_at = failure.at
+        log.info("member %s: address marked bouncing (%s)", member.id, member.bounce_reason)
+    return marks
 
 
 @dataclass(frozen=True)
@@ -179,15 +214,7 @@ def _mark(line: FeedbackLine, soft_limit: int) -> int:
     member = User.by_email(line.recipient) if kind else None
     if member is None:
         return 0
-    member.bounce_reason = line.reply[:300]
-    if kind == "soft":
-        member.soft_bounces += 1
-    marks = member.bouncing_at is None and (kind == "hard" or member.soft_bounces >= soft_limit)
-    if marks:
-        member.bouncing_at = _when(line)
-        log.info("member %s: address marked bouncing (%s)", member.id, member.bounce_reason)
-    db.session.flush()
-    return int(marks)
+    return int(count_failure(member, Failure(kind == "hard", line.reply, _when(line)), soft_limit))
 
 
 def _when(line: FeedbackLine) -> datetime:

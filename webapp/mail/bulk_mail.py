@@ -4,8 +4,9 @@ bulk_headers(): the List-Id of a list ("notifications": notification mail and th
 one filter catches them all; "newsletter"), a one-click List-Unsubscribe (RFC 8058) and
 Precedence: bulk (spooler.message adds Auto-Submitted). StampedMail: one mail rendered
 once (spooler.stamp) and stamped per recipient with To, the Message-ID of the delivery key
-(event, member), the member's signed unsubscribe link and their name, and, for a notification
-of an answer or a comment while replies by mail are on, their own Reply-To
+(event, member), the member's signed unsubscribe link and their name, with [webapp]
+bounce_address set the envelope sender that names them (webapp.site.return_path), and, for a
+notification of an answer or a comment while replies by mail are on, their own Reply-To
 (webapp.mail.reply_addresses).
 """
 
@@ -21,6 +22,7 @@ from spooler.stamp import Stamp
 from webapp.accounts.models import User
 from webapp.mail.reply_addresses import ReplyAddresses
 from webapp.mail.unsubscribe import UnsubscribeLinks
+from webapp.site.return_path import ReturnPaths
 
 STAMPED_HEADERS = ("List-Unsubscribe",)      # the header lines each recipient gets their own of
 REPLY_TO = "Reply-To"                        # one more of them when the mail takes replies
@@ -43,11 +45,13 @@ def delivery_message_id(event_id: int, user_id: int, domain: str) -> str:
 
 @dataclass
 class StampedMail:
-    """One event's mail, ready to stamp; `links` make each member's unsubscribe link, `replies`
-    (when the mail takes replies) their Reply-To."""
+    """One event's mail, ready to stamp; `links` make each member's unsubscribe link,
+    `return_paths` (None: off) each member's envelope sender, and `replies` (when the mail
+    takes replies) their Reply-To."""
     stamp: Stamp
     domain: str
     links: UnsubscribeLinks
+    return_paths: ReturnPaths | None = None
     replies: ReplyAddresses | None = None
 
     def for_member(self, event_id: int, member: User | Row) -> bytes:
@@ -62,4 +66,6 @@ class StampedMail:
             delivery_message_id(event_id, member.id, self.domain),
             headers=headers,
             values={"name": member.display_name, "unsubscribe": link})
-        return envelope_lines(message.sender, message.recipients) + message.content
+        sender = message.sender if self.return_paths is None else \
+            self.return_paths.for_member(member.id, member.email)
+        return envelope_lines(sender, message.recipients) + message.content

@@ -7,7 +7,8 @@ more" with a link to the member's Following page. Bulk mail with the headers bul
 needs, as notification mail has them (List-Id, Precedence: bulk, Auto-Submitted), and a
 one-click List-Unsubscribe (RFC 8058) that turns the member's notifications off. The
 Message-ID is made from the digest key (member, day), so it is the same however often the
-digest is rendered. Raises spooler.envelope.UnsafeHeaderError only for a hostile address.
+digest is rendered; the envelope sender names the member and the day (webapp.site.return_path)
+when [webapp] bounce_address is set. Raises spooler.envelope.UnsafeHeaderError only for a hostile address.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from webapp.mail.models import OutboxEvent
 from webapp.mail.placement import digest_key
 from webapp.site import outgoing
 from webapp.site.links import base_url, external_url, site_domain
+from webapp.site.return_path import ReturnKind, envelope_sender
 
 LISTED = 50             # items shown in one mail; the rest are counted ("and N more")
 EXCERPT_CHARS = 240     # shorter than a notification's: a digest lists many
@@ -104,4 +106,5 @@ def message(member: Recipient, day: date, items: list[Item], *, listed: int = LI
         message_id=digest_message_id(member.id, day, domain),
         extra_headers=bulk_headers(sender, domain, "notifications", link),
     ))
-    return envelope_lines(built.sender, built.recipients) + built.content
+    sender = envelope_sender(ReturnKind.DIGEST, day.toordinal(), member.id, member.email)
+    return envelope_lines(sender or built.sender, built.recipients) + built.content

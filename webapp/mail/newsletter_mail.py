@@ -18,13 +18,15 @@ from webapp.mail.unsubscribe import NEWSLETTER_SETTING, UnsubscribeLinks
 from webapp.posts.markdown import render
 from webapp.site import outgoing
 from webapp.site.links import base_url, external_url, site_domain
+from webapp.site.return_path import ReturnKind, paths_for
 
 
 def prepare(newsletter: Newsletter) -> StampedMail:
     template = notification(newsletter.subject, newsletter.body_source, newsletter.body_html,
                             slot("name"), slot("unsubscribe"))
     return StampedMail(Stamp(template, STAMPED_HEADERS), site_domain(),
-                       UnsubscribeLinks(NEWSLETTER_SETTING, 0))
+                       UnsubscribeLinks(NEWSLETTER_SETTING, 0),
+                       paths_for(ReturnKind.NEWSLETTER, newsletter.event_id or 0))
 
 
 def notification(subject: str, body_source: str, body_html: str | None, name: str,

@@ -30,6 +30,7 @@ from webapp.posts.models import Answer, Article, Comment, Question
 from webapp.site import outgoing
 from webapp.site.extensions import db
 from webapp.site.links import base_url, external_url, site_domain
+from webapp.site.return_path import ReturnKind, paths_for
 
 EXCERPT_CHARS = 600
 NOTIFICATION_SUBJECTS = {
@@ -64,7 +65,8 @@ def prepare(event: OutboxEvent) -> StampedMail | None:
     template = notification(event, thread, post, slot("name"), slot("unsubscribe"), reply_to)
     stamped = (*STAMPED_HEADERS, REPLY_TO) if replies else STAMPED_HEADERS
     return StampedMail(Stamp(template, stamped), site_domain(),
-                       UnsubscribeLinks(event.thread_kind, event.thread_id), replies)
+                       UnsubscribeLinks(event.thread_kind, event.thread_id),
+                       paths_for(ReturnKind.NOTIFICATION, event.id), replies)
 
 
 def notification(event: OutboxEvent, thread, post, name: str, unsubscribe_link: str,

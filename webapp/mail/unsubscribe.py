@@ -96,12 +96,18 @@ class _Named:
         return subscriptions.is_following_id(self.user.id, self.kind, self.target_id)
 
     def unsubscribe(self) -> None:
-        if self.kind == NEWSLETTER_SETTING:
-            self.user.newsletter = False
-        elif self.kind == NOTIFICATIONS_SETTING:
-            self.user.notify_mode = "off"
-        else:
-            subscriptions.unfollow(self.user, self.kind, self.target_id)
+        turn_off(self.user, self.kind, self.target_id)
+
+
+def turn_off(user: User, kind: str, target_id: int = 0) -> None:
+    """What a link for `kind` stops (the caller commits): the newsletter, all notification mail,
+    or following one post. A complaint about a mail (webapp.inbound) stops its kind this way."""
+    if kind == NEWSLETTER_SETTING:
+        user.newsletter = False
+    elif kind == NOTIFICATIONS_SETTING:
+        user.notify_mode = "off"
+    else:
+        subscriptions.unfollow(user, kind, target_id)
 
 
 def _read(token: str) -> _Named | None:

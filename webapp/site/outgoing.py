@@ -29,6 +29,7 @@ def pickup_writer() -> PickupWriter:
     return PickupWriter(config.pickup.dir, durable=True, max_size=config.relay.max_message_size)
 
 
-def write_transactional(message: OutgoingMessage) -> None:
-    """One message to pickup in the transactional class (never behind bulk mail)."""
-    pickup_writer().write(message, priority=TRANSACTIONAL)
+def write_transactional(message: OutgoingMessage, sender: str | None = None) -> None:
+    """One message to pickup in the transactional class (never behind bulk mail); `sender`:
+    an envelope sender other than the message's (its return path)."""
+    pickup_writer().write(message, sender=sender, priority=TRANSACTIONAL)
