@@ -1,5 +1,6 @@
 """Run the whole chain locally on the embedded defaults: site + notification worker + relay +
-sink + the sink's inbox, and the daily digests every minute.
+sink + the sink's inbox, and the daily digests every minute; with [inbound] domains set, also
+`relay receive` and the site's inbound worker (mail coming back: bounces, replies).
 
 Refuses to start when a local run already holds var/run-local.pid (saying its
 pid) or a port it needs is taken; upgrades the site's database, starts each
@@ -186,6 +187,7 @@ def main() -> int:
         parts["inbox"] = [str(BIN / "relay"), *args, "inbox"]
     if config.inbound.domains:   # mail coming back: bounces, complaints, replies
         parts["receive"] = [str(BIN / "relay"), *args, "receive"]
+        parts["inbound"] = [*flask, "inbound-worker"]
     children: dict[str, subprocess.Popen] = {}
     digests = Digests([*flask, "send-digests"], options.digests_every)
     stop = False
@@ -207,6 +209,9 @@ def main() -> int:
               f"{config.sink.maildir}/new; Ctrl-C stops everything", flush=True)
         if config.sink.web_port:
             print(f"mail: http://{config.sink.host}:{config.sink.web_port}", flush=True)
+        if config.inbound.domains:
+            print(f"mail back: SMTP {config.inbound.listen} for {', '.join(config.inbound.domains)}"
+                  f", or `relay deliver-inbound`; read from {config.inbound.dir}", flush=True)
         while not stop:
             for name, child in children.items():
                 if child.poll() is not None:

@@ -84,3 +84,13 @@ def test_the_receive_unit_is_sandboxed_as_the_relay_and_may_only_bind_port_25():
     assert unit["ExecStart"].endswith("/.venv/bin/relay receive") and unit["User"] == "pickup-relay"
     assert unit["AmbientCapabilities"] == "CAP_NET_BIND_SERVICE"
     assert "/var/spool/pickup-relay" in unit["ReadWritePaths"].split()
+
+
+def test_the_inbound_worker_unit_is_the_outbox_units_twin_on_the_drop_folder():
+    inbound = dict(settings("pickup-relay-inbound.service"))
+    outbox = dict(settings("pickup-relay-outbox.service"))
+    assert sandbox("pickup-relay-outbox.service") <= sandbox("pickup-relay-inbound.service")
+    assert inbound["ExecStart"].endswith("/.venv/bin/flask --app webapp inbound-worker")
+    for key in ("User", "UMask", "Environment", "EnvironmentFile", "Restart", "KillSignal"):
+        assert inbound[key] == outbox[key]
+    assert "/var/spool/pickup-relay/drop" in inbound["ReadWritePaths"].split()

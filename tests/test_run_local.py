@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import smtplib
 import socket
 import subprocess
 import sys
@@ -229,5 +230,30 @@ def test_an_answers_notification_reaches_the_sinks_maildir(local_config):
         assert f"<question-{question_id}@127.0.0.1>".encode() in mail
         time.sleep(2.5)  # a few send-digests rounds, with or without such a command: all still run
         assert alive(parts) == parts and run.poll() is None
+    finally:
+        stop_all(run, parts)
+
+
+def test_with_inbound_domains_the_run_receives_mail_and_the_site_reads_it(tmp_path):
+    site, sink, inbox, inbound = free_port(), free_port(), free_port(), free_port()
+    config = config_file(tmp_path, relay={"processes": 1, "smarthost": {"port": sink}},
+                         sink={"port": sink, "web_port": inbox},
+                         webapp={"base_url": f"http://127.0.0.1:{site}",
+                                 "bounce_address": "bounces@example.test"},
+                         inbound={"listen": f"127.0.0.1:{inbound}", "domains": ["example.test"]})
+    run = start(config)
+    parts = set()
+    try:
+        parts = wait_for_parts(run, count=7)
+        assert any(line.endswith(" receive ") for line in command_lines(parts))
+        assert any("inbound-worker" in line for line in command_lines(parts))
+        wait_until(lambda: answers(inbound), timeout=30, what="relay receive")
+        with smtplib.SMTP("127.0.0.1", inbound, timeout=10) as smtp:   # a token the site never made
+            smtp.sendmail("", ["bounces+notatoken@example.test"], b"Subject: bounce\r\n\r\nGone.\r\n")
+        drop = tmp_path / "var" / "drop"
+        wait_until(lambda: list((drop / "badmail").glob("*.reason")), timeout=30,
+                   what="the worker to take the file and say why it could not use it")
+        assert not list(drop.glob("*.eml"))
+        assert "mail back: SMTP 127.0.0.1:" in run_log(config)
     finally:
         stop_all(run, parts)

@@ -18,6 +18,8 @@ import pwd
 import re
 import shutil
 import signal
+import smtplib
+import socket
 import ssl
 import stat
 import subprocess
@@ -31,6 +33,8 @@ import pytest
 import trustme
 from aiosmtpd.smtp import AuthResult
 
+from tests.ports import free_port
+from tests.relay.inbound.inbound_helpers import BOUNCE
 from tests.relay.relay_helpers import RELAY_BIN, files, wait_until
 from tests.smtp_servers import FaultyServer
 
@@ -49,6 +53,17 @@ message = build(Notification(sender=Address("noreply@example.org", "Q&A"),
                              to=[Address(sys.argv[2])], subject="Reset your password",
                              text="https://qa.example.org/reset/secret-token\\n"))
 print(PickupWriter(sys.argv[1]).write(message))
+"""
+SITE_TAKES = """
+import sys
+from pathlib import Path
+from webapp.inbound.drop_folder import DropFolder
+folder = DropFolder(Path(sys.argv[1]))
+for name in folder.waiting(10):
+    claimed = folder.claim(name)
+    assert b"Status: 5.1.1" in claimed.read_bytes()
+    folder.to_badmail(claimed, "kept to show the relay can count it")
+folder.close()
 """
 TRY_TO = """
 import os, sys
@@ -370,3 +385,54 @@ def test_the_dashboard_reads_the_relays_status_and_asks_for_moves_without_readin
             assert not layout.may(layout.cron, "replace", admin / "requests" / f"{'ab' * 16}.json")
         finally:
             assert stop(relay) == 0
+
+
+def test_mail_coming_back_is_stored_by_the_relays_user_and_taken_by_the_sites(layout):
+    """docs/production.md, "Mail that comes back": `relay receive` as the relay's user (on a
+    loopback port here, not 25) stores a bounce in the drop folder; the site's user takes it
+    (claims, reads, keeps it in badmail with a reason); `relay status` counts what the site made."""
+    drop = layout.spool / "drop"
+    assert stat.S_IMODE(drop.stat().st_mode) == 0o2770
+    ca = trustme.CA()
+    port = free_port()
+    with smart_host(ca, []) as upstream:
+        install_config(layout, upstream.port, ca)
+    text = layout.config.read_text()
+    for before, after in {'# domains = ["mail.example.org"]': 'domains = ["mail.example.org"]',
+                          'listen = "0.0.0.0:25"': f'listen = "127.0.0.1:{port}"'}.items():
+        assert before in text, f"the production example no longer has {before}"
+        text = text.replace(before, after)
+    layout.config.write_text(text)
+    entry = pwd.getpwnam(layout.relay)
+    receive = subprocess.Popen([*layout.relay_cmd, "receive"], user=entry.pw_uid, group=entry.pw_gid,
+                               extra_groups=os.getgrouplist(layout.relay, entry.pw_gid),
+                               env=layout.env, cwd=REPO, umask=0o027,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_until(lambda: answers(port), timeout=30, what="relay receive")  # as the relay's user
+        with smtplib.SMTP("127.0.0.1", port, timeout=10) as smtp:
+            smtp.sendmail("", ["bounces+abc@mail.example.org"], BOUNCE)
+            with pytest.raises(smtplib.SMTPRecipientsRefused):   # never an open relay
+                smtp.sendmail("", ["someone@example.net"], BOUNCE)
+        (stored,) = [p for p in drop.iterdir() if p.name.endswith(".eml")]
+        st = stored.stat()
+        owner = (pwd.getpwuid(st.st_uid).pw_name, grp.getgrgid(st.st_gid).gr_name)
+        assert owner == (layout.relay, layout.relay)
+        assert stat.S_IMODE(st.st_mode) == 0o640
+    finally:
+        assert stop(receive) == 0
+    taken = layout.as_user(layout.site, [layout.python, "-c", SITE_TAKES, str(drop)])
+    assert taken.returncode == 0, taken.stderr.decode()
+    assert not [p for p in drop.iterdir() if p.name.endswith(".eml")]
+    status = layout.as_user(layout.relay, [*layout.relay_cmd, "status", "--json", "--no-smarthost"])
+    report = json.loads(status.stdout)
+    assert report["inbound"]["drop/badmail"]["count"] == 1
+    assert any("badmail holds 1 message(s) the site could not handle" in p for p in report["problems"])
+
+
+def answers(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            return True
+    except OSError:
+        return False
