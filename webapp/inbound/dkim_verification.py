@@ -18,6 +18,7 @@ pass a table. refusal() never raises: what dkimpy raises becomes the reason.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import dkim
 from dkim.dnsplug import get_txt
@@ -48,28 +49,41 @@ class _Lookups:
             raise
 
 
+@dataclass(frozen=True)
+class Verification:
+    refusal: str | None                # None: no signature, or every one verified
+    signers: tuple[str, ...] = ()      # the d= domains whose signatures verified (webapp.inbound.dmarc)
+
+
 def refusal(content: bytes, lookup: KeyLookup = dns_txt) -> str | None:
     """None when `content` carries no DKIM signature or every one verifies; else why not, in
     words for the member."""
+    return verify(content, lookup).refusal
+
+
+def verify(content: bytes, lookup: KeyLookup = dns_txt) -> Verification:
+    """Every DKIM signature of `content` checked: why the reply is refused, or who signed it."""
     try:
         verifier = dkim.DKIM(content, timeout=DNS_TIMEOUT)
     except dkim.DKIMException as e:
-        return f"Its DKIM signature could not be read ({e})."
+        return Verification(f"Its DKIM signature could not be read ({e}).")
     count = sum(1 for name, _value in verifier.headers if name.lower() == b"dkim-signature")
     if count > MAX_SIGNATURES:
-        return f"It carries {count} DKIM signatures; at most {MAX_SIGNATURES} are checked."
+        return Verification(f"It carries {count} DKIM signatures; at most {MAX_SIGNATURES} are checked.")
     lookups = _Lookups(lookup)
+    signers = []
     for index in range(count):
         verifier.domain = None
         try:
             good = verifier.verify(idx=index, dnsfunc=lookups)
         except dkim.ValidationError:   # a body hash that does not match: changed after signing
-            return _failed(verifier.domain, lookups.timed_out)
+            return Verification(_failed(verifier.domain, lookups.timed_out))
         except dkim.DKIMException as e:   # a malformed or expired signature, a key too small
-            return f"Its DKIM signature does not verify ({e})."
+            return Verification(f"Its DKIM signature does not verify ({e}).")
         if not good:
-            return _failed(verifier.domain, lookups.timed_out)
-    return None
+            return Verification(_failed(verifier.domain, lookups.timed_out))
+        signers.append(verifier.domain.decode("ascii", "replace").lower())
+    return Verification(None, tuple(signers))
 
 
 def _failed(domain: bytes | None, timed_out: bool) -> str:

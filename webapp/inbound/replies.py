@@ -11,7 +11,9 @@ the file, so a file is posted once however often the worker is killed. In order:
      nobody is told (the member it names is not to be trusted); an expired one is refused
      and its member told;
   3. the sender: the message has one From, and it is the member's address (any case);
-  4. DKIM (webapp.inbound.dkim_verification): every signature it carries verifies;
+  4. DKIM (webapp.inbound.dkim_verification): every signature it carries verifies, and when
+     the From domain's DMARC policy is quarantine or reject, one of them is that domain's
+     (webapp.inbound.dmarc);
   5. the member: activated and not disabled (whoever may log in may post);
   6. the thread: still there, visible to the member, taking answers (not deleted or locked)
      or comments (not deleted): webapp.posts.rules' own checks;
@@ -22,8 +24,8 @@ the file, so a file is posted once however often the worker is killed. In order:
      the outbox, as a post from the web form does.
 
 A refusal is Result(REPLY_REFUSED, why, member id), after the member is told why by one mail
-(webapp.inbound.refusal_mail: to their own address, at most one a day). `dkim_keys` is how
-DKIM keys are looked up: DNS with a timeout unless a test passes a table. Raises only what
+(webapp.inbound.refusal_mail: to their own address, at most one a day). `dns` is how
+DKIM keys and DMARC policies are looked up: DNS with a timeout unless a test passes a table. Raises only what
 the database or pickup raise (spooler.pickup.PickupError when the explanation cannot be
 written): the worker then records nothing, and tries the file again.
 """
@@ -33,7 +35,7 @@ from __future__ import annotations
 from wtforms.validators import Length
 
 from webapp.accounts.models import User
-from webapp.inbound import dkim_verification, refusal_mail
+from webapp.inbound import dkim_verification, dmarc, refusal_mail
 from webapp.inbound.auto_replies import why_automatic
 from webapp.inbound.dkim_verification import KeyLookup, dns_txt
 from webapp.inbound.message import DropFile, Handled, Result
@@ -55,7 +57,7 @@ class ReplyRefused(Exception):
     """A reply that is not posted; str() says why, in words for the member."""
 
 
-def take_reply(drop: DropFile, token: str, *, dkim_keys: KeyLookup = dns_txt) -> Result:
+def take_reply(drop: DropFile, token: str, *, dns: KeyLookup = dns_txt) -> Result:
     """Post the reply in `drop` that came to the reply address with `token`, or say why not."""
     automatic = why_automatic(drop.message, drop.sender)
     if automatic is not None:
@@ -67,7 +69,7 @@ def take_reply(drop: DropFile, token: str, *, dkim_keys: KeyLookup = dns_txt) ->
     except TokenExpired as e:
         return _refused(drop, e.token, f"{e} Post on the site instead.")
     try:
-        post = _post(drop, named, dkim_keys)
+        post = _post(drop, named, dns)
     except (ReplyRefused, rules.PostRefused) as e:
         return _refused(drop, named, str(e))
     noun = "answer" if isinstance(post, Answer) else "comment"
@@ -75,15 +77,16 @@ def take_reply(drop: DropFile, token: str, *, dkim_keys: KeyLookup = dns_txt) ->
                   named.member_id)
 
 
-def _post(drop: DropFile, named: ReplyToken, dkim_keys: KeyLookup) -> Answer | Comment:
+def _post(drop: DropFile, named: ReplyToken, dns: KeyLookup) -> Answer | Comment:
     """The post the reply makes, after every check; ReplyRefused or PostRefused saying why not."""
     member = db.session.get(User, named.member_id)
     if member is None:
         raise ReplyRefused("The account this reply address was made for no longer exists.")
-    _check_sender(drop, member)
-    dkim_refusal = dkim_verification.refusal(drop.content, dkim_keys)
-    if dkim_refusal is not None:
-        raise ReplyRefused(dkim_refusal)
+    sender = _check_sender(drop, member)
+    signatures = dkim_verification.verify(drop.content, dns)
+    why_not = signatures.refusal or dmarc.refusal(sender.rpartition("@")[2], signatures.signers, dns)
+    if why_not is not None:
+        raise ReplyRefused(why_not)
     _check_member(member)
     thread = _open_thread(named, member)
     text = reply_text(drop.message)
@@ -99,12 +102,14 @@ def _post(drop: DropFile, named: ReplyToken, dkim_keys: KeyLookup) -> Answer | C
     return post
 
 
-def _check_sender(drop: DropFile, member: User) -> None:
+def _check_sender(drop: DropFile, member: User) -> str:
+    """The reply's From address, when it is the member's."""
     sender = _only_from_address(drop)
     if sender != User.normalize_email(member.email):
         shown = sender[:_SHOWN_ADDRESS_CHARS] if sender else "an address that could not be read"
         raise ReplyRefused(f"It came from {shown}, not from {member.email}, the address of your "
                            "account. Reply from that address, or post on the site.")
+    return sender
 
 
 def _only_from_address(drop: DropFile) -> str | None:

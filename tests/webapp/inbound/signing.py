@@ -1,5 +1,5 @@
 """A DKIM key made for the test and the table of DNS answers that publishes it: what a
-test passes as `dkim_keys` instead of DNS."""
+test passes as `dns` instead of DNS."""
 
 from __future__ import annotations
 

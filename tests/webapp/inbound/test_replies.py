@@ -9,7 +9,7 @@ from email.policy import SMTP
 
 import pytest
 
-from tests.webapp.accounts.test_auth import login
+from tests.webapp.accounts.test_auth import activated_member, login
 from tests.webapp.conftest import reconfigure
 from tests.webapp.inbound.replying import (
     REPLY,
@@ -216,7 +216,7 @@ def test_nothing_is_sent_to_a_null_sender(app, config, tmp_path, question):
 def test_a_reply_whose_dkim_signature_verifies_is_posted(app, config, tmp_path, question):
     token, signer = token_for(app, "Bob", "question", question), SigningDomain()
     signed = signer.sign(reply_message(token=token).as_bytes(policy=SMTP))
-    result = take(app, write_drop(tmp_path, signed, token), token, dkim_keys=signer.keys())
+    result = take(app, write_drop(tmp_path, signed, token), token, dns=signer.keys())
     assert result.handled == Handled.REPLY
 
 
@@ -224,7 +224,7 @@ def test_a_reply_changed_after_its_dkim_signature_is_refused(app, config, tmp_pa
     token, signer = token_for(app, "Bob", "question", question), SigningDomain()
     signed = signer.sign(reply_message(token=token).as_bytes(policy=SMTP))
     changed = signed.replace(b"it reads lazily", b"it reads it all")
-    result = take(app, write_drop(tmp_path, changed, token), token, dkim_keys=signer.keys())
+    result = take(app, write_drop(tmp_path, changed, token), token, dns=signer.keys())
     assert result.handled == Handled.REPLY_REFUSED and "DKIM" in result.detail
     assert answers(app, question) == [] and len(refusal_mails(config)) == 1
 
@@ -239,3 +239,33 @@ def test_replies_by_mail_share_the_web_forms_posting_budget(app, config, tmp_pat
     result = reply(app, tmp_path, token, "A third answer within the same minute.")
     assert result.handled == Handled.REPLY_REFUSED and "2 times in the last minute" in result.detail
     assert len(answers(app, question)) == 2
+
+
+def test_a_domain_that_refuses_unsigned_mail_must_have_signed_the_reply(app, config, tmp_path, question):
+    """Yan's provider publishes DMARC p=reject: a forged, unsigned reply from Yan's address is
+    refused, as is one signed by another domain; one signed by the provider is posted."""
+    client = app.test_client()
+    activated_member(client, config, email="yan@strictmail.net", name="Yan")
+    token = token_for(app, "Yan", "question", question)
+    provider, stranger = SigningDomain("strictmail.net"), SigningDomain("othermail.net")
+    dmarc = {b"_dmarc.strictmail.net.": b"v=DMARC1; p=reject; rua=mailto:d@strictmail.net"}
+
+    def dns(name: bytes, timeout: float = 5.0) -> bytes | None:
+        return dmarc.get(name) or provider.keys()(name) or stranger.keys()(name)
+
+    def sent_as_yan(text: str, signer: SigningDomain | None) -> bytes:
+        message = reply_message(text, from_="Yan <yan@strictmail.net>", token=token)
+        content = message.as_bytes(policy=SMTP)
+        return signer.sign(content) if signer else content
+
+    forged = take(app, write_drop(tmp_path, sent_as_yan("A forged answer in Yan's name, unsigned.", None),
+                                  token, sender="yan@strictmail.net"), token, dns=dns)
+    assert forged.handled == Handled.REPLY_REFUSED and "DMARC" in forged.detail
+    elsewhere = take(app, write_drop(tmp_path, sent_as_yan("A forged answer, signed elsewhere.", stranger),
+                                     token, sender="yan@strictmail.net"), token, dns=dns)
+    assert elsewhere.handled == Handled.REPLY_REFUSED
+    real = take(app, write_drop(tmp_path, sent_as_yan("Yan's own answer, signed by the provider.", provider),
+                                token, sender="yan@strictmail.net"), token, dns=dns)
+    assert real.handled == Handled.REPLY
+    posted = [a.body_source.strip() for a in answers(app, question)]
+    assert posted == ["Yan's own answer, signed by the provider."]
