@@ -33,7 +33,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # the checkout: tests.ports
 
 import inbound_process  # noqa: E402
-from relay_throughput import MASTER_CF, POSTFIX, proc_field, stop  # noqa: E402
+from relay_throughput import POSTFIX, private_postfix, proc_field, stop  # noqa: E402
 
 from tests.ports import free_port  # noqa: E402
 
@@ -133,21 +133,10 @@ class PostfixReceiver:
     """A private Postfix instance taking mail for ours.test on 127.0.0.1:port into its queue."""
 
     def __init__(self, work: Path, port: int):
-        self.work, self.etc, self.spool = work, work / "etc", work / "spool"
-        work.chmod(0o755)   # the postfix user must reach its queue
-        for folder in (self.etc, self.spool, work / "data"):
-            folder.mkdir(mode=0o755)
-        shutil.chown(work / "data", "postfix")
-        (self.etc / "master.cf").write_text(
-            MASTER_CF + f"127.0.0.1:{port} inet n - n - - smtpd\n")
-        (self.etc / "main.cf").write_text(
-            f"compatibility_level = 3.6\nqueue_directory = {self.spool}\ndata_directory = {work}/data\n"
-            "inet_interfaces = loopback-only\ninet_protocols = ipv4\nmydestination =\n"
-            "relay_domains = ours.test\ndefer_transports = relay smtp\nmyhostname = mx.ours.test\n"
-            "alias_maps =\nalias_database =\nlocal_recipient_maps =\nsmtp_dns_support_level = disabled\n"
-            "smtpd_client_connection_rate_limit = 0\nsmtpd_client_message_rate_limit = 0\n"
-            f"maillog_file = {work}/postfix.log\nmaillog_file_prefixes = {work}\n")
-        self.postfix("check")   # creates the queue folders
+        self.etc, self.spool = private_postfix(
+            work, "relay_domains = ours.test\ndefer_transports = relay smtp\nmyhostname = mx.ours.test\n"
+                  "smtpd_client_connection_rate_limit = 0\nsmtpd_client_message_rate_limit = 0\n",
+            services=f"127.0.0.1:{port} inet n - n - - smtpd\n")
 
     def postfix(self, command: str) -> None:
         subprocess.run([POSTFIX, "-c", str(self.etc), command], check=True, timeout=60,

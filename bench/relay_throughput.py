@@ -173,24 +173,33 @@ class RelayRun:
         stop(self.proc)
 
 
+def private_postfix(work: Path, settings: str, services: str = "") -> tuple[Path, Path]:
+    """A Postfix instance's etc/ and spool/ in `work` (its log in work/postfix.log), with
+    `settings` added to main.cf and `services` to master.cf; checked, which makes the queue."""
+    etc, spool = work / "etc", work / "spool"
+    work.chmod(0o755)   # the postfix user must reach its queue
+    for folder in (etc, spool, work / "data"):
+        folder.mkdir(mode=0o755)
+    shutil.chown(work / "data", "postfix")
+    (etc / "master.cf").write_text(MASTER_CF + services)
+    (etc / "main.cf").write_text(
+        f"compatibility_level = 3.6\nqueue_directory = {spool}\ndata_directory = {work}/data\n"
+        "inet_interfaces = loopback-only\ninet_protocols = ipv4\nmydestination =\n"
+        "alias_maps =\nalias_database =\nlocal_recipient_maps =\nsmtp_dns_support_level = disabled\n"
+        f"maillog_file = {work}/postfix.log\nmaillog_file_prefixes = {work}\n" + settings)
+    subprocess.run([POSTFIX, "-c", str(etc), "check"], check=True, timeout=60,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return etc, spool
+
+
 class PostfixRun(RelayRun):
     """A private Postfix instance (config, queue and log in the work folder)."""
 
     def __init__(self, work: Path, port: int, connections: int, processes: int, tls: bool = False,
                  dkim: bool = False):
-        self.work, self.etc, self.spool, self.log = work, work / "etc", work / "spool", work / "postfix.log"
-        work.chmod(0o755)   # the postfix user must reach its queue
-        for folder in (self.etc, self.spool, work / "data"):
-            folder.mkdir(mode=0o755)
-        shutil.chown(work / "data", "postfix")
-        (self.etc / "master.cf").write_text(MASTER_CF)
-        (self.etc / "main.cf").write_text(
-            f"compatibility_level = 3.6\nqueue_directory = {self.spool}\ndata_directory = {work}/data\n"
-            f"relayhost = [127.0.0.1]:{port}\ninet_interfaces = loopback-only\ninet_protocols = ipv4\n"
-            "mydestination =\nmyhostname = bench.example.test\nalias_maps =\nalias_database =\n"
-            "local_recipient_maps =\nsmtp_dns_support_level = disabled\n"
-            f"maillog_file = {self.log}\nmaillog_file_prefixes = {work}\n")
-        self.postfix("check")   # creates the queue folders
+        self.work, self.log = work, work / "postfix.log"
+        self.etc, self.spool = private_postfix(work, f"relayhost = [127.0.0.1]:{port}\n"
+                                                     "myhostname = bench.example.test\n")
 
     def postfix(self, command: str) -> None:
         subprocess.run([POSTFIX, "-c", str(self.etc), command], check=True, timeout=60,
