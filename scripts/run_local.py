@@ -161,7 +161,7 @@ def main() -> int:
         os.environ["PICKUP_RELAY_CONFIG"] = str(with_ports(config, options.port, options.smtp_port,
                                                            options.web_port))
         config = load_config()
-    args = ["--config", os.environ["PICKUP_RELAY_CONFIG"]] if config.path else []
+    args = ["--config", str(Path(config.path).resolve())] if config.path else []
     stop_when_parent_dies()
     lock = hold_run_lock(config.base_dir / "var")
     site = urlsplit(config.webapp.base_url)

@@ -257,3 +257,19 @@ def test_with_inbound_domains_the_run_receives_mail_and_the_site_reads_it(tmp_pa
         assert "mail back: SMTP 127.0.0.1:" in run_log(config)
     finally:
         stop_all(run, parts)
+
+
+def test_without_config_or_its_variable_the_run_reads_config_toml_where_it_starts(local_config):
+    """`make run` on a fresh clone: no --config and no $PICKUP_RELAY_CONFIG, ./config.toml."""
+    env = {k: v for k, v in os.environ.items() if k != "PICKUP_RELAY_CONFIG"}
+    with open(local_config.parent / "run-local.log", "ab") as log:
+        run = subprocess.Popen([sys.executable, str(SCRIPT)], stdout=log, stderr=subprocess.STDOUT,
+                               cwd=local_config.parent, env=env)
+    parts = set()
+    try:
+        parts = wait_for_parts(run)
+        lines = command_lines(parts)
+        assert any(f"--config {local_config} run" in line for line in lines), lines
+    finally:
+        stop_all(run, parts)
+    assert "Traceback" not in run_log(local_config)
