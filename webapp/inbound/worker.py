@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import logging
 import os
-import sqlite3
 import time
 from collections.abc import Callable
 from contextlib import nullcontext
@@ -48,6 +47,7 @@ from webapp.inbound.models import InboundMessage
 from webapp.site.config import site_config
 from webapp.site.extensions import db
 from webapp.site.links import links_context
+from webapp.site.savepoints import savepoint
 
 log = logging.getLogger(__name__)
 
@@ -172,10 +172,8 @@ class InboundWorker:
         handler costing only its file; else a failing handler raises _HandlerFailed."""
         received_at = datetime.fromtimestamp(os.stat(path).st_mtime, UTC).replace(tzinfo=None)
         message_id = sender = ""
-        if alone:
-            _begin_for_savepoints()
         try:
-            with db.session.begin_nested() if alone else nullcontext():
+            with savepoint() if alone else nullcontext():
                 drop = read_drop_file(path, self._read.pop(path, None))
                 message_id, sender = str(drop.message.get("Message-ID", "")), drop.sender
                 result = dispatch.take(drop, self.webapp)
@@ -207,13 +205,3 @@ class InboundWorker:
         for path in paths:
             os.rename(path, self.folder.path / path.name)
 
-
-def _begin_for_savepoints() -> None:
-    """Make sure the session's SQLite connection is inside a transaction. Python's sqlite3 begins
-    one only before a write, and a SAVEPOINT outside a transaction is a transaction of its own
-    that its RELEASE commits: a file's effect would be committed before, and without, its
-    record, and done again after a crash. A real BEGIN first keeps the savepoint a part of the
-    batch. Other databases begin with the session: nothing to do."""
-    driver = db.session.connection().connection.driver_connection
-    if isinstance(driver, sqlite3.Connection) and not driver.in_transaction:
-        driver.execute("BEGIN")

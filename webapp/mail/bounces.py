@@ -40,6 +40,7 @@ from webapp.accounts.models import User
 from webapp.mail.models import FeedbackCursor
 from webapp.site.database import utcnow
 from webapp.site.extensions import db
+from webapp.site.savepoints import savepoint
 
 log = logging.getLogger(__name__)
 _HARD_STATUS = re.compile(r"5\.1\.\d{1,3}")
@@ -156,7 +157,7 @@ def _cursor(path: str) -> FeedbackCursor:
     cursor = db.session.execute(query).scalar_one_or_none()
     if cursor is None:
         try:
-            with db.session.begin_nested():
+            with savepoint():
                 db.session.add(FeedbackCursor(host=host, path=path, inode=0, read_to=0))
         except IntegrityError:
             pass

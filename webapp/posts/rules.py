@@ -20,6 +20,7 @@ from webapp.posts.markdown import render
 from webapp.posts.models import Answer, Article, Comment, Question, Tag, Vote
 from webapp.site.database import utcnow
 from webapp.site.extensions import db
+from webapp.site.savepoints import savepoint
 
 
 class PostRefused(Exception):
@@ -191,7 +192,7 @@ def _tags(names: list[str]) -> list[Tag]:
 def _new_tag(name: str) -> Tag:
     """Make tag `name`; if another request made it a moment ago, use theirs."""
     try:
-        with db.session.begin_nested():
+        with savepoint():
             tag = Tag(name=name)
             db.session.add(tag)
         return tag

@@ -15,6 +15,7 @@ from webapp.accounts.models import User
 from webapp.posts.listing import PAGE_SIZE, Page, read_page
 from webapp.posts.models import Article, Question, Subscription
 from webapp.site.extensions import db
+from webapp.site.savepoints import savepoint
 
 FOLLOWABLE = {"question": Question, "article": Article}
 
@@ -23,7 +24,7 @@ def follow(member: User, kind: str, target_id: int) -> None:
     if is_following(member, kind, target_id):
         return
     try:
-        with db.session.begin_nested():  # a concurrent follow of the same post: keep theirs
+        with savepoint():  # a concurrent follow of the same post: keep theirs
             db.session.add(Subscription(user_id=member.id, kind=kind, target_id=target_id))
     except IntegrityError:
         pass
