@@ -93,6 +93,8 @@ def read(token: str) -> ReturnToken | None:
         raw = base64.b32decode(token.upper() + "=" * (-len(token) % 8))
     except ValueError:
         return None
+    if base64.b32encode(raw).decode("ascii").rstrip("=").lower() != token.lower():
+        return None   # the last character's unused bits changed: not the spelling we made
     keys = _keys(current_app.config["SECRET_KEY"])
     tag, sealed = raw[:_TAG], raw[_TAG:]
     payload = bytes(a ^ b for a, b in zip(sealed, _keystream(keys, tag), strict=False))

@@ -173,3 +173,16 @@ def test_a_reply_address_that_cannot_take_a_token_is_a_config_error(tmp_path, ad
     with pytest.raises(ConfigError, match=re.escape(problem)) as error:
         build_config(tmp_path, SITE, webapp={"reply_address": address})
     assert "reply_address" in str(error.value)
+
+
+def test_only_the_spelling_the_site_made_is_read_not_one_with_other_unused_bits(app):
+    """The last base32 character carries bits no byte uses; another letter there decodes to
+    the same bytes, and must not be taken for the token."""
+    reconfigure(app, reply_address=REPLY)
+    with app.test_request_context():
+        token = ReplyAddresses("question", 3).token(5)
+        same_bytes = [token[:-1] + c for c in "abcdefghijklmnopqrstuvwxyz234567" if c != token[-1]]
+        assert reply_addresses.read(token).member_id == 5
+        for other in same_bytes:
+            with pytest.raises(TokenNotValid):
+                reply_addresses.read(other)
