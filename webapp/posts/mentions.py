@@ -14,8 +14,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from flask import url_for
-
 from webapp.accounts.handles import PATTERN
 from webapp.accounts.models import User
 from webapp.mail import outbox
@@ -23,6 +21,7 @@ from webapp.mail.kinds import EventKind
 from webapp.posts.markdown import render_with_mentions
 from webapp.posts.models import Mention
 from webapp.site.extensions import db
+from webapp.site.links import external_url
 
 _CANDIDATE = re.compile(rf"@({PATTERN})", re.IGNORECASE)
 MAX_PER_POST = 50   # a post naming more members than this tells the first 50 only
@@ -47,7 +46,8 @@ def render_body(source: str) -> RenderedBody:
     if handles:
         members = dict(db.session.execute(db.select(User.handle, User.id).where(
             User.handle.in_(handles), User.activated_at.is_not(None))).all())
-    links = {handle: url_for("browse.profile", user_id=user_id) for handle, user_id in members.items()}
+    # Absolute ([webapp] base_url): the stored HTML is quoted in notification mail too.
+    links = {handle: external_url("browse.profile", user_id=user_id) for handle, user_id in members.items()}
     html, linked = render_with_mentions(source, links)
     return RenderedBody(source, html, {members[h] for h in linked})
 

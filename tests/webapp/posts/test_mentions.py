@@ -39,7 +39,7 @@ def test_a_mention_in_an_answer_mails_the_member_and_links_to_their_profile(app,
     question_id = ask(ann, title="Why is my WAL file growing?")
     answer_id = answer(bob, question_id, body="@cat_stevens knows this one; ada@example.org does not.")
     html = ann.get(f"/questions/{question_id}").get_data(as_text=True)
-    profile = f"/members/{user_id(app, 'Cat Stevens')}"
+    profile = f"http://qa.example.test/members/{user_id(app, 'Cat Stevens')}"
     assert f'<a href="{profile}" class="mention" rel="nofollow ugc">@cat_stevens</a>' in html
     assert fan_out(app) == 2   # the answer (to its followers) and the mention
     [mail] = mention_mails(config)
@@ -47,6 +47,8 @@ def test_a_mention_in_an_answer_mails_the_member_and_links_to_their_profile(app,
     assert mail["Subject"] == "Bob mentioned you: Why is my WAL file growing?"
     text = mail.get_body(("plain",)).get_content()
     assert "Bob mentioned you in the question" in text
+    assert f'href="{profile}"' in mail.get_body(("html",)).get_content()   # absolute in the mail
+    assert '"handle">@cat_stevens<' in ann.get(profile.removeprefix("http://qa.example.test")).get_data(as_text=True)
     assert f"/questions/{question_id}#answer-{answer_id}" in text
 
 
