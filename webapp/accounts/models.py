@@ -16,6 +16,7 @@ from sqlalchemy import true as sa_true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from webapp.accounts import handles
 from webapp.site import page_cache
 from webapp.site.database import utcnow
 from webapp.site.extensions import db
@@ -30,6 +31,8 @@ class User(UserMixin, db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(254), unique=True, index=True)
     display_name: Mapped[str] = mapped_column(String(80))
+    # What a post mentions them by (@handle): unique, made at the first flush (webapp.accounts.handles).
+    handle: Mapped[str | None] = mapped_column(String(30), unique=True, index=True, default=None)
     password_hash: Mapped[str] = mapped_column(String(256))
     activated_at: Mapped[datetime | None] = mapped_column(default=None)
     is_admin: Mapped[bool] = mapped_column(default=False)
@@ -111,6 +114,8 @@ def check_password_in_constant_time(user: User | None, password: str) -> bool:
         return False
     return user.check_password(password)
 
+
+handles.install()
 
 # Names and profiles show on public pages: a change makes the visitor page cache forget.
 page_cache.shows(User)

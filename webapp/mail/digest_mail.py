@@ -33,7 +33,8 @@ LISTED = 50             # items shown in one mail; the rest are counted ("and N 
 EXCERPT_CHARS = 240     # shorter than a notification's: a digest lists many
 # What the subject counts, in its order.
 _COUNTED = {EventKind.ANSWER: "new answer", EventKind.COMMENT: "new comment",
-            EventKind.ACCEPTED: "accepted answer"}
+            EventKind.ACCEPTED: "accepted answer", EventKind.MENTION: "mention",
+            EventKind.TAGGED: "new question"}
 
 
 @dataclass(frozen=True)
@@ -65,7 +66,7 @@ def item(event: OutboxEvent) -> Item | None:
     text, html = notification_mail.excerpt(post, EXCERPT_CHARS)
     return Item(event.id, EventKind(event.kind), event.thread_kind, thread.id, single_line(thread.title),
                 single_line(post.author.display_name), text, html,
-                notification_mail.post_link(event.kind, event.thread_kind, thread.id, post.id))
+                notification_mail.post_link(event.kind, event.thread_kind, thread.id, post.id, post))
 
 
 def subject(items: list[Item]) -> str:

@@ -17,6 +17,8 @@ class EventKind(StrEnum):
     ACCEPTED = "accepted"        # an accepted answer: to its author
     COMMENT = "comment"          # a new comment: to the article's followers
     NEWSLETTER = "newsletter"    # a newsletter: to every member with the newsletter on
+    MENTION = "mention"          # a post names @them: to the members it mentions (once per post)
+    TAGGED = "tagged"            # a new question: to the followers of any of its tags
 
     @property
     def words(self) -> str:
@@ -33,6 +35,7 @@ class SkipReason(StrEnum):
     OPTED_OUT = "opted_out"      # notifications (or the newsletter) off
     DIGEST = "digest"            # they chose the daily digest: in their next one
     CAP = "cap"                  # over max_notifications_per_day: in their next digest
+    MENTIONED = "mentioned"      # the post mentions them: told once, by its mention event
 
     @property
     def words(self) -> str:
@@ -42,7 +45,8 @@ class SkipReason(StrEnum):
 FOR_THE_DIGEST = (SkipReason.DIGEST, SkipReason.CAP)   # reasons whose items the next digest lists
 
 _KIND_WORDS = {EventKind.ANSWER: "New answer", EventKind.ACCEPTED: "Your answer was accepted",
-               EventKind.COMMENT: "New comment"}
+               EventKind.COMMENT: "New comment", EventKind.MENTION: "You were mentioned",
+               EventKind.TAGGED: "New question in a tag you follow"}
 _REASON_WORDS = {
     SkipReason.POST_GONE: "post deleted",
     SkipReason.AUTHOR: "you wrote it",
@@ -52,6 +56,7 @@ _REASON_WORDS = {
     SkipReason.OPTED_OUT: "notifications off",
     SkipReason.DIGEST: "in your daily digest",
     SkipReason.CAP: "daily limit reached",
+    SkipReason.MENTIONED: "told by the mention",
 }
 
 

@@ -24,7 +24,8 @@ from webapp.mail import reply_addresses
 from webapp.mail.bulk_mail import REPLY_TO, STAMP_RECIPIENT, STAMPED_HEADERS, StampedMail, bulk_headers
 from webapp.mail.kinds import EventKind
 from webapp.mail.models import OutboxEvent
-from webapp.mail.unsubscribe import UnsubscribeLinks
+from webapp.mail.unsubscribe import NOTIFICATIONS_SETTING, TAGS_OF_QUESTION, UnsubscribeLinks
+from webapp.posts import mentions
 from webapp.posts.markdown import render
 from webapp.posts.models import Answer, Article, Comment, Question
 from webapp.site import outgoing
@@ -37,17 +38,41 @@ NOTIFICATION_SUBJECTS = {
     EventKind.ANSWER: "New answer: {title}",
     EventKind.ACCEPTED: "Your answer was accepted: {title}",
     EventKind.COMMENT: "New comment: {title}",
+    EventKind.MENTION: "{actor} mentioned you: {title}",
+    EventKind.TAGGED: "New question: {title}",
 }
+_POST_MODELS = {"question": Question, "answer": Answer, "article": Article, "comment": Comment}
 
 
 def thread_id(thread_kind: str, thread_id: int, domain: str) -> str:
     return f"{thread_kind}-{thread_id}@{domain}"
 
 
-def load_posts(event: OutboxEvent) -> tuple[Question | Article | None, Answer | Comment | None]:
+def load_posts(event: OutboxEvent) -> tuple:
+    """(the question or article, the post the event is about: an answer, a comment, or the
+    question or article itself for a new question or a mention in one)."""
     thread_model = Question if event.thread_kind == "question" else Article
-    post_model = Comment if event.kind == EventKind.COMMENT else Answer
-    return db.session.get(thread_model, event.thread_id), db.session.get(post_model, event.post_id)
+    post_model = _POST_MODELS.get(_post_kind(event))
+    post = db.session.get(post_model, event.post_id) if post_model is not None else None
+    return db.session.get(thread_model, event.thread_id), post
+
+
+def _post_kind(event: OutboxEvent) -> str | None:
+    if event.kind == EventKind.MENTION:
+        return mentions.post_kind_of(event.id)
+    if event.kind == EventKind.TAGGED:
+        return "question"
+    return "comment" if event.kind == EventKind.COMMENT else "answer"
+
+
+def unsubscribe_target(event: OutboxEvent) -> tuple[str, int]:
+    """What the mail's one-click link stops: following the thread; for a new question, the
+    member's follows of its tags; for a mention, notification mail (as the digest's link)."""
+    if event.kind == EventKind.MENTION:
+        return NOTIFICATIONS_SETTING, 0
+    if event.kind == EventKind.TAGGED:
+        return TAGS_OF_QUESTION, event.thread_id
+    return event.thread_kind, event.thread_id
 
 
 def is_gone(thread, post) -> bool:
@@ -65,7 +90,7 @@ def prepare(event: OutboxEvent) -> StampedMail | None:
     template = notification(event, thread, post, slot("name"), slot("unsubscribe"), reply_to)
     stamped = (*STAMPED_HEADERS, REPLY_TO) if replies else STAMPED_HEADERS
     return StampedMail(Stamp(template, stamped), site_domain(),
-                       UnsubscribeLinks(event.thread_kind, event.thread_id),
+                       UnsubscribeLinks(*unsubscribe_target(event)),
                        paths_for(ReturnKind.NOTIFICATION, event.id), replies)
 
 
@@ -80,7 +105,8 @@ def notification(event: OutboxEvent, thread, post, name: str, unsubscribe_link: 
     context = dict(kind=event.kind, thread=thread, thread_kind=event.thread_kind,
                    actor=single_line(post.author.display_name), name=name,
                    text_excerpt=text_excerpt, html_excerpt=html_excerpt,
-                   link=post_link(event.kind, event.thread_kind, thread.id, post.id),
+                   tags=", ".join(t.name for t in getattr(thread, "tags", [])),
+                   link=post_link(event.kind, event.thread_kind, thread.id, post.id, post),
                    unsubscribe=unsubscribe_link, takes_replies=reply_to is not None,
                    settings=external_url("member_settings.index"), site_url=base)
     root = f"<{thread_id(event.thread_kind, thread.id, domain)}>"
@@ -92,18 +118,23 @@ def notification(event: OutboxEvent, thread, post, name: str, unsubscribe_link: 
     return Notification(
         sender=sender,
         to=[STAMP_RECIPIENT],
-        subject=NOTIFICATION_SUBJECTS[event.kind].format(title=single_line(thread.title)),
+        subject=NOTIFICATION_SUBJECTS[event.kind].format(title=single_line(thread.title),
+                                                         actor=context["actor"]),
         text=render_template("email/notification.txt", **context),
         html=render_template("email/notification.html", **context),
         extra_headers=headers,
     )
 
 
-def post_link(kind: str, thread_kind: str, target_id: int, post_id: int) -> str:
-    """The absolute link straight to an answer or comment on its question's or article's page."""
+def post_link(kind: str, thread_kind: str, target_id: int, post_id: int, post=None) -> str:
+    """The absolute link straight to an answer or comment on its question's or article's page
+    (`post`, when given, says which it is: a question or article is its page's top)."""
     endpoint = "articles.show" if thread_kind == "article" else "questions.show"
-    anchor = f"#{'comment' if kind == EventKind.COMMENT else 'answer'}-{post_id}"
-    return external_url(endpoint, **{f"{thread_kind}_id": target_id}) + anchor
+    page = external_url(endpoint, **{f"{thread_kind}_id": target_id})
+    if isinstance(post, Question | Article):
+        return page
+    is_comment = isinstance(post, Comment) if post is not None else kind == EventKind.COMMENT
+    return page + f"#{'comment' if is_comment else 'answer'}-{post_id}"
 
 
 def excerpt(post, chars: int = EXCERPT_CHARS) -> tuple[str, str]:

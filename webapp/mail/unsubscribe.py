@@ -1,8 +1,9 @@
 """One-click unsubscribe (RFC 8058) from the links in notification mail.
 
-Each mail carries a link signed for one member and one thing: a followed question or
-article, the newsletter, or all notification mail (the daily digest's link: it sets the
-member's notify_mode to "off", as the settings page does). The signature (itsdangerous,
+Each mail carries a link signed for one member and one thing: a followed question, article
+or tag, the tags of a new question (its mail's link), the newsletter, or all notification
+mail (the daily digest's and a mention's link: it sets the member's notify_mode to "off", as
+the settings page does). The signature (itsdangerous,
 the site's secret key, its own salt) is what authorises the change, so the link works
 without a login, and a link cannot be altered to name another member or another post. A
 POST unsubscribes at once and answers 200: mail providers send it without cookies or a
@@ -25,6 +26,7 @@ from itsdangerous import BadSignature, URLSafeSerializer
 
 from webapp.accounts.models import User
 from webapp.posts import subscriptions
+from webapp.posts.models import Question
 from webapp.site.extensions import csrf, db
 from webapp.site.links import base_url
 from webapp.site.security_headers import no_referrer
@@ -34,6 +36,7 @@ bp = Blueprint("unsubscribe", __name__)
 # Links that turn a setting off rather than end a subscription ("question", "article").
 NEWSLETTER_SETTING = "newsletter"         # the newsletter
 NOTIFICATIONS_SETTING = "notifications"   # all mail about followed posts (the digest's link)
+TAGS_OF_QUESTION = "tags"                 # following the tags of a question (a new question's mail)
 _SETTINGS = (NEWSLETTER_SETTING, NOTIFICATIONS_SETTING)
 _SALT = "unsubscribe"
 
@@ -93,6 +96,8 @@ class _Named:
             return self.user.newsletter
         if self.kind == NOTIFICATIONS_SETTING:
             return self.user.notify_mode != "off"
+        if self.kind == TAGS_OF_QUESTION:
+            return subscriptions.follows_tags_of(self.user.id, self.target_id)
         return subscriptions.is_following_id(self.user.id, self.kind, self.target_id)
 
     def unsubscribe(self) -> None:
@@ -106,6 +111,8 @@ def turn_off(user: User, kind: str, target_id: int = 0) -> None:
         user.newsletter = False
     elif kind == NOTIFICATIONS_SETTING:
         user.notify_mode = "off"
+    elif kind == TAGS_OF_QUESTION:
+        subscriptions.unfollow_tags_of(user, target_id)
     else:
         subscriptions.unfollow(user, kind, target_id)
 
@@ -117,6 +124,8 @@ def _read(token: str) -> _Named | None:
     except (BadSignature, ValueError, TypeError):
         return None
     user = db.session.get(User, user_id) if isinstance(user_id, int) else None
+    if kind == TAGS_OF_QUESTION and user is not None:
+        return _Named(user, kind, target_id, db.session.get(Question, target_id))
     if user is None or (kind not in _SETTINGS and kind not in subscriptions.FOLLOWABLE):
         return None
     post = db.session.get(subscriptions.FOLLOWABLE[kind], target_id) if kind not in _SETTINGS else None

@@ -7,9 +7,10 @@ Each shows one page of a keyset list (webapp.posts.listing) with a link to the n
 from __future__ import annotations
 
 from flask import Blueprint, abort, render_template, request, url_for
+from flask_login import current_user
 
 from webapp.accounts.models import User
-from webapp.posts import listing
+from webapp.posts import listing, subscriptions
 from webapp.posts.models import Tag
 from webapp.posts.search import search as full_text_search
 from webapp.site.extensions import db
@@ -52,7 +53,9 @@ def tag(name: str):
     found = db.session.execute(db.select(Tag).filter_by(name=name.lower())).scalar_one_or_none()
     if found is None:
         abort(404)
-    return render_template("browse/tag.html", tag=found, page=listing.tagged(found, _before()))
+    return render_template("browse/tag.html", tag=found, page=listing.tagged(found, _before()),
+                           following=subscriptions.is_following(current_user, "tag", found.id),
+                           followers=subscriptions.follower_count("tag", found.id))
 
 
 @bp.route("/members/<int:user_id>")

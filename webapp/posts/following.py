@@ -1,8 +1,9 @@
-"""The Follow / Unfollow buttons (POST with CSRF, no JavaScript needed) and the Following page."""
+"""The Follow / Unfollow buttons of questions, articles and tags (POST with CSRF, no JavaScript
+needed) and the Following page."""
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, render_template, request
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from webapp.posts import subscriptions
@@ -31,6 +32,8 @@ def change(action: str, kind: str, target_id: int):
         subscriptions.unfollow(current_user, kind, target_id)
     db.session.commit()
     flash(f"You follow this {kind}." if action == "follow" else f"You no longer follow this {kind}.")
+    if kind == "tag":
+        return redirect(url_for("browse.tag", name=post.name))
     return shown_at(post)
 
 

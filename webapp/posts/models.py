@@ -1,5 +1,5 @@
 """Posts and who follows them: questions, answers, tags and votes; articles and their
-comments; subscriptions (a member follows a question or an article).
+comments; subscriptions (a member follows a question, an article or a tag); mentions.
 
 Every post keeps its Markdown source and the HTML rendered from it at save, an edit mark, a
 soft delete and an admin's hiding. Portable SQL; the schema is the Alembic migrations'.
@@ -27,10 +27,19 @@ question_tags = db.Table(
 
 
 class Tag(db.Model):
+    """A tag of questions; members follow one to hear of new questions in it."""
+
     __tablename__ = "tags"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(35), unique=True, index=True)
+
+    @property
+    def title(self) -> str:   # what the Following and unsubscribe pages call a followed thing
+        return f"questions tagged {self.name}"
+
+    def visible_to(self, _user) -> bool:
+        return True   # a tag is never hidden
 
 
 class Post:
@@ -117,7 +126,8 @@ class Comment(Post, db.Model):
 
 
 class Subscription(db.Model):
-    """A member follows a question or an article (kind "question" | "article", target_id)."""
+    """A member follows a question, an article or a tag (kind "question" | "article" | "tag",
+    target_id)."""
 
     __tablename__ = "subscriptions"
     __table_args__ = (UniqueConstraint("user_id", "kind", "target_id", name="uq_subscriptions_follow"),
@@ -129,6 +139,21 @@ class Subscription(db.Model):
     kind: Mapped[str] = mapped_column(String(10))
     target_id: Mapped[int] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Mention(db.Model):
+    """A member a post mentioned (@handle), and the outbox event that told them: once per
+    post and member (ix_mentions_post), so an edit tells only those it adds.
+    post_kind: "question" | "answer" | "article" | "comment"."""
+
+    __tablename__ = "mentions"
+    __table_args__ = (Index("ix_mentions_post", "post_kind", "post_id", "user_id", unique=True),)
+
+    event_id: Mapped[int] = mapped_column(ForeignKey("outbox_events.id", ondelete="CASCADE"),
+                                          primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    post_kind: Mapped[str] = mapped_column(String(10))
+    post_id: Mapped[int] = mapped_column()
 
 
 class Vote(db.Model):

@@ -3,8 +3,8 @@
 Functions take the acting member and change the session; the caller commits (one
 transaction per request). Every refusal is a PostRefused whose message says why, in words
 a member can act on. Markdown is rendered here, once, when a post is saved. Answering,
-accepting and commenting add their notification event (webapp.mail.outbox) to the same
-transaction.
+accepting, commenting and asking in tags add their notification event (webapp.mail.outbox)
+to the same transaction, and so does a post that @mentions members (webapp.posts.mentions).
 """
 
 from __future__ import annotations
@@ -15,8 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from webapp.accounts.models import User
 from webapp.mail import outbox
 from webapp.mail.kinds import EventKind
-from webapp.posts import subscriptions
-from webapp.posts.markdown import render
+from webapp.posts import mentions, subscriptions
 from webapp.posts.models import Answer, Article, Comment, Question, Tag, Vote
 from webapp.site.database import utcnow
 from webapp.site.extensions import db
@@ -28,13 +27,20 @@ class PostRefused(Exception):
 
 
 def ask(author: User, title: str, body: str, tags: list[str]) -> Question:
-    question = Question(author_id=author.id, title=title, **_body(body))
+    rendered = mentions.render_body(body)
+    question = Question(author_id=author.id, title=title, **rendered.columns)
     question.tags = _tags(tags)
-    return _started(author, question, "question")
+    _started(author, question, "question", rendered)
+    # The tags' followers hear of it (webapp.mail.recipients); no event when a tag has none.
+    if subscriptions.any_follower("tag", [t.id for t in question.tags]):
+        outbox.record(EventKind.TAGGED, "question", question.id, question.id, author.id)
+    return question
 
 
 def write_article(author: User, title: str, body: str) -> Article:
-    return _started(author, Article(author_id=author.id, title=title, **_body(body)), "article")
+    rendered = mentions.render_body(body)
+    return _started(author, Article(author_id=author.id, title=title, **rendered.columns), "article",
+                    rendered)
 
 
 def check_takes_answers(question: Question) -> None:
@@ -54,37 +60,50 @@ def check_takes_comments(article: Article) -> None:
 def answer(author: User, question: Question, body: str) -> Answer:
     check_takes_answers(question)
     question.answer_count = Question.answer_count + 1  # in SQL: two answers at once both count
-    post = Answer(question_id=question.id, author_id=author.id, **_body(body))
-    return _replied(author, post, EventKind.ANSWER, "question", question.id)
+    rendered = mentions.render_body(body)
+    post = Answer(question_id=question.id, author_id=author.id, **rendered.columns)
+    return _replied(author, post, EventKind.ANSWER, "question", question.id, rendered)
 
 
 def comment(author: User, article: Article, body: str) -> Comment:
     check_takes_comments(article)
-    post = Comment(article_id=article.id, author_id=author.id, **_body(body))
-    return _replied(author, post, EventKind.COMMENT, "article", article.id)
+    rendered = mentions.render_body(body)
+    post = Comment(article_id=article.id, author_id=author.id, **rendered.columns)
+    return _replied(author, post, EventKind.COMMENT, "article", article.id, rendered)
 
 
-def _body(source: str) -> dict:
-    """A post's body as it is stored: the Markdown, and its HTML rendered once, now."""
-    return {"body_source": source, "body_html": render(source)}
-
-
-def _started(author: User, post, kind: str):
-    """A new question or article, stored; its author follows it."""
+def _started(author: User, post, kind: str, rendered: mentions.RenderedBody):
+    """A new question or article, stored; its author follows it; those it mentions are told."""
     db.session.add(post)
     db.session.flush()
     subscriptions.follow(author, kind, post.id)
+    mentions.tell(author, rendered.mentioned, kind, post.id, kind, post.id)
     return post
 
 
-def _replied(author: User, post, event: EventKind, thread_kind: str, thread_id: int):
+def _replied(author: User, post, event: EventKind, thread_kind: str, thread_id: int,
+             rendered: mentions.RenderedBody):
     """A new answer or comment, stored with its event; its author follows the thread if their
-    setting says so."""
+    setting says so; those it mentions are told."""
     db.session.add(post)
     db.session.flush()
     subscriptions.follow_reply(author, thread_kind, thread_id)
     outbox.record(event, thread_kind, thread_id, post.id, author.id)
+    mentions.tell(author, rendered.mentioned, post_kind_of(post), post.id, thread_kind, thread_id)
     return post
+
+
+def post_kind_of(post) -> str:
+    """"question", "answer", "article" or "comment": what a Mention row calls the post."""
+    return {Question: "question", Answer: "answer", Article: "article", Comment: "comment"}[type(post)]
+
+
+def _thread_of(post) -> tuple[str, int]:
+    if isinstance(post, Answer):
+        return "question", post.question_id
+    if isinstance(post, Comment):
+        return "article", post.article_id
+    return post_kind_of(post), post.id
 
 
 def edit(member: User, post, *, body: str, title: str | None = None, tags: list[str] | None = None) -> None:
@@ -95,7 +114,7 @@ def edit(member: User, post, *, body: str, title: str | None = None, tags: list[
         post.title = title
     if tags is not None:
         post.tags = _tags(tags)
-    _set_body(post, body)
+    _set_body(member, post, body)
 
 
 def delete(member: User, post) -> None:
@@ -159,11 +178,14 @@ def votes_by(member: User | None, answers: list[Answer]) -> dict[int, int]:
     return dict(rows.all())
 
 
-def _set_body(post, body: str) -> None:
+def _set_body(member: User, post, body: str) -> None:
     if post.is_deleted:
         raise PostRefused("A deleted post cannot be edited.")
     if body != post.body_source:
-        post.body_source, post.body_html = body, render(body)
+        rendered = mentions.render_body(body)
+        post.body_source, post.body_html = body, rendered.html
+        # Only the members this edit adds are told: the rows say who was told before.
+        mentions.tell(member, rendered.mentioned, post_kind_of(post), post.id, *_thread_of(post))
     post.edited_at = utcnow()
 
 

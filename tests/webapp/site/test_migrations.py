@@ -85,3 +85,21 @@ def test_questions_migrate_down_and_up_again_keeping_the_members(app, config):
         upgrade()
         db.session.remove()
     assert ask(ann) == 1  # the site works on the upgraded schema, starting afresh
+
+
+INBOUND = "5a1c3e9d7f42"   # 0011: the last revision before handles and mentions
+
+
+def test_members_of_before_handles_get_one_each_oldest_first(app, config):
+    from tests.webapp.accounts.test_auth import activated_member
+
+    activated_member(app.test_client(), config, email="ada@example.org", name="Ada Lovelace")
+    activated_member(app.test_client(), config, email="ada2@example.org", name="Ada Lovelace")
+    with app.app_context():
+        db.session.remove()
+        downgrade(revision=INBOUND)
+        assert "handle" not in columns("users")
+        upgrade()
+        handles = db.session.execute(sa.text("SELECT handle FROM users ORDER BY id")).scalars().all()
+        db.session.remove()
+    assert handles == ["ada_lovelace", "ada_lovelace2"]
