@@ -26,6 +26,9 @@ from webapp.site.extensions import db, limiter
 bp = account_blueprint("auth", "/account")
 
 
+HANDLE_CLASH_TRIES = 3   # registrations of one display name racing for its handle
+
+
 @bp.route("/register", methods=["GET", "POST"])
 @mail_forms.mail_form
 def register():
@@ -46,18 +49,23 @@ def register():
 def _create_account(email: str, display_name: str, password: str) -> User | None:
     """Make the account and mail its activation link; if the same address was registered a
     moment ago by another request, make nothing and return that account instead."""
-    user = User(email=email, display_name=display_name)
-    user.set_password(password)
-    db.session.add(user)
-    try:
-        db.session.flush()  # the id the activation link carries
-    except IntegrityError:
-        db.session.rollback()
-        return User.by_email(email)
-    # The mail first, then the commit: an account never exists without its activation mail.
-    account_mail.send_activation(user)
-    db.session.commit()
-    return None
+    for _attempt in range(HANDLE_CLASH_TRIES):
+        user = User(email=email, display_name=display_name)
+        user.set_password(password)
+        db.session.add(user)
+        try:
+            db.session.flush()  # the id the activation link carries
+        except IntegrityError:
+            db.session.rollback()
+            existing = User.by_email(email)
+            if existing is not None:
+                return existing
+            continue   # the same display name's handle taken this instant: the next one is free
+        # The mail first, then the commit: an account never exists without its activation mail.
+        account_mail.send_activation(user)
+        db.session.commit()
+        return None
+    raise RuntimeError(f"no free handle for {display_name!r} after {HANDLE_CLASH_TRIES} tries")
 
 
 def _remind_of_account(user: User, password: str) -> None:

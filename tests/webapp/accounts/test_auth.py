@@ -343,3 +343,33 @@ def test_logging_in_never_leads_off_the_site(client, config, target):
     response = post_form(client, "/account/login?" + urlencode({"next": target}),
                          email="ann@example.org", password=PASSWORD)
     assert response.status_code == 302 and response.location == "/"
+
+
+def test_two_registrations_of_one_name_racing_for_its_handle_both_make_accounts(app, client, config):
+    """Another request takes @ada_lovelace between this one's choice of it and its insert: this
+    one takes the next handle and still makes its account and its activation mail."""
+    from sqlalchemy import event
+    from sqlalchemy.orm import Session
+
+    from webapp.accounts.models import User
+    from webapp.site.extensions import db
+
+    def rival_registers(session, _context, _instances):
+        if getattr(rival_registers, "done", False) or session.info.get("rival"):
+            return
+        rival_registers.done = True
+        with Session(db.engine, info={"rival": True}) as other:
+            rival = User(email="rival@example.org", display_name="Ada Lovelace", handle="ada_lovelace")
+            rival.set_password(PASSWORD)
+            other.add(rival)
+            other.commit()
+
+    event.listen(Session, "before_flush", rival_registers)
+    try:
+        response = register(client, email="ada@example.org", name="Ada Lovelace")
+    finally:
+        event.remove(Session, "before_flush", rival_registers)
+    assert response.status_code == 200 and "Check your inbox" in response.get_data(as_text=True)
+    with app.app_context():
+        assert User.by_email("ada@example.org").handle == "ada_lovelace2"
+    assert [parse_pickup(raw).recipients for raw in pickup_messages(config)] == [("ada@example.org",)]
