@@ -5,7 +5,8 @@ committed progress, in user id order (a newsletter: every member; an accepted an
 author; an answer or a comment: the question's or article's followers), and statuses() for
 each one's status, a kinds.SENT or a kinds.SkipReason: the post is gone, they wrote it, not
 activated, disabled by an admin, address bouncing, notifications (or the newsletter) off,
-the daily digest, or over [webapp] max_notifications_per_day in the last 24 hours. Reads
+the daily digest, waiting to see if a member "away" reads it on the site first
+(webapp.mail.away), or over [webapp] max_notifications_per_day in the last 24 hours. Reads
 users, subscriptions, answers and outbox_deliveries; writes nothing.
 """
 
@@ -45,11 +46,14 @@ def next_batch(event: OutboxEvent, done_through: int, size: int) -> list[Row]:
     return list(db.session.execute(query))
 
 
-def statuses(event: OutboxEvent, gone: bool, recipients: list[Row], cap: int) -> list[tuple[Row, str]]:
-    """(member, status) for each recipient; `gone`: the post is deleted or hidden by now."""
+def statuses(event: OutboxEvent, gone: bool, recipients: list[Row], cap: int, *,
+             away_waits: bool = False) -> list[tuple[Row, str]]:
+    """(member, status) for each recipient; `gone`: the post is deleted or hidden by now;
+    `away_waits`: a member on "away" waits (SkipReason.WAITING, webapp.mail.away) rather than
+    being sent to now."""
     if event.kind == EventKind.NEWSLETTER:
         return [(m, SkipReason.POST_GONE if gone else _newsletter_reason(m)) for m in recipients]
-    decisions = [(m, _notification_reason(event, m, gone)) for m in recipients]
+    decisions = [(m, _notification_reason(event, m, gone, away_waits)) for m in recipients]
     sent_today = _sent_today([m.id for m, status in decisions if status == SENT])
     capped = []
     for member, status in decisions:
@@ -88,7 +92,7 @@ def _newsletter_reason(member: Row | User) -> str:
     return _address_reason(member) or (SENT if member.newsletter else SkipReason.OPTED_OUT)
 
 
-def _notification_reason(event: OutboxEvent, member: Row | User, gone: bool) -> str:
+def _notification_reason(event: OutboxEvent, member: Row | User, gone: bool, away_waits: bool) -> str:
     if gone:
         return SkipReason.POST_GONE
     if member.id == event.actor_id:
@@ -99,4 +103,6 @@ def _notification_reason(event: OutboxEvent, member: Row | User, gone: bool) -> 
         return SkipReason.OPTED_OUT
     if member.notify_mode == "daily":
         return SkipReason.DIGEST
+    if member.notify_mode == "away" and away_waits:
+        return SkipReason.WAITING
     return SENT
