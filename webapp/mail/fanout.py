@@ -139,8 +139,9 @@ class FanoutWorker:
         """Mail what waited mail_when_away and is still unread (webapp.mail.away); a failing
         database is logged and tried again on the next round."""
         try:
-            return away.send_due(self.writer, _mail_for, wait=self.mail_when_away, cap=self.cap,
-                                 now=now or utcnow(), batch=self.batch)
+            with links_context():
+                return away.send_due(self.writer, _mail_for, wait=self.mail_when_away, cap=self.cap,
+                                     now=now or utcnow(), batch=self.batch)
         except OperationalError as e:
             db.session.rollback()
             log.warning("mail when away: not now (%s); tried again in %gs", e.orig, AWAY_EVERY)
