@@ -1,5 +1,6 @@
 """Mail when away under SIGKILL: a worker killed while mailing what waited, after its commit
-or before it, leaves exactly one mail per waiting member once the next worker has recovered."""
+or before it, leaves exactly one mail per waiting member once the next worker has recovered,
+on SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
@@ -11,8 +12,11 @@ from pathlib import Path
 import pytest
 
 from tests.configs import SITE, config_file
+from tests.webapp.mail import test_placement
 from tests.webapp.mail.test_outbox_crash import delivery_rows, receivers_in_pickup, seed
 from tests.webapp.mail.test_placement import REPO, staged_names
+
+database_url = test_placement.database_url   # the fixture: SQLite, and PostgreSQL when there is one
 
 MEMBERS = 5
 DYING_WORKER = """
@@ -38,13 +42,14 @@ with app.app_context():
 """
 
 
-def waiting_site(tmp_path: Path):
+def waiting_site(tmp_path: Path, database_url: str):
     """Members who wait (mail_when_away 10 min), an answer's event fanned out: all "waiting"."""
     from settings import load_config
     from webapp import create_app
     from webapp.mail.fanout import FanoutWorker
 
-    config_path = config_file(tmp_path, SITE, webapp={"notification_delay": "0s", "mail_when_away": "10m"})
+    config_path = config_file(tmp_path, SITE, webapp={
+        "database_url": database_url, "notification_delay": "0s", "mail_when_away": "10m"})
     [(event_id, emails)] = seed(config_path, sizes=(MEMBERS,)).items()
     app = create_app(load_config(config_path))
     with app.app_context():
@@ -59,13 +64,13 @@ def waiting_site(tmp_path: Path):
 
 
 @pytest.mark.parametrize("point", ["before-commit", "before-publish"])
-def test_a_worker_killed_while_mailing_what_waited_leaves_one_mail_each(tmp_path, point):
+def test_a_worker_killed_while_mailing_what_waited_leaves_one_mail_each(tmp_path, database_url, point):
     from webapp.mail import placement
     from webapp.mail.fanout import FanoutWorker
     from webapp.site.database import utcnow
     from webapp.site.extensions import db
 
-    config_path, event_id, emails, app = waiting_site(tmp_path)
+    config_path, event_id, emails, app = waiting_site(tmp_path, database_url)
     pickup = tmp_path / "pickup"
     result = subprocess.run([sys.executable, "-c", DYING_WORKER, str(config_path), point],
                             cwd=REPO, capture_output=True, timeout=60)
