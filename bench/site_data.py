@@ -74,6 +74,27 @@ def fill_members_and_tags(connection) -> None:
     connection.commit()
 
 
+def fill_notices(connection, rng: random.Random, user_id: int, count: int, unread: int,
+                 questions: int) -> None:
+    """`count` notifications for one member (an outbox event each, done), about answers on
+    questions 1..`questions`; the newest `unread` unread, the member's counter in step."""
+    events, notices = [], []
+    for i in range(1, count + 1):
+        at = START + timedelta(seconds=30 * i)
+        thread = rng.randint(1, questions)
+        events.append((i, "answer", "question", thread, 1, user_id, at, at, 0, "", at))
+        notices.append((i, user_id, i, "answer", "question", thread, 1, at,
+                        None if i > count - unread else at))
+    _insert(connection, "outbox_events", ("id", "kind", "thread_kind", "thread_id", "post_id", "actor_id",
+                                          "created_at", "not_before", "done_through", "lease_owner",
+                                          "done_at"), events)
+    _insert(connection, "notifications", ("id", "user_id", "event_id", "kind", "thread_kind", "thread_id",
+                                          "post_id", "created_at", "read_at"), notices)
+    connection.execute(db.text("UPDATE users SET unread_notices = :n WHERE id = :id"),
+                       {"n": unread, "id": user_id})
+    connection.commit()
+
+
 def vote_on(connection, rng: random.Random, question_id: int) -> int:
     """Votes on the question's answers by members who did not write them, summing to each
     answer's score (as the site keeps it); returns how many votes were cast."""

@@ -219,6 +219,9 @@ class WebappConfig:
     # for the next digest; how long an event waits so a quick delete or edit still counts.
     max_notifications_per_day: int = _key("count", 50)
     notification_delay: float = _key("duration", "0s")
+    # A member on "when I'm away" gets the mail this long after the event, only if they have not
+    # read it on the site by then (webapp.mail.away); "0s" = at once.
+    mail_when_away: float = _key("duration", "10m")
     bounce_soft_limit: int = _key("count", 3)   # soft failures (full mailbox, expiry) that mark an address
     page_cache_ttl: float = _key("duration", "1s")   # public pages kept for cookieless visitors; "0s" = off
     page_cache_size: int = _key("size", "32MB")      # bytes of them a process keeps; none over a 16th of it

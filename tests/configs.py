@@ -19,8 +19,9 @@ from settings import Config, parse_config
 # Relative paths resolve against tmp_path, so every test's folders stay inside it.
 DEFAULTS: dict[str, dict] = {"pickup": {"dir": "pickup"}, "relay": {"queue_dir": "queue"}}
 # The site on a SQLite file in tmp_path/var, with the address its links are checked against.
+# Mail at once to members "away" (the default), as before mail_when_away: tests of the wait set it.
 SITE: dict[str, dict] = {"webapp": {"database_url": "sqlite:///var/site.db",
-                                    "base_url": "http://qa.example.test"}}
+                                    "base_url": "http://qa.example.test", "mail_when_away": "0s"}}
 
 
 def merged(base: dict, over: dict) -> dict:

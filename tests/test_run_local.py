@@ -185,8 +185,10 @@ def post_an_answer(config_path: Path) -> int:
     app = create_app(load_config(config_path))
     with app.app_context():
         try:
+            # Ann chose mail "always, at once": on the default ("when I'm away") it would wait
+            # mail_when_away for her to read it on the site first.
             ann, bob = (User(email=f"{n.lower()}@example.org", display_name=n, password_hash="x",
-                             activated_at=utcnow()) for n in ("Ann", "Bob"))
+                             activated_at=utcnow(), notify_mode="instant") for n in ("Ann", "Bob"))
             db.session.add_all([ann, bob])
             db.session.flush()
             question = Question(author_id=ann.id, title="Where does my mail go?",

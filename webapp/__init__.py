@@ -101,6 +101,7 @@ def _register_features(app: Flask, config: Config) -> None:
     from webapp.inbound import commands as inbound_commands
     from webapp.mail import commands as mail_commands
     from webapp.mail import metrics, newsletter_commands, unsubscribe
+    from webapp.notices import views as notices
     from webapp.posts import articles, browse, following, own_posts, questions
     from webapp.site import commands as site_commands
     from webapp.site import error_pages, health, page_cache
@@ -114,6 +115,7 @@ def _register_features(app: Flask, config: Config) -> None:
                       activation.bp, address_change.bp,
                       moderation.bp, members.bp, queue_dashboard.bp, newsletter_pages.bp,  # admin/
                       unsubscribe.bp, metrics.bp,                                         # mail/
+                      notices.bp,                                                         # notices/
                       health.bp):                                                         # site/
         app.register_blueprint(blueprint)
     error_pages.register(app)

@@ -106,8 +106,9 @@ class NewPasswordForm(FlaskForm):
 class PreferencesForm(FlaskForm):
     display_name = _display_name()
     notify_mode = RadioField("Email about what you follow", choices=[
-        SelectChoice("instant", "At once"), SelectChoice("daily", "A daily digest"),
-        SelectChoice("off", "Never")], default="instant")
+        SelectChoice("away", "When I'm away: what I have not read on the site"),
+        SelectChoice("instant", "Always, at once"), SelectChoice("daily", "A daily digest"),
+        SelectChoice("off", "Never")], default="away")
     follow_on_reply = BooleanField("Follow what I answer or comment on")
     newsletter = BooleanField("Send me the newsletter")
     submit = SubmitField("Save settings")

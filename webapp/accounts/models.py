@@ -38,9 +38,10 @@ class User(UserMixin, db.Model):
     is_admin: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     # The member's settings (webapp.accounts.member_settings): follow what I answer or comment on;
-    # mail about followed posts "instant" | "daily" | "off"; the newsletter.
+    # mail about followed posts "away" (only what is unread on the site after [webapp]
+    # mail_when_away) | "instant" (always, at once) | "daily" | "off"; the newsletter.
     follow_on_reply: Mapped[bool] = mapped_column(default=True, server_default=sa_true())
-    notify_mode: Mapped[str] = mapped_column(String(10), default="instant", server_default="instant")
+    notify_mode: Mapped[str] = mapped_column(String(10), default="away", server_default="away")
     newsletter: Mapped[bool] = mapped_column(default=True, server_default=sa_true())
     # A new address waiting for its confirmation link (webapp.accounts.member_settings); None when none.
     pending_email: Mapped[str | None] = mapped_column(String(254), default=None)
@@ -53,6 +54,9 @@ class User(UserMixin, db.Model):
     # disabled member cannot log in and gets no notifications. None = not disabled.
     disabled_at: Mapped[datetime | None] = mapped_column(default=None)
     disabled_by: Mapped[str | None] = mapped_column(String(254), default=None)
+    # The member's notifications with no read_at (webapp.notices): the bell's count, kept in
+    # step by the transactions that add or read them, so a page view counts nothing.
+    unread_notices: Mapped[int] = mapped_column(default=0, server_default="0")
 
     # The key of the login session this request belongs to (set by webapp.accounts.session_store);
     # Flask-Login keeps it in the session cookie. Not a column: the row holds only its hash.

@@ -12,11 +12,13 @@ event. It walks the recipients in user id order, a batch at a time:
 
   1. decide each recipient: sent, or the reason they are left out (webapp.mail.recipients:
      the post is gone, they wrote it, not activated, disabled by an admin, address
-     bouncing, notifications off, daily digest, over max_notifications_per_day);
+     bouncing, notifications off, daily digest, waiting to see if they read it on the
+     site (mailed later by webapp.mail.away), over max_notifications_per_day);
   2. stage the "sent" ones' files (spooler.staged: names the relay ignores) and flush
      them to disk once;
   3. commit, in one transaction, a row per recipient (the delivery key (event, member)
-     is its primary key) and the event's progress, only while the lease is still ours;
+     is its primary key), their on-site notifications (webapp.notices.inbox) and the
+     event's progress, only while the lease is still ours;
   4. publish the staged files (rename into pickup).
 
 A worker killed before 3 leaves only staged files, discarded by whoever recovers; killed
@@ -41,9 +43,10 @@ from sqlalchemy import Row, insert, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from spooler.staged import StagedWriter, is_alive
-from webapp.mail import bounces, newsletter_mail, notification_mail, placement, recipients
+from webapp.mail import away, bounces, newsletter_mail, notification_mail, placement, recipients
 from webapp.mail.kinds import SENT, EventKind
 from webapp.mail.models import Newsletter, OutboxDelivery, OutboxEvent
+from webapp.notices import inbox
 from webapp.site.config import site_config
 from webapp.site.database import utcnow
 from webapp.site.extensions import db
@@ -55,6 +58,7 @@ BATCH = 500             # recipients per commit
 LEASE = 30.0            # seconds a claim lasts without progress before another worker may take it
 CANDIDATES = 20         # due events looked at per claim
 FEEDBACK_EVERY = 5.0    # seconds between reads of the relay's feedback file (webapp.mail.bounces)
+AWAY_EVERY = 1.0        # seconds between looks for mails that waited mail_when_away (webapp.mail.away)
 
 
 @dataclass(frozen=True)
@@ -75,6 +79,7 @@ class FanoutWorker:
         self.cap = config.webapp.max_notifications_per_day
         self.feedback_file = config.relay.feedback_file
         self.bounce_soft_limit = config.webapp.bounce_soft_limit
+        self.mail_when_away = config.webapp.mail_when_away
         self.feedback_skipped = 0   # lines of the feedback file that were not feedback lines
         self.writer = StagedWriter(self.pickup)
         self.host = socket.gethostname()
@@ -93,7 +98,7 @@ class FanoutWorker:
 
     def _run(self, should_stop: Callable[[], bool], once: bool, recover_every: float) -> int:
         finished = 0
-        last_recovery = last_feedback = float("-inf")
+        last_recovery = last_feedback = last_away = float("-inf")
         while not should_stop():
             if time.monotonic() - last_recovery >= recover_every:
                 placement.recover(self.pickup)
@@ -102,6 +107,9 @@ class FanoutWorker:
                 self.read_feedback()
                 last_feedback = time.monotonic()
             claim = self.claim()
+            if claim is None and (once or time.monotonic() - last_away >= AWAY_EVERY):
+                self.send_away()
+                last_away = time.monotonic()
             if claim is None:
                 if once:
                     break
@@ -126,6 +134,18 @@ class FanoutWorker:
             self.feedback_skipped += taken.skipped
             log.warning("%d line(s) of the relay's feedback file skipped so far by this worker "
                         "(each said above, with where it is)", self.feedback_skipped)
+
+    def send_away(self, now=None) -> int:
+        """Mail what waited mail_when_away and is still unread (webapp.mail.away); a failing
+        database is logged and tried again on the next round."""
+        try:
+            with links_context():
+                return away.send_due(self.writer, _mail_for, wait=self.mail_when_away, cap=self.cap,
+                                     now=now or utcnow(), batch=self.batch)
+        except OperationalError as e:
+            db.session.rollback()
+            log.warning("mail when away: not now (%s); tried again in %gs", e.orig, AWAY_EVERY)
+            return 0
 
     def claim(self) -> Claim | None:
         """Lease the oldest due event that is free, expired, or held by a dead worker here."""
@@ -191,7 +211,7 @@ class FanoutWorker:
                     self.writer.stage(key, mail.for_member(claim.event_id, member))
                     keys.append(key)
             self.writer.sync()
-            if not self._commit(claim, recipients[-1].id, decisions):
+            if not self._commit(claim, event, recipients[-1].id, decisions):
                 self.writer.discard()
                 return False
             self.writer.publish(keys)
@@ -207,9 +227,9 @@ class FanoutWorker:
         # Read again for every batch: a post deleted or hidden meanwhile mails nobody more.
         gone = mail is None or (event.kind != EventKind.NEWSLETTER and notification_mail.is_gone(
             *notification_mail.load_posts(event)))
-        return recipients.statuses(event, gone, batch, self.cap)
+        return recipients.statuses(event, gone, batch, self.cap, away_waits=self.mail_when_away > 0)
 
-    def _commit(self, claim: Claim, done_through: int, decisions) -> bool:
+    def _commit(self, claim: Claim, event: OutboxEvent, done_through: int, decisions) -> bool:
         """The batch's rows and the event's progress, in one transaction, if the lease is ours."""
         now = utcnow()
         sent = sum(1 for _m, status in decisions if status == SENT)
@@ -230,6 +250,9 @@ class FanoutWorker:
                 {"event_id": claim.event_id, "user_id": member.id, "status": status,
                  "placer": self.writer.token if status == SENT else "", "created_at": now}
                 for member, status in decisions])
+            # The on-site notifications ride in the same transaction: exactly once with the rows.
+            if event.kind != EventKind.NEWSLETTER:
+                inbox.add(event, decisions, now)
         except (IntegrityError, OperationalError) as e:
             db.session.rollback()
             log.warning("event %s: batch not committed (%s); it will be done again",

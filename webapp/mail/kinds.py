@@ -36,6 +36,8 @@ class SkipReason(StrEnum):
     DIGEST = "digest"            # they chose the daily digest: in their next one
     CAP = "cap"                  # over max_notifications_per_day: in their next digest
     MENTIONED = "mentioned"      # the post mentions them: told once, by its mention event
+    WAITING = "waiting"          # "when I'm away": mailed after mail_when_away unless read on the site
+    READ_ON_SITE = "read_site"   # read on the site before its mail or digest went
 
     @property
     def words(self) -> str:
@@ -43,6 +45,11 @@ class SkipReason(StrEnum):
 
 
 FOR_THE_DIGEST = (SkipReason.DIGEST, SkipReason.CAP)   # reasons whose items the next digest lists
+# Reasons left out of the on-site notification too (everyone else is told on the site); a
+# member the post mentions is told on the site by the mention's own notification.
+NOT_ON_SITE = (SkipReason.POST_GONE, SkipReason.AUTHOR, SkipReason.MENTIONED)
+# A delivery still open: reading the notification on the site settles it as READ_ON_SITE.
+UNTIL_READ = (SkipReason.WAITING, *FOR_THE_DIGEST)
 
 _KIND_WORDS = {EventKind.ANSWER: "New answer", EventKind.ACCEPTED: "Your answer was accepted",
                EventKind.COMMENT: "New comment", EventKind.MENTION: "You were mentioned",
@@ -57,6 +64,8 @@ _REASON_WORDS = {
     SkipReason.DIGEST: "in your daily digest",
     SkipReason.CAP: "daily limit reached",
     SkipReason.MENTIONED: "told by the mention",
+    SkipReason.WAITING: "waiting: mailed if you do not read it on the site",
+    SkipReason.READ_ON_SITE: "read on the site",
 }
 
 

@@ -7,8 +7,9 @@ members it names; a new question: the followers of any of its tags, each once), 
 statuses() for each one's status, a kinds.SENT or a kinds.SkipReason: the post is gone, they
 wrote it, the post mentions them (its mention event tells them instead), not activated,
 disabled by an admin, address bouncing, notifications (or the newsletter) off, the daily
-digest, or over [webapp] max_notifications_per_day in the last 24 hours. Reads users,
-subscriptions, question_tags, mentions, answers and outbox_deliveries; writes nothing.
+digest, waiting to see if a member "away" reads it on the site first (webapp.mail.away), or
+over [webapp] max_notifications_per_day in the last 24 hours. Reads users, subscriptions,
+question_tags, mentions, answers and outbox_deliveries; writes nothing.
 """
 
 from __future__ import annotations
@@ -71,11 +72,14 @@ def _followers(event: OutboxEvent, done_through: int, size: int):
             .order_by(Subscription.user_id).limit(size))
 
 
-def statuses(event: OutboxEvent, gone: bool, recipients: list[Row], cap: int) -> list[tuple[Row, str]]:
-    """(member, status) for each recipient; `gone`: the post is deleted or hidden by now."""
+def statuses(event: OutboxEvent, gone: bool, recipients: list[Row], cap: int, *,
+             away_waits: bool = False) -> list[tuple[Row, str]]:
+    """(member, status) for each recipient; `gone`: the post is deleted or hidden by now;
+    `away_waits`: a member on "away" waits (SkipReason.WAITING, webapp.mail.away) rather than
+    being sent to now."""
     if event.kind == EventKind.NEWSLETTER:
         return [(m, SkipReason.POST_GONE if gone else _newsletter_reason(m)) for m in recipients]
-    decisions = [(m, _notification_reason(event, m, gone)) for m in recipients]
+    decisions = [(m, _notification_reason(event, m, gone, away_waits)) for m in recipients]
     sent_today = _sent_today([m.id for m, status in decisions if status == SENT])
     capped = []
     for member, status in decisions:
@@ -114,7 +118,7 @@ def _newsletter_reason(member: Row | User) -> str:
     return _address_reason(member) or (SENT if member.newsletter else SkipReason.OPTED_OUT)
 
 
-def _notification_reason(event: OutboxEvent, member: Row | User, gone: bool) -> str:
+def _notification_reason(event: OutboxEvent, member: Row | User, gone: bool, away_waits: bool) -> str:
     if gone:
         return SkipReason.POST_GONE
     if member.id == event.actor_id:
@@ -127,4 +131,6 @@ def _notification_reason(event: OutboxEvent, member: Row | User, gone: bool) -> 
         return SkipReason.OPTED_OUT
     if member.notify_mode == "daily":
         return SkipReason.DIGEST
+    if member.notify_mode == "away" and away_waits:
+        return SkipReason.WAITING
     return SENT

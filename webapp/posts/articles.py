@@ -12,6 +12,7 @@ from __future__ import annotations
 from flask import Blueprint, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
+from webapp.notices import inbox
 from webapp.posts import listing, rules, subscriptions
 from webapp.posts.forms import ArticleForm, CommentForm
 from webapp.posts.posting_limit import posting_limit
@@ -54,6 +55,7 @@ def show(article_id: int, comment_form: CommentForm | None = None):
     article = visible_or_404("articles", article_id)
     page = listing.comments_on(article, request.args.get("after", type=int))
     comments = [c for c in page.items if c.visible_to(current_user)]
+    inbox.opened(current_user, "article", article.id)
     return render_template("articles/show.html", article=article, comments=comments, page=page,
                            form=comment_form or CommentForm(),
                            following=subscriptions.is_following(current_user, "article", article.id),

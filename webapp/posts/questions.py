@@ -15,6 +15,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user, login_required
 from sqlalchemy.orm import joinedload, selectinload
 
+from webapp.notices import inbox
 from webapp.posts import rules, subscriptions
 from webapp.posts.forms import AnswerForm, QuestionForm, tag_names
 from webapp.posts.models import Answer, Question
@@ -60,6 +61,7 @@ def show(question_id: int, answer_form: AnswerForm | None = None):
         .offset(start).limit(ANSWERS_SHOWN + 1)).scalars().all()
     more = start + ANSWERS_SHOWN if len(rows) > ANSWERS_SHOWN else None
     answers = [a for a in rows[:ANSWERS_SHOWN] if a.visible_to(current_user)]
+    inbox.opened(current_user, "question", question.id)
     return render_template("questions/show.html", question=question, answers=answers, start=start, more=more,
                            form=answer_form or _answer_form(), my_votes=rules.votes_by(current_user, answers),
                            following=subscriptions.is_following(current_user, "question", question.id),

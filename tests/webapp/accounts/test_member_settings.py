@@ -27,9 +27,10 @@ def send(client, action: str, **fields):
 def test_new_members_get_the_defaults(app, config):
     ann = member(app, config, "Ann")
     page = ann.get(SETTINGS).get_data(as_text=True)
-    assert '<input checked id="notify_mode-0" name="notify_mode" type="radio" value="instant">' in page
+    assert '<input checked id="notify_mode-0" name="notify_mode" type="radio" value="away">' in page
+    assert "When I&#39;m away: what I have not read on the site" in page and "Always, at once" in page
     saved = user(app)
-    assert (saved.notify_mode, saved.newsletter, saved.follow_on_reply) == ("instant", True, True)
+    assert (saved.notify_mode, saved.newsletter, saved.follow_on_reply) == ("away", True, True)
 
 
 def test_a_member_changes_name_and_mail_preferences(app, config):

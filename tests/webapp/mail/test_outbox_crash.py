@@ -136,10 +136,18 @@ def receivers_in_pickup(pickup: Path) -> Counter:
 
 
 def delivery_rows(config_path: Path) -> tuple[Counter, list]:
+    rows, events, _notices, _unread = outbox_rows(config_path)
+    return rows, events
+
+
+def outbox_rows(config_path: Path) -> tuple[Counter, list, Counter, dict[str, int]]:
+    """The deliveries and the on-site notifications counted by (event, address), the events,
+    and each member's unread counter."""
     from settings import load_config
     from webapp import create_app
     from webapp.accounts.models import User
     from webapp.mail.models import OutboxDelivery, OutboxEvent
+    from webapp.notices.models import Notice
     from webapp.site.extensions import db
 
     app = create_app(load_config(config_path))
@@ -148,9 +156,12 @@ def delivery_rows(config_path: Path) -> tuple[Counter, list]:
             db.select(OutboxDelivery.event_id, User.email, OutboxDelivery.status).join(User)).all())
         events = db.session.execute(db.select(OutboxEvent.id, OutboxEvent.sent, OutboxEvent.done_at)
                                     .order_by(OutboxEvent.id)).all()
+        notices = Counter(db.session.execute(
+            db.select(Notice.event_id, User.email).join(User, User.id == Notice.user_id)).all())
+        unread = dict(db.session.execute(db.select(User.email, User.unread_notices)).all())
         db.session.remove()
         db.engine.dispose()
-    return rows, events
+    return rows, events, notices, unread
 
 
 def kill_and_restart_at_random(workers: Workers, total: int, seed_value: int) -> int:
@@ -201,8 +212,14 @@ def check_exactly_once(config_path: Path, pickup: Path, expected: dict[int, set[
         assert placed == emails, (event_id, len(placed), len(emails), workers and workers.logs()[-3000:])
     assert len(list(pickup.glob("n*.bulk.eml"))) == sum(map(len, expected.values()))
     assert sorted(p.name for p in pickup.iterdir() if p.name.startswith(".")) == []
-    rows, events = delivery_rows(config_path)
+    rows, events, notices, unread = outbox_rows(config_path)
     assert all(count == 1 for count in rows.values())
+    # The on-site notifications went in the deliveries' transactions: one each, none lost,
+    # and every member's unread counter equals their rows.
+    assert set(notices) == {(e, email) for e, emails in expected.items() for email in emails}
+    assert all(count == 1 for count in notices.values())
+    per_member = Counter(email for _e, email in notices)
+    assert {email: n for email, n in unread.items() if n} == dict(per_member)
     for event_id, emails in expected.items():
         sent = {email for (e, email, status) in rows if e == event_id and status == "sent"}
         assert sent == emails

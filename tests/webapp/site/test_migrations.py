@@ -49,7 +49,7 @@ def test_settings_and_subscriptions_migrate_down_and_up_keeping_the_members(app,
         assert "subscriptions" not in sa.inspect(db.engine).get_table_names()
         upgrade()
         row = db.session.execute(sa.text("SELECT notify_mode, newsletter, follow_on_reply FROM users")).one()
-        assert tuple(row) == ("instant", 1, 1)  # members keep the defaults
+        assert tuple(row) == ("away", 1, 1)  # members keep the defaults, instant now "away"
         db.session.remove()
     ask(ann)
 
