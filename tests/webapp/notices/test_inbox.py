@@ -174,3 +174,13 @@ def test_the_counter_equals_the_unread_rows_after_reads_and_new_events(app, conf
     with app.app_context():
         user = db.session.execute(db.select(User).filter_by(display_name="Ann")).scalar_one()
         assert user.unread_notices == inbox.unread_by_member([user.id])[user.id] == 1
+
+
+def test_a_follower_the_answer_mentions_has_one_notification_on_the_site_the_mention(app, config):
+    ann, bob = member(app, config, "Ann"), member(app, config, "Bob")
+    question_id = ask(ann)
+    answer(bob, question_id, body="@ann does this answer it?")
+    fan_out(app)
+    fan_out(app)
+    assert notices_of(app, "Ann") == [("mention", "question", False)]
+    assert bell(ann) == 1
