@@ -1,0 +1,57 @@
+"""The post forms in a real browser (headless Chromium): a body over its limit is counted while
+typing, refused by the server with the text kept, never cut; the count agrees with the server's."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import needs_chromium
+from tests.webapp.accounts.test_browser import browser_login
+from tests.webapp.qa_helpers import member
+
+pytest.importorskip("playwright.sync_api")
+pytestmark = needs_chromium
+
+
+def csp_refusals(page) -> list[str]:
+    refused = []  # what the Content-Security-Policy blocked, as the browser reports it
+    page.on("console", lambda m: refused.append(m.text) if "Content Security Policy" in m.text else None)
+    return refused
+
+
+def test_a_body_over_the_limit_is_counted_refused_and_kept_never_cut(site, app, page, config):
+    member(app, config, "Ann")
+    refused = csp_refusals(page)
+    browser_login(page, site, "ann@example.org")
+    page.goto(f"{site}/questions/ask")
+    assert page.get_attribute("#body", "maxlength") is None
+    page.fill("#title", "Why is my pasted log cut?")
+    page.fill("#tags", "logs")
+    too_long = "x" * 30_005
+    page.fill("#body", too_long)
+    assert page.inner_text("#body-count") == "30,005 / 30,000 characters: 5 too many"
+    assert "over" in page.get_attribute("#body-count", "class")
+
+    page.click("input[type=submit]")
+    page.wait_for_selector(".error")
+    assert "30,005 characters long; at most 30,000 fit. Shorten it by 5" in page.inner_text(".error")
+    assert page.input_value("#body") == too_long                 # all of it, to shorten
+    assert page.input_value("#title") == "Why is my pasted log cut?"
+    page.goto(f"{site}/questions")
+    assert "Nothing here yet." in page.inner_text(".question-list")
+    assert refused == []
+
+
+def test_line_breaks_count_as_the_server_counts_them(site, app, page, config):
+    member(app, config, "Ann")
+    browser_login(page, site, "ann@example.org")
+    page.goto(f"{site}/questions/ask")
+    page.fill("#title", "A log of exactly the limit")
+    page.fill("#tags", "logs")
+    # As pasted (typing 6,000 lines would take minutes): the value set, then the input event.
+    page.eval_on_selector("#body", """area => { area.value = "line\\n".repeat(6000);
+                                               area.dispatchEvent(new Event("input")); }""")
+    assert page.inner_text("#body-count") == "30,000 / 30,000 characters"
+    page.click("input[type=submit]")
+    page.wait_for_url(lambda url: "/ask" not in url)
+    assert page.inner_text("h1") == "A log of exactly the limit"
