@@ -55,3 +55,34 @@ def test_line_breaks_count_as_the_server_counts_them(site, app, page, config):
     page.click("input[type=submit]")
     page.wait_for_url(lambda url: "/ask" not in url)
     assert page.inner_text("h1") == "A log of exactly the limit"
+
+
+def test_a_post_over_the_posting_limit_says_when_to_try_again_and_keeps_the_text(site, app, page, config):
+    from tests.webapp.conftest import reconfigure
+    from tests.webapp.qa_helpers import ask
+    from webapp.site.extensions import limiter
+
+    question = ask(member(app, config, "Bob"))
+    member(app, config, "Ann")
+    reconfigure(app, posts_per_minute=1)
+    browser_login(page, site, "ann@example.org")
+    page.goto(f"{site}/questions/{question}")
+    page.fill("#body", "The first answer goes through.")
+    page.click("input[type=submit]")
+    page.wait_for_selector(".answer")
+    written = "A second, long answer\n\nthat took a while to write."
+    page.fill("#body", written)
+    with page.expect_response(lambda r: r.request.method == "POST") as refused:
+        page.click("input[type=submit]")
+    assert refused.value.status == 429
+    wait = int(refused.value.headers["retry-after"])
+    assert 0 < wait <= 60
+    assert page.inner_text("h1") == "Too many requests"
+    assert f"You can try again in {wait} second" in page.inner_text(".retry")
+    assert page.input_value("#kept-body") == written              # nothing to write again
+
+    with app.app_context():
+        limiter.reset()                                           # the minute is over
+    page.click("button:has-text('Send it again')")
+    page.wait_for_selector(".answer >> nth=1")
+    assert "that took a while to write." in page.inner_text(".answers")
