@@ -103,7 +103,7 @@ def _register_features(app: Flask, config: Config) -> None:
     from webapp.mail import metrics, newsletter_commands, unsubscribe
     from webapp.posts import articles, browse, following, own_posts, questions
     from webapp.site import commands as site_commands
-    from webapp.site import error_pages, health, page_cache
+    from webapp.site import error_pages, favicon, health, page_cache
     from webapp.site.extensions import login_manager
     from webapp.site.security_headers import add_security_headers
 
@@ -114,7 +114,7 @@ def _register_features(app: Flask, config: Config) -> None:
                       activation.bp, address_change.bp,
                       moderation.bp, members.bp, queue_dashboard.bp, newsletter_pages.bp,  # admin/
                       unsubscribe.bp, metrics.bp,                                         # mail/
-                      health.bp):                                                         # site/
+                      health.bp, favicon.bp):                                             # site/
         app.register_blueprint(blueprint)
     error_pages.register(app)
     page_cache.init_app(app, config.webapp.page_cache_ttl, config.webapp.page_cache_size)

@@ -120,3 +120,18 @@ def test_a_long_name_in_the_top_bar_is_shortened_with_the_whole_name_in_its_titl
         assert 0 <= box["x"] and box["x"] + box["width"] <= 390, link
     page.click(".bar a:has-text('Sessions')")
     assert page.inner_text("h1") == "Your sessions"
+
+
+def test_pages_show_the_sites_icon_and_ask_for_nothing_that_is_missing(site, page):
+    failed = []
+    page.on("response", lambda r: failed.append(r.url) if r.status >= 400 else None)
+    page.goto(site + "/")
+    icon = page.get_attribute("link[rel=icon]", "href")
+    assert icon == "/favicon.svg"
+    for path in (icon, "/favicon.ico"):                        # the second for readers without the tag
+        fetched = page.request.get(site + path)
+        assert fetched.ok and fetched.headers["content-type"].startswith("image/svg+xml")
+        assert fetched.body().startswith(b"<svg")
+    page.goto(site + "/questions")
+    page.wait_for_load_state("networkidle")
+    assert failed == []
