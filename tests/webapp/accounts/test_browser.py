@@ -224,3 +224,16 @@ def test_each_label_on_the_settings_page_focuses_the_field_of_its_own_form(site,
         focused = page.evaluate("document.activeElement.closest('form').getAttribute('action')")
         assert focused == action
         assert page.evaluate("document.activeElement.name") == "current_password"
+
+
+def test_the_sessions_page_names_the_browser_and_its_system(site, app, page, config):
+    from tests.webapp.qa_helpers import member
+
+    firefox = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"
+    member(app, config, "Ann")                          # logged in on a test client too
+    page.set_extra_http_headers({"User-Agent": firefox})
+    browser_login(page, site, "ann@example.org")
+    page.click(".bar a:has-text('Sessions')")
+    names = page.locator(".sessions strong").all_inner_texts()
+    assert sorted(names) == ["Firefox on Linux", "Unknown browser"]
+    assert page.get_attribute(".sessions strong:has-text('Firefox on Linux')", "title") == firefox
