@@ -10,12 +10,22 @@ import re
 
 from flask_wtf import FlaskForm
 from wtforms import StringField, SubmitField, TextAreaField
-from wtforms.validators import InputRequired, Length, ValidationError
+from wtforms.validators import InputRequired, Length, StopValidation, ValidationError
 
 from spooler.envelope import single_line
 
 MAX_TAGS = 5
 TAG = re.compile(r"[a-z0-9+#][a-z0-9+#.\-]{0,34}")
+
+
+class Written(InputRequired):
+    """InputRequired that takes a text of only spaces for no text: a title of spaces is told it
+    is missing, not that it needs 10 to 150 characters (the title's filter has stripped it)."""
+
+    def __call__(self, form, field) -> None:
+        if not (field.data or "").strip():
+            field.errors[:] = []
+            raise StopValidation(self.message)
 
 
 class TextLength(Length):
@@ -69,10 +79,10 @@ def one_line_trimmed(value):
 
 class QuestionForm(FlaskForm):
     title = StringField("Title", filters=[one_line_trimmed], validators=[
-        InputRequired("Give your question a title."),
+        Written("Give your question a title."),
         Length(min=10, max=150, message="A title has 10 to 150 characters.")])
     body = TextAreaField("Your question (Markdown)", filters=[one_newline], validators=[
-        InputRequired("Say what you want to know."), BODY_LENGTH])
+        Written("Say what you want to know."), BODY_LENGTH])
     tags = StringField("Tags (up to 5, separated by spaces)", filters=[one_line_trimmed],
                        validators=[_valid_tags])
     submit = SubmitField("Post your question")
@@ -80,7 +90,7 @@ class QuestionForm(FlaskForm):
 
 class AnswerForm(FlaskForm):
     body = TextAreaField("Your answer (Markdown)", filters=[one_newline], validators=[
-        InputRequired("Write your answer."), BODY_LENGTH])
+        Written("Write your answer."), BODY_LENGTH])
     submit = SubmitField("Post your answer")
 
 
@@ -94,14 +104,14 @@ class EditQuestionForm(QuestionForm):
 
 class ArticleForm(FlaskForm):
     title = StringField("Title", filters=[one_line_trimmed], validators=[
-        InputRequired("Give your article a title."),
+        Written("Give your article a title."),
         Length(min=10, max=150, message="A title has 10 to 150 characters.")])
     body = TextAreaField("Your article (Markdown)", filters=[one_newline], validators=[
-        InputRequired("Write your article."), ARTICLE_LENGTH])
+        Written("Write your article."), ARTICLE_LENGTH])
     submit = SubmitField("Publish")
 
 
 class CommentForm(FlaskForm):
     body = TextAreaField("Your comment (Markdown)", filters=[one_newline], validators=[
-        InputRequired("Write your comment."), COMMENT_LENGTH])
+        Written("Write your comment."), COMMENT_LENGTH])
     submit = SubmitField("Post your comment")

@@ -86,3 +86,26 @@ def test_a_post_over_the_posting_limit_says_when_to_try_again_and_keeps_the_text
     page.click("button:has-text('Send it again')")
     page.wait_for_selector(".answer >> nth=1")
     assert "that took a while to write." in page.inner_text(".answers")
+
+
+def test_a_title_of_only_spaces_is_told_it_is_missing(site, app, page, config):
+    member(app, config, "Ann")
+    browser_login(page, site, "ann@example.org")
+    page.goto(f"{site}/questions/ask")
+    page.fill("#title", "          ")
+    page.fill("#body", "A question with a body but no title.")
+    page.fill("#tags", "python")
+    page.click("input[type=submit]")
+    page.wait_for_selector(".error")
+    assert page.locator(".error").all_inner_texts() == ["Give your question a title."]
+
+
+def test_a_quoted_paragraph_stands_out_from_the_text(site, app, page, config):
+    from tests.webapp.qa_helpers import ask
+
+    question = ask(member(app, config, "Ann"), body="> The docs say: never do this.\n\nBut I did.")
+    page.goto(f"{site}/questions/{question}")
+    quote = page.locator(".markdown blockquote")
+    assert quote.inner_text() == "The docs say: never do this."
+    style = quote.evaluate("q => [getComputedStyle(q).borderLeftWidth, getComputedStyle(q).marginLeft]")
+    assert style == ["4px", "0px"]                               # a bar at the side, not an indent
