@@ -2,6 +2,8 @@
 
 A tag is lower case letters, digits and + # . - (like "python3", "c++", "asp.net"),
 1 to 35 characters; a question has one to five, given separated by spaces or commas.
+A body's limit is the server's (TextLength): a longer text comes back whole with how much to
+cut, never cut by the browser (_form.html renders no maxlength, only a live counter).
 """
 
 from __future__ import annotations
