@@ -82,7 +82,7 @@ def one_line_trimmed(value):
 class QuestionForm(FlaskForm):
     title = StringField("Title", filters=[one_line_trimmed], validators=[
         Written("Give your question a title."),
-        Length(min=10, max=150, message="A title has 10 to 150 characters.")])
+        TextLength(min=10, max=150, message="A title has 10 to 150 characters.")])
     body = TextAreaField("Your question (Markdown)", filters=[one_newline], validators=[
         Written("Say what you want to know."), BODY_LENGTH])
     tags = StringField("Tags (up to 5, separated by spaces)", filters=[one_line_trimmed],
@@ -107,7 +107,7 @@ class EditQuestionForm(QuestionForm):
 class ArticleForm(FlaskForm):
     title = StringField("Title", filters=[one_line_trimmed], validators=[
         Written("Give your article a title."),
-        Length(min=10, max=150, message="A title has 10 to 150 characters.")])
+        TextLength(min=10, max=150, message="A title has 10 to 150 characters.")])
     body = TextAreaField("Your article (Markdown)", filters=[one_newline], validators=[
         Written("Write your article."), ARTICLE_LENGTH])
     submit = SubmitField("Publish")

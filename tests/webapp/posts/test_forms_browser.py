@@ -88,6 +88,21 @@ def test_a_post_over_the_posting_limit_says_when_to_try_again_and_keeps_the_text
     assert "that took a while to write." in page.inner_text(".answers")
 
 
+def test_a_pasted_title_over_the_limit_is_not_cut_but_refused_with_the_count(site, app, page, config):
+    member(app, config, "Ann")
+    browser_login(page, site, "ann@example.org")
+    page.goto(f"{site}/questions/ask")
+    title = "Why " + "very " * 31 + "long?"                        # 164 characters
+    page.fill("#title", title)
+    assert page.input_value("#title") == title
+    page.fill("#body", "A body long enough.")
+    page.fill("#tags", "python")
+    page.click("input[type=submit]")
+    page.wait_for_selector(".error")
+    assert page.inner_text(".error").startswith("This is 164 characters long; at most 150 fit.")
+    assert page.input_value("#title") == title
+
+
 def test_a_title_of_only_spaces_is_told_it_is_missing(site, app, page, config):
     member(app, config, "Ann")
     browser_login(page, site, "ann@example.org")
