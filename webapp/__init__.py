@@ -104,7 +104,7 @@ def _register_features(app: Flask, config: Config) -> None:
     from webapp.notices import views as notices
     from webapp.posts import articles, browse, following, own_posts, questions
     from webapp.site import commands as site_commands
-    from webapp.site import error_pages, health, page_cache
+    from webapp.site import error_pages, favicon, health, page_cache
     from webapp.site.extensions import login_manager
     from webapp.site.security_headers import add_security_headers
 
@@ -116,7 +116,7 @@ def _register_features(app: Flask, config: Config) -> None:
                       moderation.bp, members.bp, queue_dashboard.bp, newsletter_pages.bp,  # admin/
                       unsubscribe.bp, metrics.bp,                                         # mail/
                       notices.bp,                                                         # notices/
-                      health.bp):                                                         # site/
+                      health.bp, favicon.bp):                                             # site/
         app.register_blueprint(blueprint)
     error_pages.register(app)
     page_cache.init_app(app, config.webapp.page_cache_ttl, config.webapp.page_cache_size)

@@ -15,6 +15,7 @@ from flask import current_app, render_template, request, session
 
 from webapp.accounts.models import User
 from webapp.site.extensions import limiter
+from webapp.site.too_many import page, wait
 
 PER_CLIENT = "20 per hour"
 PER_ADDRESS = "3 per hour"   # no more than an hour: see above
@@ -53,5 +54,5 @@ def too_many(error):
     that work; for any other page, the site's own."""
     limit = getattr(error, "description", "")
     if getattr(current_app.view_functions.get(request.endpoint), "writes_mail", False):
-        return render_template("auth/too_many_mails.html", limit=limit), 429
-    return render_template("too_many.html", limit=limit), 429
+        return render_template("auth/too_many_mails.html", limit=limit, wait=wait()), 429
+    return page(error)

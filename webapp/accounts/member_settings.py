@@ -22,6 +22,7 @@ from webapp.accounts.forms import ChangeEmailForm, ChangePasswordForm, Preferenc
 from webapp.accounts.models import User
 from webapp.mail import bounces, outbox
 from webapp.site.extensions import db, limiter
+from webapp.site.form_ids import own_ids
 
 bp = account_blueprint("member_settings", "/account/settings")
 RECENT = 10   # notification outcomes shown, so "why didn't I get the mail?" has an answer
@@ -29,10 +30,11 @@ RECENT = 10   # notification outcomes shown, so "why didn't I get the mail?" has
 
 def _page(preferences=None, password=None, email=None, status=200):
     # formdata=None: a form not the one posted shows the account, not the other form's fields.
+    # Three forms on one page: the two that follow get ids of their own (the first keeps its).
     return render_template("account/settings.html",
                            preferences=preferences or PreferencesForm(formdata=None, obj=current_user),
-                           password=password or ChangePasswordForm(formdata=None),
-                           email=email or ChangeEmailForm(formdata=None),
+                           password=own_ids(password or ChangePasswordForm(formdata=None), "new-password"),
+                           email=own_ids(email or ChangeEmailForm(formdata=None), "new-email"),
                            recent=outbox.outcomes_for(current_user.id, RECENT)), status
 
 

@@ -1,6 +1,6 @@
 """Your account's pages: the sessions you are logged in with, and ending them.
 
-Lists each live session (when it began, when it was last used, the browser) and
+Lists each live session (when it began, when it was last used, the browser by name) and
 ends one, or all of them ("log out everywhere", which logs this browser out too).
 Every change is a POST with a CSRF token.
 """
@@ -11,6 +11,7 @@ from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_login import current_user, login_required, logout_user
 
 from webapp.accounts import session_store
+from webapp.accounts.browser_names import browser_name
 from webapp.site.extensions import db
 
 bp = Blueprint("account", __name__, url_prefix="/account/sessions")
@@ -22,7 +23,7 @@ def sessions():
     this = session_store.current(current_user)
     rows = session_store.live_sessions(current_user)
     return render_template("account/sessions.html", rows=rows, this_id=this.id if this else None,
-                           ends_at=session_store.ends_at)
+                           ends_at=session_store.ends_at, browser_name=browser_name)
 
 
 @bp.route("/<int:session_id>/end", methods=["POST"])

@@ -1,4 +1,5 @@
-"""Error pages in the site's own layout: 404, 500 and every other HTTP error, 429, CSRF.
+"""Error pages in the site's own layout: 404, 500 and every other HTTP error, 429 (its own
+module, webapp.site.too_many), CSRF.
 
 Each page says in words what happened and what to do; the status code is kept.
 A refused CSRF token (a form left open too long, or sent from another site) gets
@@ -10,6 +11,8 @@ from __future__ import annotations
 from flask import Flask, render_template
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
+
+from webapp.site import too_many
 
 WORDS = {
     404: ("Page not found", "There is no page at this address. Check the link, or start again "
@@ -34,6 +37,4 @@ def register(app: Flask) -> None:
                 "Go back, reload the page and send it again.")
         return render_template("error.html", title="Form expired", text=text, code=400), 400
 
-    @app.errorhandler(429)
-    def too_many_requests(error):
-        return render_template("too_many.html", limit=getattr(error, "description", "")), 429
+    app.register_error_handler(429, too_many.page)

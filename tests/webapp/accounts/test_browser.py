@@ -210,3 +210,30 @@ def test_signing_up_for_an_address_someone_registered_first_leads_to_choosing_it
     assert "Your account is active" in page.inner_text(".flash")
     assert page.url == f"{site}/"                                        # logged in at once
     assert page.locator(".bar button:has-text('Log out')").count() == 1
+
+
+def test_each_label_on_the_settings_page_focuses_the_field_of_its_own_form(site, app, page, config):
+    from tests.webapp.qa_helpers import member
+
+    member(app, config, "Ann")
+    browser_login(page, site, "ann@example.org")
+    page.click(".bar a:has-text('Settings')")
+    for action in ("/account/settings/password", "/account/settings/email"):
+        form = page.locator(f"form[action='{action}']")
+        form.locator("label:has-text('Current password')").click()
+        focused = page.evaluate("document.activeElement.closest('form').getAttribute('action')")
+        assert focused == action
+        assert page.evaluate("document.activeElement.name") == "current_password"
+
+
+def test_the_sessions_page_names_the_browser_and_its_system(site, app, page, config):
+    from tests.webapp.qa_helpers import member
+
+    firefox = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"
+    member(app, config, "Ann")                          # logged in on a test client too
+    page.set_extra_http_headers({"User-Agent": firefox})
+    browser_login(page, site, "ann@example.org")
+    page.click(".bar a:has-text('Sessions')")
+    names = page.locator(".sessions strong").all_inner_texts()
+    assert sorted(names) == ["Firefox on Linux", "Unknown browser"]
+    assert page.get_attribute(".sessions strong:has-text('Firefox on Linux')", "title") == firefox

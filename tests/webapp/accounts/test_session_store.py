@@ -98,13 +98,18 @@ def test_using_a_session_updates_its_last_seen_time(app, config):
         assert utcnow() - row.created_at > timedelta(hours=2)
 
 
+FIREFOX_ON_LINUX = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"
+SAFARI_ON_IPHONE = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 "
+                    "(KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1")
+
+
 def test_the_sessions_page_lists_each_browser_and_marks_this_one(app, config):
-    laptop = member_logged_in(app, config, agent="Firefox on the laptop")
-    phone = browser(app, "Safari on the phone")
+    laptop = member_logged_in(app, config, agent=FIREFOX_ON_LINUX)
+    phone = browser(app, SAFARI_ON_IPHONE)
     login(phone)
     page = laptop.get("/account/sessions").get_data(as_text=True)
-    assert "Firefox on the laptop</strong> <span class=\"this\">(this browser)" in page
-    assert "Safari on the phone" in page and page.count("Logged in ") == 2
+    assert "Firefox on Linux</strong> <span class=\"this\">(this browser)" in page
+    assert "Mobile Safari on iOS</strong>" in page and page.count("Logged in ") == 2
 
 
 def test_the_sessions_page_needs_a_login(client):

@@ -52,3 +52,16 @@ def test_a_server_error_is_a_500_in_the_sites_layout(failing_app, caplog):
     assert response.status_code == 500
     assert "Something went wrong" in page and 'class="brand"' in page and "a bug" not in page
     assert "a bug" in caplog.text  # the cause is logged for whoever runs the site
+
+
+def test_the_429_page_says_when_and_never_echoes_a_password_back(client):
+    from tests.webapp.conftest import post_form
+
+    fields = {"display_name": "Ann", "email": "ann@example.org", "password": "a secret password",
+              "confirm": "a secret password"}
+    statuses = [post_form(client, "/account/register", **fields).status_code for _ in range(5)]
+    limited = post_form(client, "/account/register", **fields)
+    page = limited.get_data(as_text=True)
+    assert 429 in statuses and limited.status_code == 429
+    assert "try again in" in page and int(limited.headers["Retry-After"]) > 0
+    assert "a secret password" not in page and "Your text is kept" not in page
