@@ -25,7 +25,7 @@ LONG_WORD = "Supercalifragilistic" * 5
 PUBLIC = ("/", "/questions", "/questions/{question}", "/tags/python", "/members/{asker}", "/articles",
           "/articles/{article}", "/search?q=file", "/account/login", "/account/register")
 MEMBERS_ONLY = ("/questions/ask", "/articles/write", "/account/settings", "/account/sessions",
-                "/following")
+                "/following", "/notifications")
 ADMINS_ONLY = ("/admin/members", "/admin/newsletter", "/admin/queue")
 
 
