@@ -90,7 +90,7 @@ def test_recent_notifications_say_sent_or_why_not_in_words(app, config):
     fan_out(app)
     set_member(app, "Ann", notify_mode="instant")
     gone = answer(bob, question_id, body="Spam, deleted at once.")
-    press(bob, f"/questions/{question_id}", f"/answers/{gone}/delete")
+    press(bob, f"/questions/{question_id}", f"/answers/{gone}/delete", confirm="yes")
     fan_out(app)
     page = ann.get(SETTINGS).get_data(as_text=True)
     section = page[page.index("<h2>Recent notifications</h2>"):page.index("<h2>Change your password")]

@@ -129,6 +129,7 @@ def test_an_admin_sends_a_newsletter_and_retries_what_waited_while_the_smart_hos
         assert "**big news**" in page.inner_text(".preview-text")
         send = page.locator("button[value=send]")
         assert send.inner_text() == f"Send to {audience} members"
+        page.check("#confirmed")   # sending cannot be undone: the box says so
         send.click()
         page.wait_for_url(re.compile(r"/admin/newsletter/\d+$"))
         page.evaluate("window.notReloaded = true")

@@ -45,7 +45,7 @@ def newsletter_files(config) -> list[email.message.EmailMessage]:
 def send(client, action: str, subject="News from Q&A", body=BODY):
     page = "/admin/newsletter"
     return client.post(page, data={"csrf_token": csrf_token(client, page), "subject": subject,
-                                   "body": body, "action": action})
+                                   "body": body, "action": action, "confirmed": "y"})
 
 
 def test_preview_shows_both_parts_and_a_test_goes_only_to_the_admin(app, config):
@@ -112,7 +112,7 @@ def test_pause_holds_the_fan_out_and_resume_and_cancel_do_what_they_say(app, con
     assert len(newsletter_files(config)) == 5
     second = int(re.search(r"(\d+)$", send(ada, "send", subject="Second").location).group(1))
     ada.post(f"/admin/newsletter/{second}/cancel",
-             data={"csrf_token": csrf_token(ada, f"/admin/newsletter/{second}")})
+             data={"csrf_token": csrf_token(ada, f"/admin/newsletter/{second}"), "confirm": "yes"})
     fan_out(app)
     assert len(newsletter_files(config)) == 5
     assert ada.get(f"/admin/newsletter/{second}.json").get_json()["state"] == "cancelled"

@@ -80,7 +80,7 @@ def test_hidden_and_deleted_questions_are_left_out_of_lists_and_search(app, conf
     deleted = ask(ann, title="A deleted question about kittens")
     ask(ann, title="A visible question about kittens")
     press(root, f"/questions/{hidden}", f"/moderation/questions/{hidden}/hide", reason="spam")
-    press(ann, f"/questions/{deleted}", f"/questions/{deleted}/delete")
+    press(ann, f"/questions/{deleted}", f"/questions/{deleted}/delete", confirm="yes")
     visitor = app.test_client()
     for path in ("/", "/questions", "/tags/python", "/search?q=kittens"):
         assert titles(visitor.get(path).get_data(as_text=True)) == ["A visible question about kittens"], path
