@@ -83,7 +83,7 @@ def test_articles_are_in_lists_profiles_and_search(app, config):
     visitor = app.test_client()
     for path in ("/", "/articles", "/members/1", "/search?q=checkpoints&in=articles"):
         assert "Checkpointing the write-ahead log" in titles(visitor.get(path).get_data(as_text=True)), path
-    assert titles(visitor.get("/search?q=checkpoints").get_data(as_text=True)) == []  # questions only
+    assert titles(visitor.get("/search?q=checkpoints&in=questions").get_data(as_text=True)) == []
     with app.app_context():
         assert db.session.get(User, 1).display_name == "Ann"
 

@@ -120,7 +120,7 @@ def test_search_results_come_a_page_at_a_time(app, config):
     member(app, config, "Ann")
     many_questions(app, PAGE_SIZE + 3)
     visitor = app.test_client()
-    first = visitor.get("/search?q=things").get_data(as_text=True)
+    first = visitor.get("/search?q=things&in=questions").get_data(as_text=True)
     assert len(titles(first)) == PAGE_SIZE
     assert len(titles(visitor.get(older_link(first)).get_data(as_text=True))) == 3
 
