@@ -29,7 +29,8 @@ def test_new_members_get_the_defaults(app, config):
     page = ann.get(SETTINGS).get_data(as_text=True)
     assert '<input checked id="notify_mode-0" name="notify_mode" type="radio" value="instant">' in page
     saved = user(app)
-    assert (saved.notify_mode, saved.newsletter, saved.follow_on_reply) == ("instant", True, True)
+    # The newsletter is opt-in: off unless asked for when registering.
+    assert (saved.notify_mode, saved.newsletter, saved.follow_on_reply) == ("instant", False, True)
 
 
 def test_a_member_changes_name_and_mail_preferences(app, config):

@@ -20,11 +20,13 @@ BODY = "Hello all, **big news**: the site now *threads* notifications.\n\nSee yo
 
 def admin_client(app, config):
     client = member(app, config, "Ada")
-    set_member(app, "Ada", is_admin=True)
+    set_member(app, "Ada", is_admin=True, newsletter=True)
     return client
 
 
 def members(app, count: int, **values) -> None:
+    """`count` activated members, with the newsletter on unless `values` say otherwise."""
+    values = {"newsletter": True, **values}
     with app.app_context():
         for n in range(count):
             db.session.add(User(email=f"m{n}-{values.get('newsletter', True)}@example.org",
@@ -52,7 +54,10 @@ def test_preview_shows_both_parts_and_a_test_goes_only_to_the_admin(app, config)
     ada = admin_client(app, config)
     members(app, 3)
     page = send(ada, "preview").get_data(as_text=True)
-    assert "<strong>big news</strong>" in page and "**big news**" in page   # HTML and text parts
+    text = re.search(r'<pre class="preview-text">(.*?)</pre>', page, re.S).group(1)
+    assert "<strong>big news</strong>" in page                               # the HTML part
+    assert text.startswith("Hello all, big news: the site now threads notifications.")   # text
+
     assert "Send to 4 members" in page
     assert send(ada, "test").status_code == 200
     tests = [p for p in config.pickup.dir.glob("*.eml") if b"[test] News from Q&A" in p.read_bytes()]
