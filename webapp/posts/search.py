@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass
 
 from markupsafe import Markup
-from sqlalchemy import text
+from sqlalchemy import bindparam, text
 
 from webapp.posts.listing import PAGE_SIZE, Page, articles_by_ids, questions_by_ids
 from webapp.posts.snippets import START, STOP, highlighted
@@ -39,28 +39,34 @@ class Hit:
 
 _SQLITE = {
     # The question's own match comes first (src 0): SQLite takes the bare columns of the row
-    # whose min(src) it keeps.
-    "questions": f"""
-        SELECT hits.id, min(hits.src), hits.answer_id, hits.snip FROM (
-          SELECT rowid AS id, 0 AS src, NULL AS answer_id,
-                 snippet(questions_fts, -1, :start, :stop, '…', {SNIPPET_WORDS}) AS snip
+    # whose min(src) it keeps. Snippets are cut afterwards, for the rows shown only.
+    "questions": """
+        SELECT hits.id, min(hits.src), hits.answer_id FROM (
+          SELECT rowid AS id, 0 AS src, NULL AS answer_id
             FROM questions_fts WHERE questions_fts MATCH :match AND rowid < :before
           UNION ALL
-          SELECT a.question_id, 1, a.id, snippet(answers_fts, 0, :start, :stop, '…', {SNIPPET_WORDS})
-            FROM answers_fts JOIN answers AS a ON a.id = answers_fts.rowid
+          SELECT a.question_id, 1, a.id FROM answers_fts JOIN answers AS a ON a.id = answers_fts.rowid
            WHERE answers_fts MATCH :match AND a.question_id < :before
              AND a.hidden_at IS NULL AND a.deleted_at IS NULL
         ) AS hits JOIN questions AS p ON p.id = hits.id
         WHERE p.hidden_at IS NULL AND p.deleted_at IS NULL
         GROUP BY hits.id ORDER BY hits.id DESC LIMIT :limit""",
-    "articles": f"""
-        SELECT articles_fts.rowid, 0, NULL,
-               snippet(articles_fts, -1, :start, :stop, '…', {SNIPPET_WORDS})
+    "articles": """
+        SELECT articles_fts.rowid, 0, NULL
           FROM articles_fts JOIN articles AS p ON p.id = articles_fts.rowid
          WHERE articles_fts MATCH :match AND articles_fts.rowid < :before
            AND p.hidden_at IS NULL AND p.deleted_at IS NULL
          ORDER BY articles_fts.rowid DESC LIMIT :limit""",
 }
+
+
+def _sqlite_snippets(table: str):
+    return text(f"SELECT rowid, snippet({table}_fts, -1, :start, :stop, '…', {SNIPPET_WORDS}) "
+                f"FROM {table}_fts WHERE {table}_fts MATCH :match AND rowid IN :ids"
+                ).bindparams(bindparam("ids", expanding=True))
+
+
+_SNIPPETS = {table: _sqlite_snippets(table) for table in ("questions", "answers", "articles")}
 
 _HEADLINE = "ts_headline('english', hits.doc, to_tsquery('english', :tsquery), :options)"
 _POSTGRESQL = {
@@ -105,12 +111,25 @@ def search(query: str, before: int | None = None, size: int = PAGE_SIZE, kind: s
     if db.engine.dialect.name == "postgresql":
         values |= {"tsquery": " & ".join(f"{w}:*" for w in words), "options": _PG_OPTIONS}
         rows = db.session.execute(text(_POSTGRESQL[kind]), values).all()
+        more, rows = len(rows) > size, rows[:size]
     else:
         # Each word quoted, then `*`: a prefix query that reads nothing typed as an operator.
-        values |= {"match": " ".join(f'"{w}"*' for w in words), "start": START, "stop": STOP}
+        values["match"] = " ".join(f'"{w}"*' for w in words)
         rows = db.session.execute(text(_SQLITE[kind]), values).all()
-    more = len(rows) > size
-    rows = rows[:size]
+        more, rows = len(rows) > size, _with_sqlite_snippets(rows[:size], kind, values["match"])
     posts = {p.id: p for p in _FIND[kind]([r[0] for r in rows])}
     hits = [Hit(posts[r[0]], highlighted(r[3]), r[2]) for r in rows if r[0] in posts]
     return Page(hits, rows[-1][0] if more else None)
+
+
+def _with_sqlite_snippets(rows, kind: str, match: str) -> list[tuple]:
+    """(id, src, answer_id, snippet) for `rows`: each snippet cut from the post that matched
+    (the question, its answer, or the article)."""
+    def cut(table: str, ids: list[int]) -> dict[int, str]:
+        if not ids:
+            return {}
+        values = {"match": match, "ids": ids, "start": START, "stop": STOP}
+        return dict(db.session.execute(_SNIPPETS[table], values).all())
+    own = cut(kind, [r[0] for r in rows if r[2] is None])
+    in_answers = cut("answers", [r[2] for r in rows if r[2] is not None])
+    return [(r[0], r[1], r[2], own.get(r[0]) if r[2] is None else in_answers.get(r[2])) for r in rows]
