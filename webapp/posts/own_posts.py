@@ -57,6 +57,8 @@ def delete(kind: str, post_id: int):
     deletes, so one stray click never does, with or without JavaScript."""
     post = visible_or_404(kind, post_id)
     rules.check_author(current_user, post)
+    if post.is_deleted:
+        raise rules.PostRefused("This post is deleted already; its page has Restore.")
     if request.form.get("confirm") != "yes":   # CSRF is checked for every POST (CSRFProtect)
         return render_template("posts/confirm_delete.html", post=post, kind=kind, what=NOUNS[kind],
                                back=url_of(post))

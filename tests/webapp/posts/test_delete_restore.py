@@ -60,6 +60,7 @@ def test_the_author_restores_an_answer_with_its_text_and_score(app, config):
     press(ann, page, f"/answers/{answer_id}/vote", direction="up")
     press(bob, page, f"/answers/{answer_id}/delete", confirm="yes")
     assert press(ann, page, f"/answers/{answer_id}/restore").status_code == 403   # not hers
+    assert bob.get(f"/answers/{answer_id}/delete").status_code == 403          # nothing to ask
     assert press(bob, page, f"/answers/{answer_id}/restore").status_code == 302
     html = app.test_client().get(page).get_data(as_text=True)
     assert "Worth keeping after all." in html and heading_count(html) == answers_listed(html) == 1
