@@ -38,26 +38,30 @@ class Hit:
 
 
 _SQLITE = {
-    # The question's own match comes first (src 0): SQLite takes the bare columns of the row
-    # whose min(src) it keeps. Snippets are cut afterwards, for the rows shown only.
     "questions": """
-        SELECT hits.id, min(hits.src), hits.answer_id FROM (
-          SELECT rowid AS id, 0 AS src, NULL AS answer_id
-            FROM questions_fts WHERE questions_fts MATCH :match AND rowid < :before
-          UNION ALL
-          SELECT a.question_id, 1, a.id FROM answers_fts JOIN answers AS a ON a.id = answers_fts.rowid
-           WHERE answers_fts MATCH :match AND a.question_id < :before
-             AND a.hidden_at IS NULL AND a.deleted_at IS NULL
-        ) AS hits JOIN questions AS p ON p.id = hits.id
-        WHERE p.hidden_at IS NULL AND p.deleted_at IS NULL
-        GROUP BY hits.id ORDER BY hits.id DESC LIMIT :limit""",
+        SELECT questions_fts.rowid FROM questions_fts JOIN questions AS p ON p.id = questions_fts.rowid
+         WHERE questions_fts MATCH :match AND questions_fts.rowid < :before
+           AND p.hidden_at IS NULL AND p.deleted_at IS NULL
+         ORDER BY questions_fts.rowid DESC LIMIT :limit""",
     "articles": """
-        SELECT articles_fts.rowid, 0, NULL
-          FROM articles_fts JOIN articles AS p ON p.id = articles_fts.rowid
+        SELECT articles_fts.rowid FROM articles_fts JOIN articles AS p ON p.id = articles_fts.rowid
          WHERE articles_fts MATCH :match AND articles_fts.rowid < :before
            AND p.hidden_at IS NULL AND p.deleted_at IS NULL
          ORDER BY articles_fts.rowid DESC LIMIT :limit""",
 }
+_ANSWERED = """
+    SELECT a.question_id, max(a.id) FROM {source}
+      JOIN questions AS p ON p.id = a.question_id
+     WHERE answers_fts MATCH :match AND a.question_id > :low AND a.question_id < :before
+       AND a.hidden_at IS NULL AND a.deleted_at IS NULL AND p.hidden_at IS NULL AND p.deleted_at IS NULL
+     GROUP BY a.question_id ORDER BY a.question_id DESC LIMIT :limit"""
+# The questions found by an answer's words, two ways: from the answers' index (every match:
+# right when the words are rare), or (CROSS JOIN: answers first) from the answers of the
+# questions between the page's last own match and `before` (right when a page of questions
+# matched by their own words, however common the words are).
+_ANSWERED_BY_INDEX = _ANSWERED.format(source="answers_fts JOIN answers AS a ON a.id = answers_fts.rowid")
+_ANSWERED_IN_RANGE = _ANSWERED.format(
+    source="answers AS a CROSS JOIN answers_fts ON answers_fts.rowid = a.id")
 
 
 def _sqlite_snippets(table: str):
@@ -115,11 +119,25 @@ def search(query: str, before: int | None = None, size: int = PAGE_SIZE, kind: s
     else:
         # Each word quoted, then `*`: a prefix query that reads nothing typed as an operator.
         values["match"] = " ".join(f'"{w}"*' for w in words)
-        rows = db.session.execute(text(_SQLITE[kind]), values).all()
+        rows = _sqlite_hits(kind, values)
         more, rows = len(rows) > size, _with_sqlite_snippets(rows[:size], kind, values["match"])
     posts = {p.id: p for p in _FIND[kind]([r[0] for r in rows])}
     hits = [Hit(posts[r[0]], highlighted(r[3]), r[2]) for r in rows if r[0] in posts]
     return Page(hits, rows[-1][0] if more else None)
+
+
+def _sqlite_hits(kind: str, values: dict) -> list[tuple]:
+    """(id, src, answer_id) newest first, `limit` of them: a question's own match (src 0)
+    wins over its answers' (src 1, the newest matching answer)."""
+    own = [(i, 0, None) for i in db.session.execute(text(_SQLITE[kind]), values).scalars()]
+    if kind != "questions":
+        return own
+    page_full = len(own) == values["limit"]
+    low = own[-1][0] if page_full else 0
+    statement = _ANSWERED_IN_RANGE if page_full else _ANSWERED_BY_INDEX
+    answered = db.session.execute(text(statement), {**values, "low": low}).all()
+    found = {i: (i, 1, answer_id) for i, answer_id in answered} | {hit[0]: hit for hit in own}
+    return [found[i] for i in sorted(found, reverse=True)][:values["limit"]]
 
 
 def _with_sqlite_snippets(rows, kind: str, match: str) -> list[tuple]:

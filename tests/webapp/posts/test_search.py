@@ -61,3 +61,16 @@ def test_nothing_found_says_what_was_searched_for(app, config):
     assert "&lt;quokka&gt; habits" in shown and "No posts hold every one of the words" in shown
     html = app.test_client().get("/search?q=quokka&in=articles").get_data(as_text=True)
     assert "No articles hold every one of the words" in html and "Search all posts" in html
+
+
+def test_a_question_found_only_by_an_answer_takes_its_place_among_many_found_by_their_own(app, config):
+    from tests.webapp.posts.test_browse import many_questions
+    from webapp.posts.listing import PAGE_SIZE
+
+    ann, bob = member(app, config, "Ann"), member(app, config, "Bob")
+    many_questions(app, 12)                                  # "things" in their own words
+    quiet = ask(ann, title="Keeping bees in a city", body="Is a balcony enough?")
+    answer(bob, quiet, "Bees need few things: water and flowers.")
+    many_questions(app, PAGE_SIZE - 1)                      # a page holds them and the bees
+    first = titles(app.test_client().get("/search?q=things&in=questions").get_data(as_text=True))
+    assert len(first) == PAGE_SIZE and first[PAGE_SIZE - 1] == "Keeping bees in a city"
