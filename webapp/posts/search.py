@@ -49,19 +49,17 @@ _SQLITE = {
            AND p.hidden_at IS NULL AND p.deleted_at IS NULL
          ORDER BY articles_fts.rowid DESC LIMIT :limit""",
 }
+# The questions found by an answer's words, newest first. An FTS5 query walks its index (by
+# rowid, the answer's id) and cannot be looked up row by row, so the answers are bounded by
+# id: from the first answer to a question after `low`.
 _ANSWERED = """
-    SELECT a.question_id, max(a.id) FROM {source}
+    SELECT a.question_id, max(a.id) FROM answers_fts JOIN answers AS a ON a.id = answers_fts.rowid
       JOIN questions AS p ON p.id = a.question_id
-     WHERE answers_fts MATCH :match AND a.question_id > :low AND a.question_id < :before
+     WHERE answers_fts MATCH :match AND answers_fts.rowid >= :first_answer
+       AND a.question_id > :low AND a.question_id < :before
        AND a.hidden_at IS NULL AND a.deleted_at IS NULL AND p.hidden_at IS NULL AND p.deleted_at IS NULL
      GROUP BY a.question_id ORDER BY a.question_id DESC LIMIT :limit"""
-# The questions found by an answer's words, two ways: from the answers' index (every match:
-# right when the words are rare), or (CROSS JOIN: answers first) from the answers of the
-# questions between the page's last own match and `before` (right when a page of questions
-# matched by their own words, however common the words are).
-_ANSWERED_BY_INDEX = _ANSWERED.format(source="answers_fts JOIN answers AS a ON a.id = answers_fts.rowid")
-_ANSWERED_IN_RANGE = _ANSWERED.format(
-    source="answers AS a CROSS JOIN answers_fts ON answers_fts.rowid = a.id")
+_FIRST_ANSWER = "SELECT min(id) FROM answers WHERE question_id > :low AND question_id < :before"
 
 
 def _sqlite_snippets(table: str):
@@ -132,10 +130,12 @@ def _sqlite_hits(kind: str, values: dict) -> list[tuple]:
     own = [(i, 0, None) for i in db.session.execute(text(_SQLITE[kind]), values).scalars()]
     if kind != "questions":
         return own
-    page_full = len(own) == values["limit"]
-    low = own[-1][0] if page_full else 0
-    statement = _ANSWERED_IN_RANGE if page_full else _ANSWERED_BY_INDEX
-    answered = db.session.execute(text(statement), {**values, "low": low}).all()
+    # A page of own matches: only questions between its last one and `before` can still come
+    # in, so only their answers and later ones are read (a common word stays cheap); else all.
+    low = own[-1][0] if len(own) == values["limit"] else 0
+    first = db.session.execute(text(_FIRST_ANSWER), {**values, "low": low}).scalar() if low else 0
+    answered = [] if first is None else db.session.execute(
+        text(_ANSWERED), {**values, "low": low, "first_answer": first}).all()
     found = {i: (i, 1, answer_id) for i, answer_id in answered} | {hit[0]: hit for hit in own}
     return [found[i] for i in sorted(found, reverse=True)][:values["limit"]]
 
