@@ -189,7 +189,7 @@ def run(members: int, parent: Path) -> dict:
         if login.status_code != 302:
             raise BenchError(f"the admin could not log in ({login.status_code})")
         form = {"csrf_token": csrf_token(client, "/admin/newsletter"), "subject": "News from Q&A",
-                "body": BODY, "action": "send"}
+                "body": BODY, "action": "send", "confirmed": "y"}
         reset_form = {"csrf_token": csrf_token(visitor, "/account/reset"), "email": PROBE}
 
         wall_start, start = datetime.now(UTC).replace(tzinfo=None), time.monotonic()

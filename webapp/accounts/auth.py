@@ -39,18 +39,19 @@ def register():
         email = User.normalize_email(form.email.data)
         existing = User.by_email(email)
         if existing is None:
-            existing = _create_account(email, form.display_name.data, form.password.data)
+            existing = _create_account(email, form.display_name.data, form.password.data,
+                                       newsletter=form.newsletter.data)
         if existing is not None:
             _remind_of_account(existing, form.password.data)
         return render_template("auth/check_inbox.html", email=email, what="activation")
     return render_template("auth/register.html", form=form)
 
 
-def _create_account(email: str, display_name: str, password: str) -> User | None:
+def _create_account(email: str, display_name: str, password: str, *, newsletter: bool) -> User | None:
     """Make the account and mail its activation link; if the same address was registered a
     moment ago by another request, make nothing and return that account instead."""
     for _attempt in range(HANDLE_CLASH_TRIES):
-        user = User(email=email, display_name=display_name)
+        user = User(email=email, display_name=display_name, newsletter=newsletter)
         user.set_password(password)
         db.session.add(user)
         try:

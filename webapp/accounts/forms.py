@@ -83,6 +83,8 @@ class RegisterForm(FlaskForm):
     email = _address()
     password = _new_password("Password")
     confirm = _repeated("Repeat password")
+    # Opt-in: off unless the member ticks it (they can change it in their settings).
+    newsletter = BooleanField("Send me the newsletter (news of the site, now and then)", default=False)
     submit = SubmitField("Create account")
 
 

@@ -42,7 +42,9 @@ class User(UserMixin, db.Model):
     # mail_when_away) | "instant" (always, at once) | "daily" | "off"; the newsletter.
     follow_on_reply: Mapped[bool] = mapped_column(default=True, server_default=sa_true())
     notify_mode: Mapped[str] = mapped_column(String(10), default="away", server_default="away")
-    newsletter: Mapped[bool] = mapped_column(default=True, server_default=sa_true())
+    # Opt-in: a new member gets it only if they ask (the registration form's box). The server
+    # default (migration 0006) gave the members of then the newsletter; they keep their choice.
+    newsletter: Mapped[bool] = mapped_column(default=False, server_default=sa_true())
     # A new address waiting for its confirmation link (webapp.accounts.member_settings); None when none.
     pending_email: Mapped[str | None] = mapped_column(String(254), default=None)
     # When mail to this address started failing for good (set from the relay's feedback

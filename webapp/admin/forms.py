@@ -7,7 +7,7 @@ the one `flask broadcast` asks too.
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import StringField, TextAreaField
+from wtforms import BooleanField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, ValidationError
 
 from webapp.mail import newsletter
@@ -31,3 +31,5 @@ class NewsletterForm(FlaskForm):
     subject = StringField("Subject", validators=[DataRequired(), Length(max=200)])
     body = TextAreaField("Text (Markdown)", validators=[DataRequired(), Length(max=MAX_NEWSLETTER_CHARS),
                                                         _newsletter_text])
+    # Sending cannot be undone: the Send button only sends with this ticked.
+    confirmed = BooleanField("Yes, send it to every member in the audience")

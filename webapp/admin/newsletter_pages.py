@@ -4,9 +4,10 @@ and watch it go out (written / audience, rate, time left), with pause, resume an
 Sending stores the newsletter and its outbox event and returns at once; the fan-out
 workers write the files (webapp.mail.newsletter). The progress page asks
 /admin/newsletter/ID.json every second (static/newsletter.js) and works without script
-too (reload). Every action is a POST with a CSRF token and is logged with the admin's
-name; members who are not admins get 403. A test the pickup folder refuses is said on the
-page and logged.
+too (reload). Send needs its confirmation box ticked and Cancel asks on a page of its own
+(neither can be undone); pause and resume act at once. Every action is a POST with a CSRF
+token and is logged with the admin's name; members who are not admins get 403. A test the
+pickup folder refuses is said on the page and logged.
 """
 
 from __future__ import annotations
@@ -36,7 +37,9 @@ def index():
     preview = None
     if form.validate_on_submit():
         action = request.form.get("action", "preview")
-        if action == "send":
+        if action == "send" and not form.confirmed.data:
+            form.confirmed.errors = ["Tick this box to send: a newsletter cannot be called back."]
+        elif action == "send":
             sent = newsletter.start(current_user, single_line(form.subject.data), form.body.data)
             db.session.commit()
             current_app.logger.info("admin %s started newsletter %s (%r) to %d members",
@@ -78,6 +81,11 @@ def control(newsletter_id: int, action: str):
     sent = _newsletter_or_404(newsletter_id)
     if not FlaskForm().validate_on_submit():
         abort(400)
+    state = newsletter.progress(sent)["state"]
+    if action == "cancel" and state in newsletter.ACTIONS["cancel"] and request.form.get("confirm") != "yes":
+        # Cancelling cannot be undone: a page asks first (works without script).
+        return render_template("admin/newsletter_cancel.html", newsletter=sent,
+                               progress=newsletter.progress(sent))
     if not getattr(newsletter, action)(sent):
         flash(f"Nothing to {action}: the newsletter is {newsletter.progress(sent)['state']}.")
         return redirect(url_for("newsletter_admin.show", newsletter_id=sent.id))

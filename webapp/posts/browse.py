@@ -12,6 +12,7 @@ from flask_login import current_user
 from webapp.accounts.models import User
 from webapp.posts import listing, subscriptions
 from webapp.posts.models import Tag
+from webapp.posts.search import KINDS
 from webapp.posts.search import search as full_text_search
 from webapp.site.extensions import db
 
@@ -69,11 +70,21 @@ def profile(user_id: int):
                            articles=listing.written_by(member, _before("articles_before")))
 
 
+SEARCH_IN = {"all": "posts", "questions": "questions and answers", "articles": "articles"}
+ALL_SIZE = 10   # hits of each kind on the top bar's page, which shows both
+
+
 @bp.route("/search")
 def search():
+    """The top bar's search (`in=all`: questions with their answers, and articles, the first
+    hits of each), or one kind a page at a time (`in=questions|articles`, `before`)."""
     query = request.args.get("q", "").strip()[:200]
-    kind = request.args.get("in", "questions")
-    if kind not in ("questions", "articles"):
+    kind = request.args.get("in", "all")
+    if kind not in SEARCH_IN:
         abort(404)
-    page = full_text_search(query, _before(), kind=kind) if query else listing.Page([], None)
-    return render_template("browse/search.html", query=query, page=page, kind=kind)
+    kinds = KINDS if kind == "all" else (kind,)
+    results = {k: full_text_search(query, None if kind == "all" else _before(), kind=k,
+                                   **({"size": ALL_SIZE} if kind == "all" else {}))
+               for k in kinds} if query else {}
+    return render_template("browse/search.html", query=query, kind=kind, results=results,
+                           searched_in=SEARCH_IN, found=any(p.items for p in results.values()))

@@ -6,7 +6,8 @@ locked, deleted) is 403 with the reason in words. Editing and deleting one's own
 webapp.posts.own_posts. A member posts at most [webapp] posts_per_minute posts a minute
 (webapp.posts.posting_limit); then 429 with the site's "too many" page. Answers are shown
 accepted first, then by score, then oldest first; a hidden post is shown to admins and its
-author only.
+author only. The heading counts the answers everyone sees; deleted answers are neither
+counted nor listed with them: their author (and admins) see them apart, with Restore.
 """
 
 from __future__ import annotations
@@ -56,16 +57,32 @@ def show(question_id: int, answer_form: AnswerForm | None = None):
     start = max(request.args.get("from", 0, type=int), 0)
     # An offset, not a keyset: the order is by score, and it only skips this question's answers.
     rows = db.session.execute(
-        db.select(Answer).options(joinedload(Answer.author)).where(Answer.question_id == question.id)
+        _answers_of(question).where(Answer.deleted_at.is_(None))
         .order_by(Answer.is_accepted.desc(), Answer.score.desc(), Answer.created_at, Answer.id)
         .offset(start).limit(ANSWERS_SHOWN + 1)).scalars().all()
     more = start + ANSWERS_SHOWN if len(rows) > ANSWERS_SHOWN else None
     answers = [a for a in rows[:ANSWERS_SHOWN] if a.visible_to(current_user)]
     inbox.opened(current_user, "question", question.id)
     return render_template("questions/show.html", question=question, answers=answers, start=start, more=more,
+                           hidden_shown=sum(a.is_hidden for a in answers), deleted=_deleted_answers(question),
                            form=answer_form or _answer_form(), my_votes=rules.votes_by(current_user, answers),
                            following=subscriptions.is_following(current_user, "question", question.id),
                            followers=subscriptions.follower_count("question", question.id))
+
+
+def _answers_of(question: Question):
+    return db.select(Answer).options(joinedload(Answer.author)).where(Answer.question_id == question.id)
+
+
+def _deleted_answers(question: Question) -> list[Answer]:
+    """The deleted answers the member may restore (theirs; all of them for an admin), listed
+    apart from the answers: they are not counted, and their score shows nowhere."""
+    if not current_user.is_authenticated:
+        return []
+    statement = _answers_of(question).where(Answer.deleted_at.is_not(None))
+    if not current_user.is_admin:
+        statement = statement.where(Answer.author_id == current_user.id)
+    return db.session.execute(statement.order_by(Answer.id).limit(ANSWERS_SHOWN)).scalars().all()
 
 
 def _answer_form() -> AnswerForm | None:

@@ -118,14 +118,38 @@ def edit(member: User, post, *, body: str, title: str | None = None, tags: list[
 
 
 def delete(member: User, post) -> None:
-    """Soft delete: the post keeps its place, its text becomes "deleted by its author"."""
+    """Soft delete: the post keeps its place, its pages say "deleted by its author". The text is
+    kept (no page shows it) so that restore() brings it back."""
     _check_own(member, post)
     post.deleted_at = utcnow()
-    post.body_source, post.body_html = "", ""
     if isinstance(post, Answer):
         post.is_accepted = False
+        _count_answer(post, -1)
+
+
+def may_restore(member, post) -> bool:
+    """Its author or an admin brings a deleted post back."""
+    return bool(post.is_deleted and getattr(member, "is_authenticated", False)
+                and (member.is_admin or member.id == post.author_id))
+
+
+def restore(member: User, post) -> None:
+    """Undo delete(): the post shows again as it was (an answer counts again; its votes were
+    kept, the accepted mark was not)."""
+    if not post.is_deleted:
+        raise PostRefused("This post is not deleted.")
+    if not may_restore(member, post):
+        raise PostRefused("Only its author or an admin can restore this post.")
+    post.deleted_at = None
+    if isinstance(post, Answer):
+        _count_answer(post, +1)
+
+
+def _count_answer(post: Answer, change: int) -> None:
+    # Hidden answers are already left out of the count (webapp.admin.moderation).
+    if not post.is_hidden:
         db.session.execute(db.update(Question).where(Question.id == post.question_id)
-                           .values(answer_count=Question.answer_count - 1))
+                           .values(answer_count=Question.answer_count + change))
 
 
 def accept(member: User, post: Answer) -> bool:

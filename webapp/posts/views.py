@@ -48,13 +48,18 @@ def visible_or_404(kind: str, post_id: int):
 
 def shown_at(post):
     """A redirect to the page that shows `post`, at the post for an answer or a comment."""
+    return redirect(url_of(post))
+
+
+def url_of(post) -> str:
+    """The address of the page that shows `post`, at the post for an answer or a comment."""
     if isinstance(post, Article):
-        return redirect(url_for("articles.show", article_id=post.id))
+        return url_for("articles.show", article_id=post.id)
     if isinstance(post, Comment):
-        return redirect(url_for("articles.show", article_id=post.article_id, _anchor=f"comment-{post.id}"))
+        return url_for("articles.show", article_id=post.article_id, _anchor=f"comment-{post.id}")
     if isinstance(post, Answer):
-        return redirect(url_for("questions.show", question_id=post.question_id, _anchor=f"answer-{post.id}"))
-    return redirect(url_for("questions.show", question_id=post.id))
+        return url_for("questions.show", question_id=post.question_id, _anchor=f"answer-{post.id}")
+    return url_for("questions.show", question_id=post.id)
 
 
 def reply(form: FlaskForm, write: Callable[[str], object], page_again: Callable[[FlaskForm], object]):

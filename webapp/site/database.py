@@ -38,6 +38,6 @@ def database_url(url: str, base_dir: Path) -> str:
 
 def is_modelled(name: str | None, type_: str, parent_names: dict) -> bool:
     """Alembic's include_name: the search index (FTS5 tables, a PostgreSQL expression index)
-    is made by migration 0004 in SQL, not by the models, so comparing skips it."""
+    is made by migrations 0004, 0005 and 0014 in SQL, not by the models, so comparing skips it."""
     return not (name or "").startswith(("questions_fts", "ix_questions_search", "articles_fts",
-                                        "ix_articles_search"))
+                                        "ix_articles_search", "answers_fts", "ix_answers_search"))

@@ -30,7 +30,8 @@ def test_new_members_get_the_defaults(app, config):
     assert '<input checked id="notify_mode-0" name="notify_mode" type="radio" value="away">' in page
     assert "When I&#39;m away: what I have not read on the site" in page and "Always, at once" in page
     saved = user(app)
-    assert (saved.notify_mode, saved.newsletter, saved.follow_on_reply) == ("away", True, True)
+    # The newsletter is opt-in: off unless asked for when registering.
+    assert (saved.notify_mode, saved.newsletter, saved.follow_on_reply) == ("away", False, True)
 
 
 def test_a_member_changes_name_and_mail_preferences(app, config):
@@ -91,7 +92,7 @@ def test_recent_notifications_say_sent_or_why_not_in_words(app, config):
     fan_out(app)
     set_member(app, "Ann", notify_mode="instant")
     gone = answer(bob, question_id, body="Spam, deleted at once.")
-    press(bob, f"/questions/{question_id}", f"/answers/{gone}/delete")
+    press(bob, f"/questions/{question_id}", f"/answers/{gone}/delete", confirm="yes")
     fan_out(app)
     page = ann.get(SETTINGS).get_data(as_text=True)
     section = page[page.index("<h2>Recent notifications</h2>"):page.index("<h2>Change your password")]

@@ -97,6 +97,9 @@ def test_the_token_works_when_an_mta_changed_the_case_of_the_address(app, config
 
 def test_a_complaint_stops_that_kind_of_mail_at_once_and_is_recorded(app, config):
     sent = notification_to_ann(app, config)
+    with app.app_context():   # she asked for the newsletter (opt-in): the complaint leaves it on
+        db.session.execute(db.update(User).filter_by(email=ANN).values(newsletter=True))
+        db.session.commit()
     samples.drop(folder_of(config), "c.eml", samples.arf(sent.content, sent.return_path, ANN),
                  sent.return_path)
     run_worker(app)
@@ -149,6 +152,8 @@ def test_a_complaint_about_the_newsletter_turns_the_newsletter_off_only(app, con
     sent = notification_to_ann(app, config)
     with app.app_context():
         ann = User.by_email(ANN)
+        ann.newsletter = True   # she asked for it (the newsletter is opt-in)
+        db.session.commit()
         newsletter_path = return_path.envelope_sender(ReturnKind.NEWSLETTER, 7, ann.id, ANN)
     samples.drop(folder_of(config), "c.eml", samples.arf(sent.content, newsletter_path, ANN),
                  newsletter_path)

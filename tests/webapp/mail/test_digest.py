@@ -139,7 +139,7 @@ def test_deleted_posts_are_left_out_and_a_digest_of_only_those_is_not_sent(app, 
     kept = answer(bob, question_id, body="This one stays.")
     deleted = answer(cat, question_id, body="This one is deleted.")
     fan_out(app)
-    press(cat, f"/questions/{question_id}", f"/answers/{deleted}/delete")
+    press(cat, f"/questions/{question_id}", f"/answers/{deleted}/delete", confirm="yes")
     result = run(app)
     assert (result.placed, result.items, result.dropped) == (1, 1, 1)
     text = text_of(digests(config)["ann@example.org"])

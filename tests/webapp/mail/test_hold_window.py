@@ -49,7 +49,7 @@ def test_the_event_goes_out_after_a_real_short_delay(app, config):
 
 def test_an_answer_deleted_within_the_window_mails_nobody(app, config):
     question_id, answer_id, bob = answered(app, config, delay=600)
-    press(bob, f"/questions/{question_id}", f"/answers/{answer_id}/delete")
+    press(bob, f"/questions/{question_id}", f"/answers/{answer_id}/delete", confirm="yes")
     end_the_window(app)
     assert fan_out(app) == 1
     assert notifications(config) == []

@@ -20,11 +20,13 @@ BODY = "Hello all, **big news**: the site now *threads* notifications.\n\nSee yo
 
 def admin_client(app, config):
     client = member(app, config, "Ada")
-    set_member(app, "Ada", is_admin=True)
+    set_member(app, "Ada", is_admin=True, newsletter=True)
     return client
 
 
 def members(app, count: int, **values) -> None:
+    """`count` activated members, with the newsletter on unless `values` say otherwise."""
+    values = {"newsletter": True, **values}
     with app.app_context():
         for n in range(count):
             db.session.add(User(email=f"m{n}-{values.get('newsletter', True)}@example.org",
@@ -45,14 +47,17 @@ def newsletter_files(config) -> list[email.message.EmailMessage]:
 def send(client, action: str, subject="News from Q&A", body=BODY):
     page = "/admin/newsletter"
     return client.post(page, data={"csrf_token": csrf_token(client, page), "subject": subject,
-                                   "body": body, "action": action})
+                                   "body": body, "action": action, "confirmed": "y"})
 
 
 def test_preview_shows_both_parts_and_a_test_goes_only_to_the_admin(app, config):
     ada = admin_client(app, config)
     members(app, 3)
     page = send(ada, "preview").get_data(as_text=True)
-    assert "<strong>big news</strong>" in page and "**big news**" in page   # HTML and text parts
+    text = re.search(r'<pre class="preview-text">(.*?)</pre>', page, re.S).group(1)
+    assert "<strong>big news</strong>" in page                               # the HTML part
+    assert text.startswith("Hello all, big news: the site now threads notifications.")   # text
+
     assert "Send to 4 members" in page
     assert send(ada, "test").status_code == 200
     tests = [p for p in config.pickup.dir.glob("*.eml") if b"[test] News from Q&A" in p.read_bytes()]
@@ -112,7 +117,7 @@ def test_pause_holds_the_fan_out_and_resume_and_cancel_do_what_they_say(app, con
     assert len(newsletter_files(config)) == 5
     second = int(re.search(r"(\d+)$", send(ada, "send", subject="Second").location).group(1))
     ada.post(f"/admin/newsletter/{second}/cancel",
-             data={"csrf_token": csrf_token(ada, f"/admin/newsletter/{second}")})
+             data={"csrf_token": csrf_token(ada, f"/admin/newsletter/{second}"), "confirm": "yes"})
     fan_out(app)
     assert len(newsletter_files(config)) == 5
     assert ada.get(f"/admin/newsletter/{second}.json").get_json()["state"] == "cancelled"

@@ -128,7 +128,7 @@ def test_a_post_deleted_before_the_fan_out_mails_nobody(app, config):
     ann, bob = member(app, config, "Ann"), member(app, config, "Bob")
     question_id = ask(ann)
     answer_id = answer(bob, question_id)
-    press(bob, f"/questions/{question_id}", f"/answers/{answer_id}/delete")
+    press(bob, f"/questions/{question_id}", f"/answers/{answer_id}/delete", confirm="yes")
     fan_out(app)
     assert notifications(config) == []
     assert outcomes(app)["Ann"] == "post_gone"

@@ -47,8 +47,8 @@ def test_authors_edit_and_delete_their_comments_only(app, config):
     page = f"/articles/{article_id}"
     html = app.test_client().get(page).get_data(as_text=True)
     assert "A comment, fixed" in html and 'class="edited">edited' in html
-    assert press(ann, page, f"/comments/{comment_id}/delete").status_code == 403
-    assert press(bob, page, f"/comments/{comment_id}/delete").status_code == 302
+    assert press(ann, page, f"/comments/{comment_id}/delete", confirm="yes").status_code == 403
+    assert press(bob, page, f"/comments/{comment_id}/delete", confirm="yes").status_code == 302
     html = app.test_client().get(page).get_data(as_text=True)
     assert "deleted by its author" in html and "fixed" not in html
 
@@ -59,7 +59,7 @@ def test_an_author_edits_and_deletes_their_article(app, config):
     post_form(ann, f"/articles/{article_id}/edit", title="Eleven things about WAL mode",
               body="One more thing.")
     assert "Eleven things" in app.test_client().get(f"/articles/{article_id}").get_data(as_text=True)
-    press(ann, f"/articles/{article_id}", f"/articles/{article_id}/delete")
+    press(ann, f"/articles/{article_id}", f"/articles/{article_id}/delete", confirm="yes")
     html = app.test_client().get(f"/articles/{article_id}").get_data(as_text=True)
     assert "deleted by its author" in html and "to comment" not in html
     assert titles(app.test_client().get("/articles").get_data(as_text=True)) == []
@@ -83,7 +83,7 @@ def test_articles_are_in_lists_profiles_and_search(app, config):
     visitor = app.test_client()
     for path in ("/", "/articles", "/members/1", "/search?q=checkpoints&in=articles"):
         assert "Checkpointing the write-ahead log" in titles(visitor.get(path).get_data(as_text=True)), path
-    assert titles(visitor.get("/search?q=checkpoints").get_data(as_text=True)) == []  # questions only
+    assert titles(visitor.get("/search?q=checkpoints&in=questions").get_data(as_text=True)) == []
     with app.app_context():
         assert db.session.get(User, 1).display_name == "Ann"
 

@@ -80,7 +80,7 @@ def test_hidden_and_deleted_questions_are_left_out_of_lists_and_search(app, conf
     deleted = ask(ann, title="A deleted question about kittens")
     ask(ann, title="A visible question about kittens")
     press(root, f"/questions/{hidden}", f"/moderation/questions/{hidden}/hide", reason="spam")
-    press(ann, f"/questions/{deleted}", f"/questions/{deleted}/delete")
+    press(ann, f"/questions/{deleted}", f"/questions/{deleted}/delete", confirm="yes")
     visitor = app.test_client()
     for path in ("/", "/questions", "/tags/python", "/search?q=kittens"):
         assert titles(visitor.get(path).get_data(as_text=True)) == ["A visible question about kittens"], path
@@ -120,7 +120,7 @@ def test_search_results_come_a_page_at_a_time(app, config):
     member(app, config, "Ann")
     many_questions(app, PAGE_SIZE + 3)
     visitor = app.test_client()
-    first = visitor.get("/search?q=things").get_data(as_text=True)
+    first = visitor.get("/search?q=things&in=questions").get_data(as_text=True)
     assert len(titles(first)) == PAGE_SIZE
     assert len(titles(visitor.get(older_link(first)).get_data(as_text=True))) == 3
 

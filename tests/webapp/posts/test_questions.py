@@ -136,15 +136,17 @@ def test_an_author_edits_their_question_title_and_tags(app, config):
     assert "read a big file lazily" in html and '>io</a>' in html
 
 
-def test_a_deleted_answer_reads_deleted_by_its_author_and_leaves_no_text(app, config):
+def test_a_deleted_answer_leaves_no_text_and_its_author_sees_it_apart(app, config):
     ann, bob = member(app, config, "Ann"), member(app, config, "Bob")
     question_id = ask(ann)
     answer_id = answer(bob, question_id, "A secret I regret posting.")
     page = f"/questions/{question_id}"
-    assert press(ann, page, f"/answers/{answer_id}/delete").status_code == 403  # not hers
-    assert press(bob, page, f"/answers/{answer_id}/delete").status_code == 302
+    assert press(ann, page, f"/answers/{answer_id}/delete", confirm="yes").status_code == 403  # not hers
+    assert press(bob, page, f"/answers/{answer_id}/delete", confirm="yes").status_code == 302
     html = app.test_client().get(page).get_data(as_text=True)
-    assert "deleted by its author" in html and "regret" not in html
+    assert "regret" not in html and f'id="answer-{answer_id}"' not in html   # visitors: gone
+    html = bob.get(page).get_data(as_text=True)
+    assert "deleted by its author" in html and "regret" not in html and "Restore" in html
     with app.app_context():
         assert db.session.get(Question, question_id).answer_count == 0
 
@@ -152,7 +154,7 @@ def test_a_deleted_answer_reads_deleted_by_its_author_and_leaves_no_text(app, co
 def test_a_deleted_question_takes_no_answers(app, config):
     ann, bob = member(app, config, "Ann"), member(app, config, "Bob")
     question_id = ask(ann)
-    press(ann, f"/questions/{question_id}", f"/questions/{question_id}/delete")
+    press(ann, f"/questions/{question_id}", f"/questions/{question_id}/delete", confirm="yes")
     html = bob.get(f"/questions/{question_id}").get_data(as_text=True)
     assert "deleted by its author" in html and "Your answer" not in html
 

@@ -127,3 +127,9 @@ def test_two_digest_runs_at_once_place_one_digest_per_member_on_postgresql(pg_ap
     assert [p.name for p in config.pickup.dir.iterdir() if p.name.startswith(".")] == []
     with app.app_context():
         assert db.session.execute(db.select(db.func.count()).select_from(Digest)).scalar_one() == 200
+
+
+def test_search_finds_answers_articles_and_word_starts_on_postgresql(pg_app):
+    from tests.webapp.posts.test_search import finds_answers_articles_and_word_starts
+
+    finds_answers_articles_and_word_starts(*pg_app)
