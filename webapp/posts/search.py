@@ -6,7 +6,8 @@ kept in step by triggers (migrations 0004, 0005, 0014); snippet() cuts the snipp
 PostgreSQL: to_tsvector('english', ...) behind a GIN expression index per table (the
 same expressions as the migrations'), queried with to_tsquery; ts_headline() cuts the
 snippet. Either way every word typed is required (AND) and matches the start of a word
-("zebra" finds "zebrafish"); punctuation and FTS operators are ignored. A question is
+("zebra" finds "zebrafish"; on SQLite, when the words as typed fill no page: see
+_sqlite_search); punctuation and FTS operators are ignored. A question is
 found by its own text or by a shown answer's (the hit then links to that answer).
 Results are newest first and paged by keyset (`before`), like every list. Never LIKE.
 """
@@ -60,6 +61,8 @@ _ANSWERED = """
        AND a.hidden_at IS NULL AND a.deleted_at IS NULL AND p.hidden_at IS NULL AND p.deleted_at IS NULL
      GROUP BY a.question_id ORDER BY a.question_id DESC LIMIT :limit"""
 _FIRST_ANSWER = "SELECT min(id) FROM answers WHERE question_id > :low AND question_id < :before"
+_NEWEST_QUESTION = "SELECT max(id) FROM questions"
+BOUND_WITHIN = 2000   # questions between a page's last own match and `before`: see _sqlite_hits
 
 
 def _sqlite_snippets(table: str):
@@ -115,13 +118,25 @@ def search(query: str, before: int | None = None, size: int = PAGE_SIZE, kind: s
         rows = db.session.execute(text(_POSTGRESQL[kind]), values).all()
         more, rows = len(rows) > size, rows[:size]
     else:
-        # Each word quoted, then `*`: a prefix query that reads nothing typed as an operator.
-        values["match"] = " ".join(f'"{w}"*' for w in words)
-        rows = _sqlite_hits(kind, values)
-        more, rows = len(rows) > size, _with_sqlite_snippets(rows[:size], kind, values["match"])
+        rows, match = _sqlite_search(kind, words, values)
+        more, rows = len(rows) > size, _with_sqlite_snippets(rows[:size], kind, match)
     posts = {p.id: p for p in _FIND[kind]([r[0] for r in rows])}
     hits = [Hit(posts[r[0]], highlighted(r[3]), r[2]) for r in rows if r[0] in posts]
     return Page(hits, rows[-1][0] if more else None)
+
+
+def _sqlite_search(kind: str, words: list[str], values: dict) -> tuple[list[tuple], str]:
+    """The hits, and the FTS5 query that found them: every word as typed first, and only when
+    that fills no page, every word as the start of a word. A prefix makes FTS5 read and merge
+    the whole list of every indexed word it starts (a common one: tens of ms at 100,000
+    questions); a word as typed reads its own list only as far as the page needs."""
+    for prefix in (False, True):
+        # Each word quoted (nothing typed is an operator), then `*` for a prefix.
+        match = " ".join(f'"{w}"' + ("*" if prefix else "") for w in words)
+        rows = _sqlite_hits(kind, {**values, "match": match})
+        if len(rows) == values["limit"]:
+            break
+    return rows, match
 
 
 def _sqlite_hits(kind: str, values: dict) -> list[tuple]:
@@ -132,8 +147,13 @@ def _sqlite_hits(kind: str, values: dict) -> list[tuple]:
         return own
     # A page of own matches: only questions between its last one and `before` can still come
     # in, so only their answers and later ones are read (a common word stays cheap); else all.
+    # Finding the first of those answers walks the questions between: done only when they are
+    # few. When they are many, the page's words are rare (a page of matches spread over them),
+    # and reading all their answers' matches costs less than finding where to start.
     low = own[-1][0] if len(own) == values["limit"] else 0
-    first = db.session.execute(text(_FIRST_ANSWER), {**values, "low": low}).scalar() if low else 0
+    newest = min(values["before"], db.session.execute(text(_NEWEST_QUESTION)).scalar() or 0)
+    first = db.session.execute(text(_FIRST_ANSWER), {**values, "low": low}).scalar() \
+        if low and newest - low <= BOUND_WITHIN else 0
     answered = [] if first is None else db.session.execute(
         text(_ANSWERED), {**values, "low": low, "first_answer": first}).all()
     found = {i: (i, 1, answer_id) for i, answer_id in answered} | {hit[0]: hit for hit in own}
