@@ -65,6 +65,13 @@ def port_taken(host: str, port: int) -> bool:
     return False
 
 
+def wait_for_port(host: str, port: int, child: subprocess.Popen, timeout: float = 10.0) -> None:
+    """Until `child` answers on host:port, it exits, or `timeout` seconds pass."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and child.poll() is None and not port_taken(host, port):
+        time.sleep(0.05)
+
+
 def with_ports(config, site_port: int | None, smtp_port: int | None,
                web_port: int | None = None) -> Path:
     """A copy of the config with the site's, the local sink's and its inbox's ports moved (the
@@ -203,7 +210,8 @@ def main() -> int:
             # Own sessions: a Ctrl-C reaches only us, and we stop the parts in order.
             children[name] = subprocess.Popen(command, start_new_session=True,
                                               preexec_fn=stop_when_parent_dies)
-            time.sleep(0.5)  # the sink listens before the relay's first connection
+            if name == "sink":   # it listens before the relay's first connection
+                wait_for_port(config.sink.host, config.sink.port, children[name])
         print(f"run_local: site on {config.webapp.base_url}, notification worker, relay and sink "
               f"running; mail lands in "
               f"{config.sink.maildir}/new; Ctrl-C stops everything", flush=True)
