@@ -55,7 +55,7 @@ create-admin: $(RUN_STAMP)
 
 test: $(TEST_STAMP) test-services
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest -n 2 --dist loadfile
 
 bench: $(TEST_STAMP)
 	$(VENV)/bin/python bench/pickup_vs_smtp.py
