@@ -61,15 +61,18 @@ def run_outbox_worker(once: bool, batch: int, lease: float) -> None:
 @click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout.")
 @with_appcontext
 def print_outbox_status(as_json: bool) -> None:
-    """Events waiting, in progress and done in the last hour; the oldest waiting one's age.
-    Exit 1 when an event has waited over five minutes."""
+    """Events waiting, in progress and done in the last hour; the oldest waiting one's age;
+    mails waiting for members away. Exit 1 when an event has waited over five minutes, or a
+    mail five minutes past mail_when_away."""
     figures = outbox.figures()
     if as_json:
         click.echo(json.dumps(figures))
     else:
         for name, value in figures.items():
             click.echo(f"{name.replace('_', ' '):<18} {value}")
-    sys.exit(1 if figures["oldest_waiting_s"] > LATE else 0)
+    # Late: an event not fanned out, or a mail to a member away past its wait (no worker sends).
+    late_mail = figures["oldest_mail_waiting_s"] > site_config().webapp.mail_when_away + LATE
+    sys.exit(1 if figures["oldest_waiting_s"] > LATE or late_mail else 0)
 
 
 @click.command("outbox-log")

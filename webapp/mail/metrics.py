@@ -29,6 +29,10 @@ METRICS = {
     "sent_last_hour": ("sent_last_hour", "Notification mails written to pickup in the last hour."),
     "oldest_waiting_s": ("oldest_waiting_seconds",
                          "Seconds the oldest due notification event has waited; 0 when none."),
+    "mail_waiting": ("mail_waiting", "Notification mails to members away, waiting mail_when_away "
+                                     "to see if the member reads it on the site first."),
+    "oldest_mail_waiting_s": ("oldest_mail_waiting_seconds",
+                              "Seconds the oldest of those mails has waited; 0 when none."),
 }
 
 

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import func
 
-from webapp.mail.kinds import EventKind, status_words
+from webapp.mail.kinds import EventKind, SkipReason, status_words
 from webapp.mail.models import OutboxDelivery, OutboxEvent
 from webapp.posts.models import Article, Question
 from webapp.site.config import site_config
@@ -39,7 +39,8 @@ def record(kind: EventKind, thread_kind: str, thread_id: int, post_id: int,
 
 def figures() -> dict:
     """What `outbox-status` and /metrics show: events waiting (due or held), in progress
-    (leased), done in the last hour, and the age in seconds of the oldest due one."""
+    (leased), done in the last hour, and the age in seconds of the oldest due one; mails
+    waiting [webapp] mail_when_away, and the age of the oldest."""
     now = utcnow()
     open_events = db.select(OutboxEvent).where(OutboxEvent.done_at.is_(None)).subquery()
     row = db.session.execute(db.select(
@@ -50,6 +51,9 @@ def figures() -> dict:
     )).one()
     done = db.session.execute(db.select(func.count(), func.coalesce(func.sum(OutboxEvent.sent), 0))
                               .where(OutboxEvent.done_at >= now - timedelta(hours=1))).one()
+    # Mails to members "away", waiting to see if they read it on the site (by the status index).
+    away = db.session.execute(db.select(func.count(), func.min(OutboxDelivery.created_at))
+                              .where(OutboxDelivery.status == SkipReason.WAITING)).one()
     oldest = row[3]
     return {
         "waiting": row[0],
@@ -58,6 +62,8 @@ def figures() -> dict:
         "done_last_hour": done[0],
         "sent_last_hour": int(done[1]),
         "oldest_waiting_s": round((now - oldest).total_seconds(), 1) if oldest else 0.0,
+        "mail_waiting": away[0],
+        "oldest_mail_waiting_s": round((now - away[1]).total_seconds(), 1) if away[1] else 0.0,
     }
 
 

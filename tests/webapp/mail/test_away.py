@@ -113,3 +113,27 @@ def test_a_digest_with_everything_read_is_not_sent(app, config):
 def _token(client) -> str:
     from tests.webapp.conftest import csrf_token
     return csrf_token(client, "/notifications")
+
+
+def test_outbox_status_counts_the_mails_waiting_and_says_when_one_is_late(app, config):
+    import json
+
+    from webapp.mail.models import OutboxDelivery
+    from webapp.site.extensions import db
+
+    answered(app, config)
+
+    def status():
+        result = app.test_cli_runner().invoke(args=["outbox-status", "--json"])
+        return json.loads(result.output), result.exit_code
+
+    figures, code = status()
+    assert (figures["mail_waiting"], code) == (1, 0) and figures["oldest_mail_waiting_s"] < WAIT
+    with app.app_context():   # no worker has sent it: 20 minutes past its wait of 10
+        db.session.execute(db.update(OutboxDelivery).values(created_at=utcnow() - timedelta(minutes=30)))
+        db.session.commit()
+    figures, code = status()
+    assert code == 1 and figures["oldest_mail_waiting_s"] >= 1800
+    assert after_the_wait(app, minutes=0) == 1
+    assert status() == ({**figures, "mail_waiting": 0, "oldest_mail_waiting_s": 0.0,
+                         "sent_last_hour": figures["sent_last_hour"]}, 0)

@@ -11,7 +11,8 @@ from tests.webapp.qa_helpers import answer, ask, member
 from tests.webapp.site.test_proxy_and_limits import site as site_with
 from webapp.site.extensions import db
 
-NAMES = ("waiting", "in_progress", "held", "done_last_hour", "sent_last_hour", "oldest_waiting_seconds")
+NAMES = ("waiting", "in_progress", "held", "done_last_hour", "sent_last_hour", "oldest_waiting_seconds",
+         "mail_waiting", "oldest_mail_waiting_seconds")
 
 
 def scrape(client, address="127.0.0.1", **headers):

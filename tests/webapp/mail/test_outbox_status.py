@@ -31,7 +31,8 @@ def test_the_figures_follow_events_from_posted_to_claimed_to_done(app, config):
     ann, bob = member(app, config, "Ann"), member(app, config, "Bob")
     question_id = ask(ann)
     assert status(app) == ({"waiting": 0, "in_progress": 0, "held": 0, "done_last_hour": 0,
-                            "sent_last_hour": 0, "oldest_waiting_s": 0.0}, 0)
+                            "sent_last_hour": 0, "oldest_waiting_s": 0.0, "mail_waiting": 0,
+                            "oldest_mail_waiting_s": 0.0}, 0)
     answer(bob, question_id)
     answer(bob, question_id, body="A second way: `f.readlines()`.")
     age_events(app, 30)
@@ -51,7 +52,8 @@ def test_the_figures_follow_events_from_posted_to_claimed_to_done(app, config):
     assert fan_out(app) == 2  # the closed worker's lease is taken over on its host
     figures, code = status(app)
     assert figures == {"waiting": 0, "in_progress": 0, "held": 0, "done_last_hour": 2,
-                       "sent_last_hour": 2, "oldest_waiting_s": 0.0}
+                       "sent_last_hour": 2, "oldest_waiting_s": 0.0, "mail_waiting": 0,
+                       "oldest_mail_waiting_s": 0.0}
     assert code == 0
 
 
