@@ -21,7 +21,6 @@ token all day. Reads [webapp] reply_address, reply_expiry and the app's SECRET_K
 
 from __future__ import annotations
 
-import base64
 import functools
 import hashlib
 import hmac
@@ -32,6 +31,7 @@ from dataclasses import dataclass
 from flask import current_app
 
 from webapp.mail.kinds import EventKind
+from webapp.site import address_tokens
 from webapp.site.config import site_config
 
 DAY = 86_400
@@ -95,7 +95,7 @@ class ReplyAddresses:
 
     def token(self, member_id: int) -> str:
         payload = _PAYLOAD.pack(_VERSION << 4 | self._kind, member_id, self._thread_id, self._day)
-        return _encode(payload + _mac(self._key, payload))
+        return address_tokens.encode(payload + _mac(self._key, payload))
 
     def address(self, member_id: int) -> str:
         return f"{self._local}{self.token(member_id)}@{self._domain}"
@@ -103,7 +103,7 @@ class ReplyAddresses:
 
 def read(token: str, now: float | None = None) -> ReplyToken:
     """What `token` names; TokenNotValid or TokenExpired (ReplyTokenError) saying why not."""
-    raw = _decode(token)
+    raw = address_tokens.decode(token, TOKEN_LENGTH)
     if raw is None or len(raw) != _PAYLOAD.size + _MAC_BYTES:
         raise TokenNotValid("The address you replied to is not one this site made: it may have been "
                             "cut short or changed.")
@@ -142,20 +142,6 @@ def _mac(key: bytes, payload: bytes) -> bytes:
     return hmac.new(key, payload, hashlib.sha256).digest()[:_MAC_BYTES]
 
 
-def _encode(raw: bytes) -> str:
-    return base64.b32encode(raw).decode("ascii").rstrip("=").lower()
-
-
-def _decode(token: str) -> bytes | None:
-    """The bytes of a token in any case; None when it is not base32 of the right length."""
-    if len(token) != TOKEN_LENGTH or not token.isascii():
-        return None
-    try:
-        raw = base64.b32decode(token.upper() + "=" * (-len(token) % 8))
-    except ValueError:
-        return None
-    # The last character carries bits no byte uses: only the one spelling this site made counts.
-    return raw if _encode(raw) == token.lower() else None
 
 
 def _days(seconds: float) -> str:

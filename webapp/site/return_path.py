@@ -18,7 +18,6 @@ caller decides). read() returns None for anything that is not a token we made, w
 
 from __future__ import annotations
 
-import base64
 import functools
 import hmac
 import struct
@@ -27,6 +26,7 @@ from enum import IntEnum
 
 from flask import current_app
 
+from webapp.site import address_tokens
 from webapp.site.config import site_config
 
 _PAYLOAD = struct.Struct(">BII3s")
@@ -70,7 +70,7 @@ class ReturnPaths:
                                 _address_hash(self._keys, address))
         tag = hmac.digest(self._keys.tag, payload, "sha256")[:_TAG]
         sealed = bytes(a ^ b for a, b in zip(payload, _keystream(self._keys, tag), strict=False))
-        return base64.b32encode(tag + sealed).decode("ascii").rstrip("=").lower()
+        return address_tokens.encode(tag + sealed)
 
 
 def envelope_sender(kind: ReturnKind, mail_id: int, member_id: int, address: str) -> str | None:
@@ -87,14 +87,9 @@ def paths_for(kind: ReturnKind, mail_id: int) -> ReturnPaths | None:
 
 def read(token: str) -> ReturnToken | None:
     """What `token` (in any case) says, or None when we did not make it."""
-    if len(token) != TOKEN_LENGTH or not token.isascii():
+    raw = address_tokens.decode(token, TOKEN_LENGTH)
+    if raw is None:
         return None
-    try:
-        raw = base64.b32decode(token.upper() + "=" * (-len(token) % 8))
-    except ValueError:
-        return None
-    if base64.b32encode(raw).decode("ascii").rstrip("=").lower() != token.lower():
-        return None   # the last character's unused bits changed: not the spelling we made
     keys = _keys(current_app.config["SECRET_KEY"])
     tag, sealed = raw[:_TAG], raw[_TAG:]
     payload = bytes(a ^ b for a, b in zip(sealed, _keystream(keys, tag), strict=False))
