@@ -8,7 +8,8 @@ import pytest
 from tests.conftest import needs_chromium
 from tests.webapp.conftest import link_in, pickup_messages
 
-pytest.importorskip("playwright.sync_api")
+playwright = pytest.importorskip("playwright.sync_api")
+expect = playwright.expect
 pytestmark = needs_chromium
 
 
@@ -120,8 +121,8 @@ def test_ask_answer_accept_and_vote_in_a_browser(site, app, page, config):
     browser_login(page, site, "cat@example.org")
     page.goto(question_url)
     page.click(".answer button:has-text('Up')")
-    assert page.inner_text(".answer .count") == "1"
-    assert page.locator(".answer button.vote.chosen").count() == 1
+    expect(page.locator(".answer .count")).to_have_text("1")
+    expect(page.locator(".answer button.vote.chosen")).to_have_count(1)
     assert refused == []
 
 
@@ -234,6 +235,7 @@ def test_the_sessions_page_names_the_browser_and_its_system(site, app, page, con
     page.set_extra_http_headers({"User-Agent": firefox})
     browser_login(page, site, "ann@example.org")
     page.click(".bar a:has-text('Sessions')")
+    expect(page.locator(".sessions strong")).to_have_count(2)
     names = page.locator(".sessions strong").all_inner_texts()
     assert sorted(names) == ["Firefox on Linux", "Unknown browser"]
     assert page.get_attribute(".sessions strong:has-text('Firefox on Linux')", "title") == firefox

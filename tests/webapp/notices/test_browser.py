@@ -10,7 +10,8 @@ from tests.webapp.accounts.test_browser import browser_login
 from tests.webapp.mail.test_outbox import fan_out
 from tests.webapp.qa_helpers import answer, ask, comment, member, write_article
 
-pytest.importorskip("playwright.sync_api")
+playwright = pytest.importorskip("playwright.sync_api")
+expect = playwright.expect
 pytestmark = needs_chromium
 
 
@@ -35,7 +36,8 @@ def test_the_bell_counts_and_opening_a_notification_marks_it_read(site, app, pag
     assert page.url == f"{site}/questions/{question_id}#answer-{answer_id}"
     assert page.inner_text(".bar .bell").endswith("1")
     page.click(".bar .bell")
-    assert page.locator(".notice.unread").count() == 1
+    # The click starts a navigation; expect waits for the new page where count() would not.
+    expect(page.locator(".notice.unread")).to_have_count(1)
     assert "Notes on fsync" in page.inner_text(".notice.unread")
 
 
@@ -46,8 +48,9 @@ def test_mark_all_read_in_a_browser(site, app, page, config):
     fan_out(app)
     browser_login(page, site, "ann@example.org")
     page.click(".bar .bell")
-    assert page.locator(".notice.unread").count() == 2
+    expect(page.locator(".notice.unread")).to_have_count(2)
     page.click("button:has-text('Mark all read')")
     assert "marked read" in page.inner_text(".flash")
-    assert page.locator(".notice.unread").count() == 0 and page.locator(".notice").count() == 2
+    expect(page.locator(".notice.unread")).to_have_count(0)
+    expect(page.locator(".notice")).to_have_count(2)
     assert page.inner_text(".bar .bell").endswith("0")
