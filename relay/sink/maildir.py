@@ -66,7 +66,7 @@ class Maildir:
 
     def newest(self, limit: int) -> tuple[list[Listed], int]:
         """The `limit` most recently stored messages, newest first, and how many there are."""
-        listed = self._listing()
+        listed = self.listing()
         listed.sort(key=lambda m: (m.received_ns, m.name), reverse=True)
         return listed[:limit], len(listed)
 
@@ -81,7 +81,7 @@ class Maildir:
         """Remove every message in new/ and say how many went; tmp/ (a message being written)
         is left alone, so a message arriving meanwhile is kept whole."""
         removed = 0
-        for listed in self._listing():
+        for listed in self.listing():
             try:
                 listed.path.unlink()
                 removed += 1
@@ -89,7 +89,8 @@ class Maildir:
                 pass
         return removed
 
-    def _listing(self) -> list[Listed]:
+    def listing(self) -> list[Listed]:
+        """Every message in new/, in no order, without reading one."""
         listed = []
         with os.scandir(self.root / "new") as entries:
             for entry in entries:
