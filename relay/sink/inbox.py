@@ -15,7 +15,6 @@ from __future__ import annotations
 import re
 import socket
 import threading
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -24,8 +23,10 @@ from flask import Flask, Response, abort, redirect, render_template, request, ur
 from markupsafe import Markup, escape
 from werkzeug.serving import WSGIRequestHandler, make_server
 
-from relay.sink.maildir import Listed, Maildir, StoredMessage
-from relay.sink.message_view import Summary, attachment, summary, view
+from relay.sink.api import api
+from relay.sink.index import MessageIndex
+from relay.sink.maildir import Maildir, StoredMessage
+from relay.sink.message_view import attachment, view
 from settings.units import format_size
 
 LIST_CAP = 200               # a big Maildir still makes a small page
@@ -48,21 +49,26 @@ _DOCTYPE = re.compile(r"\A\s*<!doctype[^>]*>", re.IGNORECASE)
 _URL = re.compile(r"https?://[^\s<>\"'\x00-\x1f]+")
 
 
-@dataclass(frozen=True)
-class Row:
-    listed: Listed
-    summary: Summary
-
-
-def create_inbox(maildir: str | Path, listen_host: str = "127.0.0.1", cap: int = LIST_CAP) -> Flask:
-    """The inbox app over the Maildir at `maildir` (made if missing, as the sink would)."""
+def create_inbox(maildir: str | Path, listen_host: str = "127.0.0.1", cap: int = LIST_CAP,
+                 index: MessageIndex | None = None) -> Flask:
+    """The inbox app over the Maildir at `maildir` (made if missing, as the sink would) and its
+    index; an index nobody watches (the test client's) is synced before each request."""
     app = Flask(__name__, static_folder="static/inbox", static_url_path="/static")
     box = Maildir(maildir)
+    index = index or MessageIndex(box)
+    app.extensions["inbox_index"] = index
+
+    @app.before_request
+    def catch_up():
+        if not index.watching:
+            index.sync()
+
     hosts = LOOPBACK_NAMES | ({listen_host.lower()} - {"", "0.0.0.0", "::"})
     app.jinja_env.trim_blocks = app.jinja_env.lstrip_blocks = True
     app.jinja_env.filters.update(received=_received, size=format_size, linked=linked_text)
     _guard(app, hosts)
-    _list_routes(app, box, cap)
+    app.register_blueprint(api)
+    _list_routes(app, index, cap)
     _message_routes(app, box)
     return app
 
@@ -86,25 +92,19 @@ def _guard(app: Flask, hosts: frozenset[str]) -> None:
         return response
 
 
-def _list_routes(app: Flask, box: Maildir, cap: int) -> None:
+def _list_routes(app: Flask, index: MessageIndex, cap: int) -> None:
     """The list of the newest `cap` messages, and clearing them all."""
 
-    @app.get("/")
-    def index():
-        listed, total = box.newest(cap)
-        rows = []
-        for item in listed:
-            try:
-                rows.append(Row(item, summary(Maildir.read_head(item.path))))
-            except FileNotFoundError:
-                continue  # cleared while we listed
-        return render_template("inbox/list.html", rows=rows, total=total, cap=cap)
+    @app.get("/", endpoint="index")
+    def listing():
+        page = index.page(limit=cap)
+        return render_template("inbox/list.html", entries=page.entries, total=page.total, cap=cap)
 
     @app.post("/clear")
     def clear():
         if not same_origin():
             return Response("Clear the inbox from its own page.\n", 403, mimetype="text/plain")
-        box.clear()
+        index.clear()
         return redirect(url_for("index"), 303)
 
 
@@ -211,9 +211,11 @@ class InboxServer:
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         # Bound here: werkzeug would exit the process on a taken port instead of raising.
         listener = socket.create_server((host, port), family=family)
+        self.index = MessageIndex(Maildir(maildir))
         try:
             self.port = listener.getsockname()[1]
-            self.server = make_server(host, self.port, create_inbox(maildir, listen_host=host),
+            app = create_inbox(maildir, listen_host=host, index=self.index)
+            self.server = make_server(host, self.port, app,
                                       threaded=True, request_handler=_QuietHandler,
                                       fd=listener.fileno())
         finally:
@@ -227,10 +229,12 @@ class InboxServer:
         return f"http://{host}:{self.port}"
 
     def start(self) -> InboxServer:
+        self.index.start()   # caught up with the Maildir before the first page is served
         self.thread.start()
         return self
 
     def stop(self) -> None:
+        self.index.stop()    # first: it wakes the live streams, so they end
         if self.thread.is_alive():
             self.server.shutdown()
             self.thread.join(timeout=10)

@@ -32,7 +32,7 @@ from relay.sink.search import Search, parse_search
 log = logging.getLogger(__name__)
 
 INDEX_NAME = "inbox.sqlite"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 BATCH = 500   # messages per transaction while catching up
 
 _SCHEMA = """
@@ -50,6 +50,7 @@ CREATE TABLE messages (
     attachments INTEGER NOT NULL,
     read INTEGER NOT NULL DEFAULT 0
 );
+CREATE INDEX messages_unread ON messages (id) WHERE read = 0;
 CREATE VIRTUAL TABLE messages_fts USING fts5(
     sender, recipients, subject, body, tokenize = 'unicode61 remove_diacritics 2'
 );
@@ -93,6 +94,7 @@ class MessageIndex:
         self._version = 0
         self._db = self._open()
         self._observer: Observer | None = None
+        self._closed = False
 
     # -- keeping it current ------------------------------------------------------------------
 
@@ -205,14 +207,10 @@ class MessageIndex:
     def page(self, query: str = "", limit: int = 50, before: int | None = None) -> Page:
         """The newest `limit` messages matching `query` (older than id `before`), newest first."""
         search = parse_search(query)
-        where, params = _where(search, before)
         with self._lock:
-            rows = self._db.execute(
-                f"SELECT {_prefixed('m.')} FROM messages m WHERE {where} "
-                "ORDER BY m.id DESC LIMIT ?", (*params, limit + 1)).fetchall()
-            total_where, total_params = _where(search, None)
-            total = self._db.execute(f"SELECT count(*) FROM messages m WHERE {total_where}",
-                                     total_params).fetchone()[0]
+            rows = self._db.execute(*_select(search, _prefixed("m."), before=before,
+                                             limit=limit + 1)).fetchall()
+            total = self._db.execute(*_select(search, "count(*)")).fetchone()[0]
         entries = [_entry(row) for row in rows[:limit]]
         more = len(rows) > limit
         return Page(entries, entries[-1].id if more and entries else None, total)
@@ -225,18 +223,14 @@ class MessageIndex:
 
     def names(self, query: str) -> list[str]:
         """The names of every message matching `query`, newest first."""
-        where, params = _where(parse_search(query), None)
         with self._lock:
-            return [name for (name,) in self._db.execute(
-                f"SELECT m.name FROM messages m WHERE {where} ORDER BY m.id DESC", params)]
+            return [name for (name,) in self._db.execute(*_select(parse_search(query), "m.name"))]
 
     def newer(self, after: int, query: str = "", limit: int = 100) -> list[Entry]:
         """Messages matching `query` with an id above `after`, oldest first."""
-        where, params = _where(parse_search(query), None)
         with self._lock:
-            rows = self._db.execute(
-                f"SELECT {_prefixed('m.')} FROM messages m WHERE {where} AND m.id > ? "
-                "ORDER BY m.id LIMIT ?", (*params, after, limit)).fetchall()
+            rows = self._db.execute(*_select(parse_search(query), _prefixed("m."), after=after,
+                                             limit=limit, oldest_first=True)).fetchall()
         return [_entry(row) for row in rows]
 
     def last_id(self) -> int:
@@ -277,6 +271,15 @@ class MessageIndex:
     # -- waiting for change --------------------------------------------------------------------
 
     @property
+    def watching(self) -> bool:
+        """Whether a watcher keeps the index current; without one, call sync() before reading."""
+        return self._observer is not None
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    @property
     def version(self) -> int:
         """Goes up on every change: a message indexed, forgotten, read or unread."""
         return self._version
@@ -297,7 +300,7 @@ class MessageIndex:
         """The newest message matching `query` with an id above `after`, already indexed or
         arriving within `timeout` seconds; None when none came."""
         deadline = time.monotonic() + timeout
-        while True:
+        while not self._closed:
             version = self.version
             found = self.newer(after, query, limit=1_000_000)
             if found:
@@ -306,6 +309,7 @@ class MessageIndex:
             if left <= 0:
                 return None
             self.wait_for_change(version, left)
+        return None
 
     # -- the watcher ---------------------------------------------------------------------------
 
@@ -325,6 +329,7 @@ class MessageIndex:
             self._observer.join(timeout=10)
             self._observer = None
         with self._changed:
+            self._closed = True
             self._db.close()
             self._bump()   # wake waiters: the index is gone
 
@@ -360,23 +365,36 @@ def _name(path: str | bytes) -> str:
     return Path(os.fsdecode(path)).name
 
 
-def _where(search: Search, before: int | None) -> tuple[str, list]:
-    clauses, params = ["1"], []
+def _select(search: Search, columns: str, before: int | None = None, after: int | None = None,
+            limit: int | None = None, oldest_first: bool = False) -> tuple[str, list]:
+    """The SELECT for `search`. With words to match, the FTS table drives the join in rowid
+    order (CROSS JOIN keeps SQLite from reading every match first), so the newest page of
+    a word in every message costs what a rare word's does."""
+    id_column = "messages_fts.rowid" if search.fts else "m.id"
     if search.fts:
-        clauses.append("m.id IN (SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?)")
-        params.append(search.fts)
+        sql = (f"SELECT {columns} FROM messages_fts CROSS JOIN messages m "
+               "ON m.id = messages_fts.rowid WHERE messages_fts MATCH ?")
+        params: list = [search.fts]
+    else:
+        sql, params = f"SELECT {columns} FROM messages m WHERE 1", []
     if search.fts_excluded:
-        clauses.append("m.id NOT IN (SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?)")
+        sql += " AND m.id NOT IN (SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?)"
         params.append(search.fts_excluded)
     if search.read is not None:
-        clauses.append("m.read = ?")
+        sql += " AND m.read = ?"
         params.append(int(search.read))
     if search.has_attachment is not None:
-        clauses.append("m.attachments > 0" if search.has_attachment else "m.attachments = 0")
-    if before is not None:
-        clauses.append("m.id < ?")
-        params.append(before)
-    return " AND ".join(clauses), params
+        sql += " AND m.attachments > 0" if search.has_attachment else " AND m.attachments = 0"
+    for bound, operator in ((before, "<"), (after, ">")):
+        if bound is not None:
+            sql += f" AND {id_column} {operator} ?"
+            params.append(bound)
+    if not columns.startswith("count("):
+        sql += f" ORDER BY {id_column} {'ASC' if oldest_first else 'DESC'}"
+    if limit is not None:
+        sql += " LIMIT ?"
+        params.append(limit)
+    return sql, params
 
 
 def _prefixed(prefix: str) -> str:

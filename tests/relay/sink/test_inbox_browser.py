@@ -9,6 +9,7 @@ import pytest
 from relay.sink.inbox import InboxServer
 from spooler.message import Address, Notification, build
 from tests.conftest import needs_chromium
+from tests.relay.relay_helpers import wait_until
 
 pytest.importorskip("playwright.sync_api")
 pytestmark = needs_chromium
@@ -19,6 +20,11 @@ def inbox(sink):
     """The inbox of the test's sink, served for real on 127.0.0.1; stopped after the test."""
     with InboxServer(sink.maildir.root) as server:
         yield server
+
+
+def indexed(inbox: InboxServer, total: int) -> None:
+    """Until the inbox's index has caught up with the Maildir (it follows new/ by inotify)."""
+    wait_until(lambda: inbox.index.page().total == total, timeout=5)
 
 
 def test_a_message_through_the_sink_appears_and_opens_with_a_clickable_link(sink, inbox, page):
@@ -34,6 +40,7 @@ def test_a_message_through_the_sink_appears_and_opens_with_a_clickable_link(sink
     with smtplib.SMTP(sink.host, sink.port, local_hostname="localhost", timeout=10) as client:
         client.sendmail("noreply@example.test", ["zoe@example.org"], message)
 
+    indexed(inbox, 1)
     page.reload()
     row = page.locator("table.messages tbody tr")
     assert row.count() == 1
@@ -60,6 +67,7 @@ def test_a_message_through_the_sink_appears_and_opens_with_a_clickable_link(sink
 
 def test_clear_inbox_empties_it_in_the_browser(sink, inbox, page):
     sink.maildir.store("a@example.test", ["b@example.test"], b"Subject: to be cleared\n\nx\n")
+    indexed(inbox, 1)
     page.goto(inbox.url)
     assert page.locator("table.messages tbody tr").count() == 1
     page.click("button.clear")

@@ -3,12 +3,15 @@ rebuilt from the Maildir, kept current while it runs, searched, paged, waited on
 
 from __future__ import annotations
 
+import http.client
+import json
 import os
 import threading
 import time
 
 import pytest
 
+from relay.sink.inbox import InboxServer
 from relay.sink.index import INDEX_NAME, MessageIndex
 from relay.sink.maildir import Maildir
 from tests.relay.relay_helpers import wait_until
@@ -173,3 +176,37 @@ def test_wait_gives_up_after_its_timeout(tmp_path):
         started = time.monotonic()
         assert index.wait_for("never", timeout=0.3) is None
         assert 0.25 < time.monotonic() - started < 5
+
+
+def next_event(stream) -> dict[str, str]:
+    """The next event of a server-sent event stream, its fields by name (comments skipped)."""
+    fields: dict[str, str] = {}
+    for _ in range(100):
+        line = stream.readline().decode().rstrip("\n")
+        if not line:
+            if fields:
+                return fields
+            continue
+        name, _, value = line.partition(": ")
+        if name:
+            fields[name] = value
+    raise AssertionError("no event in 100 lines")
+
+
+def test_the_event_stream_tells_of_each_new_message_and_of_deletions(tmp_path, sink):
+    with InboxServer(sink.maildir.root) as inbox:
+        connection = http.client.HTTPConnection("127.0.0.1", inbox.port, timeout=10)
+        try:
+            connection.request("GET", "/api/v1/events")
+            stream = connection.getresponse()
+            assert stream.headers["Content-Type"].startswith("text/event-stream")
+            assert next_event(stream) == {"retry": "1000"}
+            send(sink, activation("Live one"))
+            arrived = next_event(stream)
+            assert arrived["event"] == "new" and json.loads(arrived["data"])["subject"] == "Live one"
+            inbox.index.delete(inbox.index.names(""))
+            changed = next_event(stream)
+            assert changed["event"] == "changed"
+            assert json.loads(changed["data"]) == {"total": 0, "unread": 0}
+        finally:
+            connection.close()
