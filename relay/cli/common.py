@@ -18,7 +18,8 @@ from spooler.names import printable
 EXIT_PROBLEM, EXIT_USAGE = 1, 2   # SPEC: 0 ok, 1 a problem found, 2 usage or config error
 
 
-CONFIG_HELP = "config file (default: $PICKUP_RELAY_CONFIG, else ./config.toml, else the embedded defaults)"
+CONFIG_HELP = ("config file (default: $PICKUP_RELAY_CONFIG, else the config of a `make run` running here, "
+               "else ./config.toml, else the embedded defaults)")
 
 
 def config_option() -> click.Option:
