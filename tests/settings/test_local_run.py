@@ -24,8 +24,8 @@ HOLD_THE_RUN_LOCK = """
 import runpy, sys
 from pathlib import Path
 run_lock = runpy.run_path(sys.argv[1])["run_lock"]
-config = Path(sys.argv[2]).resolve()
-with run_lock(config.parent / "var", config):
+folder, config = Path(sys.argv[2]), None if sys.argv[3] == "-" else Path(sys.argv[3]).resolve()
+with run_lock(folder / "var", config):
     print("running", flush=True)
     sys.stdin.read()
 """
@@ -50,10 +50,13 @@ def checkout(tmp_path, smart_host):
 
 
 class FakeLocalRun:
-    """A real process holding the local run's lock and record for `config`; killed on exit."""
+    """A real process holding the local run's lock and record for `config` (None: the embedded
+    defaults) in `checkout` (default: the config's folder); stopped on exit."""
 
-    def __init__(self, config: Path):
-        self.process = subprocess.Popen([sys.executable, "-c", HOLD_THE_RUN_LOCK, str(SCRIPT), str(config)],
+    def __init__(self, config: Path | None, checkout: Path | None = None):
+        folder = checkout or config.parent
+        self.process = subprocess.Popen([sys.executable, "-c", HOLD_THE_RUN_LOCK, str(SCRIPT), str(folder),
+                                         str(config or "-")],
                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         assert self.process.stdout.readline() == "running\n"
         self.pid = self.process.pid
@@ -145,3 +148,10 @@ def test_the_sites_commands_read_the_local_runs_config_too(checkout):
     assert check.stderr.splitlines()[0] == \
         f"flask: using the local run's config .run-local.toml (make run, pid {run.pid})"
     assert str(checkout / ".run-local.toml") in check.stdout
+
+
+def test_a_config_toml_made_after_a_run_on_the_embedded_defaults_started_is_said_to_differ(checkout):
+    with FakeLocalRun(None, checkout) as run:
+        status = command(checkout, sys.executable, "-m", "relay", "status", "--no-smarthost")
+    assert status.stderr == (f"relay: reading config.toml, not the config of the local run, "
+                             f"embedded defaults (make run, pid {run.pid})\n")
