@@ -63,24 +63,31 @@ def config_to_read(explicit: str | os.PathLike | None, program: str) -> str | os
     """The path to hand to load_config() for a command given `explicit` (its --config, or None);
     says on stderr when a local run chose it, or runs on another config than the one chosen."""
     named = explicit if explicit is not None else os.environ.get(ENV_VAR) or None
-    if named is None:
-        run = local_run_in(Path.cwd() / RUN_FOLDER)
-        if run is None:
-            return None
-        default = Path(DEFAULT_NAME)
-        if run.config is not None and not _same_file(run.config, default):
-            _say(program, f"using the local run's config {run.describe()}")
-            return str(run.config)
-        if run.config is None and default.exists():   # the run reads no file; we would
-            _say(program, f"reading {shown(default)}, not the config of the local run, "
-                          f"{run.describe()}")
-        return None
-    if Path(named).exists():
-        for run in _runs_near(Path(named)):
-            if run.config is None or not _same_file(run.config, Path(named)):
-                _say(program, f"reading {shown(Path(named))}, not the config of the local run, "
-                              f"{run.describe()}")
+    try:
+        if named is None:
+            return _the_local_runs(program)
+        if Path(named).exists():
+            for run in _runs_near(Path(named)):
+                if run.config is None or not _same_file(run.config, Path(named)):
+                    _say(program, f"reading {shown(Path(named))}, not the config of the local run, "
+                                  f"{run.describe()}")
+    except OSError:   # no working folder (deleted): no local run to speak of
+        pass
     return explicit
+
+
+def _the_local_runs(program: str) -> str | None:
+    """The config of the local run in this folder when it is not ./config.toml, else None."""
+    run = local_run_in(Path.cwd() / RUN_FOLDER)
+    if run is None:
+        return None
+    default = Path(DEFAULT_NAME)
+    if run.config is not None and not _same_file(run.config, default):
+        _say(program, f"using the local run's config {run.describe()}")
+        return str(run.config)
+    if run.config is None and default.exists():   # the run reads no file; we would
+        _say(program, f"reading {shown(default)}, not the config of the local run, {run.describe()}")
+    return None
 
 
 def shown(path: Path | None) -> str:
