@@ -3,7 +3,9 @@ sink + the sink's inbox, and the daily digests every minute; with [inbound] doma
 `relay receive` and the site's inbound worker (mail coming back: bounces, replies).
 
 Refuses to start when a local run already holds var/run-local.pid (saying its
-pid) or a port it needs is taken; upgrades the site's database, starts each
+pid) or a port it needs is taken; while it runs, var/run-local.json beside the lock names the
+config it runs, so `relay` and `flask` commands in the checkout read that one too
+(settings.local_run); upgrades the site's database, starts each
 part as a child process with the same config (the web inbox only when [sink]
 web_port is not 0), runs `flask --app webapp send-digests` every DIGEST_EVERY
 seconds (not at all when the site has no such command), says where to look, and on
@@ -15,6 +17,7 @@ parent-death signal), and so is it when `make` above it dies.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import ctypes
 import errno
 import fcntl
@@ -29,7 +32,13 @@ import tomllib
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from channel.files import replace_file
+from settings import ENV_VAR, load_config
+from settings.local_run import LOCK_NAME, RECORD_NAME, record_bytes, shown
+from settings.units import parse_listen
+
 BIN = Path(sys.executable).parent
+LOCK_TRIES = 5   # a few 50 ms tries: a command's probe of the lock is not another run
 PR_SET_PDEATHSIG = 1
 DIGEST_EVERY = 60.0   # seconds between `send-digests` runs; each sends only what is due
 
@@ -43,16 +52,35 @@ def stop_when_parent_dies() -> None:
 def hold_run_lock(folder: Path) -> int:
     """One local run per checkout: lock var/run-local.pid or exit saying who holds it."""
     folder.mkdir(parents=True, exist_ok=True)
-    fd = os.open(folder / "run-local.pid", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
-        sys.exit(f"run_local: already running: pid {holder} (stop it with Ctrl-C in its terminal, "
-                 f"or kill {holder})")
+    fd = os.open(folder / LOCK_NAME, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    for attempt in range(LOCK_TRIES):
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            break
+        except BlockingIOError:
+            # A command asking whether a run is alive holds a shared lock for a moment.
+            if attempt + 1 < LOCK_TRIES:
+                time.sleep(0.05)
+                continue
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
+            sys.exit(f"run_local: already running: pid {holder} (stop it with Ctrl-C in its "
+                     f"terminal, or kill {holder})")
     os.ftruncate(fd, 0)
     os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
     return fd
+
+
+@contextlib.contextmanager
+def run_lock(folder: Path, config_path: Path | None):
+    """Hold the run lock and say beside it which config this run runs (var/run-local.json),
+    so `relay` and `flask` commands in the checkout read the same one; both go on exit."""
+    lock = hold_run_lock(folder)
+    try:
+        replace_file(folder / RECORD_NAME, record_bytes(os.getpid(), config_path), 0o644)
+        yield
+    finally:
+        (folder / RECORD_NAME).unlink(missing_ok=True)   # before the lock: never a live-looking record
+        os.close(lock)
 
 
 def port_taken(host: str, port: int) -> bool:
@@ -159,21 +187,25 @@ def main() -> int:
                         help=f"seconds between send-digests runs (default {DIGEST_EVERY:g})")
     options = parser.parse_args()
     if options.config:
-        os.environ["PICKUP_RELAY_CONFIG"] = str(Path(options.config).resolve())
-    from settings import load_config
-    from settings.units import parse_listen
-
+        os.environ[ENV_VAR] = str(Path(options.config).resolve())
     config = load_config()
     if options.port or options.smtp_port or options.web_port is not None:
-        os.environ["PICKUP_RELAY_CONFIG"] = str(with_ports(config, options.port, options.smtp_port,
-                                                           options.web_port))
+        os.environ[ENV_VAR] = str(with_ports(config, options.port, options.smtp_port,
+                                             options.web_port))
         config = load_config()
-    args = ["--config", str(Path(config.path).resolve())] if config.path else []
+    if config.path:   # every part named the one file, so none looks for a local run's record
+        os.environ[ENV_VAR] = str(Path(config.path).resolve())
     stop_when_parent_dies()
-    lock = hold_run_lock(config.base_dir / "var")
+    with run_lock(config.base_dir / "var", config.path):
+        refuse_taken_ports(config)
+        return run_parts(config, options.digests_every)
+
+
+def refuse_taken_ports(config) -> None:
+    """Exit before starting anything when a port a part needs is taken."""
     site = urlsplit(config.webapp.base_url)
-    site_host, site_port = site.hostname or "127.0.0.1", site.port or 5000
-    ports = [("site", site_host, site_port), ("sink", config.sink.host, config.sink.port)]
+    ports = [("site", site.hostname or "127.0.0.1", site.port or 5000),
+             ("sink", config.sink.host, config.sink.port)]
     if config.sink.web_port:
         ports.append(("inbox", config.sink.host, config.sink.web_port))
     if config.inbound.domains:
@@ -182,21 +214,33 @@ def main() -> int:
         if port_taken(host, port):
             sys.exit(f"run_local: the {what}'s port {host}:{port} is taken by another program; "
                      "nothing was started")
-    flask = [str(BIN / "flask"), "--app", "webapp"]
-    subprocess.run([*flask, "init-db"], check=True)
+
+
+def part_commands(config, flask: list[str]) -> dict[str, list[str]]:
+    """The command of each part, by name, in the order they start."""
+    relay = [str(BIN / "relay"), *(["--config", str(Path(config.path).resolve())] if config.path else [])]
+    site = urlsplit(config.webapp.base_url)
     parts = {
-        "sink": [str(BIN / "relay"), *args, "sink"],
-        "relay": [str(BIN / "relay"), *args, "run"],
-        "site": [*flask, "run", "--host", site_host, "--port", str(site_port)],
+        "sink": [*relay, "sink"],
+        "relay": [*relay, "run"],
+        "site": [*flask, "run", "--host", site.hostname or "127.0.0.1", "--port", str(site.port or 5000)],
         "outbox": [*flask, "outbox-worker"],
     }
     if config.sink.web_port:
-        parts["inbox"] = [str(BIN / "relay"), *args, "inbox"]
+        parts["inbox"] = [*relay, "inbox"]
     if config.inbound.domains:   # mail coming back: bounces, complaints, replies
-        parts["receive"] = [str(BIN / "relay"), *args, "receive"]
+        parts["receive"] = [*relay, "receive"]
         parts["inbound"] = [*flask, "inbound-worker"]
+    return parts
+
+
+def run_parts(config, digests_every: float) -> int:
+    """Start every part, watch them until a stop signal or one exits, then stop them all."""
+    flask = [str(BIN / "flask"), "--app", "webapp"]
+    subprocess.run([*flask, "init-db"], check=True)
+    parts = part_commands(config, flask)
     children: dict[str, subprocess.Popen] = {}
-    digests = Digests([*flask, "send-digests"], options.digests_every)
+    digests = Digests([*flask, "send-digests"], digests_every)
     stop = False
 
     def request_stop(*_):
@@ -212,14 +256,7 @@ def main() -> int:
                                               preexec_fn=stop_when_parent_dies)
             if name == "sink":   # it listens before the relay's first connection
                 wait_for_port(config.sink.host, config.sink.port, children[name])
-        print(f"run_local: site on {config.webapp.base_url}, notification worker, relay and sink "
-              f"running; mail lands in "
-              f"{config.sink.maildir}/new; Ctrl-C stops everything", flush=True)
-        if config.sink.web_port:
-            print(f"mail: http://{config.sink.host}:{config.sink.web_port}", flush=True)
-        if config.inbound.domains:
-            print(f"mail back: SMTP {config.inbound.listen} for {', '.join(config.inbound.domains)}"
-                  f", or `relay deliver-inbound`; read from {config.inbound.dir}", flush=True)
+        say_where_to_look(config)
         while not stop:
             for name, child in children.items():
                 if child.poll() is not None:
@@ -238,9 +275,21 @@ def main() -> int:
                 child.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 child.kill()
-    os.close(lock)
     failed = [n for n, c in children.items() if c.returncode not in (0, -signal.SIGTERM)]
     return 1 if failed else 0
+
+
+def say_where_to_look(config) -> None:
+    print(f"run_local: site on {config.webapp.base_url}, notification worker, relay and sink "
+          f"running; mail lands in {config.sink.maildir}/new; Ctrl-C stops everything", flush=True)
+    if config.path and Path(config.path).name == ".run-local.toml":   # the issue: nothing said so
+        print(f"run_local: this run reads {shown(config.path)} (its ports moved); `relay` and `flask` "
+              f"commands run in {shown(config.base_dir)} read it too while the run lasts", flush=True)
+    if config.sink.web_port:
+        print(f"mail: http://{config.sink.host}:{config.sink.web_port}", flush=True)
+    if config.inbound.domains:
+        print(f"mail back: SMTP {config.inbound.listen} for {', '.join(config.inbound.domains)}"
+              f", or `relay deliver-inbound`; read from {config.inbound.dir}", flush=True)
 
 
 if __name__ == "__main__":

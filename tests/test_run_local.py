@@ -138,6 +138,30 @@ def test_ports_given_once_move_the_site_the_sink_the_relay_with_it_and_the_inbox
         stop_all(run, parts)
 
 
+def test_relay_status_during_a_run_on_a_moved_smtp_port_reads_the_runs_config(local_config):
+    """The issue's story: after `make run SMTP_PORT=...`, `relay status` typed in the checkout
+    (no --config) probes the moved smart host and says which config it read."""
+    smtp = free_port()
+    run = start(local_config, "--smtp-port", str(smtp))
+    parts = set()
+    env = {k: v for k, v in os.environ.items() if k != "PICKUP_RELAY_CONFIG"}
+
+    def status() -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "relay", "status"], cwd=local_config.parent,
+                              env=env, capture_output=True, text=True, timeout=60, check=False)
+
+    try:
+        parts = wait_for_parts(run)
+        wait_until(lambda: status().returncode == 0, timeout=30, what="relay status to exit 0")
+        report = status()
+        assert f"smart host 127.0.0.1:{smtp}: reachable" in report.stdout
+        assert report.stderr == (f"relay: using the local run's config .run-local.toml "
+                                 f"(make run, pid {run.pid})\n")
+        assert "`relay` and `flask` commands run in . read it too" in run_log(local_config)
+    finally:
+        stop_all(run, parts)
+
+
 def test_a_taken_inbox_port_starts_nothing(local_config):
     inbox_port = free_port()
     with socket.create_server(("127.0.0.1", inbox_port)):

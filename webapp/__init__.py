@@ -18,6 +18,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from settings import Config, ConfigError, load_config
+from settings.local_run import config_to_read
 from spooler.message import Address
 from webapp.site.config import use_config
 from webapp.site.database import database_url
@@ -28,11 +29,17 @@ def create_app(config: Config | None = None, overrides: dict | None = None) -> F
     """The site for `config` (default: load_config()); `overrides` are Flask keys (TESTING...)."""
     if config is None:  # started by `flask` or gunicorn: a bad config is a message, not a traceback
         try:
-            return _create_app(load_config(), overrides)
+            # While `make run` runs here, its config, saying so (settings.local_run).
+            return _create_app(load_config(config_to_read(None, _program())), overrides)
         except ConfigError as e:
             print(f"config error: {e}", file=sys.stderr)
             raise SystemExit(2) from None
     return _create_app(config, overrides)
+
+
+def _program() -> str:
+    """The command's name for what it says on stderr: flask, gunicorn."""
+    return Path(sys.argv[0]).name if sys.argv and sys.argv[0] else "webapp"
 
 
 def _create_app(config: Config, overrides: dict | None) -> Flask:

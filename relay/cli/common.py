@@ -12,12 +12,14 @@ import click
 
 from relay.queue.files import user_name
 from settings import Config, ConfigError, load_config
+from settings.local_run import config_to_read
 from spooler.names import printable
 
 EXIT_PROBLEM, EXIT_USAGE = 1, 2   # SPEC: 0 ok, 1 a problem found, 2 usage or config error
 
 
-CONFIG_HELP = "config file (default: $PICKUP_RELAY_CONFIG, else ./config.toml, else the embedded defaults)"
+CONFIG_HELP = ("config file (default: $PICKUP_RELAY_CONFIG, else the config of a `make run` running here, "
+               "else ./config.toml, else the embedded defaults)")
 
 
 def config_option() -> click.Option:
@@ -40,6 +42,8 @@ def config_of(ctx: click.Context) -> Config:
     # Loaded on first use, so `relay --config broken.toml drop --help` still shows help.
     state = ctx.find_object(dict)
     if "config" not in state:
+        # While `make run` runs here, its config (saying so); kept for the supervisor's children.
+        state["config_path"] = config_to_read(state["config_path"], "relay")
         try:
             state["config"] = load_config(state["config_path"])
         except ConfigError as e:

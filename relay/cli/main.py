@@ -2,7 +2,8 @@
 
 Exit codes: 0 ok, 1 a problem found (a file refused, a check failed),
 2 usage or config error. Every command takes --config (else
-$PICKUP_RELAY_CONFIG, else ./config.toml, else the embedded defaults).
+$PICKUP_RELAY_CONFIG, else the config of a `make run` running in this folder,
+said on stderr (settings.local_run), else ./config.toml, else the embedded defaults).
 """
 
 from __future__ import annotations
