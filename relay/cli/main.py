@@ -248,7 +248,7 @@ def inbox(ctx: click.Context, host: str | None, port: int | None, maildir: str |
                            "or set [sink] web_port")
     stop = stop_on_signals()
     try:
-        server = InboxServer(folder, host=host, port=port).start()
+        server = InboxServer(folder, host=host, port=port, config=config).start()
     except OSError as e:
         raise click.ClickException(f"cannot listen on {host}:{port}: {e.strerror or e}") from None
     click.echo(f"inbox: {server.url} shows {folder}/new")
