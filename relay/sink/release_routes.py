@@ -45,7 +45,7 @@ def release_setup() -> dict:
 
 @release_routes.get("/messages/<name>/release", endpoint="form")
 def release_form(name: str):
-    return render_template("inbox/release_page.html", name=name, stored=_stored(name))
+    return _page(name, _stored(name))
 
 
 @release_routes.post("/messages/<name>/release", endpoint="send")
@@ -57,10 +57,8 @@ def release_from_form(name: str):
     try:
         released = release(stored, typed_recipients(typed), release_config())
     except ReleaseError as e:
-        return render_template("inbox/release_page.html", name=name, stored=stored, typed=typed,
-                               error=str(e)), _status(e)
-    return render_template("inbox/release_page.html", name=name, stored=stored, typed=typed,
-                           released=released)
+        return _page(name, stored, typed=typed, error=str(e)), _status(e)
+    return _page(name, stored, typed=typed, released=released)
 
 
 @release_routes.post("/api/v1/message/<name>/release")
@@ -77,6 +75,12 @@ def release_by_api(name: str):
     except ReleaseError as e:
         return api_error(_status(e), str(e))
     return _released_json(released)
+
+
+def _page(name: str, stored: StoredMessage, **outcome) -> str:
+    entry = the_index().get(name)
+    return render_template("inbox/release_page.html", name=name, stored=stored,
+                           subject=entry.subject if entry else "", **outcome)
 
 
 def _released_json(released: Released) -> dict:

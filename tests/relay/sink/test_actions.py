@@ -69,6 +69,7 @@ def test_the_release_form_sends_the_message_to_the_typed_address(tmp_path, inbox
     form = inbox.get(f"/messages/{name}/release")
     assert 'value="ann@example.test"' in form.get_data(as_text=True)   # its envelope recipients
     assert f"through 127.0.0.1:{second.port}" in text(form)
+    assert "Back to “Activate”" in text(form)
     done = inbox.post(f"/messages/{name}/release", data={"to": "me@example.org"}, headers=OWN_PAGE)
     assert done.status_code == 200
     assert f"Released to me@example.org through 127.0.0.1:{second.port}." in text(done)
