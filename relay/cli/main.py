@@ -235,7 +235,9 @@ def inbox(ctx: click.Context, host: str | None, port: int | None, maildir: str |
     Lists what the sink received, newest first; shows a message's text (links
     clickable), its HTML part (sandboxed, no scripts), headers and source; a
     button clears the inbox. Reads the Maildir, so messages survive restarts.
-    Answers only at a loopback address. Stops on Ctrl-C or SIGTERM.
+    /upload places .eml files in [pickup] dir as `relay drop` does; a message's
+    release sends it on to [sink.release] host (off without one). Answers only
+    at a loopback address. Stops on Ctrl-C or SIGTERM.
     """
     from relay.sink.inbox import InboxServer
 

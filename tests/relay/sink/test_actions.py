@@ -5,9 +5,13 @@ upload's answers compared with `relay drop` run as a process on the same file.""
 from __future__ import annotations
 
 import io
+import os
 import re
+import subprocess
 from html import unescape
 from pathlib import Path
+from urllib.error import HTTPError
+from urllib.request import Request, urlopen
 
 import pytest
 
@@ -16,7 +20,7 @@ from relay.sink.maildir import Maildir
 from relay.sink.server import Sink
 from tests.configs import build_config, config_file
 from tests.ports import free_port
-from tests.relay.relay_helpers import relay_cmd
+from tests.relay.relay_helpers import RELAY_BIN, relay_cmd, wait_until
 
 OWN_PAGE = {"Origin": "http://localhost"}
 ANOTHER_SITE = {"Origin": "http://evil.example"}
@@ -204,3 +208,29 @@ def test_without_a_config_upload_is_off_and_says_why(tmp_path):
     assert "upload is off" in text(inbox.get("/upload"))
     off = inbox.post("/api/v1/pickup", data=GOOD, content_type="message/rfc822")
     assert off.status_code == 409 and off.get_json()["error"].startswith("upload is off")
+
+
+def test_relay_inbox_takes_an_upload_into_the_configured_pickup_folder(tmp_path):
+    port = free_port()
+    config = config_file(tmp_path, sink={"maildir": "mail", "web_port": port})
+    env = {k: v for k, v in os.environ.items() if k != "PICKUP_RELAY_CONFIG"}
+    proc = subprocess.Popen([str(RELAY_BIN), "--config", str(config), "inbox"], cwd=tmp_path, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        def post() -> int:
+            request = Request(f"http://127.0.0.1:{port}/api/v1/pickup", data=GOOD, method="POST",
+                              headers={"Content-Type": "message/rfc822"})
+            try:
+                with urlopen(request, timeout=2) as response:
+                    return response.status
+            except HTTPError as e:
+                return e.code
+            except OSError:
+                return 0   # not listening yet
+
+        wait_until(lambda: post() == 201 or proc.poll() is not None, what="the upload taken")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    [placed] = (tmp_path / "pickup").iterdir()
+    assert placed.read_bytes() == GOOD
