@@ -65,7 +65,8 @@ def release_from_form(name: str):
 def release_by_api(name: str):
     if from_another_site():
         return api_error(403, CROSS_SITE)
-    body = request.get_json(silent=True) if request.content_length else {}
+    # Any Content-Type: curl -d says form-urlencoded; another site's page was refused above.
+    body = request.get_json(force=True, silent=True) if request.content_length else {}
     recipients = (body or {}).get("to", (body or {}).get("To", [])) if isinstance(body, dict) else None
     if not isinstance(recipients, list) or not all(isinstance(r, str) for r in recipients):
         return api_error(400, 'expected a JSON object like {"to": ["me@example.org"]}')

@@ -105,7 +105,10 @@ def test_the_api_releases_and_says_to_whom(tmp_path, inbox, second):
     assert done.status_code == 200
     assert done.get_json() == {"sent_to": ["me@example.org"], "server": f"127.0.0.1:{second.port}",
                                "refused": []}
-    assert second.maildir.count() == 1
+    as_curl_sends_it = inbox.post(f"/api/v1/message/{name}/release", data='{"to": ["me@example.org"]}',
+                                  content_type="application/x-www-form-urlencoded")
+    assert as_curl_sends_it.status_code == 200
+    assert second.maildir.count() == 2
 
 
 def test_the_api_answers_each_refusal_with_its_status_and_reason(tmp_path, inbox, second):
