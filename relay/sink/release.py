@@ -9,8 +9,8 @@ the message goes to nobody. It speaks SMTP through the relay's own client
 (relay.smtp.client: STARTTLS with certificate checks, AUTH from password_file or
 password_env, a timeout on every step), so it fails in the relay's words, said of
 [sink.release]. Reads the message and the password file; writes nothing. Raises
-ReleaseOff, ReleaseRefused (nothing sent: ours to refuse) or ReleaseFailed (the server or
-the network said no).
+ReleaseOff, ReleaseRefused (nothing sent: ours to refuse; RecipientNotAllowed among them)
+or ReleaseFailed (the server or the network said no).
 """
 
 from __future__ import annotations
@@ -38,6 +38,10 @@ class ReleaseOff(ReleaseError):
 class ReleaseRefused(ReleaseError):
     """Refused before connecting: a recipient that is no address or not allowed, a message
     that SMTP cannot carry."""
+
+
+class RecipientNotAllowed(ReleaseRefused):
+    """A recipient outside [sink.release] allowed_recipients."""
 
 
 class ReleaseFailed(ReleaseError):
@@ -99,7 +103,7 @@ def _check_recipient(recipient: str, config: ReleaseConfig) -> None:
     except UnsafeHeaderError as e:
         raise ReleaseRefused(f"{e}; nothing was sent") from None
     if not allowed(recipient, config):
-        raise ReleaseRefused(
+        raise RecipientNotAllowed(
             f"<{recipient}> is not in [sink.release] allowed_recipients "
             f"({', '.join(config.allowed_recipients)}); nothing was sent")
 

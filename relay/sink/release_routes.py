@@ -17,11 +17,11 @@ from relay.sink.actions import CROSS_SITE, api_error, from_another_site, from_ow
 from relay.sink.api import the_index
 from relay.sink.maildir import Maildir, StoredMessage
 from relay.sink.release import (
+    RecipientNotAllowed,
     Released,
     ReleaseError,
     ReleaseFailed,
     ReleaseOff,
-    ReleaseRefused,
     release,
     typed_recipients,
 )
@@ -94,7 +94,7 @@ def _status(error: ReleaseError) -> int:
         return 409
     if isinstance(error, ReleaseFailed):
         return 502
-    if isinstance(error, ReleaseRefused) and "allowed_recipients" in str(error):
+    if isinstance(error, RecipientNotAllowed):
         return 403
     return 400
 
