@@ -67,7 +67,7 @@ def release_by_api(name: str):
         return api_error(403, CROSS_SITE)
     # Any Content-Type: curl -d says form-urlencoded; another site's page was refused above.
     body = request.get_json(force=True, silent=True) if request.content_length else {}
-    recipients = (body or {}).get("to", (body or {}).get("To", [])) if isinstance(body, dict) else None
+    recipients = body.get("to", body.get("To", [])) if isinstance(body, dict) else None   # Mailpit: "To"
     if not isinstance(recipients, list) or not all(isinstance(r, str) for r in recipients):
         return api_error(400, 'expected a JSON object like {"to": ["me@example.org"]}')
     stored = _stored(name, json_404=True)
