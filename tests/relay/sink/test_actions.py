@@ -204,6 +204,8 @@ def test_an_upload_from_another_sites_page_is_refused(tmp_path, inbox):
 def test_a_request_over_the_upload_limit_is_413_saying_so(tmp_path, inbox):
     api = inbox.post("/api/v1/pickup", data=b"x" * (11 * MAX_SIZE + 70_000), content_type="message/rfc822")
     assert api.status_code == 413 and "send at most 10 messages at once" in api.get_json()["error"]
+    page = upload(inbox, {"big.eml": b"x" * (11 * MAX_SIZE + 70_000)})
+    assert page.status_code == 413 and "send at most 10 messages at once" in text(page)
 
 
 def test_without_a_config_upload_is_off_and_says_why(tmp_path):
