@@ -9,11 +9,12 @@ from settings.tables import (
     InboundConfig,
     PickupConfig,
     RelayConfig,
+    ReleaseConfig,
     SinkConfig,
     SmartHostConfig,
     WebappConfig,
 )
 
 __all__ = ["ENV_VAR", "Config", "ConfigError", "DkimConfig", "InboundConfig", "PickupConfig", "RelayConfig",
-           "SinkConfig", "SmartHostConfig", "WebappConfig", "default_config_path", "load_config",
-           "parse_config", "parse_rate"]
+           "ReleaseConfig", "SinkConfig", "SmartHostConfig", "WebappConfig", "default_config_path",
+           "load_config", "parse_config", "parse_rate"]

@@ -191,11 +191,50 @@ class InboundConfig:
 
 
 @dataclass(frozen=True)
+class ReleaseConfig:
+    """[sink.release]: where the inbox's "release" sends one captured message on (to see it in a
+    real mail client); the keys of [relay.smarthost] that make sense for it. No host = off."""
+    host: str = _key("str", "")
+    port: int = _key("port", 587)
+    tls: str = _key("choice", "starttls", choices=("starttls", "tls", "none"))
+    ca_file: Path | None = _key("optional_path", "")   # trusted instead of the system store
+    tls_name: str = _key("str", "")
+    verify: bool = _key("bool", True)
+    username: str = _key("str", "")
+    password_env: str = _key("str", "")
+    password_file: Path | None = _key("optional_path", "")   # mode checked: owner only
+    timeout: float = _key("timeout", "20s")   # each step of the conversation: a page waits for it
+    sender: str = _key("str", "")             # MAIL FROM; "" = the captured message's own
+    # Who a message may be released to: addresses, domains (any address at one), or "*" (anyone).
+    allowed_recipients: tuple[str, ...] = _key("domains", [])
+
+    def conflicts(self) -> list[tuple[str, str]]:
+        problems = []
+        if self.host and not self.allowed_recipients:
+            problems.append(("allowed_recipients", "required with host: the addresses or domains a "
+                             "message may be released to, like [\"me@example.org\", \"example.org\"] "
+                             "([\"*\"] for anyone)"))
+        for entry in self.allowed_recipients:
+            if entry != "*" and not _DOMAIN.fullmatch(entry) and not _is_address(entry):
+                problems.append(("allowed_recipients", f"{entry!r} is not an address like "
+                                 "\"me@example.org\", a domain like \"example.org\" or \"*\""))
+        if self.sender and not _is_address(self.sender):
+            problems.append(("sender", f"{self.sender!r} is not an address like \"me@example.org\" "
+                                       "(no name, no <>)"))
+        if self.password_env and self.password_file:
+            problems.append(("password_file", "set password_env or password_file, not both"))
+        if self.username and self.tls == "none":
+            problems.append(("username", 'AUTH needs TLS here: set tls = "starttls" or "tls"'))
+        return problems
+
+
+@dataclass(frozen=True)
 class SinkConfig:
     host: str = _key("str", "127.0.0.1")
     port: int = _key("port", 2525)
     maildir: Path = _key("path", "var/sink")
     web_port: int = _key("port_or_off", 8025)   # `relay inbox`: the Maildir in a browser; 0 = off
+    release: ReleaseConfig = field(default_factory=ReleaseConfig)   # [sink.release]
 
 
 @dataclass(frozen=True)
@@ -240,6 +279,14 @@ class WebappConfig:
             problems.append(("reply_address", "must differ from bounce_address: the worker tells "
                                               "bounces from replies by the address they come to"))
         return problems
+
+
+def _is_address(text: str) -> bool:
+    try:
+        check_address(text)
+    except UnsafeHeaderError:
+        return False
+    return True
 
 
 RETURN_LOCAL_PART_MAX = 20   # a token of up to 40 characters follows, within SMTP's 64

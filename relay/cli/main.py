@@ -29,6 +29,7 @@ from relay.cli.common import (
     stop_on_signals,
 )
 from relay.queue.files import file_kind
+from spooler.drop import DropRefused, drop_message, queued_line, refusal_reason, refused_line
 from spooler.envelope import MalformedMessage, parse_pickup
 from spooler.names import PRIORITIES, TRANSACTIONAL
 from spooler.pickup import PickupError, PickupWriter
@@ -66,16 +67,12 @@ def drop(ctx: click.Context, files: tuple[str, ...], priority: str) -> None:
     refused = 0
     for name in files:
         try:
-            data = _read_input(name, config.relay.max_message_size)
-            writer.check_size(data)   # before parsing: a cut-off file would say "not a message"
-            parsed = parse_pickup(data)
-            path = writer.write_bytes(data, priority=priority)
-        except (OSError, MalformedMessage, PickupError) as e:
+            dropped = drop_message(_read_input(name, config.relay.max_message_size), writer, priority)
+        except (OSError, PickupError, DropRefused) as e:
             refused += 1
-            click.echo(f"refused {name}: {_reason(e)}", err=True)
+            click.echo(refused_line(name, refusal_reason(e)), err=True)
             continue
-        click.echo(f"queued  {name} -> {path} (from <{parsed.sender}>, "
-                   f"{len(parsed.recipients)} recipient{'s' if len(parsed.recipients) != 1 else ''})")
+        click.echo(queued_line(name, dropped))
     if refused:
         sys.exit(EXIT_PROBLEM)
 
@@ -95,12 +92,6 @@ def _read_input(name: str, max_size: int) -> bytes:
         with open(fd, "rb") as f:
             data = f.read(max_size + 1)
     return data   # at most one byte over: enough for the writer to refuse it
-
-
-def _reason(error: Exception) -> str:
-    if isinstance(error, OSError) and not isinstance(error, PickupError):
-        return error.strerror or str(error)
-    return str(error)
 
 
 @main.command()
@@ -245,7 +236,9 @@ def inbox(ctx: click.Context, host: str | None, port: int | None, maildir: str |
     Lists what the sink received, newest first; shows a message's text (links
     clickable), its HTML part (sandboxed, no scripts), headers and source; a
     button clears the inbox. Reads the Maildir, so messages survive restarts.
-    Answers only at a loopback address. Stops on Ctrl-C or SIGTERM.
+    /upload places .eml files in [pickup] dir as `relay drop` does; a message's
+    release sends it on to [sink.release] host (off without one). Answers only
+    at a loopback address. Stops on Ctrl-C or SIGTERM.
     """
     from relay.sink.inbox import InboxServer
 
@@ -258,7 +251,7 @@ def inbox(ctx: click.Context, host: str | None, port: int | None, maildir: str |
                            "or set [sink] web_port")
     stop = stop_on_signals()
     try:
-        server = InboxServer(folder, host=host, port=port).start()
+        server = InboxServer(folder, host=host, port=port, config=config).start()
     except OSError as e:
         raise click.ClickException(f"cannot listen on {host}:{port}: {e.strerror or e}") from None
     click.echo(f"inbox: {server.url} shows {folder}/new")

@@ -23,10 +23,12 @@ from flask import Flask, Response, abort, redirect, render_template, request, ur
 from markupsafe import Markup, escape
 from werkzeug.serving import WSGIRequestHandler, make_server
 
+from relay.sink.actions import register_actions
 from relay.sink.api import api
 from relay.sink.index import MessageIndex
 from relay.sink.maildir import Maildir, StoredMessage
 from relay.sink.message_view import attachment, view
+from settings import Config
 from settings.units import format_size
 
 LIST_CAP = 200               # a big Maildir still makes a small page
@@ -50,7 +52,7 @@ _URL = re.compile(r"https?://[^\s<>\"'\x00-\x1f]+")
 
 
 def create_inbox(maildir: str | Path, listen_host: str = "127.0.0.1", cap: int = LIST_CAP,
-                 index: MessageIndex | None = None) -> Flask:
+                 index: MessageIndex | None = None, config: Config | None = None) -> Flask:
     """The inbox app over the Maildir at `maildir` (made if missing, as the sink would) and its
     index; an index nobody watches (the test client's) is synced before each request."""
     app = Flask(__name__, static_folder="static/inbox", static_url_path="/static")
@@ -68,6 +70,7 @@ def create_inbox(maildir: str | Path, listen_host: str = "127.0.0.1", cap: int =
     app.jinja_env.filters.update(received=_received, size=format_size, linked=linked_text)
     _guard(app, hosts)
     app.register_blueprint(api)
+    register_actions(app, config)   # release and upload; off without a config
     _list_routes(app, index, cap)
     _message_routes(app, box)
     return app
@@ -207,14 +210,15 @@ class InboxServer:
     """The inbox served for real (werkzeug, a thread per request); a context manager that
     always stops the server it started."""
 
-    def __init__(self, maildir: str | Path, host: str = "127.0.0.1", port: int = 0):
+    def __init__(self, maildir: str | Path, host: str = "127.0.0.1", port: int = 0,
+                 config: Config | None = None):
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         # Bound here: werkzeug would exit the process on a taken port instead of raising.
         listener = socket.create_server((host, port), family=family)
         self.index = MessageIndex(Maildir(maildir))
         try:
             self.port = listener.getsockname()[1]
-            app = create_inbox(maildir, listen_host=host, index=self.index)
+            app = create_inbox(maildir, listen_host=host, index=self.index, config=config)
             self.server = make_server(host, self.port, app,
                                       threaded=True, request_handler=_QuietHandler,
                                       fd=listener.fileno())
