@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 
 _FIELD_NAME = re.compile(rb"([\x21-\x7e]+?):")
-_WSP = re.compile(rb"[\t ]+")
+_WSP = re.compile(rb"[\t ]{2,}|\t")   # runs of WSP; a lone space is left as it is (most of them)
 _WSP_BEFORE_CRLF = re.compile(rb"[\t ]+\r\n")
 _LINE_BREAK = re.compile(rb"\r?\n")
 # dkimpy folds the DKIM-Signature at 72 columns, the name's 14 counted on the first line;
@@ -77,13 +77,21 @@ def select_fields(fields: list[Field], names: list[bytes]) -> list[Field]:
 
 def relaxed_field(name: bytes, value: bytes) -> bytes:
     """`name:value\\r\\n` relaxed: name lowercase, value unfolded, runs of WSP one space, trimmed."""
-    return name.lower() + b":" + _WSP.sub(b" ", _LINE_BREAK.sub(b"", value)).strip() + b"\r\n"
+    if b"\n" in value:
+        value = _LINE_BREAK.sub(b"", value)
+    if b"\t" in value or b"  " in value:
+        value = _WSP.sub(b" ", value)
+    return name.lower() + b":" + value.strip() + b"\r\n"
 
 
 def relaxed_body(body: bytes) -> bytes:
     """The body relaxed: no WSP before a line end, runs of WSP one space, no empty lines at the
     end, one CRLF at the end; an empty body stays empty."""
-    body = _WSP.sub(b" ", _WSP_BEFORE_CRLF.sub(b"\r\n", body))
+    # Each regex runs only when a plain search finds work for it: most bodies have none.
+    if b" \r\n" in body or b"\t\r\n" in body:
+        body = _WSP_BEFORE_CRLF.sub(b"\r\n", body)
+    if b"\t" in body or b"  " in body:
+        body = _WSP.sub(b" ", body)
     end = len(body)
     while body.endswith(b"\r\n", 0, end):
         end -= 2

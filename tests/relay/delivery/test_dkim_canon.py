@@ -46,6 +46,9 @@ MESSAGES = {
     "trailing_whitespace_and_empty_lines_at_the_end": (b"From: noreply@example.org\r\n" + HEAD +
                                                        b"\r\nline \t \r\n  indented\tand \t spaced\r\n"
                                                        b"\r\n \r\n\t\r\n\r\n\r\n"),
+    "runs_of_spaces_without_tabs": (b"From: noreply@example.org\r\nTo: ann@example.test\r\n"
+                                    b"Subject: two  spaces   and three\r\n\r\n"
+                                    b"two  spaces   and three\r\n"),
     "empty_body": b"From: noreply@example.org\r\n" + HEAD + b"\r\n",
     "headers_only": b"From: noreply@example.org\r\n" + HEAD,
     "no_line_end_at_the_end": b"From: noreply@example.org\r\n" + HEAD + b"\r\nno end",
