@@ -1,38 +1,30 @@
 """DKIM signing of outgoing mail: the keys, the choice of key by the From domain, the signature.
 
-DkimSigner.load() reads every [relay.dkim] key_file once, at start: a regular file
-readable and writable by its owner only (anything more is refused, not read), a PEM
-private key (RSA of at least MIN_RSA_BITS, PKCS#1 or PKCS#8, no passphrase; Ed25519,
-PKCS#8 as `openssl genpkey` writes it, or the bare base64 seed dknewkey writes), loaded
-once into an OpenSSL key (cryptography) and test-signed once so a key that cannot sign
-stops the start, not a delivery. sign() takes a message's wire bytes (after parse_pickup's
-line-end rules, before dot-stuffing) and prepends a DKIM-Signature (relaxed/relaxed, the
-configured headers that are present, From signed once more so no second From can be
-added; relay.delivery.dkim_canon) with the key whose domain is the From address's domain
-or the nearest parent of it (DMARC alignment): RSA-SHA256 (PKCS#1 v1.5) or Ed25519 over
-the SHA-256 of the header hash input (RFC 8463). A From at no configured domain goes out
-unsigned (Signed.unsigned says why); a From that names several domains, one of them
-configured, a header that cannot be read, or a signature that fails raises SigningFailed:
-the caller defers the message, it is never sent unsigned. dns_record() is the TXT record
-to publish (`relay check` prints it). Uses [relay.dkim] domain, selector, key_file,
-algorithm, headers. Raises DkimSetupError (what is wrong, how to fix it) when a key
-cannot be used.
+DkimSigner.load() reads every [relay.dkim] key_file once, at start, into an OpenSSL key
+(relay.delivery.dkim_keys: owner-only file, RSA of at least 1024 bits or Ed25519), and
+test-signs once so a key that cannot sign stops the start, not a delivery. sign() takes
+a message's wire bytes (after parse_pickup's line-end rules, before dot-stuffing) and
+prepends a DKIM-Signature (relaxed/relaxed, the configured headers that are present, From
+signed once more so no second From can be added: relay.delivery.dkim_canon) made with the
+key whose domain is the From address's domain or the nearest parent of it (DMARC
+alignment); the bytes are those dkimpy makes for the same key and second. A From at no
+configured domain goes out unsigned (Signed.unsigned says why); a From that names several
+domains, one of them configured, a header line that is no field, or a signature OpenSSL
+refuses raises SigningFailed: the caller defers the message, it is never sent unsigned.
+dns_record() is the TXT record to publish (`relay check` prints it). Uses [relay.dkim]
+domain, selector, key_file, algorithm, headers. Raises DkimSetupError (what is wrong, how
+to fix it) when a key cannot be used.
 """
 
 from __future__ import annotations
 
 import base64
-import binascii
 import dataclasses
 import hashlib
 import time
 from dataclasses import dataclass
 from email.utils import getaddresses
-from pathlib import Path
-
-from cryptography.exceptions import UnsupportedAlgorithm
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa
+from typing import TYPE_CHECKING
 
 from relay.delivery.dkim_canon import (
     Field,
@@ -44,18 +36,13 @@ from relay.delivery.dkim_canon import (
     select_fields,
     split_message,
 )
-from relay.smtp.credentials import PrivateFileError, read_private
 from settings import DkimConfig
 from spooler.envelope import ParsedMessage
 
-MAX_KEY_SIZE = 65536   # a PEM key is a few KB
-MIN_RSA_BITS = 1024    # receivers ignore shorter keys (RFC 8301)
+if TYPE_CHECKING:
+    from relay.delivery.dkim_keys import PrivateKey
+
 _TXT_STRING = 255      # a DNS TXT record holds strings of at most 255 bytes each
-_PKCS1_V15 = padding.PKCS1v15()
-_SHA256 = hashes.SHA256()
-_DER, _SPKI = serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-_RAW = serialization.Encoding.Raw, serialization.PublicFormat.Raw
-PrivateKey = rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey
 
 
 class DkimSetupError(Exception):
@@ -69,9 +56,15 @@ class SigningFailed(Exception):
 @dataclass(frozen=True)
 class SigningKey:
     config: DkimConfig
-    private: PrivateKey  # loaded once; OpenSSL signs with it
-    public: str          # base64, the p= of the DNS record
-    bits: int            # 256 for Ed25519
+    private: PrivateKey  # loaded once into OpenSSL (relay.delivery.dkim_keys)
+
+    @property
+    def public(self) -> str:
+        return self.private.public
+
+    @property
+    def bits(self) -> int:
+        return self.private.bits
 
     @property
     def kind(self) -> str:
@@ -95,24 +88,14 @@ class SigningKey:
                 + b"; i=@" + domain + b"; q=dns/txt; s=" + selector + b"; t=%d; h=" % timestamp
                 + b" : ".join(names) + b"; bh=" + body_hash + b"; b=")
         # The header hashes as it will be folded: b= cut the same at any value of its length.
-        template = fold(tags + b"A" * self._b64_length + b"\r\n")
+        template = fold(tags + b"A" * ((self.private.signature_size + 2) // 3 * 4) + b"\r\n")
         unsigned = template[:template.rindex(b"b=") + 2]
         data = (b"".join(relaxed_field(name, value) for name, value in select_fields(fields, names))
                 + relaxed_field(b"DKIM-Signature", unsigned)[:-2])   # hashed without its CRLF
-        signed = fold(tags + base64.b64encode(self._sign(data)) + b"\r\n")
+        signed = fold(tags + base64.b64encode(self.private.sign(data)) + b"\r\n")
         if not signed.startswith(unsigned):   # the b= tag moved: what was hashed is not what is sent
             raise ValueError("the folded signature differs from the one hashed")
         return b"DKIM-Signature: " + signed
-
-    @property
-    def _b64_length(self) -> int:
-        size = 64 if self.kind == "ed25519" else (self.bits + 7) // 8
-        return (size + 2) // 3 * 4
-
-    def _sign(self, data: bytes) -> bytes:
-        if isinstance(self.private, rsa.RSAPrivateKey):
-            return self.private.sign(data, _PKCS1_V15, _SHA256)
-        return self.private.sign(hashlib.sha256(data).digest())   # RFC 8463: Ed25519 of the hash
 
 
 @dataclass(frozen=True)
@@ -174,68 +157,20 @@ class DkimSigner:
 
 def load_key(config: DkimConfig) -> SigningKey:
     """Read and check one key_file; raises DkimSetupError saying what to fix."""
+    from relay.delivery.dkim_keys import KeyFileError, load_private  # OpenSSL: only to sign
+
     where = f"[relay.dkim] key_file {config.key_file} (domain {config.domain})"
-    data = _read_private(config.key_file, where)
-    key = _ed25519_key(config, data, where) if config.algorithm == "ed25519-sha256" else \
-        _rsa_key(config, data, where)
-    probe = (f"From: test@{config.domain}\r\nSubject: key check\r\n\r\nbody\r\n").encode()
+    try:
+        key = SigningKey(config, load_private(config.key_file, config.algorithm, where))
+    except KeyFileError as e:
+        raise DkimSetupError(str(e)) from None
+    fields, body = split_message(f"From: test@{config.domain}\r\nSubject: key check\r\n\r\n"
+                                 "body\r\n".encode())
     try:   # a key that cannot sign must stop the start, not the first delivery
-        fields, body = split_message(probe)
         key.signature(fields, body, 0)
-    except (ValueError, TypeError, UnsupportedAlgorithm) as e:
+    except Exception as e:   # whatever OpenSSL says about it
         raise DkimSetupError(f"{where}: OpenSSL cannot sign with it: {e}") from None
     return key
-
-
-def _read_private(path: Path | None, where: str) -> bytes:
-    try:
-        return read_private(path, where, MAX_KEY_SIZE, "a private key")
-    except PrivateFileError as e:
-        raise DkimSetupError(str(e)) from None
-
-
-def _rsa_key(config: DkimConfig, data: bytes, where: str) -> SigningKey:
-    try:
-        private = serialization.load_pem_private_key(data.replace(b"\r\n", b"\n"), password=None)
-    except TypeError:   # a passphrase: the relay starts unattended
-        raise DkimSetupError(f"{where}: the key is encrypted; write it without a passphrase: "
-                             f"openssl pkey -in {config.key_file} -out plain.key") from None
-    except (ValueError, UnsupportedAlgorithm):
-        private = None
-    if not isinstance(private, rsa.RSAPrivateKey):
-        hint = ('; for an Ed25519 key set algorithm = "ed25519-sha256"'
-                if _ed25519_private(data) is not None else
-                "; make one with: openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048")
-        raise DkimSetupError(f"{where}: not an RSA private key in PEM form{hint}")
-    if private.key_size < MIN_RSA_BITS:
-        raise DkimSetupError(f"{where}: a {private.key_size}-bit RSA key is too short (receivers "
-                             "ignore keys under 1024 bits); make a 2048-bit one")
-    public = private.public_key().public_bytes(_DER, _SPKI)
-    return SigningKey(config, private, base64.b64encode(public).decode(), private.key_size)
-
-
-def _ed25519_key(config: DkimConfig, data: bytes, where: str) -> SigningKey:
-    private = _ed25519_private(data)
-    if private is None:
-        raise DkimSetupError(f"{where}: not an Ed25519 private key (PEM, as `openssl genpkey "
-                             "-algorithm ed25519` writes it)")
-    public = private.public_key().public_bytes(*_RAW)
-    return SigningKey(config, private, base64.b64encode(public).decode(), 256)
-
-
-def _ed25519_private(data: bytes) -> ed25519.Ed25519PrivateKey | None:
-    """The key of an Ed25519 PEM, or of a bare base64 32-byte seed (dknewkey); None if neither."""
-    if b"-----BEGIN" in data:
-        try:
-            private = serialization.load_pem_private_key(data.replace(b"\r\n", b"\n"), password=None)
-        except (ValueError, TypeError, UnsupportedAlgorithm):
-            return None
-        return private if isinstance(private, ed25519.Ed25519PrivateKey) else None
-    try:
-        seed = base64.b64decode(data.strip(), validate=True)
-    except (binascii.Error, ValueError):
-        return None
-    return ed25519.Ed25519PrivateKey.from_private_bytes(seed) if len(seed) == 32 else None
 
 
 def _from_domains(fields: list[Field]) -> list[str]:

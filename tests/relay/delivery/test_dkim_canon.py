@@ -17,7 +17,7 @@ from relay.delivery.signing import DkimSigner, load_key
 from settings import DkimConfig
 from settings.tables import DKIM_HEADERS
 from spooler.envelope import ParsedMessage, parse_pickup
-from tests.relay.delivery import dkim_keys
+from tests.relay.delivery import key_files
 
 _quiet = logging.getLogger("tests.dkimpy")
 _quiet.addHandler(logging.NullHandler())
@@ -86,17 +86,17 @@ def identities(tmp_path_factory) -> dict[str, Identity]:
     made = {}
     for kind in KINDS:
         if kind == "ed25519":
-            pem = dkim_keys.ed25519_pem()
-            dkimpy_private, algorithm = dkim_keys.ed25519_seed(pem), "ed25519-sha256"
+            pem = key_files.ed25519_pem()
+            dkimpy_private, algorithm = key_files.ed25519_seed(pem), "ed25519-sha256"
         else:
-            pem = dkim_keys.rsa_pem(int(kind.split("-")[1]))
+            pem = key_files.rsa_pem(int(kind.split("-")[1]))
             dkimpy_private, algorithm = pem, "rsa-sha256"
         config = DkimConfig(domain="example.org", selector=kind.replace("-", ""),
-                            key_file=dkim_keys.key_file(folder, f"{kind}.key", pem),
+                            key_file=key_files.key_file(folder, f"{kind}.key", pem),
                             algorithm=algorithm)
         key = load_key(config)
         made[kind] = Identity(DkimSigner([key]), config, dkimpy_private,
-                              dkim_keys.published(key.dns_record()))
+                              key_files.published(key.dns_record()))
     return made
 
 

@@ -14,8 +14,8 @@ from relay.queue.folders import DEFERRED, Queue
 from relay.queue.history import History
 from settings import load_config
 from tests.configs import write_toml
-from tests.relay.delivery import dkim_keys
-from tests.relay.delivery.dkim_keys import key_file, published
+from tests.relay.delivery import key_files
+from tests.relay.delivery.key_files import key_file, published
 from tests.relay.relay_helpers import (
     RunningRelay,
     drop_notification,
@@ -31,12 +31,12 @@ from tests.smtp_servers import FaultyServer
 
 @pytest.fixture(scope="module")
 def rsa_pem() -> bytes:
-    return dkim_keys.rsa_pem(2048)
+    return key_files.rsa_pem(2048)
 
 
 @pytest.fixture(scope="module")
 def ed25519_pem() -> bytes:
-    return dkim_keys.ed25519_pem()
+    return key_files.ed25519_pem()
 
 
 def dkim_table(domain: str, selector: str, key: str, **more) -> dict:
