@@ -1,49 +1,48 @@
 """DKIM signing of outgoing mail: the keys, the choice of key by the From domain, the signature.
 
-DkimSigner.load() reads every [relay.dkim] key_file once, at start: a regular file
-readable and writable by its owner only (anything more is refused, not read), a PEM
-private key (RSA, PKCS#1 or PKCS#8; Ed25519, PKCS#8 as `openssl genpkey` writes it,
-or the bare base64 seed dknewkey writes), test-signed once so a key dkimpy cannot use
-stops the start, not a delivery. sign() takes a message's wire bytes (after
-parse_pickup's line-end rules, before dot-stuffing) and prepends a DKIM-Signature
-made by dkimpy (relaxed/relaxed, the configured headers that are present, From signed
-once more so no second From can be added) with the key whose domain is the From
-address's domain or the nearest parent of it (DMARC alignment). A From at no
-configured domain goes out unsigned (Signed.unsigned says why); a From that names
-several domains, one of them configured, or anything dkimpy refuses raises
-SigningFailed: the caller defers the message, it is never sent unsigned.
+DkimSigner.load() reads every [relay.dkim] key_file once, at start, into an OpenSSL key
+(relay.delivery.dkim_keys: owner-only file, RSA of at least 1024 bits or Ed25519), and
+test-signs once so a key that cannot sign stops the start, not a delivery. sign() takes
+a message's wire bytes (after parse_pickup's line-end rules, before dot-stuffing) and
+prepends a DKIM-Signature (relaxed/relaxed, the configured headers that are present, From
+signed once more so no second From can be added: relay.delivery.dkim_canon) made with the
+key whose domain is the From address's domain or the nearest parent of it (DMARC
+alignment); the bytes are those dkimpy makes for the same key and second. A From at no
+configured domain goes out unsigned (Signed.unsigned says why); a From that names several
+domains, one of them configured, a header line that is no field, or a signature OpenSSL
+refuses raises SigningFailed: the caller defers the message, it is never sent unsigned.
 dns_record() is the TXT record to publish (`relay check` prints it). Uses [relay.dkim]
-domain, selector, key_file, algorithm, headers. Raises DkimSetupError (what is wrong,
-how to fix it) when a key cannot be used.
+domain, selector, key_file, algorithm, headers. Raises DkimSetupError (what is wrong, how
+to fix it) when a key cannot be used.
 """
 
 from __future__ import annotations
 
 import base64
-import binascii
 import dataclasses
-import logging
-import re
+import hashlib
+import time
 from dataclasses import dataclass
 from email.utils import getaddresses
-from pathlib import Path
+from typing import TYPE_CHECKING
 
-import dkim
-from dkim.crypto import UnparsableKeyError, parse_pem_private_key
-
-from relay.smtp.credentials import PrivateFileError, read_private
+from relay.delivery.dkim_canon import (
+    Field,
+    UnreadableHeader,
+    fold,
+    names_to_sign,
+    relaxed_body,
+    relaxed_field,
+    select_fields,
+    split_message,
+)
 from settings import DkimConfig
 from spooler.envelope import ParsedMessage
 
-MAX_KEY_SIZE = 65536   # a PEM key is a few KB
-MIN_RSA_BITS = 1024    # receivers ignore shorter keys (RFC 8301)
-_PEM = re.compile(rb"-----BEGIN ([A-Z0-9 ]+)-----\s*(.*?)\s*-----END \1-----", re.DOTALL)
-_ED25519_PKCS8 = bytes.fromhex("302e020100300506032b657004220420")   # then the 32-byte seed
-_RSA_ALGORITHM_ID = bytes.fromhex("300d06092a864886f70d0101010500")  # rsaEncryption, NULL
+if TYPE_CHECKING:
+    from relay.delivery.dkim_keys import PrivateKey
+
 _TXT_STRING = 255      # a DNS TXT record holds strings of at most 255 bytes each
-_quiet = logging.getLogger("relay.dkimpy")
-_quiet.addHandler(logging.NullHandler())
-_quiet.propagate = False
 
 
 class DkimSetupError(Exception):
@@ -57,9 +56,15 @@ class SigningFailed(Exception):
 @dataclass(frozen=True)
 class SigningKey:
     config: DkimConfig
-    private: bytes       # as dkimpy takes it: the PEM (RSA) or the base64 seed (Ed25519)
-    public: str          # base64, the p= of the DNS record
-    bits: int            # 256 for Ed25519
+    private: PrivateKey  # loaded once into OpenSSL (relay.delivery.dkim_keys)
+
+    @property
+    def public(self) -> str:
+        return self.private.public
+
+    @property
+    def bits(self) -> int:
+        return self.private.bits
 
     @property
     def kind(self) -> str:
@@ -73,6 +78,24 @@ class SigningKey:
 
     def describe(self) -> str:
         return f"{self.config.key_file}: {self.kind} key, {self.bits} bits, readable by its owner only"
+
+    def signature(self, fields: list[Field], body: bytes, timestamp: int) -> bytes:
+        """The `DKIM-Signature: ...\\r\\n` field for a message's header fields and body."""
+        names = names_to_sign(self.config.headers, fields)
+        body_hash = base64.b64encode(hashlib.sha256(relaxed_body(body)).digest())
+        domain, selector = self.config.domain.encode(), self.config.selector.encode()
+        tags = (b"v=1; a=" + self.config.algorithm.encode() + b"; c=relaxed/relaxed; d=" + domain
+                + b"; i=@" + domain + b"; q=dns/txt; s=" + selector + b"; t=%d; h=" % timestamp
+                + b" : ".join(names) + b"; bh=" + body_hash + b"; b=")
+        # The header hashes as it will be folded: b= cut the same at any value of its length.
+        template = fold(tags + b"A" * ((self.private.signature_size + 2) // 3 * 4) + b"\r\n")
+        unsigned = template[:template.rindex(b"b=") + 2]
+        data = (b"".join(relaxed_field(name, value) for name, value in select_fields(fields, names))
+                + relaxed_field(b"DKIM-Signature", unsigned)[:-2])   # hashed without its CRLF
+        signed = fold(tags + base64.b64encode(self.private.sign(data)) + b"\r\n")
+        if not signed.startswith(unsigned):   # the b= tag moved: what was hashed is not what is sent
+            raise ValueError("the folded signature differs from the one hashed")
+        return b"DKIM-Signature: " + signed
 
 
 @dataclass(frozen=True)
@@ -95,14 +118,15 @@ class DkimSigner:
     def __bool__(self) -> bool:
         return bool(self.keys)
 
-    def sign(self, message: ParsedMessage) -> Signed:
+    def sign(self, message: ParsedMessage, now: float | None = None) -> Signed:
+        """`message` signed at `now` (t=; default the clock), or why it goes out unsigned."""
         if not self.keys:
             return Signed(message, None, "no [relay.dkim] configured")
         try:
-            signer = dkim.DKIM(message.content, logger=_quiet, linesep=b"\r\n")
-        except Exception as e:   # as below: a message that cannot be signed is deferred
-            raise SigningFailed(f"DKIM: dkimpy cannot read the message: {e}") from None
-        domains = _from_domains(signer.headers)
+            fields, body = split_message(message.content)
+        except UnreadableHeader as e:
+            raise SigningFailed(f"DKIM: cannot read the message's header: {e}") from None
+        domains = _from_domains(fields)
         if not domains:
             return Signed(message, None, "no address in From to choose a DKIM domain by")
         keys = {d: self.key_for(d) for d in domains}
@@ -114,16 +138,11 @@ class DkimSigner:
             raise SigningFailed(f"DKIM: From has addresses at {', '.join(domains)}: one signature "
                                 "cannot align with all of them (DMARC); send it with one From domain")
         key = chosen[0]
-        present = {name.decode("ascii", "replace").lower() for name, _value in signer.headers}
-        include = [h.lower() for h in key.config.headers if h.lower() in present] + ["from"]
         try:
-            signature = signer.sign(key.config.selector.encode(), key.config.domain.encode(),
-                                    key.private, signature_algorithm=key.config.algorithm.encode(),
-                                    canonicalize=(b"relaxed", b"relaxed"),
-                                    include_headers=[h.encode() for h in include])
-        except Exception as e:   # dkimpy's errors and any it did not foresee: never sent unsigned
+            header = key.signature(fields, body, int(time.time() if now is None else now))
+        except Exception as e:   # OpenSSL's errors and any not foreseen: never sent unsigned
             raise SigningFailed(f"DKIM: cannot sign for {key.config.domain}: {e}") from None
-        return Signed(dataclasses.replace(message, content=signature + message.content),
+        return Signed(dataclasses.replace(message, content=header + message.content),
                       key.config.domain)
 
     def key_for(self, domain: str) -> SigningKey | None:
@@ -138,89 +157,25 @@ class DkimSigner:
 
 def load_key(config: DkimConfig) -> SigningKey:
     """Read and check one key_file; raises DkimSetupError saying what to fix."""
-    path = config.key_file
-    where = f"[relay.dkim] key_file {path} (domain {config.domain})"
-    data = _read_private(path, where)
-    if config.algorithm == "ed25519-sha256":
-        key = _ed25519_key(config, data, where)
-    else:
-        key = _rsa_key(config, data, where)
-    probe = (f"From: test@{config.domain}\r\nSubject: key check\r\n\r\nbody\r\n").encode()
-    try:   # a key dkimpy cannot use must stop the start, not the first delivery
-        dkim.sign(probe, config.selector.encode(), config.domain.encode(), key.private,
-                  signature_algorithm=config.algorithm.encode(), logger=_quiet)
-    except (dkim.DKIMException, ValueError) as e:
-        raise DkimSetupError(f"{where}: dkimpy cannot sign with it: {e}") from None
+    from relay.delivery.dkim_keys import KeyFileError, load_private  # OpenSSL: only to sign
+
+    where = f"[relay.dkim] key_file {config.key_file} (domain {config.domain})"
+    try:
+        key = SigningKey(config, load_private(config.key_file, config.algorithm, where))
+    except KeyFileError as e:
+        raise DkimSetupError(str(e)) from None
+    fields, body = split_message(f"From: test@{config.domain}\r\nSubject: key check\r\n\r\n"
+                                 "body\r\n".encode())
+    try:   # a key that cannot sign must stop the start, not the first delivery
+        key.signature(fields, body, 0)
+    except Exception as e:   # whatever OpenSSL says about it
+        raise DkimSetupError(f"{where}: OpenSSL cannot sign with it: {e}") from None
     return key
 
 
-def _read_private(path: Path | None, where: str) -> bytes:
-    try:
-        return read_private(path, where, MAX_KEY_SIZE, "a private key")
-    except PrivateFileError as e:
-        raise DkimSetupError(str(e)) from None
-
-
-def _rsa_key(config: DkimConfig, data: bytes, where: str) -> SigningKey:
-    pem = data.replace(b"\r\n", b"\n")
-    try:
-        parsed = parse_pem_private_key(pem)
-    except (UnparsableKeyError, ValueError, IndexError, binascii.Error):
-        hint = ('; for an Ed25519 key set algorithm = "ed25519-sha256"'
-                if _ed25519_seed(data) is not None else
-                "; make one with: openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048")
-        raise DkimSetupError(f"{where}: not an RSA private key in PEM form{hint}") from None
-    n, e = parsed["modulus"], parsed["publicExponent"]
-    if n.bit_length() < MIN_RSA_BITS:
-        raise DkimSetupError(f"{where}: a {n.bit_length()}-bit RSA key is too short (receivers "
-                             "ignore keys under 1024 bits); make a 2048-bit one")
-    rsa_public = _der(0x30, _der_int(n) + _der_int(e))
-    spki = _der(0x30, _RSA_ALGORITHM_ID + _der(0x03, b"\0" + rsa_public))
-    return SigningKey(config, pem, base64.b64encode(spki).decode(), n.bit_length())
-
-
-def _ed25519_key(config: DkimConfig, data: bytes, where: str) -> SigningKey:
-    seed = _ed25519_seed(data)
-    if seed is None:
-        raise DkimSetupError(f"{where}: not an Ed25519 private key (PEM, as `openssl genpkey "
-                             "-algorithm ed25519` writes it)")
-    try:
-        import nacl.signing
-    except ImportError:
-        raise DkimSetupError(f"{where}: Ed25519 signing needs PyNaCl: pip install PyNaCl") from None
-    public = nacl.signing.SigningKey(seed).verify_key.encode()
-    return SigningKey(config, base64.b64encode(seed), base64.b64encode(public).decode(), 256)
-
-
-def _ed25519_seed(data: bytes) -> bytes | None:
-    """The 32-byte seed of a PKCS#8 Ed25519 PEM, or of a bare base64 seed; None if neither."""
-    m = _PEM.search(data)
-    try:
-        raw = base64.b64decode(m.group(2) if m else data.strip(), validate=False)
-    except (binascii.Error, ValueError):
-        return None
-    if m and m.group(1) == b"PRIVATE KEY" and len(raw) == 48 and raw.startswith(_ED25519_PKCS8):
-        return raw[16:]
-    if not m and len(raw) == 32:
-        return raw
-    return None
-
-
-def _der(tag: int, body: bytes) -> bytes:
-    n = len(body)
-    if n < 0x80:
-        return bytes([tag, n]) + body
-    length = n.to_bytes((n.bit_length() + 7) // 8, "big")
-    return bytes([tag, 0x80 | len(length)]) + length + body
-
-
-def _der_int(value: int) -> bytes:
-    return _der(0x02, value.to_bytes(value.bit_length() // 8 + 1, "big"))
-
-
-def _from_domains(headers: list) -> list[str]:
+def _from_domains(fields: list[Field]) -> list[str]:
     """The domains of the From addresses, lowercase, IDNs in their xn-- form, in order."""
-    values = [value.decode("utf-8", "replace") for name, value in headers if name.lower() == b"from"]
+    values = [value.decode("utf-8", "replace") for name, value in fields if name.lower() == b"from"]
     domains = []
     for _display, address in getaddresses(values):
         local, at, domain = address.rpartition("@")

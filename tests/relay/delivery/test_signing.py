@@ -9,13 +9,13 @@ import re
 
 import dkim
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
 from relay.queue.folders import DEFERRED, Queue
 from relay.queue.history import History
 from settings import load_config
 from tests.configs import write_toml
+from tests.relay.delivery import key_files
+from tests.relay.delivery.key_files import key_file, published
 from tests.relay.relay_helpers import (
     RunningRelay,
     drop_notification,
@@ -28,40 +28,19 @@ from tests.relay.relay_helpers import (
 )
 from tests.smtp_servers import FaultyServer
 
-PKCS8 = {"encoding": serialization.Encoding.PEM, "format": serialization.PrivateFormat.PKCS8,
-         "encryption_algorithm": serialization.NoEncryption()}
-
 
 @pytest.fixture(scope="module")
 def rsa_pem() -> bytes:
-    """What `openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048` writes."""
-    return rsa.generate_private_key(public_exponent=65537, key_size=2048).private_bytes(**PKCS8)
+    return key_files.rsa_pem(2048)
 
 
 @pytest.fixture(scope="module")
 def ed25519_pem() -> bytes:
-    """What `openssl genpkey -algorithm ed25519` writes."""
-    return ed25519.Ed25519PrivateKey.generate().private_bytes(**PKCS8)
-
-
-def key_file(tmp_path, name: str, pem: bytes, mode: int = 0o600):
-    path = tmp_path / name
-    path.write_bytes(pem)
-    path.chmod(mode)
-    return path
+    return key_files.ed25519_pem()
 
 
 def dkim_table(domain: str, selector: str, key: str, **more) -> dict:
     return {"domain": domain, "selector": selector, "key_file": key, **more}
-
-
-def published(*records: str):
-    """A dnsfunc for dkim.verify() answering from `relay check`'s record lines."""
-    answers = {}
-    for record in records:
-        name, _, strings = record.partition(" IN TXT ")
-        answers[f"{name}.".encode()] = "".join(re.findall(r'"([^"]*)"', strings)).encode()
-    return lambda name, timeout=5: answers.get(name)
 
 
 def records_of(config) -> list[str]:
