@@ -89,6 +89,9 @@
   }
 
   const events = new EventSource(source);
+  // following from now on (a test waits for this before it sends)
+  events.addEventListener("open", () => { document.body.dataset.live = "open"; });
+  events.addEventListener("error", () => { document.body.dataset.live = "reconnecting"; });
   events.addEventListener("new", (event) => {
     const message = JSON.parse(event.data);
     if (!message.read) setUnread(Number(unread.dataset.unread) + 1);
