@@ -1,0 +1,54 @@
+"""relay.sink.message_page through Flask's test client over a real Maildir: opening reads, the
+envelope, and the POSTs on one message, refused unless they come from the inbox's own pages."""
+
+from __future__ import annotations
+
+import pytest
+
+from relay.sink.inbox import create_inbox
+from tests.relay.sink.test_inbox import activation, only_name, send
+
+OWN = {"Origin": "http://localhost"}
+
+
+@pytest.fixture
+def client(sink):
+    return create_inbox(sink.maildir.root).test_client()
+
+
+def test_opening_a_message_marks_it_read(sink, client):
+    send(sink, activation())
+    assert "1 unread" in client.get("/").get_data(as_text=True)
+    client.get(f"/messages/{only_name(sink)}")
+    list_page = client.get("/").get_data(as_text=True)
+    assert "0 unread" in list_page and 'class="read"' in list_page
+
+
+def test_a_page_runs_only_its_own_script_file(sink, client):
+    send(sink, activation())
+    for path in ("/", f"/messages/{only_name(sink)}"):
+        csp = client.get(path).headers["Content-Security-Policy"]
+        assert "script-src 'self';" in csp and "unsafe" not in csp and "connect-src 'self'" in csp
+    with client.get("/static/live.js") as script:
+        assert script.mimetype == "text/javascript" and b"innerHTML" not in script.data
+
+
+def test_a_recipient_only_in_the_envelope_is_called_a_bcc(sink, client):
+    send(sink, activation(), recipients=("ann@example.test", "Audit@Example.test"))
+    page = client.get(f"/messages/{only_name(sink)}").get_data(as_text=True)
+    assert page.count("not in To or Cc") == 1
+    assert "&lt;Audit@Example.test&gt; <em" in page
+
+
+def test_posts_on_a_message_from_another_site_change_nothing(sink, client):
+    send(sink, activation())
+    name = only_name(sink)
+    client.get(f"/messages/{name}")
+    for action in ("delete", "unread", "links"):
+        assert client.post(f"/messages/{name}/{action}",
+                           headers={"Origin": "null"}).status_code == 403, action
+    assert sink.maildir.count() == 1 and "0 unread" in client.get("/").get_data(as_text=True)
+    assert client.post(f"/messages/{name}/unread", headers=OWN).status_code == 303
+    assert "1 unread" in client.get("/").get_data(as_text=True)
+    assert client.post(f"/messages/{name}/delete", headers=OWN).status_code == 303
+    assert sink.maildir.count() == 0
