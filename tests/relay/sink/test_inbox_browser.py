@@ -138,6 +138,9 @@ def test_delete_selected_then_all_found_then_clear(sink, inbox, page):
     page.click("button[value=delete]")
     expect(page.locator("#total")).to_have_text("4 messages")
     assert "News 1" not in subjects(page) and sink.maildir.count() == 4
+    page.check("#pick-all")
+    page.click("button[value=read]")
+    expect(page.locator("#unread")).to_have_text("0 unread")
 
     page.goto(f"{inbox.url}/?q=receipt")
     page.click("text=Delete all 3 found")
@@ -157,6 +160,7 @@ def test_delete_selected_then_all_found_then_clear(sink, inbox, page):
 def test_a_message_sent_over_smtp_appears_without_a_reload_and_the_counts_follow(sink, inbox, page):
     store(sink, 1, subject="Already here")
     indexed(inbox, 1)
+    errors = console_errors(page)
     page.goto(inbox.url)
     following(page)
     page.evaluate("window.notReloaded = true")
@@ -178,6 +182,15 @@ def test_a_message_sent_over_smtp_appears_without_a_reload_and_the_counts_follow
     assert subjects(page) == ["Already here"]
     page.click("#new-bar a")
     expect(page.locator("#total")).to_have_text("1 found")
+    assert errors == []   # nothing the CSP refused, no script error
+
+
+def console_errors(page) -> list[str]:
+    """What the page reports as errors from now on (a CSP refusal, a script error)."""
+    errors: list[str] = []
+    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    return errors
 
 
 def following(page) -> None:
@@ -202,7 +215,9 @@ def test_list_search_help_and_message_fit_the_width_without_sideways_scrolling(s
                         f"with {long}\n\nSee https://example.test/{long}/{long}\n").encode())
     indexed(inbox, 1)
     page.set_viewport_size({"width": width, "height": height})
+    errors = console_errors(page)
     page.goto(inbox.url)
+    page.wait_for_load_state()
     page.click("details.help summary")
     overflow = "document.documentElement.scrollWidth"
     assert page.evaluate(overflow) <= width
@@ -213,4 +228,6 @@ def test_list_search_help_and_message_fit_the_width_without_sideways_scrolling(s
     for tab in ("Text", "Headers", "Source", "Links"):
         page.click(f"nav.tabs >> text={tab}")
         expect(page.locator("nav.tabs .current")).to_contain_text(tab)
+        page.wait_for_load_state()   # its stylesheet too (no-store: fetched again each time)
         assert page.evaluate(overflow) <= width, tab
+    assert errors == []

@@ -4,6 +4,13 @@
 "use strict";
 
 (function () {
+  const pickAll = document.getElementById("pick-all");
+  if (pickAll) {   // without the script there is no "select all", only the rows' own boxes
+    pickAll.parentElement.hidden = false;
+    pickAll.addEventListener("change", () => {
+      for (const box of document.querySelectorAll("table.messages tbody input[name=id]")) box.checked = pickAll.checked;
+    });
+  }
   const source = document.body.dataset.events;
   if (!source || !window.EventSource) return;
   const unread = document.getElementById("unread");
