@@ -40,7 +40,7 @@ def register_message_pages(app: Flask, index: MessageIndex) -> None:
     def message(name: str, tab: str | None = None):
         stored, received = _stored(box, name)
         _mark_read(index, name)
-        return _page(name, stored, received, tab)
+        return _page(name, stored, received, tab, neighbours=neighbours(index, name))
 
     @app.post("/messages/<name>/links")
     def check_links(name: str):
@@ -103,7 +103,8 @@ def _register_parts(app: Flask, box: Maildir) -> None:
 
 
 def _page(name: str, stored: StoredMessage, received: int, tab: str | None,
-          checks: list[LinkCheck] | None = None) -> str:
+          checks: list[LinkCheck] | None = None,
+          neighbours: tuple[str | None, str | None] = (None, None)) -> str:
     shown = view(stored)
     tab = tab or ("text" if shown.text is not None else "html" if shown.html is not None
                   else "headers")
@@ -111,7 +112,17 @@ def _page(name: str, stored: StoredMessage, received: int, tab: str | None,
         "inbox/message.html", name=name, stored=stored, shown=shown, tab=tab, tabs=TABS,
         received=received, source=stored.content[:SOURCE_CAP].decode("utf-8", "replace"),
         source_cut=len(stored.content) > SOURCE_CAP, links=links(shown), checks=checks,
-        not_in_headers=not_in_headers(stored, shown))
+        not_in_headers=not_in_headers(stored, shown), newer=neighbours[0], older=neighbours[1])
+
+
+def neighbours(index: MessageIndex, name: str) -> tuple[str | None, str | None]:
+    """The names of the messages just newer and just older than `name` in the whole inbox."""
+    entry = index.get(name)
+    if entry is None:
+        return None, None
+    newer = index.newer(entry.id, limit=1)
+    older = index.page(limit=1, before=entry.id).entries
+    return (newer[0].name if newer else None), (older[0].name if older else None)
 
 
 def check_all(urls: list[str]) -> list[LinkCheck]:

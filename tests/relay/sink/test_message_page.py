@@ -3,6 +3,8 @@ envelope, and the POSTs on one message, refused unless they come from the inbox'
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from relay.sink.inbox import create_inbox
@@ -52,3 +54,19 @@ def test_posts_on_a_message_from_another_site_change_nothing(sink, client):
     assert "1 unread" in client.get("/").get_data(as_text=True)
     assert client.post(f"/messages/{name}/delete", headers=OWN).status_code == 303
     assert sink.maildir.count() == 0
+
+
+def test_newer_and_older_walk_the_inbox_one_message_at_a_time(sink, client):
+    for subject in ("first", "second", "third"):
+        send(sink, f"Subject: {subject}\r\n\r\nx\r\n".encode())
+    path = re.search(r'href="(/messages/[^"]+)"', client.get("/").get_data(as_text=True))[1]
+    seen = []
+    for _ in range(4):
+        page = client.get(path).get_data(as_text=True)
+        seen.append(re.search(r"<h1>([^<]+)</h1>", page)[1])
+        older = re.search(r'class="older" href="([^"]+)"', page)
+        if older is None:
+            break
+        path = older[1]
+    assert seen == ["third", "second", "first"]
+    assert 'class="newer"' in page and 'class="older"' not in page
