@@ -8,7 +8,8 @@
   if (pickAll) {   // without the script there is no "select all", only the rows' own boxes
     pickAll.parentElement.hidden = false;
     pickAll.addEventListener("change", () => {
-      for (const box of document.querySelectorAll("table.messages tbody input[name=id]")) box.checked = pickAll.checked;
+      const boxes = document.querySelectorAll("table.messages tbody input[name=id]");
+      for (const box of boxes) box.checked = pickAll.checked;
     });
   }
   const source = document.body.dataset.events;
