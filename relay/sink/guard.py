@@ -44,7 +44,9 @@ def guard(app: Flask, listen_host: str) -> None:
         response.headers.setdefault("Content-Security-Policy", PAGE_CSP)
         response.headers.setdefault("Referrer-Policy", "same-origin")
         response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["Cache-Control"] = "no-store"  # a cleared message must not come back
+        # a cleared message must not come back; the stylesheet and script may, once revalidated
+        static = request.path.startswith("/static/")
+        response.headers["Cache-Control"] = "no-cache" if static else "no-store"
         return response
 
 

@@ -228,6 +228,6 @@ def test_list_search_help_and_message_fit_the_width_without_sideways_scrolling(s
     for tab in ("Text", "Headers", "Source", "Links"):
         page.click(f"nav.tabs >> text={tab}")
         expect(page.locator("nav.tabs .current")).to_contain_text(tab)
-        page.wait_for_load_state()   # its stylesheet too (no-store: fetched again each time)
+        page.wait_for_load_state()   # its stylesheet too, before measuring
         assert page.evaluate(overflow) <= width, tab
     assert errors == []

@@ -33,6 +33,8 @@ def test_a_page_runs_only_its_own_script_file(sink, client):
         assert "script-src 'self';" in csp and "unsafe" not in csp and "connect-src 'self'" in csp
     with client.get("/static/live.js") as script:
         assert script.mimetype == "text/javascript" and b"innerHTML" not in script.data
+        assert script.headers["Cache-Control"] == "no-cache"   # kept, asked again each time
+    assert client.get("/").headers["Cache-Control"] == "no-store"   # a page never kept
 
 
 def test_a_recipient_only_in_the_envelope_is_called_a_bcc(sink, client):
