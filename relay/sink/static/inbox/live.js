@@ -19,6 +19,7 @@
   const table = document.querySelector("table.messages");
   const newBar = document.getElementById("new-bar");
   let waiting = 0;   // new messages announced by the bar, not shown in the list
+  const MAX_ROWS = 500;   // past this a burst is announced by the bar, the page stays light
 
   function setUnread(n) {
     unread.dataset.unread = String(n);
@@ -104,14 +105,17 @@
     const message = JSON.parse(event.data);
     if (!message.read) setUnread(Number(unread.dataset.unread) + 1);
     if (total) setTotal(Number(total.dataset.total) + 1);
-    if (table && table.dataset.live === "insert") show(message, event.lastEventId);
-    else if (newBar) announce();
+    if (table && table.dataset.live === "insert" && table.tBodies[0].rows.length < MAX_ROWS) {
+      show(message, event.lastEventId);
+    } else if (newBar) {
+      announce();
+    }
   });
   events.addEventListener("changed", (event) => {
     const counts = JSON.parse(event.data);
     setUnread(counts.unread);
     setTotal(counts.total);
   });
-  // a page being left closes its stream, so the server's thread ends at once
+  // a page being left closes its stream (the server's side ends at its next write)
   window.addEventListener("pagehide", () => events.close());
 })();
