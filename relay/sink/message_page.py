@@ -40,7 +40,7 @@ def register_message_pages(app: Flask, index: MessageIndex) -> None:
     def message(name: str, tab: str | None = None):
         stored, received = _stored(box, name)
         _mark_read(index, name)
-        return _page(name, stored, received, tab, neighbours=neighbours(index, name))
+        return _page(index, name, stored, received, tab)
 
     @app.post("/messages/<name>/links")
     def check_links(name: str):
@@ -49,7 +49,8 @@ def register_message_pages(app: Flask, index: MessageIndex) -> None:
             return refused
         stored, received = _stored(box, name)
         found = links(view(stored))
-        return _page(name, stored, received, "links", checks=check_all(found[:MAX_CHECKED]))
+        return _page(index, name, stored, received, "links",
+                     checks=check_all(found[:MAX_CHECKED]))
 
     @app.post("/messages/<name>/delete")
     def delete_message(name: str):
@@ -65,7 +66,7 @@ def register_message_pages(app: Flask, index: MessageIndex) -> None:
         if refused:
             return refused
         index.mark_read([name], read=False)
-        return redirect(url_for("index"), 303)
+        return redirect(local_path(request.form.get("next"), url_for("index")), 303)
 
     _register_parts(app, box)
 
@@ -102,9 +103,11 @@ def _register_parts(app: Flask, box: Maildir) -> None:
         return response
 
 
-def _page(name: str, stored: StoredMessage, received: int, tab: str | None,
-          checks: list[LinkCheck] | None = None,
-          neighbours: tuple[str | None, str | None] = (None, None)) -> str:
+def _page(index: MessageIndex, name: str, stored: StoredMessage, received: int, tab: str | None,
+          checks: list[LinkCheck] | None = None) -> str:
+    """The message's page; `q`, the search it was opened from, is kept in its links."""
+    query = request.args.get("q", "").strip()
+    newer, older = neighbours(index, name, query)
     shown = view(stored)
     tab = tab or ("text" if shown.text is not None else "html" if shown.html is not None
                   else "headers")
@@ -112,16 +115,16 @@ def _page(name: str, stored: StoredMessage, received: int, tab: str | None,
         "inbox/message.html", name=name, stored=stored, shown=shown, tab=tab, tabs=TABS,
         received=received, source=stored.content[:SOURCE_CAP].decode("utf-8", "replace"),
         source_cut=len(stored.content) > SOURCE_CAP, links=links(shown), checks=checks,
-        not_in_headers=not_in_headers(stored, shown), newer=neighbours[0], older=neighbours[1])
+        not_in_headers=not_in_headers(stored, shown), query=query, newer=newer, older=older)
 
 
-def neighbours(index: MessageIndex, name: str) -> tuple[str | None, str | None]:
-    """The names of the messages just newer and just older than `name` in the whole inbox."""
+def neighbours(index: MessageIndex, name: str, query: str = "") -> tuple[str | None, str | None]:
+    """The names of the messages matching `query` just newer and just older than `name`."""
     entry = index.get(name)
     if entry is None:
         return None, None
-    newer = index.newer(entry.id, limit=1)
-    older = index.page(limit=1, before=entry.id).entries
+    newer = index.newer(entry.id, query, limit=1)
+    older = index.page(query, limit=1, before=entry.id).entries
     return (newer[0].name if newer else None), (older[0].name if older else None)
 
 

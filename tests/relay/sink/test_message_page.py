@@ -4,6 +4,7 @@ envelope, and the POSTs on one message, refused unless they come from the inbox'
 from __future__ import annotations
 
 import re
+from html import unescape
 
 import pytest
 
@@ -72,3 +73,18 @@ def test_newer_and_older_walk_the_inbox_one_message_at_a_time(sink, client):
         path = older[1]
     assert seen == ["third", "second", "first"]
     assert 'class="newer"' in page and 'class="older"' not in page
+
+
+def test_a_message_opened_from_a_search_walks_and_goes_back_to_that_search(sink, client):
+    for subject in ("receipt 1", "news", "receipt 2"):
+        send(sink, f"Subject: {subject}\r\n\r\nx\r\n".encode())
+    results = client.get("/?q=receipt").get_data(as_text=True)
+    first = unescape(re.search(r'href="(/messages/[^"]+)"', results)[1])
+    assert first.endswith("?q=receipt")
+    page = client.get(first).get_data(as_text=True)
+    assert "<h1>receipt 2</h1>" in page and "← Search results" in page
+    older = unescape(re.search(r'class="older" href="([^"]+)"', page)[1])
+    assert "<h1>receipt 1</h1>" in client.get(older).get_data(as_text=True)   # past "news"
+    name = first.split("/")[2].split("?")[0]
+    response = client.post(f"/messages/{name}/delete", data={"next": "/?q=receipt"}, headers=OWN)
+    assert response.headers["Location"] == "/?q=receipt"
