@@ -27,6 +27,7 @@ from relay.sink.api import api
 from relay.sink.index import MessageIndex
 from relay.sink.maildir import Maildir, StoredMessage
 from relay.sink.message_view import attachment, view
+from relay.sink.origin import same_origin
 from settings.units import format_size
 
 LIST_CAP = 200               # a big Maildir still makes a small page
@@ -150,18 +151,6 @@ def _message_routes(app: Flask, box: Maildir) -> None:
                              filename=described.filename or f"attachment-{index}")
         response.headers["Content-Security-Policy"] = INERT_CSP
         return response
-
-
-def same_origin() -> bool:
-    """Whether this request comes from a page of the inbox itself (the browser says so)."""
-    own = f"{request.scheme}://{request.host}"
-    origin = request.headers.get("Origin")
-    if origin is not None:
-        return origin == own
-    fetch_site = request.headers.get("Sec-Fetch-Site")
-    if fetch_site is not None:
-        return fetch_site == "same-origin"
-    return request.headers.get("Referer", "").startswith(own + "/")  # browsers older than both
 
 
 def linked_text(text: str) -> Markup:

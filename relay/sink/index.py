@@ -233,6 +233,13 @@ class MessageIndex:
                                              limit=limit, oldest_first=True)).fetchall()
         return [_entry(row) for row in rows]
 
+    def newest(self, query: str = "", after: int = 0) -> Entry | None:
+        """The newest message matching `query` with an id above `after`, or None."""
+        with self._lock:
+            row = self._db.execute(*_select(parse_search(query), _prefixed("m."), after=after,
+                                            limit=1)).fetchone()
+        return _entry(row) if row else None
+
     def last_id(self) -> int:
         with self._lock:
             return self._db.execute("SELECT coalesce(max(id), 0) FROM messages").fetchone()[0]
@@ -302,9 +309,9 @@ class MessageIndex:
         deadline = time.monotonic() + timeout
         while not self._closed:
             version = self.version
-            found = self.newer(after, query, limit=1_000_000)
-            if found:
-                return found[-1]
+            found = self.newest(query, after)
+            if found is not None:
+                return found
             left = deadline - time.monotonic()
             if left <= 0:
                 return None
