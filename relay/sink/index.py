@@ -262,12 +262,17 @@ class MessageIndex:
 
     def delete(self, names) -> int:
         """Remove the named messages from the Maildir and the index; how many there were."""
-        names = list(names)
+        names, removed = list(names), 0
         for name in names:
             path = self.maildir.find(name)
-            if path is not None:
-                path.unlink(missing_ok=True)
-        return self.forget(names)
+            try:
+                if path is not None:
+                    path.unlink()
+                    removed += 1
+            except FileNotFoundError:
+                pass   # removed meanwhile
+        self.forget(names)   # the watcher may forget them first: count the files, not rows
+        return removed
 
     def clear(self) -> int:
         """Remove every message (a message being written, in tmp/, is kept whole)."""
