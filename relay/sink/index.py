@@ -25,7 +25,8 @@ from pathlib import Path
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
-from relay.sink.indexed_text import IndexedText, indexed_text
+from relay.sink.index_reading import Row, read_batches, read_rows
+from relay.sink.indexed_text import IndexedText
 from relay.sink.maildir import Maildir
 from relay.sink.search import Search, parse_search
 
@@ -131,8 +132,9 @@ class MessageIndex:
         missing = sorted((on_disk[name] for name in on_disk.keys() - known),
                          key=lambda listed: (listed.received_ns, listed.name))
         self.forget(gone)
-        for start in range(0, len(missing), BATCH):
-            self._add_many([(m.name, m.path) for m in missing[start:start + BATCH]])
+        for rows in read_batches([[(m.name, m.path) for m in missing[start:start + BATCH]]
+                                  for start in range(0, len(missing), BATCH)]):
+            self._insert_rows(rows)
         return len(gone) + len(missing)
 
     def add(self, name: str) -> Entry | None:
@@ -140,25 +142,17 @@ class MessageIndex:
         path = self.maildir.find(name)
         if path is None:
             return None
-        self._add_many([(name, path)])
+        self._insert_rows(read_rows([(name, path)]))
         return self.get(name)
 
-    def _add_many(self, named: list[tuple[str, Path]]) -> None:
-        rows = []
-        for name, path in named:
-            try:
-                st = path.stat()
-                text = indexed_text(Maildir.read(path))
-            except FileNotFoundError:
-                continue   # removed before we read it
-            rows.append((name, st.st_mtime_ns, st.st_size, text))
+    def _insert_rows(self, rows: list[Row]) -> None:
         if not rows:
             return
         with self._changed:
             self._db.execute("BEGIN IMMEDIATE")
             try:
-                for name, received_ns, size, text in rows:
-                    self._insert(name, received_ns, size, text)
+                for row in rows:
+                    self._insert(row.name, row.received_ns, row.size, row.text)
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
