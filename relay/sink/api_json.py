@@ -71,11 +71,11 @@ def stored_message(index: MessageIndex, name: str) -> StoredMessage:
 
 def message_json(entry: Entry, stored: StoredMessage) -> dict:
     """Everything about one message: the listing's fields, then its parts, links and files.
-    Unlike the listing, "to" is the To header alone (the listing's joins To and Cc)."""
+    Unlike the listing's, "to" leaves out the Cc (given apart as "cc")."""
     shown = view(stored)
     message = parse(stored.content, headers_only=True)
     return entry_json(entry) | {
-        "to": header(message, "To"),
+        "to": shown.summary.recipients,   # the To header; the envelope when there is none
         "cc": header(message, "Cc"),
         "reply_to": header(message, "Reply-To"),
         "header_date": shown.date,
