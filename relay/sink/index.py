@@ -375,8 +375,11 @@ def _select(search: Search, columns: str, before: int | None = None, after: int 
             limit: int | None = None, oldest_first: bool = False) -> tuple[str, list]:
     """The SELECT for `search`. With words to match, the FTS table drives the join in rowid
     order (CROSS JOIN keeps SQLite from reading every match first), so the newest page of
-    a word in every message costs what a rare word's does."""
+    a word in every message costs what a rare word's does. Counting words alone needs no join
+    (the two tables hold the same ids): 4 ms instead of 15 for 100,000 matches."""
     id_column = "messages_fts.rowid" if search.fts else "m.id"
+    if search.fts and columns == "count(*)" and search == Search(fts=search.fts):
+        return "SELECT count(*) FROM messages_fts WHERE messages_fts MATCH ?", [search.fts]
     if search.fts:
         sql = (f"SELECT {columns} FROM messages_fts CROSS JOIN messages m "
                "ON m.id = messages_fts.rowid WHERE messages_fts MATCH ?")
