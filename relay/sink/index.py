@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 INDEX_NAME = "inbox.sqlite"
 SCHEMA_VERSION = 2
 BATCH = 500   # messages per transaction while catching up
+COUNTS_KEPT = 64   # distinct counts remembered between two changes
 
 _SCHEMA = """
 CREATE TABLE messages (
@@ -93,6 +94,7 @@ class MessageIndex:
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
         self._version = 0
+        self._counts: dict = {}   # counts read at this version: every change empties it
         self._db = self._open()
         self._observer: Observer | None = None
         self._closed = False
@@ -194,7 +196,18 @@ class MessageIndex:
 
     def _bump(self) -> None:
         self._version += 1
+        self._counts.clear()
         self._changed.notify_all()
+
+    def _count(self, key, sql: str, params: list) -> int:
+        """A count, read once per version (a page and the next of one search count the same,
+        and counting 100,000 matches costs more than the page); call with the lock held."""
+        found = self._counts.get(key)
+        if found is None:
+            if len(self._counts) >= COUNTS_KEPT:
+                self._counts.clear()
+            found = self._counts[key] = self._db.execute(sql, params).fetchone()[0]
+        return found
 
     # -- reading -------------------------------------------------------------------------------
 
@@ -204,7 +217,7 @@ class MessageIndex:
         with self._lock:
             rows = self._db.execute(*_select(search, _prefixed("m."), before=before,
                                              limit=limit + 1)).fetchall()
-            total = self._db.execute(*_select(search, "count(*)")).fetchone()[0]
+            total = self._count(search, *_select(search, "count(*)"))
         entries = [_entry(row) for row in rows[:limit]]
         more = len(rows) > limit
         return Page(entries, entries[-1].id if more and entries else None, total)
@@ -240,7 +253,7 @@ class MessageIndex:
 
     def unread_count(self) -> int:
         with self._lock:
-            return self._db.execute("SELECT count(*) FROM messages WHERE read = 0").fetchone()[0]
+            return self._count("unread", "SELECT count(*) FROM messages WHERE read = 0", [])
 
     # -- changing ------------------------------------------------------------------------------
 
