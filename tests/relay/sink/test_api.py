@@ -312,3 +312,17 @@ def test_link_check_says_which_links_answer(sink, inbox, api, web):
 def _closed_port() -> int:
     from tests.ports import free_port
     return free_port()   # nothing listens there once the probe socket closed
+
+
+def test_counts_follow_every_arrival_read_and_delete(sink, inbox, api):
+    send(sink, activation("Activate, Ann"))
+    indexed(inbox, 1)
+    assert (api.search("activate")["total"], api.messages()["unread"]) == (1, 1)
+    send(sink, activation("Activate, Bob"), recipients=("bob@example.test",))
+    indexed(inbox, 2)
+    assert (api.search("activate")["total"], api.messages()["unread"]) == (2, 2)
+    newest = api.messages()["messages"][0]["id"]
+    api.message(newest)                                  # read
+    assert (api.search("is:unread")["total"], api.messages()["unread"]) == (1, 1)
+    api.json("DELETE", "/messages", {"ids": [newest]})
+    assert (api.search("activate")["total"], api.messages()["total"]) == (1, 1)
