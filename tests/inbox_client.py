@@ -5,6 +5,7 @@ link"). Plain urllib, a timeout on every call."""
 from __future__ import annotations
 
 import json
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -51,6 +52,18 @@ class InboxClient:
 
     def raw(self, message_id: str) -> bytes:
         return self.call("GET", f"/message/{urllib.parse.quote(message_id)}/raw")[1]
+
+    def wait_ready(self, timeout: float = 30.0) -> InboxClient:
+        """Until the inbox answers (a starting `relay inbox` catches up with its Maildir first)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self.messages(limit=0)
+                return self
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
 
     def latest(self) -> int:
         """The cursor of the newest message now: pass it as `after` to wait for a later one."""

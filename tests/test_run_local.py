@@ -219,7 +219,7 @@ def test_an_answers_notification_reaches_the_sinks_inbox(local_config):
         wait_until(lambda: "Ctrl-C stops everything" in run_log(local_config), timeout=30,
                    what="the run to say it started")
         question_id = post_an_answer(local_config)
-        inbox = InboxClient(f"http://127.0.0.1:{web_port(local_config)}")   # the run's own
+        inbox = InboxClient(f"http://127.0.0.1:{web_port(local_config)}").wait_ready()   # the run's
         mail = inbox.wait_for('subject:"New answer: Where does my mail go?"', timeout=60)
         assert mail["to"] == "Ann <ann@example.org>"
         assert ["References", f"<question-{question_id}@127.0.0.1>"] in mail["headers"]
