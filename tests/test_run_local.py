@@ -10,11 +10,13 @@ import socket
 import subprocess
 import sys
 import time
+import tomllib
 from pathlib import Path
 
 import pytest
 
 from tests.configs import config_file
+from tests.inbox_client import InboxClient
 from tests.ports import free_port
 from tests.relay.relay_helpers import wait_until
 
@@ -232,7 +234,7 @@ def post_an_answer(config_path: Path) -> int:
             db.engine.dispose()
 
 
-def test_an_answers_notification_reaches_the_sinks_maildir(local_config):
+def test_an_answers_notification_reaches_the_sinks_inbox(local_config):
     run = start(local_config, "--digests-every", "1")
     parts = set()
     try:
@@ -241,23 +243,18 @@ def test_an_answers_notification_reaches_the_sinks_maildir(local_config):
         wait_until(lambda: "Ctrl-C stops everything" in run_log(local_config), timeout=30,
                    what="the run to say it started")
         question_id = post_an_answer(local_config)
-        inbox = local_config.parent / "var" / "sink" / "new"
-
-        def notification() -> bytes | None:
-            for path in inbox.glob("*") if inbox.is_dir() else ():
-                if b"Subject: New answer: Where does my mail go?" in path.read_bytes():
-                    return path.read_bytes()
-            return None
-
-        wait_until(lambda: notification() is not None, timeout=60,
-                   what="the notification in the sink's Maildir")
-        mail = notification()
-        assert b"To: Ann <ann@example.org>" in mail
-        assert f"<question-{question_id}@127.0.0.1>".encode() in mail
+        inbox = InboxClient(f"http://127.0.0.1:{web_port(local_config)}").wait_ready()   # the run's
+        mail = inbox.wait_for('subject:"New answer: Where does my mail go?"', timeout=60)
+        assert mail["to"] == "Ann <ann@example.org>"
+        assert ["References", f"<question-{question_id}@127.0.0.1>"] in mail["headers"]
         time.sleep(2.5)  # a few send-digests rounds, with or without such a command: all still run
         assert alive(parts) == parts and run.poll() is None
     finally:
         stop_all(run, parts)
+
+
+def web_port(config: Path) -> int:
+    return tomllib.loads(config.read_text())["sink"]["web_port"]
 
 
 def test_with_inbound_domains_the_run_receives_mail_and_the_site_reads_it(tmp_path):

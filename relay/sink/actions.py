@@ -11,8 +11,9 @@ test or a script (curl, requests) may call it.
 
 from __future__ import annotations
 
-from flask import Flask, Response, current_app, jsonify, request
+from flask import Flask, Response, current_app, jsonify
 
+from relay.sink.origin import cross_site, same_origin
 from settings import Config
 
 
@@ -32,18 +33,13 @@ def inbox_config() -> Config | None:
 
 def from_own_page() -> bool:
     """Whether a form POST comes from a page of the inbox itself (what clearing checks)."""
-    from relay.sink.inbox import same_origin  # here: relay.sink.inbox imports this module
-
     return same_origin()
 
 
 def from_another_site() -> bool:
     """Whether the browser says this request comes from another site's page; a script sends
     neither header, and may call the API."""
-    origin = request.headers.get("Origin")
-    if origin is not None and origin != f"{request.scheme}://{request.host}":
-        return True
-    return request.headers.get("Sec-Fetch-Site", "same-origin") not in ("same-origin", "none")
+    return cross_site()
 
 
 def api_error(status: int, reason: str) -> Response:

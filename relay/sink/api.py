@@ -1,6 +1,11 @@
 """The inbox's JSON API under /api/v1/ (Mailpit's paths where they fit), on the inbox's own
 loopback port, and its live stream of changes for the page.
 
+The routes live in api_listing.py (lists, searches, marks, deletes) and api_message.py (one
+message, its source, attachments, link check, the wait); this module joins them, answers every
+error as JSON {"error": ...}, and refuses a state-changing call a browser says came from another
+site (relay/sink/origin.py), so a page elsewhere cannot mark, delete or clear.
+
 GET /api/v1/events is a server-sent event stream: `event: new` with one message summary (the
 JSON of entry_json) for each message indexed after the id the client last saw (its
 Last-Event-ID, or `?after=`), and `event: changed` with the counts when messages were read,
@@ -12,40 +17,45 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import UTC, datetime
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, request
+from werkzeug.exceptions import HTTPException
 
-from relay.sink.index import Entry, MessageIndex
+from relay.sink.api_json import ApiError, counts, entry_json, error_response, the_index
+from relay.sink.api_listing import listing
+from relay.sink.api_message import message
+from relay.sink.origin import cross_site
+
+__all__ = ["api", "counts", "entry_json", "the_index"]
 
 STREAM_LIFETIME = 300.0   # seconds: a stream a closed tab left behind ends by itself
 KEEPALIVE = 15.0          # seconds between comments that keep proxies and the browser patient
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 api = Blueprint("api", __name__, url_prefix="/api/v1")
+api.register_blueprint(listing)
+api.register_blueprint(message)
 
 
-def the_index() -> MessageIndex:
-    return current_app.extensions["inbox_index"]
+@api.before_request
+def refuse_other_sites():
+    if request.method not in SAFE_METHODS and cross_site():
+        return error_response(403, "refused: a page of another site may not change this inbox "
+                                   "(call the API from a script, or from the inbox's own page)")
+    return None
 
 
-def entry_json(entry: Entry) -> dict:
-    """What a listing says of one message."""
-    return {
-        "id": entry.name,
-        "from": entry.from_header,
-        "to": entry.to_header,
-        "subject": entry.subject,
-        "snippet": entry.snippet,
-        "date": datetime.fromtimestamp(entry.received_ns / 1e9, UTC).isoformat(),
-        "size": entry.size,
-        "attachments": entry.attachments,
-        "read": entry.read,
-        "envelope": {"from": entry.envelope_from, "to": list(entry.envelope_to)},
-    }
+@api.errorhandler(ApiError)
+def api_error(e: ApiError):
+    return error_response(e.status, e.message)
 
 
-def counts(index: MessageIndex) -> dict:
-    return {"total": index.page(limit=0).total, "unread": index.unread_count()}
+@api.app_errorhandler(HTTPException)
+def http_error(e: HTTPException):
+    """Errors under /api/ as JSON (an unknown path or method too); the pages' stay as they are."""
+    if not request.path.startswith(api.url_prefix + "/"):
+        return e
+    return error_response(e.code or 500, e.description or e.name)
 
 
 @api.get("/events")

@@ -13,6 +13,8 @@ from urllib.parse import urlsplit
 
 from flask import Flask, Response, request
 
+from relay.sink.origin import same_origin
+
 LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "::1"})
 
 # The inbox's own pages: its script file and stylesheet, its own live stream, the mail frame.
@@ -48,18 +50,6 @@ def guard(app: Flask, listen_host: str) -> None:
         static = request.path.startswith("/static/")
         response.headers["Cache-Control"] = "no-cache" if static else "no-store"
         return response
-
-
-def same_origin() -> bool:
-    """Whether this request comes from a page of the inbox itself (the browser says so)."""
-    own = f"{request.scheme}://{request.host}"
-    origin = request.headers.get("Origin")
-    if origin is not None:
-        return origin == own
-    fetch_site = request.headers.get("Sec-Fetch-Site")
-    if fetch_site is not None:
-        return fetch_site == "same-origin"
-    return request.headers.get("Referer", "").startswith(own + "/")  # browsers older than both
 
 
 def refused_post() -> Response | None:

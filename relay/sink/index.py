@@ -25,39 +25,18 @@ from pathlib import Path
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
-from relay.sink.indexed_text import IndexedText, indexed_text
+from relay.sink.index_reading import Row, read_batches, read_rows
+from relay.sink.index_sql import COLUMNS, SCHEMA, prefixed, select
+from relay.sink.indexed_text import IndexedText
 from relay.sink.maildir import Maildir
-from relay.sink.search import Search, parse_search
+from relay.sink.search import parse_search
 
 log = logging.getLogger(__name__)
 
 INDEX_NAME = "inbox.sqlite"
 SCHEMA_VERSION = 2
 BATCH = 500   # messages per transaction while catching up
-
-_SCHEMA = """
-CREATE TABLE messages (
-    id INTEGER PRIMARY KEY,
-    name TEXT NOT NULL UNIQUE,
-    received_ns INTEGER NOT NULL,
-    size INTEGER NOT NULL,
-    envelope_from TEXT NOT NULL,
-    envelope_to TEXT NOT NULL,
-    from_header TEXT NOT NULL,
-    to_header TEXT NOT NULL,
-    subject TEXT NOT NULL,
-    snippet TEXT NOT NULL,
-    attachments INTEGER NOT NULL,
-    read INTEGER NOT NULL DEFAULT 0
-);
-CREATE INDEX messages_unread ON messages (id) WHERE read = 0;
-CREATE VIRTUAL TABLE messages_fts USING fts5(
-    sender, recipients, subject, body, tokenize = 'unicode61 remove_diacritics 2'
-);
-"""
-_COLUMNS = ("id, name, received_ns, size, envelope_from, envelope_to, from_header, to_header, "
-            "subject, snippet, attachments, read")
-
+COUNTS_KEPT = 64   # distinct counts remembered between two changes
 
 @dataclass(frozen=True)
 class Entry:
@@ -92,6 +71,7 @@ class MessageIndex:
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
         self._version = 0
+        self._counts: dict = {}   # counts read at this version: every change empties it
         self._db = self._open()
         self._observer: Observer | None = None
         self._closed = False
@@ -110,7 +90,7 @@ class MessageIndex:
         for suffix in ("", "-wal", "-shm"):
             Path(f"{self.path}{suffix}").unlink(missing_ok=True)
         db = self._connect()
-        db.executescript(_SCHEMA)
+        db.executescript(SCHEMA)
         db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         return db
 
@@ -131,8 +111,9 @@ class MessageIndex:
         missing = sorted((on_disk[name] for name in on_disk.keys() - known),
                          key=lambda listed: (listed.received_ns, listed.name))
         self.forget(gone)
-        for start in range(0, len(missing), BATCH):
-            self._add_many([(m.name, m.path) for m in missing[start:start + BATCH]])
+        for rows in read_batches([[(m.name, m.path) for m in missing[start:start + BATCH]]
+                                  for start in range(0, len(missing), BATCH)]):
+            self._insert_rows(rows)
         return len(gone) + len(missing)
 
     def add(self, name: str) -> Entry | None:
@@ -140,25 +121,17 @@ class MessageIndex:
         path = self.maildir.find(name)
         if path is None:
             return None
-        self._add_many([(name, path)])
+        self._insert_rows(read_rows([(name, path)]))
         return self.get(name)
 
-    def _add_many(self, named: list[tuple[str, Path]]) -> None:
-        rows = []
-        for name, path in named:
-            try:
-                st = path.stat()
-                text = indexed_text(Maildir.read(path))
-            except FileNotFoundError:
-                continue   # removed before we read it
-            rows.append((name, st.st_mtime_ns, st.st_size, text))
+    def _insert_rows(self, rows: list[Row]) -> None:
         if not rows:
             return
         with self._changed:
             self._db.execute("BEGIN IMMEDIATE")
             try:
-                for name, received_ns, size, text in rows:
-                    self._insert(name, received_ns, size, text)
+                for row in rows:
+                    self._insert(row.name, row.received_ns, row.size, row.text)
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
@@ -200,7 +173,18 @@ class MessageIndex:
 
     def _bump(self) -> None:
         self._version += 1
+        self._counts.clear()
         self._changed.notify_all()
+
+    def _count(self, key, sql: str, params: list) -> int:
+        """A count, read once per version (a page and the next of one search count the same,
+        and counting 100,000 matches costs more than the page); call with the lock held."""
+        found = self._counts.get(key)
+        if found is None:
+            if len(self._counts) >= COUNTS_KEPT:
+                self._counts.clear()
+            found = self._counts[key] = self._db.execute(sql, params).fetchone()[0]
+        return found
 
     # -- reading -------------------------------------------------------------------------------
 
@@ -208,30 +192,37 @@ class MessageIndex:
         """The newest `limit` messages matching `query` (older than id `before`), newest first."""
         search = parse_search(query)
         with self._lock:
-            rows = self._db.execute(*_select(search, _prefixed("m."), before=before,
+            rows = self._db.execute(*select(search, prefixed("m."), before=before,
                                              limit=limit + 1)).fetchall()
-            total = self._db.execute(*_select(search, "count(*)")).fetchone()[0]
+            total = self._count(search, *select(search, "count(*)"))
         entries = [_entry(row) for row in rows[:limit]]
         more = len(rows) > limit
         return Page(entries, entries[-1].id if more and entries else None, total)
 
     def get(self, name: str) -> Entry | None:
         with self._lock:
-            row = self._db.execute(f"SELECT {_COLUMNS} FROM messages WHERE name = ?",
+            row = self._db.execute(f"SELECT {COLUMNS} FROM messages WHERE name = ?",
                                    (name,)).fetchone()
         return _entry(row) if row else None
 
     def names(self, query: str) -> list[str]:
         """The names of every message matching `query`, newest first."""
         with self._lock:
-            return [name for (name,) in self._db.execute(*_select(parse_search(query), "m.name"))]
+            return [name for (name,) in self._db.execute(*select(parse_search(query), "m.name"))]
 
     def newer(self, after: int, query: str = "", limit: int = 100) -> list[Entry]:
         """Messages matching `query` with an id above `after`, oldest first."""
         with self._lock:
-            rows = self._db.execute(*_select(parse_search(query), _prefixed("m."), after=after,
+            rows = self._db.execute(*select(parse_search(query), prefixed("m."), after=after,
                                              limit=limit, oldest_first=True)).fetchall()
         return [_entry(row) for row in rows]
+
+    def newest(self, query: str = "", after: int = 0) -> Entry | None:
+        """The newest message matching `query` with an id above `after`, or None."""
+        with self._lock:
+            row = self._db.execute(*select(parse_search(query), prefixed("m."), after=after,
+                                            limit=1)).fetchone()
+        return _entry(row) if row else None
 
     def last_id(self) -> int:
         with self._lock:
@@ -239,7 +230,7 @@ class MessageIndex:
 
     def unread_count(self) -> int:
         with self._lock:
-            return self._db.execute("SELECT count(*) FROM messages WHERE read = 0").fetchone()[0]
+            return self._count("unread", "SELECT count(*) FROM messages WHERE read = 0", [])
 
     # -- changing ------------------------------------------------------------------------------
 
@@ -255,12 +246,17 @@ class MessageIndex:
 
     def delete(self, names) -> int:
         """Remove the named messages from the Maildir and the index; how many there were."""
-        names = list(names)
+        names, removed = list(names), 0
         for name in names:
             path = self.maildir.find(name)
-            if path is not None:
-                path.unlink(missing_ok=True)
-        return self.forget(names)
+            try:
+                if path is not None:
+                    path.unlink()
+                    removed += 1
+            except FileNotFoundError:
+                pass   # removed meanwhile
+        self.forget(names)   # the watcher may forget them first: count the files, not rows
+        return removed
 
     def clear(self) -> int:
         """Remove every message (a message being written, in tmp/, is kept whole)."""
@@ -302,9 +298,9 @@ class MessageIndex:
         deadline = time.monotonic() + timeout
         while not self._closed:
             version = self.version
-            found = self.newer(after, query, limit=1_000_000)
-            if found:
-                return found[-1]
+            found = self.newest(query, after)
+            if found is not None:
+                return found
             left = deadline - time.monotonic()
             if left <= 0:
                 return None
@@ -363,45 +359,6 @@ class _NewFolderEvents(FileSystemEventHandler):
 
 def _name(path: str | bytes) -> str:
     return Path(os.fsdecode(path)).name
-
-
-def _select(search: Search, columns: str, before: int | None = None, after: int | None = None,
-            limit: int | None = None, oldest_first: bool = False) -> tuple[str, list]:
-    """The SELECT for `search`. With words to match, the FTS table drives the join in rowid
-    order (CROSS JOIN keeps SQLite from reading every match first), so the newest page of
-    a word in every message costs what a rare word's does."""
-    only_words = not (search.fts_excluded or search.read is not None
-                      or search.has_attachment is not None or before or after)
-    if search.fts and columns == "count(*)" and only_words:   # the FTS table alone can count
-        return "SELECT count(*) FROM messages_fts WHERE messages_fts MATCH ?", [search.fts]
-    id_column = "messages_fts.rowid" if search.fts else "m.id"
-    if search.fts:
-        sql = (f"SELECT {columns} FROM messages_fts CROSS JOIN messages m "
-               "ON m.id = messages_fts.rowid WHERE messages_fts MATCH ?")
-        params = [search.fts]
-    else:
-        sql, params = f"SELECT {columns} FROM messages m WHERE 1", []
-    if search.fts_excluded:
-        sql += " AND m.id NOT IN (SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?)"
-        params.append(search.fts_excluded)
-    if search.read is not None:   # a literal, so the partial index of unread ones serves it
-        sql += " AND m.read = 1" if search.read else " AND m.read = 0"
-    if search.has_attachment is not None:
-        sql += " AND m.attachments > 0" if search.has_attachment else " AND m.attachments = 0"
-    for bound, operator in ((before, "<"), (after, ">")):
-        if bound is not None:
-            sql += f" AND {id_column} {operator} ?"
-            params.append(bound)
-    if not columns.startswith("count("):
-        sql += f" ORDER BY {id_column} {'ASC' if oldest_first else 'DESC'}"
-    if limit is not None:
-        sql += " LIMIT ?"
-        params.append(limit)
-    return sql, params
-
-
-def _prefixed(prefix: str) -> str:
-    return ", ".join(prefix + column.strip() for column in _COLUMNS.split(","))
 
 
 def _entry(row) -> Entry:
