@@ -29,6 +29,7 @@ from relay.sink.origin import cross_site
 __all__ = ["api", "counts", "entry_json", "the_index"]
 
 STREAM_LIFETIME = 300.0   # seconds: a stream a closed tab left behind ends by itself
+ARRIVAL_BATCH = 100       # messages read from the index at a time for the stream
 KEEPALIVE = 15.0          # seconds between comments that keep proxies and the browser patient
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -64,11 +65,22 @@ def events():
     last_seen = request.headers.get("Last-Event-ID") or request.args.get("after")
     after = int(last_seen) if last_seen and last_seen.isdigit() else index.last_id()
 
-    def stream():
+    def arrivals():
+        """An event for each message indexed after `after`, all of them, in batches."""
         nonlocal after
-        version = index.version
+        while True:
+            batch = index.newer(after, limit=ARRIVAL_BATCH)
+            for entry in batch:
+                after = entry.id
+                yield f"id: {entry.id}\nevent: new\ndata: {json.dumps(entry_json(entry))}\n\n"
+            if len(batch) < ARRIVAL_BATCH:
+                return
+
+    def stream():
+        version = index.version   # before the first look: a change after it wakes the loop
         ends = time.monotonic() + STREAM_LIFETIME
         yield "retry: 1000\n\n"
+        yield from arrivals()     # what came between the page's last id and this stream
         while not index.closed and time.monotonic() < ends:
             seen = index.wait_for_change(version, min(KEEPALIVE, ends - time.monotonic()))
             if index.closed:
@@ -76,12 +88,9 @@ def events():
             if seen == version:
                 yield ": still here\n\n"
                 continue
-            version = seen
-            arrived = index.newer(after)
-            for entry in arrived:
-                after = entry.id
-                yield f"id: {entry.id}\nevent: new\ndata: {json.dumps(entry_json(entry))}\n\n"
-            if not arrived:   # something was read, unread or deleted
+            version, before = seen, after
+            yield from arrivals()
+            if after == before:   # nothing new: something was read, unread or deleted
                 yield f"event: changed\ndata: {json.dumps(counts(index))}\n\n"
 
     response = Response(stream(), mimetype="text/event-stream")

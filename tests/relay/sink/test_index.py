@@ -210,3 +210,21 @@ def test_the_event_stream_tells_of_each_new_message_and_of_deletions(tmp_path, s
             assert json.loads(changed["data"]) == {"total": 0, "unread": 0}
         finally:
             connection.close()
+
+
+def test_the_event_stream_sends_what_arrived_after_the_page_was_drawn_and_before_it_connected(
+        tmp_path, sink):
+    with InboxServer(sink.maildir.root) as inbox:
+        page_drawn_at = inbox.index.last_id()
+        for i in range(150):   # more than one batch of the stream's reads
+            sink.maildir.store("a@example.test", ["b@example.test"], message(f"Early {i}"))
+        wait_until(lambda: inbox.index.page().total == 150, timeout=10)
+        connection = http.client.HTTPConnection("127.0.0.1", inbox.port, timeout=10)
+        try:
+            connection.request("GET", f"/api/v1/events?after={page_drawn_at}")
+            stream = connection.getresponse()
+            assert next_event(stream) == {"retry": "1000"}
+            subjects = [json.loads(next_event(stream)["data"])["subject"] for _ in range(150)]
+            assert subjects == [f"Early {i}" for i in range(150)]
+        finally:
+            connection.close()
