@@ -6,10 +6,9 @@ and times whole HTTP GETs (a new connection each, as a browser's first request) 
 page, a page half-way down by its Older cursor, a search for the common word, for the rare one,
 for a sender (from:), and a message's page. Each case: WARMUP untimed requests, then ROUNDS
 timed; median and p95 in milliseconds. The JSON API has its own figures (bench/inbox.py).
-With --live instead: new_to_browser_ms, from the sink's 250 to the new row in an open list page
-(headless Chromium, the test extra's playwright), LIVE_SENDS messages one at a time.
+A new message's way to an open page (new_to_browser_ms) is measured by bench/inbox.py.
 
-Run:  .venv/bin/python bench/inbox_pages.py [-n N] [--dir PATH] [--json] [--live]
+Run:  .venv/bin/python bench/inbox_pages.py [-n N] [--dir PATH] [--json]
 The Maildir goes in a fresh PATH/bench-XXXX (default ./var; --dir /dev/shm for tmpfs),
 removed at the end. The machine is shared: compare cases within one run.
 """
@@ -21,7 +20,6 @@ import http.client
 import json
 import re
 import shutil
-import smtplib
 import statistics
 import sys
 import tempfile
@@ -99,57 +97,12 @@ def run(count: int, parent: Path) -> dict:
         shutil.rmtree(root, ignore_errors=True)
 
 
-LIVE_SENDS = 40
-_RECORD_ROWS = """window.seen = {};
-new MutationObserver(changes => { for (const change of changes) for (const row of change.addedNodes)
-  if (row.dataset && row.dataset.id) window.seen[row.querySelector("td.subject a").textContent] = Date.now();
-}).observe(document.querySelector("table.messages tbody"), {childList: true});"""
-
-
-def new_to_browser(parent: Path) -> dict:
-    """Milliseconds from the 250 to the row in the page (both clocks this machine's wall clock)."""
-    from playwright.sync_api import sync_playwright
-
-    from relay.sink.server import Sink
-    from tests.conftest import BROWSER_FLAGS, CHROMIUM
-
-    parent.mkdir(parents=True, exist_ok=True)
-    root = Path(tempfile.mkdtemp(prefix="bench-", dir=parent))
-    figures = []
-    try:
-        with (Sink(root / "sink") as sink, InboxServer(sink.maildir.root) as inbox,
-              sync_playwright() as playwright):
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=BROWSER_FLAGS)
-            # the measuring script is the bench's, not the page's: let it past the page's CSP
-            page = browser.new_context(bypass_csp=True).new_page()
-            page.goto(inbox.url)
-            page.wait_for_selector("body[data-live=open]", state="attached")
-            page.evaluate(_RECORD_ROWS)
-            with smtplib.SMTP(sink.host, sink.port, local_hostname="localhost", timeout=10) as client:
-                for i in range(LIVE_SENDS):
-                    client.sendmail("a@example.test", ["b@example.test"],
-                                    f"Subject: live {i}\r\n\r\nx\r\n".encode())
-                    answered = time.time() * 1000
-                    page.wait_for_function(f"window.seen['live {i}']", timeout=5000)
-                    figures.append(page.evaluate(f"window.seen['live {i}']") - answered)
-            browser.close()
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
-    figures = figures[5:]   # the first few warm the browser and the index
-    return {"sends": len(figures), "new_to_browser_median_ms": round(statistics.median(figures), 1),
-            "new_to_browser_p95_ms": round(statistics.quantiles(figures, n=20)[18], 1)}
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-n", type=int, default=100_000, help="messages in the Maildir")
     parser.add_argument("--dir", type=Path, default=Path("var"), help="where the Maildir goes")
     parser.add_argument("--json", action="store_true", help="one JSON document on stdout")
-    parser.add_argument("--live", action="store_true", help="time a new message to an open page")
     args = parser.parse_args()
-    if args.live:
-        print(json.dumps(new_to_browser(args.dir)))
-        return
     report = run(args.n, args.dir)
     if args.json:
         print(json.dumps(report))
