@@ -233,12 +233,16 @@ def sink(ctx: click.Context, host: str | None, port: int | None, maildir: str | 
 def inbox(ctx: click.Context, host: str | None, port: int | None, maildir: str | None) -> None:
     """Serve the sink's Maildir as a web inbox: http://127.0.0.1:8025 by default.
 
-    Lists what the sink received, newest first; shows a message's text (links
-    clickable), its HTML part (sandboxed, no scripts), headers and source; a
-    button clears the inbox. Reads the Maildir, so messages survive restarts.
-    /upload places .eml files in [pickup] dir as `relay drop` does; a message's
-    release sends it on to [sink.release] host (off without one). Answers only
-    at a loopback address. Stops on Ctrl-C or SIGTERM.
+    Lists what the sink received, newest first, page by page, with search
+    (from: to: subject: is:unread has:attachment, words, "phrases"), new mail
+    shown as it arrives, read/unread and delete; shows a message's text, HTML
+    (sandboxed, no scripts), headers, source, attachments, envelope and links
+    (checked on demand). A JSON API under /api/v1/ (docs/inbox.md). The index
+    beside the Maildir (inbox.sqlite) is rebuilt from it when missing, so the
+    Maildir stays the truth. /upload places .eml files in [pickup] dir as
+    `relay drop` does; a message's release sends it on to [sink.release] host
+    (off without one). Answers only at a loopback address. Stops on Ctrl-C or
+    SIGTERM.
     """
     from relay.sink.inbox import InboxServer
 
