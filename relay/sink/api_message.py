@@ -19,7 +19,7 @@ from flask import Blueprint, Response, jsonify, request
 
 from relay.sink.api_json import ApiError, message_json, stored_message, the_index
 from relay.sink.api_listing import cursor_arg
-from relay.sink.guard import INERT_CSP
+from relay.sink.guard import INERT_CSP, inert_download
 from relay.sink.links import CHECK_TIMEOUT, check, links
 from relay.sink.message_view import attachment, view
 
@@ -54,11 +54,7 @@ def part(name: str, index: int):
     if found is None:
         raise ApiError(404, f"message {name!r} has no attachment {index}")
     described, data = found
-    response = Response(data, mimetype="application/octet-stream")
-    response.headers.set("Content-Disposition", "attachment",
-                         filename=described.filename or f"attachment-{index}")
-    response.headers["Content-Security-Policy"] = INERT_CSP
-    return response
+    return inert_download(data, described.filename or f"attachment-{index}")
 
 
 @message.get("/message/<name>/link-check")

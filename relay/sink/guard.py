@@ -64,3 +64,11 @@ def local_path(target: str | None, fallback: str = "/") -> str:
     if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
         return fallback
     return target
+
+
+def inert_download(data: bytes, filename: str) -> Response:
+    """An attachment as a download that can never act as a document."""
+    response = Response(data, mimetype="application/octet-stream")
+    response.headers.set("Content-Disposition", "attachment", filename=filename)
+    response.headers["Content-Security-Policy"] = INERT_CSP
+    return response

@@ -17,7 +17,7 @@ from email.utils import getaddresses
 from flask import Flask, Response, abort, redirect, render_template, request, url_for
 from markupsafe import Markup, escape
 
-from relay.sink.guard import INERT_CSP, MAIL_CSP, local_path, refused_post
+from relay.sink.guard import INERT_CSP, MAIL_CSP, inert_download, local_path, refused_post
 from relay.sink.index import MessageIndex
 from relay.sink.links import LinkCheck, check, links
 from relay.sink.maildir import Maildir, StoredMessage
@@ -96,11 +96,7 @@ def _register_parts(app: Flask, box: Maildir) -> None:
         if found is None:
             abort(404)
         described, data = found
-        response = Response(data, mimetype="application/octet-stream")
-        response.headers.set("Content-Disposition", "attachment",
-                             filename=described.filename or f"attachment-{index}")
-        response.headers["Content-Security-Policy"] = INERT_CSP
-        return response
+        return inert_download(data, described.filename or f"attachment-{index}")
 
 
 def _page(index: MessageIndex, name: str, stored: StoredMessage, received: int, tab: str | None,

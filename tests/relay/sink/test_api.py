@@ -271,41 +271,14 @@ def test_wait_gives_408_after_its_timeout(sink, inbox, api):
     assert 0.4 < time.monotonic() - started < 5
 
 
-class _Links(http.server.BaseHTTPRequestHandler):
-    """200 for /ok, 404 for anything else."""
-
-    def do_HEAD(self):
-        self.send_response(200 if self.path == "/ok" else 404)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    do_GET = do_HEAD
-
-    def log_message(self, *args) -> None:
-        pass
-
-
-@pytest.fixture
-def web():
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Links)
-    thread = threading.Thread(target=server.serve_forever, name="link-target")
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        server.server_close()
-
-
-def test_link_check_says_which_links_answer(sink, inbox, api, web):
+def test_link_check_says_which_links_answer(sink, inbox, api, website):
     closed = f"http://127.0.0.1:{_closed_port()}/gone"
-    send(sink, plain("Links", body=f"Works: {web}/ok\nMissing: {web}/missing\nDown: {closed}\n"))
+    send(sink, plain("Links", body=f"Works: {website}/ok\nMissing: {website}/missing\nDown: {closed}\n"))
     indexed(inbox, 1)
     [listed] = api.messages()["messages"]
     checked = api.json("GET", f"/message/{listed['id']}/link-check")["links"]
     assert [(c["url"], c["status"], c["ok"]) for c in checked] == [
-        (f"{web}/ok", 200, True), (f"{web}/missing", 404, False), (closed, None, False)]
+        (f"{website}/ok", 200, True), (f"{website}/missing", 404, False), (closed, None, False)]
     assert checked[2]["error"]                          # what went wrong, in words
 
 

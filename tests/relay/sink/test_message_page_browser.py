@@ -3,9 +3,6 @@ its check against a real HTTP server on 127.0.0.1, delete and mark unread."""
 
 from __future__ import annotations
 
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
 import pytest
 from playwright.sync_api import expect
 
@@ -15,35 +12,6 @@ from tests.relay.sink.test_inbox import send
 
 pytest.importorskip("playwright.sync_api")
 pytestmark = needs_chromium
-
-
-class _Pages(BaseHTTPRequestHandler):
-    """/ok answers 200, anything else 404."""
-
-    def do_HEAD(self):
-        self.send_response(200 if self.path == "/ok" else 404)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    def do_GET(self):
-        self.do_HEAD()
-
-    def log_message(self, *args):
-        pass
-
-
-@pytest.fixture
-def website():
-    """A tiny real web server on 127.0.0.1 for the links to point at; stopped after the test."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Pages)
-    thread = threading.Thread(target=server.serve_forever, name="links-website")
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        server.server_close()
 
 
 def test_the_envelope_shows_who_the_sink_delivered_to_beside_the_headers(sink, inbox, page):
