@@ -114,7 +114,7 @@ def run(ctx: click.Context) -> None:
     taking work, finish in-flight sends, exit 0.
     """
     from relay.daemon.logsetup import configure_logging
-    from relay.daemon.supervisor import child_slot, process_count, run_supervisor
+    from relay.daemon.supervisor import become_supervisor, child_slot, process_count
     from relay.queue.folders import Queue, QueueSetupError
 
     config = config_of(ctx)
@@ -130,7 +130,7 @@ def run(ctx: click.Context) -> None:
             Queue.from_config(config).create()  # refuse before forking
         except QueueSetupError as e:
             raise UsageFailure(str(e)) from None
-        sys.exit(run_supervisor(config, ctx.find_object(dict)["config_path"], count))
+        become_supervisor(ctx.find_object(dict)["config_path"], count)
     if slot is not None:  # one of the supervisor's children: its share of the connections
         index, total = slot
         share = config.relay.connections // total + (index < config.relay.connections % total)
