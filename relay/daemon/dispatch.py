@@ -114,7 +114,10 @@ class Dispatcher:
         elif self.watcher.has_unsettled() and now - self._last_recheck >= UNSETTLED_RECHECK:
             self._last_recheck = now  # files waiting to stand still: a stat each, no scan
             self.watcher.recheck(now)
-        rooms = [max(0, CANDIDATE_WINDOW - len(self._candidates[(p, PICKUP)])) for p in PRIORITIES]
+        # Topped up once half the window is claimed, not on every pass: each take of a few
+        # names picked the oldest out of up to READY_CAP, a pass every few messages.
+        rooms = [CANDIDATE_WINDOW - held if (held := len(self._candidates[(p, PICKUP)]))
+                 <= CANDIDATE_WINDOW // 2 else 0 for p in PRIORITIES]
         for name in self.watcher.take_ready(*rooms):
             self._add_candidate(PICKUP, name)
 
