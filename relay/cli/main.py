@@ -139,7 +139,7 @@ def run(ctx: click.Context) -> None:
     from relay.daemon.relay import Relay  # not in a supervisor: it only watches its children
     from relay.queue.pids import PidFile
 
-    relay = Relay(config, signer=signer)
+    relay = Relay(config, signer=signer, share=slot)
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: relay.stop())
     signal.signal(signal.SIGUSR1, lambda *_: relay.flush())

@@ -58,7 +58,9 @@ def load_signer(configs: tuple[DkimConfig, ...]) -> DkimSigner | None:
 
 
 class Relay:
-    def __init__(self, config: Config, *, settle: float = SETTLE, signer: DkimSigner | None = None):
+    def __init__(self, config: Config, *, settle: float = SETTLE, signer: DkimSigner | None = None,
+                 share: tuple[int, int] | None = None):
+        """share: (index, count) of a supervisor's child: which pickup names it claims first."""
         self.config = config
         relay = config.relay
         self.queue = Queue.from_config(config)
@@ -79,7 +81,7 @@ class Relay:
         self.agent = DeliveryAgent(relay, self.smarthosts, self.signer, self.exit, settle=settle,
                                    stopping=self.work.stopping, on_host_down=self.wake.set)
         self.dispatcher = Dispatcher(relay, self.queue, self.watcher, self.work, self.smarthosts,
-                                     self.exit, self.metrics)
+                                     self.exit, self.metrics, share)
         # Set by signal handlers: plain stores, no locks (a handler that takes a lock the
         # interrupted main thread holds deadlocks the process). run() polls them.
         self._reopen_logs = False
