@@ -6,10 +6,11 @@ supervisor starts [relay] processes children (0 = one per CPU), splits
 `connections` between them, forwards SIGTERM/SIGINT/SIGHUP/SIGUSR1, restarts a
 child that dies (a crash loses nothing: its active/ files are taken again), and
 exits 0 once every child has stopped. A child that exits 2 (bad config or
-folders) stops them all with exit 2. `relay run` checks the config, the keys and the
-folders, then execs this module (become_supervisor: same pid, a fresh interpreter
-without the CLI's and the daemon's modules), so it holds about 18 MB, not 31. With metrics on, the children write to a
+folders) stops them all with exit 2. With metrics on, the children write to a
 shared prometheus multiprocess folder and the supervisor serves the sum.
+`relay run` checks the config, the keys and the folders, then execs this module
+(become_supervisor: same pid, a fresh interpreter without the CLI's and the daemon's
+modules), so the supervisor holds about 18 MB, not 31.
 """
 
 from __future__ import annotations
