@@ -99,4 +99,5 @@ def test_a_relay_sharing_pickup_claims_its_own_half_first_then_helps_with_the_re
         wait_until(lambda: relay.counts["sent"] == 200, timeout=60, what="all 200 sent")
     order = [r.recipients[0] for r in upstream.received]
     assert 60 < len(ours) < 140 and len(set(order)) == 200
-    assert set(order[:len(ours)]) == ours
+    # two connections: the last of ours and the first of theirs may cross at the boundary
+    assert set(order[:len(ours) - 2]) <= ours and not set(order[len(ours) + 2:]) & ours
