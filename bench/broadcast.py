@@ -53,7 +53,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # the checkout: tests.ports
 
 from flask_migrate import upgrade  # noqa: E402
-from relay_throughput import RELAY, SMTP_SINK, filesystem_of, message, stop  # noqa: E402
+from machine import filesystem_of  # noqa: E402 - bench/ is on sys.path
+from mta_runs import RELAY, SMTP_SINK, message, stop  # noqa: E402
 from sqlalchemy import insert  # noqa: E402
 from werkzeug.security import generate_password_hash  # noqa: E402
 

@@ -39,7 +39,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # the checkout: tests.ports
 
-from relay_throughput import RELAY, SMTP_SINK, BenchError, RelayRun, Sink, filesystem_of, message, stop  # noqa: E402
+from machine import filesystem_of  # noqa: E402 - bench/ is on sys.path
+from mta_runs import RELAY, SMTP_SINK, BenchError, RelayRun, message, stop  # noqa: E402
+from sinks import Sink  # noqa: E402
 
 from tests.ports import free_port  # noqa: E402
 

@@ -33,7 +33,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # the checkout: tests.ports
 
 import inbound_process  # noqa: E402
-from relay_throughput import POSTFIX, private_postfix, proc_field, stop  # noqa: E402
+from mta_runs import POSTFIX, private_postfix, proc_field, stop  # noqa: E402
 
 from tests.ports import free_port  # noqa: E402
 

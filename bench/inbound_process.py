@@ -41,7 +41,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # the checkout: tests.webapp
 
 from flask_migrate import upgrade  # noqa: E402
-from relay_throughput import filesystem_of  # noqa: E402 - bench/ is on sys.path
+from machine import filesystem_of  # noqa: E402 - bench/ is on sys.path
 from sqlalchemy import func, insert  # noqa: E402
 
 from settings import load_config  # noqa: E402

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from channel.status import FolderTotals, MessageRow, RefusedRecipient, matches
 from relay.queue.folders import ACTIVE, BADMAIL, DEFERRED, HOLD, PICKUP, SENT, Queue
+from relay.queue.history import History
 from spooler.envelope import MalformedMessage, read_envelope
 from spooler.names import id_time, is_message_name, priority_of, queue_id_of
 
@@ -80,19 +81,6 @@ def message_rows(queue: Queue, folders: tuple[str, ...] = LIST_FOLDERS, *, now: 
     return sorted(rows, key=lambda r: -r.age)
 
 
-def newest_rows(queue: Queue, folder: str, limit: int, now: float) -> list[MessageRow]:
-    """The rows of the `limit` newest messages in folder, newest first: reads only those
-    files' heads, however many the folder holds (ids sort by arrival)."""
-    rows = []
-    for name in reversed(queue.names(folder)):
-        if len(rows) >= limit:
-            break
-        row = _row(queue, folder, name, now)
-        if row is not None:
-            rows.append(row)
-    return rows
-
-
 def message_detail(queue: Queue, queue_id: str) -> MessageDetail | None:
     found = queue.locate(queue_id)
     if found is None:
@@ -108,13 +96,19 @@ def message_detail(queue: Queue, queue_id: str) -> MessageDetail | None:
 
 
 def _row(queue: Queue, folder: str, name: str, now: float) -> MessageRow | None:
+    return message_row(queue, folder, name, now, queue.history(queue_id_of(name)))
+
+
+def message_row(queue: Queue, folder: str, name: str, now: float,
+                history: History | None) -> MessageRow | None:
+    """One message's row, its attempt history already read (None: never attempted); None when
+    it moved on while we listed."""
     path = os.path.join(queue.dirs[folder], name)
     try:
         st = os.stat(path, follow_symlinks=False)
     except FileNotFoundError:
         return None  # moved on while we listed
     queue_id = queue_id_of(name)
-    history = queue.history(queue_id)
     arrived = history.arrived if history else id_time(name)
     sender, recipients, error = "?", [], ""
     try:

@@ -18,16 +18,9 @@ import os
 import time
 from dataclasses import dataclass, field
 
-from channel.status import (
-    SHOWN_FOLDERS,
-    AttemptShown,
-    DeliveryActivity,
-    FolderTotals,
-    QueueStatus,
-    ShownMessage,
-    Snapshot,
-)
-from relay.admin.listing import STATUS_FOLDERS, folder_totals, newest_rows, totals_of
+from channel.status import SHOWN_FOLDERS, DeliveryActivity, FolderTotals, QueueStatus, Snapshot
+from relay.admin.listing import STATUS_FOLDERS, folder_totals, totals_of
+from relay.admin.shown_rows import ShownRows
 from relay.inbound.store import BADMAIL_FOLDER
 from relay.queue.activity import combined
 from relay.queue.diskspace import DiskSpace, disk_space
@@ -40,8 +33,6 @@ from settings.units import format_duration
 STATUS_PROBE_TIMEOUT = 5.0   # a status check waits at most this long for the smart host
 WARN_AGE = 3600.0            # a deferred message older than this needs a human (`--warn-age`)
 ROWS_PER_FOLDER = 500       # newest first; the counts are of every message
-HISTORY_SHOWN = 10          # the last attempts of each message
-REASON_SHOWN = 4000         # characters of a badmail reason
 DROP, DROP_BADMAIL = "drop", f"drop/{BADMAIL_FOLDER}"   # the inbound folders, as status names them
 
 
@@ -198,28 +189,21 @@ def _seen_reachable(seen: HostState) -> bool | None:
     return True if seen.last_answered is not None else None
 
 
-def dashboard_snapshot(config: Config, queue: Queue, now: float) -> Snapshot:
+def dashboard_snapshot(config: Config, queue: Queue, now: float,
+                       rows: ShownRows | None = None) -> Snapshot:
     """The same status for the site's dashboard, for channel.status.write(): the report with
     each smart host as the relays last saw it (no probe: a running relay knows), the live
     relays' delivery rate and last error, and the rows of the ROWS_PER_FOLDER newest messages
-    in each of channel.status.SHOWN_FOLDERS (envelope, the last HISTORY_SHOWN attempts, the
-    badmail reason; never a subject or a body). Its format is channel.status's, which the
-    site imports; building it needs the queue, which only the relay may read."""
+    in each of channel.status.SHOWN_FOLDERS (relay.admin.shown_rows: envelope, the last
+    attempts, the badmail reason; never a subject or a body). `rows`: the rows kept from the
+    last snapshot (the publishing relay's), read again only where a file changed. Its format is
+    channel.status's, which the site imports; building it needs the queue, which only the
+    relay may read."""
     activity = combined(queue.root, running_relays(config.relay.queue_dir)[0], now)
     report = status_report(config, queue, now=now, from_relays=True)
+    rows = rows if rows is not None else ShownRows()
     # The status part is `relay status --json`'s report, read back typed: one shape for both.
     return Snapshot(now, os.getpid(), QueueStatus.from_json(report.to_json()),
                     DeliveryActivity.from_json(activity),
-                    {folder: _shown(queue, folder, now) for folder in SHOWN_FOLDERS},
+                    {folder: rows.newest(queue, folder, ROWS_PER_FOLDER, now) for folder in SHOWN_FOLDERS},
                     ROWS_PER_FOLDER)
-
-
-def _shown(queue: Queue, folder: str, now: float) -> tuple[ShownMessage, ...]:
-    shown = []
-    for row in newest_rows(queue, folder, ROWS_PER_FOLDER, now):
-        history = queue.history(row.id)
-        attempts = history.attempts[-HISTORY_SHOWN:] if history else []
-        reason = (queue.reason(row.id) or "")[:REASON_SHOWN] if folder == BADMAIL else None
-        shown.append(ShownMessage(row, tuple(AttemptShown(a.at, a.code, a.reply, tuple(a.recipients))
-                                             for a in attempts), reason))
-    return tuple(shown)

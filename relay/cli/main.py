@@ -106,7 +106,7 @@ def run(ctx: click.Context) -> None:
     taking work, finish in-flight sends, exit 0.
     """
     from relay.daemon.logsetup import configure_logging
-    from relay.daemon.supervisor import child_slot, process_count, run_supervisor
+    from relay.daemon.supervisor import become_supervisor, child_slot, process_count
     from relay.queue.folders import Queue, QueueSetupError
 
     config = config_of(ctx)
@@ -122,7 +122,7 @@ def run(ctx: click.Context) -> None:
             Queue.from_config(config).create()  # refuse before forking
         except QueueSetupError as e:
             raise UsageFailure(str(e)) from None
-        sys.exit(run_supervisor(config, ctx.find_object(dict)["config_path"], count))
+        become_supervisor(ctx.find_object(dict)["config_path"], count)
     if slot is not None:  # one of the supervisor's children: its share of the connections
         index, total = slot
         share = config.relay.connections // total + (index < config.relay.connections % total)
@@ -131,7 +131,7 @@ def run(ctx: click.Context) -> None:
     from relay.daemon.relay import Relay  # not in a supervisor: it only watches its children
     from relay.queue.pids import PidFile
 
-    relay = Relay(config, signer=signer)
+    relay = Relay(config, signer=signer, share=slot)
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: relay.stop())
     signal.signal(signal.SIGUSR1, lambda *_: relay.flush())
@@ -168,7 +168,10 @@ def _refuse_unusable_password(config) -> None:
 
 def _dkim_signer(config):
     """The [relay.dkim] keys, read once; one that cannot be read or used (others may read it,
-    not a key) stops `relay run` before anything starts: mail is never sent unsigned."""
+    not a key) stops `relay run` before anything starts: mail is never sent unsigned.
+    None without [relay.dkim]: dkimpy (~5 MB a process) is then never imported."""
+    if not config.relay.dkim:
+        return None
     from relay.delivery.signing import DkimSetupError, DkimSigner
 
     try:

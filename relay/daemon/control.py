@@ -22,6 +22,7 @@ from collections.abc import Callable
 
 from channel import status
 from relay.admin.move_requests import RequestCarrier, make_folders
+from relay.admin.shown_rows import ShownRows
 from relay.admin.status import dashboard_snapshot
 from relay.queue.activity import Activity
 from relay.queue.folders import Queue
@@ -43,6 +44,7 @@ class Control:
         self.activity = activity
         self.on_due = on_due   # a request made mail due: the daemon looks at deferred/ now
         self.carrier = RequestCarrier(self.admin_dir, queue)
+        self.rows = ShownRows()   # the dashboard's rows, read again only where a file changed
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._next_publish = 0.0
@@ -96,7 +98,7 @@ class Control:
                         return False
                 except FileNotFoundError:
                     pass
-            status.write(self.admin_dir, dashboard_snapshot(self.config, self.queue, now))
+            status.write(self.admin_dir, dashboard_snapshot(self.config, self.queue, now, self.rows))
             return True
         finally:
             os.close(fd)

@@ -11,12 +11,19 @@ hears a host first takes it at once). Names come from the watcher (pickup) and f
 deferred/ when something there is due; at most CANDIDATE_WINDOW are held per folder, so
 memory stays flat with any backlog. Files the relay will not read go to badmail at
 claim time, untouched. Reads [relay] connections and badmail_max_age.
+Relay processes sharing pickup (a supervisor's children, `share` = (index, count)) each
+claim the names that hash to them first, and another's only once they have none of
+their own left: two processes working down the same oldest-first list met at every
+name (about 1.4 failed claims a message, an open and a lock each). So a backlog splits
+in two, a sibling that died or lags is helped as soon as the other is idle, and a lone
+new message is still claimed by whichever process is first.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+import zlib
 from collections import deque
 
 from relay.daemon.metrics import RelayMetrics
@@ -39,16 +46,21 @@ CANDIDATE_WINDOW = 2000   # names held per folder ahead of claiming: memory stay
 AHEAD_PER_CONNECTION = 4  # claimed messages kept waiting per connection
 BADMAIL_SWEEP = 3600.0   # how often badmail older than [relay] badmail_max_age is removed
 RETRY_SHARE = 4           # while pickup has more, one claim in this many goes to a due retry
+THEIRS_HELD = 200         # names another relay process claims first, held to help with them
 
 _ORDER = ((TRANSACTIONAL, PICKUP), (TRANSACTIONAL, DEFERRED), (BULK, PICKUP), (BULK, DEFERRED))
 
 
 class Dispatcher:
     def __init__(self, relay: RelayConfig, queue: Queue, watcher: PickupWatcher, work: WorkQueue,
-                 hosts: SmartHosts, exit_: Exit, metrics: RelayMetrics):
+                 hosts: SmartHosts, exit_: Exit, metrics: RelayMetrics,
+                 share: tuple[int, int] | None = None):
         self.relay, self.queue, self.watcher, self.work = relay, queue, watcher, work
         self.hosts, self.exit, self.metrics = hosts, exit_, metrics
+        self.share = share if share is not None and share[1] > 1 else None
         self._candidates: dict[tuple[str, str], deque[str]] = {key: deque() for key in _ORDER}
+        # the oldest dropped first: the process whose names they are takes those first
+        self._theirs: dict[str, deque[str]] = {p: deque(maxlen=THEIRS_HELD) for p in PRIORITIES}
         self._known: set[tuple[str, str]] = set()
         self._since_retry = {p: 0 for p in PRIORITIES}   # claims from pickup since the last retry
         self._next_rescan = 0.0
@@ -114,9 +126,19 @@ class Dispatcher:
         elif self.watcher.has_unsettled() and now - self._last_recheck >= UNSETTLED_RECHECK:
             self._last_recheck = now  # files waiting to stand still: a stat each, no scan
             self.watcher.recheck(now)
-        rooms = [max(0, CANDIDATE_WINDOW - len(self._candidates[(p, PICKUP)])) for p in PRIORITIES]
+        # Topped up once half the window is claimed, not on every pass: each take of a few
+        # names picked the oldest out of up to READY_CAP, a pass every few messages.
+        rooms = [CANDIDATE_WINDOW - held if (held := len(self._candidates[(p, PICKUP)]))
+                 <= CANDIDATE_WINDOW // 2 else 0 for p in PRIORITIES]
         for name in self.watcher.take_ready(*rooms):
-            self._add_candidate(PICKUP, name)
+            if self._ours(name):
+                self._add_candidate(PICKUP, name)
+            else:
+                self._theirs[priority_of(name)].append(name)
+
+    def _ours(self, name: str) -> bool:
+        """Is this pickup name one this process claims first (always, when it works alone)?"""
+        return self.share is None or zlib.crc32(name.encode()) % self.share[1] == self.share[0]
 
     def _gather_deferred(self, now: float) -> None:
         due, next_due = self.queue.due(DEFERRED, now)
@@ -181,6 +203,8 @@ class Dispatcher:
             if not allowed:
                 continue
             fresh, due = self._candidates[(priority, PICKUP)], self._candidates[(priority, DEFERRED)]
+            if not fresh:   # none of our own left: help with another process's
+                fresh = self._theirs[priority]
             retry_turn = self._since_retry[priority] >= RETRY_SHARE - 1
             if due and (retry_turn or not fresh):
                 folder, names = DEFERRED, due

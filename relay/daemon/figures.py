@@ -21,36 +21,46 @@ from relay.smtp.smarthosts import SmartHosts
 class RelayFigures:
     def __init__(self, metrics: RelayMetrics, activity: Activity, hosts: SmartHosts):
         self.metrics, self.activity, self.hosts = metrics, activity, hosts
+        self._children: dict[tuple[int, str], object] = {}
+
+    def _labelled(self, metric, value: str):
+        """metric.labels(value), kept: labels() takes a lock and checks its arguments each call,
+        several times a message."""
+        key = (id(metric), value)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(value)
+        return child
 
     def sent(self, answer: DeliveryResult | NoHost, tried: list[HostTried], recipients: int) -> None:
         metrics = self.metrics
         for host in tried:
-            metrics.host_up.labels(host.host.label).set(1 if host.answered else 0)
+            self._labelled(metrics.host_up, host.host.label).set(1 if host.answered else 0)
             if not host.answered:
-                metrics.cooldowns.labels(host.host.label).inc()
+                self._labelled(metrics.cooldowns, host.host.label).inc()
         metrics.duration.observe(answer.duration)
         now = time.time()
         metrics.smarthost_up.set(0 if self.hosts.paused(now) else 1)
         if isinstance(answer, NoHost):
-            metrics.replies.labels(str(answer.code) if answer.code else "none").inc(recipients)
+            self._labelled(metrics.replies, str(answer.code) if answer.code else "none").inc(recipients)
             self.activity.host_failed(now, answer.why)
             return
         for reply in answer.replies:
-            metrics.replies.labels(str(reply.code) if reply.code else "none").inc()
+            self._labelled(metrics.replies, str(reply.code) if reply.code else "none").inc()
         self.activity.host_answered(now)
         if answer.replies_for(Outcome.DEFERRED) or answer.replies_for(Outcome.FAILED):
             self.activity.refused(now, "; ".join(dict.fromkeys(str(r) for r in answer.replies)))
 
     def moved(self, fate: Fate) -> None:
         if fate.destination == DEFERRED:
-            self.metrics.attempts.labels("deferred").inc()
+            self._labelled(self.metrics.attempts, "deferred").inc()
         elif fate.destination == GONE:
             self.activity.delivered(time.time())
-            self.metrics.attempts.labels("sent").inc()
+            self._labelled(self.metrics.attempts, "sent").inc()
         elif fate.destination == BADMAIL:
             if fate.attempt is not None:
-                self.metrics.attempts.labels("failed").inc()
-            self.metrics.badmail.labels(fate.badmail_class).inc()
+                self._labelled(self.metrics.attempts, "failed").inc()
+            self._labelled(self.metrics.badmail, fate.badmail_class).inc()
 
     def unreadable(self) -> None:
-        self.metrics.badmail.labels(BadmailClass.UNREADABLE).inc()
+        self._labelled(self.metrics.badmail, BadmailClass.UNREADABLE).inc()

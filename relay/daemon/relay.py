@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from typing import TYPE_CHECKING
 
 from relay.daemon.control import Control
 from relay.daemon.dispatch import Dispatcher
@@ -32,12 +33,14 @@ from relay.daemon.workqueue import WorkQueue
 from relay.delivery.agent import DeliveryAgent
 from relay.delivery.exit import Exit
 from relay.delivery.fate import RetryPolicy
-from relay.delivery.signing import DkimSigner
 from relay.queue.activity import Activity
 from relay.queue.folders import Queue
 from relay.smtp.smarthosts import SmartHosts
 from relay.smtp.tls import weak_settings
-from settings import Config
+from settings import Config, DkimConfig
+
+if TYPE_CHECKING:   # imported only when [relay.dkim] has keys: dkimpy costs ~5 MB a process
+    from relay.delivery.signing import DkimSigner
 
 log = logging.getLogger("relay")
 
@@ -45,8 +48,19 @@ STOP_GRACE = 15.0         # on SIGTERM, how long in-flight sends may take before
 SIGNAL_POLL = 0.2         # how often run() looks at the flags signal handlers set
 
 
+def load_signer(configs: tuple[DkimConfig, ...]) -> DkimSigner | None:
+    """The [relay.dkim] keys, read and checked (DkimSetupError); None when there are none."""
+    if not configs:
+        return None
+    from relay.delivery.signing import DkimSigner
+
+    return DkimSigner.load(configs)
+
+
 class Relay:
-    def __init__(self, config: Config, *, settle: float = SETTLE, signer: DkimSigner | None = None):
+    def __init__(self, config: Config, *, settle: float = SETTLE, signer: DkimSigner | None = None,
+                 share: tuple[int, int] | None = None):
+        """share: (index, count) of a supervisor's child: which pickup names it claims first."""
         self.config = config
         relay = config.relay
         self.queue = Queue.from_config(config)
@@ -58,15 +72,16 @@ class Relay:
         self.activity = Activity()   # what the dashboard shows: deliveries, the host's state
         self.control = Control(config, self.queue, self.activity, on_due=self.flush) \
             if relay.admin_dir is not None else None
-        # The keys are read once, here (DkimSetupError stops the start), unless `relay run` did.
-        self.signer = signer if signer is not None else DkimSigner.load(relay.dkim)
+        # The keys are read once, here (DkimSetupError stops the start), unless `relay run` did;
+        # None: no [relay.dkim], mail goes unsigned and the signing module is never loaded.
+        self.signer = signer if signer is not None else load_signer(relay.dkim)
         self.work = WorkQueue(self.smarthosts, low_mark=relay.connections, on_low=self.wake.set)
         figures = RelayFigures(self.metrics, self.activity, self.smarthosts)
         self.exit = Exit(config, self.queue, RetryPolicy.from_config(relay), figures)
         self.agent = DeliveryAgent(relay, self.smarthosts, self.signer, self.exit, settle=settle,
                                    stopping=self.work.stopping, on_host_down=self.wake.set)
         self.dispatcher = Dispatcher(relay, self.queue, self.watcher, self.work, self.smarthosts,
-                                     self.exit, self.metrics)
+                                     self.exit, self.metrics, share)
         # Set by signal handlers: plain stores, no locks (a handler that takes a lock the
         # interrupted main thread holds deadlocks the process). run() polls them.
         self._reopen_logs = False
@@ -162,7 +177,7 @@ class Relay:
                  self.config.path or "embedded defaults", self.config.pickup.dir, self.queue.root,
                  ",".join(h.label for h in relay.hosts), relay.connections,
                  ",".join(f"{d:g}s" for d in relay.retry_schedule),
-                 ",".join(self.signer.keys) or "none")
+                 ",".join(self.signer.keys if self.signer else ()) or "none")
         for host in relay.hosts:
             log.info("smart host %s: tls=%s auth=%s rate_limit=%s%s", host.label, host.tls,
                      host.username or "none", host.rate_limit or "none",

@@ -17,10 +17,10 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from relay.delivery.exit import Exit
 from relay.delivery.fate import BadmailClass, Fate, NotSent, Unsendable, Untried, decide
-from relay.delivery.signing import DkimSigner, SigningFailed
 from relay.queue.claims import Claimed
 from relay.queue.history import History
 from relay.smtp.client import SmtpConnection
@@ -31,11 +31,14 @@ from settings import RelayConfig
 from spooler.envelope import MalformedMessage, ParsedMessage, TruncatedMessage, parse_pickup
 from spooler.names import printable
 
+if TYPE_CHECKING:   # loaded only when there are keys (relay.daemon.relay.load_signer)
+    from relay.delivery.signing import DkimSigner
+
 log = logging.getLogger("relay")
 
 
 class DeliveryAgent:
-    def __init__(self, relay: RelayConfig, hosts: SmartHosts, signer: DkimSigner, exit_: Exit, *,
+    def __init__(self, relay: RelayConfig, hosts: SmartHosts, signer: DkimSigner | None, exit_: Exit, *,
                  settle: float, stopping: threading.Event, on_host_down: Callable[[], None]):
         self.relay, self.hosts, self.signer, self.exit = relay, hosts, signer, exit_
         self.policy, self.figures = exit_.policy, exit_.figures   # the same as the exit's
@@ -92,6 +95,8 @@ class DeliveryAgent:
               paid: SmartHost | None) -> DeliveryResult | NoHost | NotSent:
         """Sign (when [relay.dkim] asks) and send; what came of it, for the fate."""
         if self.signer:
+            from relay.delivery.signing import SigningFailed  # loaded already: the signer's module
+
             try:
                 signed = self.signer.sign(message)
             except SigningFailed as e:
@@ -112,6 +117,8 @@ def _log_replies(claimed: Claimed, sender: str, result: DeliveryResult, attempt:
     for outcome, status, level in ((Outcome.SENT, "sent", logging.INFO),
                                    (Outcome.DEFERRED, "deferred", logging.WARNING),
                                    (Outcome.FAILED, "bounced", logging.WARNING)):
+        if not log.isEnabledFor(level):   # log_level warning: no work for the sent line
+            continue
         replies = result.replies_for(outcome)
         if replies:
             rcpts = ",".join(f"<{r.recipient}>" for r in replies)

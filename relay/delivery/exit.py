@@ -24,7 +24,7 @@ from collections import Counter
 
 from relay.delivery.dsn import build_report, failures, report_address, why_not
 from relay.delivery.fate import GONE, Fate, RetryPolicy, Untried, decide
-from relay.delivery.feedback import FeedbackFile, failed_recipients, message_id_of
+from relay.delivery.feedback import FeedbackFile, failed_recipients
 from relay.delivery.figures import Figures
 from relay.queue.badmail import badmail_unreadable, reason_text
 from relay.queue.claims import Claimed
@@ -64,7 +64,7 @@ class Exit:
             history.attempts.append(fate.attempt)
         sender = message.sender if message is not None else None
         failed = [] if message is None else failed_recipients(
-            claimed.queue_id, message_id_of(message.content), fate, history, time.time())
+            claimed.queue_id, message.content, fate, history, time.time())
         history.refused.extend(fate.refused)
         report = self._report(claimed, history, fate, message, result)
         try:

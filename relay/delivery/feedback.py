@@ -35,12 +35,17 @@ def message_id_of(content: bytes) -> str:
     return found.group(1).decode("utf-8", "replace") if found else ""
 
 
-def failed_recipients(queue_id: str, message_id: str, fate: Fate, history: History,
+def failed_recipients(queue_id: str, content: bytes, fate: Fate, history: History,
                       now: float) -> list[FeedbackLine]:
     """The lines an attempt's fate adds: the recipients it refused for good, and, when it
-    expired the message, everyone still owed it who had not been refused before."""
+    expired the message, everyone still owed it who had not been refused before. The
+    Message-ID is looked for in `content` only then: most fates owe no line."""
+    expired = fate.reason.startswith("expired")
+    if not fate.refused and not expired:
+        return []
+    message_id = message_id_of(content)
     lines = [_line(now, queue_id, message_id, r.recipient, REFUSED, r.reply) for r in fate.refused]
-    if fate.reason.startswith("expired"):
+    if expired:
         refused = {r.recipient for r in history.refused} | {r.recipient for r in fate.refused}
         lines += [_line(now, queue_id, message_id, rcpt, EXPIRED, fate.reason)
                   for rcpt in fate.recipients_left if rcpt not in refused]

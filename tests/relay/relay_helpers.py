@@ -70,8 +70,8 @@ def wait_until(predicate: Callable[[], object], timeout: float = 15.0, what: str
 class RunningRelay:
     """Relay.run() in a thread; stopped and joined on exit."""
 
-    def __init__(self, config: Config, settle: float = 0.2):
-        self.relay = Relay(config, settle=settle)
+    def __init__(self, config: Config, settle: float = 0.2, share: tuple[int, int] | None = None):
+        self.relay = Relay(config, settle=settle, share=share)
         self.thread = threading.Thread(target=self.relay.run, name="relay-main")
 
     def __enter__(self) -> Relay:

@@ -19,6 +19,7 @@ from relay.admin.move_requests import make_folders
 from relay.daemon.control import Control
 from relay.queue.activity import Activity
 from relay.queue.folders import BADMAIL, DEFERRED, HOLD, Queue
+from relay.queue.history import Attempt
 from tests.relay.relay_helpers import files, place_queued, relay_config
 
 
@@ -229,3 +230,30 @@ def test_relay_check_says_when_the_dashboard_folder_lets_others_in(config):
     os.chmod(config.pickup.dir, 0o3770)   # pickup writable by the group admin_dir is in
     [shared] = admin_dir_checks(config)
     assert shared.ok and shared.warn and "every writer of pickup may" in shared.detail
+
+
+def test_a_snapshot_after_an_attempt_shows_it_and_a_gone_message_is_no_longer_listed(config):
+    """The rows are kept between snapshots (relay.admin.shown_rows): what changed is read again."""
+    kept = place_queued(config, DEFERRED, age=200, attempts=((451, "451 4.3.0 try later"),))
+    leaving = place_queued(config, DEFERRED, age=100)
+    control = control_for(config)
+    control.publish(time.time(), force=True)
+    first = status.read(config.relay.admin_dir)
+    assert {m.row.id for m in first.messages[DEFERRED]} == {kept, leaving}
+
+    queue = Queue.from_config(config)
+    history = queue.history(kept)
+    history.attempts.append(Attempt(time.time(), 452, "452 4.2.2 mailbox full", ["user@example.test"]))
+    queue.save_history(kept, history)
+    for path in files(queue.dirs[DEFERRED]):
+        if path.name.startswith(leaving):
+            path.unlink()
+    time.sleep(0.05)
+    control.publish(time.time(), force=True)
+    second = status.read(config.relay.admin_dir)
+    [shown] = second.messages[DEFERRED]
+    assert shown.row.id == kept and shown.row.attempts == 2
+    assert shown.row.last_error == "452 4.2.2 mailbox full"
+    assert [a.code for a in shown.history] == [451, 452]
+    [kept_before] = [m for m in first.messages[DEFERRED] if m.row.id == kept]
+    assert shown.row.age >= kept_before.row.age   # ages go on from the snapshot's time

@@ -78,3 +78,26 @@ def test_a_file_dated_a_day_ahead_is_delivered_and_status_is_clean(tmp_path, ups
     status = relay_cli(relay_config_file(tmp_path, upstream.port), "status", "--json")
     assert json.loads(status.output)["folders"]["pickup"]["count"] == 0
     assert not files(config.pickup.dir)
+
+
+def test_a_relay_sharing_pickup_claims_its_own_half_first_then_helps_with_the_rest(tmp_path, upstream):
+    """One of two processes (share 0 of 2), its sibling gone: the names that hash to it go out
+    first, the sibling's after, and none is left behind."""
+    import zlib
+
+    config = relay_config(tmp_path, upstream.port)
+    writer = PickupWriter(config.pickup.dir, durable=False)
+    ours = set()
+    for n in range(200):
+        path = writer.write(build(Notification(sender=Address("noreply@example.test"),
+                                               to=[Address(f"user{n}@example.test")],
+                                               subject=f"n {n}", text="hello\n")))
+        os.utime(path, (time.time() - 60,) * 2)  # a backlog the first scan takes whole
+        if zlib.crc32(path.name.encode()) % 2 == 0:
+            ours.add(f"user{n}@example.test")
+    with RunningRelay(config, share=(0, 2)) as relay:
+        wait_until(lambda: relay.counts["sent"] == 200, timeout=60, what="all 200 sent")
+    order = [r.recipients[0] for r in upstream.received]
+    assert 60 < len(ours) < 140 and len(set(order)) == 200
+    # two connections: the last of ours and the first of theirs may cross at the boundary
+    assert set(order[:len(ours) - 2]) <= ours and not set(order[len(ours) + 2:]) & ours
