@@ -36,7 +36,6 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
-import multiprocessing
 import os
 import random
 import shutil
@@ -49,18 +48,18 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # the checkout: relay, tests.ports
 
+from inbound import send_all  # noqa: E402
 from relay_throughput import SMTP_SINK, Sink, filesystem_of, stop  # noqa: E402
 
 from relay.sink.inbox import InboxServer  # noqa: E402
 from relay.sink.index import MessageIndex  # noqa: E402
 from relay.sink.maildir import Maildir  # noqa: E402
+from tests.conftest import BROWSER_FLAGS  # noqa: E402
 from tests.ports import free_port  # noqa: E402
 
 RARE, COMMON = "zanzibar", "account"   # RARE in one message; COMMON in every footer
 SAMPLES = 100
 MAILPIT_PUBLISHED = "70-100/s (Mailpit README: 'approximately 70-100 emails per second')"
-BROWSER_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update"]
 VOCABULARY = ("python flask sqlite relay pickup folder queue smtp postfix thread process socket "
               "index search cursor page template header encoding unicode deploy nginx gunicorn "
               "docker cache redis worker cron backup restore migrate schema column table "
@@ -267,11 +266,7 @@ def receive_rate(kind: str, parent: Path, n: int, clients: int) -> float:
     port = free_port()
     sink = Sink(kind, work, port)
     try:
-        shares = [(port, k * (n // clients), n // clients + (n % clients if k == clients - 1 else 0))
-                  for k in range(clients)]
-        with multiprocessing.get_context("fork").Pool(clients) as pool:
-            started = time.monotonic()
-            seconds = max(pool.starmap(receive_share, shares)) - started
+        seconds = send_all(port, n, clients, share=receive_share)
         if kind == "relay" and (stored := Maildir(work / "sink").count()) != n:
             raise RuntimeError(f"relay sink stored {stored} of {n}")
         return n / seconds
