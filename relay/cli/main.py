@@ -168,14 +168,11 @@ def _refuse_unusable_password(config) -> None:
 
 def _dkim_signer(config):
     """The [relay.dkim] keys, read once; one that cannot be read or used (others may read it,
-    not a key) stops `relay run` before anything starts: mail is never sent unsigned.
-    None without [relay.dkim]: dkimpy (~5 MB a process) is then never imported."""
-    if not config.relay.dkim:
-        return None
-    from relay.delivery.signing import DkimSetupError, DkimSigner
+    not a key) stops `relay run` before anything starts: mail is never sent unsigned."""
+    from relay.delivery.signing import DkimSetupError, load_signer
 
     try:
-        return DkimSigner.load(config.relay.dkim)
+        return load_signer(config.relay.dkim)
     except DkimSetupError as e:
         raise UsageFailure(str(e)) from None
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import TYPE_CHECKING
 
 from relay.daemon.control import Control
 from relay.daemon.dispatch import Dispatcher
@@ -33,28 +32,17 @@ from relay.daemon.workqueue import WorkQueue
 from relay.delivery.agent import DeliveryAgent
 from relay.delivery.exit import Exit
 from relay.delivery.fate import RetryPolicy
+from relay.delivery.signing import DkimSigner, load_signer
 from relay.queue.activity import Activity
 from relay.queue.folders import Queue
 from relay.smtp.smarthosts import SmartHosts
 from relay.smtp.tls import weak_settings
-from settings import Config, DkimConfig
-
-if TYPE_CHECKING:   # imported only when [relay.dkim] has keys: dkimpy costs ~5 MB a process
-    from relay.delivery.signing import DkimSigner
+from settings import Config
 
 log = logging.getLogger("relay")
 
 STOP_GRACE = 15.0         # on SIGTERM, how long in-flight sends may take before they are cut
 SIGNAL_POLL = 0.2         # how often run() looks at the flags signal handlers set
-
-
-def load_signer(configs: tuple[DkimConfig, ...]) -> DkimSigner | None:
-    """The [relay.dkim] keys, read and checked (DkimSetupError); None when there are none."""
-    if not configs:
-        return None
-    from relay.delivery.signing import DkimSigner
-
-    return DkimSigner.load(configs)
 
 
 class Relay:

@@ -17,10 +17,10 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from relay.delivery.exit import Exit
 from relay.delivery.fate import BadmailClass, Fate, NotSent, Unsendable, Untried, decide
+from relay.delivery.signing import DkimSigner, SigningFailed
 from relay.queue.claims import Claimed
 from relay.queue.history import History
 from relay.smtp.client import SmtpConnection
@@ -30,9 +30,6 @@ from relay.smtp.smarthosts import SmartHost, SmartHosts
 from settings import RelayConfig
 from spooler.envelope import MalformedMessage, ParsedMessage, TruncatedMessage, parse_pickup
 from spooler.names import printable
-
-if TYPE_CHECKING:   # loaded only when there are keys (relay.daemon.relay.load_signer)
-    from relay.delivery.signing import DkimSigner
 
 log = logging.getLogger("relay")
 
@@ -95,8 +92,6 @@ class DeliveryAgent:
               paid: SmartHost | None) -> DeliveryResult | NoHost | NotSent:
         """Sign (when [relay.dkim] asks) and send; what came of it, for the fate."""
         if self.signer:
-            from relay.delivery.signing import SigningFailed  # loaded already: the signer's module
-
             try:
                 signed = self.signer.sign(message)
             except SigningFailed as e:

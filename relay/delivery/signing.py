@@ -191,3 +191,9 @@ def _ascii_domain(domain: str) -> str:
         return domain.encode("idna").decode("ascii")
     except UnicodeError:
         return domain
+
+
+def load_signer(configs: tuple[DkimConfig, ...]) -> DkimSigner | None:
+    """The [relay.dkim] keys, read and checked (DkimSetupError says what is wrong with one);
+    None when there are none. OpenSSL's key code (relay.delivery.dkim_keys) loads only then."""
+    return DkimSigner.load(configs) if configs else None
