@@ -75,9 +75,9 @@ def shown_message(queue: Queue, folder: str, name: str, now: float) -> ShownMess
 def _stamp(queue: Queue, folder: str, name: str) -> Stamp:
     """(inode, size, mtime) of the message, its history and its reason file (None: missing)."""
     queue_id = queue_id_of(name)
-    paths = [os.path.join(queue.dirs[folder], name), os.path.join(queue.meta_dir, f"{queue_id}.json")]
+    paths = [os.path.join(queue.dirs[folder], name), queue.history_path(queue_id)]
     if folder == BADMAIL:
-        paths.append(os.path.join(queue.dirs[BADMAIL], f"{queue_id}.bdr"))
+        paths.append(str(queue.reason_path(queue_id)))
     return tuple(_looks(p) for p in paths)
 
 

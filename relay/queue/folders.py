@@ -132,10 +132,14 @@ class Queue:
 
     # -- history ----------------------------------------------------------------------------
 
+    def history_path(self, queue_id: str) -> str:
+        """Where the message's attempt history lives (a plain string: asked per message)."""
+        return os.path.join(self._meta_path, queue_id + ".json")
+
     def history(self, queue_id: str) -> History | None:
         # Plain os calls: `relay list` reads one of these per queued message.
         try:
-            fd = os.open(os.path.join(self._meta_path, queue_id + ".json"), os.O_RDONLY | os.O_CLOEXEC)
+            fd = os.open(self.history_path(queue_id), os.O_RDONLY | os.O_CLOEXEC)
         except FileNotFoundError:
             return None
         try:
@@ -146,10 +150,10 @@ class Queue:
             os.close(fd)
 
     def save_history(self, queue_id: str, history: History) -> None:
-        replace_file(self.meta_dir / f"{queue_id}.json", history.to_json().encode(), PRIVATE_FILE)
+        replace_file(Path(self.history_path(queue_id)), history.to_json().encode(), PRIVATE_FILE)
 
     def drop_history(self, queue_id: str) -> None:
-        (self.meta_dir / f"{queue_id}.json").unlink(missing_ok=True)
+        Path(self.history_path(queue_id)).unlink(missing_ok=True)
 
     # -- badmail reason files (relay.queue.badmail writes their text) ----------------------
 
