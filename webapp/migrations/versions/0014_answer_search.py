@@ -7,7 +7,7 @@ webapp/posts/search.py queries. As 0004 notes: a batch_alter_table of answers on
 recreates the table and drops these triggers; such a migration must create them again.
 
 Revision ID: 953c9c667b65
-Revises: dbcee2668788
+Revises: 179ea3f86790
 Create Date: 2026-12-06 15:00:00.000000
 
 """
@@ -16,7 +16,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '953c9c667b65'
-down_revision = 'dbcee2668788'
+down_revision = '179ea3f86790'
 branch_labels = None
 depends_on = None
 

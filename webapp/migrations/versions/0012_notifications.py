@@ -4,7 +4,7 @@ Members on "instant" move to "away" (the new default: mail only what is unread o
 after [webapp] mail_when_away); "instant" now means "always, at once".
 
 Revision ID: dbcee2668788
-Revises: 179ea3f86790
+Revises: 5a1c3e9d7f42
 Create Date: 2026-12-06 15:00:00.000000
 
 """
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'dbcee2668788'
-down_revision = '179ea3f86790'
+down_revision = '5a1c3e9d7f42'
 branch_labels = None
 depends_on = None
 

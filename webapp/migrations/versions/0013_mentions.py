@@ -1,7 +1,7 @@
 """mentions: each member's @handle (derived from their display name) and who a post mentioned
 
 Revision ID: 179ea3f86790
-Revises: 5a1c3e9d7f42
+Revises: dbcee2668788
 Create Date: 2026-12-06 15:00:00.000000
 
 """
@@ -13,7 +13,7 @@ from webapp.accounts.handles import derive_handles
 
 # revision identifiers, used by Alembic.
 revision = '179ea3f86790'
-down_revision = '5a1c3e9d7f42'
+down_revision = 'dbcee2668788'
 branch_labels = None
 depends_on = None
 
