@@ -39,7 +39,7 @@ def search():
 
 @listing.put("/messages")
 def mark():
-    body = _json_body()
+    body = _json_body(allowed=("ids", "read"))
     read = body.get("read", True)
     if not isinstance(read, bool):
         raise ApiError(400, '"read" must be true or false')
@@ -52,7 +52,7 @@ def mark():
 @listing.delete("/messages")
 def delete():
     index = the_index()
-    names = _ids(_json_body())
+    names = _ids(_json_body(allowed=("ids",)))
     deleted = index.clear() if names is None else index.delete(names)
     return jsonify({"deleted": deleted} | counts(index))
 
@@ -100,8 +100,9 @@ def cursor_arg(name: str) -> int | None:
     return int(given)
 
 
-def _json_body() -> dict:
-    """The request's JSON object; {} for an empty body."""
+def _json_body(allowed: tuple[str, ...]) -> dict:
+    """The request's JSON object; {} for an empty body. A key it does not know is refused:
+    without "ids" a call means every message, so a misspelt "id" must not delete them all."""
     data = request.get_data(cache=True)
     if not data.strip():
         return {}
@@ -111,7 +112,12 @@ def _json_body() -> dict:
         raise ApiError(400, f"the body is not JSON: {e}") from None
     if not isinstance(body, dict):
         raise ApiError(400, 'the body must be a JSON object, e.g. {"ids": ["..."]}')
-    return {key.lower(): value for key, value in body.items()}   # Mailpit writes "IDs", "Read"
+    body = {key.lower(): value for key, value in body.items()}   # Mailpit writes "IDs", "Read"
+    unknown = sorted(set(body) - set(allowed))
+    if unknown:
+        raise ApiError(400, f"unknown key {unknown[0]!r}: this call takes "
+                            + " and ".join(f'"{key}"' for key in allowed))
+    return body
 
 
 def _ids(body: dict) -> list[str] | None:

@@ -212,6 +212,18 @@ def test_delete_the_named_the_found_and_then_all(sink, inbox, api):
     assert sink.maildir.count() == 0
 
 
+@pytest.mark.parametrize("method, body", [("DELETE", {"id": ["x"]}), ("PUT", {"ids": [], "raed": False})])
+def test_a_misspelt_key_is_refused_and_touches_nothing(sink, inbox, api, method, body):
+    """Without "ids" a call means every message: a misspelt "id" must not empty the inbox."""
+    send(sink, activation())
+    indexed(inbox, 1)
+    with pytest.raises(InboxError) as refused:
+        api.json(method, "/messages", body)
+    assert refused.value.status == 400 and "unknown key" in str(refused.value)
+    assert (api.messages()["total"], api.messages()["unread"]) == (1, 1)
+    assert sink.maildir.count() == 1
+
+
 @pytest.mark.parametrize("headers", [
     {"Origin": "http://evil.example"},
     {"Origin": "null"},                                # a sandboxed frame, e.g. a mail's HTML
