@@ -235,11 +235,13 @@ class MessageIndex:
     # -- changing ------------------------------------------------------------------------------
 
     def mark_read(self, names, read: bool = True) -> int:
-        names = list(names)
-        with self._changed:
-            changed = sum(self._db.execute(
+        flag = int(read)
+        with self._changed:   # one transaction: 100,000 autocommits held the lock for seconds
+            self._db.execute("BEGIN IMMEDIATE")
+            changed = self._db.executemany(
                 "UPDATE messages SET read = ? WHERE name = ? AND read != ?",
-                (int(read), name, int(read))).rowcount for name in names)
+                ((flag, name, flag) for name in names)).rowcount
+            self._db.execute("COMMIT")
             if changed:
                 self._bump()
         return changed
