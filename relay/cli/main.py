@@ -244,7 +244,10 @@ def inbox(ctx: click.Context, host: str | None, port: int | None, maildir: str |
     (off without one). Answers only at a loopback address. Stops on Ctrl-C or
     SIGTERM.
     """
+    import sqlite3
+
     from relay.sink.inbox import InboxServer
+    from relay.sink.maildir import Maildir
 
     config = config_of(ctx)
     host = host or config.sink.host
@@ -255,9 +258,21 @@ def inbox(ctx: click.Context, host: str | None, port: int | None, maildir: str |
                            "or set [sink] web_port")
     stop = stop_on_signals()
     try:
-        server = InboxServer(folder, host=host, port=port, config=config).start()
+        Maildir(folder)   # made if missing, as the sink would: its own error, not the port's
+    except OSError as e:
+        raise click.ClickException(f"cannot use the Maildir {folder} ([sink] maildir): "
+                                   f"{e.strerror or e}") from None
+    try:
+        server = InboxServer(folder, host=host, port=port, config=config)
+    except sqlite3.Error as e:
+        raise click.ClickException(f"cannot keep the inbox's index in {folder}: {e}") from None
     except OSError as e:
         raise click.ClickException(f"cannot listen on {host}:{port}: {e.strerror or e}") from None
+    try:
+        server.start()
+    except OSError as e:   # the index beside the Maildir, or the watch on its new/
+        server.stop()
+        raise click.ClickException(f"cannot index or watch {folder}: {e.strerror or e}") from None
     click.echo(f"inbox: {server.url} shows {folder}/new")
     serve_until(stop, server)
     click.echo("inbox: stopped")

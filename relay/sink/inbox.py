@@ -78,9 +78,9 @@ class InboxServer:
     def __init__(self, maildir: str | Path, host: str = "127.0.0.1", port: int = 0,
                  config: Config | None = None):
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self.index = MessageIndex(Maildir(maildir))   # before the port: nothing to close on failure
         # Bound here: werkzeug would exit the process on a taken port instead of raising.
         listener = socket.create_server((host, port), family=family)
-        self.index = MessageIndex(Maildir(maildir))
         try:
             self.port = listener.getsockname()[1]
             app = create_inbox(maildir, listen_host=host, index=self.index, config=config)

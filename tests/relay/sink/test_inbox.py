@@ -7,6 +7,7 @@ import os
 import re
 import signal
 import smtplib
+import socket
 import subprocess
 import sys
 from html import unescape
@@ -275,3 +276,22 @@ def test_relay_inbox_with_web_port_0_says_it_is_off(tmp_path):
     proc = subprocess.run([str(RELAY), "--config", str(config), "inbox"], capture_output=True,
                           text=True, timeout=30)
     assert proc.returncode == 2 and "web_port = 0" in proc.stderr
+
+
+def test_relay_inbox_names_a_maildir_it_cannot_use_not_the_port(tmp_path):
+    (tmp_path / "a-file").write_text("not a folder\n")
+    config = config_file(tmp_path, sink={"web_port": free_port(), "maildir": "a-file/mail"})
+    proc = subprocess.run([str(RELAY), "--config", str(config), "inbox"], capture_output=True,
+                          text=True, timeout=30)
+    assert proc.returncode == 1
+    assert "cannot use the Maildir" in proc.stderr and "a-file/mail" in proc.stderr
+    assert "cannot listen" not in proc.stderr
+
+
+def test_relay_inbox_names_a_port_it_cannot_take(tmp_path):
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        config = config_file(tmp_path, sink={"web_port": port, "maildir": "mail"})
+        proc = subprocess.run([str(RELAY), "--config", str(config), "inbox"], capture_output=True,
+                              text=True, timeout=30)
+    assert proc.returncode == 1 and f"cannot listen on 127.0.0.1:{port}" in proc.stderr
