@@ -10,9 +10,9 @@ signature of one's own domain. At most MAX_SIGNATURES are checked; a message wit
 refused.
 
 The public keys come from DNS through a KeyLookup, dkimpy's `dnsfunc` (name, timeout) ->
-TXT record or None: in production dns_txt(), dkimpy's dnspython lookup, bounded by
-DNS_TIMEOUT seconds a query, so a silent DNS server cannot hang the inbound worker; tests
-pass a table. refusal() never raises: what dkimpy raises becomes the reason.
+TXT record or None: in production dns_txt(), a dnspython lookup (a DNS that fails is an
+error, not "no record"), bounded by DNS_TIMEOUT seconds a query, so a silent DNS server
+cannot hang the inbound worker; tests pass a table. refusal() never raises: what dkimpy raises becomes the reason.
 """
 
 from __future__ import annotations
@@ -21,7 +21,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import dkim
-from dkim.dnsplug import get_txt
+import dns.exception
+import dns.rdatatype
+import dns.resolver
 
 DNS_TIMEOUT = 5.0     # seconds for one key lookup, all tries included (dnspython's lifetime)
 MAX_SIGNATURES = 5
@@ -29,9 +31,26 @@ MAX_SIGNATURES = 5
 KeyLookup = Callable[..., bytes | None]   # dnsfunc(name: bytes, timeout: float) -> TXT or None
 
 
-def dns_txt(name: bytes, timeout: float = DNS_TIMEOUT) -> bytes | None:
-    """The TXT record at `name`, asked of DNS, within `timeout` (dkim.DnsTimeoutError past it)."""
-    return get_txt(name, timeout=min(timeout, DNS_TIMEOUT))
+def dns_txt(name: bytes, timeout: float = DNS_TIMEOUT,
+            resolver: dns.resolver.Resolver | None = None) -> bytes | None:
+    """The TXT record at `name`, asked of DNS within `timeout`; None when the name or the
+    record does not exist. Of several TXT records, the one that says what it is (v=DMARC1 at
+    a _dmarc. name, v=DKIM1 elsewhere), else the first. A DNS that answers with a failure
+    (SERVFAIL, REFUSED) or not at all raises dkim.DnsTimeoutError: not knowing a key or a
+    policy is not the same as there being none."""
+    resolver = resolver or dns.resolver.get_default_resolver()
+    try:
+        answer = resolver.resolve(name.decode("ascii", "replace"), "TXT", search=False,
+                                  raise_on_no_answer=False, lifetime=min(timeout, DNS_TIMEOUT))
+    except dns.resolver.NXDOMAIN:
+        return None
+    except (dns.resolver.NoNameservers, dns.resolver.NoResolverConfiguration,
+            dns.exception.Timeout) as e:
+        raise dkim.DnsTimeoutError(f"{type(e).__name__}: {e}") from None
+    records = [b"".join(txt.strings) for rrset in answer.response.answer
+               if rrset.rdtype == dns.rdatatype.TXT for txt in rrset]
+    kind = b"v=dmarc1" if name.lower().startswith(b"_dmarc.") else b"v=dkim1"
+    return next((r for r in records if r.lower().startswith(kind)), records[0] if records else None)
 
 
 class _Lookups:
