@@ -11,9 +11,8 @@ test or a script (curl, requests) may call it.
 
 from __future__ import annotations
 
-from flask import Flask, Response, current_app, jsonify
+from flask import Flask, current_app
 
-from relay.sink.origin import cross_site, same_origin
 from settings import Config
 
 
@@ -29,23 +28,6 @@ def register_actions(app: Flask, config: Config | None) -> None:
 
 def inbox_config() -> Config | None:
     return current_app.extensions.get("inbox_config")
-
-
-def from_own_page() -> bool:
-    """Whether a form POST comes from a page of the inbox itself (what clearing checks)."""
-    return same_origin()
-
-
-def from_another_site() -> bool:
-    """Whether the browser says this request comes from another site's page; a script sends
-    neither header, and may call the API."""
-    return cross_site()
-
-
-def api_error(status: int, reason: str) -> Response:
-    response = jsonify(error=reason)
-    response.status_code = status
-    return response
 
 
 CROSS_SITE = "refused: this call came from another site's page"

@@ -22,7 +22,7 @@ from werkzeug.serving import WSGIRequestHandler, make_server
 
 from relay.sink.actions import register_actions
 from relay.sink.api import api
-from relay.sink.guard import guard, same_origin
+from relay.sink.guard import guard
 from relay.sink.index import MessageIndex
 from relay.sink.list_page import PAGE_SIZE, register_list_pages
 from relay.sink.maildir import Maildir
@@ -30,7 +30,7 @@ from relay.sink.message_page import linked_text, register_message_pages
 from settings import Config
 from settings.units import format_size
 
-__all__ = ["InboxServer", "create_inbox", "same_origin", "PAGE_SIZE"]
+__all__ = ["InboxServer", "create_inbox", "PAGE_SIZE"]
 
 
 def create_inbox(maildir: str | Path, listen_host: str = "127.0.0.1", page_size: int = PAGE_SIZE,

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 _counter = itertools.count()
-HEAD_LIMIT = 64 * 1024   # enough for the header of any message a person would list
 
 
 @dataclass(frozen=True)
@@ -64,12 +63,6 @@ class Maildir:
     def count(self) -> int:
         return sum(1 for _ in os.scandir(self.root / "new"))
 
-    def newest(self, limit: int) -> tuple[list[Listed], int]:
-        """The `limit` most recently stored messages, newest first, and how many there are."""
-        listed = self.listing()
-        listed.sort(key=lambda m: (m.received_ns, m.name), reverse=True)
-        return listed[:limit], len(listed)
-
     def find(self, name: str) -> Path | None:
         """The file of the message called `name`, or None when there is no such message."""
         if not name or name.startswith(".") or "/" in name or "\0" in name:
@@ -106,12 +99,6 @@ class Maildir:
     @staticmethod
     def read(path: Path) -> StoredMessage:
         return _split_envelope(path, path.read_bytes())
-
-    @staticmethod
-    def read_head(path: Path) -> StoredMessage:
-        """Like read(), but only the first HEAD_LIMIT bytes: enough for the header of a listing."""
-        with open(path, "rb") as f:
-            return _split_envelope(path, f.read(HEAD_LIMIT))
 
 
 def _split_envelope(path: Path, data: bytes) -> StoredMessage:

@@ -13,9 +13,11 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, abort, render_template, request
 
-from relay.sink.actions import CROSS_SITE, api_error, from_another_site, from_own_page, inbox_config
+from relay.sink.actions import CROSS_SITE, inbox_config
 from relay.sink.api import the_index
+from relay.sink.api_json import error_response
 from relay.sink.maildir import Maildir, StoredMessage
+from relay.sink.origin import cross_site, same_origin
 from relay.sink.release import (
     RecipientNotAllowed,
     Released,
@@ -50,7 +52,7 @@ def release_form(name: str):
 
 @release_routes.post("/messages/<name>/release", endpoint="send")
 def release_from_form(name: str):
-    if not from_own_page():
+    if not same_origin():
         return Response("Release a message from the inbox's own page.\n", 403, mimetype="text/plain")
     stored = _stored(name)
     typed = request.form.get("to", "")
@@ -63,18 +65,18 @@ def release_from_form(name: str):
 
 @release_routes.post("/api/v1/message/<name>/release")
 def release_by_api(name: str):
-    if from_another_site():
-        return api_error(403, CROSS_SITE)
+    if cross_site():
+        return error_response(403, CROSS_SITE)
     # Any Content-Type: curl -d says form-urlencoded; another site's page was refused above.
     body = request.get_json(force=True, silent=True) if request.content_length else {}
     recipients = body.get("to", body.get("To", [])) if isinstance(body, dict) else None   # Mailpit: "To"
     if not isinstance(recipients, list) or not all(isinstance(r, str) for r in recipients):
-        return api_error(400, 'expected a JSON object like {"to": ["me@example.org"]}')
+        return error_response(400, 'expected a JSON object like {"to": ["me@example.org"]}')
     stored = _stored(name, json_404=True)
     try:
         released = release(stored, recipients, release_config())
     except ReleaseError as e:
-        return api_error(_status(e), str(e))
+        return error_response(_status(e), str(e))
     return _released_json(released)
 
 
@@ -107,4 +109,4 @@ def _stored(name: str, json_404: bool = False) -> StoredMessage:
             return Maildir.read(path)
     except FileNotFoundError:
         pass   # deleted meanwhile
-    abort(api_error(404, f"no message {name}") if json_404 else 404)
+    abort(error_response(404, f"no message {name}") if json_404 else 404)

@@ -15,7 +15,9 @@ from __future__ import annotations
 from flask import Blueprint, Response, render_template, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from relay.sink.actions import CROSS_SITE, api_error, from_another_site, from_own_page, inbox_config
+from relay.sink.actions import CROSS_SITE, inbox_config
+from relay.sink.api_json import error_response
+from relay.sink.origin import cross_site, same_origin
 from settings.units import format_size
 from spooler.drop import DropRefused, drop_message, queued_line, refused_line
 from spooler.names import PRIORITIES, TRANSACTIONAL
@@ -40,7 +42,7 @@ def too_large(_error):
     reason = (f"the upload is larger than {format_size(request.max_content_length or 0)}: send at "
               f"most {MAX_FILES} messages at once")
     if request.path.startswith("/api/"):
-        return api_error(413, reason)
+        return error_response(413, reason)
     return render_template("inbox/upload.html", **_form(), lines=[(False, reason)]), 413
 
 
@@ -51,7 +53,7 @@ def upload_form():
 
 @upload_routes.post("/upload", endpoint="send")
 def upload_from_form():
-    if not from_own_page():
+    if not same_origin():
         return Response("Upload from the inbox's own page.\n", 403, mimetype="text/plain")
     writer = _writer()
     if writer is None:
@@ -75,18 +77,18 @@ def upload_from_form():
 
 @upload_routes.post("/api/v1/pickup")
 def upload_by_api():
-    if from_another_site():
-        return api_error(403, CROSS_SITE)
+    if cross_site():
+        return error_response(403, CROSS_SITE)
     writer = _writer()
     if writer is None:
-        return api_error(409, UPLOAD_OFF)
+        return error_response(409, UPLOAD_OFF)
     priority = request.args.get("priority", TRANSACTIONAL)
     if priority not in PRIORITIES:
-        return api_error(400, f"priority {priority!r} is not one of {', '.join(PRIORITIES)}")
+        return error_response(400, f"priority {priority!r} is not one of {', '.join(PRIORITIES)}")
     if request.mimetype.startswith("multipart/"):
         upload = request.files.get("file")
         if upload is None:
-            return api_error(400, 'no file: send the message as the multipart field "file", '
+            return error_response(400, 'no file: send the message as the multipart field "file", '
                                   "or as the request body (Content-Type: message/rfc822)")
         stream = upload.stream
     else:
@@ -94,7 +96,7 @@ def upload_by_api():
     try:
         dropped = drop_message(stream.read(writer.max_size + 1), writer, priority)
     except DropRefused as e:
-        return api_error(400, str(e))
+        return error_response(400, str(e))
     return {"file": str(dropped.path), "sender": dropped.sender,
             "recipients": list(dropped.recipients)}, 201
 

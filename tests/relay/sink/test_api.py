@@ -17,26 +17,13 @@ import pytest
 from relay.sink.inbox import InboxServer
 from relay.sink.server import Sink
 from tests.inbox_client import InboxClient, InboxError, link_in
-from tests.relay.relay_helpers import wait_until
+from tests.relay.sink.conftest import indexed
 from tests.relay.sink.test_inbox import LINK, activation, send
-
-
-@pytest.fixture
-def inbox(sink):
-    """The inbox of the test's sink, served for real on 127.0.0.1; stopped after the test."""
-    with InboxServer(sink.maildir.root) as server:
-        yield server
 
 
 @pytest.fixture
 def api(inbox) -> InboxClient:
     return InboxClient(inbox.url)
-
-
-def indexed(inbox: InboxServer, total: int) -> None:
-    """Until the index has caught up with the Maildir (its watcher is a few ms behind)."""
-    wait_until(lambda: inbox.index.page(limit=0).total == total, timeout=10,
-               what=f"{total} messages indexed")
 
 
 def plain(subject: str, sender: str = "noreply@example.test", to: str = "ann@example.test",
