@@ -12,7 +12,8 @@ refused.
 The public keys come from DNS through a KeyLookup, dkimpy's `dnsfunc` (name, timeout) ->
 TXT record or None: in production dns_txt(), a dnspython lookup (a DNS that fails is an
 error, not "no record"), bounded by DNS_TIMEOUT seconds a query, so a silent DNS server
-cannot hang the inbound worker; tests pass a table. refusal() never raises: what dkimpy raises becomes the reason.
+cannot hang the inbound worker; tests pass a table. refusal() never raises: what dkimpy
+raises becomes the reason.
 """
 
 from __future__ import annotations

@@ -26,8 +26,6 @@ from webapp.mail.fanout import FanoutWorker
 from webapp.mail.kinds import SENT
 from webapp.site.config import site_config
 
-LATE = 300   # seconds an event may wait before outbox-status exits 1
-
 
 def _log_to_stderr() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
@@ -70,9 +68,7 @@ def print_outbox_status(as_json: bool) -> None:
     else:
         for name, value in figures.items():
             click.echo(f"{name.replace('_', ' '):<18} {value}")
-    # Late: an event not fanned out, or a mail to a member away past its wait (no worker sends).
-    late_mail = figures["oldest_mail_waiting_s"] > site_config().webapp.mail_when_away + LATE
-    sys.exit(1 if figures["oldest_waiting_s"] > LATE or late_mail else 0)
+    sys.exit(1 if outbox.late(figures) else 0)
 
 
 @click.command("outbox-log")

@@ -23,6 +23,8 @@ from webapp.site.config import site_config
 from webapp.site.database import utcnow
 from webapp.site.extensions import db
 
+LATE = 300   # seconds past due after which the outbox counts as late (no worker at work)
+
 
 def record(kind: EventKind, thread_kind: str, thread_id: int, post_id: int,
            actor_id: int) -> OutboxEvent:
@@ -65,6 +67,13 @@ def figures() -> dict:
         "mail_waiting": away[0],
         "oldest_mail_waiting_s": round((now - away[1]).total_seconds(), 1) if away[1] else 0.0,
     }
+
+
+def late(figures: dict) -> bool:
+    """Whether no worker seems to be at work: an event due for over LATE seconds, or a mail to
+    a member away past its [webapp] mail_when_away by as much (what outbox-status exits 1 on)."""
+    wait = site_config().webapp.mail_when_away
+    return figures["oldest_waiting_s"] > LATE or figures["oldest_mail_waiting_s"] > wait + LATE
 
 
 @dataclass(frozen=True)
