@@ -1,18 +1,18 @@
 """The dispatcher: the one place that decides what is attempted next, as django-mailer's engine does.
 
 run_once() does one pass: transactional mail before bulk; within a class new mail from
-pickup, with one claim in RETRY_SHARE going to a due retry (or a message recovered
-after a crash) so retries never starve behind a backlog. It claims a few messages per
-connection ahead of the workers (transactional mail has its own allowance and workers
-take it first), so a password reset dropped during a newsletter waits for the sends in
-flight, not for the backlog. While every smart host is cooling down it claims nothing,
-and what it had claimed goes back to deferred/, due now (another relay process that
-hears a host first takes it at once). Names come from the watcher (pickup) and from
-deferred/ when something there is due; at most CANDIDATE_WINDOW are held per folder, so
-memory stays flat with any backlog. Files the relay will not read go to badmail at
-claim time, untouched. Reads [relay] connections and badmail_max_age.
+pickup, with one name in RETRY_SHARE going to a due retry (or a message recovered
+after a crash) so retries never starve behind a backlog. It hands the workers a few
+names per connection ahead (transactional mail has its own allowance and workers take
+it first), so a password reset dropped during a newsletter waits for the sends in
+flight, not for the backlog; each worker claims the name it takes (claim(): a file the
+relay will not read goes to badmail there). While every smart host is cooling down it
+hands out nothing, and nothing waits claimed: another relay process that hears a host
+first takes the mail at once. Names come from the watcher (pickup) and from deferred/
+when something there is due; at most CANDIDATE_WINDOW are held per folder, so memory
+stays flat with any backlog. Reads [relay] connections and badmail_max_age.
 Relay processes sharing pickup (a supervisor's children, `share` = (index, count)) each
-claim the names that hash to them first, and another's only once they have none of
+take the names that hash to them first, and another's only once they have none of
 their own left: two processes working down the same oldest-first list met at every
 name (about 1.4 failed claims a message, an open and a lock each). So a backlog splits
 in two, a sibling that died or lags is helped as soon as the other is idle, and a lone
@@ -28,12 +28,13 @@ from collections import deque
 
 from relay.daemon.metrics import RelayMetrics
 from relay.daemon.watch import PickupWatcher
-from relay.daemon.workqueue import WorkQueue
+from relay.daemon.workqueue import Candidate, WorkQueue
 from relay.delivery.exit import KEPT_IN_ACTIVE, Exit
 from relay.queue.badmail import expire_badmail
 from relay.queue.claims import Claimed, claim_from_pickup, claim_queued, drop_pickup_twins
 from relay.queue.files import Unclaimable
 from relay.queue.folders import ACTIVE, DEFERRED, PICKUP, Queue
+from relay.queue.queued_ids import QueuedIds
 from relay.smtp.smarthosts import SmartHosts
 from settings import RelayConfig
 from spooler.names import BULK, PRIORITIES, TRANSACTIONAL, priority_of
@@ -62,6 +63,7 @@ class Dispatcher:
         # the oldest dropped first: the process whose names they are takes those first
         self._theirs: dict[str, deque[str]] = {p: deque(maxlen=THEIRS_HELD) for p in PRIORITIES}
         self._known: set[tuple[str, str]] = set()
+        self._queued = QueuedIds(queue)   # the ids a writer's may clash with (claims._id_for)
         self._since_retry = {p: 0 for p in PRIORITIES}   # claims from pickup since the last retry
         self._next_rescan = 0.0
         self._last_rescan = 0.0
@@ -85,7 +87,6 @@ class Dispatcher:
                 log.info("removed %d badmail message(s) older than badmail_max_age", removed)
         self._next_deferred_scan = min(self._next_deferred_scan, self.exit.take_next_due())
         if self.hosts.paused(now):
-            self._give_back_waiting()
             return self.hosts.down_until - now
         self._gather_pickup(now)
         if now >= self._next_deferred_scan:
@@ -108,11 +109,6 @@ class Dispatcher:
             if self.exit.give_back(claimed, "in flight when a relay stopped") != KEPT_IN_ACTIVE:
                 count += 1
         return count
-
-    def give_back_all(self, why: str) -> None:
-        """Give back every claimed message still waiting for a worker (the relay is stopping)."""
-        for claimed in self.work.drain():
-            self.exit.give_back(claimed, why)
 
     # -- gathering names --------------------------------------------------------------------
 
@@ -155,25 +151,13 @@ class Dispatcher:
             self._known.add(key)
             self._candidates[(priority_of(name), folder)].append(name)
 
-    def _give_back_waiting(self) -> None:
-        """While every host is paused, claimed mail waits in deferred/, due now, not in active/:
-        another relay process that hears a host first takes it at once."""
-        waiting = self.work.drain()
-        for claimed in waiting:
-            if self.exit.give_back(claimed, "every smart host is cooling down", keep_claim=True) is None:
-                self.work.put(claimed)   # as before the pause: sent when it ends
-        if waiting:
-            self._next_deferred_scan = 0.0
-            log.info("smart host paused: %d claimed message(s) back in deferred/, due now",
-                     len(waiting))
-
-    # -- claiming ---------------------------------------------------------------------------
+    # -- handing out ------------------------------------------------------------------------
 
     def _capacity(self, priority: str) -> int:
-        """How many more messages of this class to claim now.
+        """How many more names of this class to hand out now.
 
         While probing a host that was down: one at a time. Otherwise keep up to
-        AHEAD_PER_CONNECTION claimed messages per connection waiting, so a worker never
+        AHEAD_PER_CONNECTION names per connection waiting, so a worker never
         waits for the dispatcher. Transactional mail has its own allowance: a full
         window of bulk never keeps a password reset from being claimed at once, and
         workers take transactional mail first.
@@ -187,16 +171,15 @@ class Dispatcher:
         return window - sum(waiting.values())
 
     def _fill(self) -> None:
+        self._queued.refresh()
         while not self.work.stopping.is_set():
-            item = self._next_candidate(self._capacity(TRANSACTIONAL) > 0,
-                                        self._capacity(BULK) > 0)
-            if item is None:
+            candidate = self._next_candidate(self._capacity(TRANSACTIONAL) > 0,
+                                             self._capacity(BULK) > 0)
+            if candidate is None:
                 return
-            claimed = self._claim(*item)
-            if claimed is not None:
-                self.work.put(claimed)
+            self.work.put(candidate)
 
-    def _next_candidate(self, transactional: bool, bulk: bool) -> tuple[str, str] | None:
+    def _next_candidate(self, transactional: bool, bulk: bool) -> Candidate | None:
         """The next name to claim: transactional before bulk; within a class, new mail from
         pickup, except that due retries get one claim in RETRY_SHARE while pickup has more."""
         for priority, allowed in ((TRANSACTIONAL, transactional), (BULK, bulk)):
@@ -216,13 +199,16 @@ class Dispatcher:
                 continue
             name = names.popleft()
             self._known.discard((folder, name))
-            return folder, name
+            return Candidate(folder, name, priority)
         return None
 
-    def _claim(self, folder: str, name: str) -> Claimed | None:
+    def claim(self, candidate: Candidate) -> Claimed | None:
+        """Claim a name handed out (in a worker's thread); None when another relay took it
+        first, or it went to badmail (a file the relay will not read) or stayed (an error)."""
+        folder, name = candidate.folder, candidate.name
         try:
             if folder == PICKUP:
-                return claim_from_pickup(self.queue, name)
+                return claim_from_pickup(self.queue, name, self._queued)
             claimed = claim_queued(self.queue, folder, name)
             if claimed is not None:
                 self.metrics.retried.inc()

@@ -1,8 +1,8 @@
 """The relay daemon's life cycle: build the parts, start them, run the dispatcher, stop cleanly.
 
 Relay wires watch -> dispatch -> workers -> delivery: the PickupWatcher wakes the
-Dispatcher (relay.daemon.dispatch), which claims messages into the WorkQueue; each of
-[relay] connections Workers (relay.daemon.worker) hands one to the DeliveryAgent
+Dispatcher (relay.daemon.dispatch), which hands names to the WorkQueue; each of
+[relay] connections Workers (relay.daemon.worker) claims one and hands it to the DeliveryAgent
 (relay.delivery.agent), whose every attempt ends in one Fate carried out by the Exit
 (relay.delivery.exit). With [relay] admin_dir set, relay.daemon.control publishes the
 queue's status for the site's dashboard and carries out the moves it asks for; with
@@ -10,7 +10,7 @@ queue's status for the site's dashboard and carries out the moves it asks for; w
 set flags (reopen logs, flush, stop); run() polls them. A flush (SIGUSR1, `relay
 retry`, the dashboard) looks at deferred/ at once and ends the smart hosts' cool-down,
 as `postqueue -f` does. On stop, in-flight sends get STOP_GRACE to finish, then are
-cut; what was claimed and not started goes back to deferred/.
+cut; what was chosen and not started was never claimed and stays where it is.
 Crash safety: every state is a file in a folder; active/ files are locked by their
 worker and taken again at start when no live relay holds them.
 """
@@ -96,7 +96,7 @@ class Relay:
             self.metrics_address = self.metrics.serve(self.config.relay.metrics_listen)
             log.info("metrics on http://%s:%d/metrics", *self.metrics_address)
         for n in range(self.config.relay.connections):
-            worker = Worker(n, self.work, self.agent, self.smarthosts)
+            worker = Worker(n, self.work, self.dispatcher.claim, self.agent, self.smarthosts)
             worker.start()
             self._workers.append(worker)
         if self.control is not None:
@@ -152,7 +152,7 @@ class Relay:
                 worker.abort()
                 worker.join(timeout=5)
         self._workers.clear()
-        self.dispatcher.give_back_all("the relay is stopping")
+        self.work.drain()   # names only: what was never claimed stays where it is
         self.watcher.stop()
         self.metrics.close()
         log.info("relay stopped: %s", " ".join(f"{k}={self.counts.get(k, 0)}"

@@ -1,12 +1,13 @@
 """A worker thread: one SMTP connection per smart host, and the loop that feeds them.
 
-Each of [relay] connections workers takes the most urgent claimed message from the
-WorkQueue, hands it to the DeliveryAgent with its own connections, and tells the
-WorkQueue when it is done. With a rate limit it takes the host's token first and the
-message after, so whoever waits longest for a token still gets the most urgent
-message. An error nobody foresaw gives the message back untried (logged with its
-traceback); the worker carries on. An idle worker closes its connections (servers
-drop idle clients anyway).
+Each of [relay] connections workers takes the most urgent message the dispatcher chose
+from the WorkQueue, claims it (`claim`: the dispatcher's, which knows what to do with a
+file it will not read; None when another relay took it first), hands it to the
+DeliveryAgent with its own connections, and tells the WorkQueue when it is done. With a
+rate limit it takes the host's token first and the message after, so whoever waits
+longest for a token still gets the most urgent message. An error nobody foresaw gives
+the message back untried (logged with its traceback); the worker carries on. An idle
+worker closes its connections (servers drop idle clients anyway).
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 
-from relay.daemon.workqueue import WorkQueue
+from relay.daemon.workqueue import Candidate, WorkQueue
 from relay.delivery.agent import DeliveryAgent
 from relay.queue.claims import Claimed
 from relay.smtp.client import SmtpConnection
@@ -27,9 +29,10 @@ IDLE_CLOSE = 5.0         # close a worker's connection after this long without w
 
 
 class Worker(threading.Thread):
-    def __init__(self, number: int, work: WorkQueue, agent: DeliveryAgent, hosts: SmartHosts):
+    def __init__(self, number: int, work: WorkQueue, claim: Callable[[Candidate], Claimed | None],
+                 agent: DeliveryAgent, hosts: SmartHosts):
         super().__init__(name=f"relay-worker-{number}", daemon=True)
-        self.work, self.agent, self.hosts = work, agent, hosts
+        self.work, self.claim, self.agent, self.hosts = work, claim, agent, hosts
         self.connections = {h.label: SmtpConnection(h.config) for h in hosts.hosts}
 
     def abort(self) -> None:
@@ -44,22 +47,36 @@ class Worker(threading.Thread):
     def run(self) -> None:
         try:
             while not self.work.stopping.is_set():
-                claimed, paid = self._next_message()
-                if claimed is None:
+                candidate, paid = self._next_message()
+                if candidate is None:
                     self.close()  # idle: servers drop idle clients anyway
                     continue
                 try:
-                    self.agent.attempt(self.connections, claimed, paid)
-                except Exception:
-                    log.exception("%s: unexpected error; message kept for another attempt",
-                                  claimed.queue_id)
-                    self.agent.exit.give_back(claimed, "an unexpected error")
+                    self._attempt(candidate, paid)
                 finally:
                     self.work.done()
         finally:
             self.close()
 
-    def _next_message(self) -> tuple[Claimed | None, SmartHost | None]:
+    def _attempt(self, candidate: Candidate, paid: SmartHost | None) -> None:
+        try:
+            claimed = self.claim(candidate)
+        except Exception:
+            log.exception("%s/%s: unexpected error claiming it; left where it is",
+                          candidate.folder, candidate.name)
+            claimed = None
+        if claimed is None:   # another relay took it first, or it went to badmail
+            if paid is not None and paid.limiter is not None:
+                paid.limiter.refund()
+            return
+        try:
+            self.agent.attempt(self.connections, claimed, paid)
+        except Exception:
+            log.exception("%s: unexpected error; message kept for another attempt",
+                          claimed.queue_id)
+            self.agent.exit.give_back(claimed, "an unexpected error")
+
+    def _next_message(self) -> tuple[Candidate | None, SmartHost | None]:
         """The next message, and the host whose rate-limit token was taken for it, if any."""
         if not self.hosts.limited:
             return self.work.take(IDLE_CLOSE), None
@@ -72,7 +89,7 @@ class Worker(threading.Thread):
         limiter = host.limiter if host is not None else None
         if limiter is not None and not limiter.acquire(self.work.stopping):
             return None, None
-        claimed = self.work.take(0.0)
-        if claimed is None and limiter is not None:
+        candidate = self.work.take(0.0)
+        if candidate is None and limiter is not None:
             limiter.refund()
-        return claimed, host
+        return candidate, host

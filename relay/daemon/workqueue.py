@@ -1,12 +1,13 @@
-"""The hand-off between the dispatcher and the workers: claimed messages waiting for a connection.
+"""The hand-off between the dispatcher and the workers: messages chosen, waiting for a connection.
 
-The dispatcher put()s each claimed message; a worker take()s the most urgent one
-(transactional before bulk) when some smart host is not cooling down, and while
-probing hosts that were down only one message is in flight at a time; done() tells the
-dispatcher, through `on_low`, when the waiting line runs short. stop() wakes
-every waiting worker; drain() hands back what was never started (the daemon
-returns it to deferred/). Memory only: every message here is also a locked file
-in active/, so a crash loses nothing.
+The dispatcher put()s the name of each message it chose (a Candidate); a worker take()s
+the most urgent one (transactional before bulk) when some smart host is not cooling
+down, and while probing hosts that were down only one message is in flight at a time;
+the worker claims it itself (relay.queue.claims), so claims run in every worker at once
+instead of one after another in the dispatcher, which a backlog waited on. done() tells
+the dispatcher, through `on_low`, when the waiting line runs short. stop() wakes every
+waiting worker; drain() empties the line. Names only: nothing here is claimed, so a
+crash, a stop or a pause leaves every message where another relay can take it.
 """
 
 from __future__ import annotations
@@ -15,12 +16,20 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
 
-from relay.queue.claims import Claimed
 from relay.smtp.smarthosts import SmartHosts
 from spooler.names import BULK, PRIORITIES, TRANSACTIONAL
 
 BACKOFF_POLL = 0.5   # a host pause ends without a notify: waiting workers look this often
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A message the dispatcher chose: its folder (pickup/, deferred/) and file name."""
+    folder: str
+    name: str
+    priority: str
 
 
 class WorkQueue:
@@ -30,14 +39,14 @@ class WorkQueue:
         self.on_low = on_low
         self.stopping = threading.Event()
         self._cond = threading.Condition()
-        self._waiting: dict[str, deque[Claimed]] = {p: deque() for p in PRIORITIES}
+        self._waiting: dict[str, deque[Candidate]] = {p: deque() for p in PRIORITIES}
         self._in_flight = 0
 
     # -- the dispatcher's side ------------------------------------------------------------
 
-    def put(self, claimed: Claimed) -> None:
+    def put(self, candidate: Candidate) -> None:
         with self._cond:
-            self._waiting[claimed.priority].append(claimed)
+            self._waiting[candidate.priority].append(candidate)
             self._cond.notify()
 
     def load(self) -> tuple[int, dict[str, int]]:
@@ -50,7 +59,7 @@ class WorkQueue:
         with self._cond:
             self._cond.notify_all()
 
-    def drain(self) -> list[Claimed]:
+    def drain(self) -> list[Candidate]:
         """Everything still waiting (never started), removed from the line."""
         with self._cond:
             left = [c for q in self._waiting.values() for c in q]
@@ -71,7 +80,7 @@ class WorkQueue:
                 self._cond.wait(min(left, BACKOFF_POLL))
             return not self.stopping.is_set()
 
-    def take(self, timeout: float) -> Claimed | None:
+    def take(self, timeout: float) -> Candidate | None:
         """The most urgent waiting message, counted in flight until done(); None if none."""
         if not self.wait(timeout):
             return None

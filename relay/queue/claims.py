@@ -29,6 +29,7 @@ from pathlib import Path
 from relay.queue.files import PRIVATE_FILE, HardLinked, copy_bytes, drop_unlocked, open_locked, same_file
 from relay.queue.folders import ACTIVE, Queue
 from relay.queue.history import History
+from relay.queue.queued_ids import QueuedIds
 from spooler.names import id_time, is_queue_id, message_name, new_queue_id, priority_of, queue_id_of
 from spooler.pickup import unlink_quietly
 
@@ -66,9 +67,10 @@ class Claimed:
             self.fd = -1
 
 
-def claim_from_pickup(queue: Queue, name: str) -> Claimed | None:
+def claim_from_pickup(queue: Queue, name: str, queued: QueuedIds | None = None) -> Claimed | None:
     """Take pickup/name into active/ (keeping the writer's id, see _id_for); None if
-    another relay took it first.
+    another relay took it first. `queued`: the ids already queued, as the dispatcher last
+    listed them (None: the folders are asked).
 
     Raises Unclaimable for anything but a regular file with one name (nothing is
     followed or read), and OSError (EACCES) for a file the relay may not read.
@@ -91,7 +93,7 @@ def claim_from_pickup(queue: Queue, name: str) -> Claimed | None:
             source.unlink(missing_ok=True)
             os.close(fd)
             return None
-        queue_id = _id_for(queue, name)
+        queue_id = _id_for(queue, name, queued)
         priority = priority_of(name)
         target = queue.dirs[ACTIVE] / message_name(queue_id, priority)
         if st.st_uid == queue.uid:
@@ -119,13 +121,14 @@ def claim_from_pickup(queue: Queue, name: str) -> Claimed | None:
     return Claimed(queue_id, priority, target, fd, name, time.time(), st.st_size)  # age counts from here
 
 
-def _id_for(queue: Queue, name: str) -> str:
+def _id_for(queue: Queue, name: str, queued: QueuedIds | None) -> str:
     """The id a writer gave the file (ID.eml: the site, `relay drop`, `relay sendmail`) when
     no queued message has it, so one id tells the story from drop to delivery; else a new one."""
     queue_id = queue_id_of(name)
-    if (is_queue_id(queue_id) and name == message_name(queue_id, priority_of(name))
-            and queue.locate(queue_id) is None):
-        return queue_id
+    if is_queue_id(queue_id) and name == message_name(queue_id, priority_of(name)):
+        taken = queued.holds(queue_id) if queued is not None else queue.locate(queue_id) is not None
+        if not taken:
+            return queue_id
     return new_queue_id()
 
 
