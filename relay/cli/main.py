@@ -106,7 +106,7 @@ def run(ctx: click.Context) -> None:
     taking work, finish in-flight sends, exit 0.
     """
     from relay.daemon.logsetup import configure_logging
-    from relay.daemon.supervisor import become_supervisor, child_slot, process_count
+    from relay.daemon.supervisor import child_slot, process_count, start_children
     from relay.queue.folders import Queue, QueueSetupError
 
     config = config_of(ctx)
@@ -122,7 +122,7 @@ def run(ctx: click.Context) -> None:
             Queue.from_config(config).create()  # refuse before forking
         except QueueSetupError as e:
             raise UsageFailure(str(e)) from None
-        become_supervisor(ctx.find_object(dict)["config_path"], count)
+        slot = start_children(config, ctx.find_object(dict)["config_path"], count)   # here in a child
     if slot is not None:  # one of the supervisor's children: its share of the connections
         index, total = slot
         share = config.relay.connections // total + (index < config.relay.connections % total)

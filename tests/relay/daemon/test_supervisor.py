@@ -115,3 +115,24 @@ def test_status_lists_each_process(tmp_path, upstream):
         assert supervisor.wait(timeout=30) == 0
     finally:
         supervisor.kill()
+
+
+def test_a_sigterm_while_the_supervisor_starts_is_a_clean_stop(tmp_path, upstream):
+    # The children are forked before the supervisor's own interpreter is up: a SIGTERM then
+    # waits for its handler instead of killing it and orphaning mail in flight.
+    config_path = relay_config_file(tmp_path, upstream.port, processes=2)
+    config = load_config(config_path)
+    for n in range(20):
+        drop_notification(config, n)
+    supervisor = start_relay(config_path, tmp_path / "relay.log")
+    try:
+        wait_until(lambda: len(children_of(config)) >= 1, timeout=10, what="a relay process")
+        children = children_of(config)
+        supervisor.send_signal(signal.SIGTERM)
+        assert supervisor.wait(timeout=30) == 0
+        assert not any(alive(pid) for pid in children)
+        delivered, left = len(upstream.received), len(list(config.pickup.dir.glob("*.eml")))
+        queued = len(list((config.relay.queue_dir / "deferred").glob("*.eml")))
+        assert delivered + left + queued >= 20 and not list((config.relay.queue_dir / "active").iterdir())
+    finally:
+        supervisor.kill()
