@@ -26,7 +26,15 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from relay.queue.files import PRIVATE_FILE, HardLinked, copy_bytes, drop_unlocked, open_locked, same_file
+from relay.queue.files import (
+    PRIVATE_FILE,
+    HardLinked,
+    copy_bytes,
+    drop_unlocked,
+    lock_regular_file,
+    open_locked,
+    same_file,
+)
 from relay.queue.folders import ACTIVE, Queue
 from relay.queue.history import History
 from relay.queue.queued_ids import QueuedIds
@@ -48,14 +56,15 @@ class Claimed:
 
     def read(self, limit: int) -> bytes:
         """The file's bytes, at most limit + 1 (so the caller can tell 'too big')."""
-        os.lseek(self.fd, 0, os.SEEK_SET)
-        chunks, left = [], limit + 1
-        while left > 0:
-            chunk = os.read(self.fd, min(left, 1 << 20))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            left -= len(chunk)
+        # One pread of the claimed size + 1 is the whole file when it came back short (a
+        # regular file reads whole up to its end); only a file that grew reads on.
+        want = min(limit + 1, self.size + 1)
+        first = os.pread(self.fd, want, 0)
+        chunks, left = [first], limit + 1 - len(first)
+        while len(chunks[-1]) == want and left > 0:
+            want = min(left, 1 << 20)
+            chunks.append(os.pread(self.fd, want, limit + 1 - left))
+            left -= len(chunks[-1])
         return b"".join(chunks)
 
     def size_now(self) -> int:
@@ -77,11 +86,11 @@ def claim_from_pickup(queue: Queue, name: str, queued: QueuedIds | None = None) 
     Another user's file that changes while it is copied is left in pickup (None).
     """
     source = queue.pickup / name
-    fd = open_locked(source)
-    if fd is None:
+    locked = lock_regular_file(source)
+    if locked is None:
         return None
+    fd, st = locked
     try:
-        st = os.fstat(fd)
         if st.st_nlink == 0:  # a relay that held the lock before us took it
             os.close(fd)
             return None

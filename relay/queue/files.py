@@ -91,8 +91,15 @@ def drop_unlocked(path: str) -> None:
         os.close(fd)
 
 
-def open_locked(path: Path) -> int | None:
+def open_locked(path: Path | str) -> int | None:
     """Open a regular file without following links and lock it; None if gone or busy."""
+    locked = lock_regular_file(path)
+    return None if locked is None else locked[0]
+
+
+def lock_regular_file(path: Path | str) -> tuple[int, os.stat_result] | None:
+    """open_locked(), and the file's stat as it is once locked (what a claim decides by);
+    None if gone or busy."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
     except FileNotFoundError:
@@ -101,20 +108,20 @@ def open_locked(path: Path) -> int | None:
         if e.errno == errno.ELOOP:
             raise NotRegularFile("a symbolic link: not followed, its target left untouched") from None
         if e.errno in (errno.EACCES, errno.EPERM):
-            raise Unreadable(unreadable_reason(path)) from None
+            raise Unreadable(unreadable_reason(Path(path))) from None
         raise
     try:
-        mode = os.fstat(fd).st_mode
-        if not stat.S_ISREG(mode):
-            raise NotRegularFile(f"not a regular file ({file_kind(mode)}): not read")
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        st = os.fstat(fd)   # after the lock: a relay that held it may have moved the file on
+        if not stat.S_ISREG(st.st_mode):
+            raise NotRegularFile(f"not a regular file ({file_kind(st.st_mode)}): not read")
     except BlockingIOError:
         os.close(fd)
         return None  # another live relay holds it
     except BaseException:
         os.close(fd)
         raise
-    return fd
+    return fd, st
 
 
 
