@@ -22,6 +22,7 @@ class RelayFigures:
     def __init__(self, metrics: RelayMetrics, activity: Activity, hosts: SmartHosts):
         self.metrics, self.activity, self.hosts = metrics, activity, hosts
         self._children: dict[tuple[int, str], object] = {}
+        self._shown: dict[int, float] = {}   # id(gauge) -> the value last set
 
     def _labelled(self, metric, value: str):
         """metric.labels(value), kept: labels() takes a lock and checks its arguments each call,
@@ -32,15 +33,23 @@ class RelayFigures:
             child = self._children[key] = metric.labels(value)
         return child
 
+    def _set(self, gauge, value: float) -> None:
+        """gauge.set(value) when it changed: a gauge set per message is a lock and, with several
+        processes, a write to its file. (Two workers racing may leave the older value until
+        the next message sets it again.)"""
+        if self._shown.get(id(gauge)) != value:
+            gauge.set(value)
+            self._shown[id(gauge)] = value
+
     def sent(self, answer: DeliveryResult | NoHost, tried: list[HostTried], recipients: int) -> None:
         metrics = self.metrics
         for host in tried:
-            self._labelled(metrics.host_up, host.host.label).set(1 if host.answered else 0)
+            self._set(self._labelled(metrics.host_up, host.host.label), 1 if host.answered else 0)
             if not host.answered:
                 self._labelled(metrics.cooldowns, host.host.label).inc()
         metrics.duration.observe(answer.duration)
         now = time.time()
-        metrics.smarthost_up.set(0 if self.hosts.paused(now) else 1)
+        self._set(metrics.smarthost_up, 0 if self.hosts.paused(now) else 1)
         if isinstance(answer, NoHost):
             self._labelled(metrics.replies, str(answer.code) if answer.code else "none").inc(recipients)
             self.activity.host_failed(now, answer.why)
