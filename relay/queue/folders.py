@@ -78,8 +78,8 @@ class Queue:
         """(folder, path) of a queued message, or None."""
         if not is_queue_id(queue_id):
             return None
-        # Plain strings: every claim from pickup asks this of a writer's id (10 lexists), and
-        # building ten Paths cost more than the system calls.
+        # Plain strings: building ten Paths cost more than the system calls. (Claims ask
+        # relay.queue.queued_ids instead, which answers from listings.)
         names = (message_name(queue_id, TRANSACTIONAL), message_name(queue_id, BULK))
         for folder in (DEFERRED, HOLD, ACTIVE, BADMAIL, SENT):
             for name in names:
