@@ -34,6 +34,9 @@ class Faults:
     data_delay: float = 0.0               # seconds before answering the final dot of DATA
     rcpt_delay: float = 0.0               # seconds before answering each RCPT TO
     hide_extensions: tuple[str, ...] = () # e.g. ("8BITMIME", "SMTPUTF8")
+    pipelining: bool = False              # offer PIPELINING (aiosmtpd reads pipelined input anyway)
+    data_replies: dict[str, str] = field(default_factory=dict)  # recipient -> reply to its final dot
+    drop_for: set[str] = field(default_factory=set)   # recipients whose final dot drops the connection
 
 
 class FaultyHandler:
@@ -46,7 +49,8 @@ class FaultyHandler:
     async def handle_EHLO(self, server, session, envelope, hostname, responses):
         session.host_name = hostname
         hidden = tuple(f"250-{e}" for e in self.faults.hide_extensions)
-        return [r for r in responses if not r.startswith(hidden)]
+        shown = [r for r in responses if not r.startswith(hidden)]
+        return shown[:-1] + ["250-PIPELINING"] + shown[-1:] if self.faults.pipelining else shown
 
     async def handle_MAIL(self, server, session, envelope, address, mail_options):
         with self.lock:
@@ -69,11 +73,14 @@ class FaultyHandler:
     async def handle_DATA(self, server, session, envelope):
         if self.faults.data_delay:
             await asyncio.sleep(self.faults.data_delay)
-        if self.faults.drop_after_data:
+        if self.faults.drop_after_data or self.faults.drop_for.intersection(envelope.rcpt_tos):
             server.transport.abort()
             return "421 dropped"  # never reaches the client: the connection is gone
         if self.faults.data_reply:
             return self.faults.data_reply
+        for rcpt in envelope.rcpt_tos:
+            if rcpt in self.faults.data_replies:
+                return self.faults.data_replies[rcpt]
         ssl_object = server.transport.get_extra_info("ssl_object")
         with self.lock:
             self.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos),
@@ -215,6 +222,7 @@ class Transaction:
     sender: str
     recipients: list[str]
     data: bytes
+    next_sent_ahead: bool = False   # the next command had come with the final dot (pipelined)
 
     def lines(self) -> list[bytes]:
         """DATA's lines, dot-stuffing still in; asserts each ended CRLF with no CR or LF inside."""
@@ -229,6 +237,9 @@ class Transaction:
                         for line in self.lines())
 
 
+AHEAD_WAIT = 0.2   # how long the recording server waits after a final dot for a command sent ahead
+
+
 class RecordingServer:
     """Just enough SMTP over a plain socket to record the client's bytes exactly.
 
@@ -237,9 +248,10 @@ class RecordingServer:
     timeouts on every socket; always stopped on exit.
     """
 
-    def __init__(self, idle_timeout: float = 30.0):
+    def __init__(self, idle_timeout: float = 30.0, wait_for_ahead: bool = False):
         self.port = free_port()
         self.idle_timeout = idle_timeout
+        self.ahead_wait = AHEAD_WAIT if wait_for_ahead else 0.0   # after each final dot
         self.commands: list[bytes] = []
         self.transactions: list[Transaction] = []
         self.lock = threading.Lock()
@@ -293,8 +305,9 @@ class RecordingServer:
             elif verb == b"DATA":
                 conn.sendall(b"354 end with <CRLF>.<CRLF>\r\n")
                 data = reader.data()
+                ahead = reader.holds_a_line(self.ahead_wait)
                 with self.lock:
-                    self.transactions.append(Transaction(sender or "", recipients, data))
+                    self.transactions.append(Transaction(sender or "", recipients, data, ahead))
                 sender, recipients = None, []
                 conn.sendall(b"250 2.0.0 queued\r\n")
             elif verb in (b"RSET", b"NOOP"):
@@ -331,6 +344,19 @@ class _Reader:
             self._fill()
         found, _, self.buffer = self.buffer.partition(end)
         return found
+
+    def holds_a_line(self, wait: float) -> bool:
+        """Is a whole line here, or does one come within `wait` seconds (without a reply)?"""
+        deadline = time.monotonic() + wait
+        while b"\r\n" not in self.buffer and time.monotonic() < deadline:
+            try:
+                chunk = self.conn.recv(65536)
+            except TimeoutError:
+                continue
+            if not chunk:
+                break
+            self.buffer += chunk
+        return b"\r\n" in self.buffer
 
     def data(self) -> bytes:
         """DATA's bytes up to CRLF "." CRLF, keeping the last line's CRLF."""

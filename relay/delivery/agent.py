@@ -7,8 +7,11 @@ or looks cut short, goes to badmail untried), DKIM-signs it when
 [relay.dkim] asks (relay.delivery.signing; a failure is NotSent: deferred, never sent
 unsigned), sends it across the smart hosts (relay.smtp.failover), asks
 relay.delivery.fate what becomes of it, logs one line per outcome and hands the Fate to
-relay.delivery.exit. The workers (relay.daemon.worker) are handed this object and each
-owns its SMTP connections; nothing here is shared between attempts but the counters.
+relay.delivery.exit. attempt() is prepare() (read, check, parse, sign: a Ready message,
+or a fate already carried out) then send(): a worker prepares the message it sends next
+while this one is in flight, so its commands can go out behind this one's final dot.
+The workers (relay.daemon.worker) are handed this object and each owns its SMTP
+connections; nothing here is shared between attempts but the counters.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from relay.delivery.exit import Exit
 from relay.delivery.fate import BadmailClass, Fate, NotSent, Unsendable, Untried, decide
@@ -34,6 +38,15 @@ from spooler.names import printable
 log = logging.getLogger("relay")
 
 
+@dataclass(frozen=True)
+class Ready:
+    """A claimed message read, parsed and signed: what an attempt sends."""
+    claimed: Claimed
+    history: History
+    message: ParsedMessage
+    recipients: list[str]
+
+
 class DeliveryAgent:
     def __init__(self, relay: RelayConfig, hosts: SmartHosts, signer: DkimSigner | None, exit_: Exit, *,
                  settle: float, stopping: threading.Event, on_host_down: Callable[[], None]):
@@ -49,6 +62,13 @@ class DeliveryAgent:
 
         `connections`: the worker's, one per host label; `paid`: the host whose rate-limit
         token the worker already took (tried first if it is still up)."""
+        ready = self.prepare(claimed)
+        return ready if isinstance(ready, Fate) else self.send(connections, ready, paid)
+
+    def prepare(self, claimed: Claimed) -> Ready | Fate:
+        """Read, check, parse and sign a claimed message: Ready to send, or the fate already
+        carried out of one that cannot be sent now (still being written, too big, not a
+        message, its signature failed)."""
         data = claimed.read(self.relay.max_message_size)
         history = claimed.history or History(claimed.arrived, claimed.source)
         if (size := claimed.size_now()) != claimed.size:
@@ -71,8 +91,33 @@ class DeliveryAgent:
             return self._leave(claimed, history, Unsendable(
                 f"not a message that can be sent: {e}", BadmailClass.MALFORMED), owed)
         recipients = history.recipients_left or list(message.recipients)
+        if self.signer:
+            try:
+                signed = self.signer.sign(message)
+            except SigningFailed as e:   # nothing goes on the network
+                return self._end(claimed, history, message, recipients, NotSent(f"not sent: {e}"),
+                                 time.time())
+            if signed.domain is None and not history.attempts:   # said once per message
+                log.info("%s: sent without a DKIM signature: %s", claimed.queue_id, signed.unsigned)
+            message = signed.message
+        return Ready(claimed, history, message, recipients)
+
+    def send(self, connections: dict[str, SmtpConnection], ready: Ready, paid: SmartHost | None = None,
+             ahead: Ready | None = None) -> Fate:
+        """Send a Ready message across the smart hosts and carry out its fate; returns it.
+        `ahead`: the message this worker sends next (relay.smtp.failover.send)."""
         now = time.time()
-        event = self._send(connections, claimed, history, message, recipients, paid)
+        answer, tried = send(self.hosts, connections, ready.message, ready.recipients, paid=paid,
+                             stopping=self.stopping,
+                             ahead=(ahead.message, ahead.recipients) if ahead is not None else None)
+        self.figures.sent(answer, tried, len(ready.recipients))
+        if isinstance(answer, NoHost):
+            self.on_host_down()
+        return self._end(ready.claimed, ready.history, ready.message, ready.recipients, answer, now)
+
+    def _end(self, claimed: Claimed, history: History, message: ParsedMessage, recipients: list[str],
+             event: DeliveryResult | NoHost | NotSent, now: float) -> Fate:
+        """Decide, log and carry out the fate of an attempt."""
         fate = decide(event, history, now, self.policy, recipients)
         if isinstance(event, DeliveryResult):
             _log_replies(claimed, message.sender, event, len(history.attempts) + 1)
@@ -86,25 +131,6 @@ class DeliveryAgent:
                recipients: tuple[str, ...] | list[str] = ()) -> Fate:
         return self.exit.leave(claimed, history, decide(event, history, time.time(), self.policy,
                                                         recipients))
-
-    def _send(self, connections: dict[str, SmtpConnection], claimed: Claimed, history: History,
-              message: ParsedMessage, recipients: list[str],
-              paid: SmartHost | None) -> DeliveryResult | NoHost | NotSent:
-        """Sign (when [relay.dkim] asks) and send; what came of it, for the fate."""
-        if self.signer:
-            try:
-                signed = self.signer.sign(message)
-            except SigningFailed as e:
-                return NotSent(f"not sent: {e}")   # nothing goes on the network
-            if signed.domain is None and not history.attempts:   # said once per message
-                log.info("%s: sent without a DKIM signature: %s", claimed.queue_id, signed.unsigned)
-            message = signed.message
-        answer, tried = send(self.hosts, connections, message, recipients, paid=paid,
-                             stopping=self.stopping)
-        self.figures.sent(answer, tried, len(recipients))
-        if isinstance(answer, NoHost):
-            self.on_host_down()
-        return answer
 
 
 def _log_replies(claimed: Claimed, sender: str, result: DeliveryResult, attempt: int) -> None:

@@ -45,6 +45,7 @@ from spooler.envelope import ParsedMessage
 
 MAX_MESSAGES = 1000      # per connection, then reconnect
 MAX_AGE = 300.0          # seconds a connection is reused (as Postfix's smtp_connection_reuse_time_limit)
+AHEAD_MARGIN = 30.0      # no message sent ahead on a connection this close to MAX_AGE
 _FINAL_DOT = "waiting for the reply to the final dot"
 
 
@@ -66,14 +67,28 @@ class SmtpConnection:
         self.sent_on_connection = 0
         self.opened_at = 0.0
         self._content_sent = False
+        # (message, recipients) whose MAIL/RCPT/DATA went out behind the last message's final
+        # dot, their replies unread: the next deliver() of that message reads them
+        self._sent_ahead: tuple[ParsedMessage, tuple[str, ...]] | None = None
         self._tls_context: ssl.SSLContext | None = None
         self.certificate: PeerCertificate | None = None   # what the last TLS handshake showed
 
-    def deliver(self, message: ParsedMessage, recipients: list[str] | None = None) -> DeliveryResult:
-        """Send `message` to `recipients` (default: its envelope's); never raises for SMTP trouble."""
+    @property
+    def pipelines(self) -> bool:
+        """Open, and the server offered PIPELINING: a next message can go out behind this one."""
+        return self.smtp is not None and self.smtp.does_esmtp and self.smtp.has_extn("pipelining")
+
+    def deliver(self, message: ParsedMessage, recipients: list[str] | None = None,
+                ahead: tuple[ParsedMessage, list[str]] | None = None) -> DeliveryResult:
+        """Send `message` to `recipients` (default: its envelope's); never raises for SMTP trouble.
+
+        `ahead`: the message (and recipients) this connection sends next. Its MAIL, RCPT and
+        DATA go out with this one's content when the server pipelines (RFC 2920 lets the
+        content lead a group), saving it a round trip; its deliver() then reads their replies."""
         rcpts = list(recipients or message.recipients)
         start = time.monotonic()
         result = DeliveryResult()
+        sent_ahead = self._take_sent_ahead(message, rcpts)
         # A kept connection the server has since dropped fails on its first command;
         # that is no news about the message, so it gets one fresh connection.
         for fresh in ((False, True) if self.smtp is not None else (True,)):
@@ -86,7 +101,7 @@ class SmtpConnection:
                 break
             self._content_sent = False
             try:
-                result.replies = self._transaction(smtp, message, rcpts)
+                result.replies = self._transaction(smtp, message, rcpts, sent_ahead, ahead)
                 break
             except TransactionFailed as e:
                 if e.connection_lost:
@@ -94,8 +109,22 @@ class SmtpConnection:
                 result.replies = [RecipientReply(r, e.code, e.text) for r in rcpts]
                 if fresh or not e.connection_lost or self._content_sent:
                     break
+            sent_ahead = False   # a fresh connection starts at MAIL FROM
         result.duration = time.monotonic() - start
         return result
+
+    def _take_sent_ahead(self, message: ParsedMessage, rcpts: list[str]) -> bool:
+        """Were this message's commands sent ahead on the open connection? A connection with
+        another message's commands in flight (its DATA perhaps already answered 354) is
+        dropped, never reused: whatever came next would become that message's content."""
+        pending, self._sent_ahead = self._sent_ahead, None
+        if pending is None:
+            return False
+        if pending[0] is message and pending[1] == tuple(rcpts) and self.smtp is not None \
+                and not self._worn_out():
+            return True
+        self._drop()
+        return False
 
     def abort(self) -> None:
         """Cut the connection from another thread (a stop that cannot wait any longer)."""
@@ -107,12 +136,22 @@ class SmtpConnection:
                 pass
 
     def close(self) -> None:
+        if self._sent_ahead is not None:   # a QUIT now could be read as a message's content
+            self._drop()
+            return
         if self.smtp is not None:
             try:
                 patience(self.smtp, self.config.timeout)   # not the 10 minutes of a final dot
                 self.smtp.quit()
             except (smtplib.SMTPException, OSError):
                 pass
+        self._drop()
+
+    def _drop(self) -> None:
+        """Close the socket without a word: a transaction left open is abandoned (RFC 5321:
+        a server discards mail whose final dot never came)."""
+        self._sent_ahead = None
+        if self.smtp is not None:
             try:
                 self.smtp.close()
             except OSError:
@@ -141,9 +180,13 @@ class SmtpConnection:
 
     # -- the protocol ---------------------------------------------------------------------
 
+    def _worn_out(self, after: int = 0) -> bool:
+        """Has the connection carried enough messages (or lived long enough) to be replaced?"""
+        return (self.sent_on_connection + after >= MAX_MESSAGES
+                or time.monotonic() - self.opened_at > MAX_AGE - AHEAD_MARGIN * after)
+
     def _connection(self) -> smtplib.SMTP:
-        if self.smtp is not None and (self.sent_on_connection >= MAX_MESSAGES
-                                      or time.monotonic() - self.opened_at > MAX_AGE):
+        if self.smtp is not None and self._worn_out():
             self.close()
         if self.smtp is None:
             # The password and the TLS context both before connecting: a fault there is ours.
@@ -172,16 +215,18 @@ class SmtpConnection:
                 raise TransactionFailed(None, str(e)) from None
         return self._tls_context
 
-    def _transaction(self, smtp: smtplib.SMTP, message: ParsedMessage,
-                     rcpts: list[str]) -> list[RecipientReply]:
+    def _transaction(self, smtp: smtplib.SMTP, message: ParsedMessage, rcpts: list[str],
+                     sent_ahead: bool = False, ahead: tuple[ParsedMessage, list[str]] | None = None,
+                     ) -> list[RecipientReply]:
         c = self.config
-        options = self._mail_options(smtp, message)
+        options = "" if sent_ahead else self._mail_options(smtp, message)
         commands = [f"MAIL FROM:<{message.sender}>{options}"] + [f"RCPT TO:<{r}>" for r in rcpts]
         step = "waiting for the reply to MAIL FROM"
         try:
             patience(smtp, c.command_timeout)
-            if smtp.does_esmtp and smtp.has_extn("pipelining"):
-                smtp.send("".join(c + "\r\n" for c in commands).encode() + b"DATA\r\n")
+            if sent_ahead or (smtp.does_esmtp and smtp.has_extn("pipelining")):
+                if not sent_ahead:
+                    smtp.send(_command_group(commands))
                 mail_reply = smtp.getreply()
                 step = "waiting for the reply to RCPT TO"
                 rcpt_replies = [smtp.getreply() for _ in rcpts]
@@ -210,7 +255,10 @@ class SmtpConnection:
                 raise TransactionFailed(data_reply[0], f"DATA: {reply_text(data_reply[1])}")
             self._content_sent = True
             step = "sending the message"
-            smtp.send(_dot_stuffed(message.content))
+            group = self._next_group(smtp, ahead) if ahead is not None else None
+            smtp.send(_dot_stuffed(message.content) + group if group else _dot_stuffed(message.content))
+            if group:
+                self._sent_ahead = (ahead[0], tuple(ahead[1]))
             # A host may store the message and answer the final dot minutes later (RFC 5321
             # 4.5.3.2 allows 10): giving up sooner is what sends a message twice.
             step = _FINAL_DOT
@@ -221,7 +269,9 @@ class SmtpConnection:
         self.sent_on_connection += 1
         if code == 421:
             self.close()
-        elif classify(code) is not Outcome.SENT:
+        elif classify(code) is not Outcome.SENT and self._sent_ahead is None:
+            # With the next transaction already sent, no RSET: the reply to the final dot
+            # ended this one (RFC 5321 4.1.1.4), and an RSET would land in the next one's DATA.
             self._abort(smtp, (code, text))
         for r in accepted:
             r.code, r.text = code, reply_text(text)
@@ -238,6 +288,20 @@ class SmtpConnection:
         else:
             why = describe(error, c.host, c.port)
         return f"{why}: may have been delivered" if step == _FINAL_DOT else why
+
+    def _next_group(self, smtp: smtplib.SMTP, ahead: tuple[ParsedMessage, list[str]]) -> bytes | None:
+        """The next message's MAIL, RCPT and DATA, to send behind this one's final dot; None
+        when the server does not pipeline, the connection is to be replaced after this
+        message, or the next message cannot go over it (it then fails on its own turn)."""
+        if not (smtp.does_esmtp and smtp.has_extn("pipelining")) or self._worn_out(after=1):
+            return None
+        message, rcpts = ahead
+        try:
+            options = self._mail_options(smtp, message)
+        except TransactionFailed:
+            return None
+        return _command_group([f"MAIL FROM:<{message.sender}>{options}"]
+                              + [f"RCPT TO:<{r}>" for r in rcpts])
 
     def _mail_options(self, smtp: smtplib.SMTP, message: ParsedMessage) -> str:
         options = f" SIZE={len(message.content)}" if smtp.has_extn("size") else ""
@@ -265,6 +329,11 @@ class SmtpConnection:
         except (smtplib.SMTPException, OSError):
             pass
         self.close()
+
+
+def _command_group(commands: list[str]) -> bytes:
+    """MAIL and RCPT lines, and DATA last, as one pipelined group (RFC 2920)."""
+    return "".join(c + "\r\n" for c in commands).encode() + b"DATA\r\n"
 
 
 def _command(smtp: smtplib.SMTP, line: str) -> tuple[int, bytes]:

@@ -43,11 +43,14 @@ class HostTried:
 
 def send(hosts: SmartHosts, connections: dict[str, SmtpConnection], message: ParsedMessage,
          recipients: list[str], *, paid: SmartHost | None, stopping: threading.Event,
+         ahead: tuple[ParsedMessage, list[str]] | None = None,
          ) -> tuple[DeliveryResult | NoHost, list[HostTried]]:
     """The message's answer from the first host that answers, or NoHost; and every host tried.
 
     `connections`: the worker's, one per host label; `paid`: the host whose rate-limit token
-    the worker already took (tried first if it is still up)."""
+    the worker already took (tried first if it is still up); `ahead`: the message the worker
+    sends next, sent ahead with this one's content (SmtpConnection.deliver) when there is
+    one host (with several, the next one may go to another)."""
     several = len(hosts.hosts) > 1
     tried: list[HostTried] = []
     failures: list[tuple[SmartHost, DeliveryResult]] = []
@@ -59,7 +62,7 @@ def send(hosts: SmartHosts, connections: dict[str, SmtpConnection], message: Par
         if host is not paid and host.limiter is not None and not host.limiter.acquire(stopping):
             stopped = True   # what was not sent waits in deferred/
             break
-        result = connections[host.label].deliver(message, recipients)
+        result = connections[host.label].deliver(message, recipients, None if several else ahead)
         result.relay = host.label
         spent += result.duration
         if not result.host_unavailable:
