@@ -49,7 +49,9 @@ class RelayFigures:
                 self._labelled(metrics.cooldowns, host.host.label).inc()
         metrics.duration.observe(answer.duration)
         now = time.time()
-        self._set(metrics.smarthost_up, 0 if self.hosts.paused(now) else 1)
+        # A host that answered is not cooling down: only a failure may have paused them all.
+        answered = bool(tried) and tried[-1].answered
+        self._set(metrics.smarthost_up, 1 if answered or not self.hosts.paused(now) else 0)
         if isinstance(answer, NoHost):
             self._labelled(metrics.replies, str(answer.code) if answer.code else "none").inc(recipients)
             self.activity.host_failed(now, answer.why)
@@ -57,7 +59,7 @@ class RelayFigures:
         for reply in answer.replies:
             self._labelled(metrics.replies, str(reply.code) if reply.code else "none").inc()
         self.activity.host_answered(now)
-        if answer.replies_for(Outcome.DEFERRED) or answer.replies_for(Outcome.FAILED):
+        if any(reply.outcome is not Outcome.SENT for reply in answer.replies):
             self.activity.refused(now, "; ".join(dict.fromkeys(str(r) for r in answer.replies)))
 
     def moved(self, fate: Fate) -> None:

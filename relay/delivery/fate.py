@@ -122,10 +122,13 @@ def decide(event: Event, history: History, now: float, policy: RetryPolicy,
 
 def _answered(result: DeliveryResult, recipients: tuple[str, ...], history: History, now: float,
               policy: RetryPolicy, rng: random.Random | None) -> Fate:
-    sent = result.replies_for(Outcome.SENT)
-    later = result.replies_for(Outcome.DEFERRED)
-    refused = tuple(Refusal(r.recipient, str(r), now) for r in result.replies_for(Outcome.FAILED))
-    attempt = Attempt(now, _deciding_code(result), _summary(result), list(recipients))
+    by_outcome: dict[Outcome, list] = {Outcome.SENT: [], Outcome.DEFERRED: [], Outcome.FAILED: []}
+    for reply in result.replies:   # one pass: this runs for every message sent
+        by_outcome[reply.outcome].append(reply)
+    sent, later, failed = by_outcome[Outcome.SENT], by_outcome[Outcome.DEFERRED], by_outcome[Outcome.FAILED]
+    refused = tuple(Refusal(r.recipient, str(r), now) for r in failed)
+    deciding = (later or failed or sent or [None])[0]
+    attempt = Attempt(now, deciding.code if deciding else None, _summary(result), list(recipients))
     if later:
         return _later(tuple(r.recipient for r in later), refused, history, now, policy, attempt,
                       str(later[0]), rng)
@@ -157,15 +160,6 @@ def _later(left: tuple[str, ...], refused: tuple[Refusal, ...], history: History
         return Fate(DEFERRED, left, refused, next_attempt=now, charged=False, attempt=attempt)
     step = policy.schedule.delay(history.charged_attempts() + 1, rng)
     return Fate(DEFERRED, left, refused, next_attempt=now + step, attempt=attempt)
-
-
-def _deciding_code(result: DeliveryResult) -> int | None:
-    """The code that decided the attempt: a temporary failure, else a permanent one, else 250."""
-    for outcome in (Outcome.DEFERRED, Outcome.FAILED, Outcome.SENT):
-        replies = result.replies_for(outcome)
-        if replies:
-            return replies[0].code
-    return None
 
 
 def _summary(result: DeliveryResult) -> str:
