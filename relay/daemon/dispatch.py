@@ -25,8 +25,8 @@ import logging
 import time
 import zlib
 from collections import deque
+from typing import TYPE_CHECKING
 
-from relay.daemon.metrics import RelayMetrics
 from relay.daemon.watch import PickupWatcher
 from relay.daemon.workqueue import Candidate, WorkQueue
 from relay.delivery.exit import KEPT_IN_ACTIVE, Exit
@@ -38,6 +38,9 @@ from relay.queue.queued_ids import QueuedIds
 from relay.smtp.smarthosts import SmartHosts
 from settings import RelayConfig
 from spooler.names import BULK, PRIORITIES, TRANSACTIONAL, priority_of
+
+if TYPE_CHECKING:
+    from relay.daemon.metrics import RelayMetrics
 
 log = logging.getLogger("relay")
 
@@ -54,7 +57,7 @@ _ORDER = ((TRANSACTIONAL, PICKUP), (TRANSACTIONAL, DEFERRED), (BULK, PICKUP), (B
 
 class Dispatcher:
     def __init__(self, relay: RelayConfig, queue: Queue, watcher: PickupWatcher, work: WorkQueue,
-                 hosts: SmartHosts, exit_: Exit, metrics: RelayMetrics,
+                 hosts: SmartHosts, exit_: Exit, metrics: RelayMetrics | None,
                  share: tuple[int, int] | None = None):
         self.relay, self.queue, self.watcher, self.work = relay, queue, watcher, work
         self.hosts, self.exit, self.metrics = hosts, exit_, metrics
@@ -210,7 +213,7 @@ class Dispatcher:
             if folder == PICKUP:
                 return claim_from_pickup(self.queue, name, self._queued)
             claimed = claim_queued(self.queue, folder, name)
-            if claimed is not None:
+            if claimed is not None and self.metrics is not None:
                 self.metrics.retried.inc()
             return claimed
         except Unclaimable as e:

@@ -18,6 +18,7 @@ worker and taken again at start when no live relay holds them.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 
@@ -25,7 +26,6 @@ from relay.daemon.control import Control
 from relay.daemon.dispatch import Dispatcher
 from relay.daemon.figures import RelayFigures
 from relay.daemon.logsetup import reopen_log_files
-from relay.daemon.metrics import RelayMetrics
 from relay.daemon.watch import SETTLE, PickupWatcher
 from relay.daemon.worker import Worker
 from relay.daemon.workqueue import WorkQueue
@@ -55,7 +55,11 @@ class Relay:
         self.smarthosts = SmartHosts(relay, self.queue.root)
         self.wake = threading.Event()
         self.watcher = PickupWatcher(config.pickup.dir, self.wake, settle)
-        self.metrics = RelayMetrics(self.queue, [h.label for h in self.smarthosts.hosts])
+        self.metrics = None   # nothing counted when nobody serves it (and prometheus stays unloaded)
+        if relay.metrics_listen or os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            from relay.daemon.metrics import RelayMetrics
+
+            self.metrics = RelayMetrics(self.queue, [h.label for h in self.smarthosts.hosts])
         self.metrics_address: tuple[str, int] | None = None
         self.activity = Activity()   # what the dashboard shows: deliveries, the host's state
         self.control = Control(config, self.queue, self.activity, on_due=self.flush) \
@@ -92,7 +96,7 @@ class Relay:
         if recovered:
             log.info("recovered %d message(s) left in active/ by a stopped relay", recovered)
         self.watcher.start()
-        if self.config.relay.metrics_listen:
+        if self.config.relay.metrics_listen and self.metrics is not None:
             self.metrics_address = self.metrics.serve(self.config.relay.metrics_listen)
             log.info("metrics on http://%s:%d/metrics", *self.metrics_address)
         for n in range(self.config.relay.connections):
@@ -154,7 +158,8 @@ class Relay:
         self._workers.clear()
         self.work.drain()   # names only: what was never claimed stays where it is
         self.watcher.stop()
-        self.metrics.close()
+        if self.metrics is not None:
+            self.metrics.close()
         log.info("relay stopped: %s", " ".join(f"{k}={self.counts.get(k, 0)}"
                                                for k in ("sent", "deferred", "badmail")))
 
