@@ -54,6 +54,10 @@ class Worker(threading.Thread):
             while not self.work.stopping.is_set():
                 if ahead is not None:
                     ready, paid, ahead = ahead, None, None
+                    if self.hosts.paused(time.time()):   # the last one found every host down
+                        self.agent.exit.give_back(ready.claimed, "every smart host is cooling down")
+                        self.work.done()
+                        continue
                 else:
                     candidate, paid = self._next_message()
                     if candidate is None:

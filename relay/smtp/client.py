@@ -1,8 +1,10 @@
 """SMTP client towards the smart host: one reusable connection, per-recipient results.
 
 An SmtpConnection sends one message at a time over a kept-open connection
-(pipelining MAIL/RCPT/DATA when the server offers PIPELINING, RSET after an
-aborted transaction, a fresh connection after MAX_MESSAGES or MAX_AGE).
+(pipelining MAIL/RCPT/DATA when the server offers PIPELINING, and then the next
+message's MAIL/RCPT/DATA behind this one's content when the caller names it: one
+round trip a message; RSET after an aborted transaction, but never while a
+transaction sent ahead is open; a fresh connection after MAX_MESSAGES or MAX_AGE).
 Every network step has a timeout, as RFC 5321 4.5.3.2 sets them: `timeout`
 for connecting, the greeting, EHLO, STARTTLS, AUTH and QUIT; `command_timeout`
 for each reply to MAIL, RCPT and DATA and for sending the content;

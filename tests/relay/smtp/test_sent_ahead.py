@@ -4,6 +4,7 @@ lands in another's content: a 451, a 421, a dropped connection, a next message r
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 
 from relay.queue.history import History
@@ -105,3 +106,21 @@ def test_a_message_sent_ahead_whose_recipients_are_all_refused_goes_to_badmail_a
                        what="ten sent, two in badmail")
         received_once(server, N - 2)
         no_command_in_content(server)
+
+
+def test_a_host_that_goes_away_mid_drain_loses_no_message_prepared_ahead(tmp_path):
+    server = FaultyServer(Faults(pipelining=True))
+    port = server.port
+    config = relay_config(tmp_path, port, connections=1)
+    with server:
+        ids = drop_backlog(config, {})
+        with RunningRelay(config) as relay:
+            wait_until(lambda: len(server.received) >= 3, what="a first few deliveries")
+            server.stop()
+            wait_until(lambda: relay.smarthosts.paused(time.time()), what="the host found down")
+            with FaultyServer(Faults(pipelining=True), port=port) as again:
+                wait_until(lambda: relay.counts["sent"] >= N - 1 and not files(config.pickup.dir)
+                           and not files(config.relay.queue_dir / "deferred"), timeout=20,
+                           what="the rest sent once the host is back")
+                arrived = set(message_ids(server.received)) | set(message_ids(again.received))
+    assert len(arrived) == N, f"lost: {sorted(set(ids) - arrived)}"
