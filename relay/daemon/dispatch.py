@@ -25,9 +25,10 @@ import logging
 import time
 import zlib
 from collections import deque
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from relay.daemon.watch import PickupWatcher
+from relay.daemon.watch import THEIRS_CAP, PickupWatcher
 from relay.daemon.workqueue import Candidate, WorkQueue
 from relay.delivery.exit import KEPT_IN_ACTIVE, Exit
 from relay.queue.badmail import expire_badmail
@@ -50,9 +51,17 @@ CANDIDATE_WINDOW = 2000   # names held per folder ahead of claiming: memory stay
 AHEAD_PER_CONNECTION = 4  # claimed messages kept waiting per connection
 BADMAIL_SWEEP = 3600.0   # how often badmail older than [relay] badmail_max_age is removed
 RETRY_SHARE = 4           # while pickup has more, one claim in this many goes to a due retry
-THEIRS_HELD = 200         # names another relay process claims first, held to help with them
 
 _ORDER = ((TRANSACTIONAL, PICKUP), (TRANSACTIONAL, DEFERRED), (BULK, PICKUP), (BULK, DEFERRED))
+
+
+def claims_first(share: tuple[int, int] | None) -> Callable[[str], bool] | None:
+    """Which pickup names a relay process of `share` (index, count) claims first; None: all
+    (it works alone). The watcher and the dispatcher both ask it."""
+    if share is None or share[1] <= 1:
+        return None
+    index, count = share
+    return lambda name: zlib.crc32(name.encode()) % count == index
 
 
 class Dispatcher:
@@ -61,10 +70,10 @@ class Dispatcher:
                  share: tuple[int, int] | None = None):
         self.relay, self.queue, self.watcher, self.work = relay, queue, watcher, work
         self.hosts, self.exit, self.metrics = hosts, exit_, metrics
-        self.share = share if share is not None and share[1] > 1 else None
+        self._claims_first = claims_first(share)
         self._candidates: dict[tuple[str, str], deque[str]] = {key: deque() for key in _ORDER}
         # the oldest dropped first: the process whose names they are takes those first
-        self._theirs: dict[str, deque[str]] = {p: deque(maxlen=THEIRS_HELD) for p in PRIORITIES}
+        self._theirs: dict[str, deque[str]] = {p: deque(maxlen=THEIRS_CAP) for p in PRIORITIES}
         self._known: set[tuple[str, str]] = set()
         self._queued = QueuedIds(queue)   # the ids a writer's may clash with (claims._id_for)
         self._since_retry = {p: 0 for p in PRIORITIES}   # claims from pickup since the last retry
@@ -137,7 +146,7 @@ class Dispatcher:
 
     def _ours(self, name: str) -> bool:
         """Is this pickup name one this process claims first (always, when it works alone)?"""
-        return self.share is None or zlib.crc32(name.encode()) % self.share[1] == self.share[0]
+        return self._claims_first is None or self._claims_first(name)
 
     def _gather_deferred(self, now: float) -> None:
         due, next_due = self.queue.due(DEFERRED, now)

@@ -23,7 +23,7 @@ import threading
 import time
 
 from relay.daemon.control import Control
-from relay.daemon.dispatch import Dispatcher
+from relay.daemon.dispatch import Dispatcher, claims_first
 from relay.daemon.figures import RelayFigures
 from relay.daemon.logsetup import reopen_log_files
 from relay.daemon.watch import SETTLE, PickupWatcher
@@ -54,7 +54,7 @@ class Relay:
         self.queue = Queue.from_config(config)
         self.smarthosts = SmartHosts(relay, self.queue.root)
         self.wake = threading.Event()
-        self.watcher = PickupWatcher(config.pickup.dir, self.wake, settle)
+        self.watcher = PickupWatcher(config.pickup.dir, self.wake, settle, ours=claims_first(share))
         self.metrics = None   # nothing counted when nobody serves it (and prometheus stays unloaded)
         if relay.metrics_listen or os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
             from relay.daemon.metrics import RelayMetrics

@@ -20,6 +20,7 @@ import heapq
 import os
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
@@ -31,17 +32,24 @@ from spooler.names import BULK, TRANSACTIONAL, is_message_name, priority_of
 SETTLE = 2.0          # seconds a file not renamed into place must stand still before it is taken
 WRITER_GIVE_UP = 600  # a write event with no close after this long: trust the settle check
 READY_CAP = 5000      # ready names held per class; the rest wait in the folder for a rescan
+THEIRS_CAP = 200      # names another relay process claims first, kept per class by a scan
 
 
 class PickupWatcher:
     """Tracks which pickup names are ready to claim. Thread-safe; wakes `wake` on news."""
 
     def __init__(self, pickup_dir: str | os.PathLike, wake: threading.Event, settle: float = SETTLE,
-                 ready_cap: int = READY_CAP):
+                 ready_cap: int = READY_CAP, ours: Callable[[str], bool] | None = None,
+                 theirs_cap: int = THEIRS_CAP):
+        """ours: which names this process claims first when relay processes share pickup
+        (None: all); a scan keeps at most `theirs_cap` of the others' per class."""
         self.dir = Path(pickup_dir)
+        self._dir_str = str(self.dir)
         self.wake = wake
         self.settle = settle
         self.ready_cap = ready_cap
+        self.ours = ours
+        self.theirs_cap = theirs_cap
         self._lock = threading.Lock()
         self._ready: set[str] = set()          # transactional names
         self._ready_bulk: set[str] = set()
@@ -103,17 +111,22 @@ class PickupWatcher:
     def rescan(self, now: float | None = None) -> None:
         """Look at the folder itself: catch missed events and settle what had none.
 
-        Holds at most READY_CAP names per class (the oldest); with more in the folder,
-        `needs_rescan()` asks for another look once those are taken.
+        Holds at most READY_CAP names per class (the oldest), and of the names another
+        process claims first only the oldest theirs_cap; with more in the folder,
+        `needs_rescan()` asks for another look once those are taken. Names are chosen
+        first and only the chosen are stat()ed (whether each has settled): a backlog of
+        10,000 shared by two processes cost each 10,000 stats a scan, and a second scan.
         """
         now = time.time() if now is None else now
         try:
             entries = os.scandir(self.dir)
         except FileNotFoundError:
             return
-        oldest = {TRANSACTIONAL: _Oldest(self.ready_cap), BULK: _Oldest(self.ready_cap)}
+        chosen = {(priority, mine): _Oldest(self.ready_cap if mine else self.theirs_cap)
+                  for priority in (TRANSACTIONAL, BULK) for mine in (True, False)}
+        ours = self.ours
         with self._lock, entries:
-            writing, settling = {}, {}
+            writing, carried = {}, {}
             mono = time.monotonic()
             for entry in entries:
                 name = entry.name
@@ -123,22 +136,25 @@ class PickupWatcher:
                 if last_write is not None and mono - last_write < WRITER_GIVE_UP:
                     writing[name] = last_write
                     continue
-                try:
-                    st = entry.stat(follow_symlinks=False)
-                except FileNotFoundError:
-                    continue
-                if self._settled(name, st, now, mono):
-                    oldest[priority_of(name)].offer(name)
-                else:
-                    settling[name] = self._settling[name]
+                if name in self._settling:   # still here: its settle clock runs on
+                    carried[name] = self._settling[name]
+                chosen[(priority_of(name), ours is None or ours(name))].offer(name)
             # Events wait for the lock, so the scan is the whole truth: what left is forgotten.
-            self._writing, self._settling = writing, settling
-            # The oldest found join what events already said is complete (at most twice the cap).
-            self._ready.update(oldest[TRANSACTIONAL].names())
-            self._ready_bulk.update(oldest[BULK].names())
-            self._more = any(found.overflowed for found in oldest.values())
-            ready = any(self._ready) or any(self._ready_bulk)
-        if ready:
+            self._writing, self._settling = writing, carried
+            for (priority, _mine), oldest in chosen.items():
+                ready = self._ready if priority == TRANSACTIONAL else self._ready_bulk
+                for name in oldest.names():
+                    try:
+                        st = os.stat(f"{self._dir_str}/{name}", follow_symlinks=False)
+                    except FileNotFoundError:
+                        self._settling.pop(name, None)
+                        continue
+                    if self._settled(name, st, now, mono):
+                        self._settling.pop(name, None)
+                        ready.add(name)   # with what events said: at most twice the cap
+            self._more = any(found.overflowed for found in chosen.values())
+            ready_now = any(self._ready) or any(self._ready_bulk)
+        if ready_now:
             self.wake.set()
 
     def _settled(self, name: str, st: os.stat_result, now: float, mono: float) -> bool:

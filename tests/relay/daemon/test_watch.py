@@ -118,3 +118,34 @@ def test_hidden_and_tmp_names_are_never_ready(pickup_dir, watcher):
     settled_events()
     watcher.rescan()
     assert watcher.take_ready(10, 10) == []
+
+
+def test_a_process_sharing_pickup_holds_its_own_names_and_only_the_oldest_of_the_others(pickup_dir):
+    names = [f"{n:024x}.eml" for n in range(40)]
+    for name in names:
+        old_file(pickup_dir, name)
+    mine = set(names[0::2])
+    w = PickupWatcher(pickup_dir, threading.Event(), settle=0.3, ready_cap=100,
+                      ours=mine.__contains__, theirs_cap=3)
+    w.rescan()
+    taken = w.take_ready(100, 100)
+    assert set(taken) == mine | set(names[1:7:2])   # all of its own; the other's three oldest
+    assert w.needs_rescan()   # the other's newer names are still in the folder
+
+
+def test_a_scan_that_holds_other_names_keeps_a_settling_file_s_clock(pickup_dir):
+    # A future-dated file settles by standing still. A scan that passes it over (older names
+    # fill what it holds) must not restart its clock.
+    w = PickupWatcher(pickup_dir, threading.Event(), settle=0.3, ready_cap=1)
+    late = pickup_dir / "z.eml"
+    late.write_bytes(b"To: a@example.test\r\n\r\nx\r\n")
+    os.utime(late, (time.time() + 3600,) * 2)
+    w.rescan()   # its clock starts
+    started = time.monotonic()
+    old_file(pickup_dir, "a.eml")
+    w.rescan()   # holds a.eml only
+    assert w.take_ready(10, 10) == ["a.eml"]
+    os.unlink(pickup_dir / "a.eml")
+    time.sleep(max(0.0, started + 0.35 - time.monotonic()))
+    w.rescan()
+    assert w.take_ready(10, 10) == ["z.eml"]
