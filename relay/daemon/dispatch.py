@@ -2,13 +2,14 @@
 
 run_once() does one pass: transactional mail before bulk; within a class new mail from
 pickup, with one name in RETRY_SHARE going to a due retry (or a message recovered
-after a crash) so retries never starve behind a backlog. It hands the workers a few
-names per connection ahead (transactional mail has its own allowance and workers take
-it first), so a password reset dropped during a newsletter waits for the sends in
-flight, not for the backlog; each worker claims the name it takes (claim(): a file the
-relay will not read goes to badmail there). While every smart host is cooling down it
-hands out nothing, and nothing waits claimed: another relay process that hears a host
-first takes the mail at once. Names come from the watcher (pickup) and from deferred/
+after a crash) so retries never starve behind a backlog. It hands the workers up to
+AHEAD_PER_CONNECTION names per connection ahead (names cost nothing until a worker claims
+one; transactional mail has its own allowance and workers take it first), so a password
+reset dropped during a newsletter waits for the sends in flight, not for the backlog;
+each worker claims the name it takes (claim(): a file the relay will not read goes to
+badmail there). While every smart host is cooling down it hands out nothing, and
+nothing waits claimed: another relay process that hears a host first takes the mail
+at once. Names come from the watcher (pickup) and from deferred/
 when something there is due; at most CANDIDATE_WINDOW are held per folder, so memory
 stays flat with any backlog. Reads [relay] connections and badmail_max_age.
 Relay processes sharing pickup (a supervisor's children, `share` = (index, count)) each
@@ -48,7 +49,7 @@ log = logging.getLogger("relay")
 RESCAN = 30.0            # full look at pickup and deferred/, whatever the events said
 UNSETTLED_RECHECK = 0.25  # how soon to look again at files waiting to settle
 CANDIDATE_WINDOW = 2000   # names held per folder ahead of claiming: memory stays flat
-AHEAD_PER_CONNECTION = 4  # claimed messages kept waiting per connection
+AHEAD_PER_CONNECTION = 16 # names kept waiting per connection
 BADMAIL_SWEEP = 3600.0   # how often badmail older than [relay] badmail_max_age is removed
 RETRY_SHARE = 4           # while pickup has more, one claim in this many goes to a due retry
 

@@ -23,7 +23,7 @@ import threading
 import time
 
 from relay.daemon.control import Control
-from relay.daemon.dispatch import Dispatcher, claims_first
+from relay.daemon.dispatch import AHEAD_PER_CONNECTION, Dispatcher, claims_first
 from relay.daemon.figures import RelayFigures
 from relay.daemon.logsetup import reopen_log_files
 from relay.daemon.watch import SETTLE, PickupWatcher
@@ -67,7 +67,9 @@ class Relay:
         # The keys are read once, here (DkimSetupError stops the start), unless `relay run` did;
         # None: no [relay.dkim], mail goes unsigned and the signing module is never loaded.
         self.signer = signer if signer is not None else load_signer(relay.dkim)
-        self.work = WorkQueue(self.smarthosts, low_mark=relay.connections, on_low=self.wake.set)
+        # refilled when half the names handed out are taken: a pass for many messages, not a few
+        self.work = WorkQueue(self.smarthosts, low_mark=relay.connections * AHEAD_PER_CONNECTION // 2,
+                              on_low=self.wake.set)
         figures = RelayFigures(self.metrics, self.activity, self.smarthosts)
         self.exit = Exit(config, self.queue, RetryPolicy.from_config(relay), figures)
         self.agent = DeliveryAgent(relay, self.smarthosts, self.signer, self.exit, settle=settle,
