@@ -54,42 +54,39 @@ def test_the_next_message_s_commands_go_out_with_the_last_one_s_content(tmp_path
     assert not received[-1].next_sent_ahead
 
 
-def test_a_451_to_a_final_dot_defers_that_message_alone_and_sends_no_rset_into_the_next(tmp_path):
-    faults = Faults(pipelining=True, data_replies={"later@example.test": "451 4.3.0 try again later"})
+def drain(tmp_path, faults: Faults, odd: dict[int, str], counts: dict[str, int], **relay):
+    """N messages (odd: some to special addresses) through a pipelining server that answers
+    as `faults` say, one connection, until the relay's counts are `counts`; each message the
+    server got, it got once, and no command stands in any content. The config and the ids."""
+    faults.pipelining = True
     with FaultyServer(faults) as server:
-        config = relay_config(tmp_path, server.port, connections=1, retry_schedule=["1h"])
-        drop_backlog(config, {3: "later@example.test", 7: "later@example.test"})
-        with RunningRelay(config) as relay:
-            wait_until(lambda: relay.counts["sent"] == N - 2 and relay.counts["deferred"] == 2,
-                       what="ten sent, two deferred")
-        received_once(server, N - 2)
+        config = relay_config(tmp_path, server.port, connections=1, **relay)
+        ids = drop_backlog(config, odd)
+        with RunningRelay(config) as running:
+            wait_until(lambda: all(running.counts[k] == v for k, v in counts.items()),
+                       what=f"counts {counts}")
+        received_once(server, counts["sent"])
         no_command_in_content(server)
-    deferred = files(config.relay.queue_dir / "deferred")
-    assert len(deferred) == 2
+    return config, ids
+
+
+def test_a_451_to_a_final_dot_defers_that_message_alone_and_sends_no_rset_into_the_next(tmp_path):
+    faults = Faults(data_replies={"later@example.test": "451 4.3.0 try again later"})
+    config, _ = drain(tmp_path, faults, {3: "later@example.test", 7: "later@example.test"},
+                      {"sent": N - 2, "deferred": 2}, retry_schedule=["1h"])
+    assert len(files(config.relay.queue_dir / "deferred")) == 2
 
 
 def test_a_421_to_a_final_dot_sends_the_next_message_over_a_new_connection_once(tmp_path):
-    faults = Faults(pipelining=True, data_replies={"busy@example.test": "421 4.3.2 closing"})
-    with FaultyServer(faults) as server:
-        config = relay_config(tmp_path, server.port, connections=1, retry_schedule=["1h"])
-        drop_backlog(config, {4: "busy@example.test"})
-        with RunningRelay(config) as relay:
-            wait_until(lambda: relay.counts["sent"] == N - 1 and relay.counts["deferred"] == 1,
-                       what="eleven sent, one deferred")
-        received_once(server, N - 1)
-        no_command_in_content(server)
+    faults = Faults(data_replies={"busy@example.test": "421 4.3.2 closing"})
+    drain(tmp_path, faults, {4: "busy@example.test"}, {"sent": N - 1, "deferred": 1},
+          retry_schedule=["1h"])
 
 
 def test_a_connection_dropped_at_a_final_dot_loses_nothing_and_the_next_goes_once(tmp_path):
-    faults = Faults(pipelining=True, drop_for={"dropped@example.test"})
-    with FaultyServer(faults) as server:
-        config = relay_config(tmp_path, server.port, connections=1, retry_schedule=["1h"])
-        ids = drop_backlog(config, {5: "dropped@example.test"})
-        with RunningRelay(config) as relay:
-            wait_until(lambda: relay.counts["sent"] == N - 1 and relay.counts["deferred"] == 1,
-                       what="eleven sent, one deferred")
-        received_once(server, N - 1)
-        no_command_in_content(server)
+    faults = Faults(drop_for={"dropped@example.test"})
+    config, ids = drain(tmp_path, faults, {5: "dropped@example.test"},
+                        {"sent": N - 1, "deferred": 1}, retry_schedule=["1h"])
     [kept] = files(config.relay.queue_dir / "deferred")
     assert kept.name.split(".")[0] == ids[5]
     history = History.from_json((config.relay.queue_dir / "meta" / f"{ids[5]}.json").read_bytes())
@@ -97,15 +94,9 @@ def test_a_connection_dropped_at_a_final_dot_loses_nothing_and_the_next_goes_onc
 
 
 def test_a_message_sent_ahead_whose_recipients_are_all_refused_goes_to_badmail_alone(tmp_path):
-    faults = Faults(pipelining=True, rcpt_replies={"nobody@example.test": "550 5.1.1 no such user"})
-    with FaultyServer(faults) as server:
-        config = relay_config(tmp_path, server.port, connections=1)
-        drop_backlog(config, {2: "nobody@example.test", 8: "nobody@example.test"})
-        with RunningRelay(config) as relay:
-            wait_until(lambda: relay.counts["sent"] == N - 2 and relay.counts["badmail"] == 2,
-                       what="ten sent, two in badmail")
-        received_once(server, N - 2)
-        no_command_in_content(server)
+    faults = Faults(rcpt_replies={"nobody@example.test": "550 5.1.1 no such user"})
+    drain(tmp_path, faults, {2: "nobody@example.test", 8: "nobody@example.test"},
+          {"sent": N - 2, "badmail": 2})
 
 
 def test_a_host_that_goes_away_mid_drain_loses_no_message_prepared_ahead(tmp_path):
