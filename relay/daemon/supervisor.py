@@ -57,11 +57,9 @@ def start_children(config: Config, config_path: str | None, count: int) -> tuple
     for index in range(count):
         pid = os.fork()
         if pid == 0:
-            os.environ[CHILD_ENV] = f"{index}/{count}"
             random.seed()   # the retry jitter: not the same sequence in every child
-            slot = child_slot()
-            assert slot is not None
-            return slot
+            _term_when_parent_dies()
+            return index, count
         pids.append(pid)
     # Held, not lost, until the supervisor's handlers are in place (a mask survives exec):
     # a SIGTERM while it starts is a clean stop, not a killed supervisor.

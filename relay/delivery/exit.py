@@ -94,13 +94,12 @@ class Exit:
         with self._due_lock:
             self._next_due = min(self._next_due, when)
 
-    def give_back(self, claimed: Claimed, why: str, retry_in: float = 0.0, *,
-                  keep_claim: bool = False) -> str | None:
+    def give_back(self, claimed: Claimed, why: str, retry_in: float = 0.0) -> str:
         """Give back a message before any attempt (the fate of an Untried event); says where it
-        is now. When it cannot be moved and `keep_claim` asks, it stays claimed: None."""
+        is now."""
         history = claimed.history or History(claimed.arrived, claimed.source)
         fate = decide(Untried(why, retry_in), history, time.time(), self.policy)
-        return self._put_back(claimed, fate, keep_claim)
+        return self._put_back(claimed, fate)
 
     def refuse_unreadable(self, folder: str, name: str, why: str) -> None:
         """Move a file the relay will not read (symlink, fifo, hard link, unreadable) to badmail,
@@ -140,17 +139,13 @@ class Exit:
             return
         self.figures.moved(fate)
 
-    def _put_back(self, claimed: Claimed, fate: Fate, keep_claim: bool = False) -> str | None:
+    def _put_back(self, claimed: Claimed, fate: Fate) -> str:
         """Back to deferred/, untried, due at fate.next_attempt; says where the message is."""
         if claimed.fd < 0:
             return "already moved"
         try:
             put_back(self.queue, claimed, fate.next_attempt)
         except OSError as e:  # a full or broken disk
-            if keep_claim:
-                log.error("%s: cannot move it back to deferred/ (%s); it stays claimed",
-                          claimed.queue_id, e.strerror or e)
-                return None
             log.error("%s: cannot move it back to deferred/ (%s); it stays in active/ until a "
                       "relay starts", claimed.queue_id, e.strerror or e)
             claimed.release()   # taken again when a relay starts
