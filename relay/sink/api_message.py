@@ -5,7 +5,7 @@ GET /api/v1/message/ID               the message JSON (api_json.message_json); m
 GET /api/v1/message/ID/raw           the source as received (text/plain, inert)
 GET /api/v1/message/ID/part/N        attachment N, as a download
 GET /api/v1/message/ID/link-check    {"links": [{url, status, error, ok}]}: each link asked
-                                     from this machine, CHECK_THREADS at a time, with a timeout
+                                     from this machine (links.check_links)
 GET /api/v1/wait?query=Q&timeout=S&after=CURSOR
     the newest message matching Q with a cursor above `after` (a message id works too), already
     there or the first to arrive, as the message JSON (not marked read); 408 after S seconds
@@ -13,18 +13,14 @@ GET /api/v1/wait?query=Q&timeout=S&after=CURSOR
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
-
 from flask import Blueprint, Response, jsonify, request
 
 from relay.sink.api_json import ApiError, message_json, stored_message, the_index
 from relay.sink.api_listing import cursor_arg
 from relay.sink.guard import INERT_CSP, inert_download
-from relay.sink.links import CHECK_TIMEOUT, check, links
+from relay.sink.links import check_links
 from relay.sink.message_view import attachment, view
 
-CHECK_THREADS = 8
-CHECK_MAX = 100            # links checked of one message: a newsletter can have hundreds
 WAIT_DEFAULT = 10.0        # seconds
 WAIT_MAX = 300.0
 
@@ -59,12 +55,7 @@ def part(name: str, index: int):
 
 @message.get("/message/<name>/link-check")
 def link_check(name: str):
-    urls = links(view(stored_message(the_index(), name)))[:CHECK_MAX]
-    if not urls:
-        return jsonify(links=[])
-    with ThreadPoolExecutor(max_workers=min(CHECK_THREADS, len(urls)),
-                            thread_name_prefix="inbox-link-check") as pool:
-        checked = list(pool.map(lambda url: check(url, CHECK_TIMEOUT), urls))
+    checked = check_links(view(stored_message(the_index(), name)))
     return jsonify(links=[{"url": c.url, "status": c.status, "error": c.error, "ok": c.ok}
                           for c in checked])
 

@@ -3,21 +3,26 @@ each answers, for the inbox's message page and its API (Mailpit's link check).
 
 A link is checked from the inbox's machine, with a HEAD (a GET when the server refuses HEAD),
 redirects followed, and a timeout: the answer is the final status code or what went wrong.
-Only http and https links are listed or checked."""
+check_links() asks a message's first CHECK_MAX links, CHECK_AT_ONCE at a time. Only http and
+https links are listed or checked. URL and TRAILING find the links in text (also for the page
+that shows the text with its links clickable)."""
 
 from __future__ import annotations
 
 import re
 import urllib.error
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from html.parser import HTMLParser
 
 from relay.sink.message_view import MessageView
 
 CHECK_TIMEOUT = 5.0
-_URL = re.compile(r"https?://[^\s<>\"'\x00-\x1f]+")
-_TRAILING = ".,;:!?)]}"   # the sentence's punctuation, not the link's
+CHECK_AT_ONCE = 8
+CHECK_MAX = 100           # a newsletter can have hundreds: it still answers within a minute or two
+URL = re.compile(r"https?://[^\s<>\"'\x00-\x1f]+")
+TRAILING = ".,;:!?)]}"    # the sentence's punctuation, not the link's
 
 
 @dataclass(frozen=True)
@@ -35,12 +40,21 @@ def links(shown: MessageView) -> list[str]:
     """Every distinct http(s) link of the message, in the order they first appear."""
     found: list[str] = []
     if shown.text:
-        found += [match.group(0).rstrip(_TRAILING) for match in _URL.finditer(shown.text)]
+        found += [match.group(0).rstrip(TRAILING) for match in URL.finditer(shown.text)]
     if shown.html:
         collector = _Hrefs()
         collector.feed(shown.html)
         found += collector.hrefs
     return list(dict.fromkeys(url for url in found if url.lower().startswith(("http://", "https://"))))
+
+
+def check_links(shown: MessageView) -> list[LinkCheck]:
+    """The message's first CHECK_MAX links, each checked, CHECK_AT_ONCE at a time, in order."""
+    urls = links(shown)[:CHECK_MAX]
+    if not urls:
+        return []
+    with ThreadPoolExecutor(min(CHECK_AT_ONCE, len(urls)), thread_name_prefix="link-check") as pool:
+        return list(pool.map(check, urls))
 
 
 def check(url: str, timeout: float = CHECK_TIMEOUT) -> LinkCheck:

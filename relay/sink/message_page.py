@@ -3,15 +3,14 @@ envelope beside the From/To headers, attachments, and what can be done to it.
 
 Opening a message marks it read. The HTML part is served only from its own URL under MAIL_CSP,
 inside an <iframe sandbox>; source and attachments only as inert files. "Check links" (a
-same-origin POST) asks each of the message's links from this machine, CHECK_WORKERS at a time,
-each with links.CHECK_TIMEOUT, at most MAX_CHECKED of them. Delete and Mark unread are
+same-origin POST) asks each of the message's links from this machine (links.check_links).
+Delete and Mark unread are
 same-origin POSTs. A name is only ever looked up in new/ (relay/sink/maildir.py), never joined.
 """
 
 from __future__ import annotations
 
 import re
-from concurrent.futures import ThreadPoolExecutor
 from email.utils import getaddresses
 
 from flask import Flask, Response, abort, redirect, render_template, request, url_for
@@ -19,17 +18,15 @@ from markupsafe import Markup, escape
 
 from relay.sink.guard import INERT_CSP, MAIL_CSP, inert_download, local_path, refused_post
 from relay.sink.index import MessageIndex
-from relay.sink.links import LinkCheck, check, links
+from relay.sink.links import TRAILING, URL, LinkCheck, links
+from relay.sink.links import check_links as checked_links  # the route below has the name
 from relay.sink.maildir import Maildir, StoredMessage
 from relay.sink.message_view import MessageView, attachment, view
 
 SOURCE_CAP = 1_000_000       # bytes of source shown in the page; /raw has all of it
 TABS = ("text", "html", "headers", "source", "links")
-CHECK_WORKERS = 8            # links asked at once
-MAX_CHECKED = 100            # a mail of a thousand links still answers within a minute or two
 
 _DOCTYPE = re.compile(r"\A\s*<!doctype[^>]*>", re.IGNORECASE)
-_URL = re.compile(r"https?://[^\s<>\"'\x00-\x1f]+")
 
 
 def register_message_pages(app: Flask, index: MessageIndex) -> None:
@@ -48,9 +45,7 @@ def register_message_pages(app: Flask, index: MessageIndex) -> None:
         if refused:
             return refused
         stored, received = _stored(box, name)
-        found = links(view(stored))
-        return _page(index, name, stored, received, "links",
-                     checks=check_all(found[:MAX_CHECKED]))
+        return _page(index, name, stored, received, "links", checks=checked_links(view(stored)))
 
     @app.post("/messages/<name>/delete")
     def delete_message(name: str):
@@ -124,14 +119,6 @@ def neighbours(index: MessageIndex, name: str, query: str = "") -> tuple[str | N
     return (newer[0].name if newer else None), (older[0].name if older else None)
 
 
-def check_all(urls: list[str]) -> list[LinkCheck]:
-    """Each link checked, a few at a time, in the order given."""
-    if not urls:
-        return []
-    with ThreadPoolExecutor(min(CHECK_WORKERS, len(urls)), thread_name_prefix="link-check") as pool:
-        return list(pool.map(check, urls))
-
-
 def not_in_headers(stored: StoredMessage, shown: MessageView) -> set[str]:
     """Envelope recipients that no To or Cc header names (a Bcc, or a list's member)."""
     named = [value for header, value in shown.headers if header.lower() in ("to", "cc")]
@@ -148,8 +135,8 @@ def _mark_read(index: MessageIndex, name: str) -> None:
 def linked_text(text: str) -> Markup:
     """Text as markup with every http(s) URL a link that opens in a new tab; the rest escaped."""
     out, position = [], 0
-    for match in _URL.finditer(text):
-        url = match.group(0).rstrip(".,;:!?)]}")  # the sentence's punctuation, not the link's
+    for match in URL.finditer(text):
+        url = match.group(0).rstrip(TRAILING)
         out.append(escape(text[position:match.start()]))
         out.append(Markup('<a href="{0}" target="_blank" rel="noopener noreferrer">{0}</a>').format(url))
         position = match.start() + len(url)
