@@ -15,7 +15,7 @@ from flask import current_app, jsonify, url_for
 
 from relay.sink.index import Entry, MessageIndex
 from relay.sink.links import links
-from relay.sink.maildir import Maildir, StoredMessage
+from relay.sink.maildir import StoredMessage
 from relay.sink.message_view import header, parse, view
 
 
@@ -60,13 +60,10 @@ def counts(index: MessageIndex) -> dict:
 
 def stored_message(index: MessageIndex, name: str) -> StoredMessage:
     """The message called `name` as stored; ApiError 404 when there is none (or no longer)."""
-    path = index.maildir.find(name)
-    try:
-        if path is not None:
-            return Maildir.read(path)
-    except FileNotFoundError:
-        pass   # deleted meanwhile
-    raise ApiError(404, f"no message with id {name!r}: it was deleted, or never arrived")
+    found = index.maildir.message(name)
+    if found is None:
+        raise ApiError(404, f"no message with id {name!r}: it was deleted, or never arrived")
+    return found[0]
 
 
 def message_json(entry: Entry, stored: StoredMessage) -> dict:

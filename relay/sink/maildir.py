@@ -70,6 +70,17 @@ class Maildir:
         path = self.root / "new" / name
         return path if path.is_file() else None
 
+    def message(self, name: str) -> tuple[StoredMessage, int] | None:
+        """The message called `name` and when it was received (mtime, ns); None when there is
+        none, or it was deleted meanwhile."""
+        path = self.find(name)
+        if path is None:
+            return None
+        try:
+            return Maildir.read(path), path.stat().st_mtime_ns
+        except FileNotFoundError:
+            return None
+
     def clear(self) -> int:
         """Remove every message in new/ and say how many went; tmp/ (a message being written)
         is left alone, so a message arriving meanwhile is kept whole."""

@@ -153,10 +153,7 @@ def with_links_in_new_tabs(html: str) -> str:
 
 def _stored(box: Maildir, name: str) -> tuple[StoredMessage, int]:
     """The message called `name` and when it was received; 404 when there is none."""
-    path = box.find(name)
-    if path is None:
+    found = box.message(name)
+    if found is None:
         abort(404)
-    try:
-        return Maildir.read(path), path.stat().st_mtime_ns
-    except FileNotFoundError:
-        abort(404)  # cleared meanwhile
+    return found
