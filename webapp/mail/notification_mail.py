@@ -27,7 +27,7 @@ from webapp.mail.models import OutboxEvent
 from webapp.mail.unsubscribe import NOTIFICATIONS_SETTING, TAGS_OF_QUESTION, UnsubscribeLinks
 from webapp.posts import mentions
 from webapp.posts.markdown import render
-from webapp.posts.models import Answer, Article, Comment, Question
+from webapp.posts.models import POSTS_BY_KIND, Article, Comment, Question
 from webapp.site import outgoing
 from webapp.site.extensions import db
 from webapp.site.links import base_url, external_url, site_domain
@@ -41,7 +41,6 @@ NOTIFICATION_SUBJECTS = {
     EventKind.MENTION: "{actor} mentioned you: {title}",
     EventKind.TAGGED: "New question: {title}",
 }
-_POST_MODELS = {"question": Question, "answer": Answer, "article": Article, "comment": Comment}
 
 
 def thread_id(thread_kind: str, thread_id: int, domain: str) -> str:
@@ -52,7 +51,7 @@ def load_posts(event: OutboxEvent) -> tuple:
     """(the question or article, the post the event is about: an answer, a comment, or the
     question or article itself for a new question or a mention in one)."""
     thread_model = Question if event.thread_kind == "question" else Article
-    post_model = _POST_MODELS.get(_post_kind(event))
+    post_model = POSTS_BY_KIND.get(_post_kind(event))
     post = db.session.get(post_model, event.post_id) if post_model is not None else None
     return db.session.get(thread_model, event.thread_id), post
 

@@ -169,5 +169,9 @@ class Vote(db.Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+# What a post is called where a row names one by kind (a Mention, a notification's event).
+POSTS_BY_KIND = {"question": Question, "answer": Answer, "article": Article, "comment": Comment}
+KIND_OF_POST = {model: kind for kind, model in POSTS_BY_KIND.items()}
+
 # A change to any of these shows on public pages (names, profiles): the visitor page cache forgets.
 page_cache.shows(Question, Answer, Article, Comment, Vote, Subscription, Tag)

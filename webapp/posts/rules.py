@@ -16,7 +16,7 @@ from webapp.accounts.models import User
 from webapp.mail import outbox
 from webapp.mail.kinds import EventKind
 from webapp.posts import mentions, subscriptions
-from webapp.posts.models import Answer, Article, Comment, Question, Tag, Vote
+from webapp.posts.models import KIND_OF_POST, Answer, Article, Comment, Question, Tag, Vote
 from webapp.site.database import utcnow
 from webapp.site.extensions import db
 from webapp.site.savepoints import savepoint
@@ -95,7 +95,7 @@ def _replied(author: User, post, event: EventKind, thread_kind: str, thread_id: 
 
 def post_kind_of(post) -> str:
     """"question", "answer", "article" or "comment": what a Mention row calls the post."""
-    return {Question: "question", Answer: "answer", Article: "article", Comment: "comment"}[type(post)]
+    return KIND_OF_POST[type(post)]
 
 
 def _thread_of(post) -> tuple[str, int]:
