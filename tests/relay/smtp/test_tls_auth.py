@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import logging
 import ssl
@@ -338,3 +339,22 @@ def test_the_password_never_shows_in_logs_or_admin_output(tmp_path, ca, monkeypa
     assert "login refused" in outputs[3] and "login refused" in outputs[5]   # list and show say why
     for text in [logged, *outputs]:
         assert PASSWORD not in text
+
+
+def test_over_verified_starttls_a_message_sent_ahead_of_a_refused_one_arrives_once(tmp_path, ca):
+    # Sending the next message's commands behind the final dot, as deployed: over STARTTLS,
+    # the certificate checked, a temporary refusal in the middle of a backlog.
+    faults = Faults(pipelining=True, data_replies={"later@example.test": "451 4.3.0 try later"})
+    with FaultyServer(faults, tls=tls_context(ca), require_starttls=True) as server:
+        path = smarthost_config(tmp_path, server.port, ca, tls="starttls")
+        config = load_config(path)
+        config = dataclasses.replace(config, relay=dataclasses.replace(config.relay, connections=1))
+        for n in range(8):
+            drop_notification(config, n, to=["later@example.test"] if n == 3 else None)
+        with RunningRelay(config) as relay:
+            wait_until(lambda: relay.counts["sent"] == 7 and relay.counts["deferred"] == 1,
+                       what="seven sent, one deferred")
+    assert sorted(r.recipients[0] for r in server.received) == sorted(
+        f"user{n}@example.test" for n in range(8) if n != 3)
+    assert all(r.tls in ("TLSv1.2", "TLSv1.3") for r in server.received)
+    assert not any(b"\nRSET" in r.content or b"\nMAIL FROM:" in r.content for r in server.received)
