@@ -26,9 +26,10 @@ import signal
 import sys
 import time
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
-from settings import Config
+if TYPE_CHECKING:   # the exec'd supervisor does not load the settings (~30 ms of CPU a start)
+    from settings import Config
 
 log = logging.getLogger("relay")
 
@@ -64,7 +65,7 @@ def start_children(config: Config, config_path: str | None, count: int) -> tuple
     # Held, not lost, until the supervisor's handlers are in place (a mask survives exec):
     # a SIGTERM while it starts is a clean stop, not a killed supervisor.
     signal.pthread_sigmask(signal.SIG_BLOCK, PASSED_ON)
-    become_supervisor(config_path, count, pids)
+    become_supervisor(config, config_path, count, pids)
 
 
 def _prepare_metrics_dir(config: Config) -> None:
@@ -76,10 +77,12 @@ def _prepare_metrics_dir(config: Config) -> None:
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
 
 
-def run_supervisor(config: Config, config_path: str | None, count: int, pids: list[int]) -> int:
+def run_supervisor(config_path: str | None, count: int, pids: list[int], queue_dir: str,
+                   metrics: Config | None = None) -> int:
     """Watch the children start_children() forked (`pids`), restart one that dies (a fresh
-    `python -m relay run`), pass signals on; the exit code of `relay run`."""
-    metrics_dir = config.relay.queue_dir / "metrics" if config.relay.metrics_listen else None
+    `python -m relay run`), pass signals on; the exit code of `relay run`. `metrics`: the
+    config, when [relay] metrics_listen asks the supervisor to serve the children's sum."""
+    metrics_dir = metrics.relay.queue_dir / "metrics" if metrics is not None else None
     command = [sys.executable, "-m", "relay"] + (["--config", config_path] if config_path else []) + ["run"]
     children: dict[int, int] = dict(enumerate(pids))   # index -> pid
     stopping = False
@@ -102,8 +105,8 @@ def run_supervisor(config: Config, config_path: str | None, count: int, pids: li
     for signum in PASSED_ON:
         signal.signal(signum, lambda signum, _frame: pending.append(signum))
     signal.pthread_sigmask(signal.SIG_UNBLOCK, PASSED_ON)   # what came while it started, now
-    server = _serve_metrics(config, metrics_dir)
-    log.info("relay supervisor: %d processes sharing %s", count, config.relay.queue_dir)
+    server = _serve_metrics(metrics, metrics_dir) if metrics is not None else None
+    log.info("relay supervisor: %d processes sharing %s", count, queue_dir)
     exit_code = 0
     try:
         while children:
@@ -137,27 +140,36 @@ def run_supervisor(config: Config, config_path: str | None, count: int, pids: li
     return exit_code
 
 
-def become_supervisor(config_path: str | None, count: int, pids: list[int]) -> NoReturn:
+def become_supervisor(config: Config, config_path: str | None, count: int, pids: list[int]) -> NoReturn:
     """Replace this `relay run` by a lean supervisor of the children `pids`, same pid (so
     they stay its children): python -m relay.daemon.supervisor. The CLI, SMTP and queue
-    modules it no longer needs stay out of its memory (~10 MB of peak RSS)."""
+    modules it no longer needs stay out of its memory (~10 MB of peak RSS), and so do the
+    settings: what it needs of the config comes in its arguments (it reads the config
+    again only to serve metrics)."""
+    relay = config.relay
     os.execv(sys.executable, [sys.executable, "-m", "relay.daemon.supervisor", config_path or "",
-                              str(count), *map(str, pids)])
+                              str(count), str(relay.queue_dir), relay.log_level,
+                              str(relay.log_file or ""), "metrics" if relay.metrics_listen else "-",
+                              *map(str, pids)])
 
 
 def main(argv: list[str]) -> int:
-    """The supervisor become_supervisor() starts: argv is [_, config path or "", count, pid...]."""
+    """The supervisor become_supervisor() starts: argv is
+    [_, config path or "", count, queue folder, log level, log file or "", "metrics" or "-",
+    pid...]."""
     from relay.daemon.logsetup import configure_logging
-    from settings import ConfigError, load_config
 
-    config_path, count, pids = argv[1] or None, int(argv[2]), [int(pid) for pid in argv[3:]]
-    try:
-        config = load_config(config_path)
-    except ConfigError as e:   # changed since `relay run` read it a moment ago
-        print(f"relay: config error: {e}", file=sys.stderr)
-        return 2
-    configure_logging(config.relay.log_level, config.relay.log_file)
-    return run_supervisor(config, config_path, count, pids)
+    config_path, count, queue_dir, level, log_file, metrics = argv[1] or None, int(argv[2]), *argv[3:7]
+    pids = [int(pid) for pid in argv[7:]]
+    configure_logging(level, Path(log_file) if log_file else None)
+    config = None
+    if metrics == "metrics":
+        from settings import ConfigError, load_config
+        try:
+            config = load_config(config_path)
+        except ConfigError as e:   # changed since `relay run` read it a moment ago
+            log.error("config error: %s: metrics not served", e)
+    return run_supervisor(config_path, count, pids, queue_dir, config)
 
 
 def child_slot() -> tuple[int, int] | None:
