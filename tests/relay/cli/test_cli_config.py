@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import subprocess
 
+import click
 import pytest
 
 from relay.cli.main import main
 from tests.relay.relay_helpers import RELAY_BIN, relay_cli, relay_config_file
 
 
-@pytest.mark.parametrize("command", sorted(main.commands))
+@pytest.mark.parametrize("command", main.list_commands(click.Context(main)))
 def test_every_sub_command_takes_config_after_its_name(command, tmp_path):
     shown = relay_cli(tmp_path / "unused.toml", command, "--help")
     assert shown.exit_code == 0 and "--config FILE" in shown.output
