@@ -47,12 +47,16 @@ class Claimed:
     """A message this relay holds in active/: its path and the locked descriptor."""
     queue_id: str
     priority: str
-    path: Path
+    path: str                        # in active/
     fd: int
     source: str
     arrived: float
     size: int                        # bytes at claim: a different size later means a writer is still at it
     history: History | None = None   # None: never attempted (nothing in meta/ to read or drop)
+
+    @property
+    def name(self) -> str:
+        return os.path.basename(self.path)
 
     def read(self, limit: int) -> bytes:
         """The file's bytes, at most limit + 1 (so the caller can tell 'too big')."""
@@ -85,7 +89,7 @@ def claim_from_pickup(queue: Queue, name: str, queued: QueuedIds | None = None) 
     followed or read), and OSError (EACCES) for a file the relay may not read.
     Another user's file that changes while it is copied is left in pickup (None).
     """
-    source = queue.pickup / name
+    source = f"{queue.pickup_str}/{name}"
     locked = lock_regular_file(source)
     if locked is None:
         return None
@@ -99,12 +103,12 @@ def claim_from_pickup(queue: Queue, name: str, queued: QueuedIds | None = None) 
                 raise HardLinked(f"the file has {st.st_nlink} names (a hard link): not read, "
                                  "as it could be a file its sender may not read")
             # A relay died between link() and unlink() below: the queue has it already.
-            source.unlink(missing_ok=True)
+            _unlink_if_there(source)
             os.close(fd)
             return None
         queue_id = _id_for(queue, name, queued)
         priority = priority_of(name)
-        target = queue.dirs[ACTIVE] / message_name(queue_id, priority)
+        target = queue.file(ACTIVE, message_name(queue_id, priority))
         if st.st_uid == queue.uid:
             # link + unlink, not rename: watchdog holds back every rename *out of* a
             # watched folder for 0.5 s (to pair it with a rename in) and queues all later
@@ -112,11 +116,11 @@ def claim_from_pickup(queue: Queue, name: str, queued: QueuedIds | None = None) 
             # crash between the two leaves one inode under both names; see the check
             # above and drop_pickup_twins() at start.
             os.link(source, target)
-            source.unlink(missing_ok=True)
+            _unlink_if_there(source)
             if st.st_mode & 0o077:
                 os.fchmod(fd, PRIVATE_FILE)
         else:
-            copy = _copy_in(fd, st, source, target)
+            copy = _copy_in(fd, st, Path(source), Path(target))
             os.close(fd)
             if copy is None:
                 return None
@@ -128,6 +132,13 @@ def claim_from_pickup(queue: Queue, name: str, queued: QueuedIds | None = None) 
         os.close(fd)
         raise
     return Claimed(queue_id, priority, target, fd, name, time.time(), st.st_size)  # age counts from here
+
+
+def _unlink_if_there(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
 
 
 def _id_for(queue: Queue, name: str, queued: QueuedIds | None) -> str:
@@ -207,7 +218,7 @@ def drop_pickup_twins(queue: Queue) -> int:
 
 def claim_queued(queue: Queue, folder: str, name: str) -> Claimed | None:
     """Take folder/name (deferred/ or a dead relay's active/) into active/ for an attempt."""
-    source = queue.dirs[folder] / name
+    source = queue.file(folder, name)
     fd = open_locked(source)
     if fd is None:
         return None
@@ -217,7 +228,7 @@ def claim_queued(queue: Queue, folder: str, name: str) -> Claimed | None:
             return None
         if os.fstat(fd).st_nlink > 1:
             raise HardLinked("the file has a second name (a hard link): not read")
-        target = queue.dirs[ACTIVE] / name
+        target = queue.file(ACTIVE, name)
         if folder != ACTIVE:
             os.rename(source, target)
     except BaseException:

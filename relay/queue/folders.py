@@ -44,11 +44,16 @@ class Queue:
         self.uid = os.geteuid()
         self.root = Path(queue_dir)
         self.pickup = Path(pickup_dir)
+        self.pickup_str = str(self.pickup)
         self.archive = archive
         self.dirs = {name: self.root / name for name in FOLDERS}
         self._dir_strs = {name: str(path) for name, path in self.dirs.items()}
         self.meta_dir = self.root / "meta"
         self._meta_path = str(self.meta_dir)
+
+    def file(self, folder: str, name: str) -> str:
+        """folder/name as a plain string (the claim and the moves: a Path costs a parse a use)."""
+        return f"{self._dir_strs[folder]}/{name}"
 
     @classmethod
     def from_config(cls, config: Config) -> Queue:
@@ -83,7 +88,7 @@ class Queue:
         names = (message_name(queue_id, TRANSACTIONAL), message_name(queue_id, BULK))
         for folder in (DEFERRED, HOLD, ACTIVE, BADMAIL, SENT):
             for name in names:
-                path = f"{self._dir_strs[folder]}/{name}"
+                path = self.file(folder, name)
                 if os.path.lexists(path):
                     return folder, Path(path)
         return None

@@ -26,15 +26,15 @@ def delivered(queue: Queue, claimed: Claimed) -> str:
     lost = ""
     if queue.archive:
         try:
-            os.rename(claimed.path, queue.dirs[SENT] / claimed.path.name)
+            os.rename(claimed.path, queue.file(SENT, claimed.name))
         except OSError as e:
             if e.errno not in NO_SPACE_ERRNOS:
                 raise
             # Delivered: better no archive copy than a second send.
-            claimed.path.unlink()
+            os.unlink(claimed.path)
             lost = f"no space left on device for its copy in {SENT}/: delivered, not archived"
     else:
-        claimed.path.unlink()
+        os.unlink(claimed.path)
     if claimed.history is not None:
         queue.drop_history(claimed.queue_id)
     claimed.release()
@@ -57,7 +57,7 @@ def defer(queue: Queue, claimed: Claimed, history: History, next_attempt: float)
                 f"moved to {DEFERRED}/ without this attempt recorded")
     os.utime(claimed.fd, (next_attempt, next_attempt))
     with no_space(f"moving it to {DEFERRED}/"):
-        os.rename(claimed.path, queue.dirs[DEFERRED] / claimed.path.name)
+        os.rename(claimed.path, queue.file(DEFERRED, claimed.name))
     claimed.release()
     return lost
 
@@ -75,7 +75,7 @@ def to_badmail(queue: Queue, claimed: Claimed, reason: str, history: History) ->
         with no_space(f"its history (meta/{claimed.queue_id}.json)"):
             queue.save_history(claimed.queue_id, history)
         with no_space(f"moving it to {BADMAIL}/"):
-            os.rename(claimed.path, queue.dirs[BADMAIL] / claimed.path.name)
+            os.rename(claimed.path, queue.file(BADMAIL, claimed.name))
     except NoSpace:
         queue.drop_reason(claimed.queue_id)
         raise
@@ -85,5 +85,5 @@ def to_badmail(queue: Queue, claimed: Claimed, reason: str, history: History) ->
 def put_back(queue: Queue, claimed: Claimed, due: float) -> None:
     """Return an untried message to deferred/, due at `due`; its history stays as it was."""
     os.utime(claimed.fd, (due, due))
-    os.rename(claimed.path, queue.dirs[DEFERRED] / claimed.path.name)
+    os.rename(claimed.path, queue.file(DEFERRED, claimed.name))
     claimed.release()
