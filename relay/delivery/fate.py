@@ -37,7 +37,7 @@ from relay.delivery.retry import RetrySchedule
 from relay.queue.folders import BADMAIL, DEFERRED
 from relay.queue.history import Attempt, History, Refusal
 from relay.smtp.failover import NoHost
-from relay.smtp.replies import DeliveryResult, Outcome
+from relay.smtp.replies import DeliveryResult, Outcome, RecipientReply
 from settings import RelayConfig
 from settings.units import format_duration
 
@@ -122,10 +122,12 @@ def decide(event: Event, history: History, now: float, policy: RetryPolicy,
 
 def _answered(result: DeliveryResult, recipients: tuple[str, ...], history: History, now: float,
               policy: RetryPolicy, rng: random.Random | None) -> Fate:
-    by_outcome: dict[Outcome, list] = {Outcome.SENT: [], Outcome.DEFERRED: [], Outcome.FAILED: []}
-    for reply in result.replies:   # one pass: this runs for every message sent
-        by_outcome[reply.outcome].append(reply)
-    sent, later, failed = by_outcome[Outcome.SENT], by_outcome[Outcome.DEFERRED], by_outcome[Outcome.FAILED]
+    sent: list[RecipientReply] = []
+    later: list[RecipientReply] = []
+    failed: list[RecipientReply] = []
+    for reply in result.replies:   # one pass, no dict keyed by an Enum: this runs for every message sent
+        outcome = reply.outcome
+        (sent if outcome is Outcome.SENT else later if outcome is Outcome.DEFERRED else failed).append(reply)
     refused = tuple(Refusal(r.recipient, str(r), now) for r in failed)
     deciding = (later or failed or sent or [None])[0]
     attempt = Attempt(now, deciding.code if deciding else None, _summary(result), list(recipients))
@@ -164,4 +166,6 @@ def _later(left: tuple[str, ...], refused: tuple[Refusal, ...], history: History
 
 def _summary(result: DeliveryResult) -> str:
     """Every distinct reply of the attempt, in one line."""
+    if len(result.replies) == 1:   # one recipient, most mail
+        return str(result.replies[0])
     return "; ".join(dict.fromkeys(str(r) for r in result.replies))
