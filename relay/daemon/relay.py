@@ -98,6 +98,7 @@ class Relay:
         if recovered:
             log.info("recovered %d message(s) left in active/ by a stopped relay", recovered)
         self.watcher.start()
+        self.dispatcher.pickup_scanned(time.time())
         if self.config.relay.metrics_listen and self.metrics is not None:
             self.metrics_address = self.metrics.serve(self.config.relay.metrics_listen)
             log.info("metrics on http://%s:%d/metrics", *self.metrics_address)

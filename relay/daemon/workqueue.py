@@ -44,10 +44,13 @@ class WorkQueue:
 
     # -- the dispatcher's side ------------------------------------------------------------
 
-    def put(self, candidate: Candidate) -> None:
+    def put(self, candidates: list[Candidate]) -> None:
+        if not candidates:
+            return
         with self._cond:
-            self._waiting[candidate.priority].append(candidate)
-            self._cond.notify()
+            for candidate in candidates:
+                self._waiting[candidate.priority].append(candidate)
+            self._cond.notify(len(candidates))
 
     def load(self) -> tuple[int, dict[str, int]]:
         """(messages being sent, messages waiting per class)."""

@@ -133,6 +133,23 @@ def test_a_process_sharing_pickup_holds_its_own_names_and_only_the_oldest_of_the
     assert w.needs_rescan()   # the other's newer names are still in the folder
 
 
+def test_the_other_process_s_backlog_asks_for_a_scan_only_once_its_own_names_are_given_out(pickup_dir):
+    # Two processes sharing pickup always leave the other's names in the folder: a scan of
+    # the whole backlog each second for them cost more than the help was worth.
+    names = [f"{n:024x}.eml" for n in range(40)]
+    for name in names:
+        old_file(pickup_dir, name)
+    mine = set(names[0::2])
+    w = PickupWatcher(pickup_dir, threading.Event(), settle=0.3, ready_cap=100,
+                      ours=mine.__contains__, theirs_cap=3)
+    w.rescan()
+    assert not w.needs_rescan()   # its own names are all held: nothing more of its own to find
+    assert len(w.take_ready(10, 10)) == 10
+    assert not w.needs_rescan()   # still some to give out
+    w.take_ready(100, 100)
+    assert w.needs_rescan()       # idle: now it helps with the other's
+
+
 def test_a_scan_that_holds_other_names_keeps_a_settling_file_s_clock(pickup_dir):
     # A future-dated file settles by standing still. A scan that passes it over (older names
     # fill what it holds) must not restart its clock.
