@@ -104,7 +104,7 @@ def envelope_lines(sender: str, recipients: list[str] | tuple[str, ...]) -> byte
 def parse_pickup(data: bytes, whole: bool = True) -> ParsedMessage:
     """Read a pickup file's bytes into envelope + wire content, or raise MalformedMessage
     (TruncatedMessage when it looks cut short; whole=False: `data` is only the file's start)."""
-    if not data.strip():
+    if not data or data.isspace():   # not strip(): a copy of the whole message
         raise MalformedMessage("empty file: no headers, no body")
     data, long_lines = _wire_lines(data)
     x_sender, x_receivers, message = split_envelope_lines(data)

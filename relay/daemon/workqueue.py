@@ -16,7 +16,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from relay.smtp.smarthosts import SmartHosts
 from spooler.names import BULK, PRIORITIES, TRANSACTIONAL
@@ -24,9 +24,9 @@ from spooler.names import BULK, PRIORITIES, TRANSACTIONAL
 BACKOFF_POLL = 0.5   # a host pause ends without a notify: waiting workers look this often
 
 
-@dataclass(frozen=True)
-class Candidate:
-    """A message the dispatcher chose: its folder (pickup/, deferred/) and file name."""
+class Candidate(NamedTuple):
+    """A message the dispatcher chose: its folder (pickup/, deferred/) and file name. (A tuple:
+    one is made for every message.)"""
     folder: str
     name: str
     priority: str

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from relay.delivery.exit import Exit
-from relay.delivery.fate import BadmailClass, Fate, NotSent, Unsendable, Untried, decide
+from relay.delivery.fate import GONE, BadmailClass, Fate, NotSent, Unsendable, Untried, decide
 from relay.delivery.signing import DkimSigner, SigningFailed
 from relay.queue.claims import Claimed
 from relay.queue.history import History
@@ -120,7 +120,8 @@ class DeliveryAgent:
         """Decide, log and carry out the fate of an attempt."""
         fate = decide(event, history, now, self.policy, recipients)
         if isinstance(event, DeliveryResult):
-            _log_replies(claimed, message.sender, event, len(history.attempts) + 1)
+            if fate.destination != GONE or log.isEnabledFor(logging.INFO):   # else no line is due
+                _log_replies(claimed, message.sender, event, len(history.attempts) + 1)
         else:
             _log_not_sent(claimed, message.sender, event, recipients, len(history.attempts) + 1,
                           ",".join(h.label for h in self.hosts.hosts))

@@ -19,7 +19,7 @@ from __future__ import annotations
 import random
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from relay.smtp.backoff import UP_NOTE, HostBackoff, last_answered, read_down_note
@@ -42,10 +42,10 @@ class SmartHost:
     config: SmartHostConfig
     backoff: HostBackoff
     limiter: RateLimiter | None
+    label: str = field(init=False)   # host:port, asked several times a message
 
-    @property
-    def label(self) -> str:
-        return self.config.label
+    def __post_init__(self) -> None:
+        self.label = self.config.label
 
 
 class SmartHosts:
