@@ -85,6 +85,27 @@ def test_a_child_that_dies_is_restarted_and_mail_keeps_flowing(tmp_path, upstrea
         supervisor.kill()
 
 
+def test_the_supervisor_writes_to_the_configured_log_file_at_the_configured_level(tmp_path, upstream):
+    # The exec'd supervisor does not read the config: `relay run` hands it the file and level.
+    log_file = tmp_path / "logs" / "relay.log"
+    config_path = relay_config_file(tmp_path, upstream.port, processes=2, log_file=str(log_file),
+                                    log_level="warning")
+    config = load_config(config_path)
+    supervisor = start_relay(config_path, tmp_path / "stderr.log")
+    try:
+        wait_until(lambda: len(children_of(config)) == 2, what="two relay processes")
+        victim = children_of(config)[0]
+        os.kill(victim, signal.SIGKILL)
+        wait_until(lambda: log_count(log_file, f"relay process {victim} died") == 1,
+                   what="the supervisor's line in the log file")
+        supervisor.send_signal(signal.SIGTERM)
+        assert supervisor.wait(timeout=30) == 0
+    finally:
+        supervisor.kill()
+    assert "processes sharing" not in log_file.read_text()   # info, below the level asked for
+    assert "died" not in (tmp_path / "stderr.log").read_text()
+
+
 def test_killing_the_supervisor_takes_its_children_down(tmp_path, upstream):
     config_path = relay_config_file(tmp_path, upstream.port, processes=2)
     config = load_config(config_path)
