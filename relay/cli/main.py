@@ -37,8 +37,8 @@ from spooler.pickup import PickupError, PickupWriter
 
 class _Commands(click.Group):
     """The queue and inbound commands (relay.cli.queue, relay.cli.inbound) are loaded when one
-    of them, or the list of all, is asked for: `relay run` starts without them (~20 ms of CPU
-    a start, and each restarted relay process starts this way)."""
+    of them, or the list of all, is asked for: `relay run`, and each relay process the
+    supervisor starts again, goes without the admin listing, status and channel modules."""
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         return super().get_command(ctx, name) or (_load_more() and super().get_command(ctx, name))

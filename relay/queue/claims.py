@@ -110,9 +110,9 @@ def claim_from_pickup(queue: Queue, name: str, queued: QueuedIds | None = None) 
         priority = priority_of(name)
         target = queue.file(ACTIVE, message_name(queue_id, priority))
         if st.st_uid == queue.uid:
-            # link + unlink, not rename: watchdog holds back every rename *out of* a
-            # watched folder for 0.5 s (to pair it with a rename in) and queues all later
-            # events behind it, which would delay the next message by half a second. A
+            # link + unlink, not rename: link() never replaces a file already in active/
+            # (rename would, silently), and a watchdog asked for renames out of pickup
+            # would hold each back 0.5 s to pair it (relay.daemon.watch asks for none). A
             # crash between the two leaves one inode under both names; see the check
             # above and drop_pickup_twins() at start.
             os.link(source, target)

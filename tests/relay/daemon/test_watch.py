@@ -120,7 +120,9 @@ def test_hidden_and_tmp_names_are_never_ready(pickup_dir, watcher):
     assert watcher.take_ready(10, 10) == []
 
 
-def test_a_process_sharing_pickup_holds_its_own_names_and_only_the_oldest_of_the_others(pickup_dir):
+def shared_backlog(pickup_dir) -> tuple[list[str], set[str], PickupWatcher]:
+    """40 settled names, every other one this process's; its watcher after a scan (it keeps
+    3 of the other's)."""
     names = [f"{n:024x}.eml" for n in range(40)]
     for name in names:
         old_file(pickup_dir, name)
@@ -128,6 +130,11 @@ def test_a_process_sharing_pickup_holds_its_own_names_and_only_the_oldest_of_the
     w = PickupWatcher(pickup_dir, threading.Event(), settle=0.3, ready_cap=100,
                       ours=mine.__contains__, theirs_cap=3)
     w.rescan()
+    return names, mine, w
+
+
+def test_a_process_sharing_pickup_holds_its_own_names_and_only_the_oldest_of_the_others(pickup_dir):
+    names, mine, w = shared_backlog(pickup_dir)
     taken = w.take_ready(100, 100)
     assert set(taken) == mine | set(names[1:7:2])   # all of its own; the other's three oldest
     assert w.needs_rescan()   # the other's newer names are still in the folder
@@ -136,13 +143,7 @@ def test_a_process_sharing_pickup_holds_its_own_names_and_only_the_oldest_of_the
 def test_the_other_process_s_backlog_asks_for_a_scan_only_once_its_own_names_are_given_out(pickup_dir):
     # Two processes sharing pickup always leave the other's names in the folder: a scan of
     # the whole backlog each second for them cost more than the help was worth.
-    names = [f"{n:024x}.eml" for n in range(40)]
-    for name in names:
-        old_file(pickup_dir, name)
-    mine = set(names[0::2])
-    w = PickupWatcher(pickup_dir, threading.Event(), settle=0.3, ready_cap=100,
-                      ours=mine.__contains__, theirs_cap=3)
-    w.rescan()
+    _names, _mine, w = shared_backlog(pickup_dir)
     assert not w.needs_rescan()   # its own names are all held: nothing more of its own to find
     assert len(w.take_ready(10, 10)) == 10
     assert not w.needs_rescan()   # still some to give out
