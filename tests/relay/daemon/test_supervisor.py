@@ -36,6 +36,14 @@ def children_of(config) -> list[int]:
     return [r.pid for r in running_relays(config.relay.queue_dir)[0]]
 
 
+def kill_a_child(config) -> int:
+    """SIGKILL one of the two relay processes, once both run; its pid."""
+    wait_until(lambda: len(children_of(config)) == 2, what="two relay processes")
+    victim = children_of(config)[0]
+    os.kill(victim, signal.SIGKILL)
+    return victim
+
+
 def test_two_processes_deliver_every_message_once_and_stop_with_exit_0(tmp_path, upstream):
     metrics_port = free_port()
     config_path = relay_config_file(tmp_path, upstream.port, processes=2,
@@ -70,9 +78,7 @@ def test_a_child_that_dies_is_restarted_and_mail_keeps_flowing(tmp_path, upstrea
     config = load_config(config_path)
     supervisor = start_relay(config_path, tmp_path / "relay.log")
     try:
-        wait_until(lambda: len(children_of(config)) == 2, what="two relay processes")
-        victim = children_of(config)[0]
-        os.kill(victim, signal.SIGKILL)
+        victim = kill_a_child(config)
         wait_until(lambda: log_count(tmp_path / "relay.log", "restarting it") == 1, what="a restart")
         wait_until(lambda: len(children_of(config)) == 2 and victim not in children_of(config),
                    what="a new second process")
@@ -93,9 +99,7 @@ def test_the_supervisor_writes_to_the_configured_log_file_at_the_configured_leve
     config = load_config(config_path)
     supervisor = start_relay(config_path, tmp_path / "stderr.log")
     try:
-        wait_until(lambda: len(children_of(config)) == 2, what="two relay processes")
-        victim = children_of(config)[0]
-        os.kill(victim, signal.SIGKILL)
+        victim = kill_a_child(config)
         wait_until(lambda: log_count(log_file, f"relay process {victim} died") == 1,
                    what="the supervisor's line in the log file")
         supervisor.send_signal(signal.SIGTERM)
