@@ -124,8 +124,6 @@ def lock_regular_file(path: Path | str) -> tuple[int, os.stat_result] | None:
     return fd, st
 
 
-
-
 def unreadable_reason(path: Path) -> str:
     try:
         st = os.stat(path, follow_symlinks=False)
@@ -151,7 +149,7 @@ def group_name(gid: int) -> str:
         return str(gid)
 
 
-def same_file(fd: int, path: Path) -> bool:
+def same_file(fd: int, path: Path | str) -> bool:
     try:
         on_disk = os.stat(path, follow_symlinks=False)
     except FileNotFoundError:

@@ -3,7 +3,7 @@
 A pickup file keeps the id its writer gave it unless a queued message has that id (a
 copied file): relay.queue.claims asks before every claim from pickup. Asking each of
 deferred/, hold/, badmail/ and sent/ for both names of the id was eight failed stats a
-claim, each one a hand-off of the GIL in the dispatcher, the thread a backlog waits on.
+claim, each one a hand-off of the GIL between the workers that claim.
 Those folders rarely change while pickup drains, so refresh() (once a dispatch pass)
 stats each folder and lists again only one whose mtime moved. A listing made in the
 same clock tick as the folder's last change is made again at the next refresh (the

@@ -258,7 +258,7 @@ class SmtpConnection:
             self._content_sent = True
             step = "sending the message"
             group = self._next_group(smtp, ahead) if ahead is not None else None
-            smtp.send(_dot_stuffed(message.content) + group if group else _dot_stuffed(message.content))
+            smtp.send(_dot_stuffed(message.content) + (group or b""))
             if group:
                 self._sent_ahead = (ahead[0], tuple(ahead[1]))
             # A host may store the message and answer the final dot minutes later (RFC 5321
